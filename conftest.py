@@ -1,0 +1,15 @@
+"""Collect the Python examples of the site's pages and of the docstrings in src/ (rules: tests/doc_examples.py)."""
+
+import os
+from pathlib import Path
+
+from doc_examples import make_sybils
+from sybil.sybil import SybilCollection
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # examples that draw must not need a screen
+
+ROOT = Path(__file__).parent
+
+pytest_plugins = ["pytester"]  # tests/site/test_page_examples.py runs the harness on throwaway pages
+
+pytest_collect_file = SybilCollection(make_sybils(ROOT / "docs", ROOT / "src")).pytest()

@@ -1,0 +1,194 @@
+"""The built site in a real browser: headless Chromium, driven by Playwright, on 127.0.0.1.
+
+Without Chromium these tests skip locally (``apt-get install chromium`` enables them); with ``CI=true`` a missing
+Chromium is a failure, so CI can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from project import ROOT
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+# Chromium's own background traffic (updates, sync, field trials) would otherwise show up as failed requests.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.browser
+
+
+# The site is served under the path of its public address, as GitHub Pages serves it: the 404 page uses
+# addresses that start with that path, since it answers for any missing address at any depth.
+BASE_PATH = urlsplit(yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["site_url"]).path
+
+
+class SiteHandler(SimpleHTTPRequestHandler):
+    """Serves the built site under BASE_PATH, and its 404 page for anything missing."""
+
+    def send_head(self):
+        if not self.path.startswith(BASE_PATH):
+            self.send_error(404)
+            return None
+        self.path = "/" + self.path.removeprefix(BASE_PATH)
+        if not Path(self.translate_path(self.path)).exists():
+            body = (Path(self.directory) / "404.html").read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return None
+        return super().send_head()
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site: Path) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SiteHandler, directory=str(built_site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}{BASE_PATH}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but there is no Chromium at {CHROMIUM}: .ci/run must install it")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium); CI runs these tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+class PageWatcher:
+    """Opens pages and records every console error, failed request and request to another host."""
+
+    def __init__(self, browser, site_url: str, width: int = 1280) -> None:
+        self.site_url = site_url
+        self.problems: list[str] = []
+        self.page = browser.new_page(viewport={"width": width, "height": 900})
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"{self.where}: uncaught {error}"))
+        self.page.on("requestfailed", lambda request: self.problems.append(f"{self.where}: failed {request.url}"))
+        self.page.on("request", self._request)
+        self.page.on("response", self._response)
+        self.where = ""
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.problems.append(f"{self.where}: console error {message.text}")
+
+    def _request(self, request) -> None:
+        if not request.url.startswith((self.site_url, "data:", "blob:")):
+            self.problems.append(f"{self.where}: request to another host {request.url}")
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"{self.where}: HTTP {response.status} for {response.url}")
+
+    def open(self, path: str):
+        self.where = path
+        self.page.goto(self.site_url + path, wait_until="networkidle")
+        return self.page
+
+
+MATH_REPORT = """() => {
+    const formulas = [...document.querySelectorAll("article math")];
+    const flat = formulas.filter(m => { const r = m.getBoundingClientRect(); return r.width === 0 || r.height === 0; });
+    const fractions = [...document.querySelectorAll("article mfrac")].filter(f => f.children.length === 2);
+    const stacked = fractions.every(f =>
+        f.children[0].getBoundingClientRect().bottom <= f.children[1].getBoundingClientRect().top + 1);
+    const text = document.querySelector("article").innerText;
+    return {count: formulas.length, flat: flat.length, fractions: fractions.length, stacked,
+            rawTex: /\\\\\\(|\\\\\\[|\\$\\$/.test(text)};
+}"""
+
+
+def site_pages(site: Path) -> list[str]:
+    return sorted(str(page.relative_to(site).parent) + "/" for page in site.rglob("index.html"))
+
+
+def test_every_page_loads_cleanly_offline_with_typeset_math(browser, built_site, site_url):
+    watcher = PageWatcher(browser, site_url)
+    pages = [page.removeprefix("./") for page in site_pages(built_site)]
+    assert len(pages) >= 3
+    typeset_pages = 0
+    for path in pages:
+        page = watcher.open(path)
+        report = page.evaluate(MATH_REPORT)
+        if report["count"]:
+            typeset_pages += 1
+            assert report["flat"] == 0, f"{path}: {report['flat']} formulas were not laid out"
+            assert report["stacked"], f"{path}: a fraction's numerator is not above its denominator"
+        assert not report["rawTex"], f"{path}: TeX delimiters left in the text"
+    assert typeset_pages >= 2, "the home page and the notebook both have formulas"
+    assert not watcher.problems, "\n".join(watcher.problems)
+
+
+def test_a_missing_address_gets_the_styled_404_page(browser, site_url):
+    watcher = PageWatcher(browser, site_url)
+    watcher.open("no/such/page/")
+    assert "404" in watcher.page.inner_text("article")
+    assert watcher.page.locator("link[rel=stylesheet]").count() >= 2
+    # The page itself answers 404, as it must; every asset it loads answers 200.
+    assert watcher.problems == [
+        f"no/such/page/: HTTP 404 for {site_url}no/such/page/",
+        "no/such/page/: console error Failed to load resource: the server responded with a status of 404 (Not Found)",
+    ]
+
+
+def test_picking_a_tab_switches_every_linked_tab_set(browser, site_url):
+    watcher = PageWatcher(browser, site_url)
+    page = watcher.open("")
+    tab_sets = page.locator(".tabbed-set")
+    assert tab_sets.count() >= 2
+    assert "import numpy" in tab_sets.nth(1).locator(".tabbed-block").nth(0).inner_text()
+    tab_sets.nth(0).locator("label", has_text="PyTorch").click()
+    second_set = tab_sets.nth(1)
+    second_set.locator(".tabbed-block").nth(1).wait_for(state="visible")
+    assert "import torch" in second_set.locator(".tabbed-block").nth(1).inner_text()
+    assert not second_set.locator(".tabbed-block").nth(0).is_visible()
+    assert not watcher.problems, "\n".join(watcher.problems)
+
+
+def test_search_finds_a_word(browser, site_url):
+    watcher = PageWatcher(browser, site_url)
+    page = watcher.open("")
+    page.locator("input.md-search__input").fill("softmax")  # the header box, visible at desktop widths
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(state="visible", timeout=10_000)
+    assert results.count() >= 1
+    assert "softmax" in results.first.inner_text().lower()
+    assert not watcher.problems, "\n".join(watcher.problems)
+
+
+def test_the_colour_scheme_toggle_switches_to_dark(browser, site_url):
+    watcher = PageWatcher(browser, site_url)
+    page = watcher.open("")
+    before = page.get_attribute("body", "data-md-color-scheme")
+    page.locator("form[data-md-component='palette'] label:visible").first.click()
+    after = page.get_attribute("body", "data-md-color-scheme")
+    assert {before, after} == {"default", "slate"}
+    assert not watcher.problems, "\n".join(watcher.problems)

@@ -1,0 +1,52 @@
+"""theme/hooks/mathml.py: TeX becomes MathML at build time, on Markdown pages and in notebook cells."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from mkdocs.exceptions import PluginError
+
+HOOK = Path(__file__).resolve().parents[2] / "theme" / "hooks" / "mathml.py"
+spec = importlib.util.spec_from_file_location("mathml_hook", HOOK)
+mathml = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mathml)
+
+
+def test_arithmatex_spans_and_divs_become_inline_and_block_math():
+    page = (
+        '<p>Scale by <span class="arithmatex">\\(\\sqrt{d_k}\\)</span>.</p><div class="arithmatex">\\[a &lt; b\\]</div>'
+    )
+    out = mathml.typeset(page, "page.md")
+    assert "arithmatex" not in out
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msqrt>' in out
+    assert 'display="block"' in out
+    assert "<mo>&#x0003C;</mo>" in out  # the escaped "<" was read as a less-than sign, not as markup
+
+
+def test_dollar_math_is_typeset_inside_notebook_markdown_cells_only():
+    page = (
+        '<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown" data-mime-type="text/markdown">'
+        "<p>Costs \\$5: $x_1$ and $$\\frac{1}{2}$$</p></div>"
+        '<div class="jp-OutputArea-output"><pre>price: $3 and $4</pre></div>'
+    )
+    out = mathml.typeset(page, "nb.py")
+    assert "Costs \\$5:" in out
+    assert out.count("<math") == 2 and "<mfrac>" in out
+    assert "<pre>price: $3 and $4</pre>" in out
+
+
+def test_the_empty_mathjax_loader_of_notebook_pages_is_removed():
+    page = (
+        '<!-- Load mathjax -->\n<script src=""> </script>\n<script type="text/x-mathjax-config">init();</script>\n'
+        '<!-- End of mathjax configuration --><div class="jp-RenderedMarkdown"><p>$x$</p></div>'
+    )
+    out = mathml.typeset(page, "nb.py")
+    assert "<script" not in out and "<math" in out
+
+
+@pytest.mark.parametrize(
+    ("tex", "reason"), [("x^", "MissingSuperScriptOrSubscriptError"), ("\\softmaks(x)", "unknown command")]
+)
+def test_unreadable_tex_fails_the_build_naming_the_page_and_formula(tex, reason):
+    with pytest.raises(PluginError, match=f"attention.md: cannot typeset .*{reason}"):
+        mathml.typeset(f'<span class="arithmatex">\\({tex}\\)</span>', "attention.md")

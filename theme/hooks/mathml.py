@@ -1,0 +1,67 @@
+"""MkDocs hook: typeset TeX as MathML when the site is built.
+
+Browsers render MathML natively, so pages need no math script, no web font and no request to another host, and
+formulas appear at once, before any JavaScript runs.
+
+* On Markdown pages, ``pymdownx.arithmatex`` (generic mode) wraps each formula in ``<span class="arithmatex">``
+  (inline, ``\\( … \\)``) or ``<div class="arithmatex">`` (display, ``\\[ … \\]``).
+* On notebook pages, mkdocs-jupyter leaves ``$ … $`` and ``$$ … $$`` as text inside the rendered Markdown
+  cells, and adds a MathJax loader whose address is empty; the loader is removed.
+
+A formula that latex2mathml cannot read fails the build with the page and the formula in the message.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from latex2mathml.converter import convert
+from mkdocs.exceptions import PluginError
+
+ARITHMATEX = re.compile(r'<(?P<tag>span|div) class="arithmatex">(?P<tex>.*?)</(?P=tag)>', re.DOTALL)
+MARKDOWN_CELL = re.compile(r'(<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>)(?P<body>.*?)(</div>)', re.DOTALL)
+# $$display$$ first, then $inline$; a dollar sign escaped as \$ is text.
+DOLLAR_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$", re.DOTALL)
+UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
+MATHJAX_LOADER = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
+
+
+def tex_to_mathml(tex: str, display: bool, where: str) -> str:
+    """One formula as a ``<math>`` element, or a build error that names the page and the formula."""
+    try:
+        mathml = convert(tex.strip(), display="block" if display else "inline")
+    except Exception as error:  # latex2mathml raises many types; the build must stop on any of them
+        raise PluginError(f"{where}: cannot typeset {tex!r}: {type(error).__name__} {error}") from error
+    unknown = UNKNOWN_COMMAND.search(mathml)
+    if unknown:  # latex2mathml prints a command it does not know as text instead of failing
+        raise PluginError(f"{where}: cannot typeset {tex!r}: unknown command {unknown[1]}")
+    return mathml
+
+
+def _arithmatex(match: re.Match[str], where: str) -> str:
+    tex = html.unescape(match["tex"]).strip()
+    display = match["tag"] == "div"
+    return tex_to_mathml(tex[2:-2], display, where)  # drop the \( \) or \[ \] delimiters
+
+
+def _dollars(match: re.Match[str], where: str) -> str:
+    if match["display"] is not None:
+        return tex_to_mathml(html.unescape(match["display"]), True, where)
+    return tex_to_mathml(html.unescape(match["inline"]), False, where)
+
+
+def typeset(page_html: str, where: str) -> str:
+    """Replace every formula in a page's HTML by MathML."""
+    page_html = ARITHMATEX.sub(lambda m: _arithmatex(m, where), page_html)
+    if "jp-RenderedMarkdown" in page_html:
+        page_html = MATHJAX_LOADER.sub("", page_html)
+        page_html = MARKDOWN_CELL.sub(
+            lambda cell: cell[1] + DOLLAR_MATH.sub(lambda m: _dollars(m, where), cell["body"]) + cell[3],
+            page_html,
+        )
+    return page_html
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    return typeset(html, page.file.src_uri)
