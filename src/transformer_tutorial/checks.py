@@ -7,6 +7,7 @@ Every message names the argument, the shape it received and the shape it expecte
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,6 +55,39 @@ def check_ndim(name: str, array: Any, ndim: int, layout: str) -> None:
         raise ValueError(f"{name} must have {ndim} dimensions {layout}, got shape {format_shape(array.shape)}")
 
 
+def check_positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
+    """Raise unless ``value`` is an integer above zero (or at least zero, with ``allow_zero``).
+
+    Examples:
+        >>> check_positive_int("num_heads", 2.0)
+        Traceback (most recent call last):
+        ...
+        TypeError: num_heads must be an int, got float 2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    smallest = 0 if allow_zero else 1
+    if value < smallest:
+        raise ValueError(f"{name} must be at least {smallest}, got {value}")
+
+
+def check_same_size(name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str) -> None:
+    """Raise ``ValueError`` unless two arrays have the same size along the given axes.
+
+    Examples:
+        >>> import numpy as np
+        >>> check_same_size("key", np.zeros((2, 5, 8)), 1, "value", np.zeros((2, 4, 8)), 1, "length")
+        Traceback (most recent call last):
+        ...
+        ValueError: key and value must have the same length (axis 1 and axis 1), got shapes (2, 5, 8) and (2, 4, 8)
+    """
+    if a.shape[axis_a] != b.shape[axis_b]:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same {what} (axis {axis_a} and axis {axis_b}), "
+            f"got shapes {format_shape(a.shape)} and {format_shape(b.shape)}"
+        )
+
+
 def check_axis(name: str, axis: int, ndim: int) -> None:
     """Raise ``ValueError`` unless ``axis`` indexes one of ``ndim`` dimensions (negative counts from the end)."""
     if isinstance(axis, bool) or not isinstance(axis, int):
@@ -91,3 +125,63 @@ def check_bool_mask(name: str, mask: Any, target: Sequence[int], layout: str) ->
         raise ValueError(
             f"{name} has shape {format_shape(mask.shape)}, which does not broadcast to {format_shape(target)} {layout}"
         )
+
+
+def check_query_key_value(query: Any, key: Any, value: Any) -> None:
+    """Check attention inputs (..., T, d), (..., S, d), (..., S, d_v): the dimensions that must agree do."""
+    for name, array in (("query", query), ("key", key), ("value", value)):
+        if array.ndim < 2:
+            raise ValueError(
+                f"{name} must have at least 2 dimensions (..., length, features), got shape {format_shape(array.shape)}"
+            )
+    if not query.ndim == key.ndim == value.ndim:
+        raise ValueError(
+            f"query, key and value must have the same number of dimensions, got shapes {format_shape(query.shape)}, "
+            f"{format_shape(key.shape)} and {format_shape(value.shape)}"
+        )
+    check_same_size("query", query, -1, "key", key, -1, "features")
+    check_same_size("key", key, -2, "value", value, -2, "length")
+
+
+def check_attention_mask(mask: Any, scores_shape: Sequence[int]) -> None:
+    """A mask for scores (..., T, S) is (T, S), or has one entry per score dimension (each 1 or the full size).
+
+    Requiring the full number of dimensions stops a (B, 1, S) mask from lining up with (H, T, S) by accident.
+    """
+    if mask.ndim not in (2, len(scores_shape)):
+        raise ValueError(
+            f"mask must have 2 dimensions (T, S) or {len(scores_shape)} like the scores "
+            f"{format_shape(scores_shape)}, got shape {format_shape(mask.shape)}"
+        )
+    check_bool_mask("mask", mask, scores_shape, "(T, S), or one entry per score dimension, each 1 or the full size")
+
+
+def check_multi_head_inputs(query: Any, key: Any, value: Any, d_model: int) -> None:
+    """Check multi-head attention inputs: query (B, T, D), key and value (B, S, D)."""
+    for name, array in (("query", query), ("key", key), ("value", value)):
+        check_ndim(name, array, 3, "(B, T, D)" if name == "query" else "(B, S, D)")
+        if array.shape[-1] != d_model:
+            raise ValueError(f"{name} must have d_model={d_model} features, got shape {format_shape(array.shape)}")
+    check_same_size("query", query, 0, "key", key, 0, "batch size")
+    check_same_size("query", query, 0, "value", value, 0, "batch size")
+    check_same_size("key", key, 1, "value", value, 1, "length")
+
+
+def mask_with_head_axis(mask: Any, batch: int, query_length: int, key_length: int) -> Any:
+    """Check a multi-head attention mask and insert the head axis: (T, S) -> (1, 1, T, S), (B, T, S) -> (B, 1, T, S).
+
+    Accepted: (T, S) for every sequence alike, (B, T, S) per sequence, or (B, 1, S) for key padding.
+    """
+    if mask is None:
+        return None
+    if mask.ndim == 2:
+        check_bool_mask("mask", mask, (query_length, key_length), "(T, S)")
+        return mask[None, None]
+    if mask.ndim != 3:
+        raise ValueError(
+            f"mask must have shape (T, S) = {format_shape((query_length, key_length))}, (B, T, S) = "
+            f"{format_shape((batch, query_length, key_length))} or (B, 1, S) = "
+            f"{format_shape((batch, 1, key_length))}, got {format_shape(mask.shape)}"
+        )
+    check_bool_mask("mask", mask, (batch, query_length, key_length), "(B, T, S)")
+    return mask[:, None]

@@ -78,7 +78,7 @@ def test_all_math_is_mathml(built_site):
 
 
 def make_project(tmp_path: Path, pages: dict[str, str], plugins: list | None = None) -> Path:
-    """A throwaway MkDocs project with this site's Markdown extensions and hooks, and the given pages."""
+    """A throwaway MkDocs project with this site's Markdown extensions, the given pages and plugins, no hooks."""
     docs = tmp_path / "docs"
     for name, text in pages.items():
         (docs / name).parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,6 @@ def make_project(tmp_path: Path, pages: dict[str, str], plugins: list | None = N
         "docs_dir": str(docs),
         "strict": True,
         "markdown_extensions": CONFIG["markdown_extensions"],
-        "hooks": [str(ROOT / hook) for hook in CONFIG["hooks"]],
         "plugins": plugins or [],
     }
     path = tmp_path / "mkdocs.yml"

@@ -1,10 +1,26 @@
-"""Attention in NumPy."""
+"""Attention in NumPy: softmax, scaled dot-product attention, masks, and multi-head attention.
+
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d (one head's
+width, D / H). Boolean masks mean True = may attend.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from transformer_tutorial.checks import check_axis, check_bool_mask
+from transformer_tutorial.checks import (
+    check_attention_mask,
+    check_axis,
+    check_bool_mask,
+    check_multi_head_inputs,
+    check_ndim,
+    check_positive_int,
+    check_query_key_value,
+    format_shape,
+    mask_with_head_axis,
+)
 
 
 # --8<-- [start:softmax]
@@ -39,6 +55,8 @@ def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np
     if mask is not None:
         check_bool_mask("mask", mask, x.shape, "(the shape of x)")
         x = np.where(mask, x, -np.inf)
+    if x.shape[axis] == 0:  # nothing to normalise over
+        return np.zeros_like(x)
     row_max = x.max(axis=axis, keepdims=True)
     row_max = np.where(np.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
     exps = np.exp(x - row_max)
@@ -47,3 +65,311 @@ def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np
 
 
 # --8<-- [end:softmax]
+
+
+# --8<-- [start:scaled_dot_product_attention]
+def scaled_dot_product_attention(
+    query: np.ndarray, key: np.ndarray, value: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(Q Kᵀ / √d) V, returning the output and the attention weights.
+
+    Args:
+        query: (..., T, d) queries.
+        key: (..., S, d) keys.
+        value: (..., S, d_v) values.
+        mask: Optional boolean (T, S), or an array with one entry per score dimension (each of size 1 or the
+            full size), True where a query may attend to a key.
+
+    Returns:
+        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query that may attend to nothing
+        (a fully masked row, or no keys at all) gets zero weights and a zero output.
+
+    Examples:
+        >>> q = np.array([[1.0, 0.0]])
+        >>> k = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> v = np.array([[10.0], [20.0]])
+        >>> out, w = scaled_dot_product_attention(q, k, v)
+        >>> w.round(3), out.round(2)
+        (array([[0.67, 0.33]]), array([[13.3]]))
+    """
+    check_query_key_value(query, key, value)
+    d = query.shape[-1]
+    scores = query @ np.swapaxes(key, -1, -2) / np.sqrt(d)  # (..., T, S)
+    if mask is not None:
+        check_attention_mask(mask, scores.shape)
+    weights = softmax(scores, axis=-1, mask=mask)
+    return weights @ value, weights
+
+
+# --8<-- [end:scaled_dot_product_attention]
+
+
+# --8<-- [start:split_heads]
+def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
+    """Cut the features of every position into ``num_heads`` slices: (B, T, D) -> (B, H, T, D / H).
+
+    The split is along the feature axis: every head sees every token, through its own D / H features.
+
+    Examples:
+        >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, two tokens, six features
+        >>> split_heads(x, 3)[0, 1]  # head 1: features 2 and 3 of both tokens
+        array([[2., 3.],
+               [8., 9.]])
+    """
+    check_ndim("x", x, 3, "(B, T, D)")
+    batch, length, width = x.shape
+    check_positive_int("num_heads", num_heads)
+    if width % num_heads:
+        raise ValueError(
+            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}"
+        )
+    return x.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
+
+
+# --8<-- [end:split_heads]
+
+
+# --8<-- [start:merge_heads]
+def merge_heads(x: np.ndarray) -> np.ndarray:
+    """Undo ``split_heads``: (B, H, T, d) -> (B, T, H·d), head 0's features first.
+
+    Examples:
+        >>> x = np.random.default_rng(0).normal(size=(2, 5, 8))
+        >>> bool((merge_heads(split_heads(x, 4)) == x).all())
+        True
+    """
+    check_ndim("x", x, 4, "(B, H, T, d)")
+    batch, heads, length, head_width = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(batch, length, heads * head_width)
+
+
+# --8<-- [end:merge_heads]
+
+
+# --8<-- [start:masks]
+def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
+    """(T, S) boolean mask that lets each query see its own position and the ones before it.
+
+    The queries are taken to be the last T of the S positions, so the same mask serves a decoder that has
+    cached S - T earlier keys.
+
+    Examples:
+        >>> causal_mask(3).astype(int)
+        array([[1, 0, 0],
+               [1, 1, 0],
+               [1, 1, 1]])
+        >>> causal_mask(1, 3).astype(int)  # one new query after two cached positions
+        array([[1, 1, 1]])
+    """
+    key_length = query_length if key_length is None else key_length
+    check_positive_int("query_length", query_length, allow_zero=True)
+    check_positive_int("key_length", key_length, allow_zero=True)
+    if key_length < query_length:
+        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
+    offset = key_length - query_length
+    return np.arange(key_length)[None, :] <= np.arange(query_length)[:, None] + offset
+
+
+def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
+    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every key that is not padding.
+
+    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T, S) score array.
+
+    Examples:
+        >>> padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).astype(int)
+        array([[[1, 1, 0, 0]],
+        <BLANKLINE>
+               [[1, 0, 0, 0]]])
+    """
+    check_ndim("tokens", tokens, 2, "(B, S)")
+    return (tokens != pad_id)[:, None, :]
+
+
+# --8<-- [end:masks]
+
+
+# --8<-- [start:mha_masks]
+def to_mha_mask(mask: np.ndarray, num_heads: int) -> np.ndarray:
+    """Our mask (True = may attend) as ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
+
+    Args:
+        mask: (T, S), or (B, T, S) for a mask that differs between sequences.
+        num_heads: PyTorch wants a per-sequence mask once for every head: (B·H, T, S), sequence-major.
+
+    Returns:
+        (T, S) or (B·H, T, S) boolean, True where attention is blocked.
+
+    Examples:
+        >>> to_mha_mask(causal_mask(3), num_heads=2).astype(int)
+        array([[0, 1, 1],
+               [0, 0, 1],
+               [0, 0, 0]])
+    """
+    check_bool_mask("mask", mask, mask.shape, "")
+    if mask.ndim == 2:
+        return ~mask
+    check_ndim("mask", mask, 3, "(T, S) or (B, T, S)")
+    return np.repeat(~mask, num_heads, axis=0)
+
+
+def to_mha_key_padding_mask(mask: np.ndarray) -> np.ndarray:
+    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s ``key_padding_mask``: (B, S), True at padding.
+
+    Examples:
+        >>> to_mha_key_padding_mask(padding_mask(np.array([[4, 2, 0]]), pad_id=0))
+        array([[False, False,  True]])
+    """
+    check_bool_mask("mask", mask, mask.shape, "")
+    if mask.ndim != 3 or mask.shape[1] != 1:
+        raise ValueError(f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}")
+    return ~mask[:, 0, :]
+
+
+def from_mha_mask(attn_mask: np.ndarray | None, key_padding_mask: np.ndarray | None = None) -> np.ndarray:
+    """``nn.MultiheadAttention``'s masks (True = blocked) as one of ours (True = may attend).
+
+    Args:
+        attn_mask: (T, S) boolean or None.
+        key_padding_mask: (B, S) boolean, True at padding, or None.
+
+    Returns:
+        (T, S) when there is no key padding mask, else (B, T, S), or (B, 1, S) when ``attn_mask`` is None.
+    """
+    if attn_mask is None and key_padding_mask is None:
+        raise ValueError("from_mha_mask needs attn_mask, key_padding_mask or both")
+    allowed = None if attn_mask is None else ~attn_mask
+    if key_padding_mask is None:
+        return allowed
+    check_ndim("key_padding_mask", key_padding_mask, 2, "(B, S)")
+    keys = ~key_padding_mask[:, None, :]  # (B, 1, S)
+    return keys if allowed is None else keys & allowed[None]
+
+
+# --8<-- [end:mha_masks]
+
+
+@dataclass
+class MultiHeadAttentionParams:
+    """The weights of multi-head attention, in the paper's orientation: a projection is ``x @ w + b``.
+
+    ``w_q``, ``w_k``, ``w_v`` are (D, D): their columns ``i·d : (i+1)·d`` are head i's ``W_i^Q``, ``W_i^K``,
+    ``W_i^V``. ``w_o`` is (D, D) and maps the concatenated heads (head 0 first) back to D features. Biases are
+    (D,). PyTorch's ``nn.Linear`` stores the transpose of each matrix.
+    """
+
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    w_o: np.ndarray
+    b_q: np.ndarray
+    b_k: np.ndarray
+    b_v: np.ndarray
+    b_o: np.ndarray
+    num_heads: int
+
+    def __post_init__(self) -> None:
+        check_positive_int("num_heads", self.num_heads)
+        width = self.w_q.shape[0]
+        if width % self.num_heads:
+            raise ValueError(f"d_model={width} is not divisible by num_heads={self.num_heads}")
+        for name in ("w_q", "w_k", "w_v", "w_o"):
+            if getattr(self, name).shape != (width, width):
+                raise ValueError(
+                    f"{name} must have shape {format_shape((width, width))} (D, D), got "
+                    f"{format_shape(getattr(self, name).shape)}"
+                )
+        for name in ("b_q", "b_k", "b_v", "b_o"):
+            if getattr(self, name).shape != (width,):
+                raise ValueError(
+                    f"{name} must have shape ({width},) (D,), got {format_shape(getattr(self, name).shape)}"
+                )
+
+    @property
+    def d_model(self) -> int:
+        return self.w_q.shape[0]
+
+    @classmethod
+    def random(cls, d_model: int, num_heads: int, rng: np.random.Generator) -> MultiHeadAttentionParams:
+        """Weights drawn uniformly from ±1/√D (the scale of ``nn.Linear``'s default), biases likewise."""
+        check_positive_int("d_model", d_model)
+        bound = 1 / np.sqrt(d_model)
+
+        def draw(*shape: int) -> np.ndarray:
+            return rng.uniform(-bound, bound, size=shape)
+
+        return cls(*(draw(d_model, d_model) for _ in range(4)), *(draw(d_model) for _ in range(4)), num_heads)
+
+    def head(self, i: int) -> tuple[np.ndarray, ...]:
+        """Head i's own projections: (W_i^Q, b_i^Q, W_i^K, b_i^K, W_i^V, b_i^V), each (D, d) or (d,)."""
+        d = self.d_model // self.num_heads
+        cols = slice(i * d, (i + 1) * d)
+        return self.w_q[:, cols], self.b_q[cols], self.w_k[:, cols], self.b_k[cols], self.w_v[:, cols], self.b_v[cols]
+
+
+# --8<-- [start:multi_head_attention_per_head]
+def multi_head_attention_per_head(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    params: MultiHeadAttentionParams,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-head attention written as the definition reads: one loop turn per head.
+
+    Each head projects the inputs with its own weights, attends on its own, and the head outputs are
+    concatenated along the features and projected by W^O.
+
+    Args:
+        query: (B, T, D). key, value: (B, S, D).
+        params: The weights; ``params.head(i)`` gives head i's projections.
+        mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
+
+    Returns:
+        ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
+    """
+    check_multi_head_inputs(query, key, value, params.d_model)
+    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+    head_mask = None if head_mask is None else head_mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
+    outputs, weights = [], []
+    for i in range(params.num_heads):
+        w_q, b_q, w_k, b_k, w_v, b_v = params.head(i)  # (D, d) and (d,) each
+        head_output, head_weights = scaled_dot_product_attention(
+            query @ w_q + b_q, key @ w_k + b_k, value @ w_v + b_v, head_mask
+        )
+        outputs.append(head_output)  # (B, T, d)
+        weights.append(head_weights)  # (B, T, S)
+    concatenated = np.concatenate(outputs, axis=-1)  # (B, T, H·d) = (B, T, D)
+    return concatenated @ params.w_o + params.b_o, np.stack(weights, axis=1)
+
+
+# --8<-- [end:multi_head_attention_per_head]
+
+
+# --8<-- [start:multi_head_attention]
+def multi_head_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    params: MultiHeadAttentionParams,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-head attention in the batched form: project once, split into heads, attend, merge.
+
+    Args:
+        query: (B, T, D). key, value: (B, S, D).
+        params: The weights.
+        mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
+
+    Returns:
+        ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
+    """
+    check_multi_head_inputs(query, key, value, params.d_model)
+    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+    q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d)
+    k = split_heads(key @ params.w_k + params.b_k, params.num_heads)  # (B, H, S, d)
+    v = split_heads(value @ params.w_v + params.b_v, params.num_heads)  # (B, H, S, d)
+    heads, weights = scaled_dot_product_attention(q, k, v, head_mask)  # (B, H, T, d), (B, H, T, S)
+    return merge_heads(heads) @ params.w_o + params.b_o, weights
+
+
+# --8<-- [end:multi_head_attention]

@@ -1,10 +1,30 @@
-"""Attention in PyTorch."""
+"""Attention in PyTorch: softmax, scaled dot-product attention, masks, and multi-head attention.
+
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d (one head's
+width, D / H). Boolean masks mean True = may attend.
+"""
 
 from __future__ import annotations
 
-import torch
+import math
 
-from transformer_tutorial.checks import check_array, check_axis, check_bool_mask
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transformer_tutorial.checks import (
+    check_array,
+    check_attention_mask,
+    check_axis,
+    check_bool_mask,
+    check_multi_head_inputs,
+    check_ndim,
+    check_positive_int,
+    check_query_key_value,
+    format_shape,
+    mask_with_head_axis,
+)
+from transformer_tutorial.numpy.attention import MultiHeadAttentionParams
 
 
 # --8<-- [start:softmax]
@@ -33,12 +53,14 @@ def softmax(x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None) -
         tensor([0.2689, 0.7311, 0.0000])
     """
     check_array("x", x, torch.Tensor, "torch.Tensor")
-    check_axis("axis", axis, x.ndim)
     if not x.is_floating_point():
         x = x.float()
+    check_axis("axis", axis, x.ndim)
     if mask is not None:
         check_bool_mask("mask", mask, x.shape, "(the shape of x)")
         x = x.masked_fill(~mask, float("-inf"))
+    if x.shape[axis] == 0:  # nothing to normalise over
+        return torch.zeros_like(x)
     row_max = x.amax(dim=axis, keepdim=True)
     row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
     exps = torch.exp(x - row_max)
@@ -47,3 +69,340 @@ def softmax(x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None) -
 
 
 # --8<-- [end:softmax]
+
+
+# --8<-- [start:scaled_dot_product_attention]
+def scaled_dot_product_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(Q Kᵀ / √d) V, returning the output and the attention weights.
+
+    Args:
+        query: (..., T, d) queries.
+        key: (..., S, d) keys.
+        value: (..., S, d_v) values.
+        mask: Optional boolean (T, S), or a tensor with one entry per score dimension (each of size 1 or the
+            full size), True where a query may attend to a key.
+        dropout_p: Probability of zeroing each weight before it multiplies the values; keep it 0 outside
+            training. The returned weights are the ones before dropout.
+
+    Returns:
+        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query that may attend to nothing
+        (a fully masked row, or no keys at all) gets zero weights and a zero output.
+
+    Examples:
+        >>> q = torch.tensor([[1.0, 0.0]])
+        >>> k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> v = torch.tensor([[10.0], [20.0]])
+        >>> out, w = scaled_dot_product_attention(q, k, v)
+        >>> w.round(decimals=3), out.round(decimals=2)
+        (tensor([[0.6700, 0.3300]]), tensor([[13.3000]]))
+    """
+    check_query_key_value(query, key, value)
+    d = query.shape[-1]
+    scores = query @ key.transpose(-1, -2) / math.sqrt(d)  # (..., T, S)
+    if mask is not None:
+        check_attention_mask(mask, scores.shape)
+    weights = softmax(scores, axis=-1, mask=mask)
+    return F.dropout(weights, dropout_p) @ value if dropout_p else weights @ value, weights
+
+
+# --8<-- [end:scaled_dot_product_attention]
+
+
+# --8<-- [start:split_heads]
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """Cut the features of every position into ``num_heads`` slices: (B, T, D) -> (B, H, T, D / H).
+
+    The split is along the feature axis: every head sees every token, through its own D / H features.
+
+    Examples:
+        >>> x = torch.arange(12.0).reshape(1, 2, 6)  # one sequence, two tokens, six features
+        >>> split_heads(x, 3)[0, 1]  # head 1: features 2 and 3 of both tokens
+        tensor([[2., 3.],
+                [8., 9.]])
+    """
+    check_ndim("x", x, 3, "(B, T, D)")
+    batch, length, width = x.shape
+    check_positive_int("num_heads", num_heads)
+    if width % num_heads:
+        raise ValueError(
+            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}"
+        )
+    return x.reshape(batch, length, num_heads, width // num_heads).transpose(1, 2)
+
+
+# --8<-- [end:split_heads]
+
+
+# --8<-- [start:merge_heads]
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """Undo ``split_heads``: (B, H, T, d) -> (B, T, H·d), head 0's features first.
+
+    Examples:
+        >>> x = torch.randn(2, 5, 8)
+        >>> bool((merge_heads(split_heads(x, 4)) == x).all())
+        True
+    """
+    check_ndim("x", x, 4, "(B, H, T, d)")
+    batch, heads, length, head_width = x.shape
+    return x.transpose(1, 2).reshape(batch, length, heads * head_width)
+
+
+# --8<-- [end:merge_heads]
+
+
+# --8<-- [start:masks]
+def causal_mask(query_length: int, key_length: int | None = None, device: torch.device | None = None) -> torch.Tensor:
+    """(T, S) boolean mask that lets each query see its own position and the ones before it.
+
+    The queries are taken to be the last T of the S positions, so the same mask serves a decoder that has
+    cached S - T earlier keys.
+
+    Examples:
+        >>> causal_mask(3).int()
+        tensor([[1, 0, 0],
+                [1, 1, 0],
+                [1, 1, 1]], dtype=torch.int32)
+        >>> causal_mask(1, 3).int()  # one new query after two cached positions
+        tensor([[1, 1, 1]], dtype=torch.int32)
+    """
+    key_length = query_length if key_length is None else key_length
+    check_positive_int("query_length", query_length, allow_zero=True)
+    check_positive_int("key_length", key_length, allow_zero=True)
+    if key_length < query_length:
+        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
+    offset = key_length - query_length
+    return (
+        torch.arange(key_length, device=device)[None, :] <= torch.arange(query_length, device=device)[:, None] + offset
+    )
+
+
+def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every key that is not padding.
+
+    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T, S) score tensor.
+
+    Examples:
+        >>> padding_mask(torch.tensor([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).int()
+        tensor([[[1, 1, 0, 0]],
+        <BLANKLINE>
+                [[1, 0, 0, 0]]], dtype=torch.int32)
+    """
+    check_ndim("tokens", tokens, 2, "(B, S)")
+    return (tokens != pad_id)[:, None, :]
+
+
+# --8<-- [end:masks]
+
+
+# --8<-- [start:mha_masks]
+def to_mha_mask(mask: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """Our mask (True = may attend) as ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
+
+    Args:
+        mask: (T, S), or (B, T, S) for a mask that differs between sequences.
+        num_heads: PyTorch wants a per-sequence mask once for every head: (B·H, T, S), sequence-major.
+
+    Returns:
+        (T, S) or (B·H, T, S) boolean, True where attention is blocked.
+
+    Examples:
+        >>> to_mha_mask(causal_mask(3), num_heads=2).int()
+        tensor([[0, 1, 1],
+                [0, 0, 1],
+                [0, 0, 0]], dtype=torch.int32)
+    """
+    check_bool_mask("mask", mask, mask.shape, "")
+    if mask.ndim == 2:
+        return ~mask
+    check_ndim("mask", mask, 3, "(T, S) or (B, T, S)")
+    return torch.repeat_interleave(~mask, num_heads, dim=0)
+
+
+def to_mha_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
+    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s ``key_padding_mask``: (B, S), True at padding.
+
+    Examples:
+        >>> to_mha_key_padding_mask(padding_mask(torch.tensor([[4, 2, 0]]), pad_id=0))
+        tensor([[False, False,  True]])
+    """
+    check_bool_mask("mask", mask, mask.shape, "")
+    if mask.ndim != 3 or mask.shape[1] != 1:
+        raise ValueError(f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}")
+    return ~mask[:, 0, :]
+
+
+def from_mha_mask(attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``nn.MultiheadAttention``'s masks (True = blocked) as one of ours (True = may attend).
+
+    Args:
+        attn_mask: (T, S) boolean or None.
+        key_padding_mask: (B, S) boolean, True at padding, or None.
+
+    Returns:
+        (T, S) when there is no key padding mask, else (B, T, S), or (B, 1, S) when ``attn_mask`` is None.
+    """
+    if attn_mask is None and key_padding_mask is None:
+        raise ValueError("from_mha_mask needs attn_mask, key_padding_mask or both")
+    allowed = None if attn_mask is None else ~attn_mask
+    if key_padding_mask is None:
+        return allowed
+    check_ndim("key_padding_mask", key_padding_mask, 2, "(B, S)")
+    keys = ~key_padding_mask[:, None, :]  # (B, 1, S)
+    return keys if allowed is None else keys & allowed[None]
+
+
+# --8<-- [end:mha_masks]
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention, batch first, with an explicit path and a fused one.
+
+    ``forward`` projects the inputs once, splits the features into heads, attends, merges the heads and
+    projects the result. The explicit path runs ``scaled_dot_product_attention`` from this module and returns
+    the per-head weights; the fused path (``fused=True``) hands the heads to PyTorch's
+    ``F.scaled_dot_product_attention``, which is faster and never materialises the weights.
+
+    Args:
+        d_model: D, the width of the inputs and of the output.
+        num_heads: H; D must be divisible by H, and each head has d = D / H features.
+        dropout: Probability of zeroing an attention weight while training.
+        bias: Whether the four projections have biases.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+        super().__init__()
+        check_positive_int("d_model", d_model)
+        check_positive_int("num_heads", num_heads)
+        if d_model % num_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        self.d_model, self.num_heads, self.dropout = d_model, num_heads, dropout
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    # --8<-- [start:forward]
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        fused: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
+
+        Args:
+            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
+            fused: Use ``F.scaled_dot_product_attention``; the weights are then not returned.
+
+        Returns:
+            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or None when fused.
+        """
+        check_multi_head_inputs(query, key, value, self.d_model)
+        head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+        q = split_heads(self.q_proj(query), self.num_heads)  # (B, H, T, d)
+        k = split_heads(self.k_proj(key), self.num_heads)  # (B, H, S, d)
+        v = split_heads(self.v_proj(value), self.num_heads)  # (B, H, S, d)
+        dropout_p = self.dropout if self.training else 0.0
+        if fused:
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=head_mask, dropout_p=dropout_p)
+            weights = None
+        else:
+            heads, weights = scaled_dot_product_attention(q, k, v, head_mask, dropout_p)
+        return self.out_proj(merge_heads(heads)), weights
+
+    # --8<-- [end:forward]
+
+    # --8<-- [start:per_head]
+    def per_head(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same attention written as the definition reads: one loop turn per head, with head i's weights.
+
+        Head i's projections are rows ``i·d : (i+1)·d`` of each ``nn.Linear`` weight (PyTorch stores them
+        transposed, output features first).
+
+        Returns:
+            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
+        """
+        check_multi_head_inputs(query, key, value, self.d_model)
+        head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+        head_mask = None if head_mask is None else head_mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
+        d = self.d_model // self.num_heads
+        outputs, weights = [], []
+        for i in range(self.num_heads):
+            rows = slice(i * d, (i + 1) * d)
+            q, k, v = (
+                F.linear(x, proj.weight[rows], None if proj.bias is None else proj.bias[rows])
+                for x, proj in ((query, self.q_proj), (key, self.k_proj), (value, self.v_proj))
+            )
+            head_output, head_weights = scaled_dot_product_attention(q, k, v, head_mask)
+            outputs.append(head_output)  # (B, T, d)
+            weights.append(head_weights)  # (B, T, S)
+        concatenated = torch.cat(outputs, dim=-1)  # (B, T, H·d) = (B, T, D)
+        return self.out_proj(concatenated), torch.stack(weights, dim=1)
+
+    # --8<-- [end:per_head]
+
+    # --8<-- [start:from_pytorch]
+    @classmethod
+    def from_pytorch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
+        """Ours, with the weights of an ``nn.MultiheadAttention`` (same dtype and device).
+
+        PyTorch stacks the three input projections in ``in_proj_weight`` (3D, D): rows 0…D-1 are the query
+        projection, then the key, then the value.
+        """
+        check_array("module", module, nn.MultiheadAttention, "torch.nn.MultiheadAttention")
+        if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
+            raise ValueError("module must use kdim = vdim = embed_dim, add_bias_kv=False and add_zero_attn=False")
+        weight = module.in_proj_weight
+        ours = cls(module.embed_dim, module.num_heads, module.dropout, bias=module.in_proj_bias is not None)
+        ours.to(device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            for proj, w in zip((ours.q_proj, ours.k_proj, ours.v_proj), weight.chunk(3), strict=True):
+                proj.weight.copy_(w)
+            if module.in_proj_bias is not None:
+                for proj, b in zip((ours.q_proj, ours.k_proj, ours.v_proj), module.in_proj_bias.chunk(3), strict=True):
+                    proj.bias.copy_(b)
+                ours.out_proj.bias.copy_(module.out_proj.bias)
+            ours.out_proj.weight.copy_(module.out_proj.weight)
+        return ours
+
+    # --8<-- [end:from_pytorch]
+
+    def to_pytorch(self) -> nn.MultiheadAttention:
+        """An ``nn.MultiheadAttention`` (batch first) with these weights: the way back from ``from_pytorch``."""
+        weight = self.q_proj.weight
+        bias = self.q_proj.bias is not None
+        module = nn.MultiheadAttention(self.d_model, self.num_heads, self.dropout, bias=bias, batch_first=True)
+        module.to(device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            module.in_proj_weight.copy_(torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight]))
+            module.out_proj.weight.copy_(self.out_proj.weight)
+            if bias:
+                module.in_proj_bias.copy_(torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]))
+                module.out_proj.bias.copy_(self.out_proj.bias)
+        return module
+
+    def numpy_params(self) -> MultiHeadAttentionParams:
+        """The weights as float64 NumPy arrays for the NumPy backend, in the paper's orientation (x @ W)."""
+
+        def weight(proj: nn.Linear) -> torch.Tensor:
+            return proj.weight.detach().T.double().cpu().numpy()
+
+        def bias(proj: nn.Linear) -> torch.Tensor:
+            if proj.bias is None:
+                return torch.zeros(self.d_model, dtype=torch.float64).numpy()
+            return proj.bias.detach().double().cpu().numpy()
+
+        projections = (self.q_proj, self.k_proj, self.v_proj, self.out_proj)
+        return MultiHeadAttentionParams(
+            *(weight(proj) for proj in projections), *(bias(proj) for proj in projections), self.num_heads
+        )
