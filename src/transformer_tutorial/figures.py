@@ -2,11 +2,14 @@
 
 The site build renders every entry of ``FIGURES`` to ``figures/<name>.svg`` (see ``theme/hooks/figures.py``);
 in a notebook, call the function and the figure appears. Every figure is seeded, so it is the same each time.
+Figures of stored measurements are in ``DATA_FIGURES``: each takes the parsed JSON file named beside it (a path
+inside ``docs/``), so that the site plots what was measured instead of measuring again at build time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -96,3 +99,6 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "dot-product-scaling": dot_product_scaling,
     "multi-head-weights": multi_head_weights,
 }
+
+# name -> (function of the parsed JSON, path of the JSON file relative to docs/)
+DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {}

@@ -17,6 +17,7 @@ from transformer_tutorial.numpy.attention import (
     to_mha_key_padding_mask,
     to_mha_mask,
 )
+from transformer_tutorial.numpy.positional import sinusoidal_encoding
 
 __all__ = [
     "MultiHeadAttentionParams",
@@ -27,6 +28,7 @@ __all__ = [
     "multi_head_attention_per_head",
     "padding_mask",
     "scaled_dot_product_attention",
+    "sinusoidal_encoding",
     "softmax",
     "split_heads",
     "to_mha_key_padding_mask",

@@ -12,6 +12,7 @@ from transformer_tutorial.torch.attention import (
     to_mha_key_padding_mask,
     to_mha_mask,
 )
+from transformer_tutorial.torch.positional import sinusoidal_encoding
 
 __all__ = [
     "MultiHeadAttention",
@@ -20,6 +21,7 @@ __all__ = [
     "merge_heads",
     "padding_mask",
     "scaled_dot_product_attention",
+    "sinusoidal_encoding",
     "softmax",
     "split_heads",
     "to_mha_key_padding_mask",
