@@ -267,3 +267,32 @@ def test_empty_sequences(fused):
     np_output, np_weights = tnp.multi_head_attention(query.numpy(), key.numpy(), value.numpy(), ours.numpy_params())
     assert np_weights.shape == (2, 2, 3, 0)
     np.testing.assert_allclose(np_output, output.detach().numpy(), atol=1e-12)
+
+
+# Decoding one position at a time with a key/value cache gives what attending over the whole prefix gives.
+
+
+def test_cached_self_attention_one_step_at_a_time_equals_the_full_causal_pass():
+    _, ours = reference_pair(16, 4, torch.float64)
+    x, _, _ = inputs(2, 6, 6, 16, torch.float64)
+    full, _ = ours(x, x, x, mask=ttorch.causal_mask(6))
+    cache = ttorch.KeyValueCache()
+    steps = []
+    for t in range(6):
+        step = x[:, t : t + 1]
+        output, weights = ours(step, step, step, mask=ttorch.causal_mask(1, t + 1), cache=cache)
+        assert weights.shape == (2, 4, 1, t + 1) and len(cache) == t + 1
+        steps.append(output)
+    assert_close(torch.cat(steps, dim=1), full, torch.float64)
+
+
+def test_static_cache_projects_the_memory_once():
+    _, ours = reference_pair(16, 4, torch.float64)
+    target, memory, _ = inputs(2, 5, 7, 16, torch.float64)
+    full, _ = ours(target, memory, memory)
+    cache = ttorch.KeyValueCache(static=True)
+    first, _ = ours(target[:, :1], memory, memory, cache=cache)
+    cached_keys = cache.keys
+    rest, _ = ours(target[:, 1:], memory * 0, memory * 0, cache=cache)  # the memory passed now is ignored
+    assert cache.keys is cached_keys and len(cache) == 7
+    assert_close(torch.cat([first, rest], dim=1), full, torch.float64)

@@ -71,6 +71,49 @@ def check_positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
         raise ValueError(f"{name} must be at least {smallest}, got {value}")
 
 
+def check_int(name: str, value: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` is an integer (of any sign; ``True`` and ``2.0`` are refused).
+
+    Examples:
+        >>> check_int("offset", 1.5)
+        Traceback (most recent call last):
+        ...
+        TypeError: offset must be an int, got float 1.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+
+
+def check_positive_number(name: str, value: Any) -> None:
+    """Raise unless ``value`` is a finite real number above zero.
+
+    Examples:
+        >>> check_positive_number("base", 0)
+        Traceback (most recent call last):
+        ...
+        ValueError: base must be a finite number above 0, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a finite number above 0, got {value}")
+
+
+def check_probability(name: str, value: Any) -> None:
+    """Raise unless ``value`` is a dropout probability: a real number in [0, 1).
+
+    Examples:
+        >>> check_probability("dropout_p", 1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: dropout_p must be in [0, 1), got 1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+
+
 def check_same_size(name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str) -> None:
     """Raise ``ValueError`` unless two arrays have the same size along the given axes.
 
@@ -185,3 +228,56 @@ def mask_with_head_axis(mask: Any, batch: int, query_length: int, key_length: in
         )
     check_bool_mask("mask", mask, (batch, query_length, key_length), "(B, T, S)")
     return mask[:, None]
+
+
+def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
+    """Check a (B, T) array of token ids: integers in [0, vocab_size), at most ``max_len`` positions."""
+    check_ndim(name, tokens, 2, "(B, T)")
+    if "int" not in str(tokens.dtype):
+        raise TypeError(f"{name} must hold integer token ids, got dtype {tokens.dtype}")
+    if tokens.shape[1] > max_len:
+        raise ValueError(
+            f"{name} has {tokens.shape[1]} positions (shape {format_shape(tokens.shape)}), more than the "
+            f"positional table's max_len={max_len}"
+        )
+    if tokens.shape[0] * tokens.shape[1] == 0:
+        return
+    smallest, largest = int(tokens.min()), int(tokens.max())
+    if smallest < 0 or largest >= vocab_size:
+        raise ValueError(f"{name} holds ids from {smallest} to {largest}, outside the vocabulary [0, {vocab_size})")
+
+
+def check_image_patches(name: str, images: Any, patch_size: int) -> None:
+    """Raise unless ``patch_size`` is a positive int that divides the height and the width of (B, C, H, W) images.
+
+    Examples:
+        >>> import numpy as np
+        >>> check_image_patches("images", np.zeros((2, 1, 8, 6)), 4)
+        Traceback (most recent call last):
+        ...
+        ValueError: images has height 8 and width 6 (shape (2, 1, 8, 6)), not both divisible by patch_size=4
+    """
+    check_positive_int("patch_size", patch_size)
+    height, width = images.shape[-2:]
+    if height % patch_size or width % patch_size:
+        raise ValueError(
+            f"{name} has height {height} and width {width} (shape {format_shape(images.shape)}), not both "
+            f"divisible by patch_size={patch_size}"
+        )
+
+
+def check_patch_sequence(name: str, patches: Any, patch_size: int, height: int, width: int) -> int:
+    """Check (B, N, C·P·P) patches against the (H, W) image they should tile; return the number of channels C."""
+    check_positive_int("patch_size", patch_size)
+    check_positive_int("height", height)
+    check_positive_int("width", width)
+    if height % patch_size or width % patch_size:
+        raise ValueError(f"height={height} and width={width} are not both divisible by patch_size={patch_size}")
+    expected = (height // patch_size) * (width // patch_size)
+    features = patches.shape[2]
+    if patches.shape[1] != expected or features % (patch_size * patch_size) or features == 0:
+        raise ValueError(
+            f"{name} must have shape (B, {expected}, C·{patch_size}·{patch_size}) to tile a {height} × {width} "
+            f"image with patches of size {patch_size}, got {format_shape(patches.shape)}"
+        )
+    return features // (patch_size * patch_size)

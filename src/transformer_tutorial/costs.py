@@ -1,8 +1,9 @@
-"""How much arithmetic attention does, counted operation by operation (framework-free)."""
+"""What the models cost: arithmetic and parameters, counted from the shapes (framework-free)."""
 
 from __future__ import annotations
 
 from transformer_tutorial.checks import check_positive_int
+from transformer_tutorial.config import TransformerConfig
 
 
 # --8<-- [start:attention_multiply_adds]
@@ -36,3 +37,32 @@ def attention_multiply_adds(query_length: int, key_length: int, d_model: int, nu
 
 
 # --8<-- [end:attention_multiply_adds]
+
+
+# --8<-- [start:transformer_parameter_count]
+def transformer_parameter_count(config: TransformerConfig) -> dict[str, int]:
+    """The parameters of ``Transformer(config)``, counted from the architecture, block by block.
+
+    Examples:
+        >>> counts = transformer_parameter_count(TransformerConfig.base())
+        >>> f"{sum(counts.values()):,}"
+        '63,082,496'
+    """
+    d, f, n = config.d_model, config.d_ff, config.num_layers
+    attention = 4 * (d * d + d)  # W^Q, W^K, W^V, W^O and their biases
+    feed_forward = (d * f + f) + (f * d + d)
+    layer_norm = 2 * d  # γ and β
+    counts = {"encoder layers": n * (attention + feed_forward + 2 * layer_norm)}
+    counts["decoder layers"] = n * (2 * attention + feed_forward + 3 * layer_norm)
+    if config.share_embeddings:  # one matrix: source and target embeddings and the output layer
+        counts["embeddings and output layer (shared)"] = config.src_vocab_size * d
+    else:
+        counts["source embeddings"] = config.src_vocab_size * d
+        counts["target embeddings"] = config.tgt_vocab_size * d
+        counts["output layer"] = d * config.tgt_vocab_size
+    if config.norm_first:
+        counts["final LayerNorms (pre-norm)"] = 2 * layer_norm
+    return counts
+
+
+# --8<-- [end:transformer_parameter_count]

@@ -94,10 +94,248 @@ def multi_head_weights(num_heads: int = 4, d_model: int = 16) -> Figure:
     return figure
 
 
+def gradient_at_first_layer(depth: int, residual: bool, layer_norm: bool, d_model: int = 64) -> float:
+    """The norm of the loss gradient at the first layer's weights, in a stack of ``depth`` feed-forward layers.
+
+    Each layer is ``x + FFN(x)`` (``residual``) or ``FFN(x)``, followed by a LayerNorm when ``layer_norm`` is
+    set (post-norm); the loss is the mean squared error against a random target. Seeded, so repeatable.
+    """
+    import torch
+
+    from transformer_tutorial.torch.layers import FeedForward, LayerNorm
+
+    torch.manual_seed(0)
+    blocks = [FeedForward(d_model, 4 * d_model) for _ in range(depth)]
+    norms = [LayerNorm(d_model) for _ in range(depth)]
+    x, target = torch.randn(2, 16, 10, d_model)
+    for block, norm in zip(blocks, norms, strict=True):
+        x = x + block(x) if residual else block(x)
+        x = norm(x) if layer_norm else x
+    torch.nn.functional.mse_loss(x, target).backward()
+    return blocks[0].linear_1.weight.grad.norm().item()
+
+
+def residual_gradients(depths: tuple[int, ...] = (2, 4, 8, 16, 32)) -> Figure:
+    """Measured: the gradient reaching the first layer of a deep stack, with and without residual connections."""
+    figure = Figure(figsize=(6.5, 3.8), layout="constrained")
+    ax = figure.subplots()
+    for residual, layer_norm, style in (
+        (True, False, "o-"),
+        (False, False, "o--"),
+        (True, True, "s-"),
+        (False, True, "s--"),
+    ):
+        norms = [max(gradient_at_first_layer(depth, residual, layer_norm), 1e-30) for depth in depths]
+        label = f"{'residual' if residual else 'no residual'}, {'LayerNorm' if layer_norm else 'no LayerNorm'}"
+        ax.semilogy(depths, norms, style, label=label)
+    ax.set_xticks(depths, [str(depth) for depth in depths])
+    ax.set_xlabel("layers in the stack")
+    ax.set_ylabel("gradient norm at the first layer")
+    ax.set_title("how much gradient reaches the bottom of the stack")
+    ax.legend(fontsize=8)
+    return figure
+
+
+def sinusoidal_encoding_map(length: int = 100, d_model: int = 128) -> Figure:
+    """The paper's sinusoidal table as a heat map: one row per position, one column per feature."""
+    from transformer_tutorial.numpy.positional import sinusoidal_encoding
+
+    figure = Figure(figsize=(9, 4.6), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(sinusoidal_encoding(length, d_model), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    ax.set_xlabel("column of the encoding (even: sine, odd: cosine; the frequency falls from left to right)")
+    ax.set_ylabel("position")
+    ax.set_title(f"sinusoidal encoding, {length} positions, d_model = {d_model}")
+    figure.colorbar(image, ax=ax, label="value", shrink=0.9)
+    return figure
+
+
+def sinusoidal_dimensions(length: int = 120, d_model: int = 128) -> Figure:
+    """A few columns of the sinusoidal table over the positions: each pair of columns is a wave of its own length."""
+    from transformer_tutorial.numpy.positional import sinusoidal_encoding
+
+    table = sinusoidal_encoding(length, d_model)
+    positions = np.arange(length)
+    columns = (0, 1, 16, 32, 64)
+    figure = Figure(figsize=(9, 6.2), layout="constrained")
+    axes = figure.subplots(len(columns), 1, sharex=True)
+    for ax, column, color in zip(axes, columns, ("C0", "C0", "C1", "C2", "C3"), strict=True):
+        two_i = column - column % 2
+        wavelength = 2 * np.pi * 10000 ** (two_i / d_model)
+        wave = "sin" if column % 2 == 0 else "cos"
+        style = ("-" if column % 2 == 0 else "--") + ("o" if column < 2 else "")  # dots: positions are integers
+        ax.plot(positions, table[:, column], style, color=color, markersize=2.5)
+        ax.set_ylim(-1.15, 1.15)
+        ax.set_yticks([-1, 0, 1])
+        ax.axhline(0, color="#999999", linewidth=0.6)
+        ax.text(
+            1.01, 0.5, f"column {column}: {wave}\nwavelength {wavelength:,.1f}", transform=ax.transAxes, va="center"
+        )
+    axes[-1].set_xlabel("position")
+    axes[0].set_title(f"five columns of the sinusoidal table (d_model = {d_model})")
+    return figure
+
+
+def sinusoidal_dot_products(length: int = 100, d_model: int = 128) -> Figure:
+    """PE[p]·PE[q] for every pair of positions, and as a function of the offset from two different starts."""
+    from transformer_tutorial.numpy.positional import sinusoidal_encoding
+
+    table = sinusoidal_encoding(400, d_model)
+    figure = Figure(figsize=(10, 4.2), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    image = left.imshow(table[:length] @ table[:length].T, cmap="viridis")
+    left.set_xlabel("position q")
+    left.set_ylabel("position p")
+    left.set_title("PE[p]·PE[q]: constant along each diagonal")
+    figure.colorbar(image, ax=left, label="dot product", shrink=0.85)
+    offsets = np.arange(-60, 61)
+    for start, style in ((100, "-"), (300, "o")):
+        right.plot(offsets, table[start + offsets] @ table[start], style, markersize=3, label=f"p = {start}")
+    right.set_xlabel("offset k")
+    right.set_ylabel("PE[p]·PE[p + k]")
+    right.set_title("the same curve from every starting position")
+    right.legend()
+    return figure
+
+
+def sinusoidal_variants(length: int = 100, d_model: int = 64) -> Figure:
+    """The paper's interleaved table next to tensor2tensor's concatenated one, same length and width."""
+    from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encoding, sinusoidal_encoding
+
+    figure = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = figure.subplots(1, 2, sharey=True)
+    tables = (sinusoidal_encoding(length, d_model), concatenated_sinusoidal_encoding(length, d_model))
+    titles = ("the paper: sin and cos interleaved", "tensor2tensor: all sines, then all cosines")
+    for ax, table, title in zip(axes, tables, titles, strict=True):
+        image = ax.imshow(table, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+        ax.set_title(title)
+        ax.set_xlabel("column")
+    axes[0].set_ylabel("position")
+    figure.colorbar(image, ax=axes, label="value", shrink=0.9)
+    return figure
+
+
+def alibi_biases(num_heads: int = 8, length: int = 8) -> Figure:
+    """ALiBi: the bias of the steepest head under a causal mask, and the bias of every head against distance."""
+    from transformer_tutorial.numpy.positional import alibi_bias, alibi_slopes
+
+    bias = alibi_bias(num_heads, length)
+    mask = causal_mask(length)
+    figure = Figure(figsize=(10.5, 4.2), layout="constrained")
+    left, right = figure.subplots(1, 2, width_ratios=(1, 1.3))
+    left.imshow(np.where(mask, bias[0], np.nan), cmap="Blues_r", vmin=bias[0].min(), vmax=0)
+    for (row, col), value in np.ndenumerate(bias[0]):
+        if mask[row, col]:
+            left.text(
+                col,
+                row,
+                f"{value:g}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value < bias[0].min() / 2 else "black",
+            )
+    left.set_xticks(range(length))
+    left.set_yticks(range(length))
+    left.set_xlabel("key position j")
+    left.set_ylabel("query position i")
+    left.set_title("head 0 (slope 1/2): -(i - j)/2; blank = masked")
+    distance = np.arange(0, 33)
+    for head, slope in enumerate(alibi_slopes(num_heads)):
+        right.plot(distance, -slope * distance, label=f"head {head}: slope 1/{round(1 / slope)}")
+    right.set_xlabel("distance i - j")
+    right.set_ylabel("bias added to the score")
+    right.set_title(f"all {num_heads} heads")
+    right.legend(fontsize=8, ncols=2)
+    return figure
+
+
+def sampling_distributions() -> Figure:
+    """One next-token distribution reshaped by temperature and by top-k (fixed logits over ten characters)."""
+    from transformer_tutorial.numpy.decoder_only import next_token_probabilities
+
+    characters = ["␣", "e", "t", "a", "o", "i", "n", "s", "r", "h"]  # ␣ stands for the space character
+    logits = np.array([2.4, 2.0, 1.5, 1.2, 1.0, 0.8, 0.5, 0.2, -0.2, -0.6])
+    settings = [(1.0, None), (0.5, None), (2.0, None), (1.0, 3)]
+    figure = Figure(figsize=(12, 3.2), layout="constrained")
+    axes = figure.subplots(1, len(settings), sharey=True)
+    for ax, (temperature, top_k) in zip(axes, settings, strict=True):
+        probabilities = next_token_probabilities(logits, temperature, top_k)
+        ax.bar(range(len(characters)), probabilities, color="#3b6fb6")
+        ax.set_xticks(range(len(characters)), characters)
+        ax.set_title(f"temperature {temperature:g}" + ("" if top_k is None else f", top-k {top_k}"))
+        ax.set_xlabel("next character")
+    axes[0].set_ylabel("probability")
+    axes[0].set_ylim(0, 1)
+    return figure
+
+
+def minilm_head_scores() -> Figure:
+    """Measured over many sentences: how much each of all-MiniLM-L6-v2's 72 heads attends to the previous token,
+    to the next token, and from a pronoun to the noun it stands for; the best head of each is boxed."""
+    from matplotlib.patches import Rectangle
+
+    from transformer_tutorial.heads import COREFERENCES, PROBE_SENTENCES, measure_minilm_heads
+
+    found = measure_minilm_heads()
+    panels = [
+        (found.previous, found.best_previous, f"previous token ({len(PROBE_SENTENCES)} sentences)"),
+        (found.next, found.best_next, f"next token ({len(PROBE_SENTENCES)} sentences)"),
+        (found.to_antecedent, found.best_pronoun, f"pronoun to its noun ({len(COREFERENCES)} sentences)"),
+    ]
+    figure = Figure(figsize=(13, 3.2), layout="constrained")
+    axes = figure.subplots(1, 3)
+    for ax, (scores, (layer, head), title) in zip(axes, panels, strict=True):
+        image = ax.imshow(scores, cmap="Blues", vmin=0, vmax=1)
+        ax.add_patch(Rectangle((head - 0.5, layer - 0.5), 1, 1, fill=False, edgecolor="#d9480f", linewidth=2.5))
+        ax.set_title(f"{title}\nbest: layer {layer}, head {head} ({scores[layer, head]:.2f})")
+        ax.set_xticks(range(scores.shape[1]))
+        ax.set_yticks(range(scores.shape[0]))
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+        ax.tick_params(length=0)
+    figure.colorbar(image, ax=axes, label="average attention weight", shrink=0.9)
+    return figure
+
+
+def minilm_heads() -> Figure:
+    """The three heads found by ``minilm_head_scores``, on one sentence: every query's weights over the keys."""
+    from matplotlib.patches import Rectangle
+
+    from transformer_tutorial.heads import measure_minilm_heads
+
+    found = measure_minilm_heads()
+    tokens = found.animal_tokens
+    panels = [
+        (found.best_previous, "attends to the previous token"),
+        (found.best_next, "attends to the next token"),
+        (found.best_pronoun, "pronoun to its noun"),
+    ]
+    figure = Figure(figsize=(15, 5.4), layout="constrained")
+    axes = figure.subplots(1, 3)
+    for ax, ((layer, head), what) in zip(axes, panels, strict=True):
+        plot_weights(ax, found.animal_weights[layer, head], f"layer {layer}, head {head}: {what}", tokens, tokens)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    it, animal = tokens.index("it"), tokens.index("animal")
+    axes[2].add_patch(Rectangle((animal - 0.5, it - 0.5), 1, 1, fill=False, edgecolor="#d9480f", linewidth=2))
+    figure.colorbar(axes[-1].images[0], ax=axes, label="attention weight", shrink=0.7)
+    return figure
+
+
 FIGURES: dict[str, Callable[[], Figure]] = {
     "attention-masks": attention_masks,
     "dot-product-scaling": dot_product_scaling,
     "multi-head-weights": multi_head_weights,
+    "residual-gradients": residual_gradients,
+    "sinusoidal-encoding": sinusoidal_encoding_map,
+    "sinusoidal-dimensions": sinusoidal_dimensions,
+    "sinusoidal-dot-products": sinusoidal_dot_products,
+    "sinusoidal-variants": sinusoidal_variants,
+    "alibi-bias": alibi_biases,
+    "sampling-distributions": sampling_distributions,
+    "minilm-head-scores": minilm_head_scores,
+    "minilm-heads": minilm_heads,
 }
 
 # name -> (function of the parsed JSON, path of the JSON file relative to docs/)

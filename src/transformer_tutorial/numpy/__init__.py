@@ -17,17 +17,31 @@ from transformer_tutorial.numpy.attention import (
     to_mha_key_padding_mask,
     to_mha_mask,
 )
-from transformer_tutorial.numpy.positional import sinusoidal_encoding
+from transformer_tutorial.numpy.positional import (
+    alibi_bias,
+    alibi_slopes,
+    concatenated_sinusoidal_encoding,
+    embed_positions,
+    rotary_embedding,
+    shift_rotation,
+    sinusoidal_encoding,
+)
 
 __all__ = [
     "MultiHeadAttentionParams",
+    "alibi_bias",
+    "alibi_slopes",
     "causal_mask",
+    "concatenated_sinusoidal_encoding",
+    "embed_positions",
     "from_mha_mask",
     "merge_heads",
     "multi_head_attention",
     "multi_head_attention_per_head",
     "padding_mask",
+    "rotary_embedding",
     "scaled_dot_product_attention",
+    "shift_rotation",
     "sinusoidal_encoding",
     "softmax",
     "split_heads",

@@ -6,6 +6,7 @@ width, D / H). Boolean masks mean True = may attend.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +95,7 @@ def scaled_dot_product_attention(
     """
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = query @ np.swapaxes(key, -1, -2) / np.sqrt(d)  # (..., T, S)
+    scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(d)  # (..., T, S); a Python float keeps float32
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)

@@ -1,26 +1,50 @@
 """The PyTorch backend: the same building blocks as the NumPy backend, trainable and GPU-ready."""
 
 from transformer_tutorial.torch.attention import (
+    KeyValueCache,
     MultiHeadAttention,
     causal_mask,
     from_mha_mask,
     merge_heads,
     padding_mask,
+    recorded_attention,
     scaled_dot_product_attention,
     softmax,
     split_heads,
     to_mha_key_padding_mask,
     to_mha_mask,
 )
-from transformer_tutorial.torch.positional import sinusoidal_encoding
+from transformer_tutorial.torch.positional import (
+    EmbedPositions,
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    alibi_bias,
+    alibi_slopes,
+    concatenated_sinusoidal_encoding,
+    embed_positions,
+    rotary_embedding,
+    shift_rotation,
+    sinusoidal_encoding,
+)
 
 __all__ = [
+    "EmbedPositions",
+    "KeyValueCache",
+    "LearnedPositionalEmbedding",
     "MultiHeadAttention",
+    "SinusoidalPositionalEncoding",
+    "alibi_bias",
+    "alibi_slopes",
     "causal_mask",
+    "concatenated_sinusoidal_encoding",
+    "embed_positions",
     "from_mha_mask",
     "merge_heads",
     "padding_mask",
+    "recorded_attention",
+    "rotary_embedding",
     "scaled_dot_product_attention",
+    "shift_rotation",
     "sinusoidal_encoding",
     "softmax",
     "split_heads",

@@ -7,6 +7,9 @@ width, D / H). Boolean masks mean True = may attend.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -260,6 +263,37 @@ def from_mha_mask(attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor
 # --8<-- [end:mha_masks]
 
 
+# --8<-- [start:key_value_cache]
+class KeyValueCache:
+    """The keys and values of earlier positions, kept between calls when a model decodes one token at a time.
+
+    Self-attention appends each new position's key and value (B, H, 1, d) and attends over all of them, instead
+    of projecting the whole prefix again at every step. Cross-attention (``static=True``) projects the encoder's
+    memory on the first call and reuses it afterwards.
+    """
+
+    def __init__(self, static: bool = False) -> None:
+        self.static = static
+        self.keys: torch.Tensor | None = None  # (B, H, S, d)
+        self.values: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        """How many positions are cached."""
+        return 0 if self.keys is None else self.keys.shape[2]
+
+    def update(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append (B, H, T, d) keys and values; return everything cached so far, (B, H, S + T, d)."""
+        if self.keys is None or self.static:
+            self.keys, self.values = keys, values
+        else:
+            self.keys = torch.cat([self.keys, keys], dim=2)
+            self.values = torch.cat([self.values, values], dim=2)
+        return self.keys, self.values
+
+
+# --8<-- [end:key_value_cache]
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention, batch first, with an explicit path and a fused one.
 
@@ -295,21 +329,29 @@ class MultiHeadAttention(nn.Module):
         value: torch.Tensor,
         mask: torch.Tensor | None = None,
         fused: bool = False,
+        cache: KeyValueCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
         Args:
-            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
+            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend. With a cache, S counts
+                the cached positions too.
             fused: Use ``F.scaled_dot_product_attention``; the weights are then not returned.
+            cache: Keys and values of earlier calls (see ``KeyValueCache``), for decoding one step at a time.
 
         Returns:
             ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or None when fused.
         """
         check_multi_head_inputs(query, key, value, self.d_model)
-        head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
         q = split_heads(self.q_proj(query), self.num_heads)  # (B, H, T, d)
-        k = split_heads(self.k_proj(key), self.num_heads)  # (B, H, S, d)
-        v = split_heads(self.v_proj(value), self.num_heads)  # (B, H, S, d)
+        if cache is not None and cache.static and cache.keys is not None:
+            k, v = cache.keys, cache.values  # cross-attention: the memory's keys and values never change
+        else:
+            k = split_heads(self.k_proj(key), self.num_heads)  # (B, H, S, d)
+            v = split_heads(self.v_proj(value), self.num_heads)  # (B, H, S, d)
+            if cache is not None:
+                k, v = cache.update(k, v)
+        head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], k.shape[2])
         dropout_p = self.dropout if self.training else 0.0
         if fused:
             heads = F.scaled_dot_product_attention(q, k, v, attn_mask=head_mask, dropout_p=dropout_p)
@@ -406,3 +448,35 @@ class MultiHeadAttention(nn.Module):
         return MultiHeadAttentionParams(
             *(weight(proj) for proj in projections), *(bias(proj) for proj in projections), self.num_heads
         )
+
+
+# --8<-- [start:recorded_attention]
+@contextmanager
+def recorded_attention(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor | None]]]:
+    """Record the attention weights of every ``MultiHeadAttention`` inside ``model`` while the block runs.
+
+    Yields a dictionary from each attention module's name (such as ``"decoder.layers.0.cross_attention"``) to
+    the per-head weights (B, H, T, S) of each of its calls, in order (None for calls on the fused path).
+
+    Examples:
+        >>> layer = MultiHeadAttention(8, 2)
+        >>> x = torch.randn(1, 3, 8)
+        >>> with recorded_attention(layer) as weights:
+        ...     _ = layer(x, x, x)
+        >>> weights[""][0].shape
+        torch.Size([1, 2, 3, 3])
+    """
+    records: dict[str, list[torch.Tensor | None]] = defaultdict(list)
+    handles = [
+        module.register_forward_hook(lambda _, __, output, name=name: records[name].append(output[1]))
+        for name, module in model.named_modules()
+        if isinstance(module, MultiHeadAttention)
+    ]
+    try:
+        yield records
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+# --8<-- [end:recorded_attention]

@@ -1,0 +1,73 @@
+"""The hyper-parameters of an encoder-decoder Transformer, shared by both backends (framework-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transformer_tutorial.checks import check_positive_int
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Sizes and switches of an encoder-decoder Transformer.
+
+    Attributes:
+        src_vocab_size: Number of source token ids.
+        tgt_vocab_size: Number of target token ids.
+        d_model: D, the width of every position's vector between the layers.
+        num_heads: H, attention heads per attention layer; D must be divisible by H.
+        num_layers: N, layers in the encoder stack and in the decoder stack.
+        d_ff: Width of the hidden layer of each position-wise feed-forward network.
+        dropout: Dropout on each sub-layer's output and on the sum of embeddings and positions.
+        max_len: Longest sequence the positional table covers.
+        share_embeddings: One embedding matrix for source and target tokens and for the output layer
+            (needs one shared vocabulary, as in the paper's English-German model).
+        norm_first: False for post-norm (the paper: LayerNorm after each residual sum), True for pre-norm.
+        pad_id: The padding token id, ignored by attention.
+        eps: The LayerNorm epsilon.
+
+    Examples:
+        >>> TransformerConfig.base().d_ff, TransformerConfig.big().num_heads
+        (2048, 16)
+    """
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 512
+    num_heads: int = 8
+    num_layers: int = 6
+    d_ff: int = 2048
+    dropout: float = 0.1
+    max_len: int = 512
+    share_embeddings: bool = True
+    norm_first: bool = False
+    pad_id: int = 0
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len"):
+            check_positive_int(name, getattr(self, name))
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
+            raise ValueError(
+                f"share_embeddings needs one vocabulary, got src_vocab_size={self.src_vocab_size} and "
+                f"tgt_vocab_size={self.tgt_vocab_size}"
+            )
+        if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
+            raise ValueError(f"pad_id={self.pad_id} is not a token id of both vocabularies")
+
+    # --8<-- [start:table_3]
+    @classmethod
+    def base(cls, vocab_size: int = 37000) -> TransformerConfig:
+        """The paper's base model (Table 3), with its shared English-German vocabulary of about 37000 tokens."""
+        return cls(vocab_size, vocab_size, d_model=512, num_heads=8, num_layers=6, d_ff=2048, dropout=0.1)
+
+    @classmethod
+    def big(cls, vocab_size: int = 37000) -> TransformerConfig:
+        """The paper's big model (Table 3)."""
+        return cls(vocab_size, vocab_size, d_model=1024, num_heads=16, num_layers=6, d_ff=4096, dropout=0.3)
+
+    # --8<-- [end:table_3]

@@ -1,0 +1,168 @@
+"""The Transformer's layers against PyTorch's own (nn.LayerNorm, nn.TransformerEncoderLayer, …) and NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from transformer_tutorial import torch as ttorch
+from transformer_tutorial.numpy import layers as np_layers
+from transformer_tutorial.torch.layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm
+
+TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
+DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+
+
+def randomise(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every parameter random values (the defaults, ones and zeros, would hide a swapped γ and β)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    return module
+
+
+def assert_close(actual, expected, dtype):
+    torch.testing.assert_close(actual, expected, rtol=0, atol=TOLERANCE[dtype])
+
+
+@DTYPES
+def test_layer_norm_matches_nn_layer_norm(dtype):
+    reference = randomise(nn.LayerNorm(12, eps=1e-3)).to(dtype)
+    ours = LayerNorm(12, eps=1e-3).to(dtype)
+    ours.load_state_dict(reference.state_dict())
+    x = torch.randn(3, 5, 12, dtype=dtype) * 4 + 2
+    assert_close(ours(x), reference(x), dtype)
+    np.testing.assert_allclose(
+        np_layers.layer_norm(x.double().numpy(), ours.numpy_params()), reference(x).double().detach(), atol=1e-6
+    )
+
+
+def test_layer_norm_uses_the_biased_variance_with_eps_inside_the_root():
+    x = np.array([[1.0, 2.0, 4.0]])
+    params = np_layers.LayerNormParams(np.ones(3), np.zeros(3), eps=0.5)
+    mean, biased = 7 / 3, ((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 3
+    expected = (x - mean) / np.sqrt(biased + 0.5)
+    np.testing.assert_allclose(np_layers.layer_norm(x, params), expected, rtol=1e-15)
+    ours = LayerNorm(3, eps=0.5).double()
+    np.testing.assert_allclose(ours(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-15)
+
+
+@DTYPES
+def test_feed_forward_is_the_same_function_at_every_position(dtype):
+    ffn = randomise(FeedForward(8, 32)).to(dtype)
+    x = torch.randn(2, 6, 8, dtype=dtype)
+    together = ffn(x)
+    for t in range(6):
+        assert_close(together[:, t], ffn(x[:, t]), dtype)  # one position alone gives the same result
+    order = torch.randperm(6, generator=torch.Generator().manual_seed(0))
+    assert_close(ffn(x[:, order]), together[:, order], dtype)
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_feed_forward_in_numpy_matches_pytorch(activation):
+    ffn = randomise(FeedForward(8, 32, activation)).double()
+    x = torch.randn(2, 6, 8, dtype=torch.float64) * 2
+    np.testing.assert_allclose(np_layers.feed_forward(x.numpy(), ffn.numpy_params()), ffn(x).detach(), atol=1e-12)
+
+
+def test_numpy_gelu_is_the_exact_erf_form_not_the_tanh_approximation():
+    x = torch.linspace(-4, 4, 81, dtype=torch.float64)
+    exact = torch.nn.functional.gelu(x)
+    np.testing.assert_allclose(np_layers.gelu(x.numpy()), exact, atol=1e-15)
+    tanh_form = torch.nn.functional.gelu(x, approximate="tanh")
+    assert np.abs(np_layers.gelu(x.numpy()) - tanh_form.numpy()).max() > 1e-4
+
+
+@DTYPES
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_encoder_layer_matches_nn_transformer_encoder_layer(dtype, norm_first, activation):
+    reference = nn.TransformerEncoderLayer(
+        16, 4, 40, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first
+    )
+    reference = randomise(reference).to(dtype).eval()
+    ours = EncoderLayer.from_pytorch(reference).eval()
+    x = torch.randn(3, 7, 16, dtype=dtype)
+    tokens = torch.tensor([[5, 5, 5, 5, 5, 0, 0], [5] * 7, [5, 5, 0, 0, 0, 0, 0]])
+    mask = ttorch.padding_mask(tokens, pad_id=0)
+    with torch.no_grad():
+        expected = reference(x, src_key_padding_mask=ttorch.to_mha_key_padding_mask(mask))
+        output = ours(x, mask)
+    assert_close(output, expected, dtype)
+    np_output = np_layers.encoder_layer(x.double().numpy(), ours.numpy_params(), mask.numpy(), norm_first)
+    np.testing.assert_allclose(np_output, output.double().numpy(), atol=TOLERANCE[dtype])
+
+
+@DTYPES
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_decoder_layer_matches_nn_transformer_decoder_layer(dtype, norm_first):
+    reference = nn.TransformerDecoderLayer(16, 4, 40, dropout=0.0, batch_first=True, norm_first=norm_first)
+    reference = randomise(reference).to(dtype).eval()
+    ours = DecoderLayer.from_pytorch(reference).eval()
+    y, memory = torch.randn(2, 5, 16, dtype=dtype), torch.randn(2, 8, 16, dtype=dtype)
+    self_mask = ttorch.causal_mask(5)
+    memory_mask = ttorch.padding_mask(torch.tensor([[3] * 8, [3] * 5 + [0] * 3]), pad_id=0)
+    with torch.no_grad():
+        expected = reference(
+            y,
+            memory,
+            tgt_mask=ttorch.to_mha_mask(self_mask, 4),
+            memory_key_padding_mask=ttorch.to_mha_key_padding_mask(memory_mask),
+        )
+        output = ours(y, memory, self_mask, memory_mask)
+    assert_close(output, expected, dtype)
+    np_output = np_layers.decoder_layer(
+        y.double().numpy(),
+        memory.double().numpy(),
+        ours.numpy_params(),
+        self_mask.numpy(),
+        memory_mask.numpy(),
+        norm_first,
+    )
+    np.testing.assert_allclose(np_output, output.double().numpy(), atol=TOLERANCE[dtype])
+
+
+def test_post_norm_and_pre_norm_are_different_functions_of_the_same_weights():
+    layer = randomise(EncoderLayer(8, 2, 16, dropout=0.0)).double().eval()
+    x = torch.randn(1, 4, 8, dtype=torch.float64)
+    post = layer(x)
+    for add_norm in (layer.add_norm_1, layer.add_norm_2):
+        add_norm.norm_first = True
+    pre = layer(x)
+    assert (post - pre).abs().max() > 0.1
+    # post-norm ends in LayerNorm: undoing its γ and β leaves every position with mean 0 and variance 1
+    norm = layer.add_norm_2.norm
+    standardised = (post - norm.bias) / norm.weight
+    torch.testing.assert_close(standardised.mean(-1), torch.zeros(1, 4, dtype=torch.float64), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        standardised.var(-1, unbiased=False), torch.ones(1, 4, dtype=torch.float64), rtol=0, atol=1e-4
+    )  # eps = 1e-5 inside the root shrinks the variance slightly
+    assert (pre.mean(-1).abs() > 1e-3).any()  # pre-norm's output is a residual sum, not normalised
+
+
+def test_nn_transformer_encoder_adds_a_final_layer_norm_that_the_paper_does_not_have():
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    stack = randomise(nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(8), enable_nested_tensor=False))
+    stack = stack.double().eval()
+    ours = [EncoderLayer.from_pytorch(pytorch_layer).eval() for pytorch_layer in stack.layers]
+    final = LayerNorm(8).double()
+    final.load_state_dict(stack.norm.state_dict())
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    with torch.no_grad():
+        paper = ours[1](ours[0](x))
+        assert (paper - stack(x)).abs().max() > 0.1
+        torch.testing.assert_close(final(paper), stack(x), rtol=0, atol=1e-12)
+
+
+def test_from_pytorch_refuses_sequence_first_layers():
+    with pytest.raises(ValueError, match="batch_first=True"):
+        EncoderLayer.from_pytorch(nn.TransformerEncoderLayer(8, 2, 16))
+
+
+def test_feed_forward_refuses_an_unknown_activation():
+    with pytest.raises(ValueError, match=r"activation must be one of \['gelu', 'relu'\], got 'swish'"):
+        FeedForward(8, 16, activation="swish")
