@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from project import randomise
 from torch import nn
 
 from transformer_tutorial import torch as ttorch
@@ -13,15 +14,6 @@ from transformer_tutorial.torch.layers import DecoderLayer, EncoderLayer, FeedFo
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
 DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-
-
-def randomise(module: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every parameter random values (the defaults, ones and zeros, would hide a swapped γ and β)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
-    return module
 
 
 def assert_close(actual, expected, dtype):

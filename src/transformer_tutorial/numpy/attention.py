@@ -58,8 +58,9 @@ def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np
         x = np.where(mask, x, -np.inf)
     if x.shape[axis] == 0:  # nothing to normalise over
         return np.zeros_like(x)
-    row_max = x.max(axis=axis, keepdims=True)
-    row_max = np.where(np.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
+    row_max = x.max(axis=axis, keepdims=True)  # a constant shift
+    if mask is not None:
+        row_max = np.where(np.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
     exps = np.exp(x - row_max)
     total = exps.sum(axis=axis, keepdims=True)
     return exps / np.where(total > 0, total, 1.0)
@@ -95,7 +96,7 @@ def scaled_dot_product_attention(
     """
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(d)  # (..., T, S); a Python float keeps float32
+    scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)  # (..., T, S); scaling q first is T·d work, not T·S
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)

@@ -78,9 +78,9 @@ def layer_norm(x: np.ndarray, params: LayerNormParams) -> np.ndarray:
     The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside the square root, as in
     ``nn.LayerNorm``. (..., D) -> (..., D).
     """
-    mean = x.mean(axis=-1, keepdims=True)
-    variance = x.var(axis=-1, keepdims=True)  # NumPy's default divides by D: the biased variance
-    return (x - mean) / np.sqrt(variance + params.eps) * params.weight + params.bias
+    centred = x - x.mean(axis=-1, keepdims=True)
+    variance = np.square(centred).mean(axis=-1, keepdims=True)  # divided by D: the biased variance
+    return centred / np.sqrt(variance + params.eps) * params.weight + params.bias
 
 
 # --8<-- [end:layer_norm]

@@ -64,8 +64,9 @@ def softmax(x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None) -
         x = x.masked_fill(~mask, float("-inf"))
     if x.shape[axis] == 0:  # nothing to normalise over
         return torch.zeros_like(x)
-    row_max = x.amax(dim=axis, keepdim=True)
-    row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
+    row_max = x.amax(dim=axis, keepdim=True).detach()  # a constant shift: it needs no gradient
+    if mask is not None:
+        row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
     exps = torch.exp(x - row_max)
     total = exps.sum(dim=axis, keepdim=True)
     return exps / torch.where(total > 0, total, 1.0)
@@ -107,7 +108,7 @@ def scaled_dot_product_attention(
     """
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = query @ key.transpose(-1, -2) / math.sqrt(d)  # (..., T, S)
+    scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)  # (..., T, S); scaling q first is T·d work, not T·S
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
@@ -307,15 +308,19 @@ class MultiHeadAttention(nn.Module):
         num_heads: H; D must be divisible by H, and each head has d = D / H features.
         dropout: Probability of zeroing an attention weight while training.
         bias: Whether the four projections have biases.
+        fused: Take the fused path by default (``forward`` can still choose either).
     """
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(
+        self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True, fused: bool = False
+    ) -> None:
         super().__init__()
         check_positive_int("d_model", d_model)
         check_positive_int("num_heads", num_heads)
         if d_model % num_heads:
             raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
         self.d_model, self.num_heads, self.dropout = d_model, num_heads, dropout
+        self.fused = fused  # the path ``forward`` takes when its caller does not choose
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -328,7 +333,7 @@ class MultiHeadAttention(nn.Module):
         key: torch.Tensor,
         value: torch.Tensor,
         mask: torch.Tensor | None = None,
-        fused: bool = False,
+        fused: bool | None = None,
         cache: KeyValueCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
@@ -336,7 +341,8 @@ class MultiHeadAttention(nn.Module):
         Args:
             mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend. With a cache, S counts
                 the cached positions too.
-            fused: Use ``F.scaled_dot_product_attention``; the weights are then not returned.
+            fused: Use ``F.scaled_dot_product_attention``; the weights are then not returned. None: the
+                module's own ``fused`` setting.
             cache: Keys and values of earlier calls (see ``KeyValueCache``), for decoding one step at a time.
 
         Returns:
@@ -353,7 +359,7 @@ class MultiHeadAttention(nn.Module):
                 k, v = cache.update(k, v)
         head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], k.shape[2])
         dropout_p = self.dropout if self.training else 0.0
-        if fused:
+        if self.fused if fused is None else fused:
             heads = F.scaled_dot_product_attention(q, k, v, attn_mask=head_mask, dropout_p=dropout_p)
             weights = None
         else:

@@ -45,9 +45,10 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., D)."""
-        mean = x.mean(dim=-1, keepdim=True)
-        variance = x.var(dim=-1, keepdim=True, unbiased=False)
-        return (x - mean) / torch.sqrt(variance + self.eps) * self.weight + self.bias
+        centred = x - x.mean(dim=-1, keepdim=True)
+        # The mean of the squares, not Tensor.var: the same value, and many times faster on the CPU.
+        variance = centred.square().mean(dim=-1, keepdim=True)
+        return centred / torch.sqrt(variance + self.eps) * self.weight + self.bias
 
     # --8<-- [end:layer_norm]
 

@@ -80,11 +80,13 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = config
         d_model = config.d_model
-        self.src_embedding = nn.Embedding(config.src_vocab_size, d_model)
+        # The padding row stays zero and never learns: padding carries no information, and with no gradient of
+        # its own, Adam would still move it (it divides even a tiny gradient by that gradient's own size).
+        self.src_embedding = nn.Embedding(config.src_vocab_size, d_model, padding_idx=config.pad_id)
         if config.share_embeddings:
             self.tgt_embedding = self.src_embedding
         else:
-            self.tgt_embedding = nn.Embedding(config.tgt_vocab_size, d_model)
+            self.tgt_embedding = nn.Embedding(config.tgt_vocab_size, d_model, padding_idx=config.pad_id)
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
         self.output = nn.Linear(d_model, config.tgt_vocab_size, bias=False)
@@ -94,6 +96,9 @@ class Transformer(nn.Module):
         initialised = [self.src_embedding] if config.share_embeddings else [self.src_embedding, self.tgt_embedding]
         for module in [*initialised, self.output]:
             nn.init.normal_(module.weight, std=d_model**-0.5)
+        with torch.no_grad():
+            for embedding in initialised:
+                embedding.weight[config.pad_id].zero_()
 
     # --8<-- [start:embed]
     def embed(

@@ -1,0 +1,164 @@
+"""Training and decoding: the recipe's pieces against independent values, decoding variants against each other,
+and short training runs that a broken model cannot match."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformer_tutorial.config import TransformerConfig
+from transformer_tutorial.tasks import BOS, EOS, PAD, ReversalTask
+from transformer_tutorial.torch.decoding import beam_search, greedy_decode
+from transformer_tutorial.torch.mistakes import TransformerWithoutPositions, with_token_split_attention
+from transformer_tutorial.torch.model import Transformer
+from transformer_tutorial.torch.training import (
+    exact_match_accuracy,
+    label_smoothed_loss,
+    learning_rate,
+    reversal_batches,
+    smoothed_targets,
+    train,
+)
+
+
+def test_learning_rate_schedule_against_the_formula_worked_by_hand():
+    # d_model = 512, warmup = 4000: step 1 gives 512^-0.5 · 4000^-1.5, the peak at 4000 gives 512^-0.5 · 4000^-0.5
+    assert learning_rate(1, 512, 4000) == pytest.approx(1 / (22.627417 * 252982.21), rel=1e-6)
+    assert learning_rate(4000, 512, 4000) == pytest.approx(1 / (22.627417 * 63.245553), rel=1e-6)
+    assert learning_rate(16000, 512, 4000) == pytest.approx(learning_rate(4000, 512, 4000) / 2, rel=1e-12)
+    rates = [learning_rate(step, 512, 4000) for step in range(1, 20001)]
+    assert int(np.argmax(rates)) + 1 == 4000
+    assert all(np.diff(rates[:3999]) > 0) and all(np.diff(rates[4000:]) < 0)
+
+
+def test_smoothed_targets_put_one_minus_epsilon_plus_epsilon_over_v_on_the_answer():
+    targets = torch.tensor([[2, 0], [4, 1]])
+    distribution = smoothed_targets(targets, vocab_size=5, smoothing=0.1)
+    assert distribution.shape == (2, 2, 5)
+    torch.testing.assert_close(distribution.sum(-1), torch.ones(2, 2))
+    assert distribution[1, 0, 4].item() == pytest.approx(0.9 + 0.02)
+    assert distribution[1, 0, 0].item() == pytest.approx(0.02)
+
+
+def test_label_smoothed_loss_matches_pytorch_cross_entropy_with_padding_ignored():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 4, 9, generator=generator, dtype=torch.float64)
+    targets = torch.tensor([[3, 5, 2, PAD], [1, PAD, PAD, PAD], [8, 7, 6, 5]])
+    for smoothing in (0.0, 0.1, 0.3):
+        expected = F.cross_entropy(
+            logits.reshape(-1, 9), targets.reshape(-1), ignore_index=PAD, label_smoothing=smoothing
+        )
+        torch.testing.assert_close(label_smoothed_loss(logits, targets, smoothing), expected, rtol=1e-12, atol=0)
+
+
+def tiny_model(task: ReversalTask, seed: int = 0, cls=Transformer, **changes) -> Transformer:
+    torch.manual_seed(seed)
+    config = TransformerConfig(
+        task.vocab_size,
+        task.vocab_size,
+        **{"d_model": 32, "num_heads": 4, "num_layers": 1, "d_ff": 64, "dropout": 0.0, "max_len": 300, **changes},
+    )
+    return cls(config).eval()
+
+
+TASK = ReversalTask(num_symbols=6, min_length=2, max_length=6)
+
+
+def test_cached_greedy_decoding_gives_exactly_the_tokens_of_recomputing_the_prefix():
+    model = tiny_model(TASK, seed=1)
+    src = torch.from_numpy(TASK.batch(np.random.default_rng(0), 4).src)
+    cached = greedy_decode(model, src, max_new_tokens=60, stop_at_eos=False).tokens
+    recomputed = greedy_decode(model, src, max_new_tokens=60, use_cache=False, stop_at_eos=False).tokens
+    assert cached.shape == (4, 60)
+    assert torch.equal(cached, recomputed)
+
+
+def test_beam_search_of_width_one_is_greedy_decoding():
+    model = tiny_model(TASK, seed=2)
+    batch = TASK.batch(np.random.default_rng(1), 6)
+    for row in range(6):
+        src = torch.from_numpy(batch.src[row : row + 1])
+        greedy = greedy_decode(model, src, max_new_tokens=12).tokens[0].tolist()
+        beam = beam_search(model, src, beam_size=1, max_new_tokens=12)
+        assert beam == greedy[: len(beam)] and all(token == PAD for token in greedy[len(beam) :])
+
+
+def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search():
+    task = ReversalTask(num_symbols=2, min_length=2, max_length=2)  # vocabulary of 5: every sequence can be listed
+    model = tiny_model(task, seed=3)
+    src = torch.tensor([[3, 4]])
+
+    def log_probability(tokens: list[int]) -> float:
+        tgt = torch.tensor([[BOS, *tokens[:-1]]])
+        with torch.no_grad():
+            log_probs = torch.log_softmax(model(src, tgt), dim=-1)[0]
+        return float(sum(log_probs[t, token] for t, token in enumerate(tokens)))
+
+    candidates = [
+        [*body, EOS]
+        for length in range(4)
+        for body in itertools.product(range(task.vocab_size), repeat=length)
+        if EOS not in body
+    ]
+    best = max(candidates, key=log_probability)
+    assert beam_search(model, src, beam_size=task.vocab_size**3, max_new_tokens=4) == best
+
+
+def test_greedy_decoding_records_each_step_for_the_table():
+    model = tiny_model(TASK, seed=4)
+    result = greedy_decode(model, torch.tensor([[3, 4, 5]]), max_new_tokens=3, record=True, stop_at_eos=False)
+    assert [step.prefix for step in result.steps] == [
+        [BOS],
+        [BOS, result.tokens[0, 0].item()],
+        [BOS, *result.tokens[0, :2].tolist()],
+    ]
+    for step in result.steps:
+        assert step.chosen == int(step.probabilities.argmax())
+        torch.testing.assert_close(step.probabilities.sum(), torch.tensor(1.0))
+
+
+# Short training runs: the loss falls below what an untrained model reaches, and the mistakes cost accuracy.
+
+QUICK = ReversalTask(num_symbols=5, min_length=2, max_length=5)
+
+
+def quick_training(model: Transformer, steps: int = 250) -> float:
+    """A few seconds of training; the mean loss of the last 20 steps."""
+    batches = reversal_batches(QUICK, batch_size=32, seed=5)
+    log = train(model, batches, steps=steps, warmup=40, lr_factor=0.8, progress=False)
+    return float(np.mean(log.losses[-20:]))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The correct model after a quick training, its final loss, and its loss before training."""
+    model = tiny_model(QUICK)
+    batch = QUICK.batch(np.random.default_rng(99), 64)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(batch.src), torch.from_numpy(batch.tgt_in))
+        untrained_loss = label_smoothed_loss(logits, torch.from_numpy(batch.tgt_out), 0.1).item()
+    return model, quick_training(model), untrained_loss
+
+
+def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trained):
+    model, loss, untrained_loss = trained
+    assert untrained_loss > 2.0  # about ln(8): an untrained model spreads its bets over the vocabulary
+    assert loss < 1.0, loss  # the broken models below stay above 1.1 after the same training
+    assert exact_match_accuracy(model, QUICK, 200, seed=7) > 0.4
+
+
+@pytest.mark.parametrize("mistake", ["token split", "no positions"])
+def test_the_mistakes_train_measurably_worse_on_reversal(trained, mistake):
+    model, loss, _ = trained
+    if mistake == "token split":
+        broken = with_token_split_attention(tiny_model(QUICK))
+    else:
+        broken = tiny_model(QUICK, cls=TransformerWithoutPositions)
+    broken_loss = quick_training(broken)
+    assert broken_loss > loss + 0.25, (broken_loss, loss)
+    broken_accuracy = exact_match_accuracy(broken, QUICK, 200, seed=7, use_cache=False)
+    assert broken_accuracy < exact_match_accuracy(model, QUICK, 200, seed=7) - 0.25
