@@ -1,0 +1,84 @@
+"""Text for the small language models of the site: a character tokenizer, and a corpus made of the site's pages.
+
+The corpus is the prose of the site's own Markdown pages, read at run time from a folder the caller names, so
+that a model trained on it learns to babble about attention from text this project wrote. Framework-free.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+# A fenced code block (``` or ~~~, at any indentation, up to the matching closing fence), an HTML comment, and a
+# line that is only an HTML tag or a snippet include.
+_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})[^\n]*\n.*?^\1\2[ \t]*$\n?", re.MULTILINE | re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_MARKUP_LINE = re.compile(r"^[ \t]*(?:<[^\n]*>|--8<--[^\n]*)[ \t]*$\n?", re.MULTILINE)
+
+
+# --8<-- [start:corpus]
+def site_corpus(docs_dir: str | Path) -> str:
+    """The prose of every Markdown page under ``docs_dir``, in the order of their paths, pages separated by a
+    blank line. Code blocks, HTML and snippet includes are left out: the model should learn sentences, not code."""
+    pages = sorted(Path(docs_dir).rglob("*.md"))
+    if not pages:
+        raise FileNotFoundError(f"no Markdown pages under {docs_dir}")
+    texts = []
+    for page in pages:
+        text = _MARKUP_LINE.sub("", _COMMENT.sub("", _FENCE.sub("", page.read_text(encoding="utf-8"))))
+        texts.append(re.sub(r"\n{3,}", "\n\n", text).strip())
+    return "\n\n".join(texts) + "\n"
+
+
+# --8<-- [end:corpus]
+
+
+# --8<-- [start:char_tokenizer]
+class CharTokenizer:
+    """One token per character: the vocabulary is the sorted set of characters of a text.
+
+    Examples:
+        >>> tokenizer = CharTokenizer.from_text("attention")
+        >>> tokenizer.vocabulary
+        ['a', 'e', 'i', 'n', 'o', 't']
+        >>> tokenizer.encode("tent").tolist()
+        [5, 1, 3, 5]
+        >>> tokenizer.decode([3, 4, 5, 1])
+        'note'
+    """
+
+    def __init__(self, vocabulary: Sequence[str]) -> None:
+        if len(set(vocabulary)) != len(vocabulary) or any(len(char) != 1 for char in vocabulary):
+            raise ValueError("vocabulary must be distinct single characters")
+        self.vocabulary = list(vocabulary)
+        self.ids = {char: index for index, char in enumerate(self.vocabulary)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharTokenizer:
+        """The tokenizer whose vocabulary is every character that occurs in ``text``."""
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        """V, the vocabulary size."""
+        return len(self.vocabulary)
+
+    def encode(self, text: str) -> np.ndarray:
+        """The ids of the characters of ``text``: (len(text),) int64.
+
+        Raises:
+            ValueError: a character is not in the vocabulary.
+        """
+        unknown = sorted(set(text) - self.ids.keys())
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {unknown}")
+        return np.array([self.ids[char] for char in text], dtype=np.int64)
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        """The text of a sequence of ids."""
+        return "".join(self.vocabulary[int(index)] for index in ids)
+
+
+# --8<-- [end:char_tokenizer]
