@@ -1,0 +1,292 @@
+"""The Vision Transformer (ViT) in PyTorch: images cut into patches, the model, and a small training loop.
+
+An image becomes a sequence: cut it into P × P patches, flatten each patch, project it to D features, put a
+learned class token in front, add a learned position embedding to every position, run a stack of pre-norm
+encoder layers (GELU in the feed-forward network), and classify from the class token's final vector. The layers
+are this package's ``EncoderLayer``; only the way the sequence is made is new.
+
+Shapes use B (batch), C (channels), H and W (image height and width in pixels), P (patch size), N (patches,
+(H / P)·(W / P)), T (positions, N + 1 with the class token), D (model width) and K (classes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transformer_tutorial.checks import (
+    check_image_patches,
+    check_ndim,
+    check_patch_sequence,
+    check_positive_int,
+    format_shape,
+)
+from transformer_tutorial.numpy.vision import PatchEmbeddingParams, VisionTransformerParams
+from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
+from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
+
+
+def _array(tensor: torch.Tensor):
+    return tensor.detach().double().cpu().numpy()
+
+
+# --8<-- [start:patchify]
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Cut images into non-overlapping square patches and flatten each: (B, C, H, W) -> (B, N, C·P·P).
+
+    Patches are numbered row by row, left to right, as a reader scans a page. Each patch is flattened channel
+    first, then row, then column (the order of a ``Conv2d`` weight's last three axes), so that projecting the
+    patches with a matrix is the same computation as a convolution with stride P.
+
+    Examples:
+        >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels numbered row by row
+        >>> patchify(image, 2)[0]  # four patches of 2 × 2 pixels: top left, top right, bottom left, bottom right
+        tensor([[ 0.,  1.,  4.,  5.],
+                [ 2.,  3.,  6.,  7.],
+                [ 8.,  9., 12., 13.],
+                [10., 11., 14., 15.]])
+    """
+    check_ndim("images", images, 4, "(B, C, H, W)")
+    check_image_patches("images", images, patch_size)
+    batch, channels, height, width = images.shape
+    rows, cols = height // patch_size, width // patch_size
+    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)  # (B, C, rows, P, cols, P)
+    grid = grid.permute(0, 2, 4, 1, 3, 5)  # (B, rows, cols, C, P, P): patch position first, then its pixels
+    return grid.reshape(batch, rows * cols, channels * patch_size * patch_size)
+
+
+# --8<-- [end:patchify]
+
+
+# --8<-- [start:unpatchify]
+def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) -> torch.Tensor:
+    """Put flattened patches back together into images: (B, N, C·P·P) -> (B, C, H, W), the inverse of ``patchify``.
+
+    Examples:
+        >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)
+        >>> bool((unpatchify(patchify(image, 2), 2, 4, 4) == image).all())
+        True
+    """
+    check_ndim("patches", patches, 3, "(B, N, C·P·P)")
+    channels = check_patch_sequence("patches", patches, patch_size, height, width)
+    batch = patches.shape[0]
+    rows, cols = height // patch_size, width // patch_size
+    grid = patches.reshape(batch, rows, cols, channels, patch_size, patch_size)
+    return grid.permute(0, 3, 1, 4, 2, 5).reshape(batch, channels, height, width)
+
+
+# --8<-- [end:unpatchify]
+
+
+# --8<-- [start:patch_embedding]
+class PatchEmbedding(nn.Module):
+    """Flatten the patches of each image and project each one to D features: (B, C, H, W) -> (B, N, D).
+
+    The same projection is often written as ``nn.Conv2d(C, D, kernel_size=P, stride=P)``: a kernel that covers
+    one patch and jumps a whole patch at a time sees each patch exactly once. Its weight (D, C, P, P) is this
+    module's ``linear.weight`` (D, C·P·P) with the last axis unflattened.
+    """
+
+    def __init__(self, patch_size: int, in_channels: int, d_model: int) -> None:
+        super().__init__()
+        check_positive_int("patch_size", patch_size)
+        check_positive_int("in_channels", in_channels)
+        self.patch_size = patch_size
+        self.linear = nn.Linear(in_channels * patch_size * patch_size, d_model)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, N, D)."""
+        return self.linear(patchify(images, self.patch_size))
+
+    # --8<-- [end:patch_embedding]
+
+    def numpy_params(self) -> PatchEmbeddingParams:
+        return PatchEmbeddingParams(_array(self.linear.weight.T), _array(self.linear.bias), self.patch_size)
+
+
+class VisionTransformer(nn.Module):
+    """A Vision Transformer: patches, a class token, learned positions, pre-norm encoder layers, a classifier.
+
+    Args:
+        image_size: H and W, or one number for square images; both must be divisible by ``patch_size``.
+        patch_size: P, the side of a square patch in pixels.
+        num_classes: K, the number of classes.
+        d_model: D, the width of every position's vector.
+        num_heads: H, attention heads per layer.
+        num_layers: The number of encoder layers.
+        d_ff: The width of the feed-forward network's hidden layer.
+        in_channels: C, 1 for grey images, 3 for colour.
+        dropout: Dropout on the embedded sequence and on each sub-layer's output, while training.
+        eps: The LayerNorm epsilon (1e-6 in the ViT code).
+    """
+
+    def __init__(
+        self,
+        image_size: int | tuple[int, int],
+        patch_size: int,
+        num_classes: int,
+        d_model: int,
+        num_heads: int,
+        num_layers: int,
+        d_ff: int,
+        in_channels: int = 1,
+        dropout: float = 0.0,
+        eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        check_positive_int("patch_size", patch_size)
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("num_layers", num_layers, allow_zero=True)
+        if height % patch_size or width % patch_size:
+            raise ValueError(f"image_size {height} × {width} is not divisible by patch_size={patch_size}")
+        self.image_shape = (in_channels, height, width)
+        num_patches = (height // patch_size) * (width // patch_size)
+        self.patch_embedding = PatchEmbedding(patch_size, in_channels, d_model)
+        self.class_token = nn.Parameter(torch.zeros(d_model))  # zeros at first, as in the ViT code
+        self.positions = LearnedPositionalEmbedding(num_patches + 1, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first=True, activation="gelu", eps=eps)
+            for _ in range(num_layers)
+        )
+        self.norm = LayerNorm(d_model, eps)
+        self.head = nn.Linear(d_model, num_classes)
+
+    # --8<-- [start:vision_transformer]
+    def embed_image(self, images: torch.Tensor) -> torch.Tensor:
+        """The sequence the first layer reads: the class token, then the projected patches, plus positions.
+
+        (B, C, H, W) -> (B, N + 1, D).
+        """
+        self._check_images(images)
+        patches = self.patch_embedding(images)  # (B, N, D)
+        class_tokens = self.class_token.expand(len(images), 1, -1)  # (B, 1, D)
+        x = torch.cat([class_tokens, patches], dim=1)  # (B, N + 1, D)
+        return self.dropout(x + self.positions(x.shape[1]))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Classify images: (B, C, H, W) -> (B, K) scores (logits), one per class.
+
+        Every position attends to every other (no mask); only the class token's final vector reaches the
+        classifier, so the class token must gather from the patches, through attention, what the classifier needs.
+        """
+        x = self.embed_image(images)  # (B, N + 1, D)
+        for layer in self.layers:
+            x = layer(x)
+        x = self.norm(x)  # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+        return self.head(x[:, 0])  # the class token's vector -> (B, K)
+
+    # --8<-- [end:vision_transformer]
+
+    def _check_images(self, images: torch.Tensor) -> None:
+        check_ndim("images", images, 4, "(B, C, H, W)")
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"images must have shape (B, C, H, W) = (B, {', '.join(map(str, self.image_shape))}), "
+                f"got {format_shape(images.shape)}"
+            )
+
+    @torch.no_grad()
+    def attention_weights(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The self-attention weights of every layer, each (B, H, T, T), for images (B, C, H, W).
+
+        Row 0 of each map is what the class token attends to; columns 1 to N are the patches, in ``patchify``'s
+        order. The weights are read from each layer's attention module while the model classifies the images.
+        """
+        weights: list[torch.Tensor] = []
+        hooks = [
+            layer.self_attention.register_forward_hook(lambda module, args, output: weights.append(output[1]))
+            for layer in self.layers
+        ]
+        try:
+            self(images)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return weights
+
+    def numpy_params(self) -> VisionTransformerParams:
+        """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.vision.vision_transformer``."""
+        return VisionTransformerParams(
+            patch_embedding=self.patch_embedding.numpy_params(),
+            class_token=_array(self.class_token),
+            positions=_array(self.positions.table.weight),
+            layers=[layer.numpy_params() for layer in self.layers],
+            norm=self.norm.numpy_params(),
+            head_weight=_array(self.head.weight.T),
+            head_bias=_array(self.head.bias),
+        )
+
+
+@dataclass
+class ClassifierLog:
+    """What happened while training: the loss and the learning rate of every step, and the seconds it took."""
+
+    losses: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --8<-- [start:train_classifier]
+def train_classifier(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    warmup_fraction: float = 0.1,
+    seed: int = 0,
+) -> ClassifierLog:
+    """Train an image classifier with Adam and cross-entropy, one shuffled pass over the images per epoch.
+
+    The learning rate rises linearly from 0 to ``lr`` over the first ``warmup_fraction`` of the steps, then falls
+    to 0 along half a cosine wave. A Transformer starts with random attention, and large early steps on it can
+    throw the training off course; the warm-up keeps them small until the gradients make sense.
+    """
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    generator = torch.Generator().manual_seed(seed)
+    steps_per_epoch = math.ceil(len(images) / batch_size)
+    total = epochs * steps_per_epoch
+    warmup = max(1, round(warmup_fraction * total))
+
+    def schedule(step: int) -> float:  # a factor of lr, for steps 0, 1, …
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    log = ClassifierLog()
+    start = time.perf_counter()
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=generator)
+        for batch in order.split(batch_size):
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            log.losses.append(loss.item())
+            log.learning_rates.append(scheduler.get_last_lr()[0])
+            scheduler.step()
+    model.eval()
+    log.seconds = time.perf_counter() - start
+    return log
+
+
+# --8<-- [end:train_classifier]
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """The class each image scores highest: (B, C, H, W) -> (B,) integer labels, in eval mode."""
+    model.eval()
+    return torch.cat([model(chunk).argmax(dim=-1) for chunk in images.split(batch_size)])
