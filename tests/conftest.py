@@ -1,18 +1,49 @@
-"""Fixtures shared by the tests of the package and of the site."""
+"""Fixtures shared by the tests of the package and of the site.
+
+The whole site is built once per test run. The build takes about a minute, most of it the notebooks, so it
+starts in the background as soon as the tests are collected, and the tests that need it run last: the rest of
+the suite runs on the other cores meanwhile.
+"""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
-from project import ROOT, build_site
+from project import ROOT, start_build
+
+SITE_BUILD = pytest.StashKey[tuple[subprocess.Popen[str], Path]]()  # the build, and the folder it writes to
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected what will not run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_site = {id(item) for item in items if "built_site" in getattr(item, "fixturenames", ())}
+    if not needs_site:
+        return
+    items.sort(key=lambda item: id(item) in needs_site)  # a stable sort: the order is otherwise kept
+    folder = Path(tempfile.mkdtemp(prefix="site-build-"))
+    with (folder / "build.log").open("w", encoding="utf-8") as log:  # the build keeps its own handle
+        build = start_build(ROOT / "mkdocs.yml", folder / "site", stdout=log, stderr=subprocess.STDOUT)
+    config.stash[SITE_BUILD] = (build, folder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SITE_BUILD in config.stash:
+        build, folder = config.stash[SITE_BUILD]
+        if build.poll() is None:  # the run was interrupted before the build finished
+            build.kill()
+            build.wait()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole site, built once per test session with ``--strict`` (warnings are errors)."""
-    site = tmp_path_factory.mktemp("site")
-    result = build_site(ROOT / "mkdocs.yml", site)
-    if result.returncode != 0:
-        pytest.fail(f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
-    return site
+def built_site(request: pytest.FixtureRequest) -> Path:
+    """The whole site, built with ``--strict`` (warnings are errors); the build executes every notebook."""
+    build, folder = request.config.stash[SITE_BUILD]
+    if build.wait() != 0:
+        log = (folder / "build.log").read_text(encoding="utf-8")
+        pytest.fail(f"mkdocs build --strict failed:\n{log}", pytrace=False)
+    return folder / "site"

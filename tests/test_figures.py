@@ -1,9 +1,13 @@
-"""The site's figures: each one is drawn, used by a page, and the same from one build to the next."""
+"""The site's figures: each one is used by a page, has alt text, and comes out the same from one build to the next.
+
+The build draws every figure (``theme/hooks/figures.py``), so a figure whose code raises fails the site tests;
+drawing each one again here would double the cost without checking anything more. What the build cannot see is
+whether a figure is deterministic, which is checked on figures that draw random numbers and on stored data.
+"""
 
 import json
 import re
 
-import pytest
 from project import ROOT
 
 from transformer_tutorial.figures import DATA_FIGURES, FIGURES
@@ -17,16 +21,14 @@ def test_every_figure_is_shown_on_a_page_and_every_shown_figure_is_drawn():
     assert set(FIGURES) | set(DATA_FIGURES) == LINKED
 
 
-@pytest.mark.parametrize("name", sorted(FIGURES))
-def test_a_figure_is_reproducible(name):
-    first, second = svg_bytes(FIGURES[name]()), svg_bytes(FIGURES[name]())
+def test_a_figure_of_random_numbers_is_reproducible():
+    first, second = svg_bytes(FIGURES["multi-head-weights"]()), svg_bytes(FIGURES["multi-head-weights"]())
     assert first.startswith(b"<?xml") and b"<svg" in first
     assert first == second
 
 
-@pytest.mark.parametrize("name", sorted(DATA_FIGURES))
-def test_a_figure_of_stored_measurements_reads_its_file(name):
-    draw, data_path = DATA_FIGURES[name]
+def test_a_figure_of_stored_measurements_is_reproducible():
+    draw, data_path = DATA_FIGURES["benchmark-ratios"]
     data = json.loads((ROOT / "docs" / data_path).read_text(encoding="utf-8"))
     assert svg_bytes(draw(data)) == svg_bytes(draw(data))
 

@@ -1,19 +1,28 @@
 """The site's figures, each drawn by the package's own code.
 
-The site build renders every entry of ``FIGURES`` to ``figures/<name>.svg`` (see ``theme/hooks/figures.py``);
-in a notebook, call the function and the figure appears. Every figure is seeded, so it is the same each time.
+The site build renders every entry of ``FIGURES`` and ``DATA_FIGURES`` to ``figures/<name>.svg`` with
+``figure_svg`` (see ``theme/hooks/figures.py``); in a notebook, call the function and the figure appears.
+Every figure is seeded, so it is the same each time.
 Figures of stored measurements are in ``DATA_FIGURES``: each takes the parsed JSON file named beside it (a path
 inside ``docs/``), so that the site plots what was measured instead of measuring again at build time.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from transformer_tutorial.benchmark_plots import (
+    benchmark_memory,
+    benchmark_ratios,
+    benchmark_throughput,
+    benchmark_times,
+)
 from transformer_tutorial.numpy import (
     MultiHeadAttentionParams,
     causal_mask,
@@ -21,7 +30,7 @@ from transformer_tutorial.numpy import (
     padding_mask,
     softmax,
 )
-from transformer_tutorial.plotting import plot_mask, plot_weights
+from transformer_tutorial.plotting import plot_mask, plot_weights, svg_bytes
 
 
 def attention_masks() -> Figure:
@@ -41,7 +50,7 @@ def attention_masks() -> Figure:
     return figure
 
 
-def dot_product_scaling(samples: int = 2000, num_keys: int = 16) -> Figure:
+def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:
     """Measured: the variance of q·k grows like d_k, and unscaled scores push softmax towards a single key."""
     rng = np.random.default_rng(0)
     widths = 2 ** np.arange(1, 10)  # d_k = 2 ... 512
@@ -323,11 +332,227 @@ def minilm_heads() -> Figure:
     return figure
 
 
+def learning_rate_schedule() -> Figure:
+    """The warm-up schedule: the paper's base model, and the small reversal model of the training chapter."""
+    from transformer_tutorial.torch.training import learning_rate
+
+    figure = Figure(figsize=(9, 3.4), layout="constrained")
+    for ax, (d_model, warmup, factor, steps, title) in zip(
+        figure.subplots(1, 2),
+        ((512, 4000, 1.0, 100_000, "the paper's base model"), (64, 200, 0.3, 400, "the reversal model here")),
+        strict=True,
+    ):
+        step = np.unique(np.linspace(1, steps, 400).astype(int))
+        ax.plot(step, [learning_rate(int(s), d_model, warmup, factor) for s in step])
+        ax.axvline(warmup, color="gray", linestyle=":", label=f"warm-up ends (step {warmup:,})")
+        ax.set_xlabel("step")
+        ax.set_ylabel("learning rate")
+        ax.set_title(f"{title}\nd_model={d_model}, warmup={warmup:,}, factor={factor}")
+        ax.legend()
+    return figure
+
+
+def smoothed_target_distribution(vocab_size: int = 13, smoothing: float = 0.1, correct: int = 5) -> Figure:
+    """What label smoothing asks the model to predict, next to the one-hot target it replaces."""
+    import torch
+
+    from transformer_tutorial.torch.training import smoothed_targets
+
+    target = torch.tensor([correct])
+    figure = Figure(figsize=(9, 3), layout="constrained")
+    for ax, eps, title in zip(
+        figure.subplots(1, 2, sharey=True),
+        (0.0, smoothing),
+        ("one-hot target", f"label smoothing, ε = {smoothing}"),
+        strict=True,
+    ):
+        probabilities = smoothed_targets(target, vocab_size, eps)[0].numpy()
+        ax.bar(range(vocab_size), probabilities, color="#3b6fb6")
+        for token in (correct, (correct + 1) % vocab_size):
+            ax.annotate(
+                f"{probabilities[token]:.4f}",
+                (token, probabilities[token]),
+                ha="center",
+                xytext=(0, 3),
+                textcoords="offset points",
+                fontsize=8,
+            )
+        ax.set_ylim(0, 1.12)
+        ax.set_xticks(range(vocab_size))
+        ax.set_xlabel(f"token id (the correct one is {correct})")
+        ax.set_title(title)
+    figure.axes[0].set_ylabel("target probability")
+    return figure
+
+
+def vit_patches(patch_size: int = 4) -> Figure:
+    """An 8 × 8 digit cut into patches, the patches flattened into rows, and the sequence the encoder reads."""
+    from transformer_tutorial.digits import load_digits  # scikit-learn loads only when this figure is drawn
+    from transformer_tutorial.numpy.vision import patchify
+
+    digits = load_digits()
+    image = digits.train_images[np.flatnonzero(digits.train_labels == 4)[0]]  # (1, 8, 8): the first 4
+    patches = patchify(image[None], patch_size)[0]  # (N, P·P)
+    count, side = len(patches), 8 // patch_size
+    figure = Figure(figsize=(11, 3.4), layout="constrained")
+    left, middle, right = figure.subplots(1, 3, width_ratios=[1, 1.6, 1.7])
+    left.imshow(image[0], cmap="gray_r", vmin=0, vmax=1)
+    for edge in range(patch_size, 8, patch_size):
+        left.axhline(edge - 0.5, color="#d9480f", linewidth=2)
+        left.axvline(edge - 0.5, color="#d9480f", linewidth=2)
+    for number in range(count):
+        row, col = divmod(number, side)
+        center = (col + 0.5) * patch_size - 0.5, (row + 0.5) * patch_size - 0.5
+        left.text(*center, str(number + 1), color="#d9480f", fontsize=16, ha="center", va="center", weight="bold")
+    left.set_title(f"{count} patches of {patch_size} × {patch_size} pixels")
+    left.set_xticks([])
+    left.set_yticks([])
+    middle.imshow(patches, cmap="gray_r", vmin=0, vmax=1, aspect="auto")
+    middle.set_yticks(range(count), [f"patch {number + 1}" for number in range(count)])
+    middle.set_xticks(range(0, patches.shape[1], patch_size))
+    middle.set_xlabel(f"pixel of the patch, row by row ({patch_size * patch_size} numbers)")
+    middle.set_title(f"patchify: ({count}, {patches.shape[1]}), one row per patch")
+    right.set_xlim(0, 10)
+    right.set_ylim(0, count + 2.2)
+    right.axis("off")
+    right.set_title("the sequence the encoder reads")
+    rows = [("class token (learned)", 0)] + [(f"patch {number} · E + b", number) for number in range(1, count + 1)]
+    for index, (label, position) in enumerate(rows):
+        y = count + 1 - index
+        right.text(
+            0.2, y, label, va="center", fontsize=10, bbox={"boxstyle": "round", "fc": "#e7f0fb", "ec": "#3b6fb6"}
+        )
+        right.text(5.0, y, f"+ position {position}", va="center", fontsize=10, color="#444444")
+    right.annotate(
+        "",
+        xy=(7.9, 0.6),
+        xytext=(7.9, count + 1),
+        arrowprops={"arrowstyle": "->", "color": "#444444", "linewidth": 1.5},
+    )
+    right.text(8.1, count / 2 + 0.8, "encoder\nlayers", va="center", fontsize=10)
+    right.text(0.2, 0.2, "class token's output → linear → 10 scores", fontsize=10, color="#d9480f")
+    return figure
+
+
+def vit_digits_confusion(results: dict[str, Any]) -> Figure:
+    """Measured: the confusion matrix of the tiny ViT on the 450 test digits (``docs/vision/vit-digits.json``)."""
+    run = results["runs"][0]
+    confusion = np.array(run["confusion"])
+    figure = Figure(figsize=(5.6, 4.8), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(confusion, cmap="Blues")
+    for (row, col), count in np.ndenumerate(confusion):
+        if count:
+            color = "white" if count > confusion.max() / 2 else "black"
+            ax.text(col, row, str(count), ha="center", va="center", fontsize=9, color=color)
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(
+        f"patch {run['settings']['patch_size']}: {run['correct']} of {results['data']['test']} test digits right "
+        f"({run['accuracy']:.1%})"
+    )
+    figure.colorbar(image, ax=ax, shrink=0.8, label="test digits")
+    return figure
+
+
+def vit_digits_attention(results: dict[str, Any]) -> Figure:
+    """Measured: what the class token attends to, in each layer (mean over heads), for one test image per digit.
+
+    Each row is one image: the digits side by side, then each layer's weights on the patches, spread over the
+    pixels of their patch, with a blank column between digits (one image per row draws much faster than one
+    small axes per digit).
+    """
+    from matplotlib.patches import Rectangle
+
+    run = results["runs"][0]
+    patch_size = run["settings"]["patch_size"]
+    side = 8 // patch_size
+    examples = run["examples"]
+    layers = len(examples[0]["class_attention"])
+    step = 9  # 8 pixels and a blank column per digit
+    figure = Figure(figsize=(13, 1.55 * (layers + 1) + 0.3), layout="constrained")
+    axes = figure.subplots(layers + 1, 1)
+    strip = np.full((8, step * len(examples) - 1), np.nan)
+    for col, example in enumerate(examples):
+        strip[:, col * step : col * step + 8] = example["image"]
+        for edge in range(patch_size, 8, patch_size):
+            axes[0].plot([col * step + edge - 0.5] * 2, [-0.5, 7.5], color="#d9480f", linewidth=1)
+            axes[0].plot([col * step - 0.5, col * step + 7.5], [edge - 0.5] * 2, color="#d9480f", linewidth=1)
+        axes[0].text(col * step + 3.5, -1, f"{example['label']} → {example['predicted']}", ha="center", fontsize=10)
+        frame = Rectangle((col * step - 0.5, -0.5), 8, 8, fill=False, edgecolor="#999999", linewidth=0.8)
+        axes[0].add_patch(frame)
+    axes[0].imshow(strip, cmap="gray_r", vmin=0, vmax=1)
+    axes[0].set_ylabel("test image", fontsize=9)
+    for layer, ax in enumerate(axes[1:]):
+        strip = np.full((8, step * len(examples) - 1), np.nan)
+        for col, example in enumerate(examples):
+            weights = np.array(example["class_attention"][layer]).mean(axis=0)  # (T,): mean over the heads
+            grid = weights[1:].reshape(side, side)
+            strip[:, col * step : col * step + 8] = np.kron(grid, np.ones((patch_size, patch_size)))
+            if side <= 4:
+                for (row, c), value in np.ndenumerate(grid):
+                    x, y = col * step + (c + 0.5) * patch_size - 0.5, (row + 0.5) * patch_size - 0.5
+                    color = "white" if value > 0.6 else "black"
+                    ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
+            ax.text(col * step + 3.5, 8.6, f"self {weights[0]:.2f}", ha="center", va="top", fontsize=8)
+        ax.imshow(strip, cmap="Blues", vmin=0, vmax=1)
+        ax.set_ylabel(f"layer {layer + 1}", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    figure.suptitle(
+        "the class token's attention over the patches (mean of the heads); 'self' is the weight it keeps on itself",
+        fontsize=10,
+    )
+    return figure
+
+
+def parallelism(results: dict[str, Any]) -> Figure:
+    """Stored timings (``python -m transformer_tutorial.parallelism``): Transformer layers against an LSTM over
+    growing lengths, and a teacher-forced pass against generating the same tokens one at a time."""
+    batches = sorted({row["batch"] for row in results["layers"]})
+    figure = Figure(figsize=(5 * (len(batches) + 1), 3.9), layout="constrained")
+    axes = figure.subplots(1, len(batches) + 1)
+    width = results["settings"]["width"]
+    for ax, batch in zip(axes, batches, strict=False):
+        rows = [row for row in results["layers"] if row["batch"] == batch]
+        lengths = [row["length"] for row in rows]
+        for key, style, label in (
+            ("transformer_ms", "o-", "Transformer layer (ours)"),
+            ("pytorch_transformer_ms", "o--", "Transformer layer (PyTorch)"),
+            ("lstm_ms", "s-", "LSTM layer"),
+        ):
+            ax.loglog(lengths, [row[key] for row in rows], style, label=label)
+        ax.set(xlabel="sequence length", ylabel="forward time (ms)", title=f"one layer, width {width}, batch {batch}")
+        ax.set_xticks(lengths, [str(length) for length in lengths])
+        ax.legend(fontsize=8)
+    decoder = results["decoder"]
+    targets = [row["target_length"] for row in decoder]
+    for key, style, label in (
+        ("teacher_forced_ms", "o-", "teacher forcing: one pass"),
+        ("generate_cached_ms", "s-", "generation, key/value cache"),
+        ("generate_recomputed_ms", "^-", "generation, prefix recomputed"),
+    ):
+        axes[-1].loglog(targets, [row[key] for row in decoder], style, label=label)
+    axes[-1].set(xlabel="target tokens", ylabel="time (ms)", title="computing T target positions")
+    axes[-1].set_xticks(targets, [str(target) for target in targets])
+    axes[-1].legend(fontsize=8)
+    machine = results["machine"]
+    figure.suptitle(f"measured on {machine['cpu']}, {machine['torch_threads']} thread, {results['date']}", fontsize=9)
+    return figure
+
+
 FIGURES: dict[str, Callable[[], Figure]] = {
     "attention-masks": attention_masks,
     "dot-product-scaling": dot_product_scaling,
     "multi-head-weights": multi_head_weights,
     "residual-gradients": residual_gradients,
+    "learning-rate-schedule": learning_rate_schedule,
+    "smoothed-targets": smoothed_target_distribution,
     "sinusoidal-encoding": sinusoidal_encoding_map,
     "sinusoidal-dimensions": sinusoidal_dimensions,
     "sinusoidal-dot-products": sinusoidal_dot_products,
@@ -336,7 +561,24 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "sampling-distributions": sampling_distributions,
     "minilm-head-scores": minilm_head_scores,
     "minilm-heads": minilm_heads,
+    "vit-patches": vit_patches,
 }
 
 # name -> (function of the parsed JSON, path of the JSON file relative to docs/)
-DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {}
+DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
+    "vit-digits-confusion": (vit_digits_confusion, "vision/vit-digits.json"),
+    "vit-digits-attention": (vit_digits_attention, "vision/vit-digits.json"),
+    "benchmark-times": (benchmark_times, "benchmarks/cpu.json"),
+    "benchmark-ratios": (benchmark_ratios, "benchmarks/cpu.json"),
+    "benchmark-memory": (benchmark_memory, "benchmarks/cpu.json"),
+    "benchmark-throughput": (benchmark_throughput, "benchmarks/cpu.json"),
+    "parallelism": (parallelism, "measurements/parallelism.json"),
+}
+
+
+def figure_svg(name: str, docs_dir: Path) -> bytes:
+    """Draw figure ``name`` as SVG; a figure of stored measurements reads its JSON file under ``docs_dir``."""
+    if name in DATA_FIGURES:
+        draw, data_path = DATA_FIGURES[name]
+        return svg_bytes(draw(json.loads((docs_dir / data_path).read_text(encoding="utf-8"))))
+    return svg_bytes(FIGURES[name]())

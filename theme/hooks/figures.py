@@ -1,25 +1,69 @@
 """MkDocs hook: render the package's figures (``transformer_tutorial.figures``) into the site.
 
 Each figure becomes ``figures/<name>.svg``, a file of the build that a page links to like any other image, so
-a page that links to a figure nobody draws fails the strict build. Figures of stored measurements read their
-JSON file from the docs folder.
+a page that links to a figure nobody draws fails the strict build. Drawing them all takes a core for a good
+part of the build, so they are drawn in another process from the moment the configuration is read, while
+MkDocs renders the pages; the files are written just before MkDocs copies them into the site. A figure whose
+code raises fails the build with that figure's traceback.
 """
 
 from __future__ import annotations
 
-import json
+import multiprocessing
+import tempfile
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
+from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
-from transformer_tutorial.figures import DATA_FIGURES, FIGURES
-from transformer_tutorial.plotting import svg_bytes
+from transformer_tutorial.figures import DATA_FIGURES, FIGURES, figure_svg
+
+_pool: ProcessPoolExecutor | None = None
+_folder: tempfile.TemporaryDirectory | None = None
+_drawings: dict[str, Future[bytes]] = {}
+
+
+def on_config(config):
+    global _pool, _folder
+    _stop()  # `mkdocs serve` reads the configuration again before each rebuild
+    # A fresh interpreter, not a fork: the parent may already have threads (PyTorch's among them).
+    _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    _folder = tempfile.TemporaryDirectory(prefix="figures-")
+    docs_dir = Path(config["docs_dir"])
+    for name in [*FIGURES, *DATA_FIGURES]:
+        _drawings[name] = _pool.submit(figure_svg, name, docs_dir)
+    return config
 
 
 def on_files(files, config):
-    for name, draw in FIGURES.items():
-        files.append(File.generated(config, f"figures/{name}.svg", content=svg_bytes(draw())))
-    for name, (draw, data_path) in DATA_FIGURES.items():
-        data = json.loads((Path(config["docs_dir"]) / data_path).read_text(encoding="utf-8"))
-        files.append(File.generated(config, f"figures/{name}.svg", content=svg_bytes(draw(data))))
+    for name in _drawings:
+        files.append(File.generated(config, f"figures/{name}.svg", abs_src_path=f"{_folder.name}/{name}.svg"))
     return files
+
+
+def on_env(env, config, files):
+    """The pages are rendered and MkDocs copies the files next, so every figure must be on disk now."""
+    for name, drawing in _drawings.items():
+        try:
+            svg = drawing.result()
+        except Exception as error:
+            trace = "".join(traceback.format_exception(error))
+            raise PluginError(f"figure {name!r} could not be drawn:\n{trace}") from error
+        Path(_folder.name, f"{name}.svg").write_bytes(svg)
+    return env
+
+
+def _stop(**_event) -> None:
+    global _pool, _folder
+    if _pool is not None:
+        _pool.shutdown(cancel_futures=True)
+    if _folder is not None:
+        _folder.cleanup()
+    _pool, _folder = None, None
+    _drawings.clear()
+
+
+# When the build ends, fails or `mkdocs serve` quits, stop what on_config started.
+on_post_build = on_build_error = on_shutdown = _stop

@@ -1,22 +1,92 @@
-"""The built site in a real browser: headless Chromium, driven by Playwright, on 127.0.0.1.
+"""The built site: its files, then the pages in a real browser (headless Chromium, driven by Playwright, on
+127.0.0.1).
 
-Without Chromium these tests skip locally (``apt-get install chromium`` enables them); with ``CI=true`` a missing
-Chromium is a failure, so CI can never pass by skipping them.
+The site is built once per test run, in the background while the other tests run (the ``built_site`` fixture,
+in ``tests/conftest.py``). The build executes every notebook: a cell that raises fails it. Without Chromium
+the browser tests skip locally (``apt-get install chromium`` enables them); with ``CI=true`` a missing Chromium
+is a failure, so CI can never pass by skipping them.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import re
 import threading
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from project import ROOT
+
+NOTEBOOKS = sorted((ROOT / "docs" / "notebooks").glob("*.py"))
+
+
+class ResourceLinks(HTMLParser):
+    """Collect the addresses a browser fetches by itself: scripts, styles, images, frames, media, fonts."""
+
+    FETCHED: ClassVar = {
+        "script": "src",
+        "img": "src",
+        "iframe": "src",
+        "source": "src",
+        "audio": "src",
+        "video": "src",
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.addresses: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "link" and attributes.get("rel") in ("stylesheet", "preconnect", "preload", "icon", "manifest"):
+            self.addresses.append(attributes.get("href") or "")
+        elif tag in self.FETCHED and attributes.get(self.FETCHED[tag]) is not None:
+            self.addresses.append(attributes[self.FETCHED[tag]])
+
+
+def test_every_page_and_notebook_is_built(built_site):
+    assert (built_site / "index.html").is_file()
+    assert (built_site / "404.html").is_file()
+    for notebook in NOTEBOOKS:
+        page = built_site / "notebooks" / notebook.stem / "index.html"
+        assert page.is_file(), f"no page for {notebook.name}"
+        assert "jp-OutputArea-output" in page.read_text(encoding="utf-8"), f"{notebook.name} has no outputs"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
+def test_each_notebook_page_offers_its_ipynb(built_site, notebook):
+    folder = built_site / "notebooks" / notebook.stem
+    ipynb = json.loads((folder / f"{notebook.stem}.ipynb").read_text(encoding="utf-8"))
+    assert ipynb["nbformat"] == 4 and any(cell["cell_type"] == "code" for cell in ipynb["cells"])
+    assert f'href="{notebook.stem}.ipynb" download' in (folder / "index.html").read_text(encoding="utf-8")
+
+
+def test_no_page_fetches_anything_from_another_host(built_site):
+    offenders = []
+    for page in built_site.rglob("*.html"):
+        parser = ResourceLinks()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for address in parser.addresses:
+            if re.match(r"^([a-z]+:)?//", address) or address == "":
+                offenders.append(f"{page.relative_to(built_site)}: {address!r}")
+    assert not offenders
+
+
+def test_all_math_is_mathml(built_site):
+    for page in built_site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert 'class="arithmatex"' not in html, page
+        assert "mathjax" not in html.lower(), page
+    assert "<math" in (built_site / "index.html").read_text(encoding="utf-8")
+
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # Chromium's own background traffic (updates, sync, field trials) would otherwise show up as failed requests.
@@ -28,8 +98,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-pytestmark = pytest.mark.browser
 
 
 # The site is served under the path of its public address, as GitHub Pages serves it: the 404 page uses
@@ -91,7 +159,7 @@ class PageWatcher:
         self.page = browser.new_page(viewport={"width": width, "height": 900})
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"{self.where}: uncaught {error}"))
-        self.page.on("requestfailed", lambda request: self.problems.append(f"{self.where}: failed {request.url}"))
+        self.page.on("requestfailed", self._failed)
         self.page.on("request", self._request)
         self.page.on("response", self._response)
         self.where = ""
@@ -99,6 +167,11 @@ class PageWatcher:
     def _console(self, message) -> None:
         if message.type == "error":
             self.problems.append(f"{self.where}: console error {message.text}")
+
+    def _failed(self, request) -> None:
+        # A request still in flight when the next page opens is aborted by the browser, not refused by the server.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"{self.where}: failed {request.url} ({request.failure})")
 
     def _request(self, request) -> None:
         if not request.url.startswith((self.site_url, "data:", "blob:")):
@@ -110,7 +183,7 @@ class PageWatcher:
 
     def open(self, path: str):
         self.where = path
-        self.page.goto(self.site_url + path, wait_until="networkidle")
+        self.page.goto(self.site_url + path, wait_until="load")
         return self.page
 
 
@@ -130,6 +203,7 @@ def site_pages(site: Path) -> list[str]:
     return sorted(str(page.relative_to(site).parent) + "/" for page in site.rglob("index.html"))
 
 
+@pytest.mark.browser
 def test_every_page_loads_cleanly_offline_with_typeset_math(browser, built_site, site_url):
     watcher = PageWatcher(browser, site_url)
     pages = [page.removeprefix("./") for page in site_pages(built_site)]
@@ -147,6 +221,7 @@ def test_every_page_loads_cleanly_offline_with_typeset_math(browser, built_site,
     assert not watcher.problems, "\n".join(watcher.problems)
 
 
+@pytest.mark.browser
 def test_a_missing_address_gets_the_styled_404_page(browser, site_url):
     watcher = PageWatcher(browser, site_url)
     watcher.open("no/such/page/")
@@ -159,6 +234,7 @@ def test_a_missing_address_gets_the_styled_404_page(browser, site_url):
     ]
 
 
+@pytest.mark.browser
 def test_picking_a_tab_switches_every_linked_tab_set(browser, site_url):
     watcher = PageWatcher(browser, site_url)
     page = watcher.open("")
@@ -173,6 +249,7 @@ def test_picking_a_tab_switches_every_linked_tab_set(browser, site_url):
     assert not watcher.problems, "\n".join(watcher.problems)
 
 
+@pytest.mark.browser
 def test_search_finds_a_word(browser, site_url):
     watcher = PageWatcher(browser, site_url)
     page = watcher.open("")
@@ -184,6 +261,7 @@ def test_search_finds_a_word(browser, site_url):
     assert not watcher.problems, "\n".join(watcher.problems)
 
 
+@pytest.mark.browser
 def test_the_colour_scheme_toggle_switches_to_dark(browser, site_url):
     watcher = PageWatcher(browser, site_url)
     page = watcher.open("")
