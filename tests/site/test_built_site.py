@@ -69,6 +69,19 @@ def test_each_notebook_page_offers_its_ipynb(built_site, notebook):
     assert f'href="{notebook.stem}.ipynb" download' in (folder / "index.html").read_text(encoding="utf-8")
 
 
+def test_notebook_pages_link_shared_stylesheets_instead_of_inlining_them(built_site):
+    stylesheets = set()
+    for notebook in NOTEBOOKS:
+        page = built_site / "notebooks" / notebook.stem / "index.html"
+        html = page.read_text(encoding="utf-8")
+        assert "<style" not in html, f"{notebook.name}: a stylesheet is still inline"
+        links = re.findall(r'<link rel="stylesheet" href="([^"]*assets/notebooks/[^"]+)"', html)
+        assert links, f"{notebook.name}: no shared stylesheet"
+        stylesheets |= {(page.parent / link).resolve() for link in links}
+    assert all(path.is_file() for path in stylesheets)
+    assert sum(path.stat().st_size for path in stylesheets) > 100_000  # nbconvert's styles, now fetched once
+
+
 def test_no_page_fetches_anything_from_another_host(built_site):
     offenders = []
     for page in built_site.rglob("*.html"):

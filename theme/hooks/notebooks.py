@@ -7,11 +7,15 @@ execute, this hook starts every notebook on a kernel of its own as soon as the c
 mkdocs-jupyter reaches a notebook's page, it waits for that run and renders the executed copy. A cell that
 raises fails the build with its traceback, as it did before.
 
-The hook also puts each notebook's ``.ipynb``, without outputs, beside its page for the download button.
+The hook also puts each notebook's ``.ipynb``, without outputs, beside its page for the download button, and
+moves the stylesheets that nbconvert writes into every notebook page (some 600 kB, the same on each) into
+shared files, which a browser fetches once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from mkdocs.exceptions import PluginError
+from mkdocs.utils import get_relative_url
 from mkdocs_jupyter import plugin as jupyter_plugin
 from nbclient import NotebookClient
 
@@ -26,6 +31,8 @@ _render_notebook = jupyter_plugin.convert.nb2html  # mkdocs-jupyter's own render
 _pool: ThreadPoolExecutor | None = None
 _runs: dict[str, Future[Path]] = {}  # resolved source path -> its run, which gives the executed copy
 _folder: tempfile.TemporaryDirectory | None = None
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
+_stylesheets: dict[str, str] = {}  # path in the site -> CSS
 
 
 def on_config(config):
@@ -69,6 +76,18 @@ def _render_executed_copy(nb_path, execute=False, **options):
     return _render_notebook(str(executed), execute=False, **options)
 
 
+def on_page_content(html: str, page, config, files) -> str:
+    if not getattr(page, "nb_url", None):
+        return html
+
+    def link(style: re.Match[str]) -> str:
+        path = f"assets/notebooks/{hashlib.sha256(style[1].encode()).hexdigest()[:16]}.css"
+        _stylesheets[path] = style[1]
+        return f'<link rel="stylesheet" href="{get_relative_url(path, page.url)}">'
+
+    return _STYLE.sub(link, html)
+
+
 def on_post_page(output: str, page, config) -> str:
     if getattr(page, "nb_url", None):
         source = Path(page.file.abs_src_path)
@@ -78,17 +97,26 @@ def on_post_page(output: str, page, config) -> str:
     return output
 
 
+def on_post_build(config):
+    for path, css in _stylesheets.items():
+        target = Path(config["site_dir"], path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(css, encoding="utf-8")
+    _stop()
+
+
 def _stop(**_event) -> None:
     global _pool, _folder
     if _pool is not None:
         _pool.shutdown(cancel_futures=True)  # a run already started finishes first: its kernel then shuts down
     _pool = None
     _runs.clear()
+    _stylesheets.clear()
     if _folder is not None:
         _folder.cleanup()
     _folder = None
     jupyter_plugin.convert.nb2html = _render_notebook
 
 
-# When the build ends, fails or `mkdocs serve` quits, stop what on_config started.
-on_post_build = on_build_error = on_shutdown = _stop
+# When the build fails or `mkdocs serve` quits, stop what on_config started.
+on_build_error = on_shutdown = _stop
