@@ -114,6 +114,19 @@ def check_probability(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
 
 
+def check_heads(d_model: int, num_heads: int) -> None:
+    """Raise unless ``d_model`` features split evenly over ``num_heads`` heads.
+
+    Examples:
+        >>> check_heads(512, 6)
+        Traceback (most recent call last):
+        ...
+        ValueError: d_model=512 is not divisible by num_heads=6
+    """
+    if d_model % num_heads:
+        raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+
+
 def check_same_size(name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str) -> None:
     """Raise ``ValueError`` unless two arrays have the same size along the given axes.
 

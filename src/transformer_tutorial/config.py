@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transformer_tutorial.checks import check_positive_int
+from transformer_tutorial.checks import check_heads, check_positive_int, check_probability
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,8 @@ class TransformerConfig:
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len"):
             check_positive_int(name, getattr(self, name))
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_heads(self.d_model, self.num_heads)
+        check_probability("dropout", self.dropout)
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise ValueError(
                 f"share_embeddings needs one vocabulary, got src_vocab_size={self.src_vocab_size} and "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transformer_tutorial.checks import check_positive_int
+from transformer_tutorial.checks import check_heads, check_positive_int
 from transformer_tutorial.config import TransformerConfig
 
 
@@ -23,8 +23,7 @@ def attention_multiply_adds(query_length: int, key_length: int, d_model: int, nu
         check_positive_int(name, value, allow_zero=True)
     check_positive_int("d_model", d_model)
     check_positive_int("num_heads", num_heads)
-    if d_model % num_heads:
-        raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+    check_heads(d_model, num_heads)
     d = d_model // num_heads
     return {
         "query projection": query_length * d_model * d_model,

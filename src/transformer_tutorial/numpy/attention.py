@@ -15,6 +15,7 @@ from transformer_tutorial.checks import (
     check_attention_mask,
     check_axis,
     check_bool_mask,
+    check_heads,
     check_multi_head_inputs,
     check_ndim,
     check_positive_int,
@@ -272,8 +273,7 @@ class MultiHeadAttentionParams:
     def __post_init__(self) -> None:
         check_positive_int("num_heads", self.num_heads)
         width = self.w_q.shape[0]
-        if width % self.num_heads:
-            raise ValueError(f"d_model={width} is not divisible by num_heads={self.num_heads}")
+        check_heads(width, self.num_heads)
         for name in ("w_q", "w_k", "w_v", "w_o"):
             if getattr(self, name).shape != (width, width):
                 raise ValueError(

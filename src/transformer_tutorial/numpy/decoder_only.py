@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer_tutorial.checks import check_ndim, check_positive_int, check_positive_number, check_tokens
+from transformer_tutorial.checks import (
+    check_heads,
+    check_ndim,
+    check_positive_int,
+    check_positive_number,
+    check_probability,
+    check_tokens,
+)
 from transformer_tutorial.numpy.attention import causal_mask, softmax
 from transformer_tutorial.numpy.layers import EncoderLayerParams, LayerNormParams, encoder_layer, layer_norm
 
@@ -47,10 +54,8 @@ class DecoderOnlyConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len"):
             check_positive_int(name, getattr(self, name))
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_heads(self.d_model, self.num_heads)
+        check_probability("dropout", self.dropout)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer_tutorial.checks import check_ndim, check_positive_int, check_tokens, format_shape
+from transformer_tutorial.checks import check_heads, check_ndim, check_positive_int, check_tokens, format_shape
 from transformer_tutorial.numpy.attention import MultiHeadAttentionParams, multi_head_attention, padding_mask
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
@@ -55,8 +55,7 @@ class EncoderOnlyConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len", "type_vocab_size"):
             check_positive_int(name, getattr(self, name))
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
+        check_heads(self.d_model, self.num_heads)
 
 
 @dataclass

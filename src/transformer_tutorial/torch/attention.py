@@ -20,6 +20,7 @@ from transformer_tutorial.checks import (
     check_attention_mask,
     check_axis,
     check_bool_mask,
+    check_heads,
     check_multi_head_inputs,
     check_ndim,
     check_positive_int,
@@ -317,8 +318,7 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         check_positive_int("d_model", d_model)
         check_positive_int("num_heads", num_heads)
-        if d_model % num_heads:
-            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        check_heads(d_model, num_heads)
         self.d_model, self.num_heads, self.dropout = d_model, num_heads, dropout
         self.fused = fused  # the path ``forward`` takes when its caller does not choose
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
