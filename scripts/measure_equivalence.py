@@ -9,6 +9,7 @@ numbers in the project's notes come from here). Run from the repository root:
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +27,10 @@ from transformer_tutorial.torch.encoder_only import EncoderOnly, sentence_embedd
 from transformer_tutorial.torch.layers import DecoderLayer, EncoderLayer, LayerNorm
 from transformer_tutorial.torch.model import Transformer
 
-REFERENCE = Path(__file__).resolve().parent.parent / "tests" / "data" / "minilm_reference.json"
-
-
-def randomise(module: nn.Module, generator: torch.Generator) -> nn.Module:
-    """Random weights everywhere, LayerNorm's γ and β and the biases included, so none of them can hide."""
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
-    return module
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+REFERENCE = TESTS / "data" / "minilm_reference.json"
+sys.path.insert(0, str(TESTS))
+from project import randomise  # noqa: E402  (the tests' helper: random weights, γ, β and biases included)
 
 
 def largest(ours: torch.Tensor, theirs: torch.Tensor) -> str:
@@ -46,12 +42,12 @@ def against_pytorch_modules() -> None:
     generator = torch.Generator().manual_seed(0)
     print("d_model 64, 8 heads, d_ff 256, batch 4, 12 source and 9 target positions, random weights (scale 0.3)")
     for dtype in (torch.float32, torch.float64):
-        reference_mha = randomise(nn.MultiheadAttention(64, 8, batch_first=True), generator).to(dtype).eval()
-        reference_norm = randomise(nn.LayerNorm(64), generator).to(dtype)
+        reference_mha = randomise(nn.MultiheadAttention(64, 8, batch_first=True), seed=1).to(dtype).eval()
+        reference_norm = randomise(nn.LayerNorm(64), seed=2).to(dtype)
         reference_encoder = nn.TransformerEncoderLayer(64, 8, 256, dropout=0.0, batch_first=True)
-        reference_encoder = randomise(reference_encoder, generator).to(dtype).eval()
+        reference_encoder = randomise(reference_encoder, seed=3).to(dtype).eval()
         reference_decoder = nn.TransformerDecoderLayer(64, 8, 256, dropout=0.0, batch_first=True)
-        reference_decoder = randomise(reference_decoder, generator).to(dtype).eval()
+        reference_decoder = randomise(reference_decoder, seed=4).to(dtype).eval()
         norm = LayerNorm(64).to(dtype)
         norm.load_state_dict(reference_norm.state_dict())
         x = torch.randn(4, 12, 64, generator=generator).to(dtype)
@@ -77,7 +73,7 @@ def against_pytorch_modules() -> None:
 def numpy_against_pytorch_model() -> None:
     torch.manual_seed(0)
     config = TransformerConfig(23, 23, d_model=16, num_heads=4, num_layers=2, d_ff=32, dropout=0.0, max_len=20)
-    model = randomise(Transformer(config), torch.Generator().manual_seed(1)).double().eval()
+    model = randomise(Transformer(config), seed=5).double().eval()
     src = torch.tensor([[3, 4, 5, 6, 7, 0], [8, 9, 10, 0, 0, 0]])
     tgt = torch.tensor([[1, 11, 12, 13, 0], [1, 14, 15, 16, 17]])
     with torch.no_grad():
