@@ -29,6 +29,18 @@ def build_site(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]
     return subprocess.CompletedProcess(build.args, build.returncode, stdout, stderr)
 
 
+def perturb_norms_and_biases(model):
+    """Add noise (scale 0.2, from torch's global generator) to every LayerNorm γ and β and every bias, in place;
+    return the model. At their defaults, ones and zeros, a swapped γ and β or a dropped bias would go unnoticed."""
+    import torch
+
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" in name or name.endswith("bias"):
+                parameter.add_(torch.randn(parameter.shape, dtype=parameter.dtype) * 0.2)
+    return model
+
+
 def randomise(module, seed: int = 0):
     """Give every parameter of a torch module random values (scale 0.3), and return the module.
 
