@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from transformer_tutorial import pretrained
 from transformer_tutorial.config import TransformerConfig
+from transformer_tutorial.data import pretrained
 from transformer_tutorial.numpy import encoder_only as np_encoder
 from transformer_tutorial.numpy.encoder_only import EncoderOnlyParams
 from transformer_tutorial.numpy.model import transformer

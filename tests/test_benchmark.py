@@ -20,9 +20,9 @@ except ImportError:  # Windows
     resource = None
 import pytest
 import torch
-from project import ROOT
 
-from transformer_tutorial.benchmark import (
+from transformer_tutorial import results as stored
+from transformer_tutorial.experiments.benchmark import (
     IMPLEMENTATIONS,
     MEMORY_IMPLEMENTATIONS,
     NUMPY_IMPLEMENTATIONS,
@@ -40,7 +40,7 @@ from transformer_tutorial.benchmark import (
     time_interleaved,
     validate_results,
 )
-from transformer_tutorial.benchmark_plots import (
+from transformer_tutorial.figures.benchmarks import (
     benchmark_memory,
     benchmark_ratios,
     benchmark_throughput,
@@ -50,7 +50,7 @@ from transformer_tutorial.benchmark_plots import (
 from transformer_tutorial.torch.attention import merge_heads
 
 CPU = torch.device("cpu")
-STORED = sorted((ROOT / "docs" / "benchmarks").glob("*.json"))
+STORED = [name for name in stored.names() if name == "cpu-benchmark" or name.startswith("gpu-")]
 THREADS_AT_START = torch.get_num_threads()
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -163,7 +163,7 @@ def test_the_command_line_writes_a_results_file(tmp_path):
     validate_results(results)
     assert results["mode"] == "custom" and results["settings"]["lengths"] == [8]
     assert results["settings"]["clock"] == "process" and results["settings"]["memory_lengths"] == [8]
-    assert results["command"] == "python -m transformer_tutorial.benchmark " + " ".join(arguments)
+    assert results["command"] == "python -m transformer_tutorial.experiments.benchmark " + " ".join(arguments)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -183,17 +183,17 @@ def test_the_quick_run_on_cuda_follows_the_schema(dtype):
     assert not any(r["implementation"] in NUMPY_IMPLEMENTATIONS for r in results["timings"])
 
 
-@pytest.mark.parametrize("path", STORED, ids=[p.name for p in STORED])
-def test_a_stored_results_file_follows_the_schema_and_names_its_machine(path):
-    results = json.loads(path.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", STORED)
+def test_a_stored_results_file_follows_the_schema_and_names_its_machine(name):
+    results = stored.load(name)
     validate_results(results)
     assert results["mode"] == "full"
-    assert results["command"].startswith("python -m transformer_tutorial.benchmark")
+    assert results["command"].startswith("python -m transformer_tutorial.experiments.benchmark")
     assert results["machine"]["cpu"] and results["date"][:4].isdigit() and results["machine"]["huge_pages"]
 
 
 def test_there_is_a_stored_cpu_run():
-    assert ROOT / "docs" / "benchmarks" / "cpu.json" in STORED
+    assert "cpu-benchmark" in STORED
 
 
 # --- What the benchmark times is the same computation everywhere ---------------------------------------------

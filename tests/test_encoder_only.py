@@ -12,8 +12,8 @@ import pytest
 import torch
 from project import ROOT, perturb_norms_and_biases
 
-from transformer_tutorial import pretrained
-from transformer_tutorial.heads import Coreference, offset_scores, pronoun_scores
+from transformer_tutorial.data import pretrained
+from transformer_tutorial.experiments.heads import Coreference, offset_scores, pronoun_scores
 from transformer_tutorial.numpy import encoder_only as np_encoder
 from transformer_tutorial.numpy.encoder_only import EncoderOnlyConfig, EncoderOnlyParams
 from transformer_tutorial.torch.encoder_only import EncoderOnly, mean_pool, sentence_embedding

@@ -5,13 +5,13 @@ drawing each one again here would double the cost without checking anything more
 whether a figure is deterministic, which is checked on figures that draw random numbers and on stored data.
 """
 
-import json
 import re
 
 from project import ROOT
 
+from transformer_tutorial import results
 from transformer_tutorial.figures import DATA_FIGURES, FIGURES
-from transformer_tutorial.plotting import svg_bytes
+from transformer_tutorial.figures.plotting import svg_bytes
 
 PAGE_TEXT = "\n".join(page.read_text(encoding="utf-8") for page in (ROOT / "docs").rglob("*.md"))
 LINKED = set(re.findall(r"\]\((?:\.\./)*figures/([\w-]+)\.svg\)", PAGE_TEXT))
@@ -28,8 +28,8 @@ def test_a_figure_of_random_numbers_is_reproducible():
 
 
 def test_a_figure_of_stored_measurements_is_reproducible():
-    draw, data_path = DATA_FIGURES["benchmark-ratios"]
-    data = json.loads((ROOT / "docs" / data_path).read_text(encoding="utf-8"))
+    draw, name = DATA_FIGURES["benchmark-ratios"]
+    data = results.load(name)
     assert svg_bytes(draw(data)) == svg_bytes(draw(data))
 
 

@@ -2,7 +2,7 @@
 
 import json
 
-from transformer_tutorial import parallelism
+from transformer_tutorial.experiments import parallelism
 
 
 def test_quick_mode_writes_every_measurement(tmp_path):

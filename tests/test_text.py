@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from project import ROOT
 
-from transformer_tutorial.text import CharTokenizer, site_corpus
+from transformer_tutorial.data.text import CharTokenizer, site_corpus
 
 PAGE = """# A page
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from transformer_tutorial.config import TransformerConfig
-from transformer_tutorial.tasks import BOS, EOS, PAD, ReversalTask
+from transformer_tutorial.data.tasks import BOS, EOS, PAD, ReversalTask
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
 from transformer_tutorial.torch.mistakes import TransformerWithoutPositions, with_token_split_attention
 from transformer_tutorial.torch.model import Transformer

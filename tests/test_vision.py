@@ -4,7 +4,6 @@ the digits, a short training run, the stored measurement, and the errors bad inp
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 
 import numpy as np
@@ -12,16 +11,15 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from project import ROOT, randomise
+from project import randomise
 from torch import nn
 
-from transformer_tutorial import vit_digits
-from transformer_tutorial.digits import confusion_matrix, load_digits
+from transformer_tutorial import results as stored
+from transformer_tutorial.data.digits import confusion_matrix, load_digits
+from transformer_tutorial.experiments import vit_digits
 from transformer_tutorial.numpy import vision as np_vision
 from transformer_tutorial.torch import vision as torch_vision
 from transformer_tutorial.torch.vision import PatchEmbedding, VisionTransformer, train_classifier
-
-RESULTS = ROOT / "docs" / "vision" / "vit-digits.json"
 
 
 @pytest.fixture(autouse=True)
@@ -224,9 +222,11 @@ def test_a_short_training_run_beats_chance_by_a_wide_margin():
 
 
 def test_the_stored_measurement_is_a_full_run_of_the_current_settings_and_meets_the_goal():
-    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    results = stored.load("vit-digits")
     assert results["schema"] == vit_digits.SCHEMA and results["schema_version"] == vit_digits.SCHEMA_VERSION
-    assert results["mode"] == "full" and results["command"].startswith("python -m transformer_tutorial.vit_digits")
+    assert results["mode"] == "full" and results["command"].startswith(
+        "python -m transformer_tutorial.experiments.vit_digits"
+    )
     assert [run["settings"]["patch_size"] for run in results["runs"]] == list(vit_digits.FULL.patch_sizes)
     main = results["runs"][0]
     recorded = {key: value for key, value in main["settings"].items() if key != "patch_size"}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from project import ROOT
 
-from transformer_tutorial import pretrained
-from transformer_tutorial.wordpiece import WordPieceTokenizer, basic_tokenize
+from transformer_tutorial.data import pretrained
+from transformer_tutorial.data.wordpiece import WordPieceTokenizer, basic_tokenize
 
 REFERENCE = json.loads((ROOT / "tests" / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

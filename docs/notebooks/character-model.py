@@ -21,15 +21,13 @@
 # %%
 import math
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-import transformer_tutorial
+from transformer_tutorial.data.text import CharTokenizer, load_corpus
 from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig
-from transformer_tutorial.text import CharTokenizer, site_corpus
 from transformer_tutorial.torch.decoder_only import (
     DecoderOnly,
     evaluate_language_model,
@@ -42,14 +40,13 @@ torch.set_num_threads(1)  # a model this small gains nothing from more threads, 
 # %% [markdown]
 # ## The corpus
 #
-# Every Markdown page under `docs/`, without its code blocks: the repository's own words, read when the notebook
-# runs. The vocabulary is every character that occurs, so a model that knows nothing, and gives each of the $V$
+# The prose of this site's own pages, without their code blocks, as it ships with the package (`load_corpus`).
+# The vocabulary is every character that occurs, so a model that knows nothing, and gives each of the $V$
 # characters the same probability $1/V$, has a loss (cross-entropy) of $\ln V$ nats per character: the uniform
 # baseline. A second baseline knows how often each character occurs, but not what came before it.
 
 # %%
-docs = Path(transformer_tutorial.__file__).resolve().parents[2] / "docs"  # the repository's docs/ folder
-text = site_corpus(docs)
+text = load_corpus()
 tokenizer = CharTokenizer.from_text(text)
 ids = tokenizer.encode(text)
 split = int(0.9 * len(ids))
@@ -59,7 +56,7 @@ counts = np.bincount(train_ids, minlength=len(tokenizer)) + 1  # +1: a character
 frequencies = counts / counts.sum()
 uniform = math.log(len(tokenizer))
 unigram = -np.log(frequencies[held_out_ids]).mean()
-print(f"{len(text):,} characters from {len(sorted(docs.rglob('*.md')))} pages, vocabulary V = {len(tokenizer)}")
+print(f"{len(text):,} characters, vocabulary V = {len(tokenizer)}")
 print(f"uniform baseline ln V = {uniform:.3f} nats; character frequencies alone = {unigram:.3f} nats")
 
 # %% [markdown]

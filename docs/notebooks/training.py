@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from transformer_tutorial.plotting import plot_weights
-from transformer_tutorial.tasks import BOS, EOS, PAD
+from transformer_tutorial.data.tasks import BOS, EOS, PAD
+from transformer_tutorial.figures.plotting import plot_weights
 from transformer_tutorial.torch import recorded_attention
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
 from transformer_tutorial.torch.training import ReversalRecipe, exact_match_accuracy, train_reversal

@@ -1,8 +1,15 @@
 """Multi-head attention and the Transformer, in NumPy and PyTorch side by side.
 
-``transformer_tutorial.numpy`` is the readable reference (forward passes, float64-friendly);
-``transformer_tutorial.torch`` is the trainable twin (``nn.Module``, autograd, GPU). Both hold the same concepts
-under the same names, with the same argument order and shapes. Framework-free helpers sit beside them.
+The folders show the parts, and imports only point down the list:
+
+* ``figures``: every figure the site draws;
+* ``experiments``: the commands that measure and store results;
+* ``numpy`` and ``torch``: the mirrored backends, with the same names, argument order and shapes.
+  ``numpy`` is the readable reference (forward passes, float64-friendly); ``torch`` is the trainable twin
+  (``nn.Module``, autograd, GPU);
+* ``data``: toy tasks, the digits, the site's text, tokenizers and the pretrained checkpoint;
+* ``checks``, ``config``, ``costs`` and ``results`` (the stored measurements): framework-free pieces that
+  everything may use.
 """
 
 __version__ = "0.1.0"

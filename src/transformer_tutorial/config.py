@@ -1,4 +1,4 @@
-"""The hyper-parameters of an encoder-decoder Transformer, shared by both backends (framework-free)."""
+"""The hyper-parameters of the models, shared by both backends and the data readers (framework-free)."""
 
 from __future__ import annotations
 
@@ -69,3 +69,35 @@ class TransformerConfig:
         return cls(vocab_size, vocab_size, d_model=1024, num_heads=16, num_layers=6, d_ff=4096, dropout=0.3)
 
     # --8<-- [end:table_3]
+
+
+@dataclass(frozen=True)
+class EncoderOnlyConfig:
+    """The sizes of a BERT-style encoder. The defaults are those of all-MiniLM-L6-v2.
+
+    Attributes:
+        vocab_size: V, the number of token ids (30522 for BERT's uncased WordPiece vocabulary).
+        d_model: D, the width of every position's vector.
+        num_heads: H; each head has D / H features.
+        num_layers: L, encoder layers.
+        d_ff: Width of the feed-forward network's hidden layer.
+        max_len: Rows of the learned position table: the longest input the model can read.
+        type_vocab_size: Token types ("segment A" and "segment B" for sentence pairs).
+        eps: LayerNorm epsilon (BERT uses 1e-12).
+        pad_id: The padding id, which no position attends to.
+    """
+
+    vocab_size: int = 30522
+    d_model: int = 384
+    num_heads: int = 12
+    num_layers: int = 6
+    d_ff: int = 1536
+    max_len: int = 512
+    type_vocab_size: int = 2
+    eps: float = 1e-12
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len", "type_vocab_size"):
+            check_positive_int(name, getattr(self, name))
+        check_heads(self.d_model, self.num_heads)

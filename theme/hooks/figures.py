@@ -31,9 +31,8 @@ def on_config(config):
     # A fresh interpreter, not a fork: the parent may already have threads (PyTorch's among them).
     _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     _folder = tempfile.TemporaryDirectory(prefix="figures-")
-    docs_dir = Path(config["docs_dir"])
     for name in [*FIGURES, *DATA_FIGURES]:
-        _drawings[name] = _pool.submit(figure_svg, name, docs_dir)
+        _drawings[name] = _pool.submit(figure_svg, name)
     return config
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer_tutorial.checks import check_heads, check_ndim, check_positive_int, check_tokens, format_shape
+from transformer_tutorial.checks import check_ndim, check_tokens, format_shape
+from transformer_tutorial.config import EncoderOnlyConfig
 from transformer_tutorial.numpy.attention import MultiHeadAttentionParams, multi_head_attention, padding_mask
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
@@ -24,38 +25,6 @@ from transformer_tutorial.numpy.layers import (
     encoder_layer,
     layer_norm,
 )
-
-
-@dataclass(frozen=True)
-class EncoderOnlyConfig:
-    """The sizes of a BERT-style encoder. The defaults are those of all-MiniLM-L6-v2.
-
-    Attributes:
-        vocab_size: V, the number of token ids (30522 for BERT's uncased WordPiece vocabulary).
-        d_model: D, the width of every position's vector.
-        num_heads: H; each head has D / H features.
-        num_layers: L, encoder layers.
-        d_ff: Width of the feed-forward network's hidden layer.
-        max_len: Rows of the learned position table: the longest input the model can read.
-        type_vocab_size: Token types ("segment A" and "segment B" for sentence pairs).
-        eps: LayerNorm epsilon (BERT uses 1e-12).
-        pad_id: The padding id, which no position attends to.
-    """
-
-    vocab_size: int = 30522
-    d_model: int = 384
-    num_heads: int = 12
-    num_layers: int = 6
-    d_ff: int = 1536
-    max_len: int = 512
-    type_vocab_size: int = 2
-    eps: float = 1e-12
-    pad_id: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len", "type_vocab_size"):
-            check_positive_int(name, getattr(self, name))
-        check_heads(self.d_model, self.num_heads)
 
 
 @dataclass

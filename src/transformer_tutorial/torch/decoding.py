@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from transformer_tutorial.tasks import BOS, EOS, PAD
+from transformer_tutorial.data.tasks import BOS, EOS, PAD
 from transformer_tutorial.torch.model import Transformer
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from transformer_tutorial.checks import check_positive_int
 from transformer_tutorial.config import TransformerConfig
-from transformer_tutorial.tasks import EOS, PAD, ReversalTask
+from transformer_tutorial.data.tasks import EOS, PAD, ReversalTask
 from transformer_tutorial.torch.attention import MultiHeadAttention
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.model import Transformer
@@ -192,64 +192,3 @@ def train_reversal(recipe: ReversalRecipe = ReversalRecipe(), progress: bool = T
 
 
 # --8<-- [end:recipe]
-
-
-def measure_reversal_run(
-    recipe: ReversalRecipe = ReversalRecipe(), held_out: int = 1000, seeds: tuple[int, ...] = (0, 1, 2)
-) -> dict:
-    """Train with the recipe once per seed, and measure each model on ``held_out`` sequences it never saw.
-
-    One seed can be lucky (or, on another machine whose arithmetic rounds differently, unlucky): a recipe is
-    as good as its worst seed, so the results keep every run.
-    """
-    torch.set_num_threads(1)  # the matrices are tiny: one thread is fastest, and every machine does the same
-    runs = []
-    for seed in seeds:
-        model, log = train_reversal(replace(recipe, seed=seed))
-        runs.append(
-            {
-                "seed": seed,
-                "training_seconds": round(log.seconds, 2),
-                "final_loss": round(float(np.mean(log.losses[-20:])), 4),
-                "exact_match_accuracy": exact_match_accuracy(model, recipe.task, held_out, seed=12345),
-            }
-        )
-    return {
-        "steps": recipe.steps,
-        "held_out_sequences": held_out,
-        "torch_threads": torch.get_num_threads(),
-        "runs": runs,
-    }
-
-
-def main(argv: list[str] | None = None) -> dict:
-    """``python -m transformer_tutorial.torch.training --output FILE``: train the chapter's model, store the results."""
-    import argparse
-    import json
-    from datetime import UTC, datetime
-    from pathlib import Path
-
-    from transformer_tutorial.benchmark import machine_info, write_results
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--output", type=Path, help="write the measurements to this JSON file")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one training run per seed")
-    args = parser.parse_args(argv)
-    results = measure_reversal_run(seeds=tuple(args.seeds))
-    machine = machine_info(torch.device("cpu"))
-    results.update(
-        date=datetime.now(UTC).date().isoformat(),
-        machine=machine["cpu"],
-        logical_cpus=machine["logical_cpus"],
-        python=machine["python"],
-        torch=machine["torch"],
-        command="python -m transformer_tutorial.torch.training --output docs/measurements/reversal-training.json",
-    )
-    print(json.dumps(results, indent=2))
-    if args.output:
-        write_results(results, args.output)
-    return results
-
-
-if __name__ == "__main__":
-    main()

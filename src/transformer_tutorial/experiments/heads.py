@@ -161,11 +161,11 @@ def _best(scores: np.ndarray) -> tuple[int, int]:
 def measure_minilm_heads() -> HeadFindings:
     """Run all-MiniLM-L6-v2 (through our PyTorch ``EncoderOnly``) on the sentences above and score every head.
 
-    Needs the model package (see ``transformer_tutorial.pretrained``). Computed once per process.
+    Needs the model package (see ``transformer_tutorial.data.pretrained``). Computed once per process.
     """
     import torch
 
-    from transformer_tutorial.pretrained import load_minilm
+    from transformer_tutorial.data.pretrained import load_minilm
     from transformer_tutorial.torch.encoder_only import EncoderOnly
 
     pretrained = load_minilm()

@@ -1,13 +1,20 @@
 """Text for the small language models of the site: a character tokenizer, and a corpus made of the site's pages.
 
-The corpus is the prose of the site's own Markdown pages, read at run time from a folder the caller names, so
-that a model trained on it learns to babble about attention from text this project wrote. Framework-free.
+The corpus is the prose of the site's own Markdown pages, so that a model trained on it learns to babble about
+attention from text this project wrote. It ships with the package as ``corpus.txt`` (``load_corpus``), made by
+``site_corpus`` from the pages of one version of the site: a fixed text, so that the models trained on it, and
+the numbers the pages print about them, do not change each time a page is edited. Framework-free.
+
+Make it again from a clone of the repository with::
+
+    python -c "from transformer_tutorial.data.text import *; write_corpus(site_corpus('docs'))"
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +41,18 @@ def site_corpus(docs_dir: str | Path) -> str:
 
 
 # --8<-- [end:corpus]
+
+
+def load_corpus() -> str:
+    """The corpus that ships with the package: the prose of the site's pages (``site_corpus``)."""
+    return resources.files(__package__).joinpath("corpus.txt").read_text(encoding="utf-8")
+
+
+def write_corpus(text: str) -> Path:
+    """Replace the packaged corpus with ``text`` (for a maintainer, after the pages changed); returns its path."""
+    destination = Path(str(resources.files(__package__))) / "corpus.txt"
+    destination.write_text(text, encoding="utf-8")
+    return destination
 
 
 # --8<-- [start:char_tokenizer]

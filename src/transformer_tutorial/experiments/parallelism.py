@@ -12,8 +12,8 @@ Three measurements, on one device, written with the machine and the date to one 
 
 Run it from the repository root::
 
-    python -m transformer_tutorial.parallelism --output docs/measurements/parallelism.json
-    python -m transformer_tutorial.parallelism --quick   # seconds; the tests run this
+    python -m transformer_tutorial.experiments.parallelism --store
+    python -m transformer_tutorial.experiments.parallelism --quick   # seconds; the tests run this
 """
 
 from __future__ import annotations
@@ -32,12 +32,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from transformer_tutorial.benchmark import Settings, machine_info, time_interleaved, write_results
+from transformer_tutorial import results as stored
 from transformer_tutorial.config import TransformerConfig
-from transformer_tutorial.tasks import BOS
+from transformer_tutorial.data.tasks import BOS
+from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved, write_results
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.model import Transformer
+
+RESULT = "parallelism"  # transformer_tutorial.results.load("parallelism")
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def run(settings: ParallelismSettings, threads: int = 1) -> dict[str, Any]:
     finally:
         torch.set_num_threads(previous)
     return {
-        "command": "python -m transformer_tutorial.parallelism " + shlex.join(sys.argv[1:]),
+        "command": "python -m transformer_tutorial.experiments.parallelism " + shlex.join(sys.argv[1:]),
         "date": datetime.now(UTC).date().isoformat(),
         "machine": machine,
         "settings": json.loads(json.dumps(asdict(settings))),  # tuples as JSON lists
@@ -188,16 +191,19 @@ def run(settings: ParallelismSettings, threads: int = 1) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.parallelism", description=__doc__.split("\n")[0]
+        prog="python -m transformer_tutorial.experiments.parallelism", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: seconds (for the tests)")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file")
+    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
+    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else ParallelismSettings(), args.threads)
     print(json.dumps(results["summary"], indent=2))
     if args.output:
         write_results(results, args.output)
+    elif args.store:
+        print(f"stored {stored.save(RESULT, results)}")
     return results
 
 

@@ -1,0 +1,79 @@
+"""The site's figures, each drawn by the package's own code, one module per chapter.
+
+The site build renders every entry of ``FIGURES`` and ``DATA_FIGURES`` to ``figures/<name>.svg`` with
+``figure_svg`` (see ``theme/hooks/figures.py``); in a notebook, call the function and the figure appears.
+Every figure is seeded, so it is the same each time.
+Figures of stored measurements are in ``DATA_FIGURES``: each takes the stored result named beside it
+(``transformer_tutorial.results``), so that the site plots what was measured instead of measuring again at
+build time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from transformer_tutorial import results
+from transformer_tutorial.figures.architecture import residual_gradients
+from transformer_tutorial.figures.attention import attention_masks, dot_product_scaling, multi_head_weights
+from transformer_tutorial.figures.benchmarks import (
+    benchmark_memory,
+    benchmark_ratios,
+    benchmark_throughput,
+    benchmark_times,
+)
+from transformer_tutorial.figures.encoder import minilm_head_scores, minilm_heads
+from transformer_tutorial.figures.plotting import svg_bytes
+from transformer_tutorial.figures.positional import (
+    alibi_biases,
+    sinusoidal_dimensions,
+    sinusoidal_dot_products,
+    sinusoidal_encoding_map,
+    sinusoidal_variants,
+)
+from transformer_tutorial.figures.training import (
+    learning_rate_schedule,
+    parallelism,
+    sampling_distributions,
+    smoothed_target_distribution,
+)
+from transformer_tutorial.figures.vision import vit_digits_attention, vit_digits_confusion, vit_patches
+
+FIGURES: dict[str, Callable[[], Figure]] = {
+    "attention-masks": attention_masks,
+    "dot-product-scaling": dot_product_scaling,
+    "multi-head-weights": multi_head_weights,
+    "residual-gradients": residual_gradients,
+    "learning-rate-schedule": learning_rate_schedule,
+    "smoothed-targets": smoothed_target_distribution,
+    "sinusoidal-encoding": sinusoidal_encoding_map,
+    "sinusoidal-dimensions": sinusoidal_dimensions,
+    "sinusoidal-dot-products": sinusoidal_dot_products,
+    "sinusoidal-variants": sinusoidal_variants,
+    "alibi-bias": alibi_biases,
+    "sampling-distributions": sampling_distributions,
+    "minilm-head-scores": minilm_head_scores,
+    "minilm-heads": minilm_heads,
+    "vit-patches": vit_patches,
+}
+
+# name -> (function of the parsed JSON, name of the stored result it plots)
+DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
+    "vit-digits-confusion": (vit_digits_confusion, "vit-digits"),
+    "vit-digits-attention": (vit_digits_attention, "vit-digits"),
+    "benchmark-times": (benchmark_times, "cpu-benchmark"),
+    "benchmark-ratios": (benchmark_ratios, "cpu-benchmark"),
+    "benchmark-memory": (benchmark_memory, "cpu-benchmark"),
+    "benchmark-throughput": (benchmark_throughput, "cpu-benchmark"),
+    "parallelism": (parallelism, "parallelism"),
+}
+
+
+def figure_svg(name: str) -> bytes:
+    """Draw figure ``name`` as SVG; a figure of stored measurements reads its result first."""
+    if name in DATA_FIGURES:
+        draw, result = DATA_FIGURES[name]
+        return svg_bytes(draw(results.load(result)))
+    return svg_bytes(FIGURES[name]())
