@@ -1,0 +1,297 @@
+"""Wrong on purpose: the mistakes the checker recognises, each a short NumPy function with one real bug.
+
+Each has the signature of an exercise, so that the checker can run it on the same inputs as a reader's
+function and say "this is that mistake" when both give the same result. The ones marked with snippet
+sections are the functions of the "find the bug" exercises, shown on the pages. The mistakes that are whole
+models, kept to measure what they cost in training, are in ``transformer_tutorial.torch.mistakes``
+(``TokenSplitAttention`` is the token split below, inside multi-head attention).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from transformer_tutorial.numpy.attention import merge_heads, scaled_dot_product_attention, softmax, split_heads
+from transformer_tutorial.numpy.layers import gelu
+from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encoding
+
+# --- attention -------------------------------------------------------------------------------------------------
+
+
+def softmax_without_shift(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    exps = np.exp(x)  # overflows to inf for scores above about 709 (float64) or 88 (float32)
+    return exps / exps.sum(axis=axis, keepdims=True)
+
+
+def softmax_over_everything(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    exps = np.exp(x - x.max())
+    return exps / exps.sum()
+
+
+# --8<-- [start:flipped_mask]
+def attention(query, key, value, mask=None):
+    """softmax(Q Kᵀ / √d) V with a boolean mask, True = may attend."""
+    d = query.shape[-1]
+    scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(d)
+    if mask is not None:
+        scores = np.where(mask, -1e9, scores)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    return weights @ value, weights
+
+
+# --8<-- [end:flipped_mask]
+attention_with_flipped_mask = attention
+
+
+def attention_without_scaling(query, key, value, mask=None):
+    scores = query @ np.swapaxes(key, -1, -2)
+    weights = softmax(scores, axis=-1, mask=mask)
+    return weights @ value, weights
+
+
+def attention_with_infinite_fill(query, key, value, mask=None):
+    scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))  # -inf - -inf = NaN on a fully masked row
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    return weights @ value, weights
+
+
+def attention_softmax_over_queries(query, key, value, mask=None):
+    scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
+    weights = softmax(scores, axis=-2, mask=None if mask is None else np.broadcast_to(mask, scores.shape))
+    return weights @ value, weights
+
+
+# --- multi-head attention --------------------------------------------------------------------------------------
+
+
+def split_tokens(x: np.ndarray, num_heads: int) -> np.ndarray:
+    # The seed module's split: np.split(Q, h) on a (T, D) matrix cuts the rows, that is the tokens.
+    return np.stack(np.split(x, num_heads, axis=1), axis=1)  # (B, H, T / H, D)
+
+
+def reshape_without_transpose(x: np.ndarray, num_heads: int) -> np.ndarray:
+    batch, length, width = x.shape
+    return x.reshape(batch, num_heads, length, width // num_heads)
+
+
+# --8<-- [start:scale_by_d_model]
+def multi_head_attention(query, key, value, num_heads):
+    """Attention in num_heads heads, projections left out: (B, T, D), (B, S, D) -> (B, T, D)."""
+    d_model = query.shape[-1]
+    q, k, v = (split_heads(x, num_heads) for x in (query, key, value))
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(d_model)  # (B, H, T, S)
+    weights = softmax(scores, axis=-1)
+    return merge_heads(weights @ v)
+
+
+# --8<-- [end:scale_by_d_model]
+multi_head_attention_scaled_by_d_model = multi_head_attention
+
+
+def multi_head_attention_with_token_split(query, key, value, num_heads):
+    q, k, v = (split_tokens(x, num_heads) for x in (query, key, value))
+    output, _ = scaled_dot_product_attention(q, k, v)  # (B, H, T / H, D)
+    return np.concatenate(list(np.moveaxis(output, 1, 0)), axis=1)
+
+
+def multi_head_attention_without_scaling(query, key, value, num_heads):
+    q, k, v = (split_heads(x, num_heads) for x in (query, key, value))
+    weights = softmax(q @ np.swapaxes(k, -1, -2), axis=-1)
+    return merge_heads(weights @ v)
+
+
+# --- positional encodings --------------------------------------------------------------------------------------
+
+
+# --8<-- [start:exponent_i]
+def sinusoidal_encoding(length, d_model):
+    """The sinusoidal table (T, D): sin in even columns, cos in odd ones."""
+    positions = np.arange(length)[:, None]
+    i = np.arange((d_model + 1) // 2)  # the index of each (sin, cos) pair
+    angles = positions / 10000 ** (i / d_model)
+    table = np.zeros((length, d_model))
+    table[:, 0::2] = np.sin(angles)
+    table[:, 1::2] = np.cos(angles[:, : d_model // 2])
+    return table
+
+
+# --8<-- [end:exponent_i]
+sinusoidal_with_exponent_i = sinusoidal_encoding
+
+
+def sinusoidal_concatenated(length, d_model):
+    return concatenated_sinusoidal_encoding(length, d_model)
+
+
+def sinusoidal_sin_cos_swapped(length, d_model):
+    angles = np.arange(length)[:, None] / 10000 ** (np.arange(0, d_model, 2) / d_model)
+    table = np.zeros((length, d_model))
+    table[:, 0::2] = np.cos(angles)
+    table[:, 1::2] = np.sin(angles[:, : d_model // 2])
+    return table
+
+
+# --- the architecture ------------------------------------------------------------------------------------------
+
+
+# --8<-- [start:unbiased_variance]
+def layer_norm(x, weight, bias, eps=1e-5):
+    """Normalise each position's features to mean 0, variance 1, then scale and shift."""
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = x.var(axis=-1, ddof=1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + eps) * weight + bias
+
+
+# --8<-- [end:unbiased_variance]
+layer_norm_unbiased = layer_norm
+
+
+def layer_norm_eps_outside(x, weight, bias, eps=1e-5):
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / (np.sqrt(np.square(centred).mean(axis=-1, keepdims=True)) + eps) * weight + bias
+
+
+def layer_norm_over_batch(x, weight, bias, eps=1e-5):
+    centred = x - x.mean(axis=0, keepdims=True)
+    return centred / np.sqrt(np.square(centred).mean(axis=0, keepdims=True) + eps) * weight + bias
+
+
+# --- training and inference ------------------------------------------------------------------------------------
+
+
+# --8<-- [start:no_warmup]
+def learning_rate(step, d_model, warmup):
+    """The paper's schedule: a linear warm-up for `warmup` steps, then 1/√step."""
+    return d_model**-0.5 * min(step**-0.5, step * warmup**-0.5)
+
+
+# --8<-- [end:no_warmup]
+learning_rate_without_warmup = learning_rate
+
+
+def learning_rate_with_max(step, d_model, warmup):
+    return d_model**-0.5 * max(step**-0.5, step * warmup**-1.5)
+
+
+def attend_before_appending(query, key, value, cached_keys, cached_values):
+    output, _ = scaled_dot_product_attention(query, cached_keys, cached_values)
+    return output, np.concatenate([cached_keys, key], axis=-2), np.concatenate([cached_values, value], axis=-2)
+
+
+def prepend_to_cache(query, key, value, cached_keys, cached_values):
+    keys, values = np.concatenate([key, cached_keys], axis=-2), np.concatenate([value, cached_values], axis=-2)
+    output, _ = scaled_dot_product_attention(query, keys, values)
+    return output, keys, values
+
+
+# --- causal self-attention -------------------------------------------------------------------------------------
+
+
+def causal_mask_transposed(query_length, key_length):
+    return np.triu(np.ones((query_length, key_length), dtype=bool), k=key_length - query_length)
+
+
+def causal_mask_without_diagonal(query_length, key_length):
+    return np.tril(np.ones((query_length, key_length), dtype=bool), k=key_length - query_length - 1)
+
+
+def causal_mask_aligned_to_start(query_length, key_length):
+    return np.tril(np.ones((query_length, key_length), dtype=bool))
+
+
+# --8<-- [start:mask_after_softmax]
+def causal_attention(query, key, value):
+    """Attention in which query t sees keys 0…t only; the queries are the last T of the S positions."""
+    length, keys = query.shape[-2], key.shape[-2]
+    scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    weights = weights * np.tril(np.ones((length, keys)), k=keys - length)
+    return weights @ value
+
+
+# --8<-- [end:mask_after_softmax]
+causal_attention_masked_after_softmax = causal_attention
+
+
+def causal_attention_with_transposed_mask(query, key, value):
+    length, keys = query.shape[-2], key.shape[-2]
+    output, _ = scaled_dot_product_attention(query, key, value, causal_mask_transposed(length, keys))
+    return output
+
+
+def top_k_keeping_smallest(logits, k):
+    kth_smallest = np.sort(logits, axis=-1)[..., k - 1, None]
+    return softmax(logits, axis=-1, mask=logits <= kth_smallest)
+
+
+def top_k_with_zero_logits(logits, k):
+    kth_largest = np.sort(logits, axis=-1)[..., -k, None]
+    return softmax(np.where(logits >= kth_largest, logits, 0.0), axis=-1)
+
+
+def top_k_not_renormalised(logits, k):
+    kth_largest = np.sort(logits, axis=-1)[..., -k, None]
+    return np.where(logits >= kth_largest, softmax(logits, axis=-1), 0.0)
+
+
+# --- encoder-only models ---------------------------------------------------------------------------------------
+
+
+def mean_pool_over_padding(hidden, tokens, pad_id):
+    return hidden.mean(axis=1)
+
+
+def sum_pool(hidden, tokens, pad_id):
+    return (hidden * (tokens != pad_id)[..., None]).sum(axis=1)
+
+
+# --8<-- [start:tanh_gelu]
+def gelu_tanh(x):
+    """GELU, x·Φ(x), with Φ the standard normal distribution function."""
+    inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+    return 0.5 * x * (1 + np.tanh(inner))
+
+
+# --8<-- [end:tanh_gelu]
+
+
+def gelu_sigmoid(x):
+    return x / (1 + np.exp(-1.702 * x))
+
+
+def exact_gelu(x):
+    return gelu(x)
+
+
+# --- vision transformers ---------------------------------------------------------------------------------------
+
+
+# --8<-- [start:patch_strips]
+def patchify(images, patch_size):
+    """Cut (B, C, H, W) images into P × P patches, flattened: (B, N, C·P·P)."""
+    batch, channels, height, width = images.shape
+    count = (height // patch_size) * (width // patch_size)
+    return images.reshape(batch, count, channels * patch_size * patch_size)
+
+
+# --8<-- [end:patch_strips]
+patchify_by_reshape = patchify
+
+
+def patchify_column_major(images, patch_size):
+    batch, channels, height, width = images.shape
+    grid = images.reshape(batch, channels, height // patch_size, patch_size, width // patch_size, patch_size)
+    return grid.transpose(0, 4, 2, 1, 3, 5).reshape(batch, -1, channels * patch_size**2)
+
+
+def patchify_channels_last(images, patch_size):
+    batch, channels, height, width = images.shape
+    grid = images.reshape(batch, channels, height // patch_size, patch_size, width // patch_size, patch_size)
+    return grid.transpose(0, 2, 4, 3, 5, 1).reshape(batch, -1, channels * patch_size**2)
