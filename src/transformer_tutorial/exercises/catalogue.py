@@ -31,7 +31,7 @@ def _normal(seed: int, *shape: int, dtype: type = np.float64, scale: float = 1.0
 
 def _torch():
     import torch
-    import torch.nn.functional as F  # noqa: N812 - PyTorch's own spelling
+    import torch.nn.functional as F
 
     return torch, F
 
@@ -607,7 +607,8 @@ TRAINING = [
             ),
             Mistake(
                 "max instead of min",
-                "The schedule takes the smaller of the two branches: the ramp before the warm-up ends, the decay after.",
+                "The schedule takes the smaller of the two branches: the ramp before the warm-up ends, the decay"
+                " after.",
                 wrong.learning_rate_with_max,
             ),
         ),

@@ -9,6 +9,7 @@ mistakes gives exactly what the reader's function gave.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import numbers
@@ -254,7 +255,7 @@ def compare(expected: Any, actual: Any, rtol: float | None, atol: float | None, 
     if isinstance(expected, np.ndarray):
         try:
             actual = np.asarray(actual)
-        except Exception:  # noqa: BLE001 - any object that is not array-like
+        except Exception:  # any object that is not array-like
             return f"expected an array for {what}, got {type(actual).__name__}"
         if actual.shape != expected.shape:
             return (
@@ -358,10 +359,8 @@ def check_function(exercise: Exercise, function: Callable[..., Any], backend: st
             )
         actual = to_numpy(result)
         if case.post is not None:
-            try:
+            with contextlib.suppress(Exception):  # a result of the wrong shape for the follow-up computation
                 actual = quietly(case.post, actual)
-            except Exception:  # noqa: BLE001 - a result of the wrong shape for the follow-up computation
-                pass
         for reference, compute in case.references.items():
             expected = compute()
             difference = compare(expected, actual, exercise.rtol, exercise.atol)
@@ -410,7 +409,7 @@ def diagnose(exercise: Exercise, case: Case, actual: Any) -> Mistake | None:
             theirs = quietly(mistake.function, *_copies(case.args))
             if case.post is not None:
                 theirs = quietly(case.post, theirs)
-        except Exception:  # noqa: BLE001 - this mistake fails on these inputs, so it is not the reader's
+        except Exception:  # this mistake fails on these inputs, so it is not the reader's
             continue
         if _matches(theirs, actual):
             return mistake
