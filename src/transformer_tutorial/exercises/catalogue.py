@@ -301,15 +301,15 @@ MULTI_HEAD = [
         (
             Mistake(
                 TOKEN_SPLIT,
-                "Head h got a block of T / H consecutive positions with all D features, the way np.split(Q, h)"
-                " cuts a (T, D) matrix. Every head must see every token through D / H of its features:"
+                "Head h got a block of T/H consecutive positions with all D features, the way np.split(Q, h)"
+                " cuts a (T, D) matrix. Every head must see every token through D/H of its features:"
                 " x.reshape(B, T, H, D // H), then swap axes 1 and 2.",
                 wrong.split_tokens,
             ),
             Mistake(
                 "reshaped to (B, H, T, d) without a transpose",
-                "Reshaping (B, T, D) straight to (B, H, T, D / H) mixes the features of different tokens in one"
-                " head; reshape to (B, T, H, D / H) first, then swap axes 1 and 2.",
+                "Reshaping (B, T, D) straight to (B, H, T, D/H) mixes the features of different tokens in one"
+                " head; reshape to (B, T, H, D/H) first, then swap axes 1 and 2.",
                 wrong.reshape_without_transpose,
             ),
         ),
@@ -324,17 +324,17 @@ MULTI_HEAD = [
         (
             Mistake(
                 "the scores are scaled by √d_model, not by √(d_model / H)",
-                "Each head's dot products are sums over its own D / H features: divide them by √(D / H).",
+                "Each head's dot products are sums over its own D/H features: divide them by √(D/H).",
                 wrong.multi_head_attention_scaled_by_d_model,
             ),
             Mistake(
                 TOKEN_SPLIT,
-                "Each head must see every position, through D / H of its features.",
+                "Each head must see every position, through D/H of its features.",
                 wrong.multi_head_attention_with_token_split,
             ),
             Mistake(
                 "the scores are not scaled at all",
-                "Divide each head's scores by √(D / H).",
+                "Divide each head's scores by √(D/H).",
                 wrong.multi_head_attention_without_scaling,
             ),
         ),

@@ -175,6 +175,7 @@ def uses_torch(function: Callable[..., Any]) -> bool:
         stack.extend(const for const in current.co_consts if isinstance(const, types.CodeType))
     namespace = getattr(function, "__globals__", {})
     used = {_library(namespace[name]) for name in names if name in namespace}
+    used |= {_library(value) for value in getattr(function, "__annotations__", {}).values()}
     if "torch" in used or "numpy" in used:
         return "torch" in used
     imported = {_library(value) for value in namespace.values() if isinstance(value, types.ModuleType)}
@@ -234,8 +235,8 @@ def describe(value: Any) -> str:
 def _show(array: np.ndarray, index: tuple[int, ...]) -> str:
     """The row of ``array`` that holds ``index`` (its last axis), shortened."""
     row = array[index[:-1]] if array.ndim else array
-    text = np.array2string(np.asarray(row)[:8], precision=5, separator=", ", suppress_small=True)
-    return text.replace("\n", "") + (" …" if np.asarray(row).size > 8 else "")
+    text = np.array2string(np.asarray(row)[:6], precision=5, separator=", ", suppress_small=True)
+    return text.replace("\n", "") + (" …" if np.asarray(row).size > 6 else "")
 
 
 def _position(index: tuple[int, ...]) -> str:
@@ -270,7 +271,7 @@ def compare(expected: Any, actual: Any, rtol: float | None, atol: float | None, 
         else:
             if not np.issubdtype(actual.dtype, np.number):
                 return f"{what} must hold numbers, got dtype {actual.dtype}"
-            loose = actual.dtype in (np.float32, np.float16)
+            loose = np.float32 in (actual.dtype, expected.dtype) or np.float16 in (actual.dtype, expected.dtype)
             r = (1e-5 if loose else 1e-9) if rtol is None else (rtol * 1e4 if loose else rtol)
             a = (1e-5 if loose else 1e-10) if atol is None else (max(atol, 1e-5) if loose else atol)
             with np.errstate(all="ignore"):
@@ -280,7 +281,7 @@ def compare(expected: Any, actual: Any, rtol: float | None, atol: float | None, 
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
         where = "[" + ", ".join(map(str, index)) + "]"
         return (
-            f"{what}{where} is {actual[index]!r}, expected {expected[index]!r}"
+            f"{what}{where} is {actual[index].item()!r}, expected {expected[index].item()!r}"
             f" ({int(wrong.sum())} of {wrong.size} entries differ)\n"
             f"      expected{_position(index)} = {_show(expected, index)}\n"
             f"      got     {_position(index)} = {_show(actual, index)}"
@@ -335,7 +336,8 @@ def check_function(exercise: Exercise, function: Callable[..., Any], backend: st
         check_signature(exercise, function)
     except ReaderError as error:
         return Report(exercise.id, "error", f"error: {exercise.id}\n  {error}", summary=str(error))
-    if backend == "auto":
+    guessed = backend == "auto"
+    if guessed:
         backend = "torch" if uses_torch(function) else "numpy"
     if backend not in ("numpy", "torch"):
         raise ValueError(f"backend must be 'numpy', 'torch' or 'auto', got {backend!r}")
@@ -347,16 +349,19 @@ def check_function(exercise: Exercise, function: Callable[..., Any], backend: st
         try:
             result = quietly(function, *_copies(inputs))
         except Exception as error:  # the reader's code raised: show it with the reader's own lines
-            other = "torch" if backend == "numpy" else "numpy"
-            return Report(
-                exercise.id,
-                "error",
-                f"error: {exercise.id} ({library})\n  case {number} of {len(cases)}: {case.description}\n"
-                f"{_inputs(exercise, case)}  your function raised an error:\n{reader_traceback(error)}"
-                f"  (it was given {library} inputs; --backend {other} gives it the other kind)",
-                checked,
-                summary=f"case {number}: {type(error).__name__}: {error}",
-            )
+            result = _retry_with_tensors(function, case) if guessed and number == 1 and backend == "numpy" else None
+            if result is None:
+                other = "torch" if backend == "numpy" else "numpy"
+                return Report(
+                    exercise.id,
+                    "error",
+                    f"error: {exercise.id} ({library})\n  case {number} of {len(cases)}: {case.description}\n"
+                    f"{_inputs(exercise, case)}  your function raised an error:\n{reader_traceback(error)}"
+                    f"  (it was given {library} inputs; --backend {other} gives it the other kind)",
+                    checked,
+                    summary=f"case {number}: {type(error).__name__}: {error}",
+                )
+            backend, library = "torch", "PyTorch"
         actual = to_numpy(result)
         if case.post is not None:
             with contextlib.suppress(Exception):  # a result of the wrong shape for the follow-up computation
@@ -367,13 +372,13 @@ def check_function(exercise: Exercise, function: Callable[..., Any], backend: st
             if difference is None:
                 references.add(reference)
                 continue
-            mistake = diagnose(exercise, case, actual)
+            mistake = diagnose(exercise, case, actual, expected)
             message = (
                 f"wrong: {exercise.id} ({library})\n  case {number} of {len(cases)}: {case.description}\n"
                 f"{_inputs(exercise, case)}  compared with {reference}:\n    {difference}\n"
             )
             if mistake is not None:
-                explanation = textwrap.fill(mistake.explanation, 100, initial_indent="    ", subsequent_indent="    ")
+                explanation = textwrap.fill(mistake.explanation, 84, initial_indent="    ", subsequent_indent="    ")
                 message += f"  known mistake: {mistake.name}\n{explanation}\n"
             if checked:
                 message += f"  (the {len(checked)} case{'s' if len(checked) > 1 else ''} before this one passed)\n"
@@ -392,6 +397,14 @@ def check_function(exercise: Exercise, function: Callable[..., Any], backend: st
     )
 
 
+def _retry_with_tensors(function: Callable[..., Any], case: Case) -> Any:
+    """The result for tensor inputs, or None if the function fails on those too (its NumPy error is shown)."""
+    try:
+        return quietly(function, *_copies(to_torch(case.args)))
+    except Exception:
+        return None
+
+
 def _copies(args: tuple) -> tuple:
     """Fresh copies of array arguments, so that a function that writes into its input spoils nothing."""
     return tuple(arg.clone() if hasattr(arg, "clone") else arg.copy() if hasattr(arg, "copy") else arg for arg in args)
@@ -402,8 +415,11 @@ def _inputs(exercise: Exercise, case: Case) -> str:
     return "".join(f"    {name} = {describe(arg)}\n" for name, arg in zip(names, case.args, strict=False))
 
 
-def diagnose(exercise: Exercise, case: Case, actual: Any) -> Mistake | None:
-    """The known mistake that gives exactly the reader's result on this case, if there is one."""
+def diagnose(exercise: Exercise, case: Case, actual: Any, expected: Any) -> Mistake | None:
+    """The known mistake that gives the reader's (wrong) result on this case, if there is one.
+
+    A mistake that happens to give the right answer on this case explains nothing, and is passed over.
+    """
     for mistake in exercise.mistakes:
         try:
             theirs = quietly(mistake.function, *_copies(case.args))
@@ -411,7 +427,7 @@ def diagnose(exercise: Exercise, case: Case, actual: Any) -> Mistake | None:
                 theirs = quietly(case.post, theirs)
         except Exception:  # this mistake fails on these inputs, so it is not the reader's
             continue
-        if _matches(theirs, actual):
+        if _matches(theirs, actual) and compare(expected, to_numpy(theirs), exercise.rtol, exercise.atol):
             return mistake
     return None
 
