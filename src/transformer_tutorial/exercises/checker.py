@@ -443,8 +443,9 @@ def check_answer(exercise: Exercise, answer: Any) -> Report:
     return Report(
         exercise.id,
         "wrong",
-        f"wrong: {exercise.id}\n  {difference}\n  (run the block on the page to see why)",
-        summary=difference.splitlines()[0],
+        f"wrong: {exercise.id}\n  your answer is {answer!r}; the code gives {expected!r}\n"
+        "  (run the block on the page to see why)",
+        summary=f"your answer is {answer!r}",
     )
 
 
