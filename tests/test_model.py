@@ -104,6 +104,17 @@ def test_padding_does_not_change_the_outputs_at_real_positions():
     torch.testing.assert_close(padded_memory[:, :6][real], memory[real], rtol=0, atol=1e-12)
 
 
+def test_cached_decoding_of_padded_targets_equals_decoding_the_whole_prefix():
+    model = small_model()
+    tgt = torch.tensor([[1, 11, 12, 0, 0, 0], [1, 14, 0, 15, 16, 17]])  # padding at the end and in the middle
+    with torch.no_grad():
+        memory, src_mask = model.encode(SRC)
+        whole = model.decode(tgt, memory, src_mask)
+        cache = model.new_cache()
+        pieces = [model.decode(tgt[:, start:end], memory, src_mask, cache) for start, end in ((0, 2), (2, 3), (3, 6))]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=0, atol=1e-12)
+
+
 # Bad input: clear errors that name what is wrong.
 
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.tasks import BOS, EOS, PAD, ReversalTask
+from transformer_tutorial.torch.attention import MultiHeadAttention
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
 from transformer_tutorial.torch.mistakes import TransformerWithoutPositions, with_token_split_attention
 from transformer_tutorial.torch.model import Transformer
@@ -106,6 +107,26 @@ def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search
     ]
     best = max(candidates, key=log_probability)
     assert beam_search(model, src, beam_size=task.vocab_size**3, max_new_tokens=4) == best
+
+
+def test_an_interrupted_training_run_leaves_the_attention_paths_as_it_found_them():
+    model = tiny_model(TASK)
+    model.decoder.layers[0].cross_attention.fused = True  # one layer set to the fused path by its owner
+    paths = [module.fused for module in model.modules() if isinstance(module, MultiHeadAttention)]
+    batches = reversal_batches(TASK, batch_size=4, seed=0)
+    calls = 0
+
+    def interrupted() -> tuple[torch.Tensor, ...]:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt  # Ctrl-C in a notebook
+        return batches()
+
+    with pytest.raises(KeyboardInterrupt):
+        train(model, interrupted, steps=10, warmup=4, progress=False)
+    assert [module.fused for module in model.modules() if isinstance(module, MultiHeadAttention)] == paths
+    assert not model.training
 
 
 def test_greedy_decoding_records_each_step_for_the_table():
