@@ -43,6 +43,15 @@ def test_numpy_forward_equals_the_pytorch_model(changes):
     np.testing.assert_allclose(logits, expected.numpy(), rtol=0, atol=1e-10)
 
 
+def test_eval_mode_switches_off_the_default_dropout():
+    model = small_model(dropout=0.1)  # the paper's rate, on the embeddings and on every sub-layer's output
+    with torch.no_grad():
+        first, second = model(SRC, TGT), model(SRC, TGT)
+    assert torch.equal(first, second)
+    expected = transformer(SRC.numpy(), TGT.numpy(), model.numpy_params())  # NumPy has no dropout at all
+    np.testing.assert_allclose(first.numpy(), expected, rtol=0, atol=1e-12)
+
+
 def test_shared_embeddings_are_one_matrix():
     model = small_model()
     assert model.output.weight is model.src_embedding.weight is model.tgt_embedding.weight
