@@ -36,7 +36,6 @@ def site_corpus(docs_dir: str | Path) -> str:
 # --8<-- [end:corpus]
 
 
-# --8<-- [start:char_tokenizer]
 class CharTokenizer:
     """One token per character: the vocabulary is the sorted set of characters of a text.
 
@@ -79,6 +78,3 @@ class CharTokenizer:
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """The text of a sequence of ids."""
         return "".join(self.vocabulary[int(index)] for index in ids)
-
-
-# --8<-- [end:char_tokenizer]

@@ -69,22 +69,27 @@ class Decoder(nn.Module):
 # --8<-- [end:stacks]
 
 
+# --8<-- [start:decoding_cache]
 @dataclass
 class DecodingCache:
-    """What ``Transformer.decode`` keeps between steps: each decoder layer's keys and values, and which of the
-    cached target positions are real tokens rather than padding (a later query must not attend to those)."""
+    """What ``Transformer.decode`` keeps between steps: each decoder layer's keys and
+    values, and which cached target positions are real tokens rather than padding (a
+    later query must not attend to those)."""
 
     layers: list[DecoderLayerCache]
-    real: torch.Tensor | None = None  # (B, S) boolean, True at the cached positions that are not padding
+    real: torch.Tensor | None = None  # (B, S) boolean, True at the real tokens
 
     def __len__(self) -> int:
         """How many target positions are cached."""
         return 0 if self.real is None else self.real.shape[1]
 
     def remember(self, real: torch.Tensor) -> torch.Tensor:
-        """Append the (B, T) flags of new positions; return the flags of every position so far, (B, S + T)."""
+        """Append the (B, T) flags of new positions; return all of them, (B, S + T)."""
         self.real = real if self.real is None else torch.cat([self.real, real], dim=1)
         return self.real
+
+
+# --8<-- [end:decoding_cache]
 
 
 class Transformer(nn.Module):

@@ -83,9 +83,9 @@ class TrainingLog:
 # --8<-- [start:train]
 @contextmanager
 def training_mode(model: Transformer) -> Iterator[None]:
-    """Train mode with every attention layer on the fused path while the block runs; eval mode and each layer's
-    own path afterwards, also when the block raises (an interrupted run leaves the model ready to decode)."""
-    attention = [module for module in model.modules() if isinstance(module, MultiHeadAttention)]
+    """Train mode, every attention layer on the fused path, while the block runs; then
+    eval mode and each layer's own path, also when the block raises (Ctrl-C)."""
+    attention = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
     paths = [module.fused for module in attention]
     model.train()
     for module in attention:

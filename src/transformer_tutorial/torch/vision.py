@@ -23,6 +23,7 @@ from transformer_tutorial.checks import (
     check_image_patches,
     check_ndim,
     check_patch_sequence,
+    check_patch_size,
     check_positive_int,
     format_shape,
 )
@@ -140,11 +141,9 @@ class VisionTransformer(nn.Module):
     ) -> None:
         super().__init__()
         height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        check_positive_int("patch_size", patch_size)
+        check_patch_size(patch_size, height, width, f"image_size {height} × {width}")
         check_positive_int("num_classes", num_classes)
         check_positive_int("num_layers", num_layers, allow_zero=True)
-        if height % patch_size or width % patch_size:
-            raise ValueError(f"image_size {height} × {width} is not divisible by patch_size={patch_size}")
         self.image_shape = (in_channels, height, width)
         num_patches = (height // patch_size) * (width // patch_size)
         self.patch_embedding = PatchEmbedding(patch_size, in_channels, d_model)
