@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from project import perturb_norms_and_biases
+from project import randomise
 
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.costs import transformer_parameter_count
@@ -22,7 +22,7 @@ SMALL = {"d_model": 16, "num_heads": 4, "num_layers": 2, "d_ff": 32, "dropout": 
 def small_model(seed: int = 0, **changes) -> Transformer:
     torch.manual_seed(seed)
     config = TransformerConfig(**{"src_vocab_size": 23, "tgt_vocab_size": 23, **SMALL, **changes})
-    return perturb_norms_and_biases(Transformer(config).double().eval())
+    return randomise(Transformer(config).double().eval(), norms_and_biases_only=True)
 
 
 SRC = torch.tensor([[3, 4, 5, 6, 7, 0], [8, 9, 10, 0, 0, 0]])

@@ -25,6 +25,8 @@ DIV_TAG = re.compile(r"<div[\s>]|</div>")
 # $$display$$ first, then $inline$; a dollar sign escaped as \$ is text.
 DOLLAR_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$", re.DOTALL)
 UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
+# mkdocs-jupyter (0.26) writes a MathJax loader into every notebook page. No option leaves it out:
+# custom_mathjax_url only changes its address, and an empty one gives <script src="">. So the hook cuts it.
 MATHJAX_LOADER = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
 
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -31,6 +32,11 @@ from transformer_tutorial.checks import (
     mask_with_head_axis,
 )
 from transformer_tutorial.numpy.attention import MultiHeadAttentionParams
+
+
+def to_numpy(tensor: Tensor) -> np.ndarray:
+    """A tensor as a float64 NumPy array (detached, on the CPU): how weights reach the NumPy backend."""
+    return tensor.detach().double().cpu().numpy()
 
 
 # --8<-- [start:softmax]
@@ -458,18 +464,10 @@ class MultiHeadAttention(nn.Module):
     def numpy_params(self) -> MultiHeadAttentionParams:
         """The weights as float64 NumPy arrays for the NumPy backend, in the paper's orientation (x @ W)."""
 
-        def weight(proj: nn.Linear) -> torch.Tensor:
-            return proj.weight.detach().T.double().cpu().numpy()
-
-        def bias(proj: nn.Linear) -> torch.Tensor:
-            if proj.bias is None:
-                return torch.zeros(self.d_model, dtype=torch.float64).numpy()
-            return proj.bias.detach().double().cpu().numpy()
-
         projections = (self.q_proj, self.k_proj, self.v_proj, self.out_proj)
-        return MultiHeadAttentionParams(
-            *(weight(proj) for proj in projections), *(bias(proj) for proj in projections), self.num_heads
-        )
+        weights = [to_numpy(proj.weight.T) for proj in projections]
+        biases = [np.zeros(self.d_model) if proj.bias is None else to_numpy(proj.bias) for proj in projections]
+        return MultiHeadAttentionParams(*weights, *biases, self.num_heads)
 
 
 def head_projection(proj: nn.Linear, rows: slice, x: Tensor) -> Tensor:

@@ -19,13 +19,9 @@ from transformer_tutorial.numpy.layers import (
     FeedForwardParams,
     LayerNormParams,
 )
-from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention
+from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention, to_numpy
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "gelu": F.gelu}
-
-
-def _array(tensor: torch.Tensor):
-    return tensor.detach().double().cpu().numpy()
 
 
 # --8<-- [start:layer_norm]
@@ -53,7 +49,7 @@ class LayerNorm(nn.Module):
     # --8<-- [end:layer_norm]
 
     def numpy_params(self) -> LayerNormParams:
-        return LayerNormParams(_array(self.weight), _array(self.bias), self.eps)
+        return LayerNormParams(to_numpy(self.weight), to_numpy(self.bias), self.eps)
 
 
 # --8<-- [start:feed_forward]
@@ -80,10 +76,10 @@ class FeedForward(nn.Module):
 
     def numpy_params(self) -> FeedForwardParams:
         return FeedForwardParams(
-            _array(self.linear_1.weight.T),
-            _array(self.linear_1.bias),
-            _array(self.linear_2.weight.T),
-            _array(self.linear_2.bias),
+            to_numpy(self.linear_1.weight.T),
+            to_numpy(self.linear_1.bias),
+            to_numpy(self.linear_2.weight.T),
+            to_numpy(self.linear_2.bias),
             self.activation,
         )
 

@@ -13,7 +13,7 @@ from torch import nn
 from transformer_tutorial.checks import check_same_size, check_tokens
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.numpy.model import TransformerParams
-from transformer_tutorial.torch.attention import causal_mask, padding_mask
+from transformer_tutorial.torch.attention import causal_mask, padding_mask, to_numpy
 from transformer_tutorial.torch.layers import DecoderLayer, DecoderLayerCache, EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import embed_positions, sinusoidal_encoding
 
@@ -180,14 +180,11 @@ class Transformer(nn.Module):
     def numpy_params(self) -> TransformerParams:
         """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.model``."""
 
-        def array(tensor: torch.Tensor):
-            return tensor.detach().double().cpu().numpy()
-
         return TransformerParams(
             config=self.config,
-            src_embedding=array(self.src_embedding.weight),
-            tgt_embedding=array(self.tgt_embedding.weight),
-            output_weight=array(self.output.weight.T),
+            src_embedding=to_numpy(self.src_embedding.weight),
+            tgt_embedding=to_numpy(self.tgt_embedding.weight),
+            output_weight=to_numpy(self.output.weight.T),
             encoder_layers=[layer.numpy_params() for layer in self.encoder.layers],
             decoder_layers=[layer.numpy_params() for layer in self.decoder.layers],
             encoder_norm=None if self.encoder.norm is None else self.encoder.norm.numpy_params(),

@@ -28,12 +28,9 @@ from transformer_tutorial.checks import (
     format_shape,
 )
 from transformer_tutorial.numpy.vision import PatchEmbeddingParams, VisionTransformerParams
+from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
-
-
-def _array(tensor: torch.Tensor):
-    return tensor.detach().double().cpu().numpy()
 
 
 # --8<-- [start:patchify]
@@ -107,7 +104,7 @@ class PatchEmbedding(nn.Module):
     # --8<-- [end:patch_embedding]
 
     def numpy_params(self) -> PatchEmbeddingParams:
-        return PatchEmbeddingParams(_array(self.linear.weight.T), _array(self.linear.bias), self.patch_size)
+        return PatchEmbeddingParams(to_numpy(self.linear.weight.T), to_numpy(self.linear.bias), self.patch_size)
 
 
 class VisionTransformer(nn.Module):
@@ -214,12 +211,12 @@ class VisionTransformer(nn.Module):
         """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.vision.vision_transformer``."""
         return VisionTransformerParams(
             patch_embedding=self.patch_embedding.numpy_params(),
-            class_token=_array(self.class_token),
-            positions=_array(self.positions.table.weight),
+            class_token=to_numpy(self.class_token),
+            positions=to_numpy(self.positions.table.weight),
             layers=[layer.numpy_params() for layer in self.layers],
             norm=self.norm.numpy_params(),
-            head_weight=_array(self.head.weight.T),
-            head_bias=_array(self.head.bias),
+            head_weight=to_numpy(self.head.weight.T),
+            head_bias=to_numpy(self.head.bias),
         )
 
 
