@@ -29,9 +29,8 @@ def on_config(config):
     global _pool, _folder
     _stop()  # `mkdocs serve` reads the configuration again before each rebuild
     # A process, not a thread, because drawing holds the interpreter lock and would stall the page rendering.
-    # One worker, because one is enough to finish before MkDocs needs the files, and the other cores run the
-    # notebooks' kernels and MkDocs itself: a second worker would import matplotlib and torch again and compete
-    # with them. A fresh interpreter, not a fork: the parent may already have threads (PyTorch's among them).
+    # One worker: the other cores are busy with the notebooks' kernels and MkDocs itself, and a second worker
+    # would import matplotlib and the package again only to compete with them for those cores. A fresh interpreter, not a fork: the parent may already have threads (PyTorch's among them).
     _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     _folder = tempfile.TemporaryDirectory(prefix="figures-")
     docs_dir = Path(config["docs_dir"])
