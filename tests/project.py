@@ -29,28 +29,22 @@ def build_site(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]
     return subprocess.CompletedProcess(build.args, build.returncode, stdout, stderr)
 
 
-def perturb_norms_and_biases(model):
-    """Add noise (scale 0.2, from torch's global generator) to every LayerNorm γ and β and every bias, in place;
-    return the model. At their defaults, ones and zeros, a swapped γ and β or a dropped bias would go unnoticed."""
-    import torch
+def randomise(module, seed: int = 0, norms_and_biases_only: bool = False):
+    """Give the parameters of a torch module random values, in place, and return the module.
 
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "norm" in name or name.endswith("bias"):
-                parameter.add_(torch.randn(parameter.shape, dtype=parameter.dtype) * 0.2)
-    return model
-
-
-def randomise(module, seed: int = 0):
-    """Give every parameter of a torch module random values (scale 0.3), and return the module.
-
-    The default values (LayerNorm's ones and zeros, zero biases, a class token at zero) would hide a swapped
-    γ and β or a bias that is dropped.
+    At their defaults (LayerNorm's ones and zeros, zero biases, a class token at zero) a swapped γ and β or a
+    dropped bias would go unnoticed. By default every parameter is replaced by noise of scale 0.3; with
+    ``norms_and_biases_only``, LayerNorm γ and β and every bias get noise of scale 0.2 added, and the other
+    weights keep their initialisation (for whole models, whose initialisation keeps activations in range).
     """
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+        for name, parameter in module.named_parameters():
+            noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+            if not norms_and_biases_only:
+                parameter.copy_(noise * 0.3)
+            elif "norm" in name or name.endswith("bias"):
+                parameter.add_(noise * 0.2)
     return module

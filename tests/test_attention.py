@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -113,13 +115,20 @@ def test_per_sequence_mask_matches_a_per_head_attn_mask(dtype):
 # The other paths and the other backend, against the explicit path or PyTorch.
 
 
+def fused_path(module: ttorch.MultiHeadAttention) -> ttorch.MultiHeadAttention:
+    """A copy of ``module`` that takes the fused path (the same weights, shared)."""
+    fused = copy.copy(module)
+    fused.fused = True
+    return fused
+
+
 @DTYPES
 def test_fused_path_equals_explicit_path(dtype):
     _, ours = reference_pair(32, 8, dtype)
     query, key, value = inputs(2, 6, 10, 32, dtype)
     for mask in (None, random_mask(2, 6, 10), ttorch.causal_mask(6, 10)):
         explicit, _ = ours(query, key, value, mask=mask)
-        fused, weights = ours(query, key, value, mask=mask, fused=True)
+        fused, weights = fused_path(ours)(query, key, value, mask=mask)
         assert weights is None
         assert_close(fused, explicit, dtype)
 
@@ -196,7 +205,7 @@ def test_nn_multihead_attention_gives_nan_where_ours_gives_zeros():
     mask[1] = False
     theirs, _ = reference(x, x, x, attn_mask=ttorch.to_mha_mask(mask, 2))
     output, weights = ours(x, x, x, mask=mask)
-    fused, _ = ours(x, x, x, mask=mask, fused=True)
+    fused, _ = fused_path(ours)(x, x, x, mask=mask)
     assert torch.isnan(theirs[0, 1]).all() and not torch.isnan(theirs[0, [0, 2]]).any()
     assert (weights[0, :, 1] == 0).all()
     # no weights, so the head outputs are zero and only the output projection's bias is left
@@ -258,11 +267,12 @@ def test_multiply_adds_do_not_depend_on_the_number_of_heads(query_length, key_le
 @pytest.mark.parametrize("fused", [False, True])
 def test_empty_sequences(fused):
     _, ours = reference_pair(8, 2, torch.float64)
+    ours.fused = fused
     query, key, value = inputs(2, 0, 4, 8, torch.float64)
-    output, _ = ours(query, key, value, fused=fused)
+    output, _ = ours(query, key, value)
     assert output.shape == (2, 0, 8)
     query, key, value = inputs(2, 3, 0, 8, torch.float64)
-    output, _ = ours(query, key, value, fused=fused)
+    output, _ = ours(query, key, value)
     assert_close(output, ours.out_proj.bias.expand(2, 3, 8), torch.float64)
     np_output, np_weights = tnp.multi_head_attention(query.numpy(), key.numpy(), value.numpy(), ours.numpy_params())
     assert np_weights.shape == (2, 2, 3, 0)

@@ -145,3 +145,45 @@ def test_params_with_mismatched_shapes():
         tnp.MultiHeadAttentionParams(
             good.w_q, good.w_k, good.w_v, good.w_o[:, :6], good.b_q, good.b_k, good.b_v, good.b_o, 2
         )
+
+
+# Inputs a new user tries: nested lists, a dtype that differs from the weights', integer tensors.
+
+
+def test_numpy_reads_nested_lists_as_numpy_would():
+    q = [[1.0, 0.0]]
+    k = [[1.0, 0.0], [0.0, 1.0]]
+    v = [[10.0], [20.0]]
+    output, weights = tnp.scaled_dot_product_attention(q, k, v)
+    expected_output, expected_weights = tnp.scaled_dot_product_attention(np.array(q), np.array(k), np.array(v))
+    assert np.array_equal(output, expected_output) and np.array_equal(weights, expected_weights)
+    params = tnp.MultiHeadAttentionParams.random(4, 2, np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(1, 3, 4))
+    listed, _ = tnp.multi_head_attention(x.tolist(), x.tolist(), x.tolist(), params)
+    assert np.array_equal(listed, tnp.multi_head_attention(x, x, x, params)[0])
+
+
+def test_pytorch_refuses_nested_lists_by_name():
+    x = torch.zeros(1, 3, 4)
+    with raises(TypeError, "key must be a torch.Tensor, got list"):
+        ttorch.scaled_dot_product_attention(x, x.tolist(), x)
+    with raises(TypeError, "query must be a torch.Tensor, got list"):
+        ttorch.MultiHeadAttention(4, 2)(x.tolist(), x, x)
+
+
+def test_a_float64_query_into_float32_weights_is_refused_by_name():
+    x = torch.zeros(1, 3, 4)
+    with raises(
+        TypeError, "query has dtype torch.float64, the weights torch.float32; convert one of them with .to(dtype)"
+    ):
+        ttorch.MultiHeadAttention(4, 2)(x.double(), x, x)
+    with raises(TypeError, "value has dtype torch.float64, query torch.float32"):
+        ttorch.scaled_dot_product_attention(x, x, x.double())
+
+
+def test_integer_tensors_into_pytorch_attention_are_refused_by_name():
+    ids = torch.ones(1, 3, 4, dtype=torch.int64)
+    with raises(TypeError, "query must hold floating-point numbers, got dtype torch.int64"):
+        ttorch.scaled_dot_product_attention(ids, ids, ids)
+    with raises(TypeError, "query must hold floating-point numbers, got dtype torch.int64"):
+        ttorch.MultiHeadAttention(4, 2)(ids, ids, ids)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from project import perturb_norms_and_biases
+from project import randomise
 
 from transformer_tutorial.numpy import decoder_only as np_decoder
 from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig
@@ -31,7 +31,9 @@ SMALL = {"vocab_size": 11, "d_model": 16, "num_heads": 4, "num_layers": 2, "d_ff
 def small_model(seed: int = 0, dtype: torch.dtype = torch.float64, **changes) -> DecoderOnly:
     """A random model whose LayerNorm γ, β and biases are random too (ones and zeros would hide a mix-up)."""
     torch.manual_seed(seed)
-    model = perturb_norms_and_biases(DecoderOnly(DecoderOnlyConfig(**{**SMALL, **changes})).to(dtype).eval())
+    model = randomise(
+        DecoderOnly(DecoderOnlyConfig(**{**SMALL, **changes})).to(dtype).eval(), norms_and_biases_only=True
+    )
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "embedding" in name or "positions" in name:

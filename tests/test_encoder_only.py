@@ -10,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 import torch
-from project import ROOT, perturb_norms_and_biases
+from project import ROOT, randomise
 
 from transformer_tutorial.data import pretrained
 from transformer_tutorial.experiments.heads import Coreference, offset_scores, pronoun_scores
@@ -29,7 +29,7 @@ TINY = EncoderOnlyConfig(vocab_size=50, d_model=16, num_heads=4, num_layers=2, d
 def tiny_model(seed: int = 0) -> EncoderOnly:
     """A random float64 model whose LayerNorm γ, β and biases are random too."""
     torch.manual_seed(seed)
-    return perturb_norms_and_biases(EncoderOnly(TINY).double().eval())
+    return randomise(EncoderOnly(TINY).double().eval(), norms_and_biases_only=True)
 
 
 TOKENS = torch.tensor([[2, 17, 5, 9, 33, 3, 0, 0], [2, 41, 3, 0, 0, 0, 0, 0], [2, 7, 7, 8, 12, 19, 44, 3]])

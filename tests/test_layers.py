@@ -150,6 +150,53 @@ def test_nn_transformer_encoder_adds_a_final_layer_norm_that_the_paper_does_not_
         torch.testing.assert_close(final(paper), stack(x), rtol=0, atol=1e-12)
 
 
+def pytorch_layer(kind: str, **options) -> nn.Module:
+    """A randomised, batch-first ``nn.TransformerEncoderLayer`` or ``nn.TransformerDecoderLayer`` (float64)."""
+    cls = nn.TransformerEncoderLayer if kind == "encoder" else nn.TransformerDecoderLayer
+    return randomise(cls(16, 4, 40, batch_first=True, **options)).double()
+
+
+def run_layer(layer: nn.Module, kind: str, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    return layer(x) if kind == "encoder" else layer(x, memory)
+
+
+OURS = {"encoder": EncoderLayer, "decoder": DecoderLayer}
+KINDS = pytest.mark.parametrize("kind", ["encoder", "decoder"])
+
+
+@KINDS
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.3])
+def test_from_pytorch_copies_every_dropout_probability(kind, p):
+    reference = pytorch_layer(kind, dropout=p)
+    ours = OURS[kind].from_pytorch(reference)
+    theirs = [reference.self_attn.dropout, *([reference.multihead_attn.dropout] if kind == "decoder" else [])]
+    assert [module.dropout for module in ours.modules() if isinstance(module, ttorch.MultiHeadAttention)] == theirs
+    residual = [getattr(reference, f"dropout{i}").p for i in range(1, 4 if kind == "decoder" else 3)]
+    assert [module.p for module in ours.modules() if isinstance(module, nn.Dropout)] == residual
+
+
+@KINDS
+def test_from_pytorch_without_dropout_matches_in_train_mode_too(kind):
+    reference = pytorch_layer(kind, dropout=0.0).train()
+    ours = OURS[kind].from_pytorch(reference).train()
+    x, memory = torch.randn(2, 5, 16, dtype=torch.float64), torch.randn(2, 6, 16, dtype=torch.float64)
+    torch.testing.assert_close(
+        run_layer(ours, kind, x, memory), run_layer(reference, kind, x, memory), rtol=0, atol=1e-12
+    )
+
+
+@KINDS
+def test_from_pytorch_with_the_default_dropout_matches_in_eval_mode(kind):
+    reference = pytorch_layer(kind).eval()  # PyTorch's default, dropout=0.1: eval mode must switch all of it off
+    assert reference.dropout1.p == 0.1
+    ours = OURS[kind].from_pytorch(reference).eval()
+    x, memory = torch.randn(2, 5, 16, dtype=torch.float64), torch.randn(2, 6, 16, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            run_layer(ours, kind, x, memory), run_layer(reference, kind, x, memory), rtol=0, atol=1e-12
+        )
+
+
 def test_from_pytorch_refuses_sequence_first_layers():
     with pytest.raises(ValueError, match="batch_first=True"):
         EncoderLayer.from_pytorch(nn.TransformerEncoderLayer(8, 2, 16))

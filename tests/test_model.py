@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from project import perturb_norms_and_biases
+from project import randomise
 
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.costs import transformer_parameter_count
@@ -22,7 +22,7 @@ SMALL = {"d_model": 16, "num_heads": 4, "num_layers": 2, "d_ff": 32, "dropout": 
 def small_model(seed: int = 0, **changes) -> Transformer:
     torch.manual_seed(seed)
     config = TransformerConfig(**{"src_vocab_size": 23, "tgt_vocab_size": 23, **SMALL, **changes})
-    return perturb_norms_and_biases(Transformer(config).double().eval())
+    return randomise(Transformer(config).double().eval(), norms_and_biases_only=True)
 
 
 SRC = torch.tensor([[3, 4, 5, 6, 7, 0], [8, 9, 10, 0, 0, 0]])
@@ -41,6 +41,15 @@ def test_numpy_forward_equals_the_pytorch_model(changes):
     logits = transformer(SRC.numpy(), TGT.numpy(), model.numpy_params())
     assert logits.shape == (2, 5, model.config.tgt_vocab_size)
     np.testing.assert_allclose(logits, expected.numpy(), rtol=0, atol=1e-10)
+
+
+def test_eval_mode_switches_off_the_default_dropout():
+    model = small_model(dropout=0.1)  # the paper's rate, on the embeddings and on every sub-layer's output
+    with torch.no_grad():
+        first, second = model(SRC, TGT), model(SRC, TGT)
+    assert torch.equal(first, second)
+    expected = transformer(SRC.numpy(), TGT.numpy(), model.numpy_params())  # NumPy has no dropout at all
+    np.testing.assert_allclose(first.numpy(), expected, rtol=0, atol=1e-12)
 
 
 def test_shared_embeddings_are_one_matrix():
@@ -102,6 +111,17 @@ def test_padding_does_not_change_the_outputs_at_real_positions():
     torch.testing.assert_close(padded[:, :5], logits, rtol=0, atol=1e-12)
     real = SRC != 0
     torch.testing.assert_close(padded_memory[:, :6][real], memory[real], rtol=0, atol=1e-12)
+
+
+def test_cached_decoding_of_padded_targets_equals_decoding_the_whole_prefix():
+    model = small_model()
+    tgt = torch.tensor([[1, 11, 12, 0, 0, 0], [1, 14, 0, 15, 16, 17]])  # padding at the end and in the middle
+    with torch.no_grad():
+        memory, src_mask = model.encode(SRC)
+        whole = model.decode(tgt, memory, src_mask)
+        cache = model.new_cache()
+        pieces = [model.decode(tgt[:, start:end], memory, src_mask, cache) for start, end in ((0, 2), (2, 3), (3, 6))]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=0, atol=1e-12)
 
 
 # Bad input: clear errors that name what is wrong.

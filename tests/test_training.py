@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.data.tasks import BOS, EOS, PAD, ReversalTask
+from transformer_tutorial.torch.attention import MultiHeadAttention
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
 from transformer_tutorial.torch.mistakes import TransformerWithoutPositions, with_token_split_attention
 from transformer_tutorial.torch.model import Transformer
@@ -68,15 +69,6 @@ def tiny_model(task: ReversalTask, seed: int = 0, cls=Transformer, **changes) ->
 TASK = ReversalTask(num_symbols=6, min_length=2, max_length=6)
 
 
-def test_cached_greedy_decoding_gives_exactly_the_tokens_of_recomputing_the_prefix():
-    model = tiny_model(TASK, seed=1)
-    src = torch.from_numpy(TASK.batch(np.random.default_rng(0), 4).src)
-    cached = greedy_decode(model, src, max_new_tokens=60, stop_at_eos=False).tokens
-    recomputed = greedy_decode(model, src, max_new_tokens=60, use_cache=False, stop_at_eos=False).tokens
-    assert cached.shape == (4, 60)
-    assert torch.equal(cached, recomputed)
-
-
 def test_beam_search_of_width_one_is_greedy_decoding():
     model = tiny_model(TASK, seed=2)
     batch = TASK.batch(np.random.default_rng(1), 6)
@@ -106,6 +98,26 @@ def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search
     ]
     best = max(candidates, key=log_probability)
     assert beam_search(model, src, beam_size=task.vocab_size**3, max_new_tokens=4) == best
+
+
+def test_an_interrupted_training_run_leaves_the_attention_paths_as_it_found_them():
+    model = tiny_model(TASK)
+    model.decoder.layers[0].cross_attention.fused = True  # one layer set to the fused path by its owner
+    paths = [module.fused for module in model.modules() if isinstance(module, MultiHeadAttention)]
+    batches = reversal_batches(TASK, batch_size=4, seed=0)
+    calls = 0
+
+    def interrupted() -> tuple[torch.Tensor, ...]:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt  # Ctrl-C in a notebook
+        return batches()
+
+    with pytest.raises(KeyboardInterrupt):
+        train(model, interrupted, steps=10, warmup=4, progress=False)
+    assert [module.fused for module in model.modules() if isinstance(module, MultiHeadAttention)] == paths
+    assert not model.training
 
 
 def test_greedy_decoding_records_each_step_for_the_table():
@@ -149,6 +161,58 @@ def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trai
     assert untrained_loss > 2.0  # about ln(8): an untrained model spreads its bets over the vocabulary
     assert loss < 1.0, loss  # the broken models below stay above 1.1 after the same training
     assert exact_match_accuracy(model, QUICK, 200, seed=7) > 0.4
+
+
+# Decoding with the trained model: its outputs differ from step to step and sequences end at different lengths,
+# so a wrong position, a stale cache or a token after EOS changes what these tests see.
+
+SOURCES = torch.from_numpy(QUICK.batch(np.random.default_rng(11), 16).src)
+
+
+def test_cached_greedy_decoding_gives_the_probabilities_of_recomputing_the_prefix(trained):
+    model, _, _ = trained
+    for row in range(4):
+        src = SOURCES[row : row + 1]
+        cached = greedy_decode(model, src, max_new_tokens=8, record=True, stop_at_eos=False)
+        recomputed = greedy_decode(model, src, max_new_tokens=8, use_cache=False, record=True, stop_at_eos=False)
+        assert torch.equal(cached.tokens, recomputed.tokens)
+        for with_cache, without in zip(cached.steps, recomputed.steps, strict=True):
+            torch.testing.assert_close(with_cache.probabilities, without.probabilities, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("use_cache", [True, False], ids=["cached", "recomputed"])
+def test_batched_greedy_decoding_gives_each_sequence_its_own_tokens_then_padding(trained, use_cache):
+    model, _, _ = trained
+    batched = greedy_decode(model, SOURCES, max_new_tokens=12, use_cache=use_cache).tokens
+    lengths = set()
+    for row in range(len(SOURCES)):
+        alone = greedy_decode(model, SOURCES[row : row + 1], max_new_tokens=12, use_cache=use_cache).tokens[0]
+        assert EOS in alone.tolist()
+        end = alone.tolist().index(EOS) + 1
+        lengths.add(end)
+        assert torch.equal(batched[row, :end], alone[:end])
+        assert (batched[row, end:] == PAD).all(), batched[row]
+    assert len(lengths) >= 3  # the sequences end at different steps
+
+
+def test_beam_search_on_sequences_that_end_at_different_lengths(trained):
+    model, _, _ = trained
+
+    def log_probability(src: torch.Tensor, tokens: list[int]) -> float:
+        with torch.no_grad():
+            log_probs = torch.log_softmax(model(src, torch.tensor([[BOS, *tokens[:-1]]])), dim=-1)[0]
+        return float(sum(log_probs[t, token] for t, token in enumerate(tokens)))
+
+    lengths = set()
+    for row in range(6):
+        src = SOURCES[row : row + 1]
+        greedy = greedy_decode(model, src, max_new_tokens=12).tokens[0].tolist()
+        greedy = greedy[: greedy.index(EOS) + 1]
+        assert beam_search(model, src, beam_size=1, max_new_tokens=12) == greedy
+        wide = beam_search(model, src, beam_size=4, max_new_tokens=12)
+        assert wide[-1] == EOS and log_probability(src, wide) >= log_probability(src, greedy) - 1e-9
+        lengths.add(len(wide))
+    assert len(lengths) >= 2
 
 
 @pytest.mark.parametrize("mistake", ["token split", "no positions"])

@@ -282,7 +282,7 @@ def test_unpatchify_refuses_patches_that_do_not_tile_the_image(patchify, unpatch
         unpatchify(array((1, 3, 16)), 4, 8, 8)
     with pytest.raises(ValueError, match=r"got \(1, 4, 15\)"):
         unpatchify(array((1, 4, 15)), 4, 8, 8)
-    with pytest.raises(ValueError, match="height=8 and width=6 are not both divisible by patch_size=4"):
+    with pytest.raises(ValueError, match="height=8 and width=6, not both divisible by patch_size=4"):
         unpatchify(array((1, 4, 16)), 4, 8, 6)
     with pytest.raises(ValueError, match=r"patches must have 3 dimensions \(B, N, C·P·P\), got shape \(4, 16\)"):
         unpatchify(array((4, 16)), 4, 8, 8)
@@ -302,5 +302,5 @@ def test_the_model_refuses_images_of_another_size():
 
 
 def test_a_model_whose_image_does_not_split_into_patches_is_refused():
-    with pytest.raises(ValueError, match="image_size 8 × 6 is not divisible by patch_size=4"):
+    with pytest.raises(ValueError, match="image_size 8 × 6, not both divisible by patch_size=4"):
         VisionTransformer((8, 6), 4, 10, d_model=8, num_heads=2, num_layers=1, d_ff=8)

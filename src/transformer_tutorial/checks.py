@@ -64,8 +64,7 @@ def check_positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
         ...
         TypeError: num_heads must be an int, got float 2.0
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    check_int(name, value)
     smallest = 0 if allow_zero else 1
     if value < smallest:
         raise ValueError(f"{name} must be at least {smallest}, got {value}")
@@ -114,17 +113,30 @@ def check_probability(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
 
 
-def check_heads(d_model: int, num_heads: int) -> None:
-    """Raise unless ``d_model`` features split evenly over ``num_heads`` heads.
+def check_heads(d_model: int, num_heads: int, name: str = "d_model", shape: Sequence[int] | None = None) -> None:
+    """Raise unless ``d_model`` features split evenly over ``num_heads`` heads (both positive ints).
+
+    With ``shape``, ``d_model`` is the feature count of the array ``name`` of that shape, for the message.
 
     Examples:
         >>> check_heads(512, 6)
         Traceback (most recent call last):
         ...
         ValueError: d_model=512 is not divisible by num_heads=6
+        >>> check_heads(10, 4, "x", (2, 3, 10))
+        Traceback (most recent call last):
+        ...
+        ValueError: x has 10 features (shape (2, 3, 10)), not divisible by num_heads=4
     """
+    check_positive_int(name, d_model, allow_zero=shape is not None)
+    check_positive_int("num_heads", num_heads)
     if d_model % num_heads:
-        raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        what = (
+            f"d_model={d_model} is"
+            if shape is None
+            else f"{name} has {d_model} features (shape {format_shape(shape)}),"
+        )
+        raise ValueError(f"{what} not divisible by num_heads={num_heads}")
 
 
 def check_same_size(name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str) -> None:
@@ -166,21 +178,50 @@ def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
     return all(size in (1, goal) for size, goal in zip(reversed(shape), reversed(target), strict=False))
 
 
-def check_bool_mask(name: str, mask: Any, target: Sequence[int], layout: str) -> None:
-    """Raise unless ``mask`` is boolean and broadcasts to ``target`` without changing it.
-
-    Raises:
-        TypeError: ``mask`` is not boolean (a float mask of 0/1 or of -inf/0 is a different convention).
-        ValueError: ``mask`` does not broadcast to ``target``.
-    """
+def check_bool(name: str, mask: Any) -> None:
+    """Raise ``TypeError`` unless ``mask`` is boolean (a float mask of 0/1 or of -inf/0 is another convention)."""
     if not is_bool_dtype(mask):
         raise TypeError(
             f"{name} must be boolean (True = may attend), got dtype {mask.dtype}; convert a 0/1 mask with mask == 1"
         )
+
+
+def check_bool_mask(name: str, mask: Any, target: Sequence[int], layout: str) -> None:
+    """Raise unless ``mask`` is boolean (``TypeError``) and broadcasts to ``target`` without changing it
+    (``ValueError``)."""
+    check_bool(name, mask)
     if not broadcasts_to(mask.shape, target):
         raise ValueError(
             f"{name} has shape {format_shape(mask.shape)}, which does not broadcast to {format_shape(target)} {layout}"
         )
+
+
+def check_float_arrays(
+    arrays: dict[str, Any], array_type: type, type_name: str, dtype: Any = None, dtype_of: str = ""
+) -> None:
+    """Raise ``TypeError`` unless every value is an ``array_type`` and all share one floating-point dtype.
+
+    PyTorch multiplies only tensors of one dtype, and integers not at all. With ``dtype``, that dtype is the
+    one required (``dtype_of`` says whose it is, such as "the weights").
+
+    Examples:
+        >>> import numpy as np
+        >>> check_float_arrays({"query": np.zeros(2), "key": np.zeros(2, dtype=int)}, np.ndarray, "numpy.ndarray")
+        Traceback (most recent call last):
+        ...
+        TypeError: key must hold floating-point numbers, got dtype int64; convert it with .float() or .astype(float)
+    """
+    for name, array in arrays.items():
+        check_array(name, array, array_type, type_name)
+        if "float" not in str(array.dtype):
+            raise TypeError(
+                f"{name} must hold floating-point numbers, got dtype {array.dtype}; "
+                "convert it with .float() or .astype(float)"
+            )
+        if dtype is None:
+            dtype, dtype_of = array.dtype, name
+        elif array.dtype != dtype:
+            raise TypeError(f"{name} has dtype {array.dtype}, {dtype_of} {dtype}; convert one of them with .to(dtype)")
 
 
 def check_query_key_value(query: Any, key: Any, value: Any) -> None:
@@ -260,6 +301,14 @@ def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
         raise ValueError(f"{name} holds ids from {smallest} to {largest}, outside the vocabulary [0, {vocab_size})")
 
 
+def check_patch_size(patch_size: int, height: int, width: int, what: str) -> None:
+    """Raise unless ``patch_size`` is a positive int that divides ``height`` and ``width``; ``what`` starts the
+    message by saying whose height and width they are."""
+    check_positive_int("patch_size", patch_size)
+    if height % patch_size or width % patch_size:
+        raise ValueError(f"{what}, not both divisible by patch_size={patch_size}")
+
+
 def check_image_patches(name: str, images: Any, patch_size: int) -> None:
     """Raise unless ``patch_size`` is a positive int that divides the height and the width of (B, C, H, W) images.
 
@@ -270,22 +319,17 @@ def check_image_patches(name: str, images: Any, patch_size: int) -> None:
         ...
         ValueError: images has height 8 and width 6 (shape (2, 1, 8, 6)), not both divisible by patch_size=4
     """
-    check_positive_int("patch_size", patch_size)
     height, width = images.shape[-2:]
-    if height % patch_size or width % patch_size:
-        raise ValueError(
-            f"{name} has height {height} and width {width} (shape {format_shape(images.shape)}), not both "
-            f"divisible by patch_size={patch_size}"
-        )
+    check_patch_size(
+        patch_size, height, width, f"{name} has height {height} and width {width} (shape {format_shape(images.shape)})"
+    )
 
 
 def check_patch_sequence(name: str, patches: Any, patch_size: int, height: int, width: int) -> int:
     """Check (B, N, C·P·P) patches against the (H, W) image they should tile; return the number of channels C."""
-    check_positive_int("patch_size", patch_size)
     check_positive_int("height", height)
     check_positive_int("width", width)
-    if height % patch_size or width % patch_size:
-        raise ValueError(f"height={height} and width={width} are not both divisible by patch_size={patch_size}")
+    check_patch_size(patch_size, height, width, f"height={height} and width={width}")
     expected = (height // patch_size) * (width // patch_size)
     features = patches.shape[2]
     if patches.shape[1] != expected or features % (patch_size * patch_size) or features == 0:

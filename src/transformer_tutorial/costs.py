@@ -21,8 +21,6 @@ def attention_multiply_adds(query_length: int, key_length: int, d_model: int, nu
     """
     for name, value in (("query_length", query_length), ("key_length", key_length)):
         check_positive_int(name, value, allow_zero=True)
-    check_positive_int("d_model", d_model)
-    check_positive_int("num_heads", num_heads)
     check_heads(d_model, num_heads)
     d = d_model // num_heads
     return {

@@ -35,6 +35,17 @@ def test_dollar_math_is_typeset_inside_notebook_markdown_cells_only():
     assert "<pre>price: $3 and $4</pre>" in out
 
 
+def test_math_after_a_nested_div_in_a_notebook_markdown_cell_is_typeset():
+    page = (
+        '<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown"><p>$a$</p>'
+        '<div class="admonition note"><p>inside $c$</p></div><p>after it, $b$</p></div>'
+        '<div class="jp-OutputArea-output"><pre>$5 and $6</pre></div>'
+    )
+    out = mathml.typeset(page, "nb.py")
+    assert out.count("<math") == 3 and "$" not in out.replace("<pre>$5 and $6</pre>", "")
+    assert "<pre>$5 and $6</pre>" in out
+
+
 def test_the_empty_mathjax_loader_of_notebook_pages_is_removed():
     page = (
         '<!-- Load mathjax -->\n<script src=""> </script>\n<script type="text/x-mathjax-config">init();</script>\n'

@@ -28,6 +28,9 @@ _drawings: dict[str, Future[bytes]] = {}
 def on_config(config):
     global _pool, _folder
     _stop()  # `mkdocs serve` reads the configuration again before each rebuild
+    # A process, not a thread, because drawing holds the interpreter lock and would stall the page rendering.
+    # One worker: the other cores are busy with the notebooks' kernels and MkDocs itself, and a second worker
+    # would import matplotlib and the package again only to compete with them for those cores.
     # A fresh interpreter, not a fork: the parent may already have threads (PyTorch's among them).
     _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     _folder = tempfile.TemporaryDirectory(prefix="figures-")

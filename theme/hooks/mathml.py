@@ -20,10 +20,13 @@ from latex2mathml.converter import convert
 from mkdocs.exceptions import PluginError
 
 ARITHMATEX = re.compile(r'<(?P<tag>span|div) class="arithmatex">(?P<tex>.*?)</(?P=tag)>', re.DOTALL)
-MARKDOWN_CELL = re.compile(r'(<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>)(?P<body>.*?)(</div>)', re.DOTALL)
+MARKDOWN_CELL = re.compile(r'<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>')
+DIV_TAG = re.compile(r"<div[\s>]|</div>")
 # $$display$$ first, then $inline$; a dollar sign escaped as \$ is text.
 DOLLAR_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$", re.DOTALL)
 UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
+# mkdocs-jupyter (0.26) writes a MathJax loader into every notebook page. No option leaves it out:
+# custom_mathjax_url only changes its address, and an empty one gives <script src="">. So the hook cuts it.
 MATHJAX_LOADER = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
 
 
@@ -51,16 +54,31 @@ def _dollars(match: re.Match[str], where: str) -> str:
     return tex_to_mathml(html.unescape(match["inline"]), False, where)
 
 
+def _cell_end(page_html: str, start: int) -> int:
+    """Where the ``<div>`` that opens just before ``start`` closes: the matching ``</div>``, inner divs counted."""
+    depth = 1
+    for tag in DIV_TAG.finditer(page_html, start):
+        depth += -1 if tag[0] == "</div>" else 1
+        if depth == 0:
+            return tag.start()
+    return len(page_html)
+
+
 def typeset(page_html: str, where: str) -> str:
     """Replace every formula in a page's HTML by MathML."""
     page_html = ARITHMATEX.sub(lambda m: _arithmatex(m, where), page_html)
-    if "jp-RenderedMarkdown" in page_html:
-        page_html = MATHJAX_LOADER.sub("", page_html)
-        page_html = MARKDOWN_CELL.sub(
-            lambda cell: cell[1] + DOLLAR_MATH.sub(lambda m: _dollars(m, where), cell["body"]) + cell[3],
-            page_html,
-        )
-    return page_html
+    if "jp-RenderedMarkdown" not in page_html:
+        return page_html
+    page_html = MATHJAX_LOADER.sub("", page_html)
+    pieces, done = [], 0
+    for cell in MARKDOWN_CELL.finditer(page_html):
+        if cell.start() < done:  # a Markdown cell inside another one was typeset with it
+            continue
+        end = _cell_end(page_html, cell.end())
+        body = DOLLAR_MATH.sub(lambda m: _dollars(m, where), page_html[cell.end() : end])
+        pieces += [page_html[done : cell.end()], body]
+        done = end
+    return "".join([*pieces, page_html[done:]])
 
 
 def on_page_content(html: str, page, config, files) -> str:

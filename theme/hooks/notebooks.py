@@ -52,6 +52,10 @@ def on_config(config):
     for source in sources:
         executed = Path(_folder.name, f"{source.stem}.ipynb")
         _runs[str(source.resolve())] = _pool.submit(_execute, source, executed, kernel)
+    # Why patch mkdocs-jupyter instead of configuring it: its options (execute, execute_ignore, cache, kernel_name,
+    # …, as of 0.26) run each notebook when its page is rendered, one at a time, and none of them renders a copy
+    # executed elsewhere. So its renderer is wrapped: the wrapper waits for this hook's run and renders that copy
+    # with execute=False; _stop puts the original back.
     jupyter_plugin.convert.nb2html = _render_executed_copy
     return config
 

@@ -55,7 +55,6 @@ def write_corpus(text: str) -> Path:
     return destination
 
 
-# --8<-- [start:char_tokenizer]
 class CharTokenizer:
     """One token per character: the vocabulary is the sorted set of characters of a text.
 
@@ -98,6 +97,3 @@ class CharTokenizer:
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """The text of a sequence of ids."""
         return "".join(self.vocabulary[int(index)] for index in ids)
-
-
-# --8<-- [end:char_tokenizer]

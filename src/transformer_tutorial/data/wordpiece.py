@@ -61,7 +61,6 @@ def _is_ideograph(code: int) -> bool:
     )
 
 
-# --8<-- [start:basic]
 def basic_tokenize(text: str, lowercase: bool = True) -> list[str]:
     """Steps 2 to 5: clean the text, space out ideographs, lower-case and strip accents, split into words.
 
@@ -93,9 +92,6 @@ def basic_tokenize(text: str, lowercase: bool = True) -> list[str]:
         if word:
             words.append(word)
     return words
-
-
-# --8<-- [end:basic]
 
 
 class WordPieceTokenizer:

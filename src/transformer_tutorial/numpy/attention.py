@@ -14,6 +14,7 @@ import numpy as np
 from transformer_tutorial.checks import (
     check_attention_mask,
     check_axis,
+    check_bool,
     check_bool_mask,
     check_heads,
     check_multi_head_inputs,
@@ -95,6 +96,7 @@ def scaled_dot_product_attention(
         >>> w.round(3), out.round(2)
         (array([[0.67, 0.33]]), array([[13.3]]))
     """
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)  # as NumPy reads lists
     check_query_key_value(query, key, value)
     d = query.shape[-1]
     scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)  # (..., T, S); scaling q first is T·d work, not T·S
@@ -109,23 +111,20 @@ def scaled_dot_product_attention(
 
 # --8<-- [start:split_heads]
 def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
-    """Cut the features of every position into ``num_heads`` slices: (B, T, D) -> (B, H, T, D / H).
+    """Cut each position's features into H slices: (B, T, D) -> (B, H, T, D / H).
 
-    The split is along the feature axis: every head sees every token, through its own D / H features.
+    The split is along the feature axis: every head sees every token, through its own
+    D / H features.
 
     Examples:
-        >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, two tokens, six features
+        >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, 2 tokens, 6 features
         >>> split_heads(x, 3)[0, 1]  # head 1: features 2 and 3 of both tokens
         array([[2., 3.],
                [8., 9.]])
     """
     check_ndim("x", x, 3, "(B, T, D)")
     batch, length, width = x.shape
-    check_positive_int("num_heads", num_heads)
-    if width % num_heads:
-        raise ValueError(
-            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}"
-        )
+    check_heads(width, num_heads, "x", x.shape)
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
 
 
@@ -191,7 +190,6 @@ def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
 # --8<-- [end:masks]
 
 
-# --8<-- [start:mha_masks]
 def to_mha_mask(mask: np.ndarray, num_heads: int) -> np.ndarray:
     """Our mask (True = may attend) as ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
 
@@ -208,7 +206,7 @@ def to_mha_mask(mask: np.ndarray, num_heads: int) -> np.ndarray:
                [0, 0, 1],
                [0, 0, 0]])
     """
-    check_bool_mask("mask", mask, mask.shape, "")
+    check_bool("mask", mask)
     if mask.ndim == 2:
         return ~mask
     check_ndim("mask", mask, 3, "(T, S) or (B, T, S)")
@@ -222,7 +220,7 @@ def to_mha_key_padding_mask(mask: np.ndarray) -> np.ndarray:
         >>> to_mha_key_padding_mask(padding_mask(np.array([[4, 2, 0]]), pad_id=0))
         array([[False, False,  True]])
     """
-    check_bool_mask("mask", mask, mask.shape, "")
+    check_bool("mask", mask)
     if mask.ndim != 3 or mask.shape[1] != 1:
         raise ValueError(f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}")
     return ~mask[:, 0, :]
@@ -248,30 +246,28 @@ def from_mha_mask(attn_mask: np.ndarray | None, key_padding_mask: np.ndarray | N
     return keys if allowed is None else keys & allowed[None]
 
 
-# --8<-- [end:mha_masks]
-
-
+# --8<-- [start:multi_head_attention_params]
 @dataclass
 class MultiHeadAttentionParams:
-    """The weights of multi-head attention, in the paper's orientation: a projection is ``x @ w + b``.
+    """The weights of multi-head attention, in the paper's orientation: ``x @ w + b``.
 
-    ``w_q``, ``w_k``, ``w_v`` are (D, D): their columns ``i·d : (i+1)·d`` are head i's ``W_i^Q``, ``W_i^K``,
-    ``W_i^V``. ``w_o`` is (D, D) and maps the concatenated heads (head 0 first) back to D features. Biases are
-    (D,). PyTorch's ``nn.Linear`` stores the transpose of each matrix.
+    ``w_q``, ``w_k``, ``w_v`` (D, D) hold the H heads' matrices side by side: columns
+    ``i·d : (i+1)·d`` are head i's. ``w_o`` (D, D) maps the merged heads back to D.
     """
 
-    w_q: np.ndarray
+    w_q: np.ndarray  # W^Q = [W_1^Q … W_H^Q]
     w_k: np.ndarray
     w_v: np.ndarray
-    w_o: np.ndarray
-    b_q: np.ndarray
+    w_o: np.ndarray  # W^O
+    b_q: np.ndarray  # the biases, (D,) each
     b_k: np.ndarray
     b_v: np.ndarray
     b_o: np.ndarray
     num_heads: int
 
+    # --8<-- [end:multi_head_attention_params]
+
     def __post_init__(self) -> None:
-        check_positive_int("num_heads", self.num_heads)
         width = self.w_q.shape[0]
         check_heads(width, self.num_heads)
         for name in ("w_q", "w_k", "w_v", "w_o"):
@@ -308,6 +304,15 @@ class MultiHeadAttentionParams:
         return self.w_q[:, cols], self.b_q[cols], self.w_k[:, cols], self.b_k[cols], self.w_v[:, cols], self.b_v[cols]
 
 
+def check_inputs(
+    query: np.ndarray, key: np.ndarray, value: np.ndarray, params: MultiHeadAttentionParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """query (B, T, D), key and value (B, S, D) as arrays (nested lists are read as NumPy would), checked."""
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
+    check_multi_head_inputs(query, key, value, params.d_model)
+    return query, key, value
+
+
 # --8<-- [start:multi_head_attention_per_head]
 def multi_head_attention_per_head(
     query: np.ndarray,
@@ -318,8 +323,8 @@ def multi_head_attention_per_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Multi-head attention written as the definition reads: one loop turn per head.
 
-    Each head projects the inputs with its own weights, attends on its own, and the head outputs are
-    concatenated along the features and projected by W^O.
+    Each head projects the inputs with its own weights and attends on its own; the head
+    outputs are concatenated along the features and projected by W^O.
 
     Args:
         query: (B, T, D). key, value: (B, S, D).
@@ -329,9 +334,10 @@ def multi_head_attention_per_head(
     Returns:
         ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
     """
-    check_multi_head_inputs(query, key, value, params.d_model)
+    query, key, value = check_inputs(query, key, value, params)
     head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
-    head_mask = None if head_mask is None else head_mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
+    if head_mask is not None:
+        head_mask = head_mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
     outputs, weights = [], []
     for i in range(params.num_heads):
         w_q, b_q, w_k, b_k, w_v, b_v = params.head(i)  # (D, d) and (d,) each
@@ -355,23 +361,18 @@ def multi_head_attention(
     params: MultiHeadAttentionParams,
     mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Multi-head attention in the batched form: project once, split into heads, attend, merge.
+    """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
-    Args:
-        query: (B, T, D). key, value: (B, S, D).
-        params: The weights.
-        mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
-
-    Returns:
-        ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
+    ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend.
+    Returns the output (B, T, D) and the weights (B, H, T, S).
     """
-    check_multi_head_inputs(query, key, value, params.d_model)
-    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
-    q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d)
+    query, key, value = check_inputs(query, key, value, params)
+    q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # project, split
     k = split_heads(key @ params.w_k + params.b_k, params.num_heads)  # (B, H, S, d)
-    v = split_heads(value @ params.w_v + params.b_v, params.num_heads)  # (B, H, S, d)
-    heads, weights = scaled_dot_product_attention(q, k, v, head_mask)  # (B, H, T, d), (B, H, T, S)
-    return merge_heads(heads) @ params.w_o + params.b_o, weights
+    v = split_heads(value @ params.w_v + params.b_v, params.num_heads)
+    mask = mask_with_head_axis(mask, len(query), query.shape[1], k.shape[2])
+    heads, weights = scaled_dot_product_attention(q, k, v, mask)  # attend: (B, H, T, d)
+    return merge_heads(heads) @ params.w_o + params.b_o, weights  # merge, project
 
 
 # --8<-- [end:multi_head_attention]

@@ -11,15 +11,18 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from transformer_tutorial.checks import (
     check_array,
     check_attention_mask,
     check_axis,
+    check_bool,
     check_bool_mask,
+    check_float_arrays,
     check_heads,
     check_multi_head_inputs,
     check_ndim,
@@ -29,6 +32,11 @@ from transformer_tutorial.checks import (
     mask_with_head_axis,
 )
 from transformer_tutorial.numpy.attention import MultiHeadAttentionParams
+
+
+def to_numpy(tensor: Tensor) -> np.ndarray:
+    """A tensor as a float64 NumPy array (detached, on the CPU): how weights reach the NumPy backend."""
+    return tensor.detach().double().cpu().numpy()
 
 
 # --8<-- [start:softmax]
@@ -107,6 +115,7 @@ def scaled_dot_product_attention(
         >>> w.round(decimals=3), out.round(decimals=2)
         (tensor([[0.6700, 0.3300]]), tensor([[13.3000]]))
     """
+    check_float_arrays({"query": query, "key": key, "value": value}, torch.Tensor, "torch.Tensor")
     check_query_key_value(query, key, value)
     d = query.shape[-1]
     scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)  # (..., T, S); scaling q first is T·d work, not T·S
@@ -121,23 +130,20 @@ def scaled_dot_product_attention(
 
 # --8<-- [start:split_heads]
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """Cut the features of every position into ``num_heads`` slices: (B, T, D) -> (B, H, T, D / H).
+    """Cut each position's features into H slices: (B, T, D) -> (B, H, T, D / H).
 
-    The split is along the feature axis: every head sees every token, through its own D / H features.
+    The split is along the feature axis: every head sees every token, through its own
+    D / H features.
 
     Examples:
-        >>> x = torch.arange(12.0).reshape(1, 2, 6)  # one sequence, two tokens, six features
+        >>> x = torch.arange(12.0).reshape(1, 2, 6)  # 1 sequence, 2 tokens, 6 features
         >>> split_heads(x, 3)[0, 1]  # head 1: features 2 and 3 of both tokens
         tensor([[2., 3.],
                 [8., 9.]])
     """
     check_ndim("x", x, 3, "(B, T, D)")
     batch, length, width = x.shape
-    check_positive_int("num_heads", num_heads)
-    if width % num_heads:
-        raise ValueError(
-            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}"
-        )
+    check_heads(width, num_heads, "x", x.shape)
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(1, 2)
 
 
@@ -205,7 +211,6 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
 # --8<-- [end:masks]
 
 
-# --8<-- [start:mha_masks]
 def to_mha_mask(mask: torch.Tensor, num_heads: int) -> torch.Tensor:
     """Our mask (True = may attend) as ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
 
@@ -222,7 +227,7 @@ def to_mha_mask(mask: torch.Tensor, num_heads: int) -> torch.Tensor:
                 [0, 0, 1],
                 [0, 0, 0]], dtype=torch.int32)
     """
-    check_bool_mask("mask", mask, mask.shape, "")
+    check_bool("mask", mask)
     if mask.ndim == 2:
         return ~mask
     check_ndim("mask", mask, 3, "(T, S) or (B, T, S)")
@@ -236,7 +241,7 @@ def to_mha_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
         >>> to_mha_key_padding_mask(padding_mask(torch.tensor([[4, 2, 0]]), pad_id=0))
         tensor([[False, False,  True]])
     """
-    check_bool_mask("mask", mask, mask.shape, "")
+    check_bool("mask", mask)
     if mask.ndim != 3 or mask.shape[1] != 1:
         raise ValueError(f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}")
     return ~mask[:, 0, :]
@@ -262,16 +267,13 @@ def from_mha_mask(attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor
     return keys if allowed is None else keys & allowed[None]
 
 
-# --8<-- [end:mha_masks]
-
-
 # --8<-- [start:key_value_cache]
 class KeyValueCache:
-    """The keys and values of earlier positions, kept between calls when a model decodes one token at a time.
+    """Keys and values of earlier positions, kept while a model decodes token by token.
 
-    Self-attention appends each new position's key and value (B, H, 1, d) and attends over all of them, instead
-    of projecting the whole prefix again at every step. Cross-attention (``static=True``) projects the encoder's
-    memory on the first call and reuses it afterwards.
+    Self-attention appends each new position's key and value (B, H, 1, d) and attends
+    over all of them, instead of projecting the whole prefix again at every step.
+    Cross-attention (``static=True``) projects the encoder's memory once and keeps it.
     """
 
     def __init__(self, static: bool = False) -> None:
@@ -283,8 +285,8 @@ class KeyValueCache:
         """How many positions are cached."""
         return 0 if self.keys is None else self.keys.shape[2]
 
-    def update(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append (B, H, T, d) keys and values; return everything cached so far, (B, H, S + T, d)."""
+    def update(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        """Append (B, H, T, d) keys and values; return all of them, (B, H, S + T, d)."""
         if self.keys is None or self.static:
             self.keys, self.values = keys, values
         else:
@@ -296,102 +298,125 @@ class KeyValueCache:
 # --8<-- [end:key_value_cache]
 
 
+# --8<-- [start:multi_head_attention]
 class MultiHeadAttention(nn.Module):
-    """Multi-head attention, batch first, with an explicit path and a fused one.
-
-    ``forward`` projects the inputs once, splits the features into heads, attends, merges the heads and
-    projects the result. The explicit path runs ``scaled_dot_product_attention`` from this module and returns
-    the per-head weights; the fused path (``fused=True``) hands the heads to PyTorch's
-    ``F.scaled_dot_product_attention``, which is faster and never materialises the weights.
+    """Multi-head attention, batch first: project, split, attend, merge, project.
 
     Args:
         d_model: D, the width of the inputs and of the output.
-        num_heads: H; D must be divisible by H, and each head has d = D / H features.
-        dropout: Probability of zeroing an attention weight while training.
+        num_heads: H; each head gets d = D / H of the features.
+        dropout: Probability of zeroing an attention weight, in training mode only.
         bias: Whether the four projections have biases.
-        fused: Take the fused path by default (``forward`` can still choose either).
+        fused: Attend with PyTorch's fused kernel, which returns no weights.
     """
 
     def __init__(
-        self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True, fused: bool = False
+        self,
+        d_model: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        fused: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int("d_model", d_model)
-        check_positive_int("num_heads", num_heads)
         check_heads(d_model, num_heads)
-        self.d_model, self.num_heads, self.dropout = d_model, num_heads, dropout
-        self.fused = fused  # the path ``forward`` takes when its caller does not choose
+        self.d_model, self.num_heads = d_model, num_heads
+        self.dropout, self.fused = dropout, fused
+        # Each holds the H heads' matrices side by side: W^Q = [W_1^Q … W_H^Q].
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W^O
 
-    # --8<-- [start:forward]
     def forward(
         self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        fused: bool | None = None,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        mask: Tensor | None = None,
         cache: KeyValueCache | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[Tensor, Tensor | None]:
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
-        Args:
-            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend. With a cache, S counts
-                the cached positions too.
-            fused: Use ``F.scaled_dot_product_attention``; the weights are then not returned. None: the
-                module's own ``fused`` setting.
-            cache: Keys and values of earlier calls (see ``KeyValueCache``), for decoding one step at a time.
-
-        Returns:
-            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or None when fused.
+        ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend.
+        ``cache``: see ``keys_values``. Returns (B, T, D) and the weights (B, H, T, S).
         """
-        check_multi_head_inputs(query, key, value, self.d_model)
-        q = split_heads(self.q_proj(query), self.num_heads)  # (B, H, T, d)
-        if cache is not None and cache.static and cache.keys is not None:
-            k, v = cache.keys, cache.values  # cross-attention: the memory's keys and values never change
-        else:
-            k = split_heads(self.k_proj(key), self.num_heads)  # (B, H, S, d)
-            v = split_heads(self.v_proj(value), self.num_heads)  # (B, H, S, d)
-            if cache is not None:
-                k, v = cache.update(k, v)
-        head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], k.shape[2])
-        dropout_p = self.dropout if self.training else 0.0
-        if self.fused if fused is None else fused:
-            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=head_mask, dropout_p=dropout_p)
-            weights = None
-        else:
-            heads, weights = scaled_dot_product_attention(q, k, v, head_mask, dropout_p)
-        return self.out_proj(merge_heads(heads)), weights
+        self.check_inputs(query, key, value)
+        q = split_heads(self.q_proj(query), self.num_heads)  # project, split
+        k, v = self.keys_values(key, value, cache)  # project, split: (B, H, S, d)
+        mask = mask_with_head_axis(mask, len(query), query.shape[1], k.shape[2])
+        heads, weights = self.attend(q, k, v, mask)  # attend: (B, H, T, d)
+        return self.out_proj(merge_heads(heads)), weights  # merge, project
 
-    # --8<-- [end:forward]
+    # --8<-- [end:multi_head_attention]
+
+    # --8<-- [start:attend]
+    def attend(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Every head at once: (B, H, T, d) outputs, and weights (None when fused)."""
+        dropout_p = self.dropout if self.training else 0.0
+        if self.fused:  # PyTorch's kernel: faster, and it never stores T × S weights
+            heads = F.scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
+            return heads, None
+        return scaled_dot_product_attention(q, k, v, mask, dropout_p)
+
+    # --8<-- [end:attend]
+
+    # --8<-- [start:keys_values]
+    def keys_values(
+        self,
+        key: Tensor,
+        value: Tensor,
+        cache: KeyValueCache | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """The keys and values, projected and split into heads: (B, H, S, d) each.
+
+        With a ``KeyValueCache``, those of the earlier calls come first."""
+        if cache is not None and cache.static and cache.keys is not None:
+            return cache.keys, cache.values  # the encoder's memory: projected once
+        k = split_heads(self.k_proj(key), self.num_heads)
+        v = split_heads(self.v_proj(value), self.num_heads)
+        return (k, v) if cache is None else cache.update(k, v)
+
+    # --8<-- [end:keys_values]
+
+    def check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
+        """Raise unless query (B, T, D), key and value (B, S, D) are tensors in the dtype of the weights."""
+        inputs = {"query": query, "key": key, "value": value}
+        check_float_arrays(inputs, torch.Tensor, "torch.Tensor", self.q_proj.weight.dtype, "the weights")
+        check_multi_head_inputs(query, key, value, self.d_model)
 
     # --8<-- [start:per_head]
     def per_head(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The same attention written as the definition reads: one loop turn per head, with head i's weights.
+        self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        mask: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """The same attention as the definition reads: one loop turn per head.
 
-        Head i's projections are rows ``i·d : (i+1)·d`` of each ``nn.Linear`` weight (PyTorch stores them
-        transposed, output features first).
-
-        Returns:
-            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
+        Head i's projections are rows ``i·d : (i+1)·d`` of each ``nn.Linear`` weight
+        (PyTorch stores them transposed, output features first). Returns the output
+        (B, T, D) and the weights (B, H, T, S).
         """
-        check_multi_head_inputs(query, key, value, self.d_model)
-        head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
-        head_mask = None if head_mask is None else head_mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
+        self.check_inputs(query, key, value)
+        mask = mask_with_head_axis(mask, len(query), query.shape[1], key.shape[1])
+        if mask is not None:
+            mask = mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
         d = self.d_model // self.num_heads
         outputs, weights = [], []
         for i in range(self.num_heads):
-            rows = slice(i * d, (i + 1) * d)
-            q, k, v = (
-                F.linear(x, proj.weight[rows], None if proj.bias is None else proj.bias[rows])
-                for x, proj in ((query, self.q_proj), (key, self.k_proj), (value, self.v_proj))
-            )
-            head_output, head_weights = scaled_dot_product_attention(q, k, v, head_mask)
+            rows = slice(i * d, (i + 1) * d)  # head i's rows of each projection
+            q = head_projection(self.q_proj, rows, query)  # (B, T, d)
+            k = head_projection(self.k_proj, rows, key)  # (B, S, d)
+            v = head_projection(self.v_proj, rows, value)
+            head_output, head_weights = scaled_dot_product_attention(q, k, v, mask)
             outputs.append(head_output)  # (B, T, d)
             weights.append(head_weights)  # (B, T, S)
         concatenated = torch.cat(outputs, dim=-1)  # (B, T, H·d) = (B, T, D)
@@ -399,7 +424,6 @@ class MultiHeadAttention(nn.Module):
 
     # --8<-- [end:per_head]
 
-    # --8<-- [start:from_pytorch]
     @classmethod
     def from_pytorch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
         """Ours, with the weights of an ``nn.MultiheadAttention`` (same dtype and device).
@@ -423,8 +447,6 @@ class MultiHeadAttention(nn.Module):
             ours.out_proj.weight.copy_(module.out_proj.weight)
         return ours
 
-    # --8<-- [end:from_pytorch]
-
     def to_pytorch(self) -> nn.MultiheadAttention:
         """An ``nn.MultiheadAttention`` (batch first) with these weights: the way back from ``from_pytorch``."""
         weight = self.q_proj.weight
@@ -442,21 +464,17 @@ class MultiHeadAttention(nn.Module):
     def numpy_params(self) -> MultiHeadAttentionParams:
         """The weights as float64 NumPy arrays for the NumPy backend, in the paper's orientation (x @ W)."""
 
-        def weight(proj: nn.Linear) -> torch.Tensor:
-            return proj.weight.detach().T.double().cpu().numpy()
-
-        def bias(proj: nn.Linear) -> torch.Tensor:
-            if proj.bias is None:
-                return torch.zeros(self.d_model, dtype=torch.float64).numpy()
-            return proj.bias.detach().double().cpu().numpy()
-
         projections = (self.q_proj, self.k_proj, self.v_proj, self.out_proj)
-        return MultiHeadAttentionParams(
-            *(weight(proj) for proj in projections), *(bias(proj) for proj in projections), self.num_heads
-        )
+        weights = [to_numpy(proj.weight.T) for proj in projections]
+        biases = [np.zeros(self.d_model) if proj.bias is None else to_numpy(proj.bias) for proj in projections]
+        return MultiHeadAttentionParams(*weights, *biases, self.num_heads)
 
 
-# --8<-- [start:recorded_attention]
+def head_projection(proj: nn.Linear, rows: slice, x: Tensor) -> Tensor:
+    """x W_iᵀ + b_i: the projection by the ``rows`` of one head (all of them without a bias)."""
+    return F.linear(x, proj.weight[rows], None if proj.bias is None else proj.bias[rows])
+
+
 @contextmanager
 def recorded_attention(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor | None]]]:
     """Record the attention weights of every ``MultiHeadAttention`` inside ``model`` while the block runs.
@@ -483,6 +501,3 @@ def recorded_attention(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor
     finally:
         for handle in handles:
             handle.remove()
-
-
-# --8<-- [end:recorded_attention]

@@ -18,7 +18,7 @@ from torch import nn
 
 from transformer_tutorial.checks import check_ndim, check_positive_int, check_positive_number, check_tokens
 from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig, DecoderOnlyParams, _check_room
-from transformer_tutorial.torch.attention import KeyValueCache, causal_mask, softmax
+from transformer_tutorial.torch.attention import KeyValueCache, causal_mask, softmax, to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
@@ -87,8 +87,8 @@ class DecoderOnly(nn.Module):
         """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.decoder_only``."""
         return DecoderOnlyParams(
             config=self.config,
-            token_embedding=self.token_embedding.weight.detach().double().cpu().numpy(),
-            position_embedding=self.positions.table.weight.detach().double().cpu().numpy(),
+            token_embedding=to_numpy(self.token_embedding.weight),
+            position_embedding=to_numpy(self.positions.table.weight),
             layers=[layer.numpy_params() for layer in self.layers],
             final_norm=self.final_norm.numpy_params(),
         )

@@ -18,7 +18,7 @@ from torch import nn
 
 from transformer_tutorial.checks import check_ndim, check_tokens, format_shape
 from transformer_tutorial.numpy.encoder_only import EncoderOnlyConfig, EncoderOnlyParams
-from transformer_tutorial.torch.attention import padding_mask
+from transformer_tutorial.torch.attention import padding_mask, to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
@@ -128,14 +128,11 @@ class EncoderOnly(nn.Module):
     def numpy_params(self) -> EncoderOnlyParams:
         """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.encoder_only``."""
 
-        def array(tensor: torch.Tensor) -> np.ndarray:
-            return tensor.detach().double().cpu().numpy()
-
         return EncoderOnlyParams(
             config=self.config,
-            word_embedding=array(self.word_embedding.weight),
-            position_embedding=array(self.positions.table.weight),
-            token_type_embedding=array(self.token_type_embedding.weight),
+            word_embedding=to_numpy(self.word_embedding.weight),
+            position_embedding=to_numpy(self.positions.table.weight),
+            token_type_embedding=to_numpy(self.token_type_embedding.weight),
             embedding_norm=self.embedding_norm.numpy_params(),
             layers=[layer.numpy_params() for layer in self.layers],
         )

@@ -19,13 +19,9 @@ from transformer_tutorial.numpy.layers import (
     FeedForwardParams,
     LayerNormParams,
 )
-from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention
+from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention, to_numpy
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "gelu": F.gelu}
-
-
-def _array(tensor: torch.Tensor):
-    return tensor.detach().double().cpu().numpy()
 
 
 # --8<-- [start:layer_norm]
@@ -53,7 +49,7 @@ class LayerNorm(nn.Module):
     # --8<-- [end:layer_norm]
 
     def numpy_params(self) -> LayerNormParams:
-        return LayerNormParams(_array(self.weight), _array(self.bias), self.eps)
+        return LayerNormParams(to_numpy(self.weight), to_numpy(self.bias), self.eps)
 
 
 # --8<-- [start:feed_forward]
@@ -80,10 +76,10 @@ class FeedForward(nn.Module):
 
     def numpy_params(self) -> FeedForwardParams:
         return FeedForwardParams(
-            _array(self.linear_1.weight.T),
-            _array(self.linear_1.bias),
-            _array(self.linear_2.weight.T),
-            _array(self.linear_2.bias),
+            to_numpy(self.linear_1.weight.T),
+            to_numpy(self.linear_1.bias),
+            to_numpy(self.linear_2.weight.T),
+            to_numpy(self.linear_2.bias),
             self.activation,
         )
 
@@ -146,20 +142,8 @@ class EncoderLayer(nn.Module):
 
     @classmethod
     def from_pytorch(cls, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
-        """Ours, with the weights of a batch-first ``nn.TransformerEncoderLayer`` (ReLU or GELU)."""
-        _check_pytorch_layer(layer)
-        ours = cls(
-            layer.self_attn.embed_dim,
-            layer.self_attn.num_heads,
-            layer.linear1.out_features,
-            norm_first=layer.norm_first,
-            activation=_activation_name(layer),
-            eps=layer.norm1.eps,
-        ).to(layer.linear1.weight.dtype)
-        ours.self_attention = MultiHeadAttention.from_pytorch(layer.self_attn)
-        _copy_linear_pair(layer, ours.feed_forward)
-        _copy_norms((layer.norm1, layer.norm2), (ours.add_norm_1.norm, ours.add_norm_2.norm))
-        return ours
+        """Ours, with the weights and dropout probabilities of a batch-first ``nn.TransformerEncoderLayer``."""
+        return _from_pytorch(cls, layer, {"self_attention": layer.self_attn}, sublayers=2)
 
     def numpy_params(self) -> EncoderLayerParams:
         return EncoderLayerParams(
@@ -223,24 +207,9 @@ class DecoderLayer(nn.Module):
 
     @classmethod
     def from_pytorch(cls, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
-        """Ours, with the weights of a batch-first ``nn.TransformerDecoderLayer`` (ReLU or GELU)."""
-        _check_pytorch_layer(layer)
-        ours = cls(
-            layer.self_attn.embed_dim,
-            layer.self_attn.num_heads,
-            layer.linear1.out_features,
-            norm_first=layer.norm_first,
-            activation=_activation_name(layer),
-            eps=layer.norm1.eps,
-        ).to(layer.linear1.weight.dtype)
-        ours.self_attention = MultiHeadAttention.from_pytorch(layer.self_attn)
-        ours.cross_attention = MultiHeadAttention.from_pytorch(layer.multihead_attn)
-        _copy_linear_pair(layer, ours.feed_forward)
-        _copy_norms(
-            (layer.norm1, layer.norm2, layer.norm3),
-            (ours.add_norm_1.norm, ours.add_norm_2.norm, ours.add_norm_3.norm),
-        )
-        return ours
+        """Ours, with the weights and dropout probabilities of a batch-first ``nn.TransformerDecoderLayer``."""
+        attention = {"self_attention": layer.self_attn, "cross_attention": layer.multihead_attn}
+        return _from_pytorch(cls, layer, attention, sublayers=3)
 
     def numpy_params(self) -> DecoderLayerParams:
         return DecoderLayerParams(
@@ -253,9 +222,35 @@ class DecoderLayer(nn.Module):
         )
 
 
-def _check_pytorch_layer(layer: nn.Module) -> None:
+def _from_pytorch(cls: type, layer: nn.Module, attention: dict[str, nn.MultiheadAttention], sublayers: int):
+    """The body of both ``from_pytorch``: an encoder or decoder layer of ours, copied from PyTorch's.
+
+    PyTorch's ``normI`` and ``dropoutI`` belong to our ``add_norm_I``. PyTorch also drops out inside the
+    feed-forward network (``layer.dropout``), which the paper does not; so with dropout above zero the two
+    layers agree in eval mode only.
+    """
     if not layer.self_attn.batch_first:
         raise ValueError("layer must be built with batch_first=True, the convention of this package")
+    ours = cls(
+        layer.self_attn.embed_dim,
+        layer.self_attn.num_heads,
+        layer.linear1.out_features,
+        norm_first=layer.norm_first,
+        activation=_activation_name(layer),
+        eps=layer.norm1.eps,
+    ).to(layer.linear1.weight.dtype)
+    for name, module in attention.items():
+        setattr(ours, name, MultiHeadAttention.from_pytorch(module))
+    with torch.no_grad():
+        for theirs, mine in ((layer.linear1, ours.feed_forward.linear_1), (layer.linear2, ours.feed_forward.linear_2)):
+            mine.weight.copy_(theirs.weight)
+            mine.bias.copy_(theirs.bias)
+        for i in range(1, sublayers + 1):
+            add_norm, norm = getattr(ours, f"add_norm_{i}"), getattr(layer, f"norm{i}")
+            add_norm.norm.weight.copy_(norm.weight)
+            add_norm.norm.bias.copy_(norm.bias)
+            add_norm.dropout.p = getattr(layer, f"dropout{i}").p
+    return ours
 
 
 def _activation_name(layer: nn.Module) -> str:
@@ -263,17 +258,3 @@ def _activation_name(layer: nn.Module) -> str:
         if layer.activation is function:
             return name
     raise ValueError(f"unsupported activation {layer.activation!r}; this package has {sorted(ACTIVATIONS)}")
-
-
-def _copy_linear_pair(layer: nn.Module, feed_forward: FeedForward) -> None:
-    with torch.no_grad():
-        for theirs, ours in ((layer.linear1, feed_forward.linear_1), (layer.linear2, feed_forward.linear_2)):
-            ours.weight.copy_(theirs.weight)
-            ours.bias.copy_(theirs.bias)
-
-
-def _copy_norms(theirs: tuple[nn.LayerNorm, ...], ours: tuple[LayerNorm, ...]) -> None:
-    with torch.no_grad():
-        for source, target in zip(theirs, ours, strict=True):
-            target.weight.copy_(source.weight)
-            target.bias.copy_(source.bias)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from transformer_tutorial.checks import check_multi_head_inputs, mask_with_head_axis
+from transformer_tutorial.checks import mask_with_head_axis
 from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention, scaled_dot_product_attention
 from transformer_tutorial.torch.model import Transformer
 
@@ -31,12 +31,11 @@ class TokenSplitAttention(MultiHeadAttention):
         key: torch.Tensor,
         value: torch.Tensor,
         mask: torch.Tensor | None = None,
-        fused: bool | None = None,
         cache: KeyValueCache | None = None,
     ) -> tuple[torch.Tensor, None]:
         if cache is not None:
             raise ValueError("TokenSplitAttention has no cache: decode it without one")
-        check_multi_head_inputs(query, key, value, self.d_model)
+        self.check_inputs(query, key, value)
         head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
         q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)  # (B, T, D), (B, S, D), (B, S, D)
         if head_mask is not None:

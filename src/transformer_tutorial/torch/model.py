@@ -5,13 +5,15 @@ Shapes use B (batch), S (source positions), T (target positions), D (model width
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from transformer_tutorial.checks import check_same_size, check_tokens
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.numpy.model import TransformerParams
-from transformer_tutorial.torch.attention import causal_mask, padding_mask
+from transformer_tutorial.torch.attention import causal_mask, padding_mask, to_numpy
 from transformer_tutorial.torch.layers import DecoderLayer, DecoderLayerCache, EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import embed_positions, sinusoidal_encoding
 
@@ -65,6 +67,29 @@ class Decoder(nn.Module):
 
 
 # --8<-- [end:stacks]
+
+
+# --8<-- [start:decoding_cache]
+@dataclass
+class DecodingCache:
+    """What ``Transformer.decode`` keeps between steps: each decoder layer's keys and
+    values, and which cached target positions are real tokens rather than padding (a
+    later query must not attend to those)."""
+
+    layers: list[DecoderLayerCache]
+    real: torch.Tensor | None = None  # (B, S) boolean, True at the real tokens
+
+    def __len__(self) -> int:
+        """How many target positions are cached."""
+        return 0 if self.real is None else self.real.shape[1]
+
+    def remember(self, real: torch.Tensor) -> torch.Tensor:
+        """Append the (B, T) flags of new positions; return all of them, (B, S + T)."""
+        self.real = real if self.real is None else torch.cat([self.real, real], dim=1)
+        return self.real
+
+
+# --8<-- [end:decoding_cache]
 
 
 class Transformer(nn.Module):
@@ -125,28 +150,24 @@ class Transformer(nn.Module):
         return self.encoder(self.embed(src, self.src_embedding, "src"), src_mask), src_mask
 
     def decode(
-        self,
-        tgt: torch.Tensor,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor,
-        cache: list[DecoderLayerCache] | None = None,
+        self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor, cache: DecodingCache | None = None
     ) -> torch.Tensor:
         """Target ids (B, T) and the memory -> the decoder's last hidden states (B, T, D).
 
         With a ``cache`` (from ``new_cache``), ``tgt`` holds only the positions after the cached ones.
         """
         check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
-        offset = 0 if cache is None else len(cache[0].self_attention)
-        length = tgt.shape[1]
-        tgt_mask = padding_mask(tgt, self.config.pad_id) & causal_mask(length, device=tgt.device)  # (B, T, T)
-        if offset:  # the new positions may also read every cached one
-            tgt_mask = causal_mask(length, offset + length, device=tgt.device)
+        real = tgt != self.config.pad_id  # (B, T): the keys that are not padding
+        if cache is not None:  # the new positions may also read every cached one that is not padding
+            real = cache.remember(real)  # (B, S), S = the cached positions and the new ones
+        offset, length = real.shape[1] - tgt.shape[1], tgt.shape[1]
+        tgt_mask = real[:, None, :] & causal_mask(length, offset + length, device=tgt.device)  # (B, T, S)
         y = self.embed(tgt, self.tgt_embedding, "tgt", offset)
-        return self.decoder(y, memory, tgt_mask, src_mask, cache)
+        return self.decoder(y, memory, tgt_mask, src_mask, None if cache is None else cache.layers)
 
-    def new_cache(self) -> list[DecoderLayerCache]:
+    def new_cache(self) -> DecodingCache:
         """An empty key/value cache, one entry per decoder layer, for decoding one token at a time."""
-        return [DecoderLayerCache() for _ in self.decoder.layers]
+        return DecodingCache([DecoderLayerCache() for _ in self.decoder.layers])
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """Source ids (B, S) and target ids (B, T) -> logits (B, T, V): position t scores the token after tgt[:, t]."""
@@ -159,14 +180,11 @@ class Transformer(nn.Module):
     def numpy_params(self) -> TransformerParams:
         """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.model``."""
 
-        def array(tensor: torch.Tensor):
-            return tensor.detach().double().cpu().numpy()
-
         return TransformerParams(
             config=self.config,
-            src_embedding=array(self.src_embedding.weight),
-            tgt_embedding=array(self.tgt_embedding.weight),
-            output_weight=array(self.output.weight.T),
+            src_embedding=to_numpy(self.src_embedding.weight),
+            tgt_embedding=to_numpy(self.tgt_embedding.weight),
+            output_weight=to_numpy(self.output.weight.T),
             encoder_layers=[layer.numpy_params() for layer in self.encoder.layers],
             decoder_layers=[layer.numpy_params() for layer in self.decoder.layers],
             encoder_norm=None if self.encoder.norm is None else self.encoder.norm.numpy_params(),

@@ -8,7 +8,8 @@ T (target positions) and V (vocabulary size).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +81,23 @@ class TrainingLog:
 
 
 # --8<-- [start:train]
+@contextmanager
+def training_mode(model: Transformer) -> Iterator[None]:
+    """Train mode, every attention layer on the fused path, while the block runs; then
+    eval mode and each layer's own path, also when the block raises (Ctrl-C)."""
+    attention = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+    paths = [module.fused for module in attention]
+    model.train()
+    for module in attention:
+        module.fused = True  # training never looks at the attention weights
+    try:
+        yield
+    finally:
+        for module, fused in zip(attention, paths, strict=True):
+            module.fused = fused
+        model.eval()
+
+
 def train(
     model: Transformer,
     next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
@@ -92,32 +110,24 @@ def train(
     """Train ``model`` for ``steps`` steps on batches ``(src, tgt_in, tgt_out)`` drawn from ``next_batch``.
 
     Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``) and predicts every next
-    token (``tgt_out``) in one pass, so a step trains all positions of all sequences at once. Training never
-    looks at the attention weights, so the attention layers take the fused path while it runs.
+    token (``tgt_out``) in one pass, so a step trains all positions of all sequences at once.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, foreach=True)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda index: learning_rate(index + 1, model.config.d_model, warmup, lr_factor)
     )
-    attention = [module for module in model.modules() if isinstance(module, MultiHeadAttention)]
-    paths = [module.fused for module in attention]
     log = TrainingLog()
     start = time.perf_counter()
-    model.train()
-    for module in attention:
-        module.fused = True
-    for _ in tqdm(range(steps), desc="training", disable=not progress, mininterval=3.0):
-        src, tgt_in, tgt_out = next_batch()
-        loss = label_smoothed_loss(model(src, tgt_in), tgt_out, smoothing, model.config.pad_id)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        log.losses.append(loss.item())
-        log.learning_rates.append(schedule.get_last_lr()[0])
-        schedule.step()
-    for module, fused in zip(attention, paths, strict=True):
-        module.fused = fused
-    model.eval()
+    with training_mode(model):
+        for _ in tqdm(range(steps), desc="training", disable=not progress, mininterval=3.0):
+            src, tgt_in, tgt_out = next_batch()
+            loss = label_smoothed_loss(model(src, tgt_in), tgt_out, smoothing, model.config.pad_id)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            log.losses.append(loss.item())
+            log.learning_rates.append(schedule.get_last_lr()[0])
+            schedule.step()
     log.seconds = time.perf_counter() - start
     return log
 

@@ -23,16 +23,14 @@ from transformer_tutorial.checks import (
     check_image_patches,
     check_ndim,
     check_patch_sequence,
+    check_patch_size,
     check_positive_int,
     format_shape,
 )
 from transformer_tutorial.numpy.vision import PatchEmbeddingParams, VisionTransformerParams
+from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
-
-
-def _array(tensor: torch.Tensor):
-    return tensor.detach().double().cpu().numpy()
 
 
 # --8<-- [start:patchify]
@@ -106,7 +104,7 @@ class PatchEmbedding(nn.Module):
     # --8<-- [end:patch_embedding]
 
     def numpy_params(self) -> PatchEmbeddingParams:
-        return PatchEmbeddingParams(_array(self.linear.weight.T), _array(self.linear.bias), self.patch_size)
+        return PatchEmbeddingParams(to_numpy(self.linear.weight.T), to_numpy(self.linear.bias), self.patch_size)
 
 
 class VisionTransformer(nn.Module):
@@ -140,11 +138,9 @@ class VisionTransformer(nn.Module):
     ) -> None:
         super().__init__()
         height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        check_positive_int("patch_size", patch_size)
+        check_patch_size(patch_size, height, width, f"image_size {height} × {width}")
         check_positive_int("num_classes", num_classes)
         check_positive_int("num_layers", num_layers, allow_zero=True)
-        if height % patch_size or width % patch_size:
-            raise ValueError(f"image_size {height} × {width} is not divisible by patch_size={patch_size}")
         self.image_shape = (in_channels, height, width)
         num_patches = (height // patch_size) * (width // patch_size)
         self.patch_embedding = PatchEmbedding(patch_size, in_channels, d_model)
@@ -215,12 +211,12 @@ class VisionTransformer(nn.Module):
         """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.vision.vision_transformer``."""
         return VisionTransformerParams(
             patch_embedding=self.patch_embedding.numpy_params(),
-            class_token=_array(self.class_token),
-            positions=_array(self.positions.table.weight),
+            class_token=to_numpy(self.class_token),
+            positions=to_numpy(self.positions.table.weight),
             layers=[layer.numpy_params() for layer in self.layers],
             norm=self.norm.numpy_params(),
-            head_weight=_array(self.head.weight.T),
-            head_bias=_array(self.head.bias),
+            head_weight=to_numpy(self.head.weight.T),
+            head_bias=to_numpy(self.head.bias),
         )
 
 
