@@ -1,0 +1,180 @@
+"""Byte-pair encoding written to be read: learn merges from a text, then encode and decode with them.
+
+A subword vocabulary is learned, not designed. Start from the characters of a text; count every pair of
+neighbouring symbols inside every word; glue the most frequent pair into one new symbol; repeat until the
+vocabulary has the size asked for. Encoding a new text replays the learned merges, in the order they were
+learned. Plain Python (no NumPy, no backend), and made to give the same merges and ids as the ``tokenizers``
+library trained with the settings of ``tokenizers_reference`` (tests/test_bpe.py checks it on the site's text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+# --8<-- [start:pretokenize]
+# A word is a run of letters/digits or a run of punctuation, each with the one space before it, or a run of
+# white space. Every character of the text lands in exactly one word, so joining the words gives the text back.
+WORD = r" ?\w+| ?[^\w\s]+|\s+"
+
+
+def split_words(text: str) -> list[str]:
+    """The words of ``text`` (merges never cross from one word into the next)."""
+    return re.findall(WORD, text)
+
+
+# --8<-- [end:pretokenize]
+
+
+def _pairs(symbols: Sequence[str]) -> Iterable[tuple[str, str]]:
+    return zip(symbols, symbols[1:])
+
+
+def _merge(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """``symbols`` with every occurrence of ``pair``, read left to right, glued into one symbol."""
+    merged, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            merged.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            merged.append(symbols[i])
+            i += 1
+    return merged
+
+
+# --8<-- [start:train]
+def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """Learn a byte-pair encoding of ``text`` with ``vocab_size`` tokens.
+
+    Returns:
+        ``(vocabulary, merges)``: the tokens in id order (the sorted characters of the text first, then
+        each new token in the order it was made) and the merges in the order they were learned.
+
+    Raises:
+        ValueError: the text is empty, or ``vocab_size`` is smaller than its number of distinct characters.
+    """
+    if not text:
+        raise ValueError("text is empty: there is nothing to learn a vocabulary from")
+    vocabulary = sorted(set(text))  # every character is a token, so any text made of them can be encoded
+    if vocab_size < len(vocabulary):
+        raise ValueError(f"vocab_size={vocab_size} is smaller than the {len(vocabulary)} distinct characters")
+    ids = {token: index for index, token in enumerate(vocabulary)}
+    word_counts = Counter(split_words(text))
+    words = [list(word) for word in word_counts]  # each word as a list of symbols, characters at first
+    counts = list(word_counts.values())
+    pair_counts: Counter[tuple[str, str]] = Counter()
+    where: dict[tuple[str, str], set[int]] = {}  # pair -> the words it may occur in
+    for index, symbols in enumerate(words):
+        for pair in _pairs(symbols):
+            pair_counts[pair] += counts[index]
+            where.setdefault(pair, set()).add(index)
+    merges = []
+    while len(vocabulary) < vocab_size and pair_counts:
+        # The most frequent pair; among equally frequent pairs, the one whose ids are smallest.
+        best = max(pair_counts, key=lambda pair: (pair_counts[pair], -ids[pair[0]], -ids[pair[1]]))
+        merges.append(best)
+        token = best[0] + best[1]
+        if token not in ids:  # two different pairs can spell the same token; it keeps its first id
+            ids[token] = len(vocabulary)
+            vocabulary.append(token)
+        for index in sorted(where.pop(best)):  # rewrite each word that holds the pair, and recount its pairs
+            for pair in _pairs(words[index]):
+                pair_counts[pair] -= counts[index]
+            words[index] = _merge(words[index], best)
+            for pair in _pairs(words[index]):
+                pair_counts[pair] += counts[index]
+                where.setdefault(pair, set()).add(index)
+        pair_counts = +pair_counts  # drop the pairs that no longer occur
+    return vocabulary, merges
+
+
+# --8<-- [end:train]
+
+
+class BPETokenizer:
+    """Encode text with learned merges and decode ids back to text.
+
+    Examples:
+        >>> tokenizer = BPETokenizer.train("low lower lowest", vocab_size=12)
+        >>> tokenizer.vocabulary[-4:]
+        ['lo', 'low', ' low', ' lowe']
+        >>> tokenizer.tokens("lowest low")
+        ['low', 'e', 's', 't', ' low']
+        >>> tokenizer.decode(tokenizer.encode("lowest low"))
+        'lowest low'
+    """
+
+    def __init__(self, vocabulary: Sequence[str], merges: Sequence[tuple[str, str]]) -> None:
+        self.vocabulary = list(vocabulary)
+        self.ids = {token: index for index, token in enumerate(self.vocabulary)}
+        self.ranks = {tuple(pair): rank for rank, pair in enumerate(merges)}  # earlier merges come first
+
+    @classmethod
+    def train(cls, text: str, vocab_size: int) -> BPETokenizer:
+        """The tokenizer learned from ``text`` by ``train_bpe``."""
+        return cls(*train_bpe(text, vocab_size))
+
+    def __len__(self) -> int:
+        """V, the vocabulary size."""
+        return len(self.vocabulary)
+
+    # --8<-- [start:encode]
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of ``text``: each word starts as characters, then the merges apply in learned order.
+
+        Raises:
+            ValueError: a character of ``text`` is not in the vocabulary.
+        """
+        unknown = sorted(set(text) - self.ids.keys())
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {unknown}")
+        tokens = []
+        for word in split_words(text):
+            symbols = list(word)
+            while len(symbols) > 1:
+                pair = min(_pairs(symbols), key=lambda pair: self.ranks.get(pair, len(self.ranks)))
+                if pair not in self.ranks:
+                    break  # no learned merge applies any more
+                symbols = _merge(symbols, pair)
+            tokens += symbols
+        return tokens
+
+    def encode(self, text: str) -> list[int]:
+        """The ids of the tokens of ``text``."""
+        return [self.ids[token] for token in self.tokens(text)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The text of a sequence of ids: their tokens, joined.
+
+        Raises:
+            ValueError: an id is not in ``range(len(self))``.
+        """
+        ids = [int(index) for index in ids]
+        unknown = sorted({index for index in ids if not 0 <= index < len(self.vocabulary)})
+        if unknown:
+            raise ValueError(f"ids not in the vocabulary (0 to {len(self.vocabulary) - 1}): {unknown}")
+        return "".join(self.vocabulary[index] for index in ids)
+
+    # --8<-- [end:encode]
+
+
+# --8<-- [start:reference]
+def tokenizers_reference(text: str, vocab_size: int):
+    """The ``tokenizers`` library's BPE trained on ``text`` with the settings ``train_bpe`` follows: the same
+    words (a ``Split`` pre-tokenizer on ``WORD``), no normalizer, no special or unknown token, no extra
+    alphabet, and every pair allowed to merge (``min_frequency=0``)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(WORD), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()  # join the tokens as they are (the default puts spaces between them)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=0, special_tokens=[], initial_alphabet=[], show_progress=False
+    )
+    tokenizer.train_from_iterator([text], trainer)
+    return tokenizer
+
+
+# --8<-- [end:reference]
