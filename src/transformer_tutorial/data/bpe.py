@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 # --8<-- [start:pretokenize]
 # A word is a run of letters/digits or a run of punctuation, each with the one space before it, or a run of
@@ -25,10 +26,6 @@ def split_words(text: str) -> list[str]:
 
 
 # --8<-- [end:pretokenize]
-
-
-def _pairs(symbols: Sequence[str]) -> Iterable[tuple[str, str]]:
-    return zip(symbols, symbols[1:])
 
 
 def _merge(symbols: list[str], pair: tuple[str, str]) -> list[str]:
@@ -67,7 +64,7 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
     pair_counts: Counter[tuple[str, str]] = Counter()
     where: dict[tuple[str, str], set[int]] = {}  # pair -> the words it may occur in
     for index, symbols in enumerate(words):
-        for pair in _pairs(symbols):
+        for pair in pairwise(symbols):
             pair_counts[pair] += counts[index]
             where.setdefault(pair, set()).add(index)
     merges = []
@@ -80,10 +77,10 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
             ids[token] = len(vocabulary)
             vocabulary.append(token)
         for index in sorted(where.pop(best)):  # rewrite each word that holds the pair, and recount its pairs
-            for pair in _pairs(words[index]):
+            for pair in pairwise(words[index]):
                 pair_counts[pair] -= counts[index]
             words[index] = _merge(words[index], best)
-            for pair in _pairs(words[index]):
+            for pair in pairwise(words[index]):
                 pair_counts[pair] += counts[index]
                 where.setdefault(pair, set()).add(index)
         pair_counts = +pair_counts  # drop the pairs that no longer occur
@@ -134,7 +131,7 @@ class BPETokenizer:
         for word in split_words(text):
             symbols = list(word)
             while len(symbols) > 1:
-                pair = min(_pairs(symbols), key=lambda pair: self.ranks.get(pair, len(self.ranks)))
+                pair = min(pairwise(symbols), key=lambda pair: self.ranks.get(pair, len(self.ranks)))
                 if pair not in self.ranks:
                     break  # no learned merge applies any more
                 symbols = _merge(symbols, pair)
