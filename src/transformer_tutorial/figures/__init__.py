@@ -18,6 +18,13 @@ from matplotlib.figure import Figure
 from transformer_tutorial import results
 from transformer_tutorial.figures.architecture import residual_gradients
 from transformer_tutorial.figures.attention import attention_masks, dot_product_scaling, multi_head_weights
+from transformer_tutorial.figures.beginner import (
+    attention_step_head,
+    attention_step_loop,
+    attention_step_matrix,
+    attention_step_softmax,
+    tokenization_lengths,
+)
 from transformer_tutorial.figures.benchmarks import (
     benchmark_memory,
     benchmark_ratios,
@@ -57,6 +64,10 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "minilm-head-scores": minilm_head_scores,
     "minilm-heads": minilm_heads,
     "vit-patches": vit_patches,
+    "attention-step-loop": attention_step_loop,
+    "attention-step-matrix": attention_step_matrix,
+    "attention-step-softmax": attention_step_softmax,
+    "attention-step-head": attention_step_head,
 }
 
 # name -> (function of the parsed JSON, name of the stored result it plots)
@@ -68,6 +79,7 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "benchmark-memory": (benchmark_memory, "cpu-benchmark"),
     "benchmark-throughput": (benchmark_throughput, "cpu-benchmark"),
     "parallelism": (parallelism, "parallelism"),
+    "tokenization-lengths": (tokenization_lengths, "tokenization"),
 }
 
 
