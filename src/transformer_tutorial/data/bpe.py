@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
 # --8<-- [start:pretokenize]
-# A word is a run of letters/digits or a run of punctuation, each with the one space before it, or a run of
-# white space. Every character of the text lands in exactly one word, so joining the words gives the text back.
+# A word: letters and digits, or punctuation, each with the one space before it; or white
+# space. Every character lands in exactly one word: joining the words gives the text back.
 WORD = r" ?\w+| ?[^\w\s]+|\s+"
 
 
@@ -46,20 +46,21 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
     """Learn a byte-pair encoding of ``text`` with ``vocab_size`` tokens.
 
     Returns:
-        ``(vocabulary, merges)``: the tokens in id order (the sorted characters of the text first, then
-        each new token in the order it was made) and the merges in the order they were learned.
+        ``(vocabulary, merges)``: the tokens in id order (the sorted characters first,
+        then each new token as it was made) and the merges in the order learned.
 
     Raises:
-        ValueError: the text is empty, or ``vocab_size`` is smaller than its number of distinct characters.
+        ValueError: the text is empty, or ``vocab_size`` is below its number of characters.
     """
     if not text:
         raise ValueError("text is empty: there is nothing to learn a vocabulary from")
-    vocabulary = sorted(set(text))  # every character is a token, so any text made of them can be encoded
+    vocabulary = sorted(set(text))  # every character is a token: any such text can be encoded
     if vocab_size < len(vocabulary):
-        raise ValueError(f"vocab_size={vocab_size} is smaller than the {len(vocabulary)} distinct characters")
+        characters = len(vocabulary)
+        raise ValueError(f"vocab_size={vocab_size} is smaller than the {characters} distinct characters")
     ids = {token: index for index, token in enumerate(vocabulary)}
     word_counts = Counter(split_words(text))
-    words = [list(word) for word in word_counts]  # each word as a list of symbols, characters at first
+    words = [list(word) for word in word_counts]  # each word as symbols, characters at first
     counts = list(word_counts.values())
     pair_counts: Counter[tuple[str, str]] = Counter()
     where: dict[tuple[str, str], set[int]] = {}  # pair -> the words it may occur in
@@ -69,14 +70,14 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
             where.setdefault(pair, set()).add(index)
     merges = []
     while len(vocabulary) < vocab_size and pair_counts:
-        # The most frequent pair; among equally frequent pairs, the one whose ids are smallest.
-        best = max(pair_counts, key=lambda pair: (pair_counts[pair], -ids[pair[0]], -ids[pair[1]]))
+        # The most frequent pair; among equally frequent pairs, the one with the smallest ids.
+        best = max(pair_counts, key=lambda p: (pair_counts[p], -ids[p[0]], -ids[p[1]]))
         merges.append(best)
         token = best[0] + best[1]
-        if token not in ids:  # two different pairs can spell the same token; it keeps its first id
+        if token not in ids:  # two pairs can spell the same token; it keeps its first id
             ids[token] = len(vocabulary)
             vocabulary.append(token)
-        for index in sorted(where.pop(best)):  # rewrite each word that holds the pair, and recount its pairs
+        for index in sorted(where.pop(best)):  # rewrite each word holding it, recount its pairs
             for pair in pairwise(words[index]):
                 pair_counts[pair] -= counts[index]
             words[index] = _merge(words[index], best)
@@ -113,7 +114,7 @@ class BPETokenizer:
 
     # --8<-- [start:encode]
     def tokens(self, text: str) -> list[str]:
-        """The tokens of ``text``: each word starts as characters, then the merges apply in learned order.
+        """The tokens of ``text``: each word starts as characters, then the merges apply in order.
 
         Raises:
             ValueError: a character of ``text`` is not in the vocabulary.
@@ -125,7 +126,7 @@ class BPETokenizer:
         for word in split_words(text):
             symbols = list(word)
             while len(symbols) > 1:
-                pair = min(pairwise(symbols), key=lambda pair: self.ranks.get(pair, len(self.ranks)))
+                pair = min(pairwise(symbols), key=lambda p: self.ranks.get(p, len(self.ranks)))
                 if pair not in self.ranks:
                     break  # no learned merge applies any more
                 symbols = _merge(symbols, pair)
@@ -143,9 +144,10 @@ class BPETokenizer:
             ValueError: an id is not in ``range(len(self))``.
         """
         ids = [int(index) for index in ids]
-        unknown = sorted({index for index in ids if not 0 <= index < len(self.vocabulary)})
+        size = len(self.vocabulary)
+        unknown = sorted({index for index in ids if not 0 <= index < size})
         if unknown:
-            raise ValueError(f"ids not in the vocabulary (0 to {len(self.vocabulary) - 1}): {unknown}")
+            raise ValueError(f"ids not in the vocabulary (0 to {size - 1}): {unknown}")
         return "".join(self.vocabulary[index] for index in ids)
 
     # --8<-- [end:encode]
@@ -153,16 +155,20 @@ class BPETokenizer:
 
 # --8<-- [start:reference]
 def tokenizers_reference(text: str, vocab_size: int):
-    """The ``tokenizers`` library's BPE trained on ``text`` with the settings ``train_bpe`` follows: the same
-    words (a ``Split`` pre-tokenizer on ``WORD``), no normalizer, no special or unknown token, no extra
-    alphabet, and every pair allowed to merge (``min_frequency=0``)."""
+    """The ``tokenizers`` library's BPE trained on ``text`` as ``train_bpe`` trains: the same
+    words (a ``Split`` pre-tokenizer on ``WORD``), no normalizer, no special or unknown
+    token, no extra alphabet, and every pair allowed to merge (``min_frequency=0``)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(WORD), behavior="isolated")
-    tokenizer.decoder = decoders.Fuse()  # join the tokens as they are (the default puts spaces between them)
+    tokenizer.decoder = decoders.Fuse()  # join tokens as they are (not with spaces between)
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=0, special_tokens=[], initial_alphabet=[], show_progress=False
+        vocab_size=vocab_size,
+        min_frequency=0,
+        special_tokens=[],
+        initial_alphabet=[],
+        show_progress=False,
     )
     tokenizer.train_from_iterator([text], trainer)
     return tokenizer

@@ -26,7 +26,7 @@ def _check_sequence(x: np.ndarray) -> None:
 
 # --8<-- [start:loop]
 def mean_with_loop(x: np.ndarray) -> np.ndarray:
-    """Step 1: row t of the result is the mean of rows 0, ..., t of x. (T, D) -> (T, D)."""
+    """Step 1: row t of the result is the mean of rows 0, ..., t of x: (T, D)."""
     _check_sequence(x)
     out = np.zeros(x.shape)
     for t in range(x.shape[0]):
@@ -39,7 +39,7 @@ def mean_with_loop(x: np.ndarray) -> np.ndarray:
 
 # --8<-- [start:matrix]
 def mean_with_matrix(x: np.ndarray) -> np.ndarray:
-    """Step 2: the same means as one product, weights @ x, with a lower-triangular (T, T) weights matrix."""
+    """Step 2: the same means as one product, weights @ x, weights (T, T)."""
     _check_sequence(x)
     T = x.shape[0]
     weights = np.tril(np.ones((T, T)))  # row t: ones up to column t
@@ -52,11 +52,11 @@ def mean_with_matrix(x: np.ndarray) -> np.ndarray:
 
 # --8<-- [start:softmax]
 def mean_with_softmax(x: np.ndarray) -> np.ndarray:
-    """Step 3: the same weights as softmax(scores) for scores 0 where a query may look and -inf elsewhere."""
+    """Step 3: the same weights as a softmax of scores: 0 allowed, -inf not."""
     _check_sequence(x)
     T = x.shape[0]
-    scores = np.zeros((T, T))  # every allowed key equally interesting, for now
-    scores = np.where(causal_mask(T), scores, -np.inf)  # exp(-inf) = 0: no weight on the future
+    scores = np.zeros((T, T))  # every key alike, for now
+    scores = np.where(causal_mask(T), scores, -np.inf)  # exp(-inf) = 0: no future
     return softmax(scores) @ x
 
 
@@ -64,8 +64,13 @@ def mean_with_softmax(x: np.ndarray) -> np.ndarray:
 
 
 # --8<-- [start:head]
-def causal_attention_head(x: np.ndarray, w_query: np.ndarray, w_key: np.ndarray, w_value: np.ndarray) -> np.ndarray:
-    """Step 4: the scores are q·k / √d from queries and keys, and the means are taken over values.
+def causal_attention_head(
+    x: np.ndarray,
+    w_query: np.ndarray,
+    w_key: np.ndarray,
+    w_value: np.ndarray,
+) -> np.ndarray:
+    """Step 4: scores q·k / √d from queries and keys, and weighted means of values.
 
     Args:
         x: (T, D) one sequence.
@@ -79,7 +84,7 @@ def causal_attention_head(x: np.ndarray, w_query: np.ndarray, w_key: np.ndarray,
     for name, weight in (("w_query", w_query), ("w_key", w_key), ("w_value", w_value)):
         check_ndim(name, weight, 2, "(D, d)")
         check_same_size("x", x, 1, name, weight, 0, "width D")
-    q, k, v = x @ w_query, x @ w_key, x @ w_value  # what each position looks for, offers, and hands on
+    q, k, v = x @ w_query, x @ w_key, x @ w_value  # looked for, offered, handed on
     scores = q @ k.T / math.sqrt(k.shape[-1])  # (T, T): how well query t matches key j
     scores = np.where(causal_mask(x.shape[0]), scores, -np.inf)
     return softmax(scores) @ v

@@ -26,7 +26,7 @@ def _check_sequence(x: torch.Tensor) -> None:
 
 # --8<-- [start:loop]
 def mean_with_loop(x: torch.Tensor) -> torch.Tensor:
-    """Step 1: row t of the result is the mean of rows 0, ..., t of x. (T, D) -> (T, D)."""
+    """Step 1: row t of the result is the mean of rows 0, ..., t of x: (T, D)."""
     _check_sequence(x)
     out = torch.zeros_like(x)
     for t in range(x.shape[0]):
@@ -39,7 +39,7 @@ def mean_with_loop(x: torch.Tensor) -> torch.Tensor:
 
 # --8<-- [start:matrix]
 def mean_with_matrix(x: torch.Tensor) -> torch.Tensor:
-    """Step 2: the same means as one product, weights @ x, with a lower-triangular (T, T) weights matrix."""
+    """Step 2: the same means as one product, weights @ x, weights (T, T)."""
     _check_sequence(x)
     T = x.shape[0]
     weights = torch.tril(torch.ones(T, T, dtype=x.dtype))  # row t: ones up to column t
@@ -52,11 +52,11 @@ def mean_with_matrix(x: torch.Tensor) -> torch.Tensor:
 
 # --8<-- [start:softmax]
 def mean_with_softmax(x: torch.Tensor) -> torch.Tensor:
-    """Step 3: the same weights as softmax(scores) for scores 0 where a query may look and -inf elsewhere."""
+    """Step 3: the same weights as a softmax of scores: 0 allowed, -inf not."""
     _check_sequence(x)
     T = x.shape[0]
-    scores = torch.zeros(T, T, dtype=x.dtype)  # every allowed key equally interesting, for now
-    scores = scores.masked_fill(~causal_mask(T), float("-inf"))  # exp(-inf) = 0: no weight on the future
+    scores = torch.zeros(T, T, dtype=x.dtype)  # every key alike, for now
+    scores = scores.masked_fill(~causal_mask(T), float("-inf"))  # exp(-inf) = 0
     return softmax(scores) @ x
 
 
@@ -65,9 +65,12 @@ def mean_with_softmax(x: torch.Tensor) -> torch.Tensor:
 
 # --8<-- [start:head]
 def causal_attention_head(
-    x: torch.Tensor, w_query: torch.Tensor, w_key: torch.Tensor, w_value: torch.Tensor
+    x: torch.Tensor,
+    w_query: torch.Tensor,
+    w_key: torch.Tensor,
+    w_value: torch.Tensor,
 ) -> torch.Tensor:
-    """Step 4: the scores are q·k / √d from queries and keys, and the means are taken over values.
+    """Step 4: scores q·k / √d from queries and keys, and weighted means of values.
 
     Args:
         x: (T, D) one sequence.
@@ -81,7 +84,7 @@ def causal_attention_head(
     for name, weight in (("w_query", w_query), ("w_key", w_key), ("w_value", w_value)):
         check_ndim(name, weight, 2, "(D, d)")
         check_same_size("x", x, 1, name, weight, 0, "width D")
-    q, k, v = x @ w_query, x @ w_key, x @ w_value  # what each position looks for, offers, and hands on
+    q, k, v = x @ w_query, x @ w_key, x @ w_value  # looked for, offered, handed on
     scores = q @ k.T / math.sqrt(k.shape[-1])  # (T, T): how well query t matches key j
     scores = scores.masked_fill(~causal_mask(x.shape[0]), float("-inf"))
     return softmax(scores) @ v
