@@ -9,12 +9,10 @@ from collections import Counter
 from itertools import pairwise
 
 import pytest
-from project import ROOT
-
 from transformer_tutorial.data.bpe import BPETokenizer, split_words, tokenizers_reference, train_bpe
-from transformer_tutorial.text import site_corpus
+from transformer_tutorial.data.text import load_corpus
 
-CORPUS = site_corpus(ROOT / "docs")  # after the move to package data: transformer_tutorial.data.text.load_corpus()
+CORPUS = load_corpus()  # the prose of the site's pages, as packaged
 
 
 def library_vocabulary_and_merges(tokenizer) -> tuple[list[str], list[tuple[str, str]]]:

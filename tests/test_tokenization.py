@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
+from transformer_tutorial import results
 from transformer_tutorial.experiments.tokenization import RESULT, corpus, measure
 
 
 def test_the_stored_measurement_is_reproduced():
-    stored = json.loads(RESULT.read_text(encoding="utf-8"))  # after the move: transformer_tutorial.results.load
+    assert RESULT == "tokenization"
+    stored = results.load("tokenization")
     measured = measure(corpus(), bpe_sizes=(256,))  # the cheap rows: characters, the smallest BPE, words
     rows = {row["tokenizer"]: row for row in stored["rows"]}
     assert [rows[row["tokenizer"]] for row in measured["rows"]] == measured["rows"]

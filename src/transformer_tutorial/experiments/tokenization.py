@@ -1,7 +1,10 @@
 """Measure what a vocabulary buys: the vocabulary size and the length of the site's text in tokens, for
 characters, byte-pair encodings of a few sizes, and whole words.
 
-    python -m transformer_tutorial.experiments.tokenization   # about 10 s; writes results/tokenization.json
+    python -m transformer_tutorial.experiments.tokenization --store   # under a minute
+
+The text is the packaged corpus (``data.text.load_corpus``); ``--store`` stores the results in the package as
+``tokenization`` (``transformer_tutorial.results.load("tokenization")``), which the tokens page reads.
 
 The word vocabulary is every distinct word of ``bpe.split_words``, which is what byte-pair encoding reaches
 when it is allowed to merge until no pair is left. A vocabulary learned from the first nine tenths of the text
@@ -10,15 +13,16 @@ and applied to the last tenth shows the price of whole words: some words of the 
 
 from __future__ import annotations
 
-import json
+import argparse
 from pathlib import Path
 from typing import Any
 
+from transformer_tutorial import results as stored
 from transformer_tutorial.data.bpe import BPETokenizer, split_words
 from transformer_tutorial.data.text import load_corpus
 
 BPE_SIZES = (256, 512, 1024, 2048)
-RESULT = Path(__file__).resolve().parents[1] / "results" / "tokenization.json"
+RESULT = "tokenization"
 
 
 def corpus() -> str:
@@ -48,12 +52,22 @@ def measure(text: str, bpe_sizes: tuple[int, ...] = BPE_SIZES) -> dict[str, Any]
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """``python -m transformer_tutorial.experiments.tokenization --store``: measure, print, store the results."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
+    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
+    args = parser.parse_args(argv)
     results = measure(corpus())
-    RESULT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    results["command"] = "python -m transformer_tutorial.experiments.tokenization --store"
     for row in results["rows"]:
         print(f"{row['tokenizer']:>10}: V = {row['vocab_size']:5d}, {row['tokens']:6d} tokens")
-    print(f"written to {RESULT}")
+    print(results["last_tenth"])
+    if args.output:
+        args.output.write_text(stored.dumps(results), encoding="utf-8")
+    elif args.store:
+        print(f"stored {stored.save(RESULT, results)}")
+    return results
 
 
 if __name__ == "__main__":
