@@ -94,8 +94,14 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
 class BPETokenizer:
     """Encode text with learned merges and decode ids back to text.
 
-    ``BPETokenizer.train(text, vocab_size)`` learns the merges from a text; ``tokens``, ``encode`` and
-    ``decode`` use them (worked examples: the page "From text to token ids" and tests/test_bpe.py).
+    Examples:
+        >>> tokenizer = BPETokenizer.train("low lower lowest", vocab_size=12)
+        >>> tokenizer.vocabulary[-4:]
+        ['lo', 'low', ' low', ' lowe']
+        >>> tokenizer.tokens("lowest low")
+        ['low', 'e', 's', 't', ' low']
+        >>> tokenizer.decode(tokenizer.encode("lowest low"))
+        'lowest low'
     """
 
     def __init__(self, vocabulary: Sequence[str], merges: Sequence[tuple[str, str]]) -> None:
