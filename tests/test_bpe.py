@@ -9,6 +9,7 @@ from collections import Counter
 from itertools import pairwise
 
 import pytest
+
 from transformer_tutorial.data.bpe import BPETokenizer, split_words, tokenizers_reference, train_bpe
 from transformer_tutorial.data.text import load_corpus
 

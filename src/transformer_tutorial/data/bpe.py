@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
 # --8<-- [start:pretokenize]
-# A word: letters and digits, or punctuation, each with the one space before it; or white
-# space. Every character lands in exactly one word: joining the words gives the text back.
+# A word: letters and digits, or punctuation, each with the one space before it;
+# or white space. Each character lands in one word: the words join back into the text.
 WORD = r" ?\w+| ?[^\w\s]+|\s+"
 
 
@@ -50,17 +50,19 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
         then each new token as it was made) and the merges in the order learned.
 
     Raises:
-        ValueError: the text is empty, or ``vocab_size`` is below its number of characters.
+        ValueError: ``text`` is empty, or ``vocab_size`` is below its character count.
     """
     if not text:
         raise ValueError("text is empty: there is nothing to learn a vocabulary from")
-    vocabulary = sorted(set(text))  # every character is a token: any such text can be encoded
+    vocabulary = sorted(set(text))  # the characters: any text made of them encodes
     if vocab_size < len(vocabulary):
-        characters = len(vocabulary)
-        raise ValueError(f"vocab_size={vocab_size} is smaller than the {characters} distinct characters")
+        count = len(vocabulary)
+        raise ValueError(
+            f"vocab_size={vocab_size} is smaller than the {count} distinct characters",
+        )
     ids = {token: index for index, token in enumerate(vocabulary)}
     word_counts = Counter(split_words(text))
-    words = [list(word) for word in word_counts]  # each word as symbols, characters at first
+    words = [list(word) for word in word_counts]  # each word spelled in characters
     counts = list(word_counts.values())
     pair_counts: Counter[tuple[str, str]] = Counter()
     where: dict[tuple[str, str], set[int]] = {}  # pair -> the words it may occur in
@@ -70,14 +72,14 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
             where.setdefault(pair, set()).add(index)
     merges = []
     while len(vocabulary) < vocab_size and pair_counts:
-        # The most frequent pair; among equally frequent pairs, the one with the smallest ids.
+        # The most frequent pair; among ties, the one with the smallest ids.
         best = max(pair_counts, key=lambda p: (pair_counts[p], -ids[p[0]], -ids[p[1]]))
         merges.append(best)
         token = best[0] + best[1]
-        if token not in ids:  # two pairs can spell the same token; it keeps its first id
+        if token not in ids:  # two pairs may spell one token: it keeps its first id
             ids[token] = len(vocabulary)
             vocabulary.append(token)
-        for index in sorted(where.pop(best)):  # rewrite each word holding it, recount its pairs
+        for index in sorted(where.pop(best)):  # rewrite the words holding it, recount
             for pair in pairwise(words[index]):
                 pair_counts[pair] -= counts[index]
             words[index] = _merge(words[index], best)
@@ -120,7 +122,7 @@ class BPETokenizer:
 
     # --8<-- [start:encode]
     def tokens(self, text: str) -> list[str]:
-        """The tokens of ``text``: each word starts as characters, then the merges apply in order.
+        """The tokens of ``text``: each word in characters, then merged in order.
 
         Raises:
             ValueError: a character of ``text`` is not in the vocabulary.
@@ -128,11 +130,11 @@ class BPETokenizer:
         unknown = sorted(set(text) - self.ids.keys())
         if unknown:
             raise ValueError(f"characters not in the vocabulary: {unknown}")
-        tokens = []
+        tokens, never = [], len(self.ranks)  # never: past the rank of every merge
         for word in split_words(text):
             symbols = list(word)
             while len(symbols) > 1:
-                pair = min(pairwise(symbols), key=lambda p: self.ranks.get(p, len(self.ranks)))
+                pair = min(pairwise(symbols), key=lambda p: self.ranks.get(p, never))
                 if pair not in self.ranks:
                     break  # no learned merge applies any more
                 symbols = _merge(symbols, pair)
@@ -161,14 +163,14 @@ class BPETokenizer:
 
 # --8<-- [start:reference]
 def tokenizers_reference(text: str, vocab_size: int):
-    """The ``tokenizers`` library's BPE trained on ``text`` as ``train_bpe`` trains: the same
-    words (a ``Split`` pre-tokenizer on ``WORD``), no normalizer, no special or unknown
-    token, no extra alphabet, and every pair allowed to merge (``min_frequency=0``)."""
+    """The ``tokenizers`` library's BPE trained on ``text`` as ``train_bpe`` trains:
+    the same words (a ``Split`` pre-tokenizer on ``WORD``), no normalizer, no special
+    or unknown token, no extra alphabet, every pair may merge (``min_frequency=0``)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(WORD), behavior="isolated")
-    tokenizer.decoder = decoders.Fuse()  # join tokens as they are (not with spaces between)
+    tokenizer.decoder = decoders.Fuse()  # join the tokens as they are, no spaces
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=0,
