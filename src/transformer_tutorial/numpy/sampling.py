@@ -30,7 +30,8 @@ def nucleus_mask(probabilities: np.ndarray, top_p: float) -> np.ndarray:
     """
     check_top_p(top_p)
     descending = -np.sort(-probabilities, axis=-1)
-    before = np.cumsum(descending, axis=-1) - descending  # the mass of the entries ranked above each one
+    above = np.cumsum(descending, axis=-1)[..., :-1]  # the mass of the entries ranked above each one
+    before = np.concatenate([np.zeros_like(descending[..., :1]), above], axis=-1)
     needed = before < top_p  # the first entry always is: nothing comes before it
     smallest_needed = np.where(needed, descending, np.inf).min(axis=-1, keepdims=True)
     return (probabilities >= smallest_needed) & (probabilities > 0)

@@ -30,7 +30,8 @@ def nucleus_mask(probabilities: torch.Tensor, top_p: float) -> torch.Tensor:
     """
     check_top_p(top_p)
     descending = torch.sort(probabilities, dim=-1, descending=True).values
-    before = torch.cumsum(descending, dim=-1) - descending  # the mass of the entries ranked above each one
+    above = torch.cumsum(descending, dim=-1)[..., :-1]  # the mass of the entries ranked above each one
+    before = torch.cat([torch.zeros_like(descending[..., :1]), above], dim=-1)
     needed = before < top_p  # the first entry always is: nothing comes before it
     smallest_needed = torch.where(needed, descending, float("inf")).amin(dim=-1, keepdim=True)
     return (probabilities >= smallest_needed) & (probabilities > 0)
