@@ -26,7 +26,11 @@ def reference_gqa(q, k, v, mask=None):
 @pytest.mark.parametrize("num_kv_heads", [1, 2, 3, 6])
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 2e-6), (torch.float64, 1e-13)])
 def test_grouped_query_attention_equals_pytorch_enable_gqa(num_kv_heads, dtype, tolerance):
-    q, k, v = heads(2, 6, 5, 8, dtype, 1), heads(2, num_kv_heads, 7, 8, dtype, 2), heads(2, num_kv_heads, 7, 4, dtype, 3)
+    q, k, v = (
+        heads(2, 6, 5, 8, dtype, 1),
+        heads(2, num_kv_heads, 7, 8, dtype, 2),
+        heads(2, num_kv_heads, 7, 4, dtype, 3),
+    )
     pad = padding_mask(torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]]), pad_id=0)[:, None]  # (B,1,1,S)
     for mask in (None, causal_mask(5, 7), pad, pad & causal_mask(5, 7)):
         ours, weights = modern.grouped_query_attention(q, k, v, mask)
@@ -45,7 +49,9 @@ def test_query_head_h_reads_key_value_head_h_over_group_size():
     q, k, v = heads(1, 4, 3, 8), heads(1, 2, 5, 8, seed=1), heads(1, 2, 5, 8, seed=2)
     _, weights = modern.grouped_query_attention(q, k, v)
     for h in range(4):
-        _, single = np_attention.scaled_dot_product_attention(q[0, h].numpy(), k[0, h // 2].numpy(), v[0, h // 2].numpy())
+        _, single = np_attention.scaled_dot_product_attention(
+            q[0, h].numpy(), k[0, h // 2].numpy(), v[0, h // 2].numpy()
+        )
         np.testing.assert_allclose(weights[0, h].numpy(), single, rtol=0, atol=1e-14)
     per_head = torch.rand(1, 4, 3, 5, generator=torch.Generator().manual_seed(3)) > 0.4
     torch.testing.assert_close(modern.grouped_query_attention(q, k, v, per_head)[0], reference_gqa(q, k, v, per_head))
@@ -73,9 +79,15 @@ def test_the_module_with_g_equal_h_is_our_multi_head_attention():
         if not fused:
             torch.testing.assert_close(ours_weights, theirs_weights, rtol=0, atol=1e-15)
     numpy_out, _ = np_modern.grouped_query_attention_layer(
-        x.numpy(), memory.numpy(), memory.numpy(), np_modern.GroupedQueryAttentionParams.from_multi_head(mha.numpy_params()), mask.numpy()
+        x.numpy(),
+        memory.numpy(),
+        memory.numpy(),
+        np_modern.GroupedQueryAttentionParams.from_multi_head(mha.numpy_params()),
+        mask.numpy(),
     )
-    expected, _ = np_attention.multi_head_attention(x.numpy(), memory.numpy(), memory.numpy(), mha.numpy_params(), mask.numpy())
+    expected, _ = np_attention.multi_head_attention(
+        x.numpy(), memory.numpy(), memory.numpy(), mha.numpy_params(), mask.numpy()
+    )
     np.testing.assert_allclose(numpy_out, expected, rtol=0, atol=1e-14)
 
 
@@ -115,9 +127,13 @@ def test_errors_name_the_heads():
     with pytest.raises(ValueError, match="num_kv_heads=3 does not divide num_heads=8"):
         modern.GroupedQueryAttention(32, 8, 3)
     with pytest.raises(ValueError, match=r"num_kv_heads=3 does not divide num_heads=4"):
-        np_modern.GroupedQueryAttentionParams(*(np.zeros(s) for s in [(8, 8), (8, 6), (8, 6), (8, 8), 8, 6, 6, 8]), 4, 3)
+        np_modern.GroupedQueryAttentionParams(
+            *(np.zeros(s) for s in [(8, 8), (8, 6), (8, 6), (8, 8), 8, 6, 6, 8]), 4, 3
+        )
     q, k = heads(1, 4, 2, 8), heads(1, 3, 2, 8)
-    message = r"key has 3 heads, which does not divide the 4 heads of query \(shapes \(1, 4, 2, 8\) and \(1, 3, 2, 8\)\)"
+    message = (
+        r"key has 3 heads, which does not divide the 4 heads of query \(shapes \(1, 4, 2, 8\) and \(1, 3, 2, 8\)\)"
+    )
     with pytest.raises(ValueError, match=message):
         modern.grouped_query_attention(q, k, k)
     with pytest.raises(ValueError, match=message):
@@ -151,7 +167,9 @@ def test_tiled_attention_equals_explicit_attention_for_every_block_size(mask_nam
     for block_size in range(1, KEYS + 1):  # 1 … S: most leave a partial last block of queries or keys
         ours = np_modern.tiled_attention(Q, K, V, mask, block_size)
         np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12, err_msg=f"block_size={block_size}")
-        theirs = modern.tiled_attention(torch.from_numpy(Q), torch.from_numpy(K), torch.from_numpy(V), torch_mask, block_size)
+        theirs = modern.tiled_attention(
+            torch.from_numpy(Q), torch.from_numpy(K), torch.from_numpy(V), torch_mask, block_size
+        )
         np.testing.assert_allclose(theirs.numpy(), expected, rtol=0, atol=1e-12, err_msg=f"block_size={block_size}")
     if mask_name == "a fully masked row":
         assert (ours[:, :, 2] == 0).all() and not np.isnan(ours).any()

@@ -58,7 +58,9 @@ def test_numpy_and_pytorch_blocks_and_decoders_agree():
     x = torch.randn(2, 7, 24, dtype=torch.float64)
     with torch.no_grad():
         expected = block(x, causal_mask(7)).numpy()
-    np.testing.assert_allclose(np_llama.llama_block(x.numpy(), block.numpy_params(), np_causal_mask(7)), expected, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(
+        np_llama.llama_block(x.numpy(), block.numpy_params(), np_causal_mask(7)), expected, atol=1e-12, rtol=0
+    )
     torch.manual_seed(3)
     model = LlamaDecoder(CONFIG).double().eval()
     tokens = torch.randint(0, 23, (2, 9), generator=torch.Generator().manual_seed(4))

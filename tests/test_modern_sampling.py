@@ -97,7 +97,7 @@ BOS = 2
 
 
 def table_log_probs(prefixes):
-    rows = [TABLE.get(tuple(int(t) for t in prefix[1:]), [0.5, 0.5]) + [1e-300] for prefix in prefixes]
+    rows = [[*TABLE.get(tuple(int(t) for t in prefix[1:]), [0.5, 0.5]), 1e-300] for prefix in prefixes]
     return np.log(np.array(rows))  # V = 3: BOS is never generated
 
 
@@ -135,7 +135,11 @@ def test_beam_search_of_width_one_is_greedy_and_finds_better_with_a_wider_beam(b
         (lambda b: b.nucleus_mask(PROBABILITIES, 1.5), ValueError, r"top_p must be in \(0, 1\], got 1.5"),
         (lambda b: b.nucleus_mask(PROBABILITIES, "0.5"), TypeError, "top_p must be a number"),
         (lambda b: b.nucleus_probabilities(np.log(PROBABILITIES), 0.5, temperature=0.0), ValueError, "temperature"),
-        (lambda b: b.penalised_beam_search(table_log_probs, [BOS], 0, 5, 0), ValueError, "beam_size must be at least 1"),
+        (
+            lambda b: b.penalised_beam_search(table_log_probs, [BOS], 0, 5, 0),
+            ValueError,
+            "beam_size must be at least 1",
+        ),
     ],
 )
 @pytest.mark.parametrize("backend", ["numpy", "torch"])

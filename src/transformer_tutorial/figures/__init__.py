@@ -25,6 +25,7 @@ from transformer_tutorial.figures.benchmarks import (
     benchmark_times,
 )
 from transformer_tutorial.figures.encoder import minilm_head_scores, minilm_heads
+from transformer_tutorial.figures.modern import kv_cache_sizes, shared_heads, sliding_window, tiled_memory
 from transformer_tutorial.figures.plotting import svg_bytes
 from transformer_tutorial.figures.positional import (
     alibi_biases,
@@ -57,6 +58,8 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "minilm-head-scores": minilm_head_scores,
     "minilm-heads": minilm_heads,
     "vit-patches": vit_patches,
+    "shared-heads": shared_heads,
+    "sliding-window": sliding_window,
 }
 
 # name -> (function of the parsed JSON, name of the stored result it plots)
@@ -68,6 +71,8 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "benchmark-memory": (benchmark_memory, "cpu-benchmark"),
     "benchmark-throughput": (benchmark_throughput, "cpu-benchmark"),
     "parallelism": (parallelism, "parallelism"),
+    "tiled-memory": (tiled_memory, "modern-attention"),
+    "kv-cache-sizes": (kv_cache_sizes, "modern-attention"),
 }
 
 
