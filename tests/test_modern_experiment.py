@@ -3,6 +3,7 @@ stored run has every field the page and the figures read."""
 
 import json
 
+from transformer_tutorial import results as stored_results
 from transformer_tutorial.experiments import modern_attention
 
 
@@ -33,7 +34,7 @@ def test_the_llama_model_gets_the_paper_models_parameter_budget():
 
 
 def test_the_stored_run_is_complete():
-    stored = modern_attention.load_stored()
+    stored = stored_results.load("modern-attention")
     assert stored["settings"]["lengths"][-1] == stored["memory"][-1]["length"] == 4096
     longest = stored["memory"][-1]
     assert longest["explicit_bytes"] > 50 * longest["tiled_bytes"]

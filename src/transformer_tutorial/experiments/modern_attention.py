@@ -1,6 +1,7 @@
 """Measured: what grouped-query attention, tiled attention and the LLaMA-style block change, on this CPU.
 
-Four measurements, written with the machine and the date to one JSON file:
+Four measurements, stored with the machine and the date as the result ``modern-attention``
+(``transformer_tutorial.results.load("modern-attention")``), which the chapter's page and figures read:
 
 * ``memory``: the peak memory (``tracemalloc``) of NumPy's explicit attention, which holds T × S scores, and of
   NumPy's tiled attention, which holds one tile of them, for growing lengths.
@@ -13,8 +14,7 @@ Four measurements, written with the machine and the date to one JSON file:
 
 Run it from the repository root::
 
-    python -m transformer_tutorial.experiments.modern_attention \
-        --output src/transformer_tutorial/results/modern-attention.json
+    python -m transformer_tutorial.experiments.modern_attention --store
     python -m transformer_tutorial.experiments.modern_attention --quick   # seconds; the tests run this
 """
 
@@ -41,12 +41,13 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 import transformer_tutorial
-from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved, write_results
+from transformer_tutorial import results as stored
+from transformer_tutorial.data.text import CharTokenizer, site_corpus
+from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig
 from transformer_tutorial.numpy.llama import LlamaConfig
-from transformer_tutorial.data.text import CharTokenizer, site_corpus
 from transformer_tutorial.torch import attention, modern
 from transformer_tutorial.torch.attention import KeyValueCache, causal_mask
 from transformer_tutorial.torch.decoder_only import DecoderOnly, evaluate_language_model, train_language_model
@@ -54,7 +55,7 @@ from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.llama import LlamaDecoder
 from transformer_tutorial.torch.positional import SinusoidalPositionalEncoding
 
-RESULTS = Path(transformer_tutorial.__file__).parent / "results" / "modern-attention.json"
+RESULT = "modern-attention"
 
 
 @dataclass(frozen=True)
@@ -409,22 +410,20 @@ def run(settings: ModernSettings) -> dict[str, Any]:
     return results
 
 
-def load_stored() -> dict[str, Any]:
-    """The stored run (temporary: ``transformer_tutorial.results.load("modern-attention")`` replaces it)."""
-    return json.loads(RESULTS.read_text(encoding="utf-8"))
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         prog="python -m transformer_tutorial.experiments.modern_attention", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: seconds (for the tests)")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file")
+    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
+    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else ModernSettings())
     print(json.dumps(results["summary"], indent=2))
     if args.output:
-        write_results(results, args.output)
+        args.output.write_text(stored.dumps(results), encoding="utf-8")
+    elif args.store:
+        print(f"stored {stored.save(RESULT, results)}")
     return results
 
 

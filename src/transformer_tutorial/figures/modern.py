@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from transformer_tutorial.numpy.modern import sliding_window_mask
 from transformer_tutorial.figures.plotting import plot_mask
+from transformer_tutorial.numpy.modern import sliding_window_mask
 
 GROUP_COLORS = ["#3b6fb6", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
 
