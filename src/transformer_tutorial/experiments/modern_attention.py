@@ -40,9 +40,8 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-import transformer_tutorial
 from transformer_tutorial import results as stored
-from transformer_tutorial.data.text import CharTokenizer, site_corpus
+from transformer_tutorial.data.text import CharTokenizer, load_corpus
 from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
@@ -135,10 +134,11 @@ def _median_ms(samples) -> float:
 
 # --8<-- [start:peak_memory]
 def traced_peak_bytes(call: Callable[[], Any]) -> int:
-    """The most memory that ``call()`` held at once above what was held before it, by ``tracemalloc``.
+    """The most memory (``tracemalloc``) that ``call()`` held above what it found.
 
-    NumPy reports every array buffer it allocates to ``tracemalloc``, so the peak counts the score matrices,
-    the temporaries and the result, and nothing that existed before the call.
+    NumPy reports every array buffer it allocates to ``tracemalloc``, so the peak counts
+    the score matrices, the temporaries and the result, and nothing that existed before
+    the call.
     """
     tracemalloc.start()
     try:
@@ -303,14 +303,9 @@ def matched_llama_config(settings: ModernSettings, vocab_size: int, budget: int)
     return config(max(1, 1 + round((budget - base) / per_unit)))
 
 
-def character_corpus() -> str:
-    """The prose of the site's pages (this repository's docs/ folder)."""
-    return site_corpus(Path(transformer_tutorial.__file__).resolve().parents[2] / "docs")
-
-
 def train_character_models(settings: ModernSettings) -> dict[str, Any]:
     """Paper-style, GPT-style (the site's ``DecoderOnly``) and LLaMA-style decoders, same steps and windows."""
-    text = character_corpus()
+    text = load_corpus()  # the fixed corpus that ships with the package
     tokenizer = CharTokenizer.from_text(text)
     ids = tokenizer.encode(text)
     split = int(0.9 * len(ids))

@@ -91,11 +91,13 @@ class LlamaDecoderParams:
 
 # --8<-- [start:rms_norm]
 def rms_norm(x: np.ndarray, params: RMSNormParams) -> np.ndarray:
-    """Divide each position's D features by their root mean square, then scale them: (..., D) -> (..., D).
+    """Divide each position's features by their root mean square, then scale them.
 
-    Unlike LayerNorm, nothing is subtracted (no mean, no learned shift): x / √(mean(x²) + ε) · weight.
+    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no learned
+    shift): x / √(mean(x²) + ε) · weight.
     """
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + params.eps) * params.weight
+    mean_square = np.mean(x * x, axis=-1, keepdims=True)
+    return x / np.sqrt(mean_square + params.eps) * params.weight
 
 
 # --8<-- [end:rms_norm]
@@ -108,10 +110,10 @@ def silu(x: np.ndarray) -> np.ndarray:
 
 # --8<-- [start:swiglu]
 def swiglu(x: np.ndarray, params: SwiGLUParams) -> np.ndarray:
-    """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down, (..., D) -> (..., D).
+    """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down.
 
-    One hidden layer decides, feature by feature, how much of the other passes: three D × F matrices where
-    the paper's network has two.
+    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of the
+    other passes: three D × F matrices where the paper's network has two.
     """
     return (silu(x @ params.w_gate) * (x @ params.w_up)) @ params.w_down
 
@@ -120,13 +122,25 @@ def swiglu(x: np.ndarray, params: SwiGLUParams) -> np.ndarray:
 
 
 # --8<-- [start:llama_block]
-def llama_block(x: np.ndarray, params: LlamaBlockParams, mask: np.ndarray | None = None) -> np.ndarray:
-    """One pre-norm block: x + Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)). (B, T, D) -> (B, T, D).
+def llama_block(
+    x: np.ndarray,
+    params: LlamaBlockParams,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)).
 
-    The attention is grouped-query self-attention with RoPE on its queries and keys.
+    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE on
+    its queries and keys.
     """
     normed = rms_norm(x, params.attention_norm)
-    attended, _ = grouped_query_attention_layer(normed, normed, normed, params.attention, mask, rope=True)
+    attended, _ = grouped_query_attention_layer(
+        normed,
+        normed,
+        normed,
+        params.attention,
+        mask,
+        rope=True,
+    )
     h = x + attended  # the residual path is never normalised
     return h + swiglu(rms_norm(h, params.feed_forward_norm), params.feed_forward)
 

@@ -47,30 +47,39 @@ def _grouped_mask(mask: np.ndarray | None, num_heads: int, num_kv_heads: int) ->
 
 # --8<-- [start:grouped_query_attention]
 def grouped_query_attention(
-    query: np.ndarray, key: np.ndarray, value: np.ndarray, mask: np.ndarray | None = None
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Attention where H query heads share G key/value heads: query head h reads key/value head h // (H / G).
+    """Attention where H query heads share G key/value heads.
 
-    G = H is multi-head attention, G = 1 is multi-query attention. The queries are regrouped as
-    (B, G, H / G, T, d) so that every member of a group meets its group's keys by broadcasting: the keys and
-    values are never copied H / G times.
+    Query head h reads key/value head h // (H / G).
+
+    G = H is multi-head attention, G = 1 is multi-query attention. The queries are
+    regrouped as (B, G, H / G, T, d) so that every member of a group meets its group's
+    keys by broadcasting: the keys and values are never copied H / G times.
 
     Args:
-        query: (B, H, T, d). key: (B, G, S, d). value: (B, G, S, d_v), with G dividing H.
-        mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = may attend.
+        query: (B, H, T, d). key: (B, G, S, d). value: (B, G, S, d_v); G divides H.
+        mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
 
     Returns:
-        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row gives zeros.
+        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row
+        gives zeros.
     """
     num_heads, num_kv_heads = check_grouped_heads(query, key, value)
     batch, _, length, width = query.shape
     if mask is not None:
         check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
     group = num_heads // num_kv_heads
-    q = query.reshape(batch, num_kv_heads, group, length, width)  # head h = g·(H/G) + member
-    k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one key/value head per group
-    output, weights = scaled_dot_product_attention(q, k, v, _grouped_mask(mask, num_heads, num_kv_heads))
-    return output.reshape(batch, num_heads, length, -1), weights.reshape(batch, num_heads, length, -1)
+    # Query head h = g·(H/G) + member: (B, H, T, d) -> (B, G, H/G, T, d).
+    q = query.reshape(batch, num_kv_heads, group, length, width)
+    k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one per group
+    grouped_mask = _grouped_mask(mask, num_heads, num_kv_heads)
+    output, weights = scaled_dot_product_attention(q, k, v, grouped_mask)
+    shape = (batch, num_heads, length, -1)
+    return output.reshape(shape), weights.reshape(shape)
 
 
 # --8<-- [end:grouped_query_attention]
@@ -170,24 +179,30 @@ def _block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
 
 # --8<-- [start:tiled_attention]
 def tiled_attention(
-    query: np.ndarray, key: np.ndarray, value: np.ndarray, mask: np.ndarray | None = None, block_size: int = 64
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+    block_size: int = 64,
 ) -> np.ndarray:
-    """softmax(Q Kᵀ / √d) V computed tile by tile, never holding more than a block × block piece of the scores.
+    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of scores.
 
-    For each block of queries, the keys are read one block at a time. Every query keeps a running maximum m of
-    the scores it has seen, the running sum l of exp(score - m), and the running weighted sum of values. When a
-    block raises the maximum, the old sum and the old output are multiplied by exp(m_old - m_new), which is
-    what they would have been had the new maximum been subtracted from the start (the online softmax). At the
-    end, the output is divided by l. A block that the mask blocks entirely is skipped.
+    For each block of queries, the keys are read one block at a time. Every query keeps
+    a running maximum m of the scores it has seen, the running sum l of exp(score - m),
+    and the running weighted sum of values. When a block raises the maximum, the old sum
+    and the old output are multiplied by exp(m_old - m_new), which is what they would
+    have been had the new maximum been subtracted from the start (the online softmax).
+    At the end, the output is divided by l. A tile that the mask blocks entirely is
+    skipped.
 
     Args:
         query: (..., T, d). key: (..., S, d). value: (..., S, d_v).
-        mask: Optional boolean (T, S), or one entry per score dimension (each 1 or the full size).
+        mask: Optional boolean (T, S), or one size per score dimension (1 or full).
         block_size: Queries and keys per tile.
 
     Returns:
-        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to rounding; a fully masked row
-        gives zeros.
+        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to
+        rounding; a fully masked row gives zeros.
     """
     check_query_key_value(query, key, value)
     check_positive_int("block_size", block_size)
@@ -196,29 +211,33 @@ def tiled_attention(
     if mask is not None:
         check_attention_mask(mask, (*batch_shape, length, keys))
     q = query / math.sqrt(query.shape[-1])
-    output = np.zeros((*batch_shape, length, value.shape[-1]), dtype=np.result_type(q, value))
+    dtype = np.result_type(q, value)
+    output = np.zeros((*batch_shape, length, value.shape[-1]), dtype=dtype)
     for q_start in range(0, length, block_size):
         rows = slice(q_start, q_start + block_size)
         q_block = q[..., rows, :]  # (..., b, d)
-        running_max = np.full((*batch_shape, q_block.shape[-2], 1), -np.inf, dtype=output.dtype)  # m
+        per_row = (*batch_shape, q_block.shape[-2], 1)  # one number per query row
+        running_max = np.full(per_row, -np.inf, dtype=dtype)  # m
         running_sum = np.zeros_like(running_max)  # l
         accumulated = np.zeros_like(output[..., rows, :])  # Σ exp(score - m) v
         for k_start in range(0, keys, block_size):
             cols = slice(k_start, k_start + block_size)
-            scores = q_block @ np.swapaxes(key[..., cols, :], -1, -2)  # (..., b, b): one tile
+            scores = q_block @ np.swapaxes(key[..., cols, :], -1, -2)  # one (b, b) tile
             if mask is not None:
                 allowed = _block(mask, rows, cols)
                 if not allowed.any():
                     continue  # nothing in this tile may be attended to
                 scores = np.where(allowed, scores, -np.inf)
             new_max = np.maximum(running_max, scores.max(axis=-1, keepdims=True))
-            shift = np.where(np.isfinite(new_max), new_max, 0.0)  # a row masked so far has max -inf
-            rescale = np.exp(running_max - shift)  # exp(m_old - m_new); 0 while nothing was seen
+            # A row masked so far has max -inf: it is shifted by 0, and rescaled by 0.
+            shift = np.where(np.isfinite(new_max), new_max, 0.0)
+            rescale = np.exp(running_max - shift)  # exp(m_old - m_new)
             exps = np.exp(scores - shift)  # masked scores give exp(-inf) = 0
             running_sum = running_sum * rescale + exps.sum(axis=-1, keepdims=True)
             accumulated = accumulated * rescale + exps @ value[..., cols, :]
             running_max = new_max
-        output[..., rows, :] = accumulated / np.where(running_sum > 0, running_sum, 1.0)
+        safe_sum = np.where(running_sum > 0, running_sum, 1.0)  # masked row: 0 / 1
+        output[..., rows, :] = accumulated / safe_sum
     return output
 
 
@@ -226,11 +245,16 @@ def tiled_attention(
 
 
 # --8<-- [start:sliding_window_mask]
-def sliding_window_mask(query_length: int, window: int, key_length: int | None = None) -> np.ndarray:
-    """(T, S) causal mask that lets each query see only the last ``window`` positions, its own included.
+def sliding_window_mask(
+    query_length: int,
+    window: int,
+    key_length: int | None = None,
+) -> np.ndarray:
+    """(T, S) causal mask letting each query see only the last ``window`` positions.
 
-    As in ``causal_mask``, the queries are the last T of the S positions. Each row has at most ``window``
-    True entries, so attention costs O(T·window) instead of O(T·S).
+    A query's own position is one of them. As in ``causal_mask``, the queries are the
+    last T of the S positions. Each row has at most ``window`` True entries, so
+    attention costs O(T·window) instead of O(T·S).
 
     Examples:
         >>> sliding_window_mask(5, window=2).astype(int)
@@ -243,7 +267,9 @@ def sliding_window_mask(query_length: int, window: int, key_length: int | None =
     check_positive_int("window", window)
     causal = causal_mask(query_length, key_length)  # checks the lengths
     offset = causal.shape[1] - query_length
-    too_old = np.arange(causal.shape[1])[None, :] <= np.arange(query_length)[:, None] + offset - window
+    keys = np.arange(causal.shape[1])[None, :]
+    queries = np.arange(query_length)[:, None]
+    too_old = keys <= queries + offset - window
     return causal & ~too_old
 
 

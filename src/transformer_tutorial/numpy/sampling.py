@@ -16,35 +16,45 @@ from transformer_tutorial.numpy.decoder_only import next_token_probabilities
 
 # --8<-- [start:nucleus]
 def nucleus_mask(probabilities: np.ndarray, top_p: float) -> np.ndarray:
-    """True for the smallest set of most probable entries whose probabilities add up to at least ``top_p``.
+    """True for the smallest set of most probable entries whose sum reaches ``top_p``.
 
-    Sorted from the most probable down, an entry is needed while the entries before it add up to less than
-    ``top_p``. Entries tied with the least probable needed one are kept too, so the set does not depend on
-    how a sort orders equal values; entries of probability 0 are never kept. (..., V) -> (..., V) boolean.
+    Sorted from the most probable down, an entry is needed while the entries before it
+    add up to less than ``top_p``. Entries tied with the least probable needed one are
+    kept too, so the set does not depend on how a sort orders equal values; entries of
+    probability 0 are never kept. (..., V) -> (..., V) boolean.
 
     Examples:
         >>> nucleus_mask(np.array([0.125, 0.5, 0.25, 0.125]), top_p=0.75)
         array([False,  True,  True, False])
-        >>> nucleus_mask(np.array([0.125, 0.5, 0.25, 0.125]), top_p=0.8)  # both 0.125 are tied: both kept
+        >>> # Both 0.125 tie with the least probable needed entry: both are kept.
+        >>> nucleus_mask(np.array([0.125, 0.5, 0.25, 0.125]), top_p=0.8)
         array([ True,  True,  True,  True])
     """
     check_top_p(top_p)
     descending = -np.sort(-probabilities, axis=-1)
-    above = np.cumsum(descending, axis=-1)[..., :-1]  # the mass of the entries ranked above each one
+    # The mass of the entries ranked above each one:
+    above = np.cumsum(descending, axis=-1)[..., :-1]
     before = np.concatenate([np.zeros_like(descending[..., :1]), above], axis=-1)
     needed = before < top_p  # the first entry always is: nothing comes before it
-    smallest_needed = np.where(needed, descending, np.inf).min(axis=-1, keepdims=True)
+    candidates = np.where(needed, descending, np.inf)
+    smallest_needed = candidates.min(axis=-1, keepdims=True)
     return (probabilities >= smallest_needed) & (probabilities > 0)
 
 
 def nucleus_probabilities(
-    logits: np.ndarray, top_p: float, temperature: float = 1.0, top_k: int | None = None
+    logits: np.ndarray,
+    top_p: float,
+    temperature: float = 1.0,
+    top_k: int | None = None,
 ) -> np.ndarray:
-    """softmax(logits / temperature) over the top k, then cut to its nucleus (``nucleus_mask``) and renormalised.
+    """softmax(logits / temperature) over the top k, cut to its nucleus, renormalised.
+
+    The nucleus is ``nucleus_mask``'s.
 
     Examples:
         >>> logits = np.log(np.array([0.5, 0.25, 0.125, 0.125]))
-        >>> nucleus_probabilities(logits, top_p=0.7).round(3)  # 0.5 + 0.25 reach 0.7
+        >>> # 0.5 + 0.25 reach 0.7: the nucleus is the first two.
+        >>> nucleus_probabilities(logits, top_p=0.7).round(3)
         array([0.667, 0.333, 0.   , 0.   ])
     """
     probabilities = next_token_probabilities(logits, temperature, top_k)
@@ -80,34 +90,41 @@ def penalised_beam_search(
     eos_id: int,
     alpha: float = 0.6,
 ) -> tuple[list[int], float]:
-    """Beam search that ranks finished hypotheses by log P(Y) / length_penalty(|Y|, alpha).
+    """Beam search ranking finished hypotheses by log P(Y) / length_penalty(|Y|, alpha).
 
-    Each step extends every live prefix by every token and keeps the ``beam_size`` extensions of highest
-    log-probability; those that end with ``eos_id`` are set aside as finished, with |Y| the number of tokens
-    generated, EOS included. The search stops when no live prefix can beat the best finished one: a prefix's
-    log-probability only falls as it grows, and the penalty is at most length_penalty(max_new_tokens).
+    Each step extends every live prefix by every token and keeps the ``beam_size``
+    extensions of highest log-probability; those that end with ``eos_id`` are set aside
+    as finished, with |Y| the number of tokens generated, EOS included. The search stops
+    when no live prefix can beat the best finished one: a prefix's log-probability only
+    falls as it grows, and the penalty is at most length_penalty(max_new_tokens).
 
     Args:
-        next_log_probs: Prefixes (n, t) of token ids -> (n, V) log-probabilities of the next token.
-        prompt: The tokens every hypothesis starts with (for example ``[BOS]``); they are not scored.
+        next_log_probs: Prefixes (n, t) of token ids -> (n, V) log-probabilities of the
+            next token.
+        prompt: The tokens every hypothesis starts with (for example ``[BOS]``); they
+            are not scored.
         beam_size: Live prefixes kept per step, at least 1.
         max_new_tokens: The most tokens a hypothesis may add.
         eos_id: The token that ends a hypothesis.
         alpha: The penalty's exponent; 0 ranks by log-probability alone.
 
     Returns:
-        ``(tokens, score)``: the best hypothesis's tokens after the prompt, and its penalised score.
+        ``(tokens, score)``: the best hypothesis's tokens after the prompt, and its
+        penalised score.
     """
     check_positive_int("beam_size", beam_size)
     check_positive_int("max_new_tokens", max_new_tokens)
     beams = [(list(prompt), 0.0)]  # (tokens, log-probability)
     finished: list[tuple[list[int], float]] = []  # (tokens, penalised score)
     for step in range(1, max_new_tokens + 1):
-        log_probs = np.asarray(next_log_probs(np.array([tokens for tokens, _ in beams])))  # (n, V)
-        totals = np.array([score for _, score in beams])[:, None] + log_probs
+        prefixes = np.array([tokens for tokens, _ in beams])
+        log_probs = np.asarray(next_log_probs(prefixes))  # (n, V)
+        scores = np.array([score for _, score in beams])
+        totals = scores[:, None] + log_probs
         best = np.argsort(-totals, axis=None, kind="stable")[:beam_size]
         beams_before, beams = beams, []
-        for total, index in zip(totals.flat[best].tolist(), best.tolist(), strict=True):
+        values, indices = totals.flat[best].tolist(), best.tolist()
+        for total, index in zip(values, indices, strict=True):
             beam, token = divmod(index, totals.shape[1])
             extended = [*beams_before[beam][0], token]
             if token == eos_id:
@@ -118,7 +135,7 @@ def penalised_beam_search(
         best_live = max((score for _, score in beams), default=-np.inf)
         if best_live / length_penalty(max_new_tokens, alpha) < best_finished:
             break
-    penalised = [(tokens, score / length_penalty(len(tokens) - len(prompt), alpha)) for tokens, score in beams]
+    penalised = [(t, s / length_penalty(len(t) - len(prompt), alpha)) for t, s in beams]
     tokens, score = max(finished or penalised, key=lambda candidate: candidate[1])
     return tokens[len(prompt) :], score
 

@@ -34,9 +34,10 @@ def _array(tensor: torch.Tensor):
 
 # --8<-- [start:rms_norm]
 class RMSNorm(nn.Module):
-    """Divide each position's D features by their root mean square, then scale them: (..., D) -> (..., D).
+    """Divide each position's features by their root mean square, then scale them.
 
-    Unlike LayerNorm, nothing is subtracted (no mean, no learned shift): x / √(mean(x²) + ε) · weight.
+    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no learned
+    shift): x / √(mean(x²) + ε) · weight.
     """
 
     def __init__(self, d_model: int, eps: float = 1e-5) -> None:
@@ -46,7 +47,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.square().mean(dim=-1, keepdim=True) + self.eps) * self.weight
+        mean_square = x.square().mean(dim=-1, keepdim=True)
+        return x * torch.rsqrt(mean_square + self.eps) * self.weight
 
     # --8<-- [end:rms_norm]
 
@@ -56,10 +58,10 @@ class RMSNorm(nn.Module):
 
 # --8<-- [start:swiglu]
 class SwiGLU(nn.Module):
-    """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down, (..., D) -> (..., D).
+    """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down.
 
-    One hidden layer decides, feature by feature, how much of the other passes: three D × F matrices where
-    the paper's network has two.
+    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of the
+    other passes: three D × F matrices where the paper's network has two.
     """
 
     def __init__(self, d_model: int, d_ff: int) -> None:
@@ -79,21 +81,31 @@ class SwiGLU(nn.Module):
 
 # --8<-- [start:llama_block]
 class LlamaBlock(nn.Module):
-    """One pre-norm block: x + Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)). (B, T, D) -> (B, T, D).
+    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)).
 
-    The attention is grouped-query self-attention with RoPE on its queries and keys.
+    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE on
+    its queries and keys.
     """
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__()
         d_model = config.d_model
         self.attention_norm = RMSNorm(d_model, config.eps)
-        self.attention = GroupedQueryAttention(d_model, config.num_heads, config.num_kv_heads, bias=False, rope=True)
+        self.attention = GroupedQueryAttention(
+            d_model,
+            config.num_heads,
+            config.num_kv_heads,
+            bias=False,
+            rope=True,
+        )
         self.feed_forward_norm = RMSNorm(d_model, config.eps)
         self.feed_forward = SwiGLU(d_model, config.d_ff)
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: KeyValueCache | None = None
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        cache: KeyValueCache | None = None,
     ) -> torch.Tensor:
         normed = self.attention_norm(x)
         attended, _ = self.attention(normed, normed, normed, mask, cache=cache)

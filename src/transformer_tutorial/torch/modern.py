@@ -56,29 +56,36 @@ def grouped_query_attention(
     mask: torch.Tensor | None = None,
     dropout_p: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention where H query heads share G key/value heads: query head h reads key/value head h // (H / G).
+    """Attention where H query heads share G key/value heads.
 
-    G = H is multi-head attention, G = 1 is multi-query attention. The queries are regrouped as
-    (B, G, H / G, T, d) so that every member of a group meets its group's keys by broadcasting: the keys and
-    values are never copied H / G times.
+    Query head h reads key/value head h // (H / G).
+
+    G = H is multi-head attention, G = 1 is multi-query attention. The queries are
+    regrouped as (B, G, H / G, T, d) so that every member of a group meets its group's
+    keys by broadcasting: the keys and values are never copied H / G times.
 
     Args:
-        query: (B, H, T, d). key: (B, G, S, d). value: (B, G, S, d_v), with G dividing H.
-        mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = may attend.
-        dropout_p: Probability of zeroing each weight before it multiplies the values (training only).
+        query: (B, H, T, d). key: (B, G, S, d). value: (B, G, S, d_v); G divides H.
+        mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
+        dropout_p: Probability of zeroing each weight before it multiplies the values
+            (training only).
 
     Returns:
-        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row gives zeros.
+        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row
+        gives zeros.
     """
     num_heads, num_kv_heads = check_grouped_heads(query, key, value)
     batch, _, length, width = query.shape
     if mask is not None:
         check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
     group = num_heads // num_kv_heads
-    q = query.reshape(batch, num_kv_heads, group, length, width)  # head h = g·(H/G) + member
-    k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one key/value head per group
-    output, weights = scaled_dot_product_attention(q, k, v, _grouped_mask(mask, num_heads, num_kv_heads), dropout_p)
-    return output.reshape(batch, num_heads, length, -1), weights.reshape(batch, num_heads, length, -1)
+    # Query head h = g·(H/G) + member: (B, H, T, d) -> (B, G, H/G, T, d).
+    q = query.reshape(batch, num_kv_heads, group, length, width)
+    k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one per group
+    grouped_mask = _grouped_mask(mask, num_heads, num_kv_heads)
+    output, weights = scaled_dot_product_attention(q, k, v, grouped_mask, dropout_p)
+    shape = (batch, num_heads, length, -1)
+    return output.reshape(shape), weights.reshape(shape)
 
 
 # --8<-- [end:grouped_query_attention]
@@ -134,13 +141,16 @@ class GroupedQueryAttention(nn.Module):
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
         Args:
-            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend. With a cache, S counts
-                the cached positions too.
-            fused: Use ``F.scaled_dot_product_attention(..., enable_gqa=True)``; no weights are returned then.
-            cache: Keys and values of earlier calls, (B, G, S, d) each: what grouped-query attention shrinks.
+            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
+                With a cache, S counts the cached positions too.
+            fused: Use ``F.scaled_dot_product_attention(..., enable_gqa=True)``; no
+                weights are returned then.
+            cache: Keys and values of earlier calls, (B, G, S, d) each: what
+                grouped-query attention shrinks.
 
         Returns:
-            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or None when fused.
+            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or
+            None when fused.
         """
         check_multi_head_inputs(query, key, value, self.d_model)
         start = 0 if cache is None else len(cache)  # positions already cached
@@ -148,13 +158,15 @@ class GroupedQueryAttention(nn.Module):
         k = split_heads(self.k_proj(key), self.num_kv_heads)  # (B, G, S, d)
         v = split_heads(self.v_proj(value), self.num_kv_heads)  # (B, G, S, d)
         if self.rope:
-            q = rotary_embedding(q, torch.arange(start, start + q.shape[2], device=q.device))
-            k = rotary_embedding(k, torch.arange(start, start + k.shape[2], device=k.device))
+            q_positions = torch.arange(start, start + q.shape[2], device=q.device)
+            k_positions = torch.arange(start, start + k.shape[2], device=k.device)
+            q, k = rotary_embedding(q, q_positions), rotary_embedding(k, k_positions)
         if cache is not None:
             k, v = cache.update(k, v)
-        head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], k.shape[2])
+        batch, length, _ = query.shape
+        head_mask = mask_with_head_axis(mask, batch, length, k.shape[2])
         if self.fused if fused is None else fused:
-            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=head_mask, enable_gqa=True)
+            heads = F.scaled_dot_product_attention(q, k, v, head_mask, enable_gqa=True)
             weights = None
         else:
             heads, weights = grouped_query_attention(q, k, v, head_mask)
@@ -204,22 +216,24 @@ def tiled_attention(
     mask: torch.Tensor | None = None,
     block_size: int = 64,
 ) -> torch.Tensor:
-    """softmax(Q Kᵀ / √d) V computed tile by tile, never holding more than a block × block piece of the scores.
+    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of scores.
 
-    For each block of queries, the keys are read one block at a time. Every query keeps a running maximum m of
-    the scores it has seen, the running sum l of exp(score - m), and the running weighted sum of values. When a
-    block raises the maximum, the old sum and the old output are multiplied by exp(m_old - m_new), which is
-    what they would have been had the new maximum been subtracted from the start (the online softmax). At the
-    end, the output is divided by l. A block that the mask blocks entirely is skipped.
+    For each block of queries, the keys are read one block at a time. Every query keeps
+    a running maximum m of the scores it has seen, the running sum l of exp(score - m),
+    and the running weighted sum of values. When a block raises the maximum, the old sum
+    and the old output are multiplied by exp(m_old - m_new), which is what they would
+    have been had the new maximum been subtracted from the start (the online softmax).
+    At the end, the output is divided by l. A tile that the mask blocks entirely is
+    skipped.
 
     Args:
         query: (..., T, d). key: (..., S, d). value: (..., S, d_v).
-        mask: Optional boolean (T, S), or one entry per score dimension (each 1 or the full size).
+        mask: Optional boolean (T, S), or one size per score dimension (1 or full).
         block_size: Queries and keys per tile.
 
     Returns:
-        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to rounding; a fully masked row
-        gives zeros.
+        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to
+        rounding; a fully masked row gives zeros.
     """
     check_query_key_value(query, key, value)
     check_positive_int("block_size", block_size)
@@ -232,25 +246,28 @@ def tiled_attention(
     for q_start in range(0, length, block_size):
         rows = slice(q_start, q_start + block_size)
         q_block = q[..., rows, :]  # (..., b, d)
-        running_max = q.new_full((*batch_shape, q_block.shape[-2], 1), float("-inf"))  # m
+        per_row = (*batch_shape, q_block.shape[-2], 1)  # one number per query row
+        running_max = q.new_full(per_row, float("-inf"))  # m
         running_sum = torch.zeros_like(running_max)  # l
         accumulated = torch.zeros_like(output[..., rows, :])  # Σ exp(score - m) v
         for k_start in range(0, keys, block_size):
             cols = slice(k_start, k_start + block_size)
-            scores = q_block @ key[..., cols, :].transpose(-1, -2)  # (..., b, b): one tile
+            scores = q_block @ key[..., cols, :].transpose(-1, -2)  # one (b, b) tile
             if mask is not None:
                 allowed = _block(mask, rows, cols)
                 if not allowed.any():
                     continue  # nothing in this tile may be attended to
                 scores = scores.masked_fill(~allowed, float("-inf"))
             new_max = torch.maximum(running_max, scores.amax(dim=-1, keepdim=True))
-            shift = torch.where(torch.isfinite(new_max), new_max, 0.0)  # a row masked so far has max -inf
-            rescale = torch.exp(running_max - shift)  # exp(m_old - m_new); 0 while nothing was seen
+            # A row masked so far has max -inf: it is shifted by 0, and rescaled by 0.
+            shift = torch.where(torch.isfinite(new_max), new_max, 0.0)
+            rescale = torch.exp(running_max - shift)  # exp(m_old - m_new)
             exps = torch.exp(scores - shift)  # masked scores give exp(-inf) = 0
             running_sum = running_sum * rescale + exps.sum(dim=-1, keepdim=True)
             accumulated = accumulated * rescale + exps @ value[..., cols, :]
             running_max = new_max
-        output[..., rows, :] = accumulated / torch.where(running_sum > 0, running_sum, 1.0)
+        safe_sum = torch.where(running_sum > 0, running_sum, 1.0)  # masked row: 0 / 1
+        output[..., rows, :] = accumulated / safe_sum
     return output
 
 
@@ -259,12 +276,16 @@ def tiled_attention(
 
 # --8<-- [start:sliding_window_mask]
 def sliding_window_mask(
-    query_length: int, window: int, key_length: int | None = None, device: torch.device | None = None
+    query_length: int,
+    window: int,
+    key_length: int | None = None,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
-    """(T, S) causal mask that lets each query see only the last ``window`` positions, its own included.
+    """(T, S) causal mask letting each query see only the last ``window`` positions.
 
-    As in ``causal_mask``, the queries are the last T of the S positions. Each row has at most ``window``
-    True entries, so attention costs O(T·window) instead of O(T·S).
+    A query's own position is one of them. As in ``causal_mask``, the queries are the
+    last T of the S positions. Each row has at most ``window`` True entries, so
+    attention costs O(T·window) instead of O(T·S).
 
     Examples:
         >>> sliding_window_mask(5, window=2).int()
@@ -278,7 +299,8 @@ def sliding_window_mask(
     causal = causal_mask(query_length, key_length, device=device)  # checks the lengths
     offset = causal.shape[1] - query_length
     keys = torch.arange(causal.shape[1], device=device)[None, :]
-    too_old = keys <= torch.arange(query_length, device=device)[:, None] + offset - window
+    queries = torch.arange(query_length, device=device)[:, None]
+    too_old = keys <= queries + offset - window
     return causal & ~too_old
 
 

@@ -16,35 +16,45 @@ from transformer_tutorial.torch.decoder_only import next_token_probabilities
 
 # --8<-- [start:nucleus]
 def nucleus_mask(probabilities: torch.Tensor, top_p: float) -> torch.Tensor:
-    """True for the smallest set of most probable entries whose probabilities add up to at least ``top_p``.
+    """True for the smallest set of most probable entries whose sum reaches ``top_p``.
 
-    Sorted from the most probable down, an entry is needed while the entries before it add up to less than
-    ``top_p``. Entries tied with the least probable needed one are kept too, so the set does not depend on
-    how a sort orders equal values; entries of probability 0 are never kept. (..., V) -> (..., V) boolean.
+    Sorted from the most probable down, an entry is needed while the entries before it
+    add up to less than ``top_p``. Entries tied with the least probable needed one are
+    kept too, so the set does not depend on how a sort orders equal values; entries of
+    probability 0 are never kept. (..., V) -> (..., V) boolean.
 
     Examples:
         >>> nucleus_mask(torch.tensor([0.125, 0.5, 0.25, 0.125]), top_p=0.75)
         tensor([False,  True,  True, False])
-        >>> nucleus_mask(torch.tensor([0.125, 0.5, 0.25, 0.125]), top_p=0.8)  # both 0.125 are tied: both kept
+        >>> # Both 0.125 tie with the least probable needed entry: both are kept.
+        >>> nucleus_mask(torch.tensor([0.125, 0.5, 0.25, 0.125]), top_p=0.8)
         tensor([True, True, True, True])
     """
     check_top_p(top_p)
     descending = torch.sort(probabilities, dim=-1, descending=True).values
-    above = torch.cumsum(descending, dim=-1)[..., :-1]  # the mass of the entries ranked above each one
+    # The mass of the entries ranked above each one:
+    above = torch.cumsum(descending, dim=-1)[..., :-1]
     before = torch.cat([torch.zeros_like(descending[..., :1]), above], dim=-1)
     needed = before < top_p  # the first entry always is: nothing comes before it
-    smallest_needed = torch.where(needed, descending, float("inf")).amin(dim=-1, keepdim=True)
+    candidates = torch.where(needed, descending, float("inf"))
+    smallest_needed = candidates.amin(dim=-1, keepdim=True)
     return (probabilities >= smallest_needed) & (probabilities > 0)
 
 
 def nucleus_probabilities(
-    logits: torch.Tensor, top_p: float, temperature: float = 1.0, top_k: int | None = None
+    logits: torch.Tensor,
+    top_p: float,
+    temperature: float = 1.0,
+    top_k: int | None = None,
 ) -> torch.Tensor:
-    """softmax(logits / temperature) over the top k, then cut to its nucleus (``nucleus_mask``) and renormalised.
+    """softmax(logits / temperature) over the top k, cut to its nucleus, renormalised.
+
+    The nucleus is ``nucleus_mask``'s.
 
     Examples:
         >>> logits = torch.tensor([0.5, 0.25, 0.125, 0.125], dtype=torch.float64).log()
-        >>> nucleus_probabilities(logits, top_p=0.7).round(decimals=3)  # 0.5 + 0.25 reach 0.7
+        >>> # 0.5 + 0.25 reach 0.7: the nucleus is the first two.
+        >>> nucleus_probabilities(logits, top_p=0.7).round(decimals=3)
         tensor([0.6670, 0.3330, 0.0000, 0.0000], dtype=torch.float64)
     """
     probabilities = next_token_probabilities(logits, temperature, top_k)
@@ -81,34 +91,41 @@ def penalised_beam_search(
     eos_id: int,
     alpha: float = 0.6,
 ) -> tuple[list[int], float]:
-    """Beam search that ranks finished hypotheses by log P(Y) / length_penalty(|Y|, alpha).
+    """Beam search ranking finished hypotheses by log P(Y) / length_penalty(|Y|, alpha).
 
-    Each step extends every live prefix by every token and keeps the ``beam_size`` extensions of highest
-    log-probability; those that end with ``eos_id`` are set aside as finished, with |Y| the number of tokens
-    generated, EOS included. The search stops when no live prefix can beat the best finished one: a prefix's
-    log-probability only falls as it grows, and the penalty is at most length_penalty(max_new_tokens).
+    Each step extends every live prefix by every token and keeps the ``beam_size``
+    extensions of highest log-probability; those that end with ``eos_id`` are set aside
+    as finished, with |Y| the number of tokens generated, EOS included. The search stops
+    when no live prefix can beat the best finished one: a prefix's log-probability only
+    falls as it grows, and the penalty is at most length_penalty(max_new_tokens).
 
     Args:
-        next_log_probs: Prefixes (n, t) of token ids -> (n, V) log-probabilities of the next token.
-        prompt: The tokens every hypothesis starts with (for example ``[BOS]``); they are not scored.
+        next_log_probs: Prefixes (n, t) of token ids -> (n, V) log-probabilities of the
+            next token.
+        prompt: The tokens every hypothesis starts with (for example ``[BOS]``); they
+            are not scored.
         beam_size: Live prefixes kept per step, at least 1.
         max_new_tokens: The most tokens a hypothesis may add.
         eos_id: The token that ends a hypothesis.
         alpha: The penalty's exponent; 0 ranks by log-probability alone.
 
     Returns:
-        ``(tokens, score)``: the best hypothesis's tokens after the prompt, and its penalised score.
+        ``(tokens, score)``: the best hypothesis's tokens after the prompt, and its
+        penalised score.
     """
     check_positive_int("beam_size", beam_size)
     check_positive_int("max_new_tokens", max_new_tokens)
     beams = [(list(prompt), 0.0)]  # (tokens, log-probability)
     finished: list[tuple[list[int], float]] = []  # (tokens, penalised score)
     for step in range(1, max_new_tokens + 1):
-        log_probs = next_log_probs(torch.tensor([tokens for tokens, _ in beams])).double().cpu()  # (n, V)
-        totals = torch.tensor([score for _, score in beams], dtype=torch.float64)[:, None] + log_probs
+        prefixes = torch.tensor([tokens for tokens, _ in beams])
+        log_probs = next_log_probs(prefixes).double().cpu()  # (n, V)
+        scores = torch.tensor([score for _, score in beams], dtype=torch.float64)
+        totals = scores[:, None] + log_probs
         best = torch.topk(totals.flatten(), min(beam_size, totals.numel()))
         beams_before, beams = beams, []
-        for total, index in zip(best.values.tolist(), best.indices.tolist(), strict=True):
+        values, indices = best.values.tolist(), best.indices.tolist()
+        for total, index in zip(values, indices, strict=True):
             beam, token = divmod(index, totals.shape[1])
             extended = [*beams_before[beam][0], token]
             if token == eos_id:
@@ -119,7 +136,7 @@ def penalised_beam_search(
         best_live = max((score for _, score in beams), default=-float("inf"))
         if best_live / length_penalty(max_new_tokens, alpha) < best_finished:
             break
-    penalised = [(tokens, score / length_penalty(len(tokens) - len(prompt), alpha)) for tokens, score in beams]
+    penalised = [(t, s / length_penalty(len(t) - len(prompt), alpha)) for t, s in beams]
     tokens, score = max(finished or penalised, key=lambda candidate: candidate[1])
     return tokens[len(prompt) :], score
 
