@@ -139,6 +139,57 @@ def check_heads(d_model: int, num_heads: int, name: str = "d_model", shape: Sequ
         raise ValueError(f"{what} not divisible by num_heads={num_heads}")
 
 
+def check_kv_heads(num_heads: int, num_kv_heads: int) -> None:
+    """Raise unless ``num_kv_heads`` (G) key/value heads can be shared evenly by ``num_heads`` (H) query heads.
+
+    Examples:
+        >>> check_kv_heads(8, 3)
+        Traceback (most recent call last):
+        ...
+        ValueError: num_kv_heads=3 does not divide num_heads=8: each key/value head must serve H / G query heads
+    """
+    check_positive_int("num_heads", num_heads)
+    check_positive_int("num_kv_heads", num_kv_heads)
+    if num_heads % num_kv_heads:
+        raise ValueError(
+            f"num_kv_heads={num_kv_heads} does not divide num_heads={num_heads}: each key/value head must serve "
+            "H / G query heads"
+        )
+
+
+def check_top_p(value: Any) -> None:
+    """Raise unless ``value`` is a nucleus probability: a real number in (0, 1].
+
+    Examples:
+        >>> check_top_p(0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: top_p must be in (0, 1], got 0.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"top_p must be a number, got {type(value).__name__} {value!r}")
+    if not 0 < value <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {value}")
+
+
+def check_grouped_heads(query: Any, key: Any, value: Any) -> tuple[int, int]:
+    """Check grouped-query inputs: query (B, H, T, d), key (B, G, S, d), value (B, G, S, d_v); return (H, G)."""
+    check_ndim("query", query, 4, "(B, H, T, d)")
+    check_ndim("key", key, 4, "(B, G, S, d)")
+    check_ndim("value", value, 4, "(B, G, S, d_v)")
+    check_query_key_value(query, key, value)
+    check_same_size("query", query, 0, "key", key, 0, "batch size")
+    check_same_size("key", key, 0, "value", value, 0, "batch size")
+    check_same_size("key", key, 1, "value", value, 1, "number of heads")
+    num_heads, num_kv_heads = query.shape[1], key.shape[1]
+    if num_kv_heads == 0 or num_heads % num_kv_heads:
+        raise ValueError(
+            f"key has {num_kv_heads} heads, which does not divide the {num_heads} heads of query "
+            f"(shapes {format_shape(query.shape)} and {format_shape(key.shape)})"
+        )
+    return num_heads, num_kv_heads
+
+
 def check_same_size(name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str) -> None:
     """Raise ``ValueError`` unless two arrays have the same size along the given axes.
 

@@ -32,6 +32,7 @@ from transformer_tutorial.figures.benchmarks import (
     benchmark_times,
 )
 from transformer_tutorial.figures.encoder import minilm_head_scores, minilm_heads
+from transformer_tutorial.figures.modern import kv_cache_sizes, shared_heads, sliding_window, tiled_memory
 from transformer_tutorial.figures.plotting import svg_bytes
 from transformer_tutorial.figures.positional import (
     alibi_biases,
@@ -68,6 +69,8 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "attention-step-matrix": attention_step_matrix,
     "attention-step-softmax": attention_step_softmax,
     "attention-step-head": attention_step_head,
+    "shared-heads": shared_heads,
+    "sliding-window": sliding_window,
 }
 
 # name -> (function of the parsed JSON, name of the stored result it plots)
@@ -80,6 +83,8 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "benchmark-throughput": (benchmark_throughput, "cpu-benchmark"),
     "parallelism": (parallelism, "parallelism"),
     "tokenization-lengths": (tokenization_lengths, "tokenization"),
+    "tiled-memory": (tiled_memory, "modern-attention"),
+    "kv-cache-sizes": (kv_cache_sizes, "modern-attention"),
 }
 
 

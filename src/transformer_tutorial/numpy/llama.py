@@ -1,0 +1,166 @@
+"""The LLaMA-style decoder in NumPy: RMSNorm, the SwiGLU feed-forward network, and pre-norm blocks with RoPE and
+grouped-query attention.
+
+The block differs from the paper's decoder layer in four places: RMSNorm instead of LayerNorm, normalisation
+before each sub-layer (pre-norm) instead of after the residual sum, a gated feed-forward network (SwiGLU)
+instead of Linear-ReLU-Linear, and rotary position embeddings on the queries and keys instead of sinusoids
+added to the input; none of its linear layers has a bias. The weights come from the PyTorch ``LlamaDecoder``
+(``numpy_params()``), which is the one that trains.
+
+Shapes use B (batch), T (positions), D (model width), F (feed-forward width) and V (vocabulary size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from transformer_tutorial.checks import check_heads, check_kv_heads, check_positive_int, check_tokens
+from transformer_tutorial.numpy.attention import causal_mask
+from transformer_tutorial.numpy.modern import GroupedQueryAttentionParams, grouped_query_attention_layer
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    """The sizes of a LLaMA-style model.
+
+    Attributes:
+        vocab_size: V, the number of token ids.
+        d_model: D, the width of every position's vector.
+        num_heads: H query heads of D / H features.
+        num_kv_heads: G key/value heads, G dividing H (G = H: multi-head, G = 1: multi-query).
+        num_layers: Blocks in the stack.
+        d_ff: F, the width of SwiGLU's two parallel hidden layers.
+        max_len: The longest sequence the model accepts (RoPE itself has no table that would run out).
+        eps: RMSNorm epsilon.
+    """
+
+    vocab_size: int
+    d_model: int = 64
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    num_layers: int = 2
+    d_ff: int = 172
+    max_len: int = 128
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "num_heads", "num_kv_heads", "num_layers", "d_ff", "max_len"):
+            check_positive_int(name, getattr(self, name))
+        check_heads(self.d_model, self.num_heads)
+        check_kv_heads(self.num_heads, self.num_kv_heads)
+        if (self.d_model // self.num_heads) % 2:
+            raise ValueError(f"RoPE pairs features: d_model / num_heads = {self.d_model // self.num_heads} is odd")
+
+
+@dataclass
+class RMSNormParams:
+    """RMSNorm's scale (``weight``, (D,)) and epsilon. There is no shift."""
+
+    weight: np.ndarray
+    eps: float = 1e-5
+
+
+@dataclass
+class SwiGLUParams:
+    """SwiGLU's three matrices, in the orientation ``x @ w``: ``w_gate`` and ``w_up`` (D, F), ``w_down`` (F, D)."""
+
+    w_gate: np.ndarray
+    w_up: np.ndarray
+    w_down: np.ndarray
+
+
+@dataclass
+class LlamaBlockParams:
+    attention_norm: RMSNormParams
+    attention: GroupedQueryAttentionParams
+    feed_forward_norm: RMSNormParams
+    feed_forward: SwiGLUParams
+
+
+@dataclass
+class LlamaDecoderParams:
+    """The token embedding (V, D), which is also the output layer, the blocks, and the final RMSNorm."""
+
+    config: LlamaConfig
+    token_embedding: np.ndarray
+    blocks: list[LlamaBlockParams]
+    final_norm: RMSNormParams
+
+
+# --8<-- [start:rms_norm]
+def rms_norm(x: np.ndarray, params: RMSNormParams) -> np.ndarray:
+    """Divide each position's features by their root mean square, then scale them.
+
+    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no learned
+    shift): x / √(mean(x²) + ε) · weight.
+    """
+    mean_square = np.mean(x * x, axis=-1, keepdims=True)
+    return x / np.sqrt(mean_square + params.eps) * params.weight
+
+
+# --8<-- [end:rms_norm]
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """SiLU (also called swish): x · sigmoid(x)."""
+    return x / (1.0 + np.exp(-x))
+
+
+# --8<-- [start:swiglu]
+def swiglu(x: np.ndarray, params: SwiGLUParams) -> np.ndarray:
+    """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down.
+
+    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of the
+    other passes: three D × F matrices where the paper's network has two.
+    """
+    return (silu(x @ params.w_gate) * (x @ params.w_up)) @ params.w_down
+
+
+# --8<-- [end:swiglu]
+
+
+# --8<-- [start:llama_block]
+def llama_block(
+    x: np.ndarray,
+    params: LlamaBlockParams,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)).
+
+    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE on
+    its queries and keys.
+    """
+    normed = rms_norm(x, params.attention_norm)
+    attended, _ = grouped_query_attention_layer(
+        normed,
+        normed,
+        normed,
+        params.attention,
+        mask,
+        rope=True,
+    )
+    h = x + attended  # the residual path is never normalised
+    return h + swiglu(rms_norm(h, params.feed_forward_norm), params.feed_forward)
+
+
+# --8<-- [end:llama_block]
+
+
+# --8<-- [start:llama_decoder]
+def llama_decoder(tokens: np.ndarray, params: LlamaDecoderParams) -> np.ndarray:
+    """Token ids (B, T) -> logits (B, T, V): embed, run the blocks under a causal mask, RMSNorm, output layer.
+
+    No position is added to the embeddings: RoPE gives the attention of every block the positions it needs.
+    """
+    config = params.config
+    check_tokens("tokens", tokens, config.vocab_size, config.max_len)
+    x = params.token_embedding[tokens]  # (B, T, D)
+    mask = causal_mask(tokens.shape[1])
+    for block in params.blocks:
+        x = llama_block(x, block, mask)
+    return rms_norm(x, params.final_norm) @ params.token_embedding.T  # weight tying, as in the site's GPT
+
+
+# --8<-- [end:llama_decoder]

@@ -1,0 +1,276 @@
+"""Attention as today's models run it, in NumPy: grouped-query attention, tiled attention with an online softmax,
+and sliding-window masks.
+
+Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions),
+D (model width) and d (one head's width, D / H). Boolean masks mean True = may attend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from transformer_tutorial.checks import (
+    check_attention_mask,
+    check_grouped_heads,
+    check_heads,
+    check_kv_heads,
+    check_multi_head_inputs,
+    check_positive_int,
+    check_query_key_value,
+    format_shape,
+    mask_with_head_axis,
+)
+from transformer_tutorial.numpy.attention import (
+    MultiHeadAttentionParams,
+    causal_mask,
+    merge_heads,
+    scaled_dot_product_attention,
+    split_heads,
+)
+from transformer_tutorial.numpy.positional import rotary_embedding
+
+
+def _grouped_mask(mask: np.ndarray | None, num_heads: int, num_kv_heads: int) -> np.ndarray | None:
+    """A mask for (B, H, T, S) scores, reshaped for grouped (B, G, H / G, T, S) scores."""
+    if mask is None or mask.ndim == 2:
+        return mask
+    if mask.ndim != 4:
+        raise ValueError(f"mask must have 2 dimensions (T, S) or 4 (B, H, T, S), got shape {format_shape(mask.shape)}")
+    batch, heads, rows, cols = mask.shape
+    if heads == num_heads and heads != 1:
+        return mask.reshape(batch, num_kv_heads, num_heads // num_kv_heads, rows, cols)
+    return mask[:, :, None]  # a head axis of size 1 broadcasts over groups and their members alike
+
+
+# --8<-- [start:grouped_query_attention]
+def grouped_query_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Attention where H query heads share G key/value heads.
+
+    Query head h reads key/value head h // (H / G).
+
+    G = H is multi-head attention, G = 1 is multi-query attention. The queries are
+    regrouped as (B, G, H / G, T, d) so that every member of a group meets its group's
+    keys by broadcasting: the keys and values are never copied H / G times.
+
+    Args:
+        query: (B, H, T, d). key: (B, G, S, d). value: (B, G, S, d_v); G divides H.
+        mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
+
+    Returns:
+        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row
+        gives zeros.
+    """
+    num_heads, num_kv_heads = check_grouped_heads(query, key, value)
+    batch, _, length, width = query.shape
+    if mask is not None:
+        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
+    group = num_heads // num_kv_heads
+    # Query head h = g·(H/G) + member: (B, H, T, d) -> (B, G, H/G, T, d).
+    q = query.reshape(batch, num_kv_heads, group, length, width)
+    k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one per group
+    grouped_mask = _grouped_mask(mask, num_heads, num_kv_heads)
+    output, weights = scaled_dot_product_attention(q, k, v, grouped_mask)
+    shape = (batch, num_heads, length, -1)
+    return output.reshape(shape), weights.reshape(shape)
+
+
+# --8<-- [end:grouped_query_attention]
+
+
+@dataclass
+class GroupedQueryAttentionParams:
+    """The weights of grouped-query attention, in the paper's orientation (a projection is ``x @ w + b``).
+
+    ``w_q`` and ``w_o`` are (D, D); ``w_k`` and ``w_v`` are (D, G·d): G key/value heads of d = D / H features,
+    so they are H / G times smaller than in multi-head attention. Biases are (D,) or (G·d,).
+    """
+
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    w_o: np.ndarray
+    b_q: np.ndarray
+    b_k: np.ndarray
+    b_v: np.ndarray
+    b_o: np.ndarray
+    num_heads: int
+    num_kv_heads: int
+
+    def __post_init__(self) -> None:
+        width = self.w_q.shape[0]
+        check_heads(width, self.num_heads)
+        check_kv_heads(self.num_heads, self.num_kv_heads)
+        kv_width = self.num_kv_heads * (width // self.num_heads)
+        expected = {
+            "w_q": (width, width),
+            "w_k": (width, kv_width),
+            "w_v": (width, kv_width),
+            "w_o": (width, width),
+            "b_q": (width,),
+            "b_k": (kv_width,),
+            "b_v": (kv_width,),
+            "b_o": (width,),
+        }
+        for name, shape in expected.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(
+                    f"{name} must have shape {format_shape(shape)}, got {format_shape(getattr(self, name).shape)}"
+                )
+
+    @property
+    def d_model(self) -> int:
+        return self.w_q.shape[0]
+
+    @classmethod
+    def from_multi_head(cls, params: MultiHeadAttentionParams) -> GroupedQueryAttentionParams:
+        """Multi-head attention's weights as grouped-query weights with G = H."""
+        return cls(
+            params.w_q, params.w_k, params.w_v, params.w_o, params.b_q, params.b_k, params.b_v, params.b_o,
+            params.num_heads, params.num_heads,
+        )  # fmt: skip
+
+
+# --8<-- [start:grouped_query_attention_layer]
+def grouped_query_attention_layer(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    params: GroupedQueryAttentionParams,
+    mask: np.ndarray | None = None,
+    rope: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Project to H query heads and G key/value heads, attend with ``grouped_query_attention``, merge, project.
+
+    Args:
+        query: (B, T, D). key, value: (B, S, D).
+        params: The weights.
+        mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
+        rope: Rotate the queries and keys of every head by their positions (RoPE) before the scores.
+
+    Returns:
+        ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
+    """
+    check_multi_head_inputs(query, key, value, params.d_model)
+    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+    q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d)
+    k = split_heads(key @ params.w_k + params.b_k, params.num_kv_heads)  # (B, G, S, d)
+    v = split_heads(value @ params.w_v + params.b_v, params.num_kv_heads)  # (B, G, S, d)
+    if rope:
+        q, k = rotary_embedding(q), rotary_embedding(k)
+    heads, weights = grouped_query_attention(q, k, v, head_mask)  # (B, H, T, d), (B, H, T, S)
+    return merge_heads(heads) @ params.w_o + params.b_o, weights
+
+
+# --8<-- [end:grouped_query_attention_layer]
+
+
+def _block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """The part of a broadcastable mask for some query rows and key columns (an axis of size 1 stays whole)."""
+    return mask[..., rows if mask.shape[-2] > 1 else slice(None), cols if mask.shape[-1] > 1 else slice(None)]
+
+
+# --8<-- [start:tiled_attention]
+def tiled_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+    block_size: int = 64,
+) -> np.ndarray:
+    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of scores.
+
+    For each block of queries, the keys are read one block at a time. Every query keeps
+    a running maximum m of the scores it has seen, the running sum l of exp(score - m),
+    and the running weighted sum of values. When a block raises the maximum, the old sum
+    and the old output are multiplied by exp(m_old - m_new), which is what they would
+    have been had the new maximum been subtracted from the start (the online softmax).
+    At the end, the output is divided by l. A tile that the mask blocks entirely is
+    skipped.
+
+    Args:
+        query: (..., T, d). key: (..., S, d). value: (..., S, d_v).
+        mask: Optional boolean (T, S), or one size per score dimension (1 or full).
+        block_size: Queries and keys per tile.
+
+    Returns:
+        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to
+        rounding; a fully masked row gives zeros.
+    """
+    check_query_key_value(query, key, value)
+    check_positive_int("block_size", block_size)
+    length, keys = query.shape[-2], key.shape[-2]
+    batch_shape = np.broadcast_shapes(query.shape[:-2], key.shape[:-2])
+    if mask is not None:
+        check_attention_mask(mask, (*batch_shape, length, keys))
+    q = query / math.sqrt(query.shape[-1])
+    dtype = np.result_type(q, value)
+    output = np.zeros((*batch_shape, length, value.shape[-1]), dtype=dtype)
+    for q_start in range(0, length, block_size):
+        rows = slice(q_start, q_start + block_size)
+        q_block = q[..., rows, :]  # (..., b, d)
+        per_row = (*batch_shape, q_block.shape[-2], 1)  # one number per query row
+        running_max = np.full(per_row, -np.inf, dtype=dtype)  # m
+        running_sum = np.zeros_like(running_max)  # l
+        accumulated = np.zeros_like(output[..., rows, :])  # Σ exp(score - m) v
+        for k_start in range(0, keys, block_size):
+            cols = slice(k_start, k_start + block_size)
+            scores = q_block @ np.swapaxes(key[..., cols, :], -1, -2)  # one (b, b) tile
+            if mask is not None:
+                allowed = _block(mask, rows, cols)
+                if not allowed.any():
+                    continue  # nothing in this tile may be attended to
+                scores = np.where(allowed, scores, -np.inf)
+            new_max = np.maximum(running_max, scores.max(axis=-1, keepdims=True))
+            # A row masked so far has max -inf: it is shifted by 0, and rescaled by 0.
+            shift = np.where(np.isfinite(new_max), new_max, 0.0)
+            rescale = np.exp(running_max - shift)  # exp(m_old - m_new)
+            exps = np.exp(scores - shift)  # masked scores give exp(-inf) = 0
+            running_sum = running_sum * rescale + exps.sum(axis=-1, keepdims=True)
+            accumulated = accumulated * rescale + exps @ value[..., cols, :]
+            running_max = new_max
+        safe_sum = np.where(running_sum > 0, running_sum, 1.0)  # masked row: 0 / 1
+        output[..., rows, :] = accumulated / safe_sum
+    return output
+
+
+# --8<-- [end:tiled_attention]
+
+
+# --8<-- [start:sliding_window_mask]
+def sliding_window_mask(
+    query_length: int,
+    window: int,
+    key_length: int | None = None,
+) -> np.ndarray:
+    """(T, S) causal mask letting each query see only the last ``window`` positions.
+
+    A query's own position is one of them. As in ``causal_mask``, the queries are the
+    last T of the S positions. Each row has at most ``window`` True entries, so
+    attention costs O(T·window) instead of O(T·S).
+
+    Examples:
+        >>> sliding_window_mask(5, window=2).astype(int)
+        array([[1, 0, 0, 0, 0],
+               [1, 1, 0, 0, 0],
+               [0, 1, 1, 0, 0],
+               [0, 0, 1, 1, 0],
+               [0, 0, 0, 1, 1]])
+    """
+    check_positive_int("window", window)
+    causal = causal_mask(query_length, key_length)  # checks the lengths
+    offset = causal.shape[1] - query_length
+    keys = np.arange(causal.shape[1])[None, :]
+    queries = np.arange(query_length)[:, None]
+    too_old = keys <= queries + offset - window
+    return causal & ~too_old
+
+
+# --8<-- [end:sliding_window_mask]
