@@ -148,7 +148,6 @@ def llama_block(
 # --8<-- [end:llama_block]
 
 
-# --8<-- [start:llama_decoder]
 def llama_decoder(tokens: np.ndarray, params: LlamaDecoderParams) -> np.ndarray:
     """Token ids (B, T) -> logits (B, T, V): embed, run the blocks under a causal mask, RMSNorm, output layer.
 
@@ -161,6 +160,3 @@ def llama_decoder(tokens: np.ndarray, params: LlamaDecoderParams) -> np.ndarray:
     for block in params.blocks:
         x = llama_block(x, block, mask)
     return rms_norm(x, params.final_norm) @ params.token_embedding.T  # weight tying, as in the site's GPT
-
-
-# --8<-- [end:llama_decoder]

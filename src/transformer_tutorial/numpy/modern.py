@@ -138,7 +138,6 @@ class GroupedQueryAttentionParams:
         )  # fmt: skip
 
 
-# --8<-- [start:grouped_query_attention_layer]
 def grouped_query_attention_layer(
     query: np.ndarray,
     key: np.ndarray,
@@ -167,9 +166,6 @@ def grouped_query_attention_layer(
         q, k = rotary_embedding(q), rotary_embedding(k)
     heads, weights = grouped_query_attention(q, k, v, head_mask)  # (B, H, T, d), (B, H, T, S)
     return merge_heads(heads) @ params.w_o + params.b_o, weights
-
-
-# --8<-- [end:grouped_query_attention_layer]
 
 
 def _block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:

@@ -142,7 +142,6 @@ class LlamaDecoder(nn.Module):
         self.output = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.output.weight = self.token_embedding.weight  # weight tying
 
-    # --8<-- [start:forward]
     def forward(self, tokens: torch.Tensor, cache: list[KeyValueCache] | None = None) -> torch.Tensor:
         """Token ids (B, T) -> logits (B, T, V). With a ``cache``, ``tokens`` follow the cached positions."""
         start = 0 if cache is None else len(cache[0])
@@ -157,8 +156,6 @@ class LlamaDecoder(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x, mask, None if cache is None else cache[i])
         return self.output(self.final_norm(x))
-
-    # --8<-- [end:forward]
 
     def new_cache(self) -> list[KeyValueCache]:
         """An empty key/value cache for every block: (B, G, S, d) keys and values each, once filled."""
