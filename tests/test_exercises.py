@@ -51,6 +51,8 @@ def test_each_find_the_bug_exercise_shows_one_of_its_known_mistakes():
         "architecture/unbiased-variance": mistakes.layer_norm,
         "training/no-warmup": mistakes.learning_rate,
         "causal-self-attention/mask-after-softmax": mistakes.causal_attention,
+        "modern-attention/top-p-crossing": mistakes.nucleus_mask,
+        "modern-attention/online-softmax-sum": mistakes.online_attention,
         "encoder-only-models/tanh-gelu": mistakes.gelu_tanh,
         "vision-transformers/patch-strips": mistakes.patchify,
     }

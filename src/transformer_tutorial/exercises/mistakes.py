@@ -295,3 +295,104 @@ def patchify_channels_last(images, patch_size):
     batch, channels, height, width = images.shape
     grid = images.reshape(batch, channels, height // patch_size, patch_size, width // patch_size, patch_size)
     return grid.transpose(0, 2, 4, 3, 5, 1).reshape(batch, -1, channels * patch_size**2)
+
+
+# --- attention in today's models -------------------------------------------------------------------------------
+
+
+def grouped_query_attention_tiled_heads(query, key, value, mask=None):
+    # np.tile (torch's .repeat) lays the G heads out G, G, …: query head h meets key/value head h % G.
+    group = query.shape[1] // key.shape[1]
+    keys, values = np.tile(key, (1, group, 1, 1)), np.tile(value, (1, group, 1, 1))
+    output, _ = scaled_dot_product_attention(query, keys, values, mask)
+    return output
+
+
+def grouped_query_attention_without_scaling(query, key, value, mask=None):
+    group = query.shape[1] // key.shape[1]
+    keys, values = np.repeat(key, group, axis=1), np.repeat(value, group, axis=1)
+    scores = query @ np.swapaxes(keys, -1, -2)
+    return softmax(scores, axis=-1, mask=None if mask is None else np.broadcast_to(mask, scores.shape)) @ values
+
+
+# --8<-- [start:nucleus_drops_crossing]
+def nucleus_mask(probabilities, top_p):
+    """True for the smallest set of most probable tokens whose sum reaches top_p."""
+    order = np.argsort(-probabilities, axis=-1)  # most probable first
+    ranked = np.take_along_axis(probabilities, order, axis=-1)
+    kept = np.cumsum(ranked, axis=-1) <= top_p
+    mask = np.zeros(probabilities.shape, dtype=bool)
+    np.put_along_axis(mask, order, kept, axis=-1)  # back to the vocabulary's order
+    return mask
+
+
+# --8<-- [end:nucleus_drops_crossing]
+nucleus_mask_dropping_crossing = nucleus_mask
+
+
+def nucleus_mask_in_vocabulary_order(probabilities, top_p):
+    before = np.cumsum(probabilities, axis=-1) - probabilities
+    return before < top_p
+
+
+def nucleus_mask_least_probable_first(probabilities, top_p):
+    order = np.argsort(probabilities, axis=-1)
+    ranked = np.take_along_axis(probabilities, order, axis=-1)
+    mask = np.zeros(probabilities.shape, dtype=bool)
+    np.put_along_axis(mask, order, np.cumsum(ranked, axis=-1) - ranked < top_p, axis=-1)
+    return mask
+
+
+# --8<-- [start:online_softmax_sum]
+def online_attention(query, key, value, block_size):
+    """softmax(Q Kᵀ / √d) V, with the keys read block_size at a time."""
+    q = query / math.sqrt(query.shape[-1])
+    best = np.full((*q.shape[:-1], 1), -np.inf)  # running maximum m
+    total = np.zeros_like(best)  # running sum of exp(score - m)
+    out = np.zeros((*q.shape[:-1], value.shape[-1]))  # running Σ exp(score - m) v
+    for start in range(0, key.shape[-2], block_size):
+        block = slice(start, start + block_size)
+        scores = q @ np.swapaxes(key[..., block, :], -1, -2)
+        new_best = np.maximum(best, scores.max(axis=-1, keepdims=True))
+        exps = np.exp(scores - new_best)
+        total = total + exps.sum(axis=-1, keepdims=True)
+        out = out * np.exp(best - new_best) + exps @ value[..., block, :]
+        best = new_best
+    return out / total
+
+
+# --8<-- [end:online_softmax_sum]
+online_attention_sum_not_rescaled = online_attention
+
+
+def online_attention_output_not_rescaled(query, key, value, block_size):
+    q = query / math.sqrt(query.shape[-1])
+    best = np.full((*q.shape[:-1], 1), -np.inf)
+    total = np.zeros_like(best)
+    out = np.zeros((*q.shape[:-1], value.shape[-1]))
+    for start in range(0, key.shape[-2], block_size):
+        block = slice(start, start + block_size)
+        scores = q @ np.swapaxes(key[..., block, :], -1, -2)
+        new_best = np.maximum(best, scores.max(axis=-1, keepdims=True))
+        exps = np.exp(scores - new_best)
+        total = total * np.exp(best - new_best) + exps.sum(axis=-1, keepdims=True)
+        out = out + exps @ value[..., block, :]
+        best = new_best
+    return out / total
+
+
+def online_attention_inverted_rescale(query, key, value, block_size):
+    q = query / math.sqrt(query.shape[-1])
+    best = np.full((*q.shape[:-1], 1), -np.inf)
+    total = np.zeros_like(best)
+    out = np.zeros((*q.shape[:-1], value.shape[-1]))
+    for start in range(0, key.shape[-2], block_size):
+        block = slice(start, start + block_size)
+        scores = q @ np.swapaxes(key[..., block, :], -1, -2)
+        new_best = np.maximum(best, scores.max(axis=-1, keepdims=True))
+        exps = np.exp(scores - new_best)
+        rescale = np.exp(new_best - best)  # the wrong way round: exp(m_new - m_old)
+        total = total * rescale + exps.sum(axis=-1, keepdims=True)
+        out = out * rescale + exps @ value[..., block, :]
+        best = new_best
+    return out / total
