@@ -39,7 +39,7 @@ from transformer_tutorial.numpy.layers import (
     layer_norm,
 )
 from transformer_tutorial.numpy.model import TransformerParams, embed, encode
-from transformer_tutorial.tasks import BOS, EOS, PAD, ReversalTask
+from transformer_tutorial.tasks import BOS, EOS, FIRST_SYMBOL, PAD, ReversalTask
 
 RESULT_NAME = "reversal-model"
 COMMAND = "python -m transformer_tutorial.experiments.live_model"
@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
         "task": dataclasses.asdict(recipe.task),
         "config": dataclasses.asdict(recipe.config()),
         "symbols": [chr(ord("a") + i) for i in range(recipe.task.num_symbols)],
+        "ids": {"pad": PAD, "bos": BOS, "eos": EOS, "first_symbol": FIRST_SYMBOL},
         "training": {
             "steps": recipe.steps,
             "batch_size": recipe.batch_size,
