@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const root = document.getElementById("attention-explorer");
+  const root = document.getElementById("attention-explorer-app");
   if (!root) return;
 
   function element(tag, attributes = {}, ...children) {
@@ -179,7 +179,7 @@
     }));
     const table = element("table", { class: "explorer__table" + (state.numbers ? " shows-numbers" : "") });
     table.append(element("caption", {}, "Rows: the token that looks; columns: the token it looks at."));
-    const head = element("tr", {}, element("th", { scope: "col" }, ""));
+    const head = element("tr", { class: "explorer__columns" }, element("th", { scope: "col" }, ""));
     sentence.tokens.forEach((token, j) => head.append(element("th", { scope: "col", "data-column": j }, token)));
     table.append(head);
     sentence.tokens.forEach((token, i) => {

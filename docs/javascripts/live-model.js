@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const root = document.getElementById("live-model");
+  const root = document.getElementById("live-model-app");
   if (!root) return;
 
   function element(tag, attributes = {}, ...children) {
@@ -92,6 +92,7 @@
           title: `weight ${weight.toFixed(3)} on source position ${s}`,
         }, element("b", {}, name(source[s])), element("small", {}, weight.toFixed(2)));
         cell.style.setProperty("--weight", weight.toFixed(4));
+        cell.classList.toggle("is-strong", weight > 0.5);
         cells.append(cell);
       });
       row.append(cells);

@@ -36,7 +36,6 @@ from transformer_tutorial.numpy.layers import (
     LayerNormParams,
     add_and_norm,
     decoder_layer,
-    layer_norm,
 )
 from transformer_tutorial.numpy.model import TransformerParams, embed, encode
 from transformer_tutorial.tasks import BOS, EOS, FIRST_SYMBOL, PAD, ReversalTask
@@ -152,9 +151,11 @@ def decode_with_cross_attention(
     y = embed(tgt, params.tgt_embedding, config, "tgt")
     weights = []
     for layer in params.decoder_layers:
-        after_self = add_and_norm(
-            y, lambda h: multi_head_attention(h, h, h, layer.self_attention, tgt_mask)[0], layer.norm_1
-        )
+
+        def self_attention(h: np.ndarray, layer: DecoderLayerParams = layer) -> np.ndarray:
+            return multi_head_attention(h, h, h, layer.self_attention, tgt_mask)[0]
+
+        after_self = add_and_norm(y, self_attention, layer.norm_1)
         weights.append(multi_head_attention(after_self, memory, memory, layer.cross_attention, src_mask)[1])
         y = decoder_layer(y, memory, layer, tgt_mask, src_mask)
     return y, weights
