@@ -105,6 +105,8 @@ def test_the_explorer_works_from_the_keyboard_the_address_and_a_click(browser, s
     page.locator(".explorer__note a").click()  # the measured head links back to the chapter that measures it
     page.wait_for_url("**/encoder-only-models/#what-the-heads-do")
     page.locator('a[href*="attention-explorer/#sentence=0&layer=0&head=2"]').click()  # and back
+    page.wait_for_url("**/attention-explorer/#sentence=0&layer=0&head=2")
+    page.wait_for_function("() => window.attentionExplorer !== undefined")
     page.evaluate("() => window.attentionExplorer.ready")
     assert page.evaluate("() => window.attentionExplorer.state()")["head"] == 2
     page.locator('.explorer__thumb[data-layer="4"][data-head="7"]').click()

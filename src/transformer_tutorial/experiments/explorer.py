@@ -85,7 +85,8 @@ def attention_weights(sentences: list[str]) -> tuple[np.ndarray, list[list[str]]
 
     params, tokenizer = _minilm()
     ids = tokenizer.encode_batch(sentences)  # (B, T), padded on the right with id 0
-    _, weights = encoder_only(ids, params, return_weights=True)
+    with threadpool_limits(1):  # small matrices: one BLAS thread is fastest and leaves the other cores free
+        _, weights = encoder_only(ids, params, return_weights=True)
     return np.stack(weights), [tokenizer.convert_ids_to_tokens(row) for row in ids]
 
 
@@ -140,11 +141,6 @@ def _entry(group: str, sentence: str | Coreference, weights: np.ndarray, tokens:
 def explorer_data() -> dict:
     """The explorer's file as a dictionary: the model's sizes, the measured heads and, for every sentence, its
     tokens and every head's weights (``weights``: (L, H, T, T) bytes, base64, from ``quantise``)."""
-    with threadpool_limits(1):  # small matrices: one BLAS thread is fastest, and leaves the other cores free
-        return _explorer_data()
-
-
-def _explorer_data() -> dict:
     params, _ = _minilm()
     sentences = []
     for group in EXPLORER_GROUPS:
