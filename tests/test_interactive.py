@@ -11,10 +11,10 @@ import torch
 from project import randomise
 
 from transformer_tutorial.config import TransformerConfig
+from transformer_tutorial.data.pretrained import minilm_available
+from transformer_tutorial.data.tasks import EOS, PAD
 from transformer_tutorial.experiments import live_model
 from transformer_tutorial.numpy.model import transformer
-from transformer_tutorial.pretrained import minilm_available
-from transformer_tutorial.tasks import EOS, PAD
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.model import Transformer
 
@@ -86,7 +86,7 @@ def test_the_stored_model_reverses_held_out_sequences_as_its_file_says():
 @pytest.mark.skipif(not minilm_available(), reason="needs the all-MiniLM-L6-v2 package")
 def test_the_explorer_file_holds_the_numpy_encoders_weights_to_one_byte():
     from transformer_tutorial.experiments.explorer import LEVELS, _minilm, dequantise, explorer_data
-    from transformer_tutorial.heads import measure_minilm_heads
+    from transformer_tutorial.experiments.heads import measure_minilm_heads
     from transformer_tutorial.numpy.encoder_only import encoder_only
 
     data = explorer_data()

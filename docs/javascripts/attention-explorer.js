@@ -27,7 +27,8 @@
 
   // --8<-- [start:weight]
   function weight(sentence, layer, head, from, to) {
-    // The weight token `from` gives to token `to`: the byte round(w · 255) at (layer, head, from, to)
+    // The weight token `from` gives to token `to`:
+    // the byte round(w · 255) at (layer, head, from, to)
     const size = data.sentences[sentence].tokens.length;
     const index = ((layer * data.heads + head) * size + from) * size + to;
     return bytes(sentence)[index] / data.levels;

@@ -22,8 +22,9 @@ const Transformer = (() => {
 
   // --8<-- [start:softmax]
   function softmax(scores, allowed) {
-    // One row of scores -> weights that sum to one; allowed[j] false gives weight 0, and a row with nothing
-    // allowed gives zeros, never NaN. Subtracting the largest score first keeps exp from overflowing.
+    // One row of scores -> weights that sum to one; allowed[j] false gives weight 0,
+    // and a row with nothing allowed gives zeros, never NaN. Subtracting the largest
+    // score first keeps exp from overflowing.
     const may = j => allowed === undefined || allowed[j];
     const largest = Math.max(...scores.filter((_, j) => may(j)));
     if (largest === -Infinity) return scores.map(() => 0);
@@ -35,7 +36,8 @@ const Transformer = (() => {
 
   // --8<-- [start:attention]
   function scaledDotProductAttention(query, key, value, mask) {
-    // query (T, d), key (S, d), value (S, d_v), mask (T, S) or null -> output (T, d_v) and weights (T, S)
+    // query (T, d), key (S, d), value (S, d_v), mask (T, S) or null
+    // -> output (T, d_v) and weights (T, S)
     const scale = Math.sqrt(query[0].length);
     const weights = query.map((q, t) => {
       const scores = key.map(k => k.reduce((sum, kj, j) => sum + (q[j] / scale) * kj, 0));
@@ -45,8 +47,9 @@ const Transformer = (() => {
   }
 
   function multiHeadAttention(query, key, value, params, mask) {
-    // query (T, D), key and value (S, D) -> output (T, D) and weights (H, T, S). Head h reads features
-    // h·d … (h + 1)·d of every projected position: the split is along the features, as in split_heads.
+    // query (T, D), key and value (S, D) -> output (T, D) and weights (H, T, S).
+    // Head h reads features h·d … (h + 1)·d of every projected position: the split
+    // is along the features, as in split_heads.
     const q = linear(query, params.w_q, params.b_q);
     const k = linear(key, params.w_k, params.b_k);
     const v = linear(value, params.w_v, params.b_v);
@@ -55,11 +58,13 @@ const Transformer = (() => {
     const heads = [];
     const weights = [];
     for (let h = 0; h < params.numHeads; h++) {
-      const head = scaledDotProductAttention(q.map(slice(h)), k.map(slice(h)), v.map(slice(h)), mask);
+      const [qh, kh, vh] = [q, k, v].map(m => m.map(slice(h)));
+      const head = scaledDotProductAttention(qh, kh, vh, mask);
       heads.push(head.output);
       weights.push(head.weights);
     }
-    const merged = q.map((_, t) => heads.flatMap(head => head[t])); // (T, D), head 0's features first
+    // (T, D), head 0's features first
+    const merged = q.map((_, t) => heads.flatMap(head => head[t]));
     return { output: linear(merged, params.w_o, params.b_o), weights };
   }
 
@@ -71,17 +76,21 @@ const Transformer = (() => {
 
   // --8<-- [start:layers]
   function layerNorm(x, params) {
-    // Each row to mean 0 and variance 1 (the biased variance, eps inside the root), then scaled and shifted
+    // Each row to mean 0 and variance 1 (the biased variance, eps inside the root),
+    // then scaled and shifted
+    const average = row => row.reduce((sum, value) => sum + value, 0) / row.length;
     return x.map(row => {
-      const mean = row.reduce((sum, value) => sum + value, 0) / row.length;
-      const variance = row.reduce((sum, value) => sum + (value - mean) ** 2, 0) / row.length;
+      const mean = average(row);
+      const variance = average(row.map(value => (value - mean) ** 2));
       const scale = Math.sqrt(variance + params.eps);
-      return row.map((value, n) => ((value - mean) / scale) * params.weight[n] + params.bias[n]);
+      const { weight, bias } = params;
+      return row.map((value, n) => ((value - mean) / scale) * weight[n] + bias[n]);
     });
   }
 
   function feedForward(x, params) {
-    const hidden = linear(x, params.w_1, params.b_1).map(row => row.map(value => Math.max(value, 0)));
+    const relu = row => row.map(value => Math.max(value, 0));
+    const hidden = linear(x, params.w_1, params.b_1).map(relu);
     return linear(hidden, params.w_2, params.b_2);
   }
 
@@ -91,27 +100,32 @@ const Transformer = (() => {
   }
 
   function encoderLayer(x, layer) {
-    x = addAndNorm(x, h => multiHeadAttention(h, h, h, layer.self_attention, null).output, layer.norm_1);
+    const attend = h => multiHeadAttention(h, h, h, layer.self_attention, null).output;
+    x = addAndNorm(x, attend, layer.norm_1);
     return addAndNorm(x, h => feedForward(h, layer.feed_forward), layer.norm_2);
   }
 
   function decoderLayer(y, memory, layer) {
-    // Masked self-attention, cross-attention over the memory, feed-forward; also returns the cross weights
+    // Masked self-attention, cross-attention over the memory, feed-forward;
+    // also returns the cross weights
     const mask = causalMask(y.length);
-    y = addAndNorm(y, h => multiHeadAttention(h, h, h, layer.self_attention, mask).output, layer.norm_1);
+    const attend = h => multiHeadAttention(h, h, h, layer.self_attention, mask).output;
+    y = addAndNorm(y, attend, layer.norm_1);
     let cross = null;
     y = addAndNorm(y, h => {
       const attended = multiHeadAttention(h, memory, memory, layer.cross_attention, null);
       cross = attended.weights;
       return attended.output;
     }, layer.norm_2);
-    return { y: addAndNorm(y, h => feedForward(h, layer.feed_forward), layer.norm_3), cross };
+    y = addAndNorm(y, h => feedForward(h, layer.feed_forward), layer.norm_3);
+    return { y, cross };
   }
   // --8<-- [end:layers]
 
   // --8<-- [start:model]
   function sinusoidalEncoding(length, width) {
-    // PE[t, 2i] = sin(t / 10000^(2i / D)), PE[t, 2i + 1] = cos(t / 10000^(2i / D)), interleaved
+    // PE[t, 2i] = sin(t / 10000^(2i / D)), PE[t, 2i + 1] = cos(t / 10000^(2i / D)),
+    // interleaved
     return Array.from({ length }, (_, t) =>
       Array.from({ length: width }, (_, n) => {
         const angle = t / 10000 ** ((n - (n % 2)) / width);
@@ -123,7 +137,9 @@ const Transformer = (() => {
     // ids (T,) -> (T, D): embedding · √D + positional encoding
     const width = model.config.d_model;
     const table = sinusoidalEncoding(tokens.length, width);
-    return tokens.map((id, t) => model.embedding[id].map((value, n) => value * Math.sqrt(width) + table[t][n]));
+    const scale = Math.sqrt(width);
+    return tokens.map((id, t) =>
+      model.embedding[id].map((value, n) => value * scale + table[t][n]));
   }
 
   function encode(src, model) {
@@ -133,7 +149,8 @@ const Transformer = (() => {
   }
 
   function decode(tgt, memory, model) {
-    // Target ids (T,) -> the decoder's last hidden states (T, D) and each layer's cross weights (H, T, S)
+    // Target ids (T,) -> the decoder's last hidden states (T, D) and each layer's
+    // cross weights (H, T, S)
     let y = embed(tgt, model);
     const cross = [];
     for (const layer of model.decoder) {
@@ -145,19 +162,22 @@ const Transformer = (() => {
   }
 
   function greedyGenerate(src, model, maxNewTokens) {
-    // At every step run the decoder over the whole prefix and append the most probable next token, until EOS.
-    // Each step keeps its token, its next-token probabilities (V,) and its cross-attention (L, H, S).
+    // At every step run the decoder over the whole prefix and append the most
+    // probable next token, until EOS. Each step keeps its token, its next-token
+    // probabilities (V,) and its cross-attention (L, H, S).
     const memory = encode(src, model);
     const generated = [model.bos];
     const steps = [];
     for (let step = 0; step < maxNewTokens; step++) {
       const { hidden, cross } = decode(generated, memory, model);
       const last = hidden[hidden.length - 1];
-      const logits = model.embedding.map(row => row.reduce((sum, value, n) => sum + value * last[n], 0));
+      const dot = row => row.reduce((sum, value, n) => sum + value * last[n], 0);
+      const logits = model.embedding.map(dot);
       const probabilities = softmax(logits);
       let chosen = 0;
       probabilities.forEach((p, id) => { if (p > probabilities[chosen]) chosen = id; });
-      steps.push({ token: chosen, probabilities, cross: cross.map(layer => layer.map(head => head[step])) });
+      const here = cross.map(layer => layer.map(head => head[step])); // (L, H, S)
+      steps.push({ token: chosen, probabilities, cross: here });
       generated.push(chosen);
       if (chosen === model.eos) break;
     }

@@ -16,8 +16,8 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
+from transformer_tutorial import results
 from transformer_tutorial.experiments.explorer import explorer_data
-from transformer_tutorial.experiments.live_model import result_path
 
 EXPLORER_FILE = "attention-explorer/minilm-attention.json"
 MODEL_FILE = "live-model/reversal-model.json"
@@ -37,7 +37,7 @@ def on_config(config):
 
 
 def on_files(files, config):
-    files.append(File.generated(config, MODEL_FILE, abs_src_path=str(result_path())))
+    files.append(File.generated(config, MODEL_FILE, abs_src_path=str(results.path("reversal-model"))))
     files.append(File.generated(config, EXPLORER_FILE, abs_src_path=f"{_folder.name}/explorer.json"))
     return files
 

@@ -4,7 +4,7 @@ NumPy encoder (``transformer_tutorial.numpy.encoder_only``), in a compact JSON f
 Each weight is stored as one byte, ``round(weight * 255)``: 72 heads of a 14-token sentence take 14 kB. The
 site's build writes the file (``theme/hooks/interactive.py``); ``explorer_data()`` gives the same dictionary to
 the tests. The heads marked in the explorer are the ones the encoder-only page measures
-(``transformer_tutorial.heads``), scored here with the NumPy encoder.
+(``transformer_tutorial.experiments.heads``), scored here with the NumPy encoder.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from transformer_tutorial.heads import (
+from transformer_tutorial.experiments.heads import (
     ANIMAL_SENTENCE,
     COREFERENCES,
     PROBE_SENTENCES,
@@ -70,8 +70,8 @@ EXPLORER_GROUPS = (
 
 @functools.cache
 def _minilm():
+    from transformer_tutorial.data.pretrained import load_minilm
     from transformer_tutorial.numpy.encoder_only import EncoderOnlyParams
-    from transformer_tutorial.pretrained import load_minilm
 
     pretrained = load_minilm()
     return EncoderOnlyParams.from_bert(pretrained.weights, pretrained.config), pretrained.tokenizer
@@ -79,13 +79,15 @@ def _minilm():
 
 # --8<-- [start:attention_weights]
 def attention_weights(sentences: list[str]) -> tuple[np.ndarray, list[list[str]]]:
-    """Every head's weights on a batch of sentences, padded to the longest: (L, B, H, T, T), and the tokens of
-    each sentence, [PAD] included. Row i of a head is where token i looks; entry (i, j) is its weight on j."""
+    """Every head's weights on a batch of sentences, padded to the longest:
+    (L, B, H, T, T), and the tokens of each sentence, [PAD] included. Row i of a head
+    is where token i looks; entry (i, j) is its weight on j."""
     from transformer_tutorial.numpy.encoder_only import encoder_only
 
     params, tokenizer = _minilm()
     ids = tokenizer.encode_batch(sentences)  # (B, T), padded on the right with id 0
-    with threadpool_limits(1):  # small matrices: one BLAS thread is fastest and leaves the other cores free
+    # Small matrices: one BLAS thread is fastest and leaves the other cores free
+    with threadpool_limits(1):
         _, weights = encoder_only(ids, params, return_weights=True)
     return np.stack(weights), [tokenizer.convert_ids_to_tokens(row) for row in ids]
 

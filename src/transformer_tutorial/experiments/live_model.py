@@ -1,12 +1,13 @@
 """The reversal model that runs in the reader's browser: trained once with PyTorch, stored as a small JSON file,
 run by the NumPy backend here and by the site's JavaScript there.
 
-The file (``results/reversal-model.json``, package data) holds the task, the model's sizes, how it was trained
-and how well it reverses held-out sequences, and every weight as little-endian float32, base64-encoded, under
-the names of the NumPy backend's parameters (``encoder.0.self_attention.w_q``, …). Both readers compute in
-float64 from those same float32 numbers, so they can agree to rounding error.
+The stored result ``reversal-model`` (``transformer_tutorial.results.load("reversal-model")``, package data)
+holds the task, the model's sizes, how it was trained and how well it reverses held-out sequences, and every
+weight as little-endian float32, base64-encoded, under the names of the NumPy backend's parameters
+(``encoder.0.self_attention.w_q``, …). Both readers compute in float64 from those same float32 numbers, so they
+can agree to rounding error.
 
-``python -m transformer_tutorial.experiments.live_model`` trains the model again and rewrites the file.
+``python -m transformer_tutorial.experiments.live_model --store`` trains the model again and stores it.
 Shapes use B (batch), S (source positions), T (target positions), D (model width), H (heads), L (layers) and
 V (vocabulary size).
 """
@@ -21,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from transformer_tutorial import results as stored
 from transformer_tutorial.config import TransformerConfig
+from transformer_tutorial.data.tasks import BOS, EOS, FIRST_SYMBOL, PAD, ReversalTask
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
     causal_mask,
@@ -38,15 +41,9 @@ from transformer_tutorial.numpy.layers import (
     decoder_layer,
 )
 from transformer_tutorial.numpy.model import TransformerParams, embed, encode
-from transformer_tutorial.tasks import BOS, EOS, FIRST_SYMBOL, PAD, ReversalTask
 
 RESULT_NAME = "reversal-model"
-COMMAND = "python -m transformer_tutorial.experiments.live_model"
-
-
-def result_path() -> Path:
-    """Where the stored model lives inside the package."""
-    return Path(__file__).resolve().parent.parent / "results" / f"{RESULT_NAME}.json"
+COMMAND = "python -m transformer_tutorial.experiments.live_model --store"
 
 
 # --8<-- [start:export]
@@ -126,9 +123,10 @@ class LiveModel:
     info: dict
 
 
-def load_live_model(path: str | Path | None = None) -> LiveModel:
-    """The model stored in the package (or in ``path``), read into NumPy parameters."""
-    data = json.loads(Path(path or result_path()).read_text(encoding="utf-8"))
+def load_live_model(data: dict | None = None) -> LiveModel:
+    """The model stored in the package (or the one in ``data``, a result of ``main``), read into NumPy
+    parameters."""
+    data = stored.load(RESULT_NAME) if data is None else data
     config = TransformerConfig(**data["config"])
     if config.norm_first:
         raise ValueError("the browser model is post-norm; this file holds a pre-norm model")
@@ -141,10 +139,12 @@ def load_live_model(path: str | Path | None = None) -> LiveModel:
 def decode_with_cross_attention(
     tgt: np.ndarray, memory: np.ndarray, src_mask: np.ndarray, params: TransformerParams
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``numpy.model.decode``, also returning every decoder layer's cross-attention weights, (B, H, T, S) each.
+    """``numpy.model.decode``, also returning every decoder layer's cross-attention
+    weights, (B, H, T, S) each.
 
-    Post-norm: the cross-attention reads the output of the layer's first Add & Norm, so that is computed
-    and the attention asked again; ``decoder_layer`` itself computes the layer's output.
+    Post-norm: the cross-attention reads the output of the layer's first Add & Norm,
+    so that is computed and the attention asked again; ``decoder_layer`` itself
+    computes the layer's output.
     """
     config = params.config
     tgt_mask = padding_mask(tgt, config.pad_id) & causal_mask(tgt.shape[1])  # (B, T, T)
@@ -152,11 +152,13 @@ def decode_with_cross_attention(
     weights = []
     for layer in params.decoder_layers:
 
-        def self_attention(h: np.ndarray, layer: DecoderLayerParams = layer) -> np.ndarray:
-            return multi_head_attention(h, h, h, layer.self_attention, tgt_mask)[0]
+        def self_attention(h: np.ndarray, sub: DecoderLayerParams = layer):
+            return multi_head_attention(h, h, h, sub.self_attention, tgt_mask)[0]
 
         after_self = add_and_norm(y, self_attention, layer.norm_1)
-        weights.append(multi_head_attention(after_self, memory, memory, layer.cross_attention, src_mask)[1])
+        cross = layer.cross_attention
+        _, attended = multi_head_attention(after_self, memory, memory, cross, src_mask)
+        weights.append(attended)
         y = decoder_layer(y, memory, layer, tgt_mask, src_mask)
     return y, weights
 
@@ -176,9 +178,14 @@ class Generation:
 
 
 # --8<-- [start:greedy]
-def greedy_generate(src: np.ndarray, params: TransformerParams, max_new_tokens: int) -> Generation:
-    """Greedy decoding with the NumPy backend: at every step, run the decoder over the whole prefix and append
-    the most probable next token, until every sequence has produced EOS. src: (B, S) ids."""
+def greedy_generate(
+    src: np.ndarray,
+    params: TransformerParams,
+    max_new_tokens: int,
+) -> Generation:
+    """Greedy decoding with the NumPy backend: at every step, run the decoder over
+    the whole prefix and append the most probable next token, until every sequence
+    has produced EOS. src: (B, S) ids."""
     if params.config.norm_first:
         raise ValueError("decode_with_cross_attention computes a post-norm model")
     memory, src_mask = encode(src, params)
@@ -187,16 +194,20 @@ def greedy_generate(src: np.ndarray, params: TransformerParams, max_new_tokens: 
     steps = []
     for _ in range(max_new_tokens):
         hidden, _ = decode_with_cross_attention(generated, memory, src_mask, params)
-        probabilities = softmax(hidden[:, -1] @ params.output_weight)  # (B, V): the next token
+        logits = hidden[:, -1] @ params.output_weight
+        probabilities = softmax(logits)  # (B, V): the next token
         chosen = np.where(finished, PAD, probabilities.argmax(axis=-1))
         steps.append(probabilities)
         generated = np.concatenate([generated, chosen[:, None]], axis=1)
         finished |= chosen == EOS
         if finished.all():
             break
-    # The decoder is causal, so a pass over the final prefix repeats every step's cross-attention row.
-    _, weights = decode_with_cross_attention(generated[:, :-1], memory, src_mask, params)
-    return Generation(generated[:, 1:], np.stack(steps, axis=1), np.stack(weights, axis=1))
+    # The decoder is causal, so a pass over the final prefix repeats every step's
+    # cross-attention row.
+    prefix = generated[:, :-1]
+    _, weights = decode_with_cross_attention(prefix, memory, src_mask, params)
+    tokens = generated[:, 1:]
+    return Generation(tokens, np.stack(steps, axis=1), np.stack(weights, axis=1))
 
 
 # --8<-- [end:greedy]
@@ -228,7 +239,8 @@ def main(argv: list[str] | None = None) -> dict:
     from transformer_tutorial.torch.training import train_reversal
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--output", type=Path, default=result_path(), help="the JSON file to write")
+    parser.add_argument("--store", action="store_true", help=f"store the model as {RESULT_NAME!r} in the package")
+    parser.add_argument("--output", type=Path, help="write the model to this JSON file instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     recipe = live_recipe()
@@ -252,12 +264,14 @@ def main(argv: list[str] | None = None) -> dict:
         "command": COMMAND,
         "tensors": {name: encode_array(array) for name, array in flat_params(params).items()},
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-    stored = load_live_model(args.output)  # measured on the stored float32 weights, by the NumPy backend
-    data["held_out"] = {"sequences": 1000, "seed": 12345, "exact_match": exact_match(stored, 1000, seed=12345)}
-    args.output.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    # measured on the stored float32 weights, by the NumPy backend
+    held_out = exact_match(load_live_model(data), 1000, seed=12345)
+    data["held_out"] = {"sequences": 1000, "seed": 12345, "exact_match": held_out}
     print(json.dumps({key: value for key, value in data.items() if key != "tensors"}, indent=1))
+    if args.output:
+        args.output.write_text(stored.dumps(data), encoding="utf-8")
+    elif args.store:
+        print(f"stored {stored.save(RESULT_NAME, data)}")
     return data
 
 
