@@ -17,12 +17,21 @@ from matplotlib.figure import Figure
 
 from transformer_tutorial import results
 from transformer_tutorial.figures.architecture import residual_gradients
-from transformer_tutorial.figures.attention import attention_masks, dot_product_scaling, multi_head_weights
+from transformer_tutorial.figures.attention import dot_product_scaling, multi_head_weights
 from transformer_tutorial.figures.benchmarks import (
     benchmark_memory,
     benchmark_ratios,
     benchmark_throughput,
     benchmark_times,
+)
+from transformer_tutorial.figures.diagrams import (
+    attention_masks,
+    cross_attention,
+    head_split,
+    kv_cache,
+    qkv_projections,
+    rope_rotation,
+    vit_patches,
 )
 from transformer_tutorial.figures.encoder import minilm_head_scores, minilm_heads
 from transformer_tutorial.figures.plotting import svg_bytes
@@ -39,7 +48,7 @@ from transformer_tutorial.figures.training import (
     sampling_distributions,
     smoothed_target_distribution,
 )
-from transformer_tutorial.figures.vision import vit_digits_attention, vit_digits_confusion, vit_patches
+from transformer_tutorial.figures.vision import vit_digits_attention, vit_digits_confusion
 
 FIGURES: dict[str, Callable[[], Figure]] = {
     "attention-masks": attention_masks,
@@ -57,6 +66,10 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "minilm-head-scores": minilm_head_scores,
     "minilm-heads": minilm_heads,
     "vit-patches": vit_patches,
+    "head-split": head_split,
+    "qkv-projections": qkv_projections,
+    "kv-cache": kv_cache,
+    "rope-rotation": rope_rotation,
 }
 
 # name -> (function of the parsed JSON, name of the stored result it plots)
@@ -68,6 +81,7 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "benchmark-memory": (benchmark_memory, "cpu-benchmark"),
     "benchmark-throughput": (benchmark_throughput, "cpu-benchmark"),
     "parallelism": (parallelism, "parallelism"),
+    "cross-attention": (cross_attention, "reversal-attention"),
 }
 
 
