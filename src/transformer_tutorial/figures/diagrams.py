@@ -345,7 +345,7 @@ def attention_masks() -> Figure:
     step = n + 1.6
     left = 2.3
     wide = left + 3 * step - 1.6 + 0.2
-    top, low = 2.3, n + 5.9
+    top, low = 2.3, n + 6.3
     high = low + n + 0.3
     figure, ax = _canvas(style.FULL_WIDTH, style.FULL_WIDTH * high / wide, wide, high)
     allowed = masks["both"]
@@ -511,7 +511,7 @@ def kv_cache(steps: int = 6) -> Figure:
     figure, ax = _canvas(style.FULL_WIDTH, style.FULL_WIDTH * high / wide, wide, high)
     ax.text(left_with, 0.5, "with the cache", fontsize=10, weight="bold", va="top")
     ax.text(left_without, 0.5, "without: recompute the prefix", fontsize=10, weight="bold", va="top")
-    ax.text(left_with, 1.5, "dark: computed · pale: read from the cache", fontsize=8, va="bottom")
+    ax.text(left_with, 1.5, "solid: computed · faint: read from the cache", fontsize=8, va="bottom")
     ax.text(left_without, 1.5, "every step computes every position again", fontsize=8, va="bottom")
     for left in (left_with, left_without):
         ax.text(left - 0.12, top + size / 4, "k", ha="right", va="center", fontsize=8, color=style.KEY, weight="bold")
