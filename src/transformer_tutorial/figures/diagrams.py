@@ -159,9 +159,9 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
 
     _label(ax, 0, top - 0.25, f"x: (B, T, D), T = {length}, D = {d_model}")
     _cells(ax, 0, top, split.tokens, head_colors)
-    for head in range(num_heads):  # (T, H, d): the same numbers, each row cut into H groups of d
-        block = split.tokens[:, head * d : (head + 1) * d]
-        _cells(ax, x_grouped + head * (d + gap), top, block, style.head_color(head))
+    grouped = split.heads.transpose(1, 0, 2)  # (T, H, d): the same numbers, each row cut into H groups of d
+    for head in range(num_heads):
+        _cells(ax, x_grouped + head * (d + gap), top, grouped[:, head], style.head_color(head))
     _label(ax, x_grouped, top - 0.25, f"reshape: (B, T, H, d), H = {num_heads}")
     _arrow(ax, (d_model + 0.2, top + length / 2), (x_grouped - 0.2, top + length / 2))
     for head in range(num_heads):  # (H, T, d): head first, each head a (T, d) matrix of its own
