@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from transformer_tutorial import results
 from transformer_tutorial.figures.architecture import residual_gradients
-from transformer_tutorial.figures.attention import attention_masks, dot_product_scaling, multi_head_weights
+from transformer_tutorial.figures.attention import dot_product_scaling, multi_head_weights
 from transformer_tutorial.figures.beginner import (
     attention_step_head,
     attention_step_loop,
@@ -30,6 +30,15 @@ from transformer_tutorial.figures.benchmarks import (
     benchmark_ratios,
     benchmark_throughput,
     benchmark_times,
+)
+from transformer_tutorial.figures.diagrams import (
+    attention_masks,
+    cross_attention,
+    head_split,
+    kv_cache,
+    qkv_projections,
+    rope_rotation,
+    vit_patches,
 )
 from transformer_tutorial.figures.encoder import minilm_head_scores, minilm_heads
 from transformer_tutorial.figures.modern import kv_cache_sizes, shared_heads, sliding_window, tiled_memory
@@ -47,7 +56,7 @@ from transformer_tutorial.figures.training import (
     sampling_distributions,
     smoothed_target_distribution,
 )
-from transformer_tutorial.figures.vision import vit_digits_attention, vit_digits_confusion, vit_patches
+from transformer_tutorial.figures.vision import vit_digits_attention, vit_digits_confusion
 
 FIGURES: dict[str, Callable[[], Figure]] = {
     "attention-masks": attention_masks,
@@ -71,6 +80,10 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "attention-step-head": attention_step_head,
     "shared-heads": shared_heads,
     "sliding-window": sliding_window,
+    "head-split": head_split,
+    "qkv-projections": qkv_projections,
+    "kv-cache": kv_cache,
+    "rope-rotation": rope_rotation,
 }
 
 # name -> (function of the parsed JSON, name of the stored result it plots)
@@ -85,6 +98,7 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "tokenization-lengths": (tokenization_lengths, "tokenization"),
     "tiled-memory": (tiled_memory, "modern-attention"),
     "kv-cache-sizes": (kv_cache_sizes, "modern-attention"),
+    "cross-attention": (cross_attention, "reversal-attention"),
 }
 
 

@@ -1,37 +1,14 @@
-"""Attention: masks, why scores are scaled, and what the heads of one layer look at."""
+"""Attention: why scores are scaled, and what the heads of one layer look at (the masks are in ``diagrams``)."""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import plot_mask, plot_weights
-from transformer_tutorial.numpy import (
-    MultiHeadAttentionParams,
-    causal_mask,
-    multi_head_attention,
-    padding_mask,
-    softmax,
-)
+from transformer_tutorial.figures.plotting import plot_weights
+from transformer_tutorial.numpy import MultiHeadAttentionParams, multi_head_attention, softmax
 
 SENTENCE = ["the", "cat", "sat", "on", "the", "mat"]
-
-
-def attention_masks() -> Figure:
-    """The padding mask, the causal mask, and the two combined, for a sentence of three tokens and two pads."""
-    tokens = ["the", "cat", "sat", "<pad>", "<pad>"]
-    ids = np.array([[1, 2, 3, 0, 0]])
-    padding = np.broadcast_to(padding_mask(ids, pad_id=0)[0], (5, 5))
-    causal = causal_mask(5)
-    figure = Figure(figsize=(10, 3.6), layout="constrained")
-    for ax, mask, title in zip(
-        figure.subplots(1, 3),
-        (padding, causal, padding & causal),
-        ("padding: no query reads a pad", "causal: no query reads ahead", "padding and causal"),
-        strict=True,
-    ):
-        plot_mask(ax, mask, title, tokens, tokens)
-    return figure
 
 
 def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:

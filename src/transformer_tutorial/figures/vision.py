@@ -1,4 +1,4 @@
-"""Vision Transformers: patches, and the stored run of the tiny ViT on the digits."""
+"""Vision Transformers: the stored run of the tiny ViT on the digits (the patches are in ``diagrams``)."""
 
 from __future__ import annotations
 
@@ -6,55 +6,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-
-
-def vit_patches(patch_size: int = 4) -> Figure:
-    """An 8 × 8 digit cut into patches, the patches flattened into rows, and the sequence the encoder reads."""
-    from transformer_tutorial.data.digits import load_digits  # scikit-learn loads only when this figure is drawn
-    from transformer_tutorial.numpy.vision import patchify
-
-    digits = load_digits()
-    image = digits.train_images[np.flatnonzero(digits.train_labels == 4)[0]]  # (1, 8, 8): the first 4
-    patches = patchify(image[None], patch_size)[0]  # (N, P·P)
-    count, side = len(patches), 8 // patch_size
-    figure = Figure(figsize=(11, 3.4), layout="constrained")
-    left, middle, right = figure.subplots(1, 3, width_ratios=[1, 1.6, 1.7])
-    left.imshow(image[0], cmap="gray_r", vmin=0, vmax=1)
-    for edge in range(patch_size, 8, patch_size):
-        left.axhline(edge - 0.5, color="#d9480f", linewidth=2)
-        left.axvline(edge - 0.5, color="#d9480f", linewidth=2)
-    for number in range(count):
-        row, col = divmod(number, side)
-        center = (col + 0.5) * patch_size - 0.5, (row + 0.5) * patch_size - 0.5
-        left.text(*center, str(number + 1), color="#d9480f", fontsize=16, ha="center", va="center", weight="bold")
-    left.set_title(f"{count} patches of {patch_size} × {patch_size} pixels")
-    left.set_xticks([])
-    left.set_yticks([])
-    middle.imshow(patches, cmap="gray_r", vmin=0, vmax=1, aspect="auto")
-    middle.set_yticks(range(count), [f"patch {number + 1}" for number in range(count)])
-    middle.set_xticks(range(0, patches.shape[1], patch_size))
-    middle.set_xlabel(f"pixel of the patch, row by row ({patch_size * patch_size} numbers)")
-    middle.set_title(f"patchify: ({count}, {patches.shape[1]}), one row per patch")
-    right.set_xlim(0, 10)
-    right.set_ylim(0, count + 2.2)
-    right.axis("off")
-    right.set_title("the sequence the encoder reads")
-    rows = [("class token (learned)", 0)] + [(f"patch {number} · E + b", number) for number in range(1, count + 1)]
-    for index, (label, position) in enumerate(rows):
-        y = count + 1 - index
-        right.text(
-            0.2, y, label, va="center", fontsize=10, bbox={"boxstyle": "round", "fc": "#e7f0fb", "ec": "#3b6fb6"}
-        )
-        right.text(5.0, y, f"+ position {position}", va="center", fontsize=10, color="#444444")
-    right.annotate(
-        "",
-        xy=(7.9, 0.6),
-        xytext=(7.9, count + 1),
-        arrowprops={"arrowstyle": "->", "color": "#444444", "linewidth": 1.5},
-    )
-    right.text(8.1, count / 2 + 0.8, "encoder\nlayers", va="center", fontsize=10)
-    right.text(0.2, 0.2, "class token's output → linear → 10 scores", fontsize=10, color="#d9480f")
-    return figure
 
 
 def vit_digits_confusion(results: dict[str, Any]) -> Figure:
