@@ -46,7 +46,6 @@ RESULT_NAME = "reversal-model"
 COMMAND = "python -m transformer_tutorial.experiments.live_model --store"
 
 
-# --8<-- [start:export]
 def encode_array(array: np.ndarray) -> dict:
     """An array as JSON: its shape, and its values as little-endian float32 bytes in base64."""
     data = np.ascontiguousarray(array, dtype="<f4").tobytes()
@@ -72,9 +71,6 @@ def flat_params(params: TransformerParams) -> dict[str, np.ndarray]:
                     if isinstance(value, np.ndarray):
                         arrays[f"{side}.{i}.{part.name}.{name}"] = value
     return arrays
-
-
-# --8<-- [end:export]
 
 
 def params_from_flat(arrays: dict[str, np.ndarray], config: TransformerConfig) -> TransformerParams:

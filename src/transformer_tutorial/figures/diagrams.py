@@ -476,10 +476,10 @@ def kv_cache_steps(model, source, steps: int) -> dict[str, Any]:
         cache = model.new_cache()
         tokens, self_lengths, cross_lengths, computed = [BOS], [], [], []
         for _ in range(steps):
-            before = len(cache[0].self_attention)
+            before = len(cache.layers[0].self_attention)
             hidden = model.decode(torch.tensor([[tokens[-1]]]), memory, src_mask, cache)
-            self_lengths.append(len(cache[0].self_attention))
-            cross_lengths.append(len(cache[0].cross_attention))
+            self_lengths.append(len(cache.layers[0].self_attention))
+            cross_lengths.append(len(cache.layers[0].cross_attention))
             computed.append(self_lengths[-1] - before)
             tokens.append(int(model.output(hidden[:, -1]).argmax(dim=-1)))
     return {
