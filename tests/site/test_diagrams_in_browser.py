@@ -30,7 +30,7 @@ def pages_of(site, names) -> dict[str, list[str]]:
     """Each page that shows one of ``names``, with the names it shows; every name is on exactly one page."""
     pages: dict[str, list[str]] = {}
     for name in names:
-        found = [page for page in site.rglob("index.html") if f"figures/{name}" in page.read_text(encoding="utf-8")]
+        found = [page for page in site.rglob("index.html") if f"figures/{name}.svg" in page.read_text(encoding="utf-8")]
         assert len(found) == 1, f"{name}: shown on {len(found)} pages"
         pages.setdefault(str(found[0].relative_to(site).parent) + "/", []).append(name)
     return pages
