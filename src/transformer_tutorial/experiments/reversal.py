@@ -17,16 +17,19 @@ import numpy as np
 import torch
 
 from transformer_tutorial import results as stored
+from transformer_tutorial.data.tasks import HELD_OUT_FROM_LENGTH
 from transformer_tutorial.experiments.benchmark import machine_info
 from transformer_tutorial.torch.training import ReversalRecipe, exact_match_accuracy, train_reversal
 
 RESULT = "reversal-training"
+HELD_OUT_SEED = 12345  # the evaluation's own random stream; the sequences it draws are held out by construction
 
 
 def measure_reversal_run(
     recipe: ReversalRecipe | None = None, held_out: int = 1000, seeds: tuple[int, ...] = (0, 1, 2)
 ) -> dict:
-    """Train with the recipe once per seed, and measure each model on ``held_out`` sequences it never saw.
+    """Train with the recipe once per seed, and measure each model on ``held_out`` distinct sequences of the
+    held-out part, which the training stream never produces (``tests/test_training.py`` replays it to check).
 
     One seed can be lucky (or, on another machine whose arithmetic rounds differently, unlucky): a recipe is
     as good as its worst seed, so the results keep every run.
@@ -41,12 +44,13 @@ def measure_reversal_run(
                 "seed": seed,
                 "training_seconds": round(log.seconds, 2),
                 "final_loss": round(float(np.mean(log.losses[-20:])), 4),
-                "exact_match_accuracy": exact_match_accuracy(model, recipe.task, held_out, seed=12345),
+                "exact_match_accuracy": exact_match_accuracy(model, recipe.task, held_out, seed=HELD_OUT_SEED),
             }
         )
     return {
         "steps": recipe.steps,
         "held_out_sequences": held_out,
+        "held_out_lengths": [max(recipe.task.min_length, HELD_OUT_FROM_LENGTH), recipe.task.max_length],
         "torch_threads": torch.get_num_threads(),
         "runs": runs,
     }
