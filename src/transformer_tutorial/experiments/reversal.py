@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +40,14 @@ def measure_reversal_run(
     torch.set_num_threads(1)  # the matrices are tiny: one thread is fastest, and every machine does the same
     runs = []
     for seed in seeds:
+        cpu_start = time.process_time()
         model, log = train_reversal(replace(recipe, seed=seed))
+        cpu_seconds = time.process_time() - cpu_start
         runs.append(
             {
                 "seed": seed,
-                "training_seconds": round(log.seconds, 2),
+                "training_seconds": round(log.seconds, 2),  # wall clock: longer when the machine is busy
+                "training_cpu_seconds": round(cpu_seconds, 2),  # CPU time of this one-thread process
                 "final_loss": round(float(np.mean(log.losses[-20:])), 4),
                 "exact_match_accuracy": exact_match_accuracy(model, recipe.task, held_out, seed=HELD_OUT_SEED),
             }
@@ -63,7 +68,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one training run per seed")
     args = parser.parse_args(argv)
+    load_before = [round(value, 2) for value in os.getloadavg()]
     results = measure_reversal_run(seeds=tuple(args.seeds))
+    results["load_average"] = {"before": load_before, "after": [round(value, 2) for value in os.getloadavg()]}
     machine = machine_info(torch.device("cpu"))
     results.update(
         date=datetime.now(UTC).date().isoformat(),
