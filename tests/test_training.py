@@ -22,9 +22,9 @@ from transformer_tutorial.torch.mistakes import (
 )
 from transformer_tutorial.torch.model import Transformer
 from transformer_tutorial.torch.training import (
+    ReversalRecipe,
     exact_match_accuracy,
     label_smoothed_loss,
-    ReversalRecipe,
     learning_rate,
     reversal_batches,
     smoothed_targets,
@@ -211,7 +211,7 @@ def test_the_measurement_evaluates_on_the_seed_the_test_replays(monkeypatch):
 
 class _Log:
     seconds = 0.0
-    losses = [0.0]
+    losses = (0.0,)
 
 
 def test_the_held_out_part_is_a_quarter_of_the_long_sequences_and_none_of_the_short_ones():

@@ -263,7 +263,9 @@ def test_an_image_size_not_divisible_by_the_patch_size_is_refused(patchify, unpa
 
 @BACKENDS
 def test_images_without_the_channel_axis_are_refused(patchify, unpatchify, array):
-    with pytest.raises(ValueError, match=r"images must have 4 dimensions \(B, C, height, width\), got shape \(2, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"images must have 4 dimensions \(B, C, height, width\), got shape \(2, 8, 8\)"
+    ):
         patchify(array((2, 8, 8)), 4)
 
 
@@ -294,7 +296,9 @@ def test_the_model_refuses_images_of_another_size():
         ValueError, match=r"images must have shape \(B, C, height, width\) = \(B, 1, 8, 8\), got \(2, 1, 12, 12\)"
     ):
         model(torch.zeros(2, 1, 12, 12))
-    with pytest.raises(ValueError, match=r"images must have 4 dimensions \(B, C, height, width\), got shape \(1, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"images must have 4 dimensions \(B, C, height, width\), got shape \(1, 8, 8\)"
+    ):
         model(torch.zeros(1, 8, 8))
     params = model.numpy_params()
     with pytest.raises(ValueError, match="give 9 patches of size 4, but the position table has rows for 4"):

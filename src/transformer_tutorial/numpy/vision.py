@@ -50,7 +50,8 @@ def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
 
 # --8<-- [start:unpatchify]
 def unpatchify(patches: np.ndarray, patch_size: int, height: int, width: int) -> np.ndarray:
-    """Put flattened patches back together into images: (B, M, C·P·P) -> (B, C, height, width), the inverse of ``patchify``.
+    """Put flattened patches back together into images, the inverse of ``patchify``:
+    (B, M, C·P·P) -> (B, C, height, width).
 
     Examples:
         >>> image = np.arange(16.0).reshape(1, 1, 4, 4)

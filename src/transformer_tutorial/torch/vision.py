@@ -65,7 +65,8 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 # --8<-- [start:unpatchify]
 def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) -> torch.Tensor:
-    """Put flattened patches back together into images: (B, M, C·P·P) -> (B, C, height, width), the inverse of ``patchify``.
+    """Put flattened patches back together into images, the inverse of ``patchify``:
+    (B, M, C·P·P) -> (B, C, height, width).
 
     Examples:
         >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)
