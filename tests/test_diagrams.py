@@ -131,7 +131,9 @@ def test_kv_cache_steps_grow_the_real_cache_by_one_and_hold_what_recomputing_giv
         fresh = model.new_cache()
         model.decode(torch.tensor([data["tokens"]]), memory, src_mask, fresh)  # the whole prefix at once
     assert torch.allclose(data["cache"].layers[0].self_attention.keys, fresh.layers[0].self_attention.keys, atol=1e-6)
-    assert torch.allclose(data["cache"].layers[0].self_attention.values, fresh.layers[0].self_attention.values, atol=1e-6)
+    assert torch.allclose(
+        data["cache"].layers[0].self_attention.values, fresh.layers[0].self_attention.values, atol=1e-6
+    )
 
 
 def test_rope_example_rotates_each_pair_and_its_scores_depend_only_on_the_offset():

@@ -13,7 +13,14 @@ import torch
 from project import ROOT, randomise
 
 from transformer_tutorial.data import pretrained
-from transformer_tutorial.experiments.heads import Coreference, offset_scores, pronoun_scores
+from transformer_tutorial.experiments.heads import (
+    COREFERENCES,
+    SECOND_NOUN_COREFERENCES,
+    Coreference,
+    offset_scores,
+    pronoun_accuracy,
+    pronoun_scores,
+)
 from transformer_tutorial.numpy import encoder_only as np_encoder
 from transformer_tutorial.numpy.encoder_only import EncoderOnlyConfig, EncoderOnlyParams
 from transformer_tutorial.torch.encoder_only import EncoderOnly, mean_pool, sentence_embedding
@@ -113,6 +120,18 @@ def test_head_scores_on_attention_patterns_made_by_hand():
     case = Coreference("The dog saw a cat and it ran.", "it", "dog", "cat")
     to_antecedent, to_other = pronoun_scores(weights, tokens, [case])
     assert to_antecedent[0, 0] == 0.75 and to_other[0, 0] == 0.25
+    assert pronoun_accuracy(weights, tokens, [case])[0, 0] == 1.0
+    weights[0, 0, 0, 7, 5] = 0.9  # now "it" looks more at "cat": wrong
+    assert pronoun_accuracy(weights, tokens, [case])[0, 0] == 0.0
+
+
+def test_the_two_groups_of_pronoun_sentences_put_the_antecedent_first_and_second():
+    for cases, antecedent_first in ((COREFERENCES, True), (SECOND_NOUN_COREFERENCES, False)):
+        assert len(cases) == 12
+        for case in cases:
+            words = case.sentence.rstrip(".").split()
+            assert (words.index(case.antecedent) < words.index(case.other)) == antecedent_first, case
+            assert words.index(case.pronoun) > max(words.index(case.antecedent), words.index(case.other))
 
 
 def write_safetensors(path, tensors: dict[str, np.ndarray]) -> None:

@@ -80,7 +80,7 @@ def test_parameter_count_of_the_modules_equals_the_closed_form(config):
     assert count_module_parameters(config) == sum(transformer_parameter_count(config).values())
 
 
-def test_base_and_big_are_within_two_percent_of_the_paper():
+def test_base_and_big_are_within_three_percent_of_the_paper():
     """The paper rounds to 65M and 213M and does not give its exact vocabulary; see the architecture page."""
     base, big = count_module_parameters(TransformerConfig.base()), count_module_parameters(TransformerConfig.big())
     assert (base, big) == (63_082_496, 214_245_376)

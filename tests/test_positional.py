@@ -116,6 +116,15 @@ def test_published_values_of_the_first_positions():
     np.testing.assert_array_equal(table[0], [0.0, 1.0, 0.0, 1.0])
 
 
+def test_the_slowest_pair_turns_once_every_two_pi_times_base_to_the_power_d_minus_two_over_d():
+    d_model, base = 8, 10.0
+    period = 2 * math.pi * base ** ((d_model - 2) / d_model)  # the docstring's and the page's claim
+    table = tnp.sinusoidal_encoding(200, d_model, base)
+    angle = np.unwrap(np.arctan2(table[:, d_model - 2], table[:, d_model - 1]))  # (sin, cos) of the last pair
+    np.testing.assert_allclose(angle, 2 * math.pi * np.arange(200) / period, rtol=0, atol=1e-12)
+    assert period < 2 * math.pi * base  # "just under 2π·base" for a wide table, far under for this narrow one
+
+
 def test_an_odd_width_ends_with_a_lone_sine_at_the_frequency_of_its_pair():
     table = tnp.sinusoidal_encoding(30, 5)
     positions = np.arange(30)

@@ -80,13 +80,13 @@ def test_a_shift_by_a_fraction_of_a_position(backend):
 
 def test_rope_on_an_odd_number_of_features(backend):
     module, array = backend
-    with raises(ValueError, "x must have an even number of features d to pair them, got shape (2, 4, 5)"):
+    with raises(ValueError, "x must have an even number of features d_k to pair them, got shape (2, 4, 5)"):
         module.rotary_embedding(array(np.zeros((2, 4, 5))))
 
 
 def test_rope_on_a_single_vector(backend):
     module, array = backend
-    with raises(ValueError, "x must have at least 2 dimensions (..., T, d), got shape (8,)"):
+    with raises(ValueError, "x must have at least 2 dimensions (..., T, d_k), got shape (8,)"):
         module.rotary_embedding(array(np.zeros(8)))
 
 

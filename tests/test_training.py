@@ -11,12 +11,19 @@ import torch
 import torch.nn.functional as F
 
 from transformer_tutorial.config import TransformerConfig
-from transformer_tutorial.data.tasks import BOS, EOS, PAD, ReversalTask
+from transformer_tutorial.data.tasks import BOS, EOS, HELD_OUT_FROM_LENGTH, PAD, ReversalTask, is_held_out
+from transformer_tutorial.experiments.reversal import HELD_OUT_SEED, measure_reversal_run
 from transformer_tutorial.torch.attention import MultiHeadAttention
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
-from transformer_tutorial.torch.mistakes import TransformerWithoutPositions, with_token_split_attention
+from transformer_tutorial.torch.mistakes import (
+    ACCURACY_MARGIN,
+    LOSS_MARGIN,
+    TransformerWithoutPositions,
+    with_token_split_attention,
+)
 from transformer_tutorial.torch.model import Transformer
 from transformer_tutorial.torch.training import (
+    ReversalRecipe,
     exact_match_accuracy,
     label_smoothed_loss,
     learning_rate,
@@ -135,7 +142,7 @@ def test_greedy_decoding_records_each_step_for_the_table():
 
 # Short training runs: the loss falls below what an untrained model reaches, and the mistakes cost accuracy.
 
-QUICK = ReversalTask(num_symbols=5, min_length=2, max_length=5)
+QUICK = ReversalTask(num_symbols=5, min_length=2, max_length=4)  # held out: 1 in 4 of the 625 of length 4
 
 
 def quick_training(model: Transformer, steps: int = 250) -> float:
@@ -159,8 +166,8 @@ def trained():
 def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trained):
     model, loss, untrained_loss = trained
     assert untrained_loss > 2.0  # about ln(8): an untrained model spreads its bets over the vocabulary
-    assert loss < 1.0, loss  # the broken models below stay above 1.1 after the same training
-    assert exact_match_accuracy(model, QUICK, 200, seed=7) > 0.4
+    assert loss < 0.8, loss  # the broken models below stay above 1.0 after the same training
+    assert exact_match_accuracy(model, QUICK, 100, seed=7) > 0.4
 
 
 # Decoding with the trained model: its outputs differ from step to step and sequences end at different lengths,
@@ -223,6 +230,61 @@ def test_the_mistakes_train_measurably_worse_on_reversal(trained, mistake):
     else:
         broken = tiny_model(QUICK, cls=TransformerWithoutPositions)
     broken_loss = quick_training(broken)
-    assert broken_loss > loss + 0.25, (broken_loss, loss)
-    broken_accuracy = exact_match_accuracy(broken, QUICK, 200, seed=7, use_cache=False)
-    assert broken_accuracy < exact_match_accuracy(model, QUICK, 200, seed=7) - 0.25
+    assert broken_loss > loss + LOSS_MARGIN, (broken_loss, loss)
+    broken_accuracy = exact_match_accuracy(broken, QUICK, 100, seed=7, use_cache=False)
+    assert broken_accuracy < exact_match_accuracy(model, QUICK, 100, seed=7) - ACCURACY_MARGIN
+
+
+# The held-out set of the stored measurement: replay every generator and compare.
+
+
+def sequences(src: np.ndarray) -> set[tuple[int, ...]]:
+    return {tuple(int(token) for token in row if token != PAD) for row in src}
+
+
+def test_the_held_out_sequences_never_occur_in_any_training_stream_of_the_stored_measurement():
+    recipe = ReversalRecipe()
+    held_out = recipe.task.held_out_batch(np.random.default_rng(HELD_OUT_SEED), 1000).src
+    evaluated = sequences(held_out)
+    assert len(evaluated) == 1000  # distinct
+    assert all(is_held_out(np.array(sequence)) for sequence in evaluated)
+    lengths = np.bincount((held_out != PAD).sum(axis=1))
+    assert lengths[HELD_OUT_FROM_LENGTH:].tolist() == [200] * 5  # lengths 4 to 8, taken in turn
+    for seed in (0, 1, 2):  # the seeds the measurement trains with
+        next_batch = ReversalRecipe(seed=seed).batches()
+        trained_on = set().union(*(sequences(next_batch()[0].numpy()) for _ in range(recipe.steps)))
+        assert trained_on.isdisjoint(evaluated)
+        # the same draws without the split contain dozens of the evaluated sequences: the check can fail
+        rng = np.random.default_rng(seed + 1)
+        unfiltered = set().union(*(sequences(recipe.task.batch(rng, recipe.batch_size).src) for _ in range(400)))
+        assert len(unfiltered & evaluated) > 20
+
+
+def test_the_measurement_evaluates_on_the_seed_the_test_replays(monkeypatch):
+    seen = []
+
+    def record(model, task, num_sequences, seed, use_cache=True):
+        seen.append((task, num_sequences, seed))
+        return 0.0
+
+    monkeypatch.setattr("transformer_tutorial.experiments.reversal.exact_match_accuracy", record)
+    monkeypatch.setattr("transformer_tutorial.experiments.reversal.train_reversal", lambda recipe: (None, _Log()))
+    measure_reversal_run(seeds=(0,))
+    assert seen == [(ReversalRecipe().task, 1000, HELD_OUT_SEED)]
+
+
+class _Log:
+    seconds = 0.0
+    losses = (0.0,)
+
+
+def test_the_held_out_part_is_a_quarter_of_the_long_sequences_and_none_of_the_short_ones():
+    task = ReversalTask(num_symbols=3, min_length=1, max_length=6)
+    rng = np.random.default_rng(0)
+    for length in range(1, 7):
+        draws = rng.integers(3, 13, size=(4000, length))  # the 10 symbols of the recipe
+        share = np.mean([is_held_out(row) for row in draws])
+        assert share == 0 if length < HELD_OUT_FROM_LENGTH else abs(share - 0.25) < 0.03
+    assert not any(is_held_out(row[row != PAD]) for row in task.batch(rng, 500, part="training").src)
+    with pytest.raises(ValueError, match="too few held-out sequences of length 4"):
+        task.held_out_batch(rng, 100)  # 3^4 = 81 sequences of length 4, about 20 held out

@@ -109,7 +109,7 @@ def test_patch_embedding_is_a_convolution_with_kernel_and_stride_equal_to_the_pa
         conv.weight.copy_(ours.linear.weight.reshape(16, channels, patch_size, patch_size))
         conv.bias.copy_(ours.linear.bias)
     images = torch.randn(3, channels, height, width, dtype=dtype)
-    expected = conv(images).flatten(2).transpose(1, 2)  # (B, D, rows, cols) -> (B, N, D), patches row by row
+    expected = conv(images).flatten(2).transpose(1, 2)  # (B, D, rows, cols) -> (B, M, D), patches row by row
     tolerance = 1e-6 if dtype == torch.float32 else 1e-12
     assert_close(ours(images), expected, tolerance)
     numpy_result = np_vision.patch_embedding(images.double().numpy(), ours.numpy_params())
@@ -263,7 +263,9 @@ def test_an_image_size_not_divisible_by_the_patch_size_is_refused(patchify, unpa
 
 @BACKENDS
 def test_images_without_the_channel_axis_are_refused(patchify, unpatchify, array):
-    with pytest.raises(ValueError, match=r"images must have 4 dimensions \(B, C, H, W\), got shape \(2, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"images must have 4 dimensions \(B, C, height, width\), got shape \(2, 8, 8\)"
+    ):
         patchify(array((2, 8, 8)), 4)
 
 
@@ -284,17 +286,19 @@ def test_unpatchify_refuses_patches_that_do_not_tile_the_image(patchify, unpatch
         unpatchify(array((1, 4, 15)), 4, 8, 8)
     with pytest.raises(ValueError, match="height=8 and width=6, not both divisible by patch_size=4"):
         unpatchify(array((1, 4, 16)), 4, 8, 6)
-    with pytest.raises(ValueError, match=r"patches must have 3 dimensions \(B, N, C·P·P\), got shape \(4, 16\)"):
+    with pytest.raises(ValueError, match=r"patches must have 3 dimensions \(B, M, C·P·P\), got shape \(4, 16\)"):
         unpatchify(array((4, 16)), 4, 8, 8)
 
 
 def test_the_model_refuses_images_of_another_size():
     model = VisionTransformer(8, 4, 10, d_model=8, num_heads=2, num_layers=1, d_ff=8)
     with pytest.raises(
-        ValueError, match=r"images must have shape \(B, C, H, W\) = \(B, 1, 8, 8\), got \(2, 1, 12, 12\)"
+        ValueError, match=r"images must have shape \(B, C, height, width\) = \(B, 1, 8, 8\), got \(2, 1, 12, 12\)"
     ):
         model(torch.zeros(2, 1, 12, 12))
-    with pytest.raises(ValueError, match=r"images must have 4 dimensions \(B, C, H, W\), got shape \(1, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"images must have 4 dimensions \(B, C, height, width\), got shape \(1, 8, 8\)"
+    ):
         model(torch.zeros(1, 8, 8))
     params = model.numpy_params()
     with pytest.raises(ValueError, match="give 9 patches of size 4, but the position table has rows for 4"):

@@ -36,6 +36,31 @@ def attention_multiply_adds(query_length: int, key_length: int, d_model: int, nu
 # --8<-- [end:attention_multiply_adds]
 
 
+# --8<-- [start:layer_multiply_adds]
+def layer_multiply_adds_per_position(length: int, d_model: int, d_ff: int) -> dict[str, int]:
+    """Multiply-adds per position of one Transformer encoder layer and of one LSTM layer of the same width D.
+
+    Transformer: the four projections 4·D², the feed-forward network 2·D·d_ff, and attention 2·T·D (scores and
+    weighted sum, all heads together). LSTM: four gates, each one (D × D) product with the input and one with the
+    previous hidden state, 8·D², whatever the length.
+
+    Examples:
+        >>> costs = layer_multiply_adds_per_position(16, d_model=256, d_ff=1024)
+        >>> costs["transformer"] / costs["lstm"]  # 12·D² + 2·T·D against 8·D²
+        1.515625
+    """
+    check_positive_int("length", length)
+    check_positive_int("d_model", d_model)
+    check_positive_int("d_ff", d_ff)
+    return {
+        "transformer": 4 * d_model * d_model + 2 * d_model * d_ff + 2 * length * d_model,
+        "lstm": 8 * d_model * d_model,
+    }
+
+
+# --8<-- [end:layer_multiply_adds]
+
+
 # --8<-- [start:transformer_parameter_count]
 def transformer_parameter_count(config: TransformerConfig) -> dict[str, int]:
     """The parameters of ``Transformer(config)``, counted from the architecture, block by block.

@@ -5,7 +5,11 @@ For every head (layer, head) three scores, each an average over many sentences:
 * previous token: the weight a word gives to the token just before it;
 * next token: the weight a word gives to the token just after it;
 * pronoun to antecedent: the weight a pronoun ("it", "she", "he") gives to the noun it stands for, in sentences
-  that have a second noun it does not stand for (whose weight is measured too, for comparison).
+  that have a second noun it does not stand for (whose weight is measured too, for comparison); and the share of
+  sentences in which a head gives the antecedent more weight than the other noun. There are two groups of
+  sentences: in ``COREFERENCES`` the antecedent is the first noun, the subject; in ``SECOND_NOUN_COREFERENCES``
+  it is the second noun, the object, which also stands closer to the pronoun. A head that only looked at the
+  subject, or only at the nearer noun, would do well on one group and badly on the other.
 
 The scores are NumPy functions of attention weights; ``measure_minilm_heads`` runs the model (our PyTorch
 ``EncoderOnly``, imported when called) to get them, once per process.
@@ -82,6 +86,22 @@ COREFERENCES = [
     Coreference("The pilot landed the plane although he was exhausted.", "he", "pilot", "plane"),
 ]
 
+# Twelve sentences in which the pronoun refers to the second noun, the object, nearer to the pronoun.
+SECOND_NOUN_COREFERENCES = [
+    Coreference("The dog chased the ball because it was rolling away.", "it", "ball", "dog"),
+    Coreference("The boy dropped the glass because it was slippery.", "it", "glass", "boy"),
+    Coreference("The cat ignored the toy because it was broken.", "it", "toy", "cat"),
+    Coreference("The girl returned the book because it was damaged.", "it", "book", "girl"),
+    Coreference("The chef threw away the fish because it smelled bad.", "it", "fish", "chef"),
+    Coreference("The man sold the car because it was too old.", "it", "car", "man"),
+    Coreference("The student replaced the lamp because it was flickering.", "it", "lamp", "student"),
+    Coreference("The woman watered the plant because it looked dry.", "it", "plant", "woman"),
+    Coreference("The farmer fixed the fence because it was falling down.", "it", "fence", "farmer"),
+    Coreference("The baby grabbed the spoon because it was shiny.", "it", "spoon", "baby"),
+    Coreference("The pilot checked the engine because it made a strange noise.", "it", "engine", "pilot"),
+    Coreference("The driver stopped the truck because it was overheating.", "it", "truck", "driver"),
+]
+
 
 # --8<-- [start:scores]
 def offset_scores(weights: np.ndarray, lengths: Sequence[int], offset: int) -> np.ndarray:
@@ -133,18 +153,34 @@ def pronoun_scores(
     return np.mean(to_antecedent, axis=0), np.mean(to_other, axis=0)
 
 
+def pronoun_accuracy(weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]) -> np.ndarray:
+    """(L, H): for each head, the share of sentences whose pronoun gives its antecedent more weight than the
+    other noun."""
+    correct = []
+    for b, (case, words) in enumerate(zip(cases, tokens, strict=True)):
+        antecedent = word_position(words, case.antecedent)
+        other = word_position(words, case.other)
+        pronoun = word_position(words, case.pronoun, after=max(antecedent, other))
+        correct.append(weights[:, b, :, pronoun, antecedent] > weights[:, b, :, pronoun, other])
+    return np.mean(correct, axis=0)
+
+
 # --8<-- [end:scores]
 
 
 @dataclass(frozen=True)
 class HeadFindings:
     """The scores of every head, (L, H) each, the best head of each score as (layer, head), and the weights of
-    every head on ``ANIMAL_SENTENCE`` (L, H, T, T) with its tokens."""
+    every head on ``ANIMAL_SENTENCE`` (L, H, T, T) with its tokens. ``accuracy_first`` and ``accuracy_second`` are
+    the shares of sentences of each group (antecedent first, antecedent second) a head gets right; the best
+    pronoun head is chosen on the first group's average weights."""
 
     previous: np.ndarray
     next: np.ndarray
     to_antecedent: np.ndarray
     to_other: np.ndarray
+    accuracy_first: np.ndarray
+    accuracy_second: np.ndarray
     best_previous: tuple[int, int]
     best_next: tuple[int, int]
     best_pronoun: tuple[int, int]
@@ -185,12 +221,15 @@ def measure_minilm_heads() -> HeadFindings:
     following = offset_scores(probe_weights, lengths, +1)
     pronoun_weights, pronoun_tokens = attention([case.sentence for case in COREFERENCES])
     to_antecedent, to_other = pronoun_scores(pronoun_weights, pronoun_tokens, COREFERENCES)
+    second_weights, second_tokens = attention([case.sentence for case in SECOND_NOUN_COREFERENCES])
     animal_weights, (animal_tokens,) = attention([ANIMAL_SENTENCE])
     return HeadFindings(
         previous=previous,
         next=following,
         to_antecedent=to_antecedent,
         to_other=to_other,
+        accuracy_first=pronoun_accuracy(pronoun_weights, pronoun_tokens, COREFERENCES),
+        accuracy_second=pronoun_accuracy(second_weights, second_tokens, SECOND_NOUN_COREFERENCES),
         best_previous=_best(previous),
         best_next=_best(following),
         best_pronoun=_best(to_antecedent),

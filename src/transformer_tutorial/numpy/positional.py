@@ -1,8 +1,8 @@
 """Positional encodings in NumPy: the sinusoidal table, the rotation that shifts it, RoPE, ALiBi, and the sum of
 token embeddings and positions that the first layer receives.
 
-Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions), D (model width) and d
-(one head's width).
+Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions), D (model width) and d_k
+(one head's width), as in the site's notation table.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ def sinusoidal_encoding(length: int, d_model: int, base: float = 10000.0) -> np.
     """The paper's sinusoidal position table: (T, D), sines in even columns, cosines in odd ones.
 
     Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first pair turns once every
-    2π positions, and each later pair turns more slowly, down to once every 2π·base positions. With an odd D the
-    last column is a sine whose cosine partner would fall outside the table.
+    2π positions, and each later pair turns more slowly, down to once every 2π·base^((D - 2) / D) positions. With an
+    odd D the last column is a sine whose cosine partner would fall outside the table.
 
     Args:
         length: T, the number of positions (0, 1, …, T - 1).
@@ -144,7 +144,7 @@ def rotary_embedding(x: np.ndarray, positions: np.ndarray | None = None, base: f
     """RoPE: rotate each pair of features of a query or key by an angle proportional to its position.
 
     Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and pair i of the row at
-    position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d):
+    position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
 
         (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1 cos pθ_i)
 
@@ -153,7 +153,7 @@ def rotary_embedding(x: np.ndarray, positions: np.ndarray | None = None, base: f
     turned by n - m: the score depends on the offset, not on where the pair sits.
 
     Args:
-        x: (..., T, d) queries or keys, usually (B, H, T, d); d must be even.
+        x: (..., T, d_k) queries or keys, usually (B, H, T, d_k); d_k must be even.
         positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder that has already cached
             t positions passes t, t + 1, … for its new rows.
         base: The wavelength scale; 10000 in the RoPE paper.
@@ -170,10 +170,10 @@ def rotary_embedding(x: np.ndarray, positions: np.ndarray | None = None, base: f
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
     if x.ndim < 2:
-        raise ValueError(f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}")
+        raise ValueError(f"x must have at least 2 dimensions (..., T, d_k), got shape {format_shape(x.shape)}")
     length, width = x.shape[-2:]
     if width % 2:
-        raise ValueError(f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}")
+        raise ValueError(f"x must have an even number of features d_k to pair them, got shape {format_shape(x.shape)}")
     positions = np.arange(length) if positions is None else np.asarray(positions)
     if positions.shape != (length,):
         raise ValueError(
@@ -181,11 +181,11 @@ def rotary_embedding(x: np.ndarray, positions: np.ndarray | None = None, base: f
             f"got {format_shape(positions.shape)}"
         )
     check_positive_number("base", base)
-    theta = 1.0 / base ** (np.arange(0, width, 2) / width)  # (d / 2,)
-    angles = positions[:, None] * theta  # (T, d / 2)
+    theta = 1.0 / base ** (np.arange(0, width, 2) / width)  # (d_k / 2,)
+    angles = positions[:, None] * theta  # (T, d_k / 2)
     cos, sin = np.cos(angles).astype(x.dtype), np.sin(angles).astype(x.dtype)
-    even, odd = x[..., 0::2], x[..., 1::2]  # the two members of every pair: (..., T, d / 2) each
-    rotated = np.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1)  # (..., T, d / 2, 2)
+    even, odd = x[..., 0::2], x[..., 1::2]  # the two members of every pair: (..., T, d_k / 2) each
+    rotated = np.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1)  # (..., T, d_k / 2, 2)
     return rotated.reshape(x.shape)
 
 

@@ -6,8 +6,8 @@ encoder layers (GELU in the feed-forward network), and classify from the class t
 model of the same name (``transformer_tutorial.torch.vision.VisionTransformer``) trains; its ``numpy_params()``
 gives the weights this module reads.
 
-Shapes use B (batch), C (channels), H and W (image height and width in pixels), P (patch size), N (patches,
-(H / P)·(W / P)), T (positions, N + 1 with the class token), D (model width) and K (classes).
+Shapes use B (batch), C (channels), height and width (in pixels: H is the heads), P (patch size), M (patches,
+(height / P)·(width / P)), T (positions, M + 1 with the class token), D (model width) and K (classes).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from transformer_tutorial.numpy.layers import EncoderLayerParams, LayerNormParam
 
 # --8<-- [start:patchify]
 def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
-    """Cut images into non-overlapping square patches and flatten each: (B, C, H, W) -> (B, N, C·P·P).
+    """Cut images into non-overlapping square patches and flatten each: (B, C, height, width) -> (B, M, C·P·P).
 
     Patches are numbered row by row, left to right, as a reader scans a page. Each patch is flattened channel
     first, then row, then column (the order of a ``Conv2d`` weight's last three axes), so that projecting the
@@ -36,7 +36,7 @@ def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
                [ 8.,  9., 12., 13.],
                [10., 11., 14., 15.]])
     """
-    check_ndim("images", images, 4, "(B, C, H, W)")
+    check_ndim("images", images, 4, "(B, C, height, width)")
     check_image_patches("images", images, patch_size)
     batch, channels, height, width = images.shape
     rows, cols = height // patch_size, width // patch_size
@@ -50,14 +50,15 @@ def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
 
 # --8<-- [start:unpatchify]
 def unpatchify(patches: np.ndarray, patch_size: int, height: int, width: int) -> np.ndarray:
-    """Put flattened patches back together into images: (B, N, C·P·P) -> (B, C, H, W), the inverse of ``patchify``.
+    """Put flattened patches back together into images, the inverse of ``patchify``:
+    (B, M, C·P·P) -> (B, C, height, width).
 
     Examples:
         >>> image = np.arange(16.0).reshape(1, 1, 4, 4)
         >>> bool((unpatchify(patchify(image, 2), 2, 4, 4) == image).all())
         True
     """
-    check_ndim("patches", patches, 3, "(B, N, C·P·P)")
+    check_ndim("patches", patches, 3, "(B, M, C·P·P)")
     channels = check_patch_sequence("patches", patches, patch_size, height, width)
     batch = patches.shape[0]
     rows, cols = height // patch_size, width // patch_size
@@ -84,7 +85,7 @@ class PatchEmbeddingParams:
 class VisionTransformerParams:
     """Every weight of a Vision Transformer.
 
-    ``class_token`` is (D,); ``positions`` is (N + 1, D), row 0 for the class token; ``layers`` are pre-norm
+    ``class_token`` is (D,); ``positions`` is (M + 1, D), row 0 for the class token; ``layers`` are pre-norm
     encoder layers with GELU; ``norm`` is the LayerNorm after the last layer; ``head_weight`` (D, K) and
     ``head_bias`` (K,) map the class token's final vector to one score per class.
     """
@@ -100,7 +101,7 @@ class VisionTransformerParams:
 
 # --8<-- [start:patch_embedding]
 def patch_embedding(images: np.ndarray, params: PatchEmbeddingParams) -> np.ndarray:
-    """Flatten the patches of each image and project each one to D features: (B, C, H, W) -> (B, N, D)."""
+    """Flatten the patches of each image and project each one to D features: (B, C, height, width) -> (B, M, D)."""
     return patchify(images, params.patch_size) @ params.weight + params.bias
 
 
@@ -111,25 +112,25 @@ def patch_embedding(images: np.ndarray, params: PatchEmbeddingParams) -> np.ndar
 def embed_image(images: np.ndarray, params: VisionTransformerParams) -> np.ndarray:
     """The sequence the first layer reads: the class token, then the projected patches, plus positions.
 
-    (B, C, H, W) -> (B, N + 1, D).
+    (B, C, height, width) -> (B, M + 1, D).
     """
-    patches = patch_embedding(images, params.patch_embedding)  # (B, N, D)
+    patches = patch_embedding(images, params.patch_embedding)  # (B, M, D)
     if patches.shape[1] + 1 != len(params.positions):
         raise ValueError(
             f"images of shape {format_shape(images.shape)} give {patches.shape[1]} patches of size "
             f"{params.patch_embedding.patch_size}, but the position table has rows for {len(params.positions) - 1}"
         )
     class_tokens = np.broadcast_to(params.class_token, (len(images), 1, patches.shape[2]))  # (B, 1, D)
-    return np.concatenate([class_tokens, patches], axis=1) + params.positions  # (B, N + 1, D)
+    return np.concatenate([class_tokens, patches], axis=1) + params.positions  # (B, M + 1, D)
 
 
 def vision_transformer(images: np.ndarray, params: VisionTransformerParams) -> np.ndarray:
-    """Classify images: (B, C, H, W) -> (B, K) scores (logits), one per class.
+    """Classify images: (B, C, height, width) -> (B, K) scores (logits), one per class.
 
     Every position attends to every other (no mask); only the class token's final vector reaches the classifier,
     so the class token must gather from the patches, through attention, what the classifier needs.
     """
-    x = embed_image(images, params)  # (B, N + 1, D)
+    x = embed_image(images, params)  # (B, M + 1, D)
     for layer in params.layers:
         x = encoder_layer(x, layer, norm_first=True)
     x = layer_norm(x, params.norm)  # pre-norm leaves the residual sum unnormalised: normalise it once at the end

@@ -16,6 +16,11 @@ from transformer_tutorial.checks import mask_with_head_axis
 from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention, scaled_dot_product_attention
 from transformer_tutorial.torch.model import Transformer
 
+# What tests/test_training.py requires of each mistake, after the same short training as the correct model: a final
+# loss at least LOSS_MARGIN higher, and an exact-sequence accuracy on held-out sequences at least ACCURACY_MARGIN lower.
+LOSS_MARGIN = 0.25
+ACCURACY_MARGIN = 0.25
+
 
 class TokenSplitAttention(MultiHeadAttention):
     """WRONG on purpose: "heads" that each get a block of consecutive positions with all D features.

@@ -1,8 +1,8 @@
 """Positional encodings in PyTorch: the sinusoidal table, the rotation that shifts it, RoPE, ALiBi, learned
 positions, and the sum of token embeddings and positions that the first layer receives.
 
-Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions), D (model width) and d
-(one head's width).
+Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions), D (model width) and d_k
+(one head's width), as in the site's notation table.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def sinusoidal_encoding(
     """The paper's sinusoidal position table: (T, D), sines in even columns, cosines in odd ones.
 
     Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first pair turns once every
-    2π positions, and each later pair turns more slowly, down to once every 2π·base positions. With an odd D the
-    last column is a sine whose cosine partner would fall outside the table.
+    2π positions, and each later pair turns more slowly, down to once every 2π·base^((D - 2) / D) positions. With an
+    odd D the last column is a sine whose cosine partner would fall outside the table.
 
     Args:
         length: T, the number of positions (0, 1, …, T - 1).
@@ -175,7 +175,7 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     """RoPE: rotate each pair of features of a query or key by an angle proportional to its position.
 
     Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and pair i of the row at
-    position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d):
+    position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
 
         (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1 cos pθ_i)
 
@@ -184,7 +184,7 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     turned by n - m: the score depends on the offset, not on where the pair sits.
 
     Args:
-        x: (..., T, d) queries or keys, usually (B, H, T, d); d must be even.
+        x: (..., T, d_k) queries or keys, usually (B, H, T, d_k); d_k must be even.
         positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder that has already cached
             t positions passes t, t + 1, … for its new rows.
         base: The wavelength scale; 10000 in the RoPE paper.
@@ -202,10 +202,10 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     if not x.is_floating_point():
         x = x.float()
     if x.ndim < 2:
-        raise ValueError(f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}")
+        raise ValueError(f"x must have at least 2 dimensions (..., T, d_k), got shape {format_shape(x.shape)}")
     length, width = x.shape[-2:]
     if width % 2:
-        raise ValueError(f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}")
+        raise ValueError(f"x must have an even number of features d_k to pair them, got shape {format_shape(x.shape)}")
     positions = torch.arange(length, device=x.device) if positions is None else torch.as_tensor(positions)
     if positions.shape != (length,):
         raise ValueError(
@@ -214,11 +214,11 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
         )
     check_positive_number("base", base)
     two_i = torch.arange(0, width, 2, dtype=torch.float64, device=x.device)
-    theta = 1.0 / base ** (two_i / width)  # (d / 2,)
-    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta  # (T, d / 2)
+    theta = 1.0 / base ** (two_i / width)  # (d_k / 2,)
+    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta  # (T, d_k / 2)
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
-    even, odd = x[..., 0::2], x[..., 1::2]  # the two members of every pair: (..., T, d / 2) each
-    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)  # (..., T, d / 2, 2)
+    even, odd = x[..., 0::2], x[..., 1::2]  # the two members of every pair: (..., T, d_k / 2) each
+    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)  # (..., T, d_k / 2, 2)
     return rotated.reshape(x.shape)
 
 

@@ -136,11 +136,11 @@ def train(
 
 
 def reversal_batches(task: ReversalTask, batch_size: int, seed: int) -> Callable[[], tuple[torch.Tensor, ...]]:
-    """An endless source of training batches for the reversal task, as tensors."""
+    """An endless source of training batches for the reversal task, as tensors, without held-out sequences."""
     rng = np.random.default_rng(seed)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        batch = task.batch(rng, batch_size)
+        batch = task.batch(rng, batch_size, part="training")
         return torch.from_numpy(batch.src), torch.from_numpy(batch.tgt_in), torch.from_numpy(batch.tgt_out)
 
     return next_batch
@@ -149,8 +149,9 @@ def reversal_batches(task: ReversalTask, batch_size: int, seed: int) -> Callable
 def exact_match_accuracy(
     model: Transformer, task: ReversalTask, num_sequences: int, seed: int, use_cache: bool = True
 ) -> float:
-    """The share of held-out sequences that greedy decoding reverses exactly, EOS included."""
-    batch = task.batch(np.random.default_rng(seed), num_sequences)
+    """The share of ``num_sequences`` distinct held-out sequences (which the training stream never produces) that
+    greedy decoding reverses exactly, EOS included."""
+    batch = task.held_out_batch(np.random.default_rng(seed), num_sequences)
     src = torch.from_numpy(batch.src)
     generated = greedy_decode(model, src, max_new_tokens=batch.tgt_out.shape[1], use_cache=use_cache).tokens
     expected = torch.from_numpy(batch.tgt_out)
@@ -170,13 +171,17 @@ class ReversalRecipe:
     num_heads: int = 4
     num_layers: int = 2
     d_ff: int = 256
-    dropout: float = 0.0  # every batch is fresh, so there is nothing to overfit: dropout only slows learning
+    dropout: float = 0.0  # every batch is freshly drawn: long sequences hardly ever repeat (see the page)
     smoothing: float = 0.1
     batch_size: int = 64
     steps: int = 400
     warmup: int = 200
     lr_factor: float = 0.3
     seed: int = 0
+
+    def batches(self) -> Callable[[], tuple[torch.Tensor, ...]]:
+        """The training stream: the same seed gives the same batches."""
+        return reversal_batches(self.task, self.batch_size, seed=self.seed + 1)
 
     def config(self) -> TransformerConfig:
         vocab = self.task.vocab_size  # max_len leaves room to time long generated outputs
@@ -196,8 +201,7 @@ def train_reversal(recipe: ReversalRecipe = ReversalRecipe(), progress: bool = T
     """Build a model from the recipe and train it; the same seed gives the same model on the same machine."""
     torch.manual_seed(recipe.seed)
     model = Transformer(recipe.config())
-    batches = reversal_batches(recipe.task, recipe.batch_size, seed=recipe.seed + 1)
-    log = train(model, batches, recipe.steps, recipe.warmup, recipe.lr_factor, recipe.smoothing, progress)
+    log = train(model, recipe.batches(), recipe.steps, recipe.warmup, recipe.lr_factor, recipe.smoothing, progress)
     return model, log
 
 

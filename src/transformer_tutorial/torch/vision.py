@@ -5,8 +5,8 @@ learned class token in front, add a learned position embedding to every position
 encoder layers (GELU in the feed-forward network), and classify from the class token's final vector. The layers
 are this package's ``EncoderLayer``; only the way the sequence is made is new.
 
-Shapes use B (batch), C (channels), H and W (image height and width in pixels), P (patch size), N (patches,
-(H / P)·(W / P)), T (positions, N + 1 with the class token), D (model width) and K (classes).
+Shapes use B (batch), C (channels), height and width (in pixels: H is the heads), P (patch size), M (patches,
+(height / P)·(width / P)), T (positions, M + 1 with the class token), D (model width) and K (classes).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
 # --8<-- [start:patchify]
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Cut images into non-overlapping square patches and flatten each: (B, C, H, W) -> (B, N, C·P·P).
+    """Cut images into non-overlapping square patches and flatten each: (B, C, height, width) -> (B, M, C·P·P).
 
     Patches are numbered row by row, left to right, as a reader scans a page. Each patch is flattened channel
     first, then row, then column (the order of a ``Conv2d`` weight's last three axes), so that projecting the
@@ -49,7 +49,7 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
                 [ 8.,  9., 12., 13.],
                 [10., 11., 14., 15.]])
     """
-    check_ndim("images", images, 4, "(B, C, H, W)")
+    check_ndim("images", images, 4, "(B, C, height, width)")
     check_image_patches("images", images, patch_size)
     batch, channels, height, width = images.shape
     rows, cols = height // patch_size, width // patch_size
@@ -63,14 +63,15 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 # --8<-- [start:unpatchify]
 def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) -> torch.Tensor:
-    """Put flattened patches back together into images: (B, N, C·P·P) -> (B, C, H, W), the inverse of ``patchify``.
+    """Put flattened patches back together into images, the inverse of ``patchify``:
+    (B, M, C·P·P) -> (B, C, height, width).
 
     Examples:
         >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)
         >>> bool((unpatchify(patchify(image, 2), 2, 4, 4) == image).all())
         True
     """
-    check_ndim("patches", patches, 3, "(B, N, C·P·P)")
+    check_ndim("patches", patches, 3, "(B, M, C·P·P)")
     channels = check_patch_sequence("patches", patches, patch_size, height, width)
     batch = patches.shape[0]
     rows, cols = height // patch_size, width // patch_size
@@ -83,7 +84,7 @@ def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) 
 
 # --8<-- [start:patch_embedding]
 class PatchEmbedding(nn.Module):
-    """Flatten the patches of each image and project each one to D features: (B, C, H, W) -> (B, N, D).
+    """Flatten the patches of each image and project each one to D features: (B, C, height, width) -> (B, M, D).
 
     The same projection is often written as ``nn.Conv2d(C, D, kernel_size=P, stride=P)``: a kernel that covers
     one patch and jumps a whole patch at a time sees each patch exactly once. Its weight (D, C, P, P) is this
@@ -98,7 +99,7 @@ class PatchEmbedding(nn.Module):
         self.linear = nn.Linear(in_channels * patch_size * patch_size, d_model)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> (B, N, D)."""
+        """(B, C, height, width) -> (B, M, D)."""
         return self.linear(patchify(images, self.patch_size))
 
     # --8<-- [end:patch_embedding]
@@ -158,21 +159,21 @@ class VisionTransformer(nn.Module):
     def embed_image(self, images: torch.Tensor) -> torch.Tensor:
         """The sequence the first layer reads: the class token, then the projected patches, plus positions.
 
-        (B, C, H, W) -> (B, N + 1, D).
+        (B, C, height, width) -> (B, M + 1, D).
         """
         self._check_images(images)
-        patches = self.patch_embedding(images)  # (B, N, D)
+        patches = self.patch_embedding(images)  # (B, M, D)
         class_tokens = self.class_token.expand(len(images), 1, -1)  # (B, 1, D)
-        x = torch.cat([class_tokens, patches], dim=1)  # (B, N + 1, D)
+        x = torch.cat([class_tokens, patches], dim=1)  # (B, M + 1, D)
         return self.dropout(x + self.positions(x.shape[1]))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Classify images: (B, C, H, W) -> (B, K) scores (logits), one per class.
+        """Classify images: (B, C, height, width) -> (B, K) scores (logits), one per class.
 
         Every position attends to every other (no mask); only the class token's final vector reaches the
         classifier, so the class token must gather from the patches, through attention, what the classifier needs.
         """
-        x = self.embed_image(images)  # (B, N + 1, D)
+        x = self.embed_image(images)  # (B, M + 1, D)
         for layer in self.layers:
             x = layer(x)
         x = self.norm(x)  # pre-norm leaves the residual sum unnormalised: normalise it once at the end
@@ -181,18 +182,18 @@ class VisionTransformer(nn.Module):
     # --8<-- [end:vision_transformer]
 
     def _check_images(self, images: torch.Tensor) -> None:
-        check_ndim("images", images, 4, "(B, C, H, W)")
+        check_ndim("images", images, 4, "(B, C, height, width)")
         if tuple(images.shape[1:]) != self.image_shape:
             raise ValueError(
-                f"images must have shape (B, C, H, W) = (B, {', '.join(map(str, self.image_shape))}), "
+                f"images must have shape (B, C, height, width) = (B, {', '.join(map(str, self.image_shape))}), "
                 f"got {format_shape(images.shape)}"
             )
 
     @torch.no_grad()
     def attention_weights(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """The self-attention weights of every layer, each (B, H, T, T), for images (B, C, H, W).
+        """The self-attention weights of every layer, each (B, H, T, T), for images (B, C, height, width).
 
-        Row 0 of each map is what the class token attends to; columns 1 to N are the patches, in ``patchify``'s
+        Row 0 of each map is what the class token attends to; columns 1 to M are the patches, in ``patchify``'s
         order. The weights are read from each layer's attention module while the model classifies the images.
         """
         weights: list[torch.Tensor] = []
@@ -283,6 +284,6 @@ def train_classifier(
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """The class each image scores highest: (B, C, H, W) -> (B,) integer labels, in eval mode."""
+    """The class each image scores highest: (B, C, height, width) -> (B,) integer labels, in eval mode."""
     model.eval()
     return torch.cat([model(chunk).argmax(dim=-1) for chunk in images.split(batch_size)])
