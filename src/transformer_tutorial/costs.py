@@ -36,7 +36,6 @@ def attention_multiply_adds(query_length: int, key_length: int, d_model: int, nu
 # --8<-- [end:attention_multiply_adds]
 
 
-# --8<-- [start:layer_multiply_adds]
 def layer_multiply_adds_per_position(length: int, d_model: int, d_ff: int) -> dict[str, int]:
     """Multiply-adds per position of one Transformer encoder layer and of one LSTM layer of the same width D.
 
@@ -56,9 +55,6 @@ def layer_multiply_adds_per_position(length: int, d_model: int, d_ff: int) -> di
         "transformer": 4 * d_model * d_model + 2 * d_model * d_ff + 2 * length * d_model,
         "lstm": 8 * d_model * d_model,
     }
-
-
-# --8<-- [end:layer_multiply_adds]
 
 
 # --8<-- [start:transformer_parameter_count]
