@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import torch
 
-from transformer_tutorial import results as stored
 from transformer_tutorial.data.tasks import BOS
+from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.torch.attention import recorded_attention
 from transformer_tutorial.torch.model import Transformer
 from transformer_tutorial.torch.training import ReversalRecipe, train_reversal
@@ -61,8 +60,7 @@ def measure_cross_attention(recipe: ReversalRecipe | None = None, source: tuple[
 def main(argv: list[str] | None = None) -> dict:
     """``python -m transformer_tutorial.experiments.cross_attention --store``: measure and store the weights."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--store", action="store_true", help=f"store the result as {RESULT!r} in the package")
-    parser.add_argument("--output", type=Path, help="write the result to this JSON file instead")
+    add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     result = measure_cross_attention()
     result.update(
@@ -71,10 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
         command="python -m transformer_tutorial.experiments.cross_attention --store",
     )
     print(json.dumps({key: value for key, value in result.items() if key != "cross_attention"}, indent=2))
-    if args.output:
-        args.output.write_text(stored.dumps(result), encoding="utf-8")
-    elif args.store:
-        print(f"stored {stored.save(RESULT, result)}")
+    keep(args, RESULT, result)
     return result
 
 

@@ -18,13 +18,13 @@ import base64
 import dataclasses
 import json
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
 from transformer_tutorial import results as stored
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.data.tasks import BOS, EOS, FIRST_SYMBOL, PAD, ReversalTask
+from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
     causal_mask,
@@ -235,8 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
     from transformer_tutorial.torch.training import train_reversal
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--store", action="store_true", help=f"store the model as {RESULT_NAME!r} in the package")
-    parser.add_argument("--output", type=Path, help="write the model to this JSON file instead")
+    add_destination(parser, RESULT_NAME)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     recipe = live_recipe()
@@ -264,10 +263,7 @@ def main(argv: list[str] | None = None) -> dict:
     held_out = exact_match(load_live_model(data), 1000, seed=12345)
     data["held_out"] = {"sequences": 1000, "seed": 12345, "exact_match": held_out}
     print(json.dumps({key: value for key, value in data.items() if key != "tensors"}, indent=1))
-    if args.output:
-        args.output.write_text(stored.dumps(data), encoding="utf-8")
-    elif args.store:
-        print(f"stored {stored.save(RESULT_NAME, data)}")
+    keep(args, RESULT_NAME, data)
     return data
 
 

@@ -30,7 +30,6 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -40,8 +39,8 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from transformer_tutorial import results as stored
 from transformer_tutorial.data.text import CharTokenizer, load_corpus
+from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
@@ -410,15 +409,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         prog="python -m transformer_tutorial.experiments.modern_attention", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: seconds (for the tests)")
-    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
+    add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else ModernSettings())
     print(json.dumps(results["summary"], indent=2))
-    if args.output:
-        args.output.write_text(stored.dumps(results), encoding="utf-8")
-    elif args.store:
-        print(f"stored {stored.save(RESULT, results)}")
+    keep(args, RESULT, results)
     return results
 
 

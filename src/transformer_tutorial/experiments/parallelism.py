@@ -25,17 +25,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from statistics import median
 from typing import Any
 
 import torch
 from torch import nn
 
-from transformer_tutorial import results as stored
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.data.tasks import BOS
-from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved, write_results
+from transformer_tutorial.experiments import add_destination, keep
+from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.model import Transformer
@@ -195,15 +194,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: seconds (for the tests)")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
-    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
+    add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else ParallelismSettings(), args.threads)
     print(json.dumps(results["summary"], indent=2))
-    if args.output:
-        write_results(results, args.output)
-    elif args.store:
-        print(f"stored {stored.save(RESULT, results)}")
+    keep(args, RESULT, results)
     return results
 
 

@@ -13,13 +13,12 @@ import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from transformer_tutorial import results as stored
 from transformer_tutorial.data.tasks import HELD_OUT_FROM_LENGTH
+from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
 from transformer_tutorial.torch.training import ReversalRecipe, exact_match_accuracy, train_reversal
 
@@ -64,8 +63,7 @@ def measure_reversal_run(
 def main(argv: list[str] | None = None) -> dict:
     """``python -m transformer_tutorial.experiments.reversal --store``: train the chapter's model, store the results."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
+    add_destination(parser, RESULT)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one training run per seed")
     args = parser.parse_args(argv)
     load_before = [round(value, 2) for value in os.getloadavg()]
@@ -81,10 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
         command="python -m transformer_tutorial.experiments.reversal --store",
     )
     print(json.dumps(results, indent=2))
-    if args.output:
-        args.output.write_text(stored.dumps(results), encoding="utf-8")
-    elif args.store:
-        print(f"stored {stored.save(RESULT, results)}")
+    keep(args, RESULT, results)
     return results
 
 

@@ -14,12 +14,11 @@ and applied to the last tenth shows the price of whole words: some words of the 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from transformer_tutorial import results as stored
 from transformer_tutorial.data.bpe import BPETokenizer, split_words
 from transformer_tutorial.data.text import load_corpus
+from transformer_tutorial.experiments import add_destination, keep
 
 BPE_SIZES = (256, 512, 1024, 2048)
 RESULT = "tokenization"
@@ -55,18 +54,14 @@ def measure(text: str, bpe_sizes: tuple[int, ...] = BPE_SIZES) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """``python -m transformer_tutorial.experiments.tokenization --store``: measure, print, store the results."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
+    add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = measure(corpus())
     results["command"] = "python -m transformer_tutorial.experiments.tokenization --store"
     for row in results["rows"]:
         print(f"{row['tokenizer']:>10}: V = {row['vocab_size']:5d}, {row['tokens']:6d} tokens")
     print(results["last_tenth"])
-    if args.output:
-        args.output.write_text(stored.dumps(results), encoding="utf-8")
-    elif args.store:
-        print(f"stored {stored.save(RESULT, results)}")
+    keep(args, RESULT, results)
     return results
 
 

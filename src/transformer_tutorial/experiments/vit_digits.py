@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from transformer_tutorial import results as stored
 from transformer_tutorial.data.digits import NUM_CLASSES, DigitsSplit, confusion_matrix, load_digits
+from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
 from transformer_tutorial.torch.vision import VisionTransformer, predict, train_classifier
 
@@ -178,20 +178,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         prog="python -m transformer_tutorial.experiments.vit_digits", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="3 epochs and one patch size (seconds)")
-    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
-    parser.add_argument("--output", help="write the results to this JSON file instead")
+    add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else list(argv)
     command = shlex.join(["python", "-m", "transformer_tutorial.experiments.vit_digits", *argv])
     results = run(QUICK if args.quick else FULL, "quick" if args.quick else "full", command)
     print(summary(results))
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(dumps_results(results))
-    elif args.store:
-        destination = stored.path(RESULT)
-        destination.write_text(dumps_results(results), encoding="utf-8")
-        print(f"stored {destination}")
+    keep(args, RESULT, results, dumps_results)
     return results
 
 

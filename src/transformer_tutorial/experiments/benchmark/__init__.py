@@ -33,7 +33,6 @@ from transformer_tutorial.experiments.benchmark.schema import (
     format_summary,
     format_targets,
     validate_results,
-    write_results,
 )
 from transformer_tutorial.experiments.benchmark.targets import TARGETS, evaluate_targets, paired_ratio, recheck_missed
 from transformer_tutorial.experiments.benchmark.timing import (
@@ -84,5 +83,4 @@ __all__ = [
     "time_generation",
     "time_interleaved",
     "validate_results",
-    "write_results",
 ]

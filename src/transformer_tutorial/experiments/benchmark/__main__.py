@@ -7,7 +7,6 @@ import dataclasses
 import shlex
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 try:
@@ -17,9 +16,9 @@ except ImportError:  # pragma: no cover - Windows
 import torch
 import torch.utils._pytree
 
-from transformer_tutorial import results as stored
+from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark.run import run_benchmark
-from transformer_tutorial.experiments.benchmark.schema import RESULT, format_summary, validate_results, write_results
+from transformer_tutorial.experiments.benchmark.schema import RESULT, format_summary, validate_results
 from transformer_tutorial.experiments.benchmark.workloads import CPU_FULL, CUDA_FULL, QUICK
 
 
@@ -30,8 +29,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         prog="python -m transformer_tutorial.experiments.benchmark", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few repeats: seconds (for the tests)")
-    parser.add_argument("--store", action="store_true", help=f"store the results as {RESULT!r} in the package")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
+    add_destination(parser, RESULT)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS (default: PyTorch's)")
@@ -74,11 +72,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     validate_results(results)
     print(format_summary(results))
-    if args.output:
-        write_results(results, args.output)
-        print(f"\nwrote {args.output}")
-    elif args.store:
-        print(f"\nstored {stored.save(RESULT, results)}")
+    keep(args, RESULT, results)
     return results
 
 

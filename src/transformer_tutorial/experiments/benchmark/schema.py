@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from pathlib import Path
 from typing import Any
 
 try:
@@ -303,9 +302,3 @@ def format_summary(results: dict[str, Any]) -> str:
 def dumps_results(results: dict[str, Any]) -> str:
     """The results as JSON text with one row per line, so that a stored file reads and diffs well."""
     return stored.dumps(results)
-
-
-def write_results(results: dict[str, Any], path: Path) -> None:
-    """Store results (``dumps_results``) at ``path``, making its folder if needed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps_results(results), encoding="utf-8")
