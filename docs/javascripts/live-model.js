@@ -6,12 +6,7 @@
   const root = document.getElementById("live-model-app");
   if (!root) return;
 
-  function element(tag, attributes = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-    node.append(...children);
-    return node;
-  }
+  const element = window.element; // element.js
 
   let model = null;
 
