@@ -13,7 +13,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from project import ROOT, start_build
+
+# No test is timed: Hypothesis's per-example deadline would fail a correct test on a busy machine.
+settings.register_profile("untimed", deadline=None)
+settings.load_profile("untimed")
 
 SITE_BUILD = pytest.StashKey[tuple[subprocess.Popen[str], Path]]()  # the build, and the folder it writes to
 
