@@ -68,7 +68,8 @@ def sha256(path: str | Path) -> str:
 
 # --8<-- [start:safetensors]
 def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
-    """Every tensor of a ``.safetensors`` file, as read-only NumPy arrays that share one buffer.
+    """Every tensor of a ``.safetensors`` file, as
+    read-only NumPy arrays that share one buffer.
 
     The format: 8 bytes holding the header's length N (unsigned, little-endian), N bytes of JSON that give each
     tensor's dtype, shape and ``data_offsets`` (start and end, in bytes, counted from the end of the header), then
@@ -88,7 +89,9 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
         start, end = entry["data_offsets"]
         shape = tuple(entry["shape"])
         if end - start != dtype.itemsize * int(np.prod(shape)):
-            raise ValueError(f"{name}: {end - start} bytes cannot hold shape {shape} of {entry['dtype']}")
+            raise ValueError(
+                f"{name}: {end - start} bytes cannot hold shape {shape} of {entry['dtype']}",
+            )
         tensors[name] = np.frombuffer(body[start:end], dtype=dtype).reshape(shape)
     return tensors
 

@@ -22,7 +22,8 @@ FIRST_SYMBOL = 3
 # --8<-- [start:reversal_task]
 @dataclass(frozen=True)
 class ReversalTask:
-    """Random sequences of ``num_symbols`` symbols, ``min_length`` to ``max_length`` long, to be reversed.
+    """Random sequences of ``num_symbols`` symbols,
+    ``min_length`` to ``max_length`` long, to be reversed.
 
     Examples:
         >>> task = ReversalTask(num_symbols=5, min_length=2, max_length=4)
@@ -49,7 +50,9 @@ class ReversalTask:
         check_positive_int("min_length", self.min_length)
         check_positive_int("max_length", self.max_length)
         if self.min_length > self.max_length:
-            raise ValueError(f"min_length={self.min_length} is greater than max_length={self.max_length}")
+            raise ValueError(
+                f"min_length={self.min_length} is greater than max_length={self.max_length}",
+            )
 
     @property
     def vocab_size(self) -> int:
@@ -72,7 +75,9 @@ class ReversalTask:
         return ReversalBatch(src, tgt_in, tgt_out)
 
     def decode(self, ids: np.ndarray) -> str:
-        """Token ids as text: symbols as letters a, b, c, …; padding, start and end left out."""
+        """Token ids as text: symbols as letters a,
+        b, c, …; padding, start and end left out.
+        """
         return " ".join(chr(ord("a") + int(i) - FIRST_SYMBOL) for i in ids if int(i) >= FIRST_SYMBOL)
 
 

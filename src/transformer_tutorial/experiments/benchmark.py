@@ -592,15 +592,24 @@ def matmul_tflops(device: torch.device, dtype: torch.dtype, size: int, repeats: 
 
 
 # --8<-- [start:generation]
-def time_generation(settings: Settings, device: torch.device, dtype: torch.dtype) -> list[dict[str, Any]]:
-    """Greedy generation of ``settings.generation_tokens`` tokens with the key/value cache and without it.
+def time_generation(
+    settings: Settings,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> list[dict[str, Any]]:
+    """Greedy generation of ``settings.generation_tokens``
+    tokens with the key/value cache and without it.
 
     The model is the package's encoder-decoder ``Transformer`` (two layers, the first width of the settings,
     random weights: speed does not depend on what the weights have learned), reading a source of
     ``prompt_length`` tokens. Without the cache every step runs the decoder over the whole prefix again; with it,
     each step processes only the newest token. Both produce the same tokens (``tests/test_training.py``).
     """
-    width, prompt_length, new_tokens = settings.widths[0], 32, settings.generation_tokens
+    width, prompt_length, new_tokens = (
+        settings.widths[0],
+        32,
+        settings.generation_tokens,
+    )
     torch.manual_seed(0)
     config = TransformerConfig(
         16,
@@ -615,8 +624,20 @@ def time_generation(settings: Settings, device: torch.device, dtype: torch.dtype
     model = Transformer(config).to(device=device, dtype=dtype).eval()
     src = torch.randint(3, 16, (1, prompt_length), device=device)
     calls = {
-        "cached": lambda: greedy_decode(model, src, new_tokens, use_cache=True, stop_at_eos=False),
-        "recompute": lambda: greedy_decode(model, src, new_tokens, use_cache=False, stop_at_eos=False),
+        "cached": lambda: greedy_decode(
+            model,
+            src,
+            new_tokens,
+            use_cache=True,
+            stop_at_eos=False,
+        ),
+        "recompute": lambda: greedy_decode(
+            model,
+            src,
+            new_tokens,
+            use_cache=False,
+            stop_at_eos=False,
+        ),
     }
     samples = time_interleaved(calls, dict.fromkeys(calls, _nothing), settings, device)
     cached, recompute = (statistics.median(samples[name].times) for name in ("cached", "recompute"))
@@ -770,9 +791,14 @@ def evaluate_targets(
 
 # --8<-- [start:recheck]
 def recheck_missed(
-    timings: list[dict[str, Any]], settings: Settings, device: torch.device, dtype: torch.dtype, rounds: int = 41
+    timings: list[dict[str, Any]],
+    settings: Settings,
+    device: torch.device,
+    dtype: torch.dtype,
+    rounds: int = 41,
 ) -> list[dict[str, Any]]:
-    """Measure again, with ``rounds`` paired rounds, every size where a paired target looks missed.
+    """Measure again, with ``rounds`` paired rounds,
+    every size where a paired target looks missed.
 
     A target of 1.05 sits inside the round-to-round spread of a median taken over a handful of rounds (about 9%
     here), so one size in fourteen can land just above the limit by chance. Those sizes, and only those, are
@@ -782,24 +808,43 @@ def recheck_missed(
     first = evaluate_targets(timings, [])
     rechecks = []
     for target in TARGETS:
-        if target.pass_ == "generation" or not _same_rounds(target.numerator, target.denominator):
+        if target.pass_ == "generation" or not _same_rounds(
+            target.numerator,
+            target.denominator,
+        ):
             continue
         (row,) = [row for row in first if row["name"] == target.name]
         for entry in row["ratios"]:
             if entry["ratio"] <= target.limit:
                 continue
             width, length = entry["d_model"], entry["length"]
-            workload = build_workload(width, settings.num_heads, length, settings.batch, device, dtype)
+            workload = build_workload(
+                width,
+                settings.num_heads,
+                length,
+                settings.batch,
+                device,
+                dtype,
+            )
             cases = {name: workload.cases[name] for name in (target.numerator, target.denominator)}
             calls = {
                 name: case.forward_backward if target.pass_ == "forward+backward" else case.forward
                 for name, case in cases.items()
             }
             resets = {name: case.reset for name, case in cases.items()}
-            long_settings = dataclasses.replace(settings, min_repeats=rounds, max_repeats=rounds)
+            long_settings = dataclasses.replace(
+                settings,
+                min_repeats=rounds,
+                max_repeats=rounds,
+            )
             measured = time_interleaved(calls, resets, long_settings, device)
             ratios = [
-                a / b for a, b in zip(measured[target.numerator].times, measured[target.denominator].times, strict=True)
+                a / b
+                for a, b in zip(
+                    measured[target.numerator].times,
+                    measured[target.denominator].times,
+                    strict=True,
+                )
             ]
             quartiles = statistics.quantiles(ratios, n=4)
             rechecks.append(

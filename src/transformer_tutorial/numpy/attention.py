@@ -26,7 +26,11 @@ from transformer_tutorial.checks import (
 
 
 # --8<-- [start:softmax]
-def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np.ndarray:
+def softmax(
+    x: np.ndarray,
+    axis: int = -1,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
     Softmax does not change when the same constant is added to every entry along ``axis``, so subtracting the
@@ -61,7 +65,8 @@ def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np
         return np.zeros_like(x)
     row_max = x.max(axis=axis, keepdims=True)  # a constant shift
     if mask is not None:
-        row_max = np.where(np.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
+        # a fully masked slice has max -inf
+        row_max = np.where(np.isfinite(row_max), row_max, 0.0)
     exps = np.exp(x - row_max)
     total = exps.sum(axis=axis, keepdims=True)
     return exps / np.where(total > 0, total, 1.0)
@@ -72,7 +77,10 @@ def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np
 
 # --8<-- [start:scaled_dot_product_attention]
 def scaled_dot_product_attention(
-    query: np.ndarray, key: np.ndarray, value: np.ndarray, mask: np.ndarray | None = None
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """softmax(Q Kᵀ / √d) V, returning the output and the attention weights.
 
@@ -97,7 +105,8 @@ def scaled_dot_product_attention(
     """
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)  # (..., T, S); scaling q first is T·d work, not T·S
+    # (..., T, S); scaling q first is T·d work, not T·S
+    scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
@@ -109,7 +118,8 @@ def scaled_dot_product_attention(
 
 # --8<-- [start:split_heads]
 def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
-    """Cut the features of every position into ``num_heads`` slices: (B, T, D) -> (B, H, T, D / H).
+    """Cut the features of every position into
+    ``num_heads`` slices: (B, T, D) -> (B, H, T, D / H).
 
     The split is along the feature axis: every head sees every token, through its own D / H features.
 
@@ -124,7 +134,7 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
     check_positive_int("num_heads", num_heads)
     if width % num_heads:
         raise ValueError(
-            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}"
+            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}",
         )
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
 
@@ -151,7 +161,8 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
 
 # --8<-- [start:masks]
 def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
-    """(T, S) boolean mask that lets each query see its own position and the ones before it.
+    """(T, S) boolean mask that lets each query
+    see its own position and the ones before it.
 
     The queries are taken to be the last T of the S positions, so the same mask serves a decoder that has
     cached S - T earlier keys.
@@ -168,13 +179,16 @@ def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
     check_positive_int("query_length", query_length, allow_zero=True)
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
-        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
+        raise ValueError(
+            f"key_length={key_length} is shorter than query_length={query_length}",
+        )
     offset = key_length - query_length
     return np.arange(key_length)[None, :] <= np.arange(query_length)[:, None] + offset
 
 
 def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
-    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every key that is not padding.
+    """(B, 1, S) boolean mask, True at real tokens: every
+    query may attend to every key that is not padding.
 
     The middle axis has size 1 so that it broadcasts over the T queries of a (B, T, S) score array.
 
@@ -193,7 +207,8 @@ def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
 
 # --8<-- [start:mha_masks]
 def to_mha_mask(mask: np.ndarray, num_heads: int) -> np.ndarray:
-    """Our mask (True = may attend) as ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
+    """Our mask (True = may attend) as
+    ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
 
     Args:
         mask: (T, S), or (B, T, S) for a mask that differs between sequences.
@@ -216,7 +231,8 @@ def to_mha_mask(mask: np.ndarray, num_heads: int) -> np.ndarray:
 
 
 def to_mha_key_padding_mask(mask: np.ndarray) -> np.ndarray:
-    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s ``key_padding_mask``: (B, S), True at padding.
+    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s
+    ``key_padding_mask``: (B, S), True at padding.
 
     Examples:
         >>> to_mha_key_padding_mask(padding_mask(np.array([[4, 2, 0]]), pad_id=0))
@@ -224,12 +240,18 @@ def to_mha_key_padding_mask(mask: np.ndarray) -> np.ndarray:
     """
     check_bool_mask("mask", mask, mask.shape, "")
     if mask.ndim != 3 or mask.shape[1] != 1:
-        raise ValueError(f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}")
+        raise ValueError(
+            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}",
+        )
     return ~mask[:, 0, :]
 
 
-def from_mha_mask(attn_mask: np.ndarray | None, key_padding_mask: np.ndarray | None = None) -> np.ndarray:
-    """``nn.MultiheadAttention``'s masks (True = blocked) as one of ours (True = may attend).
+def from_mha_mask(
+    attn_mask: np.ndarray | None,
+    key_padding_mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """``nn.MultiheadAttention``'s masks
+    (True = blocked) as one of ours (True = may attend).
 
     Args:
         attn_mask: (T, S) boolean or None.

@@ -21,7 +21,8 @@ from transformer_tutorial.checks import (
 
 # --8<-- [start:sinusoidal_encoding]
 def sinusoidal_encoding(length: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """The paper's sinusoidal position table: (T, D), sines in even columns, cosines in odd ones.
+    """The paper's sinusoidal position table: (T, D),
+    sines in even columns, cosines in odd ones.
 
     Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first pair turns once every
     2π positions, and each later pair turns more slowly, down to once every 2π·base positions. With an odd D the
@@ -57,8 +58,13 @@ def sinusoidal_encoding(length: int, d_model: int, base: float = 10000.0) -> np.
 
 
 # --8<-- [start:concatenated_sinusoidal_encoding]
-def concatenated_sinusoidal_encoding(length: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """The tensor2tensor variant: all the sines in the first half of the columns, then all the cosines.
+def concatenated_sinusoidal_encoding(
+    length: int,
+    d_model: int,
+    base: float = 10000.0,
+) -> np.ndarray:
+    """The tensor2tensor variant: all the sines in the
+    first half of the columns, then all the cosines.
 
     This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default timescales, the one drawn in
     the heat map of The Illustrated Transformer. The layout is not the only difference from the paper: its
@@ -84,7 +90,8 @@ def concatenated_sinusoidal_encoding(length: int, d_model: int, base: float = 10
     check_positive_int("d_model", d_model)
     check_positive_number("base", base)
     half = d_model // 2
-    frequencies = base ** -(np.arange(half) / max(half - 1, 1))  # (D // 2,), from 1 down to 1 / base
+    # (D // 2,), from 1 down to 1 / base
+    frequencies = base ** -(np.arange(half) / max(half - 1, 1))
     angles = np.arange(length)[:, None] * frequencies  # (T, D // 2)
     table = np.zeros((length, d_model))
     table[:, :half] = np.sin(angles)
@@ -97,7 +104,8 @@ def concatenated_sinusoidal_encoding(length: int, d_model: int, base: float = 10
 
 # --8<-- [start:shift_rotation]
 def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """The (D, D) matrix R(k) that moves a row of the sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
+    """The (D, D) matrix R(k) that moves a row of the
+    sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
 
     Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i / D). By the angle-sum
     formulas, sin ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) = -sin ωk · sin ωp + cos ωk · cos ωp:
@@ -126,7 +134,8 @@ def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarr
             f"d_model must be even for the shift to be a rotation, got {d_model}: "
             "the last sine column would have no cosine partner"
         )
-    angles = offset / base ** (np.arange(0, d_model, 2) / d_model)  # ωk, one angle per pair: (D / 2,)
+    # ωk, one angle per pair: (D / 2,)
+    angles = offset / base ** (np.arange(0, d_model, 2) / d_model)
     cos, sin = np.cos(angles), np.sin(angles)
     rotation = np.zeros((d_model, d_model))
     rotation[0::2, 0::2] = np.diag(cos)  # new sine from the old sine ...
@@ -140,8 +149,13 @@ def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarr
 
 
 # --8<-- [start:rotary_embedding]
-def rotary_embedding(x: np.ndarray, positions: np.ndarray | None = None, base: float = 10000.0) -> np.ndarray:
-    """RoPE: rotate each pair of features of a query or key by an angle proportional to its position.
+def rotary_embedding(
+    x: np.ndarray,
+    positions: np.ndarray | None = None,
+    base: float = 10000.0,
+) -> np.ndarray:
+    """RoPE: rotate each pair of features of a query
+    or key by an angle proportional to its position.
 
     Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and pair i of the row at
     position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d):
@@ -170,10 +184,14 @@ def rotary_embedding(x: np.ndarray, positions: np.ndarray | None = None, base: f
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
     if x.ndim < 2:
-        raise ValueError(f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}")
+        raise ValueError(
+            f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}",
+        )
     length, width = x.shape[-2:]
     if width % 2:
-        raise ValueError(f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}")
+        raise ValueError(
+            f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}",
+        )
     positions = np.arange(length) if positions is None else np.asarray(positions)
     if positions.shape != (length,):
         raise ValueError(
@@ -184,8 +202,10 @@ def rotary_embedding(x: np.ndarray, positions: np.ndarray | None = None, base: f
     theta = 1.0 / base ** (np.arange(0, width, 2) / width)  # (d / 2,)
     angles = positions[:, None] * theta  # (T, d / 2)
     cos, sin = np.cos(angles).astype(x.dtype), np.sin(angles).astype(x.dtype)
-    even, odd = x[..., 0::2], x[..., 1::2]  # the two members of every pair: (..., T, d / 2) each
-    rotated = np.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1)  # (..., T, d / 2, 2)
+    # the two members of every pair: (..., T, d / 2) each
+    even, odd = x[..., 0::2], x[..., 1::2]
+    # (..., T, d / 2, 2)
+    rotated = np.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1)
     return rotated.reshape(x.shape)
 
 
@@ -194,7 +214,8 @@ def rotary_embedding(x: np.ndarray, positions: np.ndarray | None = None, base: f
 
 # --8<-- [start:alibi]
 def alibi_slopes(num_heads: int) -> np.ndarray:
-    """The ALiBi slope of each head: (H,), a geometric sequence that starts at 2**(-8 / H) and shrinks by it.
+    """The ALiBi slope of each head: (H,), a geometric
+    sequence that starts at 2**(-8 / H) and shrinks by it.
 
     With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the ALiBi code takes the H'
     slopes of the closest lower power of two H', then every other slope of 2H' (its 1st, 3rd, 5th, …) until
@@ -218,14 +239,22 @@ def alibi_slopes(num_heads: int) -> np.ndarray:
         ratio = 2.0 ** (-8.0 / n)
         return ratio ** np.arange(1, n + 1)
 
-    lower = 1 << (int(num_heads).bit_length() - 1)  # the largest power of two that is at most H
+    # the largest power of two that is at most H
+    lower = 1 << (int(num_heads).bit_length() - 1)
     if lower == num_heads:
         return geometric(num_heads)
-    return np.concatenate([geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]])
+    return np.concatenate(
+        [geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]],
+    )
 
 
-def alibi_bias(num_heads: int, query_length: int, key_length: int | None = None) -> np.ndarray:
-    """The ALiBi bias added to the attention scores: (H, T, S), -slope_h · |query position - key position|.
+def alibi_bias(
+    num_heads: int,
+    query_length: int,
+    key_length: int | None = None,
+) -> np.ndarray:
+    """The ALiBi bias added to the attention scores:
+    (H, T, S), -slope_h · |query position - key position|.
 
     The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi paper trains decoders, where
     a causal mask hides every key after its query, and the bias there is -slope · (i - j). Keys after the query
@@ -249,9 +278,12 @@ def alibi_bias(num_heads: int, query_length: int, key_length: int | None = None)
     check_positive_int("query_length", query_length, allow_zero=True)
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
-        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
+        raise ValueError(
+            f"key_length={key_length} is shorter than query_length={query_length}",
+        )
     query_positions = np.arange(key_length - query_length, key_length)  # (T,)
-    distance = np.abs(query_positions[:, None] - np.arange(key_length)[None, :])  # (T, S)
+    # (T, S)
+    distance = np.abs(query_positions[:, None] - np.arange(key_length)[None, :])
     return alibi_slopes(num_heads)[:, None, None] * -distance  # (H, T, S)
 
 
@@ -265,7 +297,8 @@ def embed_positions(
     dropout_p: float = 0.0,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """What the first layer receives: the token embeddings times √D, plus the position table, then dropout.
+    """What the first layer receives: the token embeddings
+    times √D, plus the position table, then dropout.
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.

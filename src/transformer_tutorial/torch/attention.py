@@ -32,7 +32,11 @@ from transformer_tutorial.numpy.attention import MultiHeadAttentionParams
 
 
 # --8<-- [start:softmax]
-def softmax(x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None) -> torch.Tensor:
+def softmax(
+    x: torch.Tensor,
+    axis: int = -1,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
     Softmax does not change when the same constant is added to every entry along ``axis``, so subtracting the
@@ -65,9 +69,11 @@ def softmax(x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None) -
         x = x.masked_fill(~mask, float("-inf"))
     if x.shape[axis] == 0:  # nothing to normalise over
         return torch.zeros_like(x)
-    row_max = x.amax(dim=axis, keepdim=True).detach()  # a constant shift: it needs no gradient
+    # a constant shift: it needs no gradient
+    row_max = x.amax(dim=axis, keepdim=True).detach()
     if mask is not None:
-        row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
+        # a fully masked slice has max -inf
+        row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)
     exps = torch.exp(x - row_max)
     total = exps.sum(dim=axis, keepdim=True)
     return exps / torch.where(total > 0, total, 1.0)
@@ -109,11 +115,15 @@ def scaled_dot_product_attention(
     """
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)  # (..., T, S); scaling q first is T·d work, not T·S
+    # (..., T, S); scaling q first is T·d work, not T·S
+    scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
-    return F.dropout(weights, dropout_p) @ value if dropout_p else weights @ value, weights
+    return F.dropout(
+        weights,
+        dropout_p,
+    ) @ value if dropout_p else weights @ value, weights
 
 
 # --8<-- [end:scaled_dot_product_attention]
@@ -121,7 +131,8 @@ def scaled_dot_product_attention(
 
 # --8<-- [start:split_heads]
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """Cut the features of every position into ``num_heads`` slices: (B, T, D) -> (B, H, T, D / H).
+    """Cut the features of every position into
+    ``num_heads`` slices: (B, T, D) -> (B, H, T, D / H).
 
     The split is along the feature axis: every head sees every token, through its own D / H features.
 
@@ -136,7 +147,7 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     check_positive_int("num_heads", num_heads)
     if width % num_heads:
         raise ValueError(
-            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}"
+            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}",
         )
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(1, 2)
 
@@ -162,8 +173,13 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 # --8<-- [start:masks]
-def causal_mask(query_length: int, key_length: int | None = None, device: torch.device | None = None) -> torch.Tensor:
-    """(T, S) boolean mask that lets each query see its own position and the ones before it.
+def causal_mask(
+    query_length: int,
+    key_length: int | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
+    """(T, S) boolean mask that lets each query
+    see its own position and the ones before it.
 
     The queries are taken to be the last T of the S positions, so the same mask serves a decoder that has
     cached S - T earlier keys.
@@ -180,7 +196,9 @@ def causal_mask(query_length: int, key_length: int | None = None, device: torch.
     check_positive_int("query_length", query_length, allow_zero=True)
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
-        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
+        raise ValueError(
+            f"key_length={key_length} is shorter than query_length={query_length}",
+        )
     offset = key_length - query_length
     return (
         torch.arange(key_length, device=device)[None, :] <= torch.arange(query_length, device=device)[:, None] + offset
@@ -188,7 +206,8 @@ def causal_mask(query_length: int, key_length: int | None = None, device: torch.
 
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every key that is not padding.
+    """(B, 1, S) boolean mask, True at real tokens: every
+    query may attend to every key that is not padding.
 
     The middle axis has size 1 so that it broadcasts over the T queries of a (B, T, S) score tensor.
 
@@ -207,7 +226,8 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 # --8<-- [start:mha_masks]
 def to_mha_mask(mask: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """Our mask (True = may attend) as ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
+    """Our mask (True = may attend) as
+    ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
 
     Args:
         mask: (T, S), or (B, T, S) for a mask that differs between sequences.
@@ -230,7 +250,8 @@ def to_mha_mask(mask: torch.Tensor, num_heads: int) -> torch.Tensor:
 
 
 def to_mha_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
-    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s ``key_padding_mask``: (B, S), True at padding.
+    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s
+    ``key_padding_mask``: (B, S), True at padding.
 
     Examples:
         >>> to_mha_key_padding_mask(padding_mask(torch.tensor([[4, 2, 0]]), pad_id=0))
@@ -238,12 +259,18 @@ def to_mha_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
     """
     check_bool_mask("mask", mask, mask.shape, "")
     if mask.ndim != 3 or mask.shape[1] != 1:
-        raise ValueError(f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}")
+        raise ValueError(
+            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}",
+        )
     return ~mask[:, 0, :]
 
 
-def from_mha_mask(attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """``nn.MultiheadAttention``'s masks (True = blocked) as one of ours (True = may attend).
+def from_mha_mask(
+    attn_mask: torch.Tensor | None,
+    key_padding_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``nn.MultiheadAttention``'s masks
+    (True = blocked) as one of ours (True = may attend).
 
     Args:
         attn_mask: (T, S) boolean or None.
@@ -267,7 +294,8 @@ def from_mha_mask(attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor
 
 # --8<-- [start:key_value_cache]
 class KeyValueCache:
-    """The keys and values of earlier positions, kept between calls when a model decodes one token at a time.
+    """The keys and values of earlier positions, kept
+    between calls when a model decodes one token at a time.
 
     Self-attention appends each new position's key and value (B, H, 1, d) and attends over all of them, instead
     of projecting the whole prefix again at every step. Cross-attention (``static=True``) projects the encoder's
@@ -283,8 +311,14 @@ class KeyValueCache:
         """How many positions are cached."""
         return 0 if self.keys is None else self.keys.shape[2]
 
-    def update(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append (B, H, T, d) keys and values; return everything cached so far, (B, H, S + T, d)."""
+    def update(
+        self,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append (B, H, T, d) keys and values; return
+        everything cached so far, (B, H, S + T, d).
+        """
         if self.keys is None or self.static:
             self.keys, self.values = keys, values
         else:
@@ -458,8 +492,11 @@ class MultiHeadAttention(nn.Module):
 
 # --8<-- [start:recorded_attention]
 @contextmanager
-def recorded_attention(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor | None]]]:
-    """Record the attention weights of every ``MultiHeadAttention`` inside ``model`` while the block runs.
+def recorded_attention(
+    model: nn.Module,
+) -> Iterator[dict[str, list[torch.Tensor | None]]]:
+    """Record the attention weights of every
+    ``MultiHeadAttention`` inside ``model`` while the block runs.
 
     Yields a dictionary from each attention module's name (such as ``"decoder.layers.0.cross_attention"``) to
     the per-head weights (B, H, T, S) of each of its calls, in order (None for calls on the fused path).
@@ -474,7 +511,9 @@ def recorded_attention(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor
     """
     records: dict[str, list[torch.Tensor | None]] = defaultdict(list)
     handles = [
-        module.register_forward_hook(lambda _, __, output, name=name: records[name].append(output[1]))
+        module.register_forward_hook(
+            lambda _, __, output, name=name: records[name].append(output[1]),
+        )
         for name, module in model.named_modules()
         if isinstance(module, MultiHeadAttention)
     ]

@@ -32,7 +32,8 @@ def sinusoidal_encoding(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The paper's sinusoidal position table: (T, D), sines in even columns, cosines in odd ones.
+    """The paper's sinusoidal position table: (T, D),
+    sines in even columns, cosines in odd ones.
 
     Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first pair turns once every
     2π positions, and each later pair turns more slowly, down to once every 2π·base positions. With an odd D the
@@ -57,8 +58,10 @@ def sinusoidal_encoding(
     check_positive_int("length", length, allow_zero=True)
     check_positive_int("d_model", d_model)
     check_positive_number("base", base)
-    positions = torch.arange(length, dtype=torch.float64, device=device)[:, None]  # (T, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)  # the even column of each pair
+    # (T, 1)
+    positions = torch.arange(length, dtype=torch.float64, device=device)[:, None]
+    # the even column of each pair
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)
     angles = positions / base ** (two_i / d_model)  # (T, ceil(D / 2))
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, 0::2] = torch.sin(angles)
@@ -77,7 +80,8 @@ def concatenated_sinusoidal_encoding(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The tensor2tensor variant: all the sines in the first half of the columns, then all the cosines.
+    """The tensor2tensor variant: all the sines in the
+    first half of the columns, then all the cosines.
 
     This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default timescales, the one drawn in
     the heat map of The Illustrated Transformer. The layout is not the only difference from the paper: its
@@ -106,8 +110,10 @@ def concatenated_sinusoidal_encoding(
     check_positive_number("base", base)
     half = d_model // 2
     steps = torch.arange(half, dtype=torch.float64, device=device)
-    frequencies = base ** -(steps / max(half - 1, 1))  # (D // 2,), from 1 down to 1 / base
-    angles = torch.arange(length, dtype=torch.float64, device=device)[:, None] * frequencies  # (T, D // 2)
+    # (D // 2,), from 1 down to 1 / base
+    frequencies = base ** -(steps / max(half - 1, 1))
+    # (T, D // 2)
+    angles = torch.arange(length, dtype=torch.float64, device=device)[:, None] * frequencies
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, :half] = torch.sin(angles)
     table[:, half : 2 * half] = torch.cos(angles)
@@ -125,7 +131,8 @@ def shift_rotation(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The (D, D) matrix R(k) that moves a row of the sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
+    """The (D, D) matrix R(k) that moves a row of the
+    sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
 
     Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i / D). By the angle-sum
     formulas, sin ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) = -sin ωk · sin ωp + cos ωk · cos ωp:
@@ -171,8 +178,13 @@ def shift_rotation(
 
 
 # --8<-- [start:rotary_embedding]
-def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0) -> torch.Tensor:
-    """RoPE: rotate each pair of features of a query or key by an angle proportional to its position.
+def rotary_embedding(
+    x: torch.Tensor,
+    positions: torch.Tensor | None = None,
+    base: float = 10000.0,
+) -> torch.Tensor:
+    """RoPE: rotate each pair of features of a query
+    or key by an angle proportional to its position.
 
     Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and pair i of the row at
     position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d):
@@ -202,10 +214,14 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     if not x.is_floating_point():
         x = x.float()
     if x.ndim < 2:
-        raise ValueError(f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}")
+        raise ValueError(
+            f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}",
+        )
     length, width = x.shape[-2:]
     if width % 2:
-        raise ValueError(f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}")
+        raise ValueError(
+            f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}",
+        )
     positions = torch.arange(length, device=x.device) if positions is None else torch.as_tensor(positions)
     if positions.shape != (length,):
         raise ValueError(
@@ -215,10 +231,13 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     check_positive_number("base", base)
     two_i = torch.arange(0, width, 2, dtype=torch.float64, device=x.device)
     theta = 1.0 / base ** (two_i / width)  # (d / 2,)
-    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta  # (T, d / 2)
+    # (T, d / 2)
+    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
-    even, odd = x[..., 0::2], x[..., 1::2]  # the two members of every pair: (..., T, d / 2) each
-    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)  # (..., T, d / 2, 2)
+    # the two members of every pair: (..., T, d / 2) each
+    even, odd = x[..., 0::2], x[..., 1::2]
+    # (..., T, d / 2, 2)
+    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
     return rotated.reshape(x.shape)
 
 
@@ -227,9 +246,12 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
 
 # --8<-- [start:alibi]
 def alibi_slopes(
-    num_heads: int, dtype: torch.dtype = torch.float32, device: torch.device | None = None
+    num_heads: int,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The ALiBi slope of each head: (H,), a geometric sequence that starts at 2**(-8 / H) and shrinks by it.
+    """The ALiBi slope of each head: (H,), a geometric
+    sequence that starts at 2**(-8 / H) and shrinks by it.
 
     With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the ALiBi code takes the H'
     slopes of the closest lower power of two H', then every other slope of 2H' (its 1st, 3rd, 5th, …) until
@@ -255,10 +277,13 @@ def alibi_slopes(
         ratio = 2.0 ** (-8.0 / n)
         return ratio ** torch.arange(1, n + 1, dtype=torch.float64, device=device)
 
-    lower = 1 << (int(num_heads).bit_length() - 1)  # the largest power of two that is at most H
+    # the largest power of two that is at most H
+    lower = 1 << (int(num_heads).bit_length() - 1)
     if lower == num_heads:
         return geometric(num_heads).to(dtype)
-    return torch.cat([geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]]).to(dtype)
+    return torch.cat(
+        [geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]],
+    ).to(dtype)
 
 
 def alibi_bias(
@@ -268,7 +293,8 @@ def alibi_bias(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The ALiBi bias added to the attention scores: (H, T, S), -slope_h · |query position - key position|.
+    """The ALiBi bias added to the attention scores:
+    (H, T, S), -slope_h · |query position - key position|.
 
     The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi paper trains decoders, where
     a causal mask hides every key after its query, and the bias there is -slope · (i - j). Keys after the query
@@ -294,9 +320,13 @@ def alibi_bias(
     check_positive_int("query_length", query_length, allow_zero=True)
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
-        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
-    query_positions = torch.arange(key_length - query_length, key_length, device=device)  # (T,)
-    distance = (query_positions[:, None] - torch.arange(key_length, device=device)[None, :]).abs()  # (T, S)
+        raise ValueError(
+            f"key_length={key_length} is shorter than query_length={query_length}",
+        )
+    # (T,)
+    query_positions = torch.arange(key_length - query_length, key_length, device=device)
+    # (T, S)
+    distance = (query_positions[:, None] - torch.arange(key_length, device=device)[None, :]).abs()
     slopes = alibi_slopes(num_heads, dtype=torch.float64, device=device)
     return (slopes[:, None, None] * -distance).to(dtype)  # (H, T, S)
 
@@ -305,8 +335,13 @@ def alibi_bias(
 
 
 # --8<-- [start:embed_positions]
-def embed_positions(token_embeddings: torch.Tensor, table: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
-    """What the first layer receives: the token embeddings times √D, plus the position table, then dropout.
+def embed_positions(
+    token_embeddings: torch.Tensor,
+    table: torch.Tensor,
+    dropout_p: float = 0.0,
+) -> torch.Tensor:
+    """What the first layer receives: the token embeddings
+    times √D, plus the position table, then dropout.
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
@@ -347,7 +382,8 @@ def embed_positions(token_embeddings: torch.Tensor, table: torch.Tensor, dropout
 
 # --8<-- [start:learned]
 class LearnedPositionalEmbedding(nn.Module):
-    """Learned absolute positions (BERT, GPT-2): a trainable table with one row of D numbers per position.
+    """Learned absolute positions (BERT, GPT-2): a
+    trainable table with one row of D numbers per position.
 
     The table has ``max_length`` rows and nothing beyond them: asked for more positions than it has, it raises
     instead of inventing rows. Rows start as small random numbers (standard deviation 0.02, as in BERT) and
@@ -413,7 +449,8 @@ class SinusoidalPositionalEncoding(nn.Module):
 
 # --8<-- [start:embed_positions_module]
 class EmbedPositions(nn.Module):
-    """``embed_positions`` as a module: token embeddings (B, T, D) -> Dropout(embeddings · √D + positions).
+    """``embed_positions`` as a module: token embeddings
+    (B, T, D) -> Dropout(embeddings · √D + positions).
 
     Args:
         d_model: D.
@@ -425,7 +462,12 @@ class EmbedPositions(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, max_length: int, dropout: float = 0.0, learned: bool = False, base: float = 10000.0
+        self,
+        d_model: int,
+        max_length: int,
+        dropout: float = 0.0,
+        learned: bool = False,
+        base: float = 10000.0,
     ) -> None:
         super().__init__()
         check_positive_int("d_model", d_model)
@@ -440,7 +482,11 @@ class EmbedPositions(nn.Module):
         """(B, T, D) token embeddings -> (B, T, D), the input of the first layer."""
         check_ndim("token_embeddings", token_embeddings, 3, "(B, T, D)")
         table = self.positions(token_embeddings.shape[1])  # (T, D)
-        return embed_positions(token_embeddings, table, self.dropout if self.training else 0.0)
+        return embed_positions(
+            token_embeddings,
+            table,
+            self.dropout if self.training else 0.0,
+        )
 
 
 # --8<-- [end:embed_positions_module]

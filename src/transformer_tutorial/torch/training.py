@@ -25,7 +25,8 @@ from transformer_tutorial.torch.model import Transformer
 
 # --8<-- [start:learning_rate]
 def learning_rate(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
-    """The paper's schedule: factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5), for steps 1, 2, ….
+    """The paper's schedule: factor · d_model^-0.5 ·
+    min(step^-0.5, step · warmup^-1.5), for steps 1, 2, ….
 
     It rises linearly for ``warmup`` steps, peaks at step = warmup, then decays like 1 / √step.
 
@@ -42,18 +43,35 @@ def learning_rate(step: int, d_model: int, warmup: int, factor: float = 1.0) -> 
 
 # --8<-- [start:label_smoothing]
 def smoothed_targets(
-    targets: torch.Tensor, vocab_size: int, smoothing: float, dtype: torch.dtype = torch.float32
+    targets: torch.Tensor,
+    vocab_size: int,
+    smoothing: float,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """The distribution the model is trained to match: 1 - ε on the correct token, plus ε spread evenly over
+    """The distribution the model is trained to match: 1
+    - ε on the correct token, plus ε spread evenly over
     all V tokens (so the correct one gets 1 - ε + ε/V). (…) ids -> (…, V) probabilities."""
-    uniform = torch.full((*targets.shape, vocab_size), smoothing / vocab_size, dtype=dtype, device=targets.device)
-    return uniform.scatter_add(-1, targets[..., None], torch.full_like(uniform[..., :1], 1.0 - smoothing))
+    uniform = torch.full(
+        (*targets.shape, vocab_size),
+        smoothing / vocab_size,
+        dtype=dtype,
+        device=targets.device,
+    )
+    return uniform.scatter_add(
+        -1,
+        targets[..., None],
+        torch.full_like(uniform[..., :1], 1.0 - smoothing),
+    )
 
 
 def label_smoothed_loss(
-    logits: torch.Tensor, targets: torch.Tensor, smoothing: float, pad_id: int = PAD
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    smoothing: float,
+    pad_id: int = PAD,
 ) -> torch.Tensor:
-    """Cross-entropy against the smoothed targets, averaged over the positions that are not padding.
+    """Cross-entropy against the smoothed targets,
+    averaged over the positions that are not padding.
 
     Args:
         logits: (B, T, V) scores.
@@ -61,7 +79,13 @@ def label_smoothed_loss(
         smoothing: ε, the probability mass moved from the correct token to the uniform distribution.
     """
     log_probs = torch.log_softmax(logits, dim=-1)
-    target_distribution = smoothed_targets(targets, logits.shape[-1], smoothing, logits.dtype)  # (B, T, V)
+    # (B, T, V)
+    target_distribution = smoothed_targets(
+        targets,
+        logits.shape[-1],
+        smoothing,
+        logits.dtype,
+    )
     per_position = -(target_distribution * log_probs).sum(dim=-1)  # (B, T)
     real = targets != pad_id
     return per_position[real].mean()
@@ -89,15 +113,23 @@ def train(
     smoothing: float = 0.1,
     progress: bool = True,
 ) -> TrainingLog:
-    """Train ``model`` for ``steps`` steps on batches ``(src, tgt_in, tgt_out)`` drawn from ``next_batch``.
+    """Train ``model`` for ``steps`` steps on batches
+    ``(src, tgt_in, tgt_out)`` drawn from ``next_batch``.
 
     Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``) and predicts every next
     token (``tgt_out``) in one pass, so a step trains all positions of all sequences at once. Training never
     looks at the attention weights, so the attention layers take the fused path while it runs.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, foreach=True)
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=1.0,
+        betas=(0.9, 0.98),
+        eps=1e-9,
+        foreach=True,
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda index: learning_rate(index + 1, model.config.d_model, warmup, lr_factor)
+        optimizer,
+        lambda index: learning_rate(index + 1, model.config.d_model, warmup, lr_factor),
     )
     attention = [module for module in model.modules() if isinstance(module, MultiHeadAttention)]
     paths = [module.fused for module in attention]
@@ -108,7 +140,12 @@ def train(
         module.fused = True
     for _ in tqdm(range(steps), desc="training", disable=not progress, mininterval=3.0):
         src, tgt_in, tgt_out = next_batch()
-        loss = label_smoothed_loss(model(src, tgt_in), tgt_out, smoothing, model.config.pad_id)
+        loss = label_smoothed_loss(
+            model(src, tgt_in),
+            tgt_out,
+            smoothing,
+            model.config.pad_id,
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -153,14 +190,19 @@ def exact_match_accuracy(
 # --8<-- [start:recipe]
 @dataclass(frozen=True)
 class ReversalRecipe:
-    """Everything that decides the training run of the training chapter: the task, the model and the schedule."""
+    """Everything that decides the training run of the
+    training chapter: the task, the model and the schedule.
+    """
 
-    task: ReversalTask = field(default_factory=lambda: ReversalTask(num_symbols=10, min_length=1, max_length=8))
+    task: ReversalTask = field(
+        default_factory=lambda: ReversalTask(num_symbols=10, min_length=1, max_length=8),
+    )
     d_model: int = 64
     num_heads: int = 4
     num_layers: int = 2
     d_ff: int = 256
-    dropout: float = 0.0  # every batch is fresh, so there is nothing to overfit: dropout only slows learning
+    # every batch is fresh, so there is nothing to overfit: dropout only slows learning
+    dropout: float = 0.0
     smoothing: float = 0.1
     batch_size: int = 64
     steps: int = 400
@@ -169,7 +211,8 @@ class ReversalRecipe:
     seed: int = 0
 
     def config(self) -> TransformerConfig:
-        vocab = self.task.vocab_size  # max_len leaves room to time long generated outputs
+        # max_len leaves room to time long generated outputs
+        vocab = self.task.vocab_size
         return TransformerConfig(
             vocab,
             vocab,
@@ -182,12 +225,25 @@ class ReversalRecipe:
         )
 
 
-def train_reversal(recipe: ReversalRecipe = ReversalRecipe(), progress: bool = True) -> tuple[Transformer, TrainingLog]:
-    """Build a model from the recipe and train it; the same seed gives the same model on the same machine."""
+def train_reversal(
+    recipe: ReversalRecipe = ReversalRecipe(),
+    progress: bool = True,
+) -> tuple[Transformer, TrainingLog]:
+    """Build a model from the recipe and train it; the
+    same seed gives the same model on the same machine.
+    """
     torch.manual_seed(recipe.seed)
     model = Transformer(recipe.config())
     batches = reversal_batches(recipe.task, recipe.batch_size, seed=recipe.seed + 1)
-    log = train(model, batches, recipe.steps, recipe.warmup, recipe.lr_factor, recipe.smoothing, progress)
+    log = train(
+        model,
+        batches,
+        recipe.steps,
+        recipe.warmup,
+        recipe.lr_factor,
+        recipe.smoothing,
+        progress,
+    )
     return model, log
 
 

@@ -37,7 +37,8 @@ def _array(tensor: torch.Tensor):
 
 # --8<-- [start:patchify]
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Cut images into non-overlapping square patches and flatten each: (B, C, H, W) -> (B, N, C·P·P).
+    """Cut images into non-overlapping square patches
+    and flatten each: (B, C, H, W) -> (B, N, C·P·P).
 
     Patches are numbered row by row, left to right, as a reader scans a page. Each patch is flattened channel
     first, then row, then column (the order of a ``Conv2d`` weight's last three axes), so that projecting the
@@ -55,8 +56,10 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     check_image_patches("images", images, patch_size)
     batch, channels, height, width = images.shape
     rows, cols = height // patch_size, width // patch_size
-    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)  # (B, C, rows, P, cols, P)
-    grid = grid.permute(0, 2, 4, 1, 3, 5)  # (B, rows, cols, C, P, P): patch position first, then its pixels
+    # (B, C, rows, P, cols, P)
+    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)
+    # (B, rows, cols, C, P, P): patch position first, then its pixels
+    grid = grid.permute(0, 2, 4, 1, 3, 5)
     return grid.reshape(batch, rows * cols, channels * patch_size * patch_size)
 
 
@@ -64,8 +67,14 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 
 # --8<-- [start:unpatchify]
-def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) -> torch.Tensor:
-    """Put flattened patches back together into images: (B, N, C·P·P) -> (B, C, H, W), the inverse of ``patchify``.
+def unpatchify(
+    patches: torch.Tensor,
+    patch_size: int,
+    height: int,
+    width: int,
+) -> torch.Tensor:
+    """Put flattened patches back together into images:
+    (B, N, C·P·P) -> (B, C, H, W), the inverse of ``patchify``.
 
     Examples:
         >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)
@@ -85,7 +94,8 @@ def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) 
 
 # --8<-- [start:patch_embedding]
 class PatchEmbedding(nn.Module):
-    """Flatten the patches of each image and project each one to D features: (B, C, H, W) -> (B, N, D).
+    """Flatten the patches of each image and project
+    each one to D features: (B, C, H, W) -> (B, N, D).
 
     The same projection is often written as ``nn.Conv2d(C, D, kernel_size=P, stride=P)``: a kernel that covers
     one patch and jumps a whole patch at a time sees each patch exactly once. Its weight (D, C, P, P) is this
@@ -160,7 +170,8 @@ class VisionTransformer(nn.Module):
 
     # --8<-- [start:vision_transformer]
     def embed_image(self, images: torch.Tensor) -> torch.Tensor:
-        """The sequence the first layer reads: the class token, then the projected patches, plus positions.
+        """The sequence the first layer reads: the class
+        token, then the projected patches, plus positions.
 
         (B, C, H, W) -> (B, N + 1, D).
         """
@@ -179,7 +190,8 @@ class VisionTransformer(nn.Module):
         x = self.embed_image(images)  # (B, N + 1, D)
         for layer in self.layers:
             x = layer(x)
-        x = self.norm(x)  # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+        # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+        x = self.norm(x)
         return self.head(x[:, 0])  # the class token's vector -> (B, K)
 
     # --8<-- [end:vision_transformer]
@@ -244,7 +256,8 @@ def train_classifier(
     warmup_fraction: float = 0.1,
     seed: int = 0,
 ) -> ClassifierLog:
-    """Train an image classifier with Adam and cross-entropy, one shuffled pass over the images per epoch.
+    """Train an image classifier with Adam and cross-entropy,
+    one shuffled pass over the images per epoch.
 
     The learning rate rises linearly from 0 to ``lr`` over the first ``warmup_fraction`` of the steps, then falls
     to 0 along half a cosine wave. A Transformer starts with random attention, and large early steps on it can
