@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from transformer_tutorial.figures.plotting import PAGE_WIDTH, ink, muted
+
 
 def vit_patches(patch_size: int = 4) -> Figure:
     """An 8 × 8 digit cut into patches, the patches flattened into rows, and the sequence the encoder reads."""
@@ -17,8 +19,11 @@ def vit_patches(patch_size: int = 4) -> Figure:
     image = digits.train_images[np.flatnonzero(digits.train_labels == 4)[0]]  # (1, 8, 8): the first 4
     patches = patchify(image[None], patch_size)[0]  # (N, P·P)
     count, side = len(patches), 8 // patch_size
-    figure = Figure(figsize=(11, 3.4), layout="constrained")
-    left, middle, right = figure.subplots(1, 3, width_ratios=[1, 1.6, 1.7])
+    figure = Figure(figsize=(PAGE_WIDTH, 5.6), layout="constrained")
+    mosaic = figure.subplot_mosaic(
+        [["left", "middle"], ["right", "right"]], width_ratios=[1, 1.6], height_ratios=[1, 1]
+    )
+    left, middle, right = mosaic["left"], mosaic["middle"], mosaic["right"]
     left.imshow(image[0], cmap="gray_r", vmin=0, vmax=1)
     for edge in range(patch_size, 8, patch_size):
         left.axhline(edge - 0.5, color="#d9480f", linewidth=2)
@@ -27,13 +32,13 @@ def vit_patches(patch_size: int = 4) -> Figure:
         row, col = divmod(number, side)
         center = (col + 0.5) * patch_size - 0.5, (row + 0.5) * patch_size - 0.5
         left.text(*center, str(number + 1), color="#d9480f", fontsize=16, ha="center", va="center", weight="bold")
-    left.set_title(f"{count} patches of {patch_size} × {patch_size} pixels")
+    left.set_title(f"{count} patches of\n{patch_size} × {patch_size} pixels")
     left.set_xticks([])
     left.set_yticks([])
     middle.imshow(patches, cmap="gray_r", vmin=0, vmax=1, aspect="auto")
     middle.set_yticks(range(count), [f"patch {number + 1}" for number in range(count)])
     middle.set_xticks(range(0, patches.shape[1], patch_size))
-    middle.set_xlabel(f"pixel of the patch, row by row ({patch_size * patch_size} numbers)")
+    middle.set_xlabel(f"pixel of the patch, row by row\n({patch_size * patch_size} numbers)")
     middle.set_title(f"patchify: ({count}, {patches.shape[1]}), one row per patch")
     right.set_xlim(0, 10)
     right.set_ylim(0, count + 2.2)
@@ -43,16 +48,22 @@ def vit_patches(patch_size: int = 4) -> Figure:
     for index, (label, position) in enumerate(rows):
         y = count + 1 - index
         right.text(
-            0.2, y, label, va="center", fontsize=10, bbox={"boxstyle": "round", "fc": "#e7f0fb", "ec": "#3b6fb6"}
+            0.2,
+            y,
+            label,
+            va="center",
+            fontsize=10,
+            color="#1f2328",
+            bbox={"boxstyle": "round", "fc": "#e7f0fb", "ec": "#3b6fb6"},
         )
-        right.text(5.0, y, f"+ position {position}", va="center", fontsize=10, color="#444444")
+        right.text(5.0, y, f"+ position {position}", va="center", fontsize=10, color=muted())
     right.annotate(
         "",
         xy=(7.9, 0.6),
         xytext=(7.9, count + 1),
-        arrowprops={"arrowstyle": "->", "color": "#444444", "linewidth": 1.5},
+        arrowprops={"arrowstyle": "->", "color": muted(), "linewidth": 1.5},
     )
-    right.text(8.1, count / 2 + 0.8, "encoder\nlayers", va="center", fontsize=10)
+    right.text(8.1, count / 2 + 0.8, "encoder\nlayers", va="center", fontsize=10, color=ink())
     right.text(0.2, 0.2, "class token's output → linear → 10 scores", fontsize=10, color="#d9480f")
     return figure
 
@@ -95,7 +106,7 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
     examples = run["examples"]
     layers = len(examples[0]["class_attention"])
     step = 9  # 8 pixels and a blank column per digit
-    figure = Figure(figsize=(13, 1.55 * (layers + 1) + 0.3), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 1.2 * (layers + 1) + 0.6), layout="constrained")
     axes = figure.subplots(layers + 1, 1)
     strip = np.full((8, step * len(examples) - 1), np.nan)
     for col, example in enumerate(examples):
@@ -104,7 +115,7 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
             axes[0].plot([col * step + edge - 0.5] * 2, [-0.5, 7.5], color="#d9480f", linewidth=1)
             axes[0].plot([col * step - 0.5, col * step + 7.5], [edge - 0.5] * 2, color="#d9480f", linewidth=1)
         axes[0].text(col * step + 3.5, -1, f"{example['label']} → {example['predicted']}", ha="center", fontsize=10)
-        frame = Rectangle((col * step - 0.5, -0.5), 8, 8, fill=False, edgecolor="#999999", linewidth=0.8)
+        frame = Rectangle((col * step - 0.5, -0.5), 8, 8, fill=False, edgecolor=muted(), linewidth=0.8)
         axes[0].add_patch(frame)
     axes[0].imshow(strip, cmap="gray_r", vmin=0, vmax=1)
     axes[0].set_ylabel("test image", fontsize=9)
@@ -118,7 +129,7 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
                 for (row, c), value in np.ndenumerate(grid):
                     x, y = col * step + (c + 0.5) * patch_size - 0.5, (row + 0.5) * patch_size - 0.5
                     color = "white" if value > 0.6 else "black"
-                    ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
+                    ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7.5, color=color)
             ax.text(col * step + 3.5, 8.6, f"self {weights[0]:.2f}", ha="center", va="top", fontsize=8)
         ax.imshow(strip, cmap="Blues", vmin=0, vmax=1)
         ax.set_ylabel(f"layer {layer + 1}", fontsize=9)
@@ -128,7 +139,7 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
         for spine in ax.spines.values():
             spine.set_visible(False)
     figure.suptitle(
-        "the class token's attention over the patches (mean of the heads); 'self' is the weight it keeps on itself",
+        "the class token's attention over the patches (mean of the heads);\n'self' is the weight it keeps on itself",
         fontsize=10,
     )
     return figure
