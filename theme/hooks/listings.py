@@ -1,10 +1,13 @@
-"""MkDocs hook: a listing included from ``src/`` shows the code, and only the summary of each docstring.
+"""MkDocs hook: a listing included from ``src/`` shows the idea: the code, the summary of each docstring, and
+no argument checks.
 
 A page includes a function or class from the package with a snippet section (``--8<-- "file.py:name"``). The
-docstrings in ``src/`` are written for the API reference: arguments, shapes, errors, doctests. On a page that
-teaches the idea they would be most of the listing, so a listing keeps the first paragraph of each docstring
-(its summary) and leaves the rest to the reference page of that module. The code itself is shown unchanged,
-and stays the one source of truth.
+docstrings in ``src/`` are written for the API reference: arguments, shapes, errors, doctests. The argument
+checks are there so that a wrong call fails with a clear message. On a page that teaches the idea both would
+be most of the listing, so a listing keeps the first paragraph of each docstring (its summary), leaves out
+the statements that only check arguments (a call to a ``check_*`` function, an ``if`` whose body only raises),
+and leaves both to the reference page of that module. Every other line is shown as it is in ``src/``, which
+stays the one source of truth.
 
 The hook adds a Markdown extension that gives pymdownx.snippets' ``process_snippet_lines`` (its documented
 place for changing the lines of a snippet) this shortening, for the sections of ``.py`` files.
@@ -16,6 +19,43 @@ import ast
 import textwrap
 
 from markdown import Extension, Markdown
+
+
+def _is_check(statement: ast.stmt) -> bool:
+    """A statement that only checks arguments: ``check_*(...)``, ``raise``, or a block made of nothing else."""
+    if isinstance(statement, ast.Raise):
+        return True
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        function = statement.value.func
+        name = function.id if isinstance(function, ast.Name) else getattr(function, "attr", "")
+        return name.startswith("check_")
+    if isinstance(statement, ast.If | ast.For) and not statement.orelse:
+        return all(_is_check(inner) for inner in statement.body)
+    return False
+
+
+def without_checks(lines: list[str]) -> list[str]:
+    """``lines`` of Python source without the statements that only check arguments (and the comments just
+    above them)."""
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    except SyntaxError:
+        return lines
+    dropped: set[int] = set()
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if not isinstance(body, list) or isinstance(node, ast.Module):
+                continue
+            checks = [statement for statement in body if isinstance(statement, ast.stmt) and _is_check(statement)]
+            if len(checks) == len(body):  # a block of checks only: its parent is a check, or it is left alone
+                continue
+            for statement in checks:
+                first = statement.lineno - 1
+                while first > 0 and lines[first - 1].strip().startswith("#"):
+                    first -= 1
+                dropped.update(range(first, statement.end_lineno))
+    return [line for number, line in enumerate(lines) if number not in dropped]
 
 
 def short_docstrings(lines: list[str]) -> list[str]:
@@ -52,7 +92,8 @@ def short_docstrings(lines: list[str]) -> list[str]:
 
 
 class ShortListings(Extension):
-    """Cut the docstrings of Python snippet sections to their summaries (needs pymdownx.snippets first)."""
+    """Cut the docstrings of Python snippet sections to their summaries, and leave out their argument checks
+    (needs pymdownx.snippets first)."""
 
     def extendMarkdown(self, md: Markdown) -> None:
         snippets = md.preprocessors["snippet"]
@@ -61,7 +102,7 @@ class ShortListings(Extension):
         def process_snippet_lines(lines, target):
             lines = process(lines, target)
             if target.get("section") and str(target.get("snippet", "")).endswith(".py"):
-                return short_docstrings(lines)
+                return without_checks(short_docstrings(lines))
             return lines
 
         snippets.process_snippet_lines = process_snippet_lines

@@ -46,9 +46,7 @@ def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
     check_positive_int("test_size", test_size)
     data = sklearn_load_digits()
     if test_size >= len(data.target):
-        raise ValueError(
-            f"test_size={test_size} leaves no training images out of {len(data.target)}",
-        )
+        raise ValueError(f"test_size={test_size} leaves no training images out of {len(data.target)}")
     images = (data.images / 16.0).astype(np.float32)[:, None]  # (1797, 1, 8, 8)
     labels = data.target.astype(np.int64)
     order = np.random.default_rng(seed).permutation(len(labels))

@@ -89,9 +89,7 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
         start, end = entry["data_offsets"]
         shape = tuple(entry["shape"])
         if end - start != dtype.itemsize * int(np.prod(shape)):
-            raise ValueError(
-                f"{name}: {end - start} bytes cannot hold shape {shape} of {entry['dtype']}",
-            )
+            raise ValueError(f"{name}: {end - start} bytes cannot hold shape {shape} of {entry['dtype']}")
         tensors[name] = np.frombuffer(body[start:end], dtype=dtype).reshape(shape)
     return tensors
 

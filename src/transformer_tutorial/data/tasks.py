@@ -49,10 +49,9 @@ class ReversalTask:
         check_positive_int("num_symbols", self.num_symbols)
         check_positive_int("min_length", self.min_length)
         check_positive_int("max_length", self.max_length)
-        if self.min_length > self.max_length:
-            raise ValueError(
-                f"min_length={self.min_length} is greater than max_length={self.max_length}",
-            )
+        low, high = self.min_length, self.max_length
+        if low > high:
+            raise ValueError(f"min_length={low} is greater than max_length={high}")
 
     @property
     def vocab_size(self) -> int:
@@ -78,7 +77,8 @@ class ReversalTask:
         """Token ids as text: symbols as letters a,
         b, c, …; padding, start and end left out.
         """
-        return " ".join(chr(ord("a") + int(i) - FIRST_SYMBOL) for i in ids if int(i) >= FIRST_SYMBOL)
+        symbols = [int(i) - FIRST_SYMBOL for i in ids if int(i) >= FIRST_SYMBOL]
+        return " ".join(chr(ord("a") + symbol) for symbol in symbols)
 
 
 # --8<-- [end:reversal_task]

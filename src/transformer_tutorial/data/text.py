@@ -28,9 +28,10 @@ _MARKUP_LINE = re.compile(r"^[ \t]*(?:<[^\n]*>|--8<--[^\n]*)[ \t]*$\n?", re.MULT
 
 # --8<-- [start:corpus]
 def site_corpus(docs_dir: str | Path) -> str:
-    """The prose of every Markdown page under ``docs_dir``,
-    in the order of their paths, pages separated by a
-    blank line. Code blocks, HTML and snippet includes are left out: the model should learn sentences, not code."""
+    """The prose of every Markdown page under ``docs_dir``, in path order.
+
+    Pages are separated by a blank line. Code blocks, HTML and snippet includes are left out: the model should
+    learn sentences, not code."""
     pages = sorted(Path(docs_dir).rglob("*.md"))
     if not pages:
         raise FileNotFoundError(f"no Markdown pages under {docs_dir}")

@@ -640,7 +640,8 @@ def time_generation(
         ),
     }
     samples = time_interleaved(calls, dict.fromkeys(calls, _nothing), settings, device)
-    cached, recompute = (statistics.median(samples[name].times) for name in ("cached", "recompute"))
+    cached = statistics.median(samples["cached"].times)
+    recompute = statistics.median(samples["recompute"].times)
     return [
         {
             "d_model": width,
@@ -826,12 +827,12 @@ def recheck_missed(
                 device,
                 dtype,
             )
-            cases = {name: workload.cases[name] for name in (target.numerator, target.denominator)}
-            calls = {
-                name: case.forward_backward if target.pass_ == "forward+backward" else case.forward
-                for name, case in cases.items()
-            }
-            resets = {name: case.reset for name, case in cases.items()}
+            training = target.pass_ == "forward+backward"
+            calls, resets = {}, {}
+            for name in (target.numerator, target.denominator):
+                case = workload.cases[name]
+                calls[name] = case.forward_backward if training else case.forward
+                resets[name] = case.reset
             long_settings = dataclasses.replace(
                 settings,
                 min_repeats=rounds,

@@ -134,7 +134,7 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
     check_positive_int("num_heads", num_heads)
     if width % num_heads:
         raise ValueError(
-            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}",
+            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}"
         )
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
 

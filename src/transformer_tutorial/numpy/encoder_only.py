@@ -46,9 +46,10 @@ class EncoderOnlyParams:
         weights: Mapping[str, np.ndarray],
         config: EncoderOnlyConfig,
     ) -> EncoderOnlyParams:
-        """Our parameters from the tensors of a BERT
-        checkpoint (names as in Hugging Face's ``BertModel``,
-        without the ``bert.`` prefix). Linear weights are stored (out, in) there and (in, out) here."""
+        """Our parameters from the tensors of a BERT checkpoint.
+
+        The names are those of Hugging Face's ``BertModel``, without the ``bert.`` prefix. Linear weights are
+        stored (out, in) there and (in, out) here."""
 
         def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
             return weights[f"{name}.weight"].T, weights[f"{name}.bias"]

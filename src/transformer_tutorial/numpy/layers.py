@@ -96,7 +96,8 @@ def feed_forward(x: np.ndarray, params: FeedForwardParams) -> np.ndarray:
     It sees one position at a time: the same weights transform every position, and no information moves
     between positions (that is attention's job). (..., D) -> (..., D).
     """
-    return ACTIVATIONS[params.activation](x @ params.w_1 + params.b_1) @ params.w_2 + params.b_2
+    hidden = ACTIVATIONS[params.activation](x @ params.w_1 + params.b_1)
+    return hidden @ params.w_2 + params.b_2
 
 
 # --8<-- [end:feed_forward]

@@ -68,7 +68,9 @@ def encode(src: np.ndarray, params: TransformerParams) -> tuple[np.ndarray, np.n
     x = embed(src, params.src_embedding, config, "src")
     for layer in params.encoder_layers:
         x = encoder_layer(x, layer, src_mask, config.norm_first)
-    return (x if params.encoder_norm is None else layer_norm(x, params.encoder_norm)), src_mask
+    if params.encoder_norm is not None:
+        x = layer_norm(x, params.encoder_norm)
+    return x, src_mask
 
 
 def decode(

@@ -184,18 +184,15 @@ def rotary_embedding(
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
     if x.ndim < 2:
-        raise ValueError(
-            f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}",
-        )
+        raise ValueError(f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}")
     length, width = x.shape[-2:]
     if width % 2:
-        raise ValueError(
-            f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}",
-        )
+        raise ValueError(f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}")
     positions = np.arange(length) if positions is None else np.asarray(positions)
     if positions.shape != (length,):
         raise ValueError(
-            f"positions must have shape (T,) = ({length},) for x of shape {format_shape(x.shape)}, "
+            f"positions must have shape (T,) = ({length},) for x of shape "
+            f"{format_shape(x.shape)}, "
             f"got {format_shape(positions.shape)}"
         )
     check_positive_number("base", base)
@@ -321,12 +318,14 @@ def embed_positions(
     length, width = token_embeddings.shape[1:]
     if table.shape[1] != width:
         raise ValueError(
-            f"table must have D={width} columns like token_embeddings {format_shape(token_embeddings.shape)}, "
+            f"table must have D={width} columns like token_embeddings "
+            f"{format_shape(token_embeddings.shape)}, "
             f"got shape {format_shape(table.shape)}"
         )
     if table.shape[0] < length:
         raise ValueError(
-            f"table has {table.shape[0]} positions (shape {format_shape(table.shape)}), fewer than the {length} "
+            f"table has {table.shape[0]} positions (shape "
+            f"{format_shape(table.shape)}), fewer than the {length} "
             f"of token_embeddings {format_shape(token_embeddings.shape)}"
         )
     check_probability("dropout_p", dropout_p)

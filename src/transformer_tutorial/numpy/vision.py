@@ -128,8 +128,10 @@ def embed_image(images: np.ndarray, params: VisionTransformerParams) -> np.ndarr
     patches = patch_embedding(images, params.patch_embedding)  # (B, N, D)
     if patches.shape[1] + 1 != len(params.positions):
         raise ValueError(
-            f"images of shape {format_shape(images.shape)} give {patches.shape[1]} patches of size "
-            f"{params.patch_embedding.patch_size}, but the position table has rows for {len(params.positions) - 1}"
+            f"images of shape {format_shape(images.shape)} give {patches.shape[1]} "
+            "patches of size "
+            f"{params.patch_embedding.patch_size}, but the position table has rows "
+            f"for {len(params.positions) - 1}"
         )
     # (B, 1, D)
     class_tokens = np.broadcast_to(

@@ -147,7 +147,7 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     check_positive_int("num_heads", num_heads)
     if width % num_heads:
         raise ValueError(
-            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}",
+            f"x has {width} features (shape {format_shape(x.shape)}), not divisible by num_heads={num_heads}"
         )
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(1, 2)
 
@@ -200,9 +200,9 @@ def causal_mask(
             f"key_length={key_length} is shorter than query_length={query_length}",
         )
     offset = key_length - query_length
-    return (
-        torch.arange(key_length, device=device)[None, :] <= torch.arange(query_length, device=device)[:, None] + offset
-    )
+    keys = torch.arange(key_length, device=device)
+    queries = torch.arange(query_length, device=device)
+    return keys[None, :] <= queries[:, None] + offset
 
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:

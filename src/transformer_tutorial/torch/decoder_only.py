@@ -73,7 +73,7 @@ class DecoderOnly(nn.Module):
         check_tokens("tokens", tokens, self.config.vocab_size, self.config.max_len)
         if start + length > self.config.max_len:
             raise ValueError(
-                f"{length} new positions after the {start} cached ones are more than max_len={self.config.max_len}",
+                f"{length} new positions after the {start} cached ones are more than max_len={self.config.max_len}"
             )
         # (T, D): rows start … start + T - 1
         positions = self.positions(start + length)[start:]

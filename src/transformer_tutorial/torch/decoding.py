@@ -108,7 +108,7 @@ def beam_search(
     """
     if src.shape[0] != 1:
         raise ValueError(
-            f"beam_search decodes one sequence at a time: src must have shape (1, S), got {tuple(src.shape)}",
+            f"beam_search decodes one sequence at a time: src must have shape (1, S), got {tuple(src.shape)}"
         )
     memory, src_mask = model.encode(src)
     beams = [([BOS], 0.0)]  # (tokens, log-probability)
@@ -122,7 +122,8 @@ def beam_search(
             src_mask.expand(len(beams), -1, -1),
         )
         log_probs = torch.log_softmax(model.output(hidden[:, -1]), dim=-1)  # (beams, V)
-        scores = torch.tensor([score for _, score in beams], device=src.device)[:, None] + log_probs
+        beam_scores = torch.tensor([score for _, score in beams], device=src.device)
+        scores = beam_scores[:, None] + log_probs
         best = torch.topk(scores.flatten(), min(beam_size, scores.numel()))
         beams = []
         for score, index in zip(

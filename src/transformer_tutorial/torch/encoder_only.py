@@ -110,9 +110,10 @@ class EncoderOnly(nn.Module):
         weights: Mapping[str, np.ndarray],
         config: EncoderOnlyConfig,
     ) -> EncoderOnly:
-        """Our module (float32, eval mode) with the tensors
-        of a BERT checkpoint (names as in Hugging Face's
-        ``BertModel``, without the ``bert.`` prefix). ``nn.Linear`` stores (out, in) like the checkpoint."""
+        """Our module (float32, eval mode) with the tensors of a BERT checkpoint.
+
+        The names are those of Hugging Face's ``BertModel``, without the ``bert.`` prefix. ``nn.Linear`` stores
+        (out, in) like the checkpoint."""
         names = {
             "word_embedding.weight": "embeddings.word_embeddings.weight",
             "positions.table.weight": "embeddings.position_embeddings.weight",
@@ -134,9 +135,12 @@ class EncoderOnly(nn.Module):
         for i in range(config.num_layers):
             for ours, theirs in parts.items():
                 for kind in ("weight", "bias"):
-                    names[f"layers.{i}.{ours}.{kind}"] = f"encoder.layer.{i}.{theirs}.{kind}"
+                    theirs_name = f"encoder.layer.{i}.{theirs}.{kind}"
+                    names[f"layers.{i}.{ours}.{kind}"] = theirs_name
         # copies
-        state = {ours: torch.from_numpy(np.array(weights[theirs])) for ours, theirs in names.items()}
+        state = {}
+        for ours, theirs in names.items():
+            state[ours] = torch.from_numpy(np.array(weights[theirs]))
         model = cls(config)
         # strict: every parameter is set, and nothing else is given
         model.load_state_dict(state, assign=True)

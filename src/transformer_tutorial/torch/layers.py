@@ -240,7 +240,8 @@ class DecoderLayer(nn.Module):
         memory_mask: (B, 1, S) source padding. Returns (B, T, D).
 
         With a ``cache``, y holds only the new positions and the earlier ones are read from the cache."""
-        self_cache, cross_cache = (None, None) if cache is None else (cache.self_attention, cache.cross_attention)
+        self_cache = None if cache is None else cache.self_attention
+        cross_cache = None if cache is None else cache.cross_attention
         y = self.add_norm_1(
             y,
             lambda h: self.self_attention(h, h, h, self_mask, cache=self_cache)[0],

@@ -113,7 +113,8 @@ def concatenated_sinusoidal_encoding(
     # (D // 2,), from 1 down to 1 / base
     frequencies = base ** -(steps / max(half - 1, 1))
     # (T, D // 2)
-    angles = torch.arange(length, dtype=torch.float64, device=device)[:, None] * frequencies
+    positions = torch.arange(length, dtype=torch.float64, device=device)
+    angles = positions[:, None] * frequencies
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, :half] = torch.sin(angles)
     table[:, half : 2 * half] = torch.cos(angles)
@@ -214,18 +215,17 @@ def rotary_embedding(
     if not x.is_floating_point():
         x = x.float()
     if x.ndim < 2:
-        raise ValueError(
-            f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}",
-        )
+        raise ValueError(f"x must have at least 2 dimensions (..., T, d), got shape {format_shape(x.shape)}")
     length, width = x.shape[-2:]
     if width % 2:
-        raise ValueError(
-            f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}",
-        )
-    positions = torch.arange(length, device=x.device) if positions is None else torch.as_tensor(positions)
+        raise ValueError(f"x must have an even number of features d to pair them, got shape {format_shape(x.shape)}")
+    if positions is None:
+        positions = torch.arange(length, device=x.device)
+    positions = torch.as_tensor(positions)
     if positions.shape != (length,):
         raise ValueError(
-            f"positions must have shape (T,) = ({length},) for x of shape {format_shape(x.shape)}, "
+            f"positions must have shape (T,) = ({length},) for x of shape "
+            f"{format_shape(x.shape)}, "
             f"got {format_shape(positions.shape)}"
         )
     check_positive_number("base", base)
@@ -326,7 +326,8 @@ def alibi_bias(
     # (T,)
     query_positions = torch.arange(key_length - query_length, key_length, device=device)
     # (T, S)
-    distance = (query_positions[:, None] - torch.arange(key_length, device=device)[None, :]).abs()
+    key_positions = torch.arange(key_length, device=device)
+    distance = (query_positions[:, None] - key_positions[None, :]).abs()
     slopes = alibi_slopes(num_heads, dtype=torch.float64, device=device)
     return (slopes[:, None, None] * -distance).to(dtype)  # (H, T, S)
 
@@ -364,12 +365,14 @@ def embed_positions(
     length, width = token_embeddings.shape[1:]
     if table.shape[1] != width:
         raise ValueError(
-            f"table must have D={width} columns like token_embeddings {format_shape(token_embeddings.shape)}, "
+            f"table must have D={width} columns like token_embeddings "
+            f"{format_shape(token_embeddings.shape)}, "
             f"got shape {format_shape(table.shape)}"
         )
     if table.shape[0] < length:
         raise ValueError(
-            f"table has {table.shape[0]} positions (shape {format_shape(table.shape)}), fewer than the {length} "
+            f"table has {table.shape[0]} positions (shape "
+            f"{format_shape(table.shape)}), fewer than the {length} "
             f"of token_embeddings {format_shape(token_embeddings.shape)}"
         )
     check_probability("dropout_p", dropout_p)
@@ -403,7 +406,7 @@ class LearnedPositionalEmbedding(nn.Module):
         nn.init.normal_(self.table.weight, std=0.02)
 
     def forward(self, length: int) -> torch.Tensor:
-        """The rows of positions 0, 1, …, T - 1: (T, D), a view of the trainable table.
+        """The rows of positions 0 … T - 1: (T, D), a view of the trainable table.
 
         Raises:
             ValueError: ``length`` is more than ``max_length``.
@@ -411,8 +414,10 @@ class LearnedPositionalEmbedding(nn.Module):
         check_positive_int("length", length, allow_zero=True)
         if length > self.max_length:
             raise ValueError(
-                f"length={length} is more than max_length={self.max_length}: a learned table has no row for "
-                f"positions {self.max_length} to {length - 1}, because no training ever set them"
+                f"length={length} is more than max_length={self.max_length}: a "
+                "learned table has no row for "
+                f"positions {self.max_length} to {length - 1}, because no training "
+                "ever set them"
             )
         return self.table.weight[:length]
 

@@ -48,9 +48,9 @@ def smoothed_targets(
     smoothing: float,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """The distribution the model is trained to match: 1
-    - ε on the correct token, plus ε spread evenly over
-    all V tokens (so the correct one gets 1 - ε + ε/V). (…) ids -> (…, V) probabilities."""
+    """The target distribution of label smoothing: (…) ids -> (…, V) probabilities.
+
+    1 - ε on the correct token, plus ε spread evenly over all V tokens (so the correct one gets 1 - ε + ε/V)."""
     uniform = torch.full(
         (*targets.shape, vocab_size),
         smoothing / vocab_size,
@@ -131,7 +131,7 @@ def train(
         optimizer,
         lambda index: learning_rate(index + 1, model.config.d_model, warmup, lr_factor),
     )
-    attention = [module for module in model.modules() if isinstance(module, MultiHeadAttention)]
+    attention = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
     paths = [module.fused for module in attention]
     log = TrainingLog()
     start = time.perf_counter()
@@ -195,7 +195,11 @@ class ReversalRecipe:
     """
 
     task: ReversalTask = field(
-        default_factory=lambda: ReversalTask(num_symbols=10, min_length=1, max_length=8),
+        default_factory=lambda: ReversalTask(
+            num_symbols=10,
+            min_length=1,
+            max_length=8,
+        ),
     )
     d_model: int = 64
     num_heads: int = 4
