@@ -37,6 +37,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.utils import get_relative_url
 from mkdocs_jupyter import plugin as jupyter_plugin
 from nbclient import NotebookClient
@@ -53,6 +54,17 @@ _NOT_TEXT = re.compile(
     r'<(div|a) class="(jp-InputPrompt|jp-OutputPrompt|zeroclipboard-container|clipboard-copy-txt|anchor-link)'
 )
 _LINK = re.compile(r'href="(?P<target>[^"#:]*)(?P<anchor>#[^"]*)?"')
+_IMAGE_TAG = re.compile(r"<img [^>]*>")
+
+
+def _not_in_lightbox(tag: re.Match[str]) -> str:
+    """An inline image (a figure of the notebook) with the class that mkdocs-glightbox skips: wrapped in a link
+    to itself, each figure would be in the page twice."""
+    if 'src="data:' not in tag[0]:
+        return tag[0]
+    if 'class="' in tag[0]:
+        return tag[0].replace('class="', 'class="no-lightbox ', 1)
+    return tag[0].replace("<img ", '<img class="no-lightbox" ', 1)
 
 
 def on_config(config):
@@ -126,9 +138,11 @@ def _render_executed_copy(nb_path, execute=False, **options):
     return rendered
 
 
+@event_priority(50)  # before mkdocs-glightbox
 def on_page_content(html: str, page, config, files) -> str:
     if not getattr(page, "nb_url", None):
         return html
+    html = _IMAGE_TAG.sub(_not_in_lightbox, html)
     html = _NOT_TEXT.sub(lambda part: f'<{part[1]} data-search-exclude class="{part[2]}', html)
 
     def checked(link: re.Match[str]) -> str:
