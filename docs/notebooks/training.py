@@ -153,7 +153,7 @@ for use_cache in (True, False):
     timings[use_cache] = time.perf_counter() - start
 print("same tokens:", torch.equal(outputs[True], outputs[False]))
 speedup = timings[False] / timings[True]
-print(f"cache {timings[True]:.2f} s, none {timings[False]:.2f} s: {speedup:.1f}x faster")
+print(f"cache {timings[True]:.2f} s, none {timings[False]:.2f} s: {speedup:.1f}x")
 
 # %% [markdown]
 # ## What the trained model attends to
