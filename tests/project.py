@@ -13,11 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def start_build(config: Path, site_dir: Path, **output) -> subprocess.Popen[str]:
     """Start ``mkdocs build --strict`` on ``config`` into ``site_dir``; ``output`` (``stdout``, ``stderr``)
     says where its messages go, as for ``subprocess.Popen``."""
+    # The build runs as a reader's would: conftest.py sets MPLBACKEND=Agg for the tests, which would reach the
+    # notebooks' kernels and keep their figures off the pages.
+    env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
     return subprocess.Popen(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "--site-dir", str(site_dir)],
         cwd=config.parent,
         text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        env={**env, "NO_MKDOCS_2_WARNING": "1"},
         **output,
     )
 

@@ -388,7 +388,8 @@ def test_every_target_is_in_the_results(quick):
 @pytest.mark.parametrize("draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput])
 def test_the_figures_draw_the_quick_run(quick, draw):
     figure = draw(json.loads(dumps_results(quick)))  # tests/test_figures.py renders them from the stored run
-    assert figure.get_suptitle().startswith("Measured on") and figure.get_suptitle() in quick_title(quick)
+    title = figure.get_suptitle().replace("\n", " ")  # wrapped to the width of the figure
+    assert title.startswith("Measured on") and title in quick_title(quick)
     assert all(ax.get_lines() for ax in figure.axes)
 
 

@@ -35,7 +35,8 @@ from transformer_tutorial.torch.decoder_only import (
     train_language_model,
 )
 
-torch.set_num_threads(1)  # a model this small gains nothing from more threads, and a busy machine slows them down
+# a model this small gains nothing from more threads, and a busy machine slows them down
+torch.set_num_threads(1)
 
 # %% [markdown]
 # ## The corpus
@@ -52,12 +53,14 @@ ids = tokenizer.encode(text)
 split = int(0.9 * len(ids))
 train_ids, held_out_ids = ids[:split], ids[split:]  # the last 10% is never trained on
 
-counts = np.bincount(train_ids, minlength=len(tokenizer)) + 1  # +1: a character unseen in training still gets some
+# +1: a character unseen in training still gets some
+counts = np.bincount(train_ids, minlength=len(tokenizer)) + 1
 frequencies = counts / counts.sum()
 uniform = math.log(len(tokenizer))
 unigram = -np.log(frequencies[held_out_ids]).mean()
 print(f"{len(text):,} characters, vocabulary V = {len(tokenizer)}")
-print(f"uniform baseline ln V = {uniform:.3f} nats; character frequencies alone = {unigram:.3f} nats")
+print(f"uniform baseline ln V = {uniform:.3f} nats")
+print(f"character frequencies alone = {unigram:.3f} nats")
 
 # %% [markdown]
 # ## The model and its training
@@ -68,22 +71,41 @@ print(f"uniform baseline ln V = {uniform:.3f} nats; character frequencies alone 
 
 # %%
 torch.manual_seed(0)
-config = DecoderOnlyConfig(vocab_size=len(tokenizer), d_model=48, num_heads=4, num_layers=2, d_ff=192, max_len=48)
+config = DecoderOnlyConfig(
+    vocab_size=len(tokenizer),
+    d_model=48,
+    num_heads=4,
+    num_layers=2,
+    d_ff=192,
+    max_len=48,
+)
 model = DecoderOnly(config)
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 before = evaluate_language_model(model, held_out_ids)
 
 start = time.perf_counter()
-losses = train_language_model(model, train_ids, steps=150, batch_size=16, learning_rate=5e-3, seed=0)
+losses = train_language_model(
+    model,
+    train_ids,
+    steps=150,
+    batch_size=16,
+    learning_rate=5e-3,
+    seed=0,
+)
 seconds = time.perf_counter() - start
 after = evaluate_language_model(model, held_out_ids)
 print(f"150 steps in {seconds:.1f} s")
-print(f"held-out loss: {before:.3f} before training, {after:.3f} after (uniform {uniform:.3f})")
+print(f"held-out loss: {before:.3f} before training, {after:.3f} after")
 
-# %%
+# %% alt="The training loss of each of the 150 steps, with three horizontal lines: the uniform baseline (dashed), the loss of character frequencies alone (dotted) and the held-out loss after training (solid)."
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.plot(losses, label="training loss (one batch per step)")
-ax.axhline(uniform, color="gray", linestyle="--", label=f"uniform baseline, ln {len(tokenizer)}")
+ax.axhline(
+    uniform,
+    color="gray",
+    linestyle="--",
+    label=f"uniform baseline, ln {len(tokenizer)}",
+)
 ax.axhline(unigram, color="gray", linestyle=":", label="character frequencies alone")
 ax.axhline(after, color="#d9480f", label="held-out loss after training")
 ax.set_xlabel("step")
@@ -107,7 +129,14 @@ plt.show()
 prompt = torch.from_numpy(tokenizer.encode("Attention "))[None]  # (1, 10)
 for temperature, top_k in [(1.0, None), (0.7, None), (0.7, 5), (0.3, None), (1.0, 1)]:
     generator = torch.Generator().manual_seed(1)
-    sample = generate(prompt, model, 38, generator, temperature=temperature, top_k=top_k)
+    sample = generate(
+        prompt,
+        model,
+        38,
+        generator,
+        temperature=temperature,
+        top_k=top_k,
+    )
     label = f"T={temperature}" + ("" if top_k is None else f", top-k={top_k}")
     print(f"{label:16} {tokenizer.decode(sample[0])!r}")
 
@@ -119,6 +148,20 @@ for temperature, top_k in [(1.0, None), (0.7, None), (0.7, 5), (0.3, None), (1.0
 # The cache changes the work, not the result: the same generator state gives the same characters without it.
 
 # %%
-with_cache = generate(prompt, model, 38, torch.Generator().manual_seed(1), temperature=0.7, use_cache=True)
-without = generate(prompt, model, 38, torch.Generator().manual_seed(1), temperature=0.7, use_cache=False)
+with_cache = generate(
+    prompt,
+    model,
+    38,
+    torch.Generator().manual_seed(1),
+    temperature=0.7,
+    use_cache=True,
+)
+without = generate(
+    prompt,
+    model,
+    38,
+    torch.Generator().manual_seed(1),
+    temperature=0.7,
+    use_cache=False,
+)
 print(torch.equal(with_cache, without))

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Training a Transformer to reverse sequences
 #
-# This notebook runs the [training chapter](../../training/) end to end: it trains a small encoder-decoder
+# This notebook runs the [training chapter](../training.md) end to end: it trains a small encoder-decoder
 # Transformer on the reversal task with the paper's recipe, checks it on sequences it has never seen, decodes
 # step by step, and looks inside its attention. It runs on a laptop CPU; the site executes it on every build, so
 # the numbers below were produced by the code above them. With the same library versions and thread count, you
@@ -31,9 +31,14 @@ from transformer_tutorial.data.tasks import BOS, EOS, PAD
 from transformer_tutorial.figures.plotting import plot_weights
 from transformer_tutorial.torch import recorded_attention
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
-from transformer_tutorial.torch.training import ReversalRecipe, exact_match_accuracy, train_reversal
+from transformer_tutorial.torch.training import (
+    ReversalRecipe,
+    exact_match_accuracy,
+    train_reversal,
+)
 
-torch.set_num_threads(1)  # tiny matrices: one thread is fastest, and the run is the same on every machine
+# tiny matrices: one thread is fastest, and the run is the same on every machine
+torch.set_num_threads(1)
 recipe = ReversalRecipe()
 task = recipe.task
 print(recipe)
@@ -53,21 +58,23 @@ for src, tgt in zip(examples.src, examples.tgt_out, strict=True):
 # ## Training
 #
 # Adam with $\beta = (0.9, 0.98)$ and $\epsilon = 10^{-9}$, the warm-up schedule, label smoothing with
-# $\epsilon_{ls} = 0.1$, and a loss that skips padding. The progress bar shows the steps.
+# $\epsilon_{ls} = 0.1$, and a loss that skips padding. The run prints one line when it is done.
 
 # %%
-model, log = train_reversal(recipe)
-print(f"{recipe.steps} steps in {log.seconds:.1f} s, final training loss {np.mean(log.losses[-20:]):.3f}")
+model, log = train_reversal(recipe, progress=False)
+final_loss = np.mean(log.losses[-20:])
+print(f"{recipe.steps} steps in {log.seconds:.1f} s, final loss {final_loss:.3f}")
 
-# %%
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+# %% alt="Two line plots against the training step. Left, the learning rate rises linearly during the warm-up, then decays. Right, the label-smoothed training loss of each step and its 25-step average, with the loss of uniform guessing as a dotted line."
+fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.2), layout="constrained")
 left.plot(range(1, len(log.learning_rates) + 1), log.learning_rates)
-left.set(xlabel="step", ylabel="learning rate", title="learning rate: warm-up, then 1/√step")
+left.set(xlabel="step", ylabel="learning rate", title="warm-up, then 1/√step")
 right.plot(range(1, len(log.losses) + 1), log.losses, alpha=0.4, label="each step")
 smoothed = np.convolve(log.losses, np.ones(25) / 25, mode="valid")
 right.plot(range(25, len(log.losses) + 1), smoothed, label="average of 25 steps")
 uniform = np.log(task.vocab_size)
-right.axhline(uniform, color="gray", linestyle=":", label=f"guessing uniformly, ln {task.vocab_size} = {uniform:.2f}")
+label = f"guessing uniformly,\nln {task.vocab_size} = {uniform:.2f}"
+right.axhline(uniform, color="gray", linestyle=":", label=label)
 right.set(xlabel="step", ylabel="label-smoothed loss", title="training loss")
 right.legend()
 plt.show()
@@ -88,7 +95,8 @@ plt.show()
 # %%
 start = time.perf_counter()
 accuracy = exact_match_accuracy(model, task, num_sequences=1000, seed=12345)
-print(f"exact-sequence accuracy on 1000 held-out sequences: {accuracy:.1%} ({time.perf_counter() - start:.1f} s)")
+seconds = time.perf_counter() - start
+print(f"exact match on 1000 held-out sequences: {accuracy:.1%} ({seconds:.1f} s)")
 
 # %% [markdown]
 # ## Greedy decoding, step by step
@@ -108,10 +116,10 @@ def token_name(i: int) -> str:
 rows = ["| step | prefix | most probable next tokens |", "| --- | --- | --- |"]
 for number, step in enumerate(result.steps, 1):
     top = torch.topk(step.probabilities, 3)
-    choices = ", ".join(
-        f"`{token_name(i)}` {p:.3f}" for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
-    )
-    rows.append(f"| {number} | `{' '.join(token_name(i) for i in step.prefix)}` | {choices} |")
+    pairs = zip(top.values.tolist(), top.indices.tolist(), strict=True)
+    choices = ", ".join(f"`{token_name(i)}` {p:.3f}" for p, i in pairs)
+    prefix = " ".join(token_name(i) for i in step.prefix)
+    rows.append(f"| {number} | `{prefix}` | {choices} |")
 print("source:", task.decode(source[0]), "  output:", task.decode(result.tokens[0]))
 display(Markdown("\n".join(rows)))
 
@@ -139,10 +147,17 @@ timings = {}
 outputs = {}
 for use_cache in (True, False):
     start = time.perf_counter()
-    outputs[use_cache] = greedy_decode(model, source, max_new_tokens=200, use_cache=use_cache, stop_at_eos=False).tokens
+    outputs[use_cache] = greedy_decode(
+        model,
+        source,
+        max_new_tokens=200,
+        use_cache=use_cache,
+        stop_at_eos=False,
+    ).tokens
     timings[use_cache] = time.perf_counter() - start
 print("same tokens:", torch.equal(outputs[True], outputs[False]))
-print(f"with cache {timings[True]:.2f} s, without {timings[False]:.2f} s: {timings[False] / timings[True]:.1f}x faster")
+speedup = timings[False] / timings[True]
+print(f"cache {timings[True]:.2f} s, none {timings[False]:.2f} s: {speedup:.1f}x")
 
 # %% [markdown]
 # ## What the trained model attends to
@@ -152,7 +167,7 @@ print(f"with cache {timings[True]:.2f} s, without {timings[False]:.2f} s: {timin
 # far (lower triangle only: the causal mask); the cross-attention shows, for every output position, which
 # source position it copies from. For a reversal that should be the anti-diagonal.
 
-# %%
+# %% alt="Three heat maps of attention weights averaged over the heads, for one reversal example. The encoder's self-attention over the source; the decoder's self-attention, filled only on and below the diagonal because of the causal mask; and the cross-attention from target positions to source positions."
 source_tokens = [task.decode([i]) for i in source[0]]
 target_in = torch.tensor([[BOS, *source[0].flip(0).tolist()]])
 target_tokens = ["<s>", *source_tokens[::-1]]
@@ -160,14 +175,37 @@ with torch.no_grad(), recorded_attention(model) as weights:
     model(source, target_in)
 
 panels = [
-    ("encoder.layers.1.self_attention", "encoder self-attention (layer 2)", source_tokens, source_tokens),
-    ("decoder.layers.1.self_attention", "decoder self-attention (layer 2)", target_tokens, target_tokens),
-    ("decoder.layers.1.cross_attention", "cross-attention (layer 2)", target_tokens, source_tokens),
+    (
+        "encoder.layers.1.self_attention",
+        "encoder self-attention (layer 2)",
+        source_tokens,
+        source_tokens,
+    ),
+    (
+        "decoder.layers.1.self_attention",
+        "decoder self-attention (layer 2)",
+        target_tokens,
+        target_tokens,
+    ),
+    (
+        "decoder.layers.1.cross_attention",
+        "cross-attention (layer 2)",
+        target_tokens,
+        source_tokens,
+    ),
 ]
-fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), layout="constrained")
+fig = plt.figure(figsize=(7, 7), layout="constrained")
+mosaic = fig.subplot_mosaic([["0", "1"], ["2", "."]])
+axes = [mosaic[str(index)] for index in range(3)]
 for ax, (name, title, query_labels, key_labels) in zip(axes, panels, strict=True):
     average = weights[name][0][0].mean(dim=0)  # average over the heads: (T, S)
-    plot_weights(ax, average.numpy(), title + ", mean of heads", query_labels, key_labels)
+    plot_weights(
+        ax,
+        average.numpy(),
+        title + ",\nmean of heads",
+        query_labels,
+        key_labels,
+    )
 axes[2].set_xlabel("source key")
 axes[2].set_ylabel("target query")
 plt.show()

@@ -60,13 +60,31 @@ class TransformerConfig:
     # --8<-- [start:table_3]
     @classmethod
     def base(cls, vocab_size: int = 37000) -> TransformerConfig:
-        """The paper's base model (Table 3), with its shared English-German vocabulary of about 37000 tokens."""
-        return cls(vocab_size, vocab_size, d_model=512, num_heads=8, num_layers=6, d_ff=2048, dropout=0.1)
+        """The paper's base model (Table 3), with its shared
+        English-German vocabulary of about 37000 tokens.
+        """
+        return cls(
+            vocab_size,
+            vocab_size,
+            d_model=512,
+            num_heads=8,
+            num_layers=6,
+            d_ff=2048,
+            dropout=0.1,
+        )
 
     @classmethod
     def big(cls, vocab_size: int = 37000) -> TransformerConfig:
         """The paper's big model (Table 3)."""
-        return cls(vocab_size, vocab_size, d_model=1024, num_heads=16, num_layers=6, d_ff=4096, dropout=0.3)
+        return cls(
+            vocab_size,
+            vocab_size,
+            d_model=1024,
+            num_heads=16,
+            num_layers=6,
+            d_ff=4096,
+            dropout=0.3,
+        )
 
     # --8<-- [end:table_3]
 

@@ -7,8 +7,14 @@ from transformer_tutorial.config import TransformerConfig
 
 
 # --8<-- [start:attention_multiply_adds]
-def attention_multiply_adds(query_length: int, key_length: int, d_model: int, num_heads: int) -> dict[str, int]:
-    """Multiply-adds of one multi-head attention call on one sequence, for each matrix product.
+def attention_multiply_adds(
+    query_length: int,
+    key_length: int,
+    d_model: int,
+    num_heads: int,
+) -> dict[str, int]:
+    """Multiply-adds of one multi-head attention
+    call on one sequence, for each matrix product.
 
     Each head has d = D / H features, so the per-head products cost H · (T·S·d) = T·S·D together: the number
     of heads cancels out.
@@ -59,7 +65,8 @@ def layer_multiply_adds_per_position(length: int, d_model: int, d_ff: int) -> di
 
 # --8<-- [start:transformer_parameter_count]
 def transformer_parameter_count(config: TransformerConfig) -> dict[str, int]:
-    """The parameters of ``Transformer(config)``, counted from the architecture, block by block.
+    """The parameters of ``Transformer(config)``,
+    counted from the architecture, block by block.
 
     Examples:
         >>> counts = transformer_parameter_count(TransformerConfig.base())
@@ -72,7 +79,8 @@ def transformer_parameter_count(config: TransformerConfig) -> dict[str, int]:
     layer_norm = 2 * d  # γ and β
     counts = {"encoder layers": n * (attention + feed_forward + 2 * layer_norm)}
     counts["decoder layers"] = n * (2 * attention + feed_forward + 3 * layer_norm)
-    if config.share_embeddings:  # one matrix: source and target embeddings and the output layer
+    # one matrix: source and target embeddings and the output layer
+    if config.share_embeddings:
         counts["embeddings and output layer (shared)"] = config.src_vocab_size * d
     else:
         counts["source embeddings"] = config.src_vocab_size * d

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -62,11 +63,24 @@ def test_every_page_and_notebook_is_built(built_site):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
-def test_each_notebook_page_offers_its_ipynb(built_site, notebook):
+def test_each_notebook_page_offers_its_ipynb_with_the_outputs_it_shows(built_site, notebook):
     folder = built_site / "notebooks" / notebook.stem
     ipynb = json.loads((folder / f"{notebook.stem}.ipynb").read_text(encoding="utf-8"))
     assert ipynb["nbformat"] == 4 and any(cell["cell_type"] == "code" for cell in ipynb["cells"])
     assert f'href="{notebook.stem}.ipynb" download' in (folder / "index.html").read_text(encoding="utf-8")
+    code = [cell for cell in ipynb["cells"] if cell["cell_type"] == "code"]
+    assert all(cell.get("outputs") for cell in code if "print(" in "".join(cell["source"])), "outputs missing"
+    images = [output for cell in code for output in cell["outputs"] if "image/png" in output.get("data", {})]
+    assert images, "the notebook's figures are not in the download"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
+def test_notebook_pages_show_no_stderr_no_machine_paths_and_describe_their_figures(built_site, notebook):
+    html = (built_site / "notebooks" / notebook.stem / "index.html").read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.stderr" not in html
+    assert str(ROOT) not in html and sys.prefix not in html
+    assert "No description has been provided" not in html
+    assert re.search(r'<img alt="[^"]{40,}"[^>]* src="data:image/png', html), "a figure without real alt text"
 
 
 def test_notebook_pages_link_shared_stylesheets_instead_of_inlining_them(built_site):
@@ -74,7 +88,8 @@ def test_notebook_pages_link_shared_stylesheets_instead_of_inlining_them(built_s
     for notebook in NOTEBOOKS:
         page = built_site / "notebooks" / notebook.stem / "index.html"
         html = page.read_text(encoding="utf-8")
-        assert "<style" not in html, f"{notebook.name}: a stylesheet is still inline"
+        inline = re.findall(r"<style[^>]*>(.*?)</style>", html, re.DOTALL)
+        assert all(len(css) < 2_000 for css in inline), f"{notebook.name}: nbconvert's stylesheet is still inline"
         links = re.findall(r'<link rel="stylesheet" href="([^"]*assets/notebooks/[^"]+)"', html)
         assert links, f"{notebook.name}: no shared stylesheet"
         stylesheets |= {(page.parent / link).resolve() for link in links}
@@ -99,6 +114,29 @@ def test_all_math_is_mathml(built_site):
         assert 'class="arithmatex"' not in html, page
         assert "mathjax" not in html.lower(), page
     assert "<math" in (built_site / "index.html").read_text(encoding="utf-8")
+
+
+PAGE_WEIGHT_LIMIT = 250_000  # bytes of HTML; the API reference used to be one page of 728 kB
+
+
+def test_no_page_weighs_more_than_250_kb(built_site):
+    heavy = {
+        str(page.relative_to(built_site)): page.stat().st_size
+        for page in built_site.rglob("*.html")
+        if page.stat().st_size > PAGE_WEIGHT_LIMIT
+    }
+    assert not heavy
+
+
+def test_the_search_index_has_no_code_and_clean_notebook_entries(built_site):
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    pages = [entry for entry in index["docs"] if not entry["location"].startswith("notebooks/")]
+    assert not any("<pre>" in entry["text"] for entry in pages), "code blocks are in the search index"
+    # A notebook's entries hold its text and its printed results, once, without prompts or copy buttons.
+    notebook_text = " ".join(e["text"] + e["title"] for e in index["docs"] if e["location"].startswith("notebooks/"))
+    assert notebook_text and "Copied!" not in notebook_text and "In [" not in notebook_text
+    assert "¶" not in notebook_text and "import matplotlib" not in notebook_text
+    assert any("KV cache" in entry["title"] for entry in index["docs"]), "KV cache is not findable"
 
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -282,4 +320,79 @@ def test_the_colour_scheme_toggle_switches_to_dark(browser, site_url):
     page.locator("form[data-md-component='palette'] label:visible").first.click()
     after = page.get_attribute("body", "data-md-color-scheme")
     assert {before, after} == {"default", "slate"}
+    assert not watcher.problems, "\n".join(watcher.problems)
+
+
+# Every tab's code blocks count, not only the open tab's: all tab panels are shown while measuring.
+SHOW_ALL_TABS = ".tabbed-set > .tabbed-content > .tabbed-block { display: block !important; }"
+MEASURE_CODE = """() => [...document.querySelectorAll("article pre")].map(pre => {
+    const box = pre.querySelector(":scope > code") || pre;
+    return box.scrollWidth > box.clientWidth + 1 || pre.scrollWidth > pre.clientWidth + 1;
+})"""
+MEASURE_FIGURES = """() => [...document.querySelectorAll("article img")]
+    .filter(img => img.src.includes("/figures/") && img.offsetParent !== null)
+    .map(img => ({
+        src: img.src.split("/").pop(),
+        scale: img.clientWidth / img.naturalWidth,
+        caption: (img.closest("figure")?.querySelector("figcaption")?.innerText || ""),
+    }))"""
+
+
+def pages_with_figures(site: Path) -> list[str]:
+    return [
+        path.removeprefix("./")
+        for path in site_pages(site)
+        if "figures/" in (site / path / "index.html").read_text(encoding="utf-8")
+    ]
+
+
+@pytest.mark.browser
+def test_code_blocks_do_not_scroll_sideways_at_1280_px(browser, built_site, site_url):
+    watcher = PageWatcher(browser, site_url, width=1280)
+    scrolling, blocks = [], 0
+    for path in [page.removeprefix("./") for page in site_pages(built_site)]:
+        page = watcher.open(path)
+        page.add_style_tag(content=SHOW_ALL_TABS)
+        overflows = page.evaluate(MEASURE_CODE)
+        blocks += len(overflows)
+        scrolling += [f"{path or 'home'} block {number}" for number, wide in enumerate(overflows) if wide]
+    assert blocks > 100
+    assert not [entry for entry in scrolling if entry.startswith("home ")], scrolling
+    assert len(scrolling) <= 0.02 * blocks, f"{len(scrolling)} of {blocks} blocks scroll:\n" + "\n".join(scrolling)
+
+
+@pytest.mark.browser
+def test_no_page_is_wider_than_a_phone(browser, built_site, site_url):
+    watcher = PageWatcher(browser, site_url, width=390)
+    too_wide = {}
+    for path in [page.removeprefix("./") for page in site_pages(built_site)]:
+        width = watcher.open(path).evaluate("() => document.documentElement.scrollWidth")
+        if width > 390:
+            too_wide[path or "home"] = width
+    assert not too_wide
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_figures_are_shown_at_their_drawn_size_with_a_numbered_caption(browser, built_site, site_url, scheme):
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    shown = []
+    for path in pages_with_figures(built_site):
+        page.goto(site_url + path, wait_until="load")
+        assert page.get_attribute("body", "data-md-color-scheme") == ("slate" if scheme == "dark" else "default")
+        for figure in page.evaluate(MEASURE_FIGURES):
+            shown.append(figure["src"])
+            assert figure["src"].endswith("-dark.svg#only-dark" if scheme == "dark" else ".svg#only-light"), figure
+            assert figure["scale"] >= 0.9, f"{path}: {figure['src']} is shown at {figure['scale']:.0%}"
+            assert re.match(r"Figure \d+\. \w", figure["caption"]), f"{path}: {figure['src']} has no caption"
+    assert len(shown) >= 20
+    page.close()
+
+
+@pytest.mark.browser
+def test_a_figure_opens_full_size(browser, site_url):
+    watcher = PageWatcher(browser, site_url)
+    page = watcher.open("attention/")
+    page.locator("article a.glightbox:visible").first.click()
+    page.locator(".glightbox-container .gslide-image img").first.wait_for(state="visible", timeout=10_000)
     assert not watcher.problems, "\n".join(watcher.problems)

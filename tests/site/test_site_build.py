@@ -56,3 +56,20 @@ def test_a_notebook_cell_that_raises_fails_the_build(tmp_path):
     result = build_site(config, tmp_path / "site")
     assert result.returncode != 0
     assert "this cell is broken on purpose" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("# %% [markdown]\n# See [the missing page](../missing.md).\n", "missing.md, which is not a page"),
+        ('# %%\nimport sys\n\nprint("careful", file=sys.stderr)\n', "wrote to stderr"),
+    ],
+    ids=["broken-link", "stderr"],
+)
+def test_a_notebook_that_shows_the_reader_something_broken_fails_the_build(tmp_path, cell, message):
+    (jupyter,) = [plugin for plugin in CONFIG["plugins"] if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin]
+    pages = {"index.md": "# Home\n", "notebooks/shaky.py": "# %% [markdown]\n# # A notebook\n\n" + cell}
+    config = make_project(tmp_path, pages, plugins=[jupyter], hooks=["theme/hooks/notebooks.py"])
+    result = build_site(config, tmp_path / "site")
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr

@@ -1,24 +1,31 @@
 """MkDocs hook: render the package's figures (``transformer_tutorial.figures``) into the site.
 
 Each figure becomes ``figures/<name>.svg``, a file of the build that a page links to like any other image, so
-a page that links to a figure nobody draws fails the strict build. Drawing them all takes a core for a good
-part of the build, so they are drawn in another process from the moment the configuration is read, while
-MkDocs renders the pages; the files are written just before MkDocs copies them into the site. A figure whose
-code raises fails the build with that figure's traceback.
+a page that links to a figure nobody draws fails the strict build. It is drawn a second time in the site's
+dark palette, as ``figures/<name>-dark.svg``: on the page, each figure's image is followed by its dark twin,
+and Material's ``#only-light`` and ``#only-dark`` address fragments show the one that matches the colour
+scheme the reader picked (the lightbox, mkdocs-glightbox, keeps the two in separate galleries).
+
+Drawing them all takes a core for a good part of the build, so they are drawn in another process from the
+moment the configuration is read, while MkDocs renders the pages; the files are written just before MkDocs
+copies them into the site. A figure whose code raises fails the build with that figure's traceback.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import re
 import tempfile
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 from transformer_tutorial.figures import DATA_FIGURES, FIGURES, figure_svg
+from transformer_tutorial.figures.plotting import PALETTES
 
 _pool: ProcessPoolExecutor | None = None
 _folder: tempfile.TemporaryDirectory | None = None
@@ -35,8 +42,34 @@ def on_config(config):
     _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     _folder = tempfile.TemporaryDirectory(prefix="figures-")
     for name in [*FIGURES, *DATA_FIGURES]:
-        _drawings[name] = _pool.submit(figure_svg, name)
+        for colours in PALETTES:
+            _drawings[_file_name(name, colours)] = _pool.submit(figure_svg, name, colours)
     return config
+
+
+def _file_name(name: str, colours: str) -> str:
+    return name if colours == "light" else f"{name}-{colours}"
+
+
+# An <img> whose address ends in figures/<name>.svg (with the attributes Markdown gives it, in any order).
+_IMAGE = re.compile(r'<img (?P<before>[^>]*?)src="(?P<path>[^"]*figures/)(?P<name>[\w-]+)\.svg"(?P<after>[^>]*)>')
+
+
+@event_priority(50)  # before mkdocs-glightbox wraps each image in a link to itself
+def on_page_content(html, page, config, files):
+    """Follow every figure's image with its dark twin; each is shown in its own colour scheme only."""
+
+    def twins(image: re.Match[str]) -> str:
+        if image["name"] not in FIGURES and image["name"] not in DATA_FIGURES:
+            return image[0]
+        light, dark = (
+            f'<img {image["before"]}src="{image["path"]}{_file_name(image["name"], colours)}.svg#only-{colours}"'
+            f"{image['after']}>"
+            for colours in PALETTES
+        )
+        return light + dark
+
+    return _IMAGE.sub(twins, html)
 
 
 def on_files(files, config):

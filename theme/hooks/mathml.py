@@ -39,7 +39,11 @@ def tex_to_mathml(tex: str, display: bool, where: str) -> str:
     unknown = UNKNOWN_COMMAND.search(mathml)
     if unknown:  # latex2mathml prints a command it does not know as text instead of failing
         raise PluginError(f"{where}: cannot typeset {tex!r}: unknown command {unknown[1]}")
-    return mathml
+    # A formula cannot break across lines: on a phone a long one scrolls inside its own frame instead of
+    # widening the page (docs/stylesheets/extra.css).
+    if display:
+        return f'<div class="math-frame">{mathml}</div>'
+    return f'<span class="math-frame">{mathml}</span>'
 
 
 def _arithmatex(match: re.Match[str], where: str) -> str:

@@ -7,15 +7,29 @@ execute, this hook starts every notebook on a kernel of its own as soon as the c
 mkdocs-jupyter reaches a notebook's page, it waits for that run and renders the executed copy. A cell that
 raises fails the build with its traceback, as it did before.
 
-The hook also puts each notebook's ``.ipynb``, without outputs, beside its page for the download button, and
-moves the stylesheets that nbconvert writes into every notebook page (some 600 kB, the same on each) into
-shared files, which a browser fetches once.
+The hook also holds the notebooks to what a page promises its reader:
+
+- a notebook that writes to stderr, or prints a path of the machine that builds the site, fails the build
+  (progress bars included: a notebook turns them off and prints one line when the work is done);
+- every figure has alt text: a code cell that draws one carries it in its metadata (``# %% alt="..."``), and
+  a figure without it fails the build (nbconvert would write "No description has been provided");
+- a link in a notebook's Markdown is written as on any page, to the ``.md`` or ``.py`` source relative to the
+  notebook, and is checked and rewritten to the page's address; a link to nothing fails the build;
+- the ``.ipynb`` beside each page, for the download button, is the executed notebook, with the outputs the page
+  shows;
+- prompts, copy buttons and the copy buttons' hidden text are left out of the search index;
+- the stylesheets that nbconvert writes into every notebook page (some 600 kB, the same on each) move into
+  shared files, which a browser fetches once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html as html_text
+import os
+import posixpath
 import re
+import sys
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +37,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.utils import get_relative_url
 from mkdocs_jupyter import plugin as jupyter_plugin
 from nbclient import NotebookClient
@@ -33,6 +48,23 @@ _runs: dict[str, Future[Path]] = {}  # resolved source path -> its run, which gi
 _folder: tempfile.TemporaryDirectory | None = None
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 _stylesheets: dict[str, str] = {}  # path in the site -> CSS
+_NO_ALT = 'alt="No description has been provided for this image"'
+# Parts of a notebook page that are not its text: prompts, copy buttons, the copy buttons' hidden source.
+_NOT_TEXT = re.compile(
+    r'<(div|a) class="(jp-InputPrompt|jp-OutputPrompt|zeroclipboard-container|clipboard-copy-txt|anchor-link)'
+)
+_LINK = re.compile(r'href="(?P<target>[^"#:]*)(?P<anchor>#[^"]*)?"')
+_IMAGE_TAG = re.compile(r"<img [^>]*>")
+
+
+def _not_in_lightbox(tag: re.Match[str]) -> str:
+    """An inline image (a figure of the notebook) with the class that mkdocs-glightbox skips: wrapped in a link
+    to itself, each figure would be in the page twice."""
+    if 'src="data:' not in tag[0]:
+        return tag[0]
+    if 'class="' in tag[0]:
+        return tag[0].replace('class="', 'class="no-lightbox ', 1)
+    return tag[0].replace("<img ", '<img class="no-lightbox" ', 1)
 
 
 def on_config(config):
@@ -64,8 +96,29 @@ def _execute(source: Path, target: Path, kernel: str) -> Path:
     """Run every cell of the notebook ``source`` in its own folder, as Jupyter would; write the result to ``target``."""
     notebook = jupytext.read(source)
     NotebookClient(notebook, kernel_name=kernel, resources={"metadata": {"path": str(source.parent)}}).execute()
+    check_outputs(notebook, source.name, machine_paths(source))
     nbformat.write(notebook, target)
     return target
+
+
+def machine_paths(source: Path) -> list[str]:
+    """Paths that belong to the machine that runs a notebook, which no output may show."""
+    paths = {str(source.resolve().parents[2]), sys.prefix, sys.base_prefix, os.path.expanduser("~")}
+    return sorted(path for path in paths if len(path) > 1)
+
+
+def check_outputs(notebook, name: str, forbidden: list[str]) -> None:
+    """Fail if a cell wrote to stderr, printed one of the ``forbidden`` paths, or drew a figure without alt text."""
+    for number, cell in enumerate(notebook.cells, 1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                raise PluginError(f"notebook {name}, cell {number} wrote to stderr:\n{output['text'][:500]}")
+            text = output.get("text") or "".join(str(value) for value in output.get("data", {}).values())
+            for path in forbidden:
+                if path in text:
+                    raise PluginError(f"notebook {name}, cell {number} shows a path of this machine: {path}")
+            if "image/png" in output.get("data", {}) and not cell.metadata.get("alt"):
+                raise PluginError(f'notebook {name}, cell {number} draws a figure without alt text: add alt="..."')
 
 
 def _render_executed_copy(nb_path, execute=False, **options):
@@ -77,12 +130,43 @@ def _render_executed_copy(nb_path, execute=False, **options):
         executed = run.result()
     except Exception as error:  # a cell raised (nbclient's CellExecutionError) or the kernel died
         raise PluginError(f"notebook {nb_path} failed:\n{error}") from error
-    return _render_notebook(str(executed), execute=False, **options)
+    rendered = _render_notebook(str(executed), execute=False, **options)
+    alts = [
+        cell.metadata["alt"]
+        for cell in nbformat.read(executed, as_version=4).cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    for alt in alts:  # nbconvert writes the images in the order of the outputs
+        rendered = rendered.replace(_NO_ALT, f'alt="{html_text.escape(alt)}"', 1)
+    return rendered
 
 
+@event_priority(50)  # before mkdocs-glightbox
 def on_page_content(html: str, page, config, files) -> str:
     if not getattr(page, "nb_url", None):
         return html
+    html = _IMAGE_TAG.sub(_not_in_lightbox, html)
+    html = _NOT_TEXT.sub(lambda part: f'<{part[1]} data-search-exclude class="{part[2]}', html)
+
+    def checked(link: re.Match[str]) -> str:
+        target, anchor = link["target"], link["anchor"] or ""
+        if not target or target.startswith(("/", "data")):
+            return link[0]
+        if target.endswith((".md", ".py")):  # a source file, as on any page: relative to this notebook's source
+            src_uri = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), target))
+            linked = files.get_file_from_path(src_uri)
+            if linked is None or not linked.is_documentation_page():
+                raise PluginError(f"notebook {page.file.src_uri} links to {target}, which is not a page")
+            return f'href="{get_relative_url(linked.url, page.url)}{anchor}"'
+        if target.endswith(".css"):
+            return link[0]
+        url = posixpath.normpath(posixpath.join(posixpath.dirname(page.url.rstrip("/") + "/x"), target))
+        if not any(f.url.rstrip("/") == url.rstrip("/") for f in files.documentation_pages()):
+            raise PluginError(f"notebook {page.file.src_uri} links to {target}, which is not a page of the site")
+        return link[0]
+
+    html = _LINK.sub(checked, html)
 
     def link(style: re.Match[str]) -> str:
         path = f"assets/notebooks/{hashlib.sha256(style[1].encode()).hexdigest()[:16]}.css"
@@ -97,7 +181,11 @@ def on_post_page(output: str, page, config) -> str:
         source = Path(page.file.abs_src_path)
         target = Path(page.file.abs_dest_path).parent / f"{source.stem}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        jupytext.write(jupytext.read(source), target, fmt="ipynb")
+        run = _runs.get(str(source.resolve()))
+        if run is not None:  # the executed copy, with the outputs the page shows
+            nbformat.write(nbformat.read(run.result(), as_version=4), target)
+        else:  # the notebooks were not executed: the bare notebook
+            jupytext.write(jupytext.read(source), target, fmt="ipynb")
     return output
 
 

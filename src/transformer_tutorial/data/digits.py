@@ -29,7 +29,8 @@ class DigitsSplit:
 
 # --8<-- [start:load_digits]
 def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
-    """The digits, shuffled with ``seed`` and split: ``test_size`` images for testing, the rest for training.
+    """The digits, shuffled with ``seed`` and split:
+    ``test_size`` images for testing, the rest for training.
 
     Pixels are divided by 16, so that they lie in [0, 1], and given a channel axis: (N, 1, 8, 8), the layout of a
     grey image batch in PyTorch.
@@ -39,7 +40,8 @@ def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
         >>> digits.train_images.shape, digits.test_images.shape
         ((1347, 1, 8, 8), (450, 1, 8, 8))
     """
-    from sklearn.datasets import load_digits as sklearn_load_digits  # imported here: it takes a second or two
+    # imported here: it takes a second or two
+    from sklearn.datasets import load_digits as sklearn_load_digits
 
     check_positive_int("test_size", test_size)
     data = sklearn_load_digits()

@@ -68,7 +68,8 @@ def sha256(path: str | Path) -> str:
 
 # --8<-- [start:safetensors]
 def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
-    """Every tensor of a ``.safetensors`` file, as read-only NumPy arrays that share one buffer.
+    """Every tensor of a ``.safetensors`` file, as
+    read-only NumPy arrays that share one buffer.
 
     The format: 8 bytes holding the header's length N (unsigned, little-endian), N bytes of JSON that give each
     tensor's dtype, shape and ``data_offsets`` (start and end, in bytes, counted from the end of the header), then

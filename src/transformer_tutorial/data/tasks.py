@@ -49,7 +49,8 @@ def is_held_out(symbols: np.ndarray) -> bool:
 # --8<-- [start:reversal_task]
 @dataclass(frozen=True)
 class ReversalTask:
-    """Random sequences of ``num_symbols`` symbols, ``min_length`` to ``max_length`` long, to be reversed.
+    """Random sequences of ``num_symbols`` symbols,
+    ``min_length`` to ``max_length`` long, to be reversed.
 
     Examples:
         >>> task = ReversalTask(num_symbols=5, min_length=2, max_length=4)
@@ -75,8 +76,9 @@ class ReversalTask:
         check_positive_int("num_symbols", self.num_symbols)
         check_positive_int("min_length", self.min_length)
         check_positive_int("max_length", self.max_length)
-        if self.min_length > self.max_length:
-            raise ValueError(f"min_length={self.min_length} is greater than max_length={self.max_length}")
+        low, high = self.min_length, self.max_length
+        if low > high:
+            raise ValueError(f"min_length={low} is greater than max_length={high}")
 
     @property
     def vocab_size(self) -> int:
@@ -98,8 +100,11 @@ class ReversalTask:
         return examples(sequences)
 
     def decode(self, ids: np.ndarray) -> str:
-        """Token ids as text: symbols as letters a, b, c, …; padding, start and end left out."""
-        return " ".join(chr(ord("a") + int(i) - FIRST_SYMBOL) for i in ids if int(i) >= FIRST_SYMBOL)
+        """Token ids as text: symbols as letters a,
+        b, c, …; padding, start and end left out.
+        """
+        symbols = [int(i) - FIRST_SYMBOL for i in ids if int(i) >= FIRST_SYMBOL]
+        return " ".join(chr(ord("a") + symbol) for symbol in symbols)
 
     # --8<-- [end:reversal_task]
 

@@ -28,14 +28,19 @@ _MARKUP_LINE = re.compile(r"^[ \t]*(?:<[^\n]*>|--8<--[^\n]*)[ \t]*$\n?", re.MULT
 
 # --8<-- [start:corpus]
 def site_corpus(docs_dir: str | Path) -> str:
-    """The prose of every Markdown page under ``docs_dir``, in the order of their paths, pages separated by a
-    blank line. Code blocks, HTML and snippet includes are left out: the model should learn sentences, not code."""
+    """The prose of every Markdown page under ``docs_dir``, in path order.
+
+    Pages are separated by a blank line. Code blocks, HTML and snippet includes are left out: the model should
+    learn sentences, not code."""
     pages = sorted(Path(docs_dir).rglob("*.md"))
     if not pages:
         raise FileNotFoundError(f"no Markdown pages under {docs_dir}")
     texts = []
     for page in pages:
-        text = _MARKUP_LINE.sub("", _COMMENT.sub("", _FENCE.sub("", page.read_text(encoding="utf-8"))))
+        text = _MARKUP_LINE.sub(
+            "",
+            _COMMENT.sub("", _FENCE.sub("", page.read_text(encoding="utf-8"))),
+        )
         texts.append(re.sub(r"\n{3,}", "\n\n", text).strip())
     return "\n\n".join(texts) + "\n"
 
@@ -56,7 +61,8 @@ def write_corpus(text: str) -> Path:
 
 
 class CharTokenizer:
-    """One token per character: the vocabulary is the sorted set of characters of a text.
+    """One token per character: the vocabulary
+    is the sorted set of characters of a text.
 
     Examples:
         >>> tokenizer = CharTokenizer.from_text("attention")

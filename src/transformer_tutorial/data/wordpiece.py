@@ -62,7 +62,8 @@ def _is_ideograph(code: int) -> bool:
 
 
 def basic_tokenize(text: str, lowercase: bool = True) -> list[str]:
-    """Steps 2 to 5: clean the text, space out ideographs, lower-case and strip accents, split into words.
+    """Steps 2 to 5: clean the text, space out ideographs,
+    lower-case and strip accents, split into words.
 
     Examples:
         >>> basic_tokenize("Café-au-lait, s'il vous plaît!")
@@ -78,7 +79,8 @@ def basic_tokenize(text: str, lowercase: bool = True) -> list[str]:
             cleaned.append(" " if _is_whitespace(char) else char)
     text = "".join(cleaned)
     if lowercase:
-        decomposed = unicodedata.normalize("NFD", text)  # "é" -> "e" followed by a combining accent
+        # "é" -> "e" followed by a combining accent
+        decomposed = unicodedata.normalize("NFD", text)
         text = "".join(char for char in decomposed if unicodedata.category(char) != "Mn").lower()
     words = []
     for chunk in text.split():
@@ -134,18 +136,22 @@ class WordPieceTokenizer:
 
     # --8<-- [start:wordpiece]
     def wordpiece(self, word: str) -> list[str]:
-        """Step 6: cut one word into the longest vocabulary pieces, left to right; ``[UNK]`` if that fails."""
+        """Step 6: cut one word into the longest vocabulary
+        pieces, left to right; ``[UNK]`` if that fails.
+        """
         if len(word) > self.max_chars_per_word:
             return ["[UNK]"]
         pieces, start = [], 0
         while start < len(word):
             end = len(word)
-            while end > start:  # try the longest candidate first, then shorten it by one character
+            # try the longest candidate first, then shorten it by one character
+            while end > start:
                 piece = word[start:end] if start == 0 else "##" + word[start:end]
                 if piece in self.ids:
                     break
                 end -= 1
-            if end == start:  # not even one character matched: the whole word is unknown
+            # not even one character matched: the whole word is unknown
+            if end == start:
                 return ["[UNK]"]
             pieces.append(piece)
             start = end

@@ -104,8 +104,13 @@ SECOND_NOUN_COREFERENCES = [
 
 
 # --8<-- [start:scores]
-def offset_scores(weights: np.ndarray, lengths: Sequence[int], offset: int) -> np.ndarray:
-    """The average weight from each word to the token ``offset`` places away (-1: previous, +1: next), per head.
+def offset_scores(
+    weights: np.ndarray,
+    lengths: Sequence[int],
+    offset: int,
+) -> np.ndarray:
+    """The average weight from each word to the token
+    ``offset`` places away (-1: previous, +1: next), per head.
 
     Args:
         weights: (L, B, H, T, T) attention weights of B padded sentences, L layers, H heads.
@@ -118,7 +123,8 @@ def offset_scores(weights: np.ndarray, lengths: Sequence[int], offset: int) -> n
     picked = []
     for b, n in enumerate(lengths):
         queries = np.arange(1, n - 1)  # the words, between [CLS] and [SEP]
-        picked.append(weights[:, b, :, queries, queries + offset])  # (words, L, H): NumPy puts them first
+        # (words, L, H): NumPy puts them first
+        picked.append(weights[:, b, :, queries, queries + offset])
     return np.concatenate(picked).mean(axis=0)
 
 
@@ -127,13 +133,18 @@ def word_position(tokens: Sequence[str], word: str, after: int = -1) -> int:
     for position in range(after + 1, len(tokens)):
         if tokens[position] == word:
             return position
-    raise ValueError(f"{word!r} is not a token of {list(tokens)} after position {after}")
+    raise ValueError(
+        f"{word!r} is not a token of {list(tokens)} after position {after}",
+    )
 
 
 def pronoun_scores(
-    weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]
+    weights: np.ndarray,
+    tokens: Sequence[Sequence[str]],
+    cases: Sequence[Coreference],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The average weight from each pronoun to its antecedent, and to the other noun, per head.
+    """The average weight from each pronoun to its
+    antecedent, and to the other noun, per head.
 
     Args:
         weights: (L, B, H, T, T) attention weights of the B sentences of ``cases``, padded.

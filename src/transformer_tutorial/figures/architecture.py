@@ -5,11 +5,12 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from transformer_tutorial.experiments.gradients import gradient_at_first_layer
+from transformer_tutorial.figures.plotting import PAGE_WIDTH
 
 
 def residual_gradients(depths: tuple[int, ...] = (2, 4, 8, 16, 32)) -> Figure:
     """Measured: the gradient reaching the first layer of a deep stack, with and without residual connections."""
-    figure = Figure(figsize=(6.5, 3.8), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.8), layout="constrained")
     ax = figure.subplots()
     for residual, layer_norm, style in (
         (True, False, "o-"),
@@ -24,5 +25,5 @@ def residual_gradients(depths: tuple[int, ...] = (2, 4, 8, 16, 32)) -> Figure:
     ax.set_xlabel("layers in the stack")
     ax.set_ylabel("gradient norm at the first layer")
     ax.set_title("how much gradient reaches the bottom of the stack")
-    ax.legend(fontsize=8)
+    ax.legend()
     return figure

@@ -8,11 +8,14 @@ module needs neither PyTorch nor the machine that ran the benchmark: only the re
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from transformer_tutorial.figures.plotting import PAGE_WIDTH, grid, ink, muted
 
 PASSES = ("forward", "forward+backward")
 # Drawing order, colour, marker and legend label of each implementation.
@@ -67,7 +70,7 @@ def _lengths_axis(ax: Axes, lengths: list[int]) -> None:
     ax.set_xticks(lengths, [str(n) for n in lengths])
     ax.minorticks_off()
     ax.set_xlabel("sequence length T (= S)")
-    ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
+    ax.grid(True, which="major", color=grid(), linewidth=0.6)
 
 
 def benchmark_times(results: dict[str, Any]) -> Figure:
@@ -79,7 +82,7 @@ def benchmark_times(results: dict[str, Any]) -> Figure:
     """
     rows, width = results["timings"], results["settings"]["widths"][-1]
     lengths = results["settings"]["lengths"]
-    figure = Figure(figsize=(11, 4.8), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 4.6), layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
     for ax, pass_ in zip(axes, PASSES, strict=True):
         longest = {}
@@ -96,14 +99,14 @@ def benchmark_times(results: dict[str, Any]) -> Figure:
         top = max(longest.values(), key=lambda xy: xy[1][-1])
         flat = longest.get("torch-mha") or min(longest.values(), key=lambda xy: xy[1][0])
         t = np.array(lengths, dtype=float)
-        ax.plot(t, 1.6 * top[1][-1] * (t / top[0][-1]) ** 2, "--", color="black", linewidth=0.9, label="∝ T² (slope 2)")
-        ax.plot(t, 0.5 * flat[1][0] * (t / flat[0][0]), ":", color="black", linewidth=1.1, label="∝ T (slope 1)")
+        ax.plot(t, 1.6 * top[1][-1] * (t / top[0][-1]) ** 2, "--", color=ink(), linewidth=0.9, label="∝ T² (slope 2)")
+        ax.plot(t, 0.5 * flat[1][0] * (t / flat[0][0]), ":", color=ink(), linewidth=1.1, label="∝ T (slope 1)")
     axes[0].set_ylabel("median time per call (s)")
     low = min(min(line.get_ydata()) for ax in axes for line in ax.get_lines()[:-2])
     high = max(max(line.get_ydata()) for ax in axes for line in ax.get_lines()[:-2])
     axes[0].set_ylim(low / 2, high * 3)
-    _shared_legend(figure, axes, columns=5)
-    figure.suptitle(measured_on(results), fontsize=10)
+    _shared_legend(figure, axes, columns=2)
+    _title(figure, measured_on(results))
     return figure
 
 
@@ -113,7 +116,12 @@ def _shared_legend(figure: Figure, axes: Any, columns: int) -> None:
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(label, handle)
-    figure.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=columns, fontsize=8, frameon=False)
+    figure.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=columns, frameon=False)
+
+
+def _title(figure: Figure, text: str) -> None:
+    """The figure's title, wrapped to the width of the figure."""
+    figure.suptitle("\n".join(textwrap.wrap(text, 90)), fontsize=9)
 
 
 def benchmark_memory(results: dict[str, Any]) -> Figure:
@@ -125,7 +133,7 @@ def benchmark_memory(results: dict[str, Any]) -> Figure:
     rows = results["memory"]
     width = rows[0]["d_model"] if rows else results["settings"]["widths"][-1]
     lengths = sorted({row["length"] for row in rows})
-    figure = Figure(figsize=(11, 4.6), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 4.4), layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
     for ax, pass_ in zip(axes, PASSES, strict=True):
         for name in ("torch-explicit", "torch-mha", "torch-fused"):
@@ -133,13 +141,13 @@ def benchmark_memory(results: dict[str, Any]) -> Figure:
             x, y = _series(rows, name, pass_, width, "peak_bytes")
             ax.plot(x, np.array(y) / MIB, marker=marker, color=color, label=label, markersize=5)
         x, y = _series(rows, "torch-explicit", pass_, width, "weights_bytes")
-        ax.plot(x, np.array(y) / MIB, "--", color="black", linewidth=0.9, label="one (B, H, T, S) weights tensor")
+        ax.plot(x, np.array(y) / MIB, "--", color=ink(), linewidth=0.9, label="one (B, H, T, S) weights tensor")
         ax.set_yscale("log")
         _lengths_axis(ax, lengths)
         ax.set_title(f"{pass_}, d_model = {width}")
     axes[0].set_ylabel("peak memory of one call (MiB)")
-    _shared_legend(figure, axes, columns=4)
-    figure.suptitle(f"{measured_on(results)} · {results['memory_method'].split(':')[0]}", fontsize=10)
+    _shared_legend(figure, axes, columns=2)
+    _title(figure, f"{measured_on(results)} · {results['memory_method'].split(':')[0]}")
     return figure
 
 
@@ -147,7 +155,7 @@ def benchmark_ratios(results: dict[str, Any]) -> Figure:
     """The two speed targets of the run, as ratios at every width and length, with the limit drawn in."""
     targets = {row["name"]: row for row in results["targets"]}
     shown = [targets[name] for name in ("fused-vs-mha", "numpy-vs-explicit") if targets.get(name, {}).get("ratios")]
-    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.9), layout="constrained")
     axes = figure.subplots(1, len(shown), squeeze=False)[0]
     titles = {
         "fused-vs-mha": "ours, fused ÷ nn.MultiheadAttention\n(forward+backward)",
@@ -159,13 +167,13 @@ def benchmark_ratios(results: dict[str, Any]) -> Figure:
             points = sorted((r["length"], r["ratio"]) for r in target["ratios"] if r["d_model"] == width)
             ax.plot([p[0] for p in points], [p[1] for p in points], style, label=f"d_model = {width}", markersize=5)
         ax.axhline(target["limit"], color="#d62728", linewidth=1.2, label=f"target: at most {target['limit']:g}")
-        ax.axhline(1.0, color="gray", linewidth=0.8, linestyle=":")
+        ax.axhline(1.0, color=muted(), linewidth=0.8, linestyle=":")
         _lengths_axis(ax, sorted({r["length"] for r in target["ratios"]}) or results["settings"]["lengths"])
         ax.set_ylim(0, max([target["limit"] * 1.25] + [r["ratio"] * 1.1 for r in target["ratios"]]))
         ax.set_title(titles.get(target["name"], target["name"]))
         ax.set_ylabel(target.get("estimator", "ratio of medians"))
-        ax.legend(fontsize=8)
-    figure.suptitle(measured_on(results), fontsize=10)
+        ax.legend()
+    _title(figure, measured_on(results))
     return figure
 
 
@@ -174,7 +182,7 @@ def benchmark_throughput(results: dict[str, Any]) -> Figure:
     rows, width = results["timings"], results["settings"]["widths"][-1]
     lengths = results["settings"]["lengths"]
     ceiling = results["machine"]["matmul_tflops"]
-    figure = Figure(figsize=(11, 4.6), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 4.4), layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
     for ax, pass_ in zip(axes, PASSES, strict=True):
         for name in ("torch-explicit", "torch-mha", "torch-fused", "torch-sdpa"):
@@ -183,12 +191,12 @@ def benchmark_throughput(results: dict[str, Any]) -> Figure:
             if x:
                 ax.plot(x, y, marker=marker, color=color, label=label, markersize=5)
         size = results["settings"]["matmul_size"]
-        ax.axhline(ceiling, color="black", linestyle="--", linewidth=0.9, label=f"one {size}×{size} matrix product")
+        ax.axhline(ceiling, color=ink(), linestyle="--", linewidth=0.9, label=f"one {size}×{size} matrix product")
         _lengths_axis(ax, lengths)
         ax.set_title(f"{pass_}, d_model = {width}")
     highest = max([ceiling] + [max(line.get_ydata()) for ax in axes for line in ax.get_lines()])
     axes[0].set_ylim(0, highest * 1.1)
     axes[0].set_ylabel("model TFLOP/s")
-    _shared_legend(figure, axes, columns=5)
-    figure.suptitle(measured_on(results), fontsize=10)
+    _shared_legend(figure, axes, columns=2)
+    _title(figure, measured_on(results))
     return figure

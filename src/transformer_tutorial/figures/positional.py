@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from transformer_tutorial.figures.plotting import PAGE_WIDTH, muted
 from transformer_tutorial.numpy import causal_mask
 
 
@@ -12,10 +13,10 @@ def sinusoidal_encoding_map(length: int = 100, d_model: int = 128) -> Figure:
     """The paper's sinusoidal table as a heat map: one row per position, one column per feature."""
     from transformer_tutorial.numpy.positional import sinusoidal_encoding
 
-    figure = Figure(figsize=(9, 4.6), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.9), layout="constrained")
     ax = figure.subplots()
     image = ax.imshow(sinusoidal_encoding(length, d_model), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
-    ax.set_xlabel("column of the encoding (even: sine, odd: cosine; the frequency falls from left to right)")
+    ax.set_xlabel("column (even: sine, odd: cosine; the frequency falls to the right)")
     ax.set_ylabel("position")
     ax.set_title(f"sinusoidal encoding, {length} positions, d_model = {d_model}")
     figure.colorbar(image, ax=ax, label="value", shrink=0.9)
@@ -29,7 +30,7 @@ def sinusoidal_dimensions(length: int = 120, d_model: int = 128) -> Figure:
     table = sinusoidal_encoding(length, d_model)
     positions = np.arange(length)
     columns = (0, 1, 16, 32, 64)
-    figure = Figure(figsize=(9, 6.2), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 5.6), layout="constrained")
     axes = figure.subplots(len(columns), 1, sharex=True)
     for ax, column, color in zip(axes, columns, ("C0", "C0", "C1", "C2", "C3"), strict=True):
         two_i = column - column % 2
@@ -39,12 +40,11 @@ def sinusoidal_dimensions(length: int = 120, d_model: int = 128) -> Figure:
         ax.plot(positions, table[:, column], style, color=color, markersize=2.5)
         ax.set_ylim(-1.15, 1.15)
         ax.set_yticks([-1, 0, 1])
-        ax.axhline(0, color="#999999", linewidth=0.6)
-        ax.text(
-            1.01, 0.5, f"column {column}: {wave}\nwavelength {wavelength:,.1f}", transform=ax.transAxes, va="center"
-        )
+        ax.axhline(0, color=muted(), linewidth=0.6)
+        label = f"column {column}: {wave}\nwavelength {wavelength:,.1f}"
+        ax.text(1.01, 0.5, label, transform=ax.transAxes, va="center", fontsize=9)
     axes[-1].set_xlabel("position")
-    axes[0].set_title(f"five columns of the sinusoidal table (d_model = {d_model})")
+    axes[0].set_title(f"five columns of the table (d_model = {d_model})")
     return figure
 
 
@@ -53,19 +53,19 @@ def sinusoidal_dot_products(length: int = 100, d_model: int = 128) -> Figure:
     from transformer_tutorial.numpy.positional import sinusoidal_encoding
 
     table = sinusoidal_encoding(400, d_model)
-    figure = Figure(figsize=(10, 4.2), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
     left, right = figure.subplots(1, 2)
     image = left.imshow(table[:length] @ table[:length].T, cmap="viridis")
     left.set_xlabel("position q")
     left.set_ylabel("position p")
-    left.set_title("PE[p]·PE[q]: constant along each diagonal")
+    left.set_title("PE[p]·PE[q]: constant\nalong each diagonal")
     figure.colorbar(image, ax=left, label="dot product", shrink=0.85)
     offsets = np.arange(-60, 61)
     for start, style in ((100, "-"), (300, "o")):
         right.plot(offsets, table[start + offsets] @ table[start], style, markersize=3, label=f"p = {start}")
     right.set_xlabel("offset k")
     right.set_ylabel("PE[p]·PE[p + k]")
-    right.set_title("the same curve from every starting position")
+    right.set_title("the same curve from\nevery starting position")
     right.legend()
     return figure
 
@@ -74,10 +74,10 @@ def sinusoidal_variants(length: int = 100, d_model: int = 64) -> Figure:
     """The paper's interleaved table next to tensor2tensor's concatenated one, same length and width."""
     from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encoding, sinusoidal_encoding
 
-    figure = Figure(figsize=(10, 4.2), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
     tables = (sinusoidal_encoding(length, d_model), concatenated_sinusoidal_encoding(length, d_model))
-    titles = ("the paper: sin and cos interleaved", "tensor2tensor: all sines, then all cosines")
+    titles = ("the paper: sin and cos\ninterleaved", "tensor2tensor: all sines,\nthen all cosines")
     for ax, table, title in zip(axes, tables, titles, strict=True):
         image = ax.imshow(table, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
         ax.set_title(title)
@@ -93,7 +93,7 @@ def alibi_biases(num_heads: int = 8, length: int = 8) -> Figure:
 
     bias = alibi_bias(num_heads, length)
     mask = causal_mask(length)
-    figure = Figure(figsize=(10.5, 4.2), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.6), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=(1, 1.3))
     left.imshow(np.where(mask, bias[0], np.nan), cmap="Blues_r", vmin=bias[0].min(), vmax=0)
     for (row, col), value in np.ndenumerate(bias[0]):
@@ -104,19 +104,19 @@ def alibi_biases(num_heads: int = 8, length: int = 8) -> Figure:
                 f"{value:g}",
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=8,
                 color="white" if value < bias[0].min() / 2 else "black",
             )
     left.set_xticks(range(length))
     left.set_yticks(range(length))
     left.set_xlabel("key position j")
     left.set_ylabel("query position i")
-    left.set_title("head 0 (slope 1/2): -(i - j)/2; blank = masked")
+    left.set_title("head 0 (slope 1/2): -(i - j)/2\nblank: masked")
     distance = np.arange(0, 33)
     for head, slope in enumerate(alibi_slopes(num_heads)):
-        right.plot(distance, -slope * distance, label=f"head {head}: slope 1/{round(1 / slope)}")
+        right.plot(distance, -slope * distance, label=f"{head}: 1/{round(1 / slope)}")
     right.set_xlabel("distance i - j")
     right.set_ylabel("bias added to the score")
     right.set_title(f"all {num_heads} heads")
-    right.legend(fontsize=8, ncols=2)
+    right.legend(fontsize=8, ncols=2, title="slope of each head", title_fontsize=8)
     return figure

@@ -7,12 +7,14 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from transformer_tutorial.figures.plotting import PAGE_WIDTH, muted
+
 
 def learning_rate_schedule() -> Figure:
     """The warm-up schedule: the paper's base model, and the small reversal model of the training chapter."""
     from transformer_tutorial.torch.training import learning_rate
 
-    figure = Figure(figsize=(9, 3.4), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.3), layout="constrained")
     for ax, (d_model, warmup, factor, steps, title) in zip(
         figure.subplots(1, 2),
         ((512, 4000, 1.0, 100_000, "the paper's base model"), (64, 200, 0.3, 400, "the reversal model here")),
@@ -20,10 +22,10 @@ def learning_rate_schedule() -> Figure:
     ):
         step = np.unique(np.linspace(1, steps, 400).astype(int))
         ax.plot(step, [learning_rate(int(s), d_model, warmup, factor) for s in step])
-        ax.axvline(warmup, color="gray", linestyle=":", label=f"warm-up ends (step {warmup:,})")
+        ax.axvline(warmup, color=muted(), linestyle=":", label=f"warm-up ends\n(step {warmup:,})")
         ax.set_xlabel("step")
         ax.set_ylabel("learning rate")
-        ax.set_title(f"{title}\nd_model={d_model}, warmup={warmup:,}, factor={factor}")
+        ax.set_title(f"{title}\nd_model={d_model}, warmup={warmup:,}, factor={factor}", fontsize=9)
         ax.legend()
     return figure
 
@@ -35,7 +37,7 @@ def smoothed_target_distribution(vocab_size: int = 13, smoothing: float = 0.1, c
     from transformer_tutorial.torch.training import smoothed_targets
 
     target = torch.tensor([correct])
-    figure = Figure(figsize=(9, 3), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3), layout="constrained")
     for ax, eps, title in zip(
         figure.subplots(1, 2, sharey=True),
         (0.0, smoothing),
@@ -43,7 +45,7 @@ def smoothed_target_distribution(vocab_size: int = 13, smoothing: float = 0.1, c
         strict=True,
     ):
         probabilities = smoothed_targets(target, vocab_size, eps)[0].numpy()
-        ax.bar(range(vocab_size), probabilities, color="#3b6fb6")
+        ax.bar(range(vocab_size), probabilities, color="C0")
         for token in (correct, (correct + 1) % vocab_size):
             ax.annotate(
                 f"{probabilities[token]:.4f}",
@@ -55,7 +57,7 @@ def smoothed_target_distribution(vocab_size: int = 13, smoothing: float = 0.1, c
             )
         ax.set_ylim(0, 1.12)
         ax.set_xticks(range(vocab_size))
-        ax.set_xlabel(f"token id (the correct one is {correct})")
+        ax.set_xlabel(f"token id (correct: {correct})")
         ax.set_title(title)
     figure.axes[0].set_ylabel("target probability")
     return figure
@@ -68,16 +70,18 @@ def sampling_distributions() -> Figure:
     characters = ["␣", "e", "t", "a", "o", "i", "n", "s", "r", "h"]  # ␣ stands for the space character
     logits = np.array([2.4, 2.0, 1.5, 1.2, 1.0, 0.8, 0.5, 0.2, -0.2, -0.6])
     settings = [(1.0, None), (0.5, None), (2.0, None), (1.0, 3)]
-    figure = Figure(figsize=(12, 3.2), layout="constrained")
-    axes = figure.subplots(1, len(settings), sharey=True)
+    figure = Figure(figsize=(PAGE_WIDTH, 4.8), layout="constrained")
+    axes = figure.subplots(2, len(settings) // 2, sharey=True, sharex=True).flat
     for ax, (temperature, top_k) in zip(axes, settings, strict=True):
         probabilities = next_token_probabilities(logits, temperature, top_k)
-        ax.bar(range(len(characters)), probabilities, color="#3b6fb6")
+        ax.bar(range(len(characters)), probabilities, color="C0")
         ax.set_xticks(range(len(characters)), characters)
         ax.set_title(f"temperature {temperature:g}" + ("" if top_k is None else f", top-k {top_k}"))
+    for ax in figure.axes[2:]:
         ax.set_xlabel("next character")
-    axes[0].set_ylabel("probability")
-    axes[0].set_ylim(0, 1)
+    for ax in figure.axes[::2]:
+        ax.set_ylabel("probability")
+    figure.axes[0].set_ylim(0, 1)
     return figure
 
 
@@ -85,8 +89,10 @@ def parallelism(results: dict[str, Any]) -> Figure:
     """Stored timings (``python -m transformer_tutorial.experiments.parallelism``): Transformer layers against an
     LSTM over growing lengths, and a teacher-forced pass against generating the same tokens one at a time."""
     batches = sorted({row["batch"] for row in results["layers"]})
-    figure = Figure(figsize=(5 * (len(batches) + 1), 3.9), layout="constrained")
-    axes = figure.subplots(1, len(batches) + 1)
+    figure = Figure(figsize=(PAGE_WIDTH, 6.8), layout="constrained")
+    # The layers at each batch size side by side on top, generation below across the whole width.
+    panels = figure.subplot_mosaic([[str(batch) for batch in batches], ["decoder"] * len(batches)])
+    axes = [*(panels[str(batch)] for batch in batches), panels["decoder"]]
     width = results["settings"]["width"]
     for ax, batch in zip(axes, batches, strict=False):
         rows = [row for row in results["layers"] if row["batch"] == batch]
@@ -97,9 +103,9 @@ def parallelism(results: dict[str, Any]) -> Figure:
             ("lstm_ms", "s-", "LSTM layer"),
         ):
             ax.loglog(lengths, [row[key] for row in rows], style, label=label)
-        ax.set(xlabel="sequence length", ylabel="forward time (ms)", title=f"one layer, width {width}, batch {batch}")
-        ax.set_xticks(lengths, [str(length) for length in lengths])
-        ax.legend(fontsize=8)
+        ax.set(xlabel="sequence length", title=f"one layer, width {width}, batch {batch}")
+        ax.set_xticks(lengths, [str(length) for length in lengths], rotation=45)
+        ax.minorticks_off()  # the labels of a log axis's minor ticks would print over the lengths
     decoder = results["decoder"]
     targets = [row["target_length"] for row in decoder]
     for key, style, label in (
@@ -108,9 +114,12 @@ def parallelism(results: dict[str, Any]) -> Figure:
         ("generate_recomputed_ms", "^-", "generation, prefix recomputed"),
     ):
         axes[-1].loglog(targets, [row[key] for row in decoder], style, label=label)
-    axes[-1].set(xlabel="target tokens", ylabel="time (ms)", title="computing T target positions")
+    axes[0].set_ylabel("forward time (ms)")
+    axes[0].legend(fontsize=8)
+    axes[-1].set(xlabel="target tokens T", ylabel="time (ms)", title="computing T target positions")
     axes[-1].set_xticks(targets, [str(target) for target in targets])
-    axes[-1].legend(fontsize=8)
+    axes[-1].minorticks_off()
+    axes[-1].legend()
     machine = results["machine"]
     figure.suptitle(f"measured on {machine['cpu']}, {machine['torch_threads']} thread, {results['date']}", fontsize=9)
     return figure

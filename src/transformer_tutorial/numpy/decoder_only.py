@@ -72,7 +72,8 @@ class DecoderOnlyParams:
 
 # --8<-- [start:decoder_only]
 def decoder_only(tokens: np.ndarray, params: DecoderOnlyParams) -> np.ndarray:
-    """Token ids (B, T) -> logits (B, T, V): position t scores every candidate for token t + 1.
+    """Token ids (B, T) -> logits (B, T, V): position
+    t scores every candidate for token t + 1.
 
     Position t sees tokens 0 … t only (the causal mask), so all T predictions come from one pass.
     """
@@ -82,17 +83,25 @@ def decoder_only(tokens: np.ndarray, params: DecoderOnlyParams) -> np.ndarray:
     x = params.token_embedding[tokens] + params.position_embedding[:length]  # (B, T, D)
     mask = causal_mask(length)  # (T, T): query t may read keys 0 … t
     for layer in params.layers:
-        x = encoder_layer(x, layer, mask, norm_first=True)  # pre-norm self-attention and feed-forward
-    x = layer_norm(x, params.final_norm)  # a pre-norm stack's sums were never normalised
-    return x @ params.token_embedding.T  # weight tying: the output layer is the embedding matrix, transposed
+        # pre-norm self-attention and feed-forward
+        x = encoder_layer(x, layer, mask, norm_first=True)
+    # a pre-norm stack's sums were never normalised
+    x = layer_norm(x, params.final_norm)
+    # weight tying: the output layer is the embedding matrix, transposed
+    return x @ params.token_embedding.T
 
 
 # --8<-- [end:decoder_only]
 
 
 # --8<-- [start:sampling]
-def next_token_probabilities(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
-    """The distribution to sample the next token from: softmax(logits / temperature) over the top k logits.
+def next_token_probabilities(
+    logits: np.ndarray,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> np.ndarray:
+    """The distribution to sample the next token from:
+    softmax(logits / temperature) over the top k logits.
 
     Args:
         logits: (..., V) scores for the next token.
@@ -118,20 +127,24 @@ def next_token_probabilities(logits: np.ndarray, temperature: float = 1.0, top_k
     if top_k is not None:
         check_positive_int("top_k", top_k)
         if top_k > logits.shape[-1]:
-            raise ValueError(f"top_k={top_k} is more than the {logits.shape[-1]} entries of logits")
+            raise ValueError(
+                f"top_k={top_k} is more than the {logits.shape[-1]} entries of logits",
+            )
         kth_largest = np.sort(logits, axis=-1)[..., -top_k, None]  # (..., 1)
         keep = logits >= kth_largest
     return softmax(logits / temperature, axis=-1, mask=keep)
 
 
 def sample_from(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One index per row of (..., V) probabilities, drawn with one uniform number per row (inverse CDF).
+    """One index per row of (..., V) probabilities,
+    drawn with one uniform number per row (inverse CDF).
 
     The draw is the first index whose cumulative probability exceeds u · total, with u uniform in [0, 1): an
     index of probability 0 is never drawn. Returns (...,) int64.
     """
     cumulative = np.cumsum(probabilities, axis=-1, dtype=np.float64)  # (..., V)
-    u = rng.random((*probabilities.shape[:-1], 1)) * cumulative[..., -1:]  # (..., 1), in [0, total)
+    # (..., 1), in [0, total)
+    u = rng.random((*probabilities.shape[:-1], 1)) * cumulative[..., -1:]
     return (cumulative <= u).sum(axis=-1)
 
 

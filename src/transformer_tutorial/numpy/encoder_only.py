@@ -41,15 +41,25 @@ class EncoderOnlyParams:
 
     # --8<-- [start:from_bert]
     @classmethod
-    def from_bert(cls, weights: Mapping[str, np.ndarray], config: EncoderOnlyConfig) -> EncoderOnlyParams:
-        """Our parameters from the tensors of a BERT checkpoint (names as in Hugging Face's ``BertModel``,
-        without the ``bert.`` prefix). Linear weights are stored (out, in) there and (in, out) here."""
+    def from_bert(
+        cls,
+        weights: Mapping[str, np.ndarray],
+        config: EncoderOnlyConfig,
+    ) -> EncoderOnlyParams:
+        """Our parameters from the tensors of a BERT checkpoint.
+
+        The names are those of Hugging Face's ``BertModel``, without the ``bert.`` prefix. Linear weights are
+        stored (out, in) there and (in, out) here."""
 
         def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
             return weights[f"{name}.weight"].T, weights[f"{name}.bias"]
 
         def norm(name: str) -> LayerNormParams:
-            return LayerNormParams(weights[f"{name}.weight"], weights[f"{name}.bias"], config.eps)
+            return LayerNormParams(
+                weights[f"{name}.weight"],
+                weights[f"{name}.bias"],
+                config.eps,
+            )
 
         layers = []
         for i in range(config.num_layers):
@@ -57,17 +67,34 @@ class EncoderOnlyParams:
             w_q, b_q = linear(f"{prefix}.attention.self.query")
             w_k, b_k = linear(f"{prefix}.attention.self.key")
             w_v, b_v = linear(f"{prefix}.attention.self.value")
-            w_o, b_o = linear(f"{prefix}.attention.output.dense")  # W^O: the concatenated heads back to D
+            # W^O: the concatenated heads back to D
+            w_o, b_o = linear(f"{prefix}.attention.output.dense")
             w_1, b_1 = linear(f"{prefix}.intermediate.dense")  # feed-forward, D -> d_ff
             w_2, b_2 = linear(f"{prefix}.output.dense")  # feed-forward, d_ff -> D
             layers.append(
                 EncoderLayerParams(
                     self_attention=MultiHeadAttentionParams(
-                        w_q, w_k, w_v, w_o, b_q, b_k, b_v, b_o, num_heads=config.num_heads
+                        w_q,
+                        w_k,
+                        w_v,
+                        w_o,
+                        b_q,
+                        b_k,
+                        b_v,
+                        b_o,
+                        num_heads=config.num_heads,
                     ),
-                    feed_forward=FeedForwardParams(w_1, b_1, w_2, b_2, activation="gelu"),
-                    norm_1=norm(f"{prefix}.attention.output.LayerNorm"),  # after attention + residual
-                    norm_2=norm(f"{prefix}.output.LayerNorm"),  # after feed-forward + residual
+                    feed_forward=FeedForwardParams(
+                        w_1,
+                        b_1,
+                        w_2,
+                        b_2,
+                        activation="gelu",
+                    ),
+                    # after attention + residual
+                    norm_1=norm(f"{prefix}.attention.output.LayerNorm"),
+                    # after feed-forward + residual
+                    norm_2=norm(f"{prefix}.output.LayerNorm"),
                 )
             )
         return cls(
@@ -92,8 +119,13 @@ def _check_token_types(token_types: np.ndarray, tokens: np.ndarray, type_vocab_s
 
 
 # --8<-- [start:embed]
-def embed(tokens: np.ndarray, params: EncoderOnlyParams, token_types: np.ndarray | None = None) -> np.ndarray:
-    """Token ids (B, T) -> (B, T, D): LayerNorm(word + position + token type). No √D scale, unlike the paper.
+def embed(
+    tokens: np.ndarray,
+    params: EncoderOnlyParams,
+    token_types: np.ndarray | None = None,
+) -> np.ndarray:
+    """Token ids (B, T) -> (B, T, D):
+    LayerNorm(word + position + token type). No √D scale, unlike the paper.
 
     ``token_types`` (B, T) says which segment each token belongs to (0 for a single sentence); None means 0
     everywhere, and even then row 0 of the token-type table is added to every position.
@@ -121,7 +153,8 @@ def encoder_only(
     token_types: np.ndarray | None = None,
     return_weights: bool = False,
 ) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """Token ids (B, T) -> one vector per token (B, T, D), every token attending to every real token.
+    """Token ids (B, T) -> one vector per token
+    (B, T, D), every token attending to every real token.
 
     Args:
         tokens: (B, T) ids, padded on the right with ``config.pad_id``.
@@ -132,11 +165,13 @@ def encoder_only(
     Returns:
         ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L weight arrays or None.
     """
-    mask = padding_mask(tokens, params.config.pad_id)  # (B, 1, T): nobody attends to padding
+    # (B, 1, T): nobody attends to padding
+    mask = padding_mask(tokens, params.config.pad_id)
     x = embed(tokens, params, token_types)
     weights = [] if return_weights else None
     for layer in params.layers:
-        if return_weights:  # post-norm: the attention reads the layer's input x itself, so ask it again
+        # post-norm: the attention reads the layer's input x itself, so ask it again
+        if return_weights:
             weights.append(multi_head_attention(x, x, x, layer.self_attention, mask)[1])
         x = encoder_layer(x, layer, mask, norm_first=False)
     return x, weights
@@ -147,19 +182,24 @@ def encoder_only(
 
 # --8<-- [start:sentence_embedding]
 def mean_pool(hidden: np.ndarray, tokens: np.ndarray, pad_id: int = 0) -> np.ndarray:
-    """The average of each sequence's vectors over its real tokens ([CLS] and [SEP] included, padding not).
+    """The average of each sequence's vectors over its
+    real tokens ([CLS] and [SEP] included, padding not).
 
     hidden: (B, T, D); tokens: (B, T). Returns (B, D).
     """
     check_ndim("hidden", hidden, 3, "(B, T, D)")
-    real = (tokens != pad_id)[..., None].astype(hidden.dtype)  # (B, T, 1): 1 at real tokens, 0 at padding
+    # (B, T, 1): 1 at real tokens, 0 at padding
+    real = (tokens != pad_id)[..., None].astype(hidden.dtype)
     return (hidden * real).sum(axis=1) / np.maximum(real.sum(axis=1), 1)
 
 
 def sentence_embedding(
-    tokens: np.ndarray, params: EncoderOnlyParams, token_types: np.ndarray | None = None
+    tokens: np.ndarray,
+    params: EncoderOnlyParams,
+    token_types: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One unit-length vector per sequence: mean pooling over real tokens, then L2 normalisation. (B, T) -> (B, D).
+    """One unit-length vector per sequence: mean pooling over
+    real tokens, then L2 normalisation. (B, T) -> (B, D).
 
     The dot product of two such vectors is their cosine similarity.
     """

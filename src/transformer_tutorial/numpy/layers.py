@@ -73,13 +73,15 @@ class DecoderLayerParams:
 
 # --8<-- [start:layer_norm]
 def layer_norm(x: np.ndarray, params: LayerNormParams) -> np.ndarray:
-    """Normalise each position's D features to mean 0 and variance 1, then scale and shift them (learned).
+    """Normalise each position's D features to mean 0
+    and variance 1, then scale and shift them (learned).
 
     The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside the square root, as in
     ``nn.LayerNorm``. (..., D) -> (..., D).
     """
     centred = x - x.mean(axis=-1, keepdims=True)
-    variance = np.square(centred).mean(axis=-1, keepdims=True)  # divided by D: the biased variance
+    # divided by D: the biased variance
+    variance = np.square(centred).mean(axis=-1, keepdims=True)
     return centred / np.sqrt(variance + params.eps) * params.weight + params.bias
 
 
@@ -88,12 +90,14 @@ def layer_norm(x: np.ndarray, params: LayerNormParams) -> np.ndarray:
 
 # --8<-- [start:feed_forward]
 def feed_forward(x: np.ndarray, params: FeedForwardParams) -> np.ndarray:
-    """The position-wise feed-forward network: linear (D -> F), activation, linear (F -> D).
+    """The position-wise feed-forward network:
+    linear (D -> F), activation, linear (F -> D).
 
     It sees one position at a time: the same weights transform every position, and no information moves
     between positions (that is attention's job). (..., D) -> (..., D).
     """
-    return ACTIVATIONS[params.activation](x @ params.w_1 + params.b_1) @ params.w_2 + params.b_2
+    hidden = ACTIVATIONS[params.activation](x @ params.w_1 + params.b_1)
+    return hidden @ params.w_2 + params.b_2
 
 
 # --8<-- [end:feed_forward]
@@ -101,9 +105,13 @@ def feed_forward(x: np.ndarray, params: FeedForwardParams) -> np.ndarray:
 
 # --8<-- [start:add_and_norm]
 def add_and_norm(
-    x: np.ndarray, sublayer: Callable[[np.ndarray], np.ndarray], norm: LayerNormParams, norm_first: bool = False
+    x: np.ndarray,
+    sublayer: Callable[[np.ndarray], np.ndarray],
+    norm: LayerNormParams,
+    norm_first: bool = False,
 ) -> np.ndarray:
-    """A residual connection around a sub-layer, with LayerNorm after the sum (post-norm) or before (pre-norm).
+    """A residual connection around a sub-layer, with
+    LayerNorm after the sum (post-norm) or before (pre-norm).
 
     Post-norm, the paper's form: ``LayerNorm(x + sublayer(x))``.
     Pre-norm: ``x + sublayer(LayerNorm(x))``, which leaves the residual path free of normalisation.
@@ -119,16 +127,28 @@ def add_and_norm(
 
 # --8<-- [start:encoder_layer]
 def encoder_layer(
-    x: np.ndarray, params: EncoderLayerParams, mask: np.ndarray | None = None, norm_first: bool = False
+    x: np.ndarray,
+    params: EncoderLayerParams,
+    mask: np.ndarray | None = None,
+    norm_first: bool = False,
 ) -> np.ndarray:
-    """Self-attention over the whole source, then the feed-forward network, each wrapped in Add & Norm.
+    """Self-attention over the whole source, then the
+    feed-forward network, each wrapped in Add & Norm.
 
     x: (B, S, D); mask: (B, 1, S) source padding or None. Returns (B, S, D).
     """
     x = add_and_norm(
-        x, lambda h: multi_head_attention(h, h, h, params.self_attention, mask)[0], params.norm_1, norm_first
+        x,
+        lambda h: multi_head_attention(h, h, h, params.self_attention, mask)[0],
+        params.norm_1,
+        norm_first,
     )
-    return add_and_norm(x, lambda h: feed_forward(h, params.feed_forward), params.norm_2, norm_first)
+    return add_and_norm(
+        x,
+        lambda h: feed_forward(h, params.feed_forward),
+        params.norm_2,
+        norm_first,
+    )
 
 
 # --8<-- [end:encoder_layer]
@@ -143,22 +163,36 @@ def decoder_layer(
     memory_mask: np.ndarray | None = None,
     norm_first: bool = False,
 ) -> np.ndarray:
-    """Masked self-attention over the target so far, cross-attention over the encoder's output ("memory"),
-    then the feed-forward network, each wrapped in Add & Norm.
+    """Masked self-attention over the target so far, cross-attention over the encoder's
+    output ("memory"), then the feed-forward network, each wrapped in Add & Norm.
 
     y: (B, T, D) target; memory: (B, S, D) encoder output; self_mask: (T, T) or (B, T, T), causal and target
     padding; memory_mask: (B, 1, S) source padding. Returns (B, T, D).
     """
     y = add_and_norm(
-        y, lambda h: multi_head_attention(h, h, h, params.self_attention, self_mask)[0], params.norm_1, norm_first
+        y,
+        lambda h: multi_head_attention(h, h, h, params.self_attention, self_mask)[0],
+        params.norm_1,
+        norm_first,
     )
     y = add_and_norm(
         y,
-        lambda h: multi_head_attention(h, memory, memory, params.cross_attention, memory_mask)[0],
+        lambda h: multi_head_attention(
+            h,
+            memory,
+            memory,
+            params.cross_attention,
+            memory_mask,
+        )[0],
         params.norm_2,
         norm_first,
     )
-    return add_and_norm(y, lambda h: feed_forward(h, params.feed_forward), params.norm_3, norm_first)
+    return add_and_norm(
+        y,
+        lambda h: feed_forward(h, params.feed_forward),
+        params.norm_3,
+        norm_first,
+    )
 
 
 # --8<-- [end:decoder_layer]

@@ -56,8 +56,13 @@ class DecoderOnly(nn.Module):
         self.output.weight = self.token_embedding.weight  # weight tying: one (V, D) matrix, two uses
 
     # --8<-- [start:forward]
-    def forward(self, tokens: torch.Tensor, cache: list[KeyValueCache] | None = None) -> torch.Tensor:
-        """Token ids (B, T) -> logits (B, T, V): position t scores every candidate for token t + 1.
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        cache: list[KeyValueCache] | None = None,
+    ) -> torch.Tensor:
+        """Token ids (B, T) -> logits (B, T, V): position
+        t scores every candidate for token t + 1.
 
         Position t sees tokens 0 … t only (the causal mask), so all T predictions come from one pass. With a
         ``cache`` (one ``KeyValueCache`` per layer, from ``new_cache``), ``tokens`` are the positions that follow
@@ -70,12 +75,16 @@ class DecoderOnly(nn.Module):
             raise ValueError(
                 f"{length} new positions after the {start} cached ones are more than max_len={self.config.max_len}"
             )
-        positions = self.positions(start + length)[start:]  # (T, D): rows start … start + T - 1
+        # (T, D): rows start … start + T - 1
+        positions = self.positions(start + length)[start:]
         x = self.dropout(self.token_embedding(tokens) + positions)  # (B, T, D)
-        mask = causal_mask(length, start + length, device=tokens.device)  # (T, start + T)
+        # (T, start + T)
+        mask = causal_mask(length, start + length, device=tokens.device)
         for i, layer in enumerate(self.layers):
-            x = layer(x, mask, None if cache is None else cache[i])  # pre-norm self-attention and feed-forward
-        return self.output(self.final_norm(x))  # the final LayerNorm, then the tied output layer
+            # pre-norm self-attention and feed-forward
+            x = layer(x, mask, None if cache is None else cache[i])
+        # the final LayerNorm, then the tied output layer
+        return self.output(self.final_norm(x))
 
     # --8<-- [end:forward]
 
@@ -95,8 +104,13 @@ class DecoderOnly(nn.Module):
 
 
 # --8<-- [start:sampling]
-def next_token_probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
-    """The distribution to sample the next token from: softmax(logits / temperature) over the top k logits.
+def next_token_probabilities(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> torch.Tensor:
+    """The distribution to sample the next token from:
+    softmax(logits / temperature) over the top k logits.
 
     Args:
         logits: (..., V) scores for the next token.
@@ -122,20 +136,30 @@ def next_token_probabilities(logits: torch.Tensor, temperature: float = 1.0, top
     if top_k is not None:
         check_positive_int("top_k", top_k)
         if top_k > logits.shape[-1]:
-            raise ValueError(f"top_k={top_k} is more than the {logits.shape[-1]} entries of logits")
+            raise ValueError(
+                f"top_k={top_k} is more than the {logits.shape[-1]} entries of logits",
+            )
         kth_largest = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (..., 1)
         keep = logits >= kth_largest
     return softmax(logits / temperature, axis=-1, mask=keep)
 
 
-def sample_from(probabilities: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One index per row of (..., V) probabilities, drawn with one uniform number per row (inverse CDF).
+def sample_from(
+    probabilities: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One index per row of (..., V) probabilities,
+    drawn with one uniform number per row (inverse CDF).
 
     The draw is the first index whose cumulative probability exceeds u · total, with u uniform in [0, 1): an
     index of probability 0 is never drawn. Returns (...,) int64.
     """
     cumulative = probabilities.double().cumsum(dim=-1)  # (..., V)
-    u = torch.rand((*probabilities.shape[:-1], 1), generator=generator, dtype=torch.float64)
+    u = torch.rand(
+        (*probabilities.shape[:-1], 1),
+        generator=generator,
+        dtype=torch.float64,
+    )
     u = u.to(cumulative.device) * cumulative[..., -1:]  # (..., 1), in [0, total)
     return (cumulative <= u).sum(dim=-1)
 
@@ -173,7 +197,8 @@ def generate(
     new = prompt  # what the model has not seen yet
     for _ in range(max_new_tokens):
         logits = model(new, cache) if use_cache else model(tokens)  # (B, T, V)
-        probabilities = next_token_probabilities(logits[:, -1], temperature, top_k)  # the last position's
+        # the last position's
+        probabilities = next_token_probabilities(logits[:, -1], temperature, top_k)
         drawn = sample_from(probabilities, generator)[:, None]  # (B, 1)
         tokens = torch.cat([tokens, drawn], dim=1)
         new = drawn
@@ -186,11 +211,13 @@ def generate(
 
 # --8<-- [start:train]
 def language_model_loss(model: DecoderOnly, windows: torch.Tensor) -> torch.Tensor:
-    """The mean cross-entropy (in nats) of predicting tokens 1 … T from windows (B, T + 1) of a text.
+    """The mean cross-entropy (in nats) of predicting
+    tokens 1 … T from windows (B, T + 1) of a text.
 
     Every position of every window is a training example: position t's logits are scored against token t + 1.
     """
-    inputs, targets = windows[:, :-1], windows[:, 1:]  # (B, T) each: targets are the inputs shifted by one
+    # (B, T) each: targets are the inputs shifted by one
+    inputs, targets = windows[:, :-1], windows[:, 1:]
     logits = model(inputs)  # (B, T, V), in one pass thanks to the causal mask
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
@@ -204,7 +231,8 @@ def train_language_model(
     learning_rate: float = 3e-3,
     seed: int = 0,
 ) -> list[float]:
-    """Train on random windows of one long token sequence with AdamW; return the loss of every step.
+    """Train on random windows of one long token
+    sequence with AdamW; return the loss of every step.
 
     Args:
         model: The model; it is left in eval mode.
@@ -229,8 +257,14 @@ def train_language_model(
     losses = []
     model.train()
     for _ in range(steps):
-        starts = torch.randint(0, len(ids) - length, (batch_size, 1), generator=generator)
-        loss = language_model_loss(model, ids[starts + offsets])  # windows: (batch_size, length + 1)
+        starts = torch.randint(
+            0,
+            len(ids) - length,
+            (batch_size, 1),
+            generator=generator,
+        )
+        # windows: (batch_size, length + 1)
+        loss = language_model_loss(model, ids[starts + offsets])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -40,7 +40,8 @@ def greedy_decode(
     record: bool = False,
     stop_at_eos: bool = True,
 ) -> GreedyResult:
-    """Pick the most probable next token at every step, until every sequence has produced EOS.
+    """Pick the most probable next token at every
+    step, until every sequence has produced EOS.
 
     Args:
         model: A trained model, in eval mode.
@@ -61,11 +62,18 @@ def greedy_decode(
     steps = []
     for _ in range(max_new_tokens):
         new_tokens = generated[:, -1:] if use_cache else generated
-        hidden = model.decode(new_tokens, memory, src_mask, cache)[:, -1]  # (B, D): the last position only
+        # (B, D): the last position only
+        hidden = model.decode(new_tokens, memory, src_mask, cache)[:, -1]
         probabilities = torch.softmax(model.output(hidden), dim=-1)  # (B, V)
         next_token = probabilities.argmax(dim=-1).masked_fill(finished, PAD)
         if record:
-            steps.append(DecodingStep(generated[0].tolist(), probabilities[0], int(next_token[0])))
+            steps.append(
+                DecodingStep(
+                    generated[0].tolist(),
+                    probabilities[0],
+                    int(next_token[0]),
+                )
+            )
         generated = torch.cat([generated, next_token[:, None]], dim=1)
         finished |= next_token == EOS
         if stop_at_eos and finished.all():
@@ -78,8 +86,14 @@ def greedy_decode(
 
 # --8<-- [start:beam_search]
 @torch.no_grad()
-def beam_search(model: Transformer, src: torch.Tensor, beam_size: int, max_new_tokens: int) -> list[int]:
-    """Keep the ``beam_size`` most probable prefixes at every step; return the best finished sequence.
+def beam_search(
+    model: Transformer,
+    src: torch.Tensor,
+    beam_size: int,
+    max_new_tokens: int,
+) -> list[int]:
+    """Keep the ``beam_size`` most probable prefixes
+    at every step; return the best finished sequence.
 
     A prefix's score is the sum of the log-probabilities of its tokens. Each step extends every live prefix by
     every token, keeps the best ``beam_size`` extensions, and sets aside those that end with EOS. The search stops
@@ -100,13 +114,23 @@ def beam_search(model: Transformer, src: torch.Tensor, beam_size: int, max_new_t
     beams = [([BOS], 0.0)]  # (tokens, log-probability)
     finished: list[tuple[list[int], float]] = []
     for _ in range(max_new_tokens):
-        prefixes = torch.tensor([tokens for tokens, _ in beams], device=src.device)  # (beams, t)
-        hidden = model.decode(prefixes, memory.expand(len(beams), -1, -1), src_mask.expand(len(beams), -1, -1))
+        # (beams, t)
+        prefixes = torch.tensor([tokens for tokens, _ in beams], device=src.device)
+        hidden = model.decode(
+            prefixes,
+            memory.expand(len(beams), -1, -1),
+            src_mask.expand(len(beams), -1, -1),
+        )
         log_probs = torch.log_softmax(model.output(hidden[:, -1]), dim=-1)  # (beams, V)
-        scores = torch.tensor([score for _, score in beams], device=src.device)[:, None] + log_probs
+        beam_scores = torch.tensor([score for _, score in beams], device=src.device)
+        scores = beam_scores[:, None] + log_probs
         best = torch.topk(scores.flatten(), min(beam_size, scores.numel()))
         beams = []
-        for score, index in zip(best.values.tolist(), best.indices.tolist(), strict=True):
+        for score, index in zip(
+            best.values.tolist(),
+            best.indices.tolist(),
+            strict=True,
+        ):
             beam, token = divmod(index, scores.shape[1])
             extended = ([*prefixes[beam].tolist(), token], score)
             (finished if token == EOS else beams).append(extended)

@@ -48,8 +48,13 @@ class EncoderOnly(nn.Module):
         )
 
     # --8<-- [start:embed]
-    def embed(self, tokens: torch.Tensor, token_types: torch.Tensor | None = None) -> torch.Tensor:
-        """Token ids (B, T) -> (B, T, D): LayerNorm(word + position + token type). No √D scale, unlike the paper.
+    def embed(
+        self,
+        tokens: torch.Tensor,
+        token_types: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Token ids (B, T) -> (B, T, D):
+        LayerNorm(word + position + token type). No √D scale, unlike the paper.
 
         ``token_types`` (B, T) says which segment each token belongs to (0 for a single sentence); None means 0
         everywhere, and even then row 0 of the token-type table is added to every position.
@@ -69,9 +74,13 @@ class EncoderOnly(nn.Module):
 
     # --8<-- [start:forward]
     def forward(
-        self, tokens: torch.Tensor, token_types: torch.Tensor | None = None, return_weights: bool = False
+        self,
+        tokens: torch.Tensor,
+        token_types: torch.Tensor | None = None,
+        return_weights: bool = False,
     ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """Token ids (B, T) -> one vector per token (B, T, D), every token attending to every real token.
+        """Token ids (B, T) -> one vector per token
+        (B, T, D), every token attending to every real token.
 
         Args:
             tokens: (B, T) ids, padded on the right with ``config.pad_id``.
@@ -81,11 +90,13 @@ class EncoderOnly(nn.Module):
         Returns:
             ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L weight tensors or None.
         """
-        mask = padding_mask(tokens, self.config.pad_id)  # (B, 1, T): nobody attends to padding
+        # (B, 1, T): nobody attends to padding
+        mask = padding_mask(tokens, self.config.pad_id)
         x = self.embed(tokens, token_types)
         weights = [] if return_weights else None
         for layer in self.layers:
-            if return_weights:  # post-norm: the attention reads the layer's input x itself, so ask it again
+            # post-norm: the attention reads the layer's input x itself, so ask it again
+            if return_weights:
                 weights.append(layer.self_attention(x, x, x, mask)[1])
             x = layer(x, mask)
         return x, weights
@@ -94,9 +105,15 @@ class EncoderOnly(nn.Module):
 
     # --8<-- [start:from_bert]
     @classmethod
-    def from_bert(cls, weights: Mapping[str, np.ndarray], config: EncoderOnlyConfig) -> EncoderOnly:
-        """Our module (float32, eval mode) with the tensors of a BERT checkpoint (names as in Hugging Face's
-        ``BertModel``, without the ``bert.`` prefix). ``nn.Linear`` stores (out, in) like the checkpoint."""
+    def from_bert(
+        cls,
+        weights: Mapping[str, np.ndarray],
+        config: EncoderOnlyConfig,
+    ) -> EncoderOnly:
+        """Our module (float32, eval mode) with the tensors of a BERT checkpoint.
+
+        The names are those of Hugging Face's ``BertModel``, without the ``bert.`` prefix. ``nn.Linear`` stores
+        (out, in) like the checkpoint."""
         names = {
             "word_embedding.weight": "embeddings.word_embeddings.weight",
             "positions.table.weight": "embeddings.position_embeddings.weight",
@@ -109,7 +126,8 @@ class EncoderOnly(nn.Module):
             "self_attention.k_proj": "attention.self.key",
             "self_attention.v_proj": "attention.self.value",
             "self_attention.out_proj": "attention.output.dense",
-            "add_norm_1.norm": "attention.output.LayerNorm",  # after attention + residual
+            # after attention + residual
+            "add_norm_1.norm": "attention.output.LayerNorm",
             "feed_forward.linear_1": "intermediate.dense",  # D -> d_ff
             "feed_forward.linear_2": "output.dense",  # d_ff -> D
             "add_norm_2.norm": "output.LayerNorm",  # after feed-forward + residual
@@ -117,10 +135,15 @@ class EncoderOnly(nn.Module):
         for i in range(config.num_layers):
             for ours, theirs in parts.items():
                 for kind in ("weight", "bias"):
-                    names[f"layers.{i}.{ours}.{kind}"] = f"encoder.layer.{i}.{theirs}.{kind}"
-        state = {ours: torch.from_numpy(np.array(weights[theirs])) for ours, theirs in names.items()}  # copies
+                    theirs_name = f"encoder.layer.{i}.{theirs}.{kind}"
+                    names[f"layers.{i}.{ours}.{kind}"] = theirs_name
+        # copies
+        state = {}
+        for ours, theirs in names.items():
+            state[ours] = torch.from_numpy(np.array(weights[theirs]))
         model = cls(config)
-        model.load_state_dict(state, assign=True)  # strict: every parameter is set, and nothing else is given
+        # strict: every parameter is set, and nothing else is given
+        model.load_state_dict(state, assign=True)
         return model.eval()
 
     # --8<-- [end:from_bert]
@@ -148,20 +171,29 @@ def _check_token_types(token_types: torch.Tensor, tokens: torch.Tensor, type_voc
 
 
 # --8<-- [start:sentence_embedding]
-def mean_pool(hidden: torch.Tensor, tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
-    """The average of each sequence's vectors over its real tokens ([CLS] and [SEP] included, padding not).
+def mean_pool(
+    hidden: torch.Tensor,
+    tokens: torch.Tensor,
+    pad_id: int = 0,
+) -> torch.Tensor:
+    """The average of each sequence's vectors over its
+    real tokens ([CLS] and [SEP] included, padding not).
 
     hidden: (B, T, D); tokens: (B, T). Returns (B, D).
     """
     check_ndim("hidden", hidden, 3, "(B, T, D)")
-    real = (tokens != pad_id)[..., None].to(hidden.dtype)  # (B, T, 1): 1 at real tokens, 0 at padding
+    # (B, T, 1): 1 at real tokens, 0 at padding
+    real = (tokens != pad_id)[..., None].to(hidden.dtype)
     return (hidden * real).sum(dim=1) / real.sum(dim=1).clamp(min=1)
 
 
 def sentence_embedding(
-    tokens: torch.Tensor, model: EncoderOnly, token_types: torch.Tensor | None = None
+    tokens: torch.Tensor,
+    model: EncoderOnly,
+    token_types: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One unit-length vector per sequence: mean pooling over real tokens, then L2 normalisation. (B, T) -> (B, D).
+    """One unit-length vector per sequence: mean pooling over
+    real tokens, then L2 normalisation. (B, T) -> (B, D).
 
     The dot product of two such vectors is their cosine similarity.
     """

@@ -26,7 +26,8 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu
 
 # --8<-- [start:layer_norm]
 class LayerNorm(nn.Module):
-    """Normalise each position's D features to mean 0 and variance 1, then scale and shift them (learned).
+    """Normalise each position's D features to mean 0
+    and variance 1, then scale and shift them (learned).
 
     The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside the square root, as in
     ``nn.LayerNorm``.
@@ -42,7 +43,8 @@ class LayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., D)."""
         centred = x - x.mean(dim=-1, keepdim=True)
-        # The mean of the squares, not Tensor.var: the same value, and many times faster on the CPU.
+        # The mean of the squares, not Tensor.var: the same value, and many times faster
+        # on the CPU.
         variance = centred.square().mean(dim=-1, keepdim=True)
         return centred / torch.sqrt(variance + self.eps) * self.weight + self.bias
 
@@ -54,7 +56,8 @@ class LayerNorm(nn.Module):
 
 # --8<-- [start:feed_forward]
 class FeedForward(nn.Module):
-    """The position-wise feed-forward network: Linear (D -> F), activation, Linear (F -> D).
+    """The position-wise feed-forward network:
+    Linear (D -> F), activation, Linear (F -> D).
 
     It sees one position at a time: the same weights transform every position, and no information moves
     between positions (that is attention's job).
@@ -63,7 +66,9 @@ class FeedForward(nn.Module):
     def __init__(self, d_model: int, d_ff: int, activation: str = "relu") -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}",
+            )
         self.activation = activation
         self.linear_1 = nn.Linear(d_model, d_ff)
         self.linear_2 = nn.Linear(d_ff, d_model)
@@ -86,19 +91,30 @@ class FeedForward(nn.Module):
 
 # --8<-- [start:add_and_norm]
 class AddAndNorm(nn.Module):
-    """A residual connection around a sub-layer, with LayerNorm after the sum (post-norm) or before (pre-norm).
+    """A residual connection around a sub-layer, with
+    LayerNorm after the sum (post-norm) or before (pre-norm).
 
     Post-norm, the paper's form: ``LayerNorm(x + Dropout(sublayer(x)))``.
     Pre-norm: ``x + Dropout(sublayer(LayerNorm(x)))``, which leaves the residual path free of normalisation.
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = False, eps: float = 1e-5) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        eps: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.norm = LayerNorm(d_model, eps)
         self.dropout = nn.Dropout(dropout)
         self.norm_first = norm_first
 
-    def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        sublayer: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
         """x: (B, T, D); ``sublayer`` maps (B, T, D) to (B, T, D)."""
         if self.norm_first:
             return x + self.dropout(sublayer(self.norm(x)))
@@ -110,7 +126,9 @@ class AddAndNorm(nn.Module):
 
 # --8<-- [start:encoder_layer]
 class EncoderLayer(nn.Module):
-    """Self-attention over the whole source, then the feed-forward network, each wrapped in Add & Norm."""
+    """Self-attention over the whole source, then the
+    feed-forward network, each wrapped in Add & Norm.
+    """
 
     def __init__(
         self,
@@ -129,13 +147,19 @@ class EncoderLayer(nn.Module):
         self.add_norm_2 = AddAndNorm(d_model, dropout, norm_first, eps)
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: KeyValueCache | None = None
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        cache: KeyValueCache | None = None,
     ) -> torch.Tensor:
         """x: (B, S, D); mask: (B, 1, S) source padding or None. Returns (B, S, D).
 
         ``cache`` is for a causal stack (a decoder-only model) that runs one position at a time.
         """
-        x = self.add_norm_1(x, lambda h: self.self_attention(h, h, h, mask, cache=cache)[0])
+        x = self.add_norm_1(
+            x,
+            lambda h: self.self_attention(h, h, h, mask, cache=cache)[0],
+        )
         return self.add_norm_2(x, self.feed_forward)
 
     # --8<-- [end:encoder_layer]
@@ -165,7 +189,8 @@ class DecoderLayerCache:
 
 # --8<-- [start:decoder_layer]
 class DecoderLayer(nn.Module):
-    """Masked self-attention over the target so far, cross-attention over the encoder's output ("memory"),
+    """Masked self-attention over the target so far,
+    cross-attention over the encoder's output ("memory"),
     then the feed-forward network, each wrapped in Add & Norm."""
 
     def __init__(
@@ -194,13 +219,27 @@ class DecoderLayer(nn.Module):
         memory_mask: torch.Tensor | None = None,
         cache: DecoderLayerCache | None = None,
     ) -> torch.Tensor:
-        """y: (B, T, D) target; memory: (B, S, D) encoder output; self_mask: (T, T) or (B, T, T), causal
-        and target padding; memory_mask: (B, 1, S) source padding. Returns (B, T, D).
+        """y: (B, T, D) target; memory: (B, S, D) encoder output;
+        self_mask: (T, T) or (B, T, T), causal and target padding;
+        memory_mask: (B, 1, S) source padding. Returns (B, T, D).
 
         With a ``cache``, y holds only the new positions and the earlier ones are read from the cache."""
-        self_cache, cross_cache = (None, None) if cache is None else (cache.self_attention, cache.cross_attention)
-        y = self.add_norm_1(y, lambda h: self.self_attention(h, h, h, self_mask, cache=self_cache)[0])
-        y = self.add_norm_2(y, lambda h: self.cross_attention(h, memory, memory, memory_mask, cache=cross_cache)[0])
+        self_cache = None if cache is None else cache.self_attention
+        cross_cache = None if cache is None else cache.cross_attention
+        y = self.add_norm_1(
+            y,
+            lambda h: self.self_attention(h, h, h, self_mask, cache=self_cache)[0],
+        )
+        y = self.add_norm_2(
+            y,
+            lambda h: self.cross_attention(
+                h,
+                memory,
+                memory,
+                memory_mask,
+                cache=cross_cache,
+            )[0],
+        )
         return self.add_norm_3(y, self.feed_forward)
 
     # --8<-- [end:decoder_layer]
