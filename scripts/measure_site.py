@@ -20,7 +20,9 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 # Code blocks in every tab count, not only the tab that is open: all tab panels are shown while measuring.
-SHOW_ALL_TABS = ".tabbed-set > .tabbed-content > .tabbed-block { display: block !important; }"
+SHOW_ALL_TABS = (
+    ".tabbed-set > .tabbed-content > .tabbed-block { display: block !important; }"
+)
 
 MEASURE = """() => {
     const blocks = [...document.querySelectorAll("article pre")];
@@ -41,15 +43,23 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 def measure(site: Path) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     root = f"http://127.0.0.1:{server.server_address[1]}/"
-    pages = sorted(str(page.relative_to(site).parent) + "/" for page in site.rglob("index.html"))
+    pages = sorted(
+        str(page.relative_to(site).parent) + "/" for page in site.rglob("index.html")
+    )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox"]
+        )
         desktop = browser.new_page(viewport={"width": 1280, "height": 900})
         phone = browser.new_page(viewport={"width": 390, "height": 844})
-        print(f"{'page':42} {'scroll@1280':>12} {'width@390':>9} {'figs<90%':>9} {'KB':>6}")
+        print(
+            f"{'page':42} {'scroll@1280':>12} {'width@390':>9} {'figs<90%':>9} {'KB':>6}"
+        )
         for path in pages:
             path = path.removeprefix("./")
             desktop.goto(root + path, wait_until="load")

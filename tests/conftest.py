@@ -20,18 +20,30 @@ from project import ROOT, start_build
 settings.register_profile("untimed", deadline=None)
 settings.load_profile("untimed")
 
-SITE_BUILD = pytest.StashKey[tuple[subprocess.Popen[str], Path]]()  # the build, and the folder it writes to
+SITE_BUILD = pytest.StashKey[
+    tuple[subprocess.Popen[str], Path]
+]()  # the build, and the folder it writes to
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what will not run
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    needs_site = {id(item) for item in items if "built_site" in getattr(item, "fixturenames", ())}
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    needs_site = {
+        id(item) for item in items if "built_site" in getattr(item, "fixturenames", ())
+    }
     if not needs_site:
         return
-    items.sort(key=lambda item: id(item) in needs_site)  # a stable sort: the order is otherwise kept
+    items.sort(
+        key=lambda item: id(item) in needs_site
+    )  # a stable sort: the order is otherwise kept
     folder = Path(tempfile.mkdtemp(prefix="site-build-"))
-    with (folder / "build.log").open("w", encoding="utf-8") as log:  # the build keeps its own handle
-        build = start_build(ROOT / "mkdocs.yml", folder / "site", stdout=log, stderr=subprocess.STDOUT)
+    with (folder / "build.log").open(
+        "w", encoding="utf-8"
+    ) as log:  # the build keeps its own handle
+        build = start_build(
+            ROOT / "mkdocs.yml", folder / "site", stdout=log, stderr=subprocess.STDOUT
+        )
     config.stash[SITE_BUILD] = (build, folder)
 
 

@@ -36,9 +36,14 @@ FRAMEWORK_TABS = ("NumPy", "PyTorch")
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 # After the opening backticks: the language, then nothing or attributes separated by white space.
-PYTHON_INFO = re.compile(r"(?P<language>python|pycon|py)(?:[ \t]+(?P<attributes>[^\n]*))?[ \t]*$\n", re.MULTILINE)
+PYTHON_INFO = re.compile(
+    r"(?P<language>python|pycon|py)(?:[ \t]+(?P<attributes>[^\n]*))?[ \t]*$\n",
+    re.MULTILINE,
+)
 # An opening Python fence on a line of its own, for counting blocks independently of Sybil's lexer.
-PYTHON_FENCE_LINE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[ \t]*(?:python|pycon|py)(?:[ \t]|$)")
+PYTHON_FENCE_LINE = re.compile(
+    r"^[ \t]*(?:`{3,}|~{3,})[ \t]*(?:python|pycon|py)(?:[ \t]|$)"
+)
 SKIP_MARKER = re.compile(r"^[ \t]*<!--[ \t]*skip-example:(?P<reason>.*?)-->[ \t]*$")
 TAB_LINE = re.compile(r'^[ \t]*===[+!]?[ \t]+"(?P<label>[^"]*)"')
 SNIPPET_LINE = re.compile(r"^[ \t]*(?:;)?--8<--")
@@ -114,7 +119,11 @@ def python_blocks(text: str, path: str = "<page>") -> Iterator[PythonBlock]:
 
 def count_python_fences(text: str) -> list[int]:
     """The line numbers of every opening Python fence, found by a plain line scan (no Sybil involved)."""
-    return [number for number, line in enumerate(text.splitlines(), 1) if PYTHON_FENCE_LINE.match(line)]
+    return [
+        number
+        for number, line in enumerate(text.splitlines(), 1)
+        if PYTHON_FENCE_LINE.match(line)
+    ]
 
 
 class MarkdownExamples:
@@ -137,7 +146,10 @@ class MarkdownExamples:
         if self.only_if_tabbed and not any(block.tab for block in blocks):
             return
         for block in blocks:
-            if block.tab not in (None, self.reading) or block.kind in ("skip", "include"):
+            if block.tab not in (None, self.reading) or block.kind in (
+                "skip",
+                "include",
+            ):
                 continue
             region = Region(block.start, block.end, block.source, self.run)
             if block.kind == "run":
@@ -152,12 +164,22 @@ class MarkdownExamples:
 def make_sybils(docs: Path, src: Path) -> list[Sybil]:
     """The Sybil configurations of the project: pages read through each tab, and docstrings in ``src``."""
     return [
-        Sybil(parsers=[MarkdownExamples("NumPy")], path=str(docs), patterns=["*.md"], name="numpy-tab"),
+        Sybil(
+            parsers=[MarkdownExamples("NumPy")],
+            path=str(docs),
+            patterns=["*.md"],
+            name="numpy-tab",
+        ),
         Sybil(
             parsers=[MarkdownExamples("PyTorch", only_if_tabbed=True)],
             path=str(docs),
             patterns=["*.md"],
             name="pytorch-tab",
         ),
-        Sybil(parsers=[DocTestParser(DOCTEST_FLAGS)], path=str(src), patterns=["*.py"], name="docstring"),
+        Sybil(
+            parsers=[DocTestParser(DOCTEST_FLAGS)],
+            path=str(src),
+            patterns=["*.py"],
+            name="docstring",
+        ),
     ]

@@ -17,7 +17,17 @@ def start_build(config: Path, site_dir: Path, **output) -> subprocess.Popen[str]
     # notebooks' kernels and keep their figures off the pages.
     env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
     return subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "--site-dir", str(site_dir)],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(config),
+            "--site-dir",
+            str(site_dir),
+        ],
         cwd=config.parent,
         text=True,
         env={**env, "NO_MKDOCS_2_WARNING": "1"},
@@ -27,7 +37,9 @@ def start_build(config: Path, site_dir: Path, **output) -> subprocess.Popen[str]
 
 def build_site(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]:
     """Run ``mkdocs build --strict`` on ``config`` into ``site_dir``; the result holds the build's output."""
-    build = start_build(config, site_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    build = start_build(
+        config, site_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     stdout, stderr = build.communicate()
     return subprocess.CompletedProcess(build.args, build.returncode, stdout, stderr)
 
@@ -45,7 +57,9 @@ def randomise(module, seed: int = 0, norms_and_biases_only: bool = False):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in module.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+            noise = torch.randn(
+                parameter.shape, generator=generator, dtype=parameter.dtype
+            )
             if not norms_and_biases_only:
                 parameter.copy_(noise * 0.3)
             elif "norm" in name or name.endswith("bias"):

@@ -17,20 +17,31 @@ from transformer_tutorial.torch import MultiHeadAttention
 
 # Float32 results agree to rounding (about 1e-7 here); float64 ones to about 1e-16.
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
-DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+DTYPES = pytest.mark.parametrize(
+    "dtype", [torch.float32, torch.float64], ids=["float32", "float64"]
+)
 
 
 def reference_pair(d_model: int, num_heads: int, dtype: torch.dtype, seed: int = 0):
     """PyTorch's nn.MultiheadAttention with random weights (biases too), and ours with the same weights."""
     torch.manual_seed(seed)
-    reference = nn.MultiheadAttention(d_model, num_heads, batch_first=True).to(dtype).eval()
+    reference = (
+        nn.MultiheadAttention(d_model, num_heads, batch_first=True).to(dtype).eval()
+    )
     with torch.no_grad():  # the default biases are zero, which would hide a bias that is dropped or misplaced
         reference.in_proj_bias.normal_()
         reference.out_proj.bias.normal_()
     return reference, MultiHeadAttention.from_pytorch(reference).eval()
 
 
-def inputs(batch: int, query_length: int, key_length: int, d_model: int, dtype: torch.dtype, seed: int = 1):
+def inputs(
+    batch: int,
+    query_length: int,
+    key_length: int,
+    d_model: int,
+    dtype: torch.dtype,
+    seed: int = 1,
+):
     generator = torch.Generator().manual_seed(seed)
     query = torch.randn(batch, query_length, d_model, generator=generator, dtype=dtype)
     key = torch.randn(batch, key_length, d_model, generator=generator, dtype=dtype)
@@ -38,14 +49,26 @@ def inputs(batch: int, query_length: int, key_length: int, d_model: int, dtype: 
     return query, key, value
 
 
-def random_mask(batch: int, query_length: int, key_length: int, seed: int = 2) -> torch.Tensor:
+def random_mask(
+    batch: int, query_length: int, key_length: int, seed: int = 2
+) -> torch.Tensor:
     """A (B, T, S) mask that leaves every query at least one key (nn.MultiheadAttention gives NaN otherwise)."""
-    mask = torch.rand(batch, query_length, key_length, generator=torch.Generator().manual_seed(seed)) > 0.4
+    mask = (
+        torch.rand(
+            batch,
+            query_length,
+            key_length,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        > 0.4
+    )
     mask[..., 0] = True
     return mask
 
 
-def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None:
+def assert_close(
+    actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype
+) -> None:
     torch.testing.assert_close(actual, expected, rtol=0, atol=TOLERANCE[dtype])
 
 
@@ -66,7 +89,9 @@ def test_self_attention_matches_nn_multihead_attention(dtype):
 def test_cross_attention_with_different_lengths_matches(dtype):
     reference, ours = reference_pair(24, 3, dtype)
     query, key, value = inputs(2, 5, 9, 24, dtype)
-    expected, expected_weights = reference(query, key, value, average_attn_weights=False)
+    expected, expected_weights = reference(
+        query, key, value, average_attn_weights=False
+    )
     output, weights = ours(query, key, value)
     assert weights.shape == (2, 3, 5, 9)
     assert_close(output, expected, dtype)
@@ -78,7 +103,9 @@ def test_causal_mask_matches(dtype):
     reference, ours = reference_pair(16, 2, dtype)
     x, _, _ = inputs(2, 6, 6, 16, dtype)
     mask = ttorch.causal_mask(6)
-    expected, expected_weights = reference(x, x, x, attn_mask=ttorch.to_mha_mask(mask, 2), average_attn_weights=False)
+    expected, expected_weights = reference(
+        x, x, x, attn_mask=ttorch.to_mha_mask(mask, 2), average_attn_weights=False
+    )
     output, weights = ours(x, x, x, mask=mask)
     assert_close(output, expected, dtype)
     assert_close(weights, expected_weights, dtype)
@@ -92,7 +119,11 @@ def test_padding_mask_matches_key_padding_mask(dtype):
     tokens = torch.tensor([[3, 4, 5, 6, 0, 0], [7, 8, 0, 0, 0, 0]])
     mask = ttorch.padding_mask(tokens, pad_id=0)
     expected, expected_weights = reference(
-        query, key, value, key_padding_mask=ttorch.to_mha_key_padding_mask(mask), average_attn_weights=False
+        query,
+        key,
+        value,
+        key_padding_mask=ttorch.to_mha_key_padding_mask(mask),
+        average_attn_weights=False,
     )
     output, weights = ours(query, key, value, mask=mask)
     assert_close(output, expected, dtype)
@@ -105,7 +136,11 @@ def test_per_sequence_mask_matches_a_per_head_attn_mask(dtype):
     query, key, value = inputs(3, 5, 7, 16, dtype)
     mask = random_mask(3, 5, 7)
     expected, expected_weights = reference(
-        query, key, value, attn_mask=ttorch.to_mha_mask(mask, 4), average_attn_weights=False
+        query,
+        key,
+        value,
+        attn_mask=ttorch.to_mha_mask(mask, 4),
+        average_attn_weights=False,
     )
     output, weights = ours(query, key, value, mask=mask)
     assert_close(output, expected, dtype)
@@ -146,7 +181,9 @@ def test_per_head_loop_equals_batched_form(dtype):
 
 @DTYPES
 def test_scaled_dot_product_attention_matches_torch_functional(dtype):
-    query, key, value = (t.reshape(2, 3, t.shape[1], 4) for t in inputs(2, 5, 7, 12, dtype))
+    query, key, value = (
+        t.reshape(2, 3, t.shape[1], 4) for t in inputs(2, 5, 7, 12, dtype)
+    )
     mask = torch.rand(2, 1, 5, 7, generator=torch.Generator().manual_seed(3)) > 0.5
     expected = F.scaled_dot_product_attention(query, key, value, attn_mask=mask)
     for ours in (ttorch.scaled_dot_product_attention, _numpy_sdpa):
@@ -156,7 +193,10 @@ def test_scaled_dot_product_attention_matches_torch_functional(dtype):
 
 def _numpy_sdpa(query, key, value, mask):
     output, weights = tnp.scaled_dot_product_attention(
-        query.double().numpy(), key.double().numpy(), value.double().numpy(), mask.numpy()
+        query.double().numpy(),
+        key.double().numpy(),
+        value.double().numpy(),
+        mask.numpy(),
     )
     return torch.from_numpy(output), torch.from_numpy(weights)
 
@@ -168,7 +208,11 @@ def test_numpy_backend_matches_pytorch_on_the_same_weights(dtype, masked):
     query, key, value = inputs(2, 3, 6, 20, dtype)
     mask = random_mask(2, 3, 6) if masked else None
     expected, expected_weights = reference(
-        query, key, value, attn_mask=None if mask is None else ttorch.to_mha_mask(mask, 5), average_attn_weights=False
+        query,
+        key,
+        value,
+        attn_mask=None if mask is None else ttorch.to_mha_mask(mask, 5),
+        average_attn_weights=False,
     )
     params = ours.numpy_params()  # float64 copies, in the paper's orientation
     arrays = [t.double().numpy() for t in (query, key, value)]
@@ -218,8 +262,13 @@ def test_mask_conversions_round_trip():
     for backend, convert in ((ttorch, lambda t: t), (tnp, lambda t: t.numpy())):
         attn_mask = backend.to_mha_mask(convert(mask), num_heads=3)
         assert attn_mask.shape == (6, 3, 4)
-        assert (np.asarray(attn_mask[4]) == ~np.asarray(convert(mask)[1])).all()  # sequence-major: B·H
-        assert (np.asarray(backend.from_mha_mask(attn_mask[::3])) == np.asarray(convert(mask))).all()
+        assert (
+            np.asarray(attn_mask[4]) == ~np.asarray(convert(mask)[1])
+        ).all()  # sequence-major: B·H
+        assert (
+            np.asarray(backend.from_mha_mask(attn_mask[::3]))
+            == np.asarray(convert(mask))
+        ).all()
     padding = ttorch.padding_mask(torch.tensor([[1, 2, 0], [3, 0, 0]]), pad_id=0)
     key_padding = ttorch.to_mha_key_padding_mask(padding)
     assert key_padding.tolist() == [[False, False, True], [False, True, True]]
@@ -230,7 +279,10 @@ def test_mask_conversions_round_trip():
 
 
 def test_causal_mask_with_cached_keys_lets_the_last_queries_see_everything_before_them():
-    assert tnp.causal_mask(2, 4).tolist() == [[True, True, True, False], [True, True, True, True]]
+    assert tnp.causal_mask(2, 4).tolist() == [
+        [True, True, True, False],
+        [True, True, True, True],
+    ]
     assert ttorch.causal_mask(2, 4).tolist() == tnp.causal_mask(2, 4).tolist()
 
 
@@ -238,15 +290,23 @@ def test_split_heads_splits_features_not_tokens():
     x = np.arange(2 * 3 * 8).reshape(2, 3, 8)
     heads = tnp.split_heads(x, 4)
     assert heads.shape == (2, 4, 3, 2)
-    assert (heads[1, 2, 0] == x[1, 0, 4:6]).all()  # head 2, token 0 = features 4 and 5 of token 0
-    torch.testing.assert_close(ttorch.split_heads(torch.from_numpy(x), 4), torch.from_numpy(heads))
+    assert (
+        heads[1, 2, 0] == x[1, 0, 4:6]
+    ).all()  # head 2, token 0 = features 4 and 5 of token 0
+    torch.testing.assert_close(
+        ttorch.split_heads(torch.from_numpy(x), 4), torch.from_numpy(heads)
+    )
 
 
 # The cost of attention, measured by PyTorch's FLOP counter.
 
 
-@pytest.mark.parametrize(("query_length", "key_length", "d_model"), [(7, 7, 32), (5, 11, 48)])
-def test_multiply_adds_do_not_depend_on_the_number_of_heads(query_length, key_length, d_model):
+@pytest.mark.parametrize(
+    ("query_length", "key_length", "d_model"), [(7, 7, 32), (5, 11, 48)]
+)
+def test_multiply_adds_do_not_depend_on_the_number_of_heads(
+    query_length, key_length, d_model
+):
     from torch.utils.flop_counter import FlopCounterMode
 
     query, key, value = inputs(1, query_length, key_length, d_model, torch.float32)
@@ -255,8 +315,14 @@ def test_multiply_adds_do_not_depend_on_the_number_of_heads(query_length, key_le
         module = MultiHeadAttention(d_model, num_heads)
         with FlopCounterMode(display=False) as counter:
             module(query, key, value)
-        multiply_adds = counter.get_total_flops() // 2  # the counter counts a multiply-add as two FLOPs
-        assert multiply_adds == sum(attention_multiply_adds(query_length, key_length, d_model, num_heads).values())
+        multiply_adds = (
+            counter.get_total_flops() // 2
+        )  # the counter counts a multiply-add as two FLOPs
+        assert multiply_adds == sum(
+            attention_multiply_adds(
+                query_length, key_length, d_model, num_heads
+            ).values()
+        )
         counted.add(multiply_adds)
     assert len(counted) == 1
 
@@ -274,7 +340,9 @@ def test_empty_sequences(fused):
     query, key, value = inputs(2, 3, 0, 8, torch.float64)
     output, _ = ours(query, key, value)
     assert_close(output, ours.out_proj.bias.expand(2, 3, 8), torch.float64)
-    np_output, np_weights = tnp.multi_head_attention(query.numpy(), key.numpy(), value.numpy(), ours.numpy_params())
+    np_output, np_weights = tnp.multi_head_attention(
+        query.numpy(), key.numpy(), value.numpy(), ours.numpy_params()
+    )
     assert np_weights.shape == (2, 2, 3, 0)
     np.testing.assert_allclose(np_output, output.detach().numpy(), atol=1e-12)
 
@@ -290,7 +358,9 @@ def test_cached_self_attention_one_step_at_a_time_equals_the_full_causal_pass():
     steps = []
     for t in range(6):
         step = x[:, t : t + 1]
-        output, weights = ours(step, step, step, mask=ttorch.causal_mask(1, t + 1), cache=cache)
+        output, weights = ours(
+            step, step, step, mask=ttorch.causal_mask(1, t + 1), cache=cache
+        )
         assert weights.shape == (2, 4, 1, t + 1) and len(cache) == t + 1
         steps.append(output)
     assert_close(torch.cat(steps, dim=1), full, torch.float64)
@@ -303,6 +373,8 @@ def test_static_cache_projects_the_memory_once():
     cache = ttorch.KeyValueCache(static=True)
     first, _ = ours(target[:, :1], memory, memory, cache=cache)
     cached_keys = cache.keys
-    rest, _ = ours(target[:, 1:], memory * 0, memory * 0, cache=cache)  # the memory passed now is ignored
+    rest, _ = ours(
+        target[:, 1:], memory * 0, memory * 0, cache=cache
+    )  # the memory passed now is ignored
     assert cache.keys is cached_keys and len(cache) == 7
     assert_close(torch.cat([first, rest], dim=1), full, torch.float64)

@@ -50,9 +50,15 @@ from transformer_tutorial.figures.benchmarks import (
 from transformer_tutorial.torch.attention import merge_heads
 
 CPU = torch.device("cpu")
-STORED = [name for name in stored.names() if name == "cpu-benchmark" or name.startswith("gpu-")]
+STORED = [
+    name
+    for name in stored.names()
+    if name == "cpu-benchmark" or name.startswith("gpu-")
+]
 THREADS_AT_START = torch.get_num_threads()
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +69,16 @@ def quick() -> dict:
 
 def test_the_quick_run_follows_the_schema(quick):
     validate_results(quick)
-    validate_results(json.loads(dumps_results(quick)))  # and survives the trip through the file
+    validate_results(
+        json.loads(dumps_results(quick))
+    )  # and survives the trip through the file
 
 
 def test_the_quick_run_times_every_implementation_pass_width_and_length(quick):
-    timed = {(r["implementation"], r["pass"], r["d_model"], r["length"]) for r in quick["timings"]}
+    timed = {
+        (r["implementation"], r["pass"], r["d_model"], r["length"])
+        for r in quick["timings"]
+    }
     expected = {
         (name, pass_, width, length)
         for name in IMPLEMENTATIONS
@@ -77,18 +88,31 @@ def test_the_quick_run_times_every_implementation_pass_width_and_length(quick):
         if not (name in NUMPY_IMPLEMENTATIONS and pass_ == "forward+backward")
     }
     assert timed == expected
-    assert all(r["error"] is None and len(r["times_s"]) >= QUICK.min_repeats for r in quick["timings"])
+    assert all(
+        r["error"] is None and len(r["times_s"]) >= QUICK.min_repeats
+        for r in quick["timings"]
+    )
     baseline = [r for r in quick["timings"] if r["implementation"] == "torch-mha"]
     assert all(r["ratio_to_mha"] == 1.0 for r in baseline)
 
 
 def test_the_quick_run_measures_memory_of_explicit_and_fused_paths(quick):
     measured = {(r["implementation"], r["pass"], r["length"]) for r in quick["memory"]}
-    assert measured == {(n, p, t) for n in MEMORY_IMPLEMENTATIONS for p in PASSES for t in QUICK.memory_lengths}
+    assert measured == {
+        (n, p, t)
+        for n in MEMORY_IMPLEMENTATIONS
+        for p in PASSES
+        for t in QUICK.memory_lengths
+    }
     batch, heads, (length,) = QUICK.batch, QUICK.num_heads, QUICK.memory_lengths
-    assert all(r["weights_bytes"] == batch * heads * length * length * 4 for r in quick["memory"])
+    assert all(
+        r["weights_bytes"] == batch * heads * length * length * 4
+        for r in quick["memory"]
+    )
     explicit = [r for r in quick["memory"] if r["implementation"] == "torch-explicit"]
-    assert all(r["peak_bytes"] >= r["weights_bytes"] for r in explicit)  # it returns the weights
+    assert all(
+        r["peak_bytes"] >= r["weights_bytes"] for r in explicit
+    )  # it returns the weights
 
 
 def test_the_run_applies_and_records_one_thread_count_for_both_libraries(quick):
@@ -110,13 +134,28 @@ def test_generation_is_timed_with_and_without_the_cache(quick):
 
 
 def test_a_generation_row_is_judged_by_the_cache_target():
-    row = {"d_model": 8, "prompt_length": 16, "new_tokens": 512, "cached_s": 1.0, "recompute_s": 6.0, "ratio": 1 / 6}
-    (target,) = [t for t in evaluate_targets([], [row]) if t["name"] == "kv-cache-vs-recompute"]
+    row = {
+        "d_model": 8,
+        "prompt_length": 16,
+        "new_tokens": 512,
+        "cached_s": 1.0,
+        "recompute_s": 6.0,
+        "ratio": 1 / 6,
+    }
+    (target,) = [
+        t for t in evaluate_targets([], [row]) if t["name"] == "kv-cache-vs-recompute"
+    ]
     assert target["status"] == "met" and target["worst"] == pytest.approx(1 / 6)
 
 
 def _timing(name, pass_, median, length=64, width=32, times=None):
-    row = {"implementation": name, "pass": pass_, "d_model": width, "length": length, "median_s": median}
+    row = {
+        "implementation": name,
+        "pass": pass_,
+        "d_model": width,
+        "length": length,
+        "median_s": median,
+    }
     return {**row, "times_s": [median] if times is None else times}
 
 
@@ -133,7 +172,9 @@ def test_a_target_between_implementations_timed_in_the_same_rounds_pairs_the_rou
     assert fused["ratio"] == 1.5 and fused["ratio_of_medians"] == 1.0
     assert targets["fused-vs-mha"]["estimator"] == "median of round-by-round ratios"
     assert targets["fused-vs-mha"]["status"] == "missed"
-    (numpy,) = targets["numpy-vs-explicit"]["ratios"]  # NumPy and PyTorch never share a round
+    (numpy,) = targets["numpy-vs-explicit"][
+        "ratios"
+    ]  # NumPy and PyTorch never share a round
     assert numpy["ratio"] == numpy["ratio_of_medians"] == 1.0
     assert targets["numpy-vs-explicit"]["estimator"] == "ratio of medians"
 
@@ -149,21 +190,41 @@ def test_targets_are_ratios_of_medians_and_missed_when_any_size_exceeds_the_limi
     ]
     targets = {t["name"]: t for t in evaluate_targets(timings, [])}
     fused = targets["fused-vs-mha"]
-    assert [r["ratio"] for r in sorted(fused["ratios"], key=lambda r: r["length"])] == [1.0, 1.2]
+    assert [r["ratio"] for r in sorted(fused["ratios"], key=lambda r: r["length"])] == [
+        1.0,
+        1.2,
+    ]
     assert fused["status"] == "missed" and fused["worst"] == 1.2
     assert fused["geometric_mean"] == pytest.approx(math.sqrt(1.2))
-    assert targets["numpy-vs-explicit"]["status"] == "met" and targets["numpy-vs-explicit"]["worst"] == 1.5
+    assert (
+        targets["numpy-vs-explicit"]["status"] == "met"
+        and targets["numpy-vs-explicit"]["worst"] == 1.5
+    )
 
 
 def test_the_command_line_writes_a_results_file(tmp_path):
     path = tmp_path / "sub" / "results.json"
-    arguments = ["--quick", "--threads", "1", "--clock", "process", "--lengths", "8", "--output", str(path)]
+    arguments = [
+        "--quick",
+        "--threads",
+        "1",
+        "--clock",
+        "process",
+        "--lengths",
+        "8",
+        "--output",
+        str(path),
+    ]
     main(arguments)
     results = json.loads(path.read_text(encoding="utf-8"))
     validate_results(results)
     assert results["mode"] == "custom" and results["settings"]["lengths"] == [8]
-    assert results["settings"]["clock"] == "process" and results["settings"]["memory_lengths"] == [8]
-    assert results["command"] == "python -m transformer_tutorial.experiments.benchmark " + " ".join(arguments)
+    assert results["settings"]["clock"] == "process" and results["settings"][
+        "memory_lengths"
+    ] == [8]
+    assert results[
+        "command"
+    ] == "python -m transformer_tutorial.experiments.benchmark " + " ".join(arguments)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -179,8 +240,12 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error(capsys):
 def test_the_quick_run_on_cuda_follows_the_schema(dtype):
     results = run_benchmark(QUICK, device="cuda", dtype=dtype, mode="quick")
     validate_results(results)
-    assert results["machine"]["gpu"] and results["memory_method"].startswith("torch.cuda.max_memory_allocated")
-    assert not any(r["implementation"] in NUMPY_IMPLEMENTATIONS for r in results["timings"])
+    assert results["machine"]["gpu"] and results["memory_method"].startswith(
+        "torch.cuda.max_memory_allocated"
+    )
+    assert not any(
+        r["implementation"] in NUMPY_IMPLEMENTATIONS for r in results["timings"]
+    )
 
 
 @pytest.mark.parametrize("name", STORED)
@@ -188,8 +253,14 @@ def test_a_stored_results_file_follows_the_schema_and_names_its_machine(name):
     results = stored.load(name)
     validate_results(results)
     assert results["mode"] == "full"
-    assert results["command"].startswith("python -m transformer_tutorial.experiments.benchmark")
-    assert results["machine"]["cpu"] and results["date"][:4].isdigit() and results["machine"]["huge_pages"]
+    assert results["command"].startswith(
+        "python -m transformer_tutorial.experiments.benchmark"
+    )
+    assert (
+        results["machine"]["cpu"]
+        and results["date"][:4].isdigit()
+        and results["machine"]["huge_pages"]
+    )
 
 
 def test_there_is_a_stored_cpu_run():
@@ -207,12 +278,20 @@ def workload():
 def test_every_forward_case_computes_nn_multihead_attention(workload):
     expected = workload.cases["torch-mha"].forward()
     for name in ("torch-explicit", "torch-fused", "torch-mha-weights"):
-        torch.testing.assert_close(workload.cases[name].forward(), expected, rtol=0, atol=1e-6, msg=name)
+        torch.testing.assert_close(
+            workload.cases[name].forward(), expected, rtol=0, atol=1e-6, msg=name
+        )
     with torch.no_grad():
         heads = workload.cases["torch-sdpa"].forward()  # (B, H, T, d)
-        torch.testing.assert_close(workload.ours.out_proj(merge_heads(heads)), expected, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(workload.cases["numpy-float64"].forward(), expected.double(), rtol=0, atol=1e-6)
-    np.testing.assert_allclose(workload.cases["numpy-float32"].forward(), expected, rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            workload.ours.out_proj(merge_heads(heads)), expected, rtol=0, atol=1e-6
+        )
+    np.testing.assert_allclose(
+        workload.cases["numpy-float64"].forward(), expected.double(), rtol=0, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        workload.cases["numpy-float32"].forward(), expected, rtol=0, atol=1e-6
+    )
 
 
 def test_the_numpy_float32_case_really_runs_in_float32(workload):
@@ -232,7 +311,10 @@ def test_every_backward_case_computes_the_same_gradients(workload):
             grads[name] = (*weight.chunk(3), workload.reference.out_proj.weight.grad)
         else:
             ours = workload.ours
-            grads[name] = tuple(p.weight.grad.clone() for p in (ours.q_proj, ours.k_proj, ours.v_proj, ours.out_proj))
+            grads[name] = tuple(
+                p.weight.grad.clone()
+                for p in (ours.q_proj, ours.k_proj, ours.v_proj, ours.out_proj)
+            )
     for name in ("torch-explicit", "torch-fused"):
         for got, expected in zip(grads[name], grads["torch-mha"], strict=True):
             torch.testing.assert_close(got, expected, rtol=0, atol=1e-5, msg=name)
@@ -256,8 +338,12 @@ def test_the_reset_drops_the_gradients_so_each_backward_starts_afresh(workload):
 @pytest.mark.parametrize("name", ["torch-fused", "torch-mha", "torch-sdpa"])
 def test_model_flops_match_an_independent_count(name, pass_):
     batch, length, width, heads = 3, 10, 12, 4
-    projections = 0 if name == "torch-sdpa" else 4 * length * width * width  # W^Q, W^K, W^V, W^O
-    attention = 2 * length * length * width  # Q·Kᵀ and weights·V over all heads: T·S·d per head each
+    projections = (
+        0 if name == "torch-sdpa" else 4 * length * width * width
+    )  # W^Q, W^K, W^V, W^O
+    attention = (
+        2 * length * length * width
+    )  # Q·Kᵀ and weights·V over all heads: T·S·d per head each
     forward = 2 * batch * (projections + attention)
     expected = forward if pass_ == "forward" else 3 * forward
     assert model_flops(name, pass_, batch, length, width, heads) == expected
@@ -279,7 +365,9 @@ def test_peak_memory_on_the_cpu_counts_what_is_held_at_once():
 
 def test_the_explicit_path_holds_the_weights_and_the_fused_path_does_not():
     work = build_workload(d_model=16, num_heads=4, length=256)
-    weights = 4 * 256 * 256 * 4  # (B, H, T, S) float32: 1 MiB, against 16 KiB for each projected input
+    weights = (
+        4 * 256 * 256 * 4
+    )  # (B, H, T, S) float32: 1 MiB, against 16 KiB for each projected input
     assert peak_memory_bytes(work.cases["torch-explicit"].forward, CPU) >= weights
     assert peak_memory_bytes(work.cases["torch-fused"].forward, CPU) < weights / 4
 
@@ -290,8 +378,13 @@ def test_a_call_that_runs_out_of_memory_is_recorded_and_the_others_still_timed()
 
     settings = dataclasses.replace(QUICK, min_repeats=3, max_repeats=3)
     nothing = {"small": lambda: None, "big": lambda: None}
-    samples = time_interleaved({"small": lambda: 1 + 1, "big": too_big}, nothing, settings, CPU)
-    assert samples["big"].error == "out of memory: pretend" and samples["small"].error is None
+    samples = time_interleaved(
+        {"small": lambda: 1 + 1, "big": too_big}, nothing, settings, CPU
+    )
+    assert (
+        samples["big"].error == "out of memory: pretend"
+        and samples["small"].error is None
+    )
     assert samples["big"].times == samples["big"].wall_times == []
     assert len(samples["small"].times) == len(samples["small"].wall_times) == 3
 
@@ -301,20 +394,32 @@ def test_the_clock_decides_which_times_are_kept(clock):
     def sleep_a_little():
         time.sleep(0.002)  # two milliseconds on the wall clock, next to no CPU time
 
-    settings = dataclasses.replace(QUICK, warmup=1, min_repeats=2, max_repeats=2, clock=clock)
-    samples = time_interleaved({"sleep": sleep_a_little}, {"sleep": lambda: None}, settings, CPU)["sleep"]
+    settings = dataclasses.replace(
+        QUICK, warmup=1, min_repeats=2, max_repeats=2, clock=clock
+    )
+    samples = time_interleaved(
+        {"sleep": sleep_a_little}, {"sleep": lambda: None}, settings, CPU
+    )["sleep"]
     assert len(samples.times) == 2 and min(samples.wall_times) >= 0.002
     assert (min(samples.times) >= 0.002) == (clock == "wall")
 
 
-@pytest.mark.skipif(resource is None, reason="page faults are counted through the resource module (Unix)")
+@pytest.mark.skipif(
+    resource is None,
+    reason="page faults are counted through the resource module (Unix)",
+)
 def test_page_faults_count_the_first_touch_of_fresh_memory():
     def touch_fresh_pages():
-        np.ones(64 * 2**20 // 8)  # 64 MiB: at least 16 384 pages of 4 KiB, or 32 huge pages of 2 MiB
+        np.ones(
+            64 * 2**20 // 8
+        )  # 64 MiB: at least 16 384 pages of 4 KiB, or 32 huge pages of 2 MiB
 
     settings = dataclasses.replace(QUICK, warmup=1, min_repeats=2, max_repeats=2)
     samples = time_interleaved(
-        {"a": touch_fresh_pages, "b": lambda: None}, {"a": lambda: None, "b": lambda: None}, settings, CPU
+        {"a": touch_fresh_pages, "b": lambda: None},
+        {"a": lambda: None, "b": lambda: None},
+        settings,
+        CPU,
     )
     assert min(samples["a"].page_faults) >= 32 and max(samples["b"].page_faults) < 32
 
@@ -323,9 +428,13 @@ def test_large_tensor_ops_lists_the_score_sized_passes_of_each_path():
     work = build_workload(d_model=8, num_heads=2, length=32)
     size = 2 * 32 * 32  # B·H·T·S, eight times the size of a projected input (B·T·D)
     explicit = large_tensor_ops(work.cases["torch-explicit"].forward, size)
-    assert explicit[0] == "bmm" and "exp" in explicit  # the scores, then the softmax's passes
+    assert (
+        explicit[0] == "bmm" and "exp" in explicit
+    )  # the scores, then the softmax's passes
     assert large_tensor_ops(work.cases["torch-fused"].forward, size) == []
-    assert large_tensor_ops(lambda: torch.ones(size).view(2, -1).t(), size) == ["ones"]  # views are no new tensor
+    assert large_tensor_ops(lambda: torch.ones(size).view(2, -1).t(), size) == [
+        "ones"
+    ]  # views are no new tensor
 
 
 # --- The schema check rejects what it should -----------------------------------------------------------------
@@ -339,14 +448,26 @@ def _break(results, change):
 
 BROKEN = {
     "a missing field": (lambda r: r.pop("machine"), "results lacks machine"),
-    "another schema": (lambda r: r.update(schema_version=2), "is not transformer-tutorial/benchmark version 1"),
-    "a machine without its cpu": (lambda r: r["machine"].pop("cpu"), "machine lacks cpu"),
+    "another schema": (
+        lambda r: r.update(schema_version=2),
+        "is not transformer-tutorial/benchmark version 1",
+    ),
+    "a machine without its cpu": (
+        lambda r: r["machine"].pop("cpu"),
+        "machine lacks cpu",
+    ),
     "an unknown implementation": (
         lambda r: r["timings"][0].update(implementation="magic"),
         "timings[0].implementation is unknown",
     ),
-    "an unknown pass": (lambda r: r["timings"][0].update({"pass": "backward"}), "timings[0].pass must be one of"),
-    "a length that is not an integer": (lambda r: r["timings"][0].update(length="64"), "timings[0].length must be int"),
+    "an unknown pass": (
+        lambda r: r["timings"][0].update({"pass": "backward"}),
+        "timings[0].pass must be one of",
+    ),
+    "a length that is not an integer": (
+        lambda r: r["timings"][0].update(length="64"),
+        "timings[0].length must be int",
+    ),
     "a median that is not the median": (
         lambda r: r["timings"][0].update(median_s=r["timings"][0]["median_s"] * 2),
         "timings[0].median_s is not the median of times_s",
@@ -356,25 +477,43 @@ BROKEN = {
         "timings[0] must have either a median_s or an error",
     ),
     "a ratio that does not match the medians": (
-        lambda r: r["timings"][0].update(ratio_to_mha=r["timings"][0]["ratio_to_mha"] * 1.5),
+        lambda r: r["timings"][0].update(
+            ratio_to_mha=r["timings"][0]["ratio_to_mha"] * 1.5
+        ),
         "timings[0].ratio_to_mha does not match the medians",
     ),
-    "an unknown clock": (lambda r: r["settings"].update(clock="sundial"), "settings.clock must be"),
-    "settings without the dtype": (lambda r: r["settings"].pop("dtype"), "settings lacks dtype"),
+    "an unknown clock": (
+        lambda r: r["settings"].update(clock="sundial"),
+        "settings.clock must be",
+    ),
+    "settings without the dtype": (
+        lambda r: r["settings"].pop("dtype"),
+        "settings lacks dtype",
+    ),
     "a paired ratio that does not match the times": (
-        lambda r: r["timings"][-1].update(paired_ratio_to_mha=r["timings"][-1]["paired_ratio_to_mha"] * 1.5),
+        lambda r: r["timings"][-1].update(
+            paired_ratio_to_mha=r["timings"][-1]["paired_ratio_to_mha"] * 1.5
+        ),
         f"timings[{len(QUICK.lengths) * 12 - 1}].paired_ratio_to_mha does not match the times",
     ),
-    "a memory row without its peak": (lambda r: r["memory"][0].pop("peak_bytes"), "memory[0] lacks peak_bytes"),
+    "a memory row without its peak": (
+        lambda r: r["memory"][0].pop("peak_bytes"),
+        "memory[0] lacks peak_bytes",
+    ),
     "a target left out": (lambda r: r["targets"].pop(), "targets must be"),
-    "an unknown target status": (lambda r: r["targets"][0].update(status="almost"), "targets[0].status is unknown"),
+    "an unknown target status": (
+        lambda r: r["targets"][0].update(status="almost"),
+        "targets[0].status is unknown",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_the_schema_check_rejects(quick, case):
     change, message = BROKEN[case]
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        ValueError, match=message.replace("[", r"\[").replace("]", r"\]")
+    ):
         validate_results(_break(quick, change))
 
 
@@ -385,25 +524,44 @@ def test_every_target_is_in_the_results(quick):
 # --- The figures draw from a results file ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput])
+@pytest.mark.parametrize(
+    "draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput]
+)
 def test_the_figures_draw_the_quick_run(quick, draw):
-    figure = draw(json.loads(dumps_results(quick)))  # tests/test_figures.py renders them from the stored run
-    title = figure.get_suptitle().replace("\n", " ")  # wrapped to the width of the figure
+    figure = draw(
+        json.loads(dumps_results(quick))
+    )  # tests/test_figures.py renders them from the stored run
+    title = figure.get_suptitle().replace(
+        "\n", " "
+    )  # wrapped to the width of the figure
     assert title.startswith("Measured on") and title in quick_title(quick)
     assert all(ax.get_lines() for ax in figure.axes)
 
 
-@pytest.mark.parametrize("draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput])
+@pytest.mark.parametrize(
+    "draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput]
+)
 def test_the_figures_draw_a_run_without_numpy(bfloat16_run, draw):
-    figure = draw(json.loads(dumps_results(bfloat16_run)))  # as on a GPU: NumPy is not timed
-    assert figure.get_suptitle().startswith("Measured on") and "bfloat16" in figure.get_suptitle()
+    figure = draw(
+        json.loads(dumps_results(bfloat16_run))
+    )  # as on a GPU: NumPy is not timed
+    assert (
+        figure.get_suptitle().startswith("Measured on")
+        and "bfloat16" in figure.get_suptitle()
+    )
 
 
 @pytest.fixture(scope="module")
 def bfloat16_run():
-    results = run_benchmark(dataclasses.replace(QUICK, lengths=(8,), memory_lengths=(8,)), dtype="bfloat16", threads=1)
+    results = run_benchmark(
+        dataclasses.replace(QUICK, lengths=(8,), memory_lengths=(8,)),
+        dtype="bfloat16",
+        threads=1,
+    )
     validate_results(results)
-    assert not any(row["implementation"] in NUMPY_IMPLEMENTATIONS for row in results["timings"])
+    assert not any(
+        row["implementation"] in NUMPY_IMPLEMENTATIONS for row in results["timings"]
+    )
     return results
 
 
@@ -426,7 +584,11 @@ def test_a_recheck_decides_a_size_that_first_looked_missed():
         "quartiles": [0.95, 1.01],
     }
     (first,) = [t for t in evaluate_targets(timings, []) if t["name"] == "fused-vs-mha"]
-    (decided,) = [t for t in evaluate_targets(timings, [], [recheck]) if t["name"] == "fused-vs-mha"]
+    (decided,) = [
+        t
+        for t in evaluate_targets(timings, [], [recheck])
+        if t["name"] == "fused-vs-mha"
+    ]
     assert first["status"] == "missed" and first["worst"] == pytest.approx(1.2)
     assert decided["status"] == "met" and decided["worst"] == pytest.approx(0.98)
     assert decided["ratios"][0]["first_ratio"] == pytest.approx(1.2)

@@ -25,19 +25,31 @@ from transformer_tutorial.torch.decoder_only import (
     train_language_model,
 )
 
-SMALL = {"vocab_size": 11, "d_model": 16, "num_heads": 4, "num_layers": 2, "d_ff": 32, "max_len": 24}
+SMALL = {
+    "vocab_size": 11,
+    "d_model": 16,
+    "num_heads": 4,
+    "num_layers": 2,
+    "d_ff": 32,
+    "max_len": 24,
+}
 
 
-def small_model(seed: int = 0, dtype: torch.dtype = torch.float64, **changes) -> DecoderOnly:
+def small_model(
+    seed: int = 0, dtype: torch.dtype = torch.float64, **changes
+) -> DecoderOnly:
     """A random model whose LayerNorm γ, β and biases are random too (ones and zeros would hide a mix-up)."""
     torch.manual_seed(seed)
     model = randomise(
-        DecoderOnly(DecoderOnlyConfig(**{**SMALL, **changes})).to(dtype).eval(), norms_and_biases_only=True
+        DecoderOnly(DecoderOnlyConfig(**{**SMALL, **changes})).to(dtype).eval(),
+        norms_and_biases_only=True,
     )
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "embedding" in name or "positions" in name:
-                parameter.mul_(50.0)  # std 1 instead of 0.02, so that the logits are far from uniform
+                parameter.mul_(
+                    50.0
+                )  # std 1 instead of 0.02, so that the logits are far from uniform
     return model
 
 
@@ -56,10 +68,18 @@ def test_numpy_forward_equals_the_pytorch_model():
 def test_the_output_layer_is_the_token_embedding():
     model = small_model()
     assert model.output.weight is model.token_embedding.weight
-    counted = sum(parameter.numel() for parameter in model.parameters())  # a shared Parameter is listed once
-    v, d, f, n, t = (SMALL[key] for key in ("vocab_size", "d_model", "d_ff", "num_layers", "max_len"))
-    per_layer = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * 2 * d  # attention, feed-forward, two norms
-    assert counted == v * d + t * d + n * per_layer + 2 * d  # the (V, D) matrix once; no separate output layer
+    counted = sum(
+        parameter.numel() for parameter in model.parameters()
+    )  # a shared Parameter is listed once
+    v, d, f, n, t = (
+        SMALL[key] for key in ("vocab_size", "d_model", "d_ff", "num_layers", "max_len")
+    )
+    per_layer = (
+        4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * 2 * d
+    )  # attention, feed-forward, two norms
+    assert (
+        counted == v * d + t * d + n * per_layer + 2 * d
+    )  # the (V, D) matrix once; no separate output layer
 
 
 @settings(max_examples=8, deadline=None)
@@ -69,16 +89,24 @@ def test_no_position_sees_the_future(cut, seed):
     model = small_model()
     rng = np.random.default_rng(seed)
     changed = TOKENS.clone()
-    changed[:, cut:] = torch.from_numpy(rng.integers(0, SMALL["vocab_size"], size=(2, 10 - cut)))
-    changed[:, cut] = (TOKENS[:, cut] + 1) % SMALL["vocab_size"]  # at least one token really changes
+    changed[:, cut:] = torch.from_numpy(
+        rng.integers(0, SMALL["vocab_size"], size=(2, 10 - cut))
+    )
+    changed[:, cut] = (TOKENS[:, cut] + 1) % SMALL[
+        "vocab_size"
+    ]  # at least one token really changes
     with torch.no_grad():
         before, after = model(TOKENS), model(changed)
     torch.testing.assert_close(after[:, :cut], before[:, :cut], rtol=0, atol=1e-12)
-    assert (after[:, cut] - before[:, cut]).abs().max() > 1e-3  # the changed position itself does see it
+    assert (
+        after[:, cut] - before[:, cut]
+    ).abs().max() > 1e-3  # the changed position itself does see it
     params = model.numpy_params()
     np_before = np_decoder.decoder_only(TOKENS.numpy(), params)
     np_after = np_decoder.decoder_only(changed.numpy(), params)
-    np.testing.assert_allclose(np_after[:, :cut], np_before[:, :cut], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        np_after[:, :cut], np_before[:, :cut], rtol=0, atol=1e-12
+    )
 
 
 def test_one_pass_gives_every_prefix_its_own_prediction():
@@ -87,16 +115,22 @@ def test_one_pass_gives_every_prefix_its_own_prediction():
     with torch.no_grad():
         full = model(TOKENS)
         for t in range(TOKENS.shape[1]):
-            torch.testing.assert_close(model(TOKENS[:, : t + 1])[:, -1], full[:, t], rtol=0, atol=1e-12)
+            torch.testing.assert_close(
+                model(TOKENS[:, : t + 1])[:, -1], full[:, t], rtol=0, atol=1e-12
+            )
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize(
+    "dtype", [torch.float32, torch.float64], ids=["float32", "float64"]
+)
 def test_the_cache_gives_the_logits_of_the_full_pass(dtype):
     model = small_model(dtype=dtype)
     cache = model.new_cache()
     with torch.no_grad():
         full = model(TOKENS)
-        pieces = [model(TOKENS[:, :4], cache)]  # a prompt of four tokens, then one token at a time
+        pieces = [
+            model(TOKENS[:, :4], cache)
+        ]  # a prompt of four tokens, then one token at a time
         for t in range(4, TOKENS.shape[1]):
             pieces.append(model(TOKENS[:, t : t + 1], cache))
     assert len(cache[0]) == TOKENS.shape[1]
@@ -104,17 +138,27 @@ def test_the_cache_gives_the_logits_of_the_full_pass(dtype):
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, rtol=0, atol=tolerance)
 
 
-@pytest.mark.parametrize("sampling", [{}, {"temperature": 0.7}, {"temperature": 1.5, "top_k": 4}])
+@pytest.mark.parametrize(
+    "sampling", [{}, {"temperature": 0.7}, {"temperature": 1.5, "top_k": 4}]
+)
 def test_cached_sampling_equals_uncached_sampling(sampling):
     model = small_model(dtype=torch.float32)
     prompt = TOKENS[:, :3]
-    with_cache = generate(prompt, model, 20, torch.Generator().manual_seed(3), use_cache=True, **sampling)
-    without = generate(prompt, model, 20, torch.Generator().manual_seed(3), use_cache=False, **sampling)
+    with_cache = generate(
+        prompt, model, 20, torch.Generator().manual_seed(3), use_cache=True, **sampling
+    )
+    without = generate(
+        prompt, model, 20, torch.Generator().manual_seed(3), use_cache=False, **sampling
+    )
     assert with_cache.shape == (2, 23)
     assert torch.equal(with_cache[:, :3], prompt)
     assert torch.equal(with_cache, without)
-    other_seed = generate(prompt, model, 20, torch.Generator().manual_seed(4), **sampling)
-    assert not torch.equal(other_seed, with_cache)  # the tokens really are drawn at random
+    other_seed = generate(
+        prompt, model, 20, torch.Generator().manual_seed(4), **sampling
+    )
+    assert not torch.equal(
+        other_seed, with_cache
+    )  # the tokens really are drawn at random
 
 
 def greedy(model: DecoderOnly, prompt: torch.Tensor, steps: int) -> torch.Tensor:
@@ -122,7 +166,9 @@ def greedy(model: DecoderOnly, prompt: torch.Tensor, steps: int) -> torch.Tensor
     tokens = prompt
     with torch.no_grad():
         for _ in range(steps):
-            tokens = torch.cat([tokens, model(tokens)[:, -1].argmax(dim=-1, keepdim=True)], dim=1)
+            tokens = torch.cat(
+                [tokens, model(tokens)[:, -1].argmax(dim=-1, keepdim=True)], dim=1
+            )
     return tokens
 
 
@@ -130,23 +176,43 @@ def test_top_k_1_and_a_tiny_temperature_are_greedy_decoding():
     model = small_model(dtype=torch.float32)
     prompt = TOKENS[:, :2]
     expected = greedy(model, prompt, 15)
-    assert torch.equal(generate(prompt, model, 15, torch.Generator().manual_seed(0), top_k=1), expected)
-    assert torch.equal(generate(prompt, model, 15, torch.Generator().manual_seed(0), temperature=1e-4), expected)
+    assert torch.equal(
+        generate(prompt, model, 15, torch.Generator().manual_seed(0), top_k=1), expected
+    )
+    assert torch.equal(
+        generate(prompt, model, 15, torch.Generator().manual_seed(0), temperature=1e-4),
+        expected,
+    )
 
 
 def test_numpy_sampling_is_greedy_with_top_k_1_too():
     model = small_model()
     expected = greedy(model, TOKENS[:, :2], 10).numpy()
-    tokens = np_decoder.generate(TOKENS[:, :2].numpy(), model.numpy_params(), 10, np.random.default_rng(0), top_k=1)
+    tokens = np_decoder.generate(
+        TOKENS[:, :2].numpy(),
+        model.numpy_params(),
+        10,
+        np.random.default_rng(0),
+        top_k=1,
+    )
     np.testing.assert_array_equal(tokens, expected)
 
 
-LOGITS = np.array([[1.3, -0.2, 2.9, 0.4, 2.1, -1.7, 0.0, 1.1], [0.5, 0.6, -0.3, 3.0, 1.9, 1.0, -2.0, 0.2]])
+LOGITS = np.array(
+    [
+        [1.3, -0.2, 2.9, 0.4, 2.1, -1.7, 0.0, 1.1],
+        [0.5, 0.6, -0.3, 3.0, 1.9, 1.0, -2.0, 0.2],
+    ]
+)
 
 
-def reference_distribution(logits: np.ndarray, temperature: float, top_k: int | None) -> np.ndarray:
+def reference_distribution(
+    logits: np.ndarray, temperature: float, top_k: int | None
+) -> np.ndarray:
     """softmax(logits / T) over the k largest entries, from the formula (no ties in LOGITS)."""
-    scaled = np.exp(logits / temperature - (logits / temperature).max(axis=-1, keepdims=True))
+    scaled = np.exp(
+        logits / temperature - (logits / temperature).max(axis=-1, keepdims=True)
+    )
     if top_k is not None:
         ranks = np.argsort(np.argsort(-logits, axis=-1), axis=-1)  # 0 for the largest
         scaled = np.where(ranks < top_k, scaled, 0.0)
@@ -154,12 +220,17 @@ def reference_distribution(logits: np.ndarray, temperature: float, top_k: int | 
 
 
 @pytest.mark.parametrize(
-    ("temperature", "top_k"), [(1.0, None), (0.5, None), (3.0, None), (1.0, 3), (0.7, 1), (2.0, 8)]
+    ("temperature", "top_k"),
+    [(1.0, None), (0.5, None), (3.0, None), (1.0, 3), (0.7, 1), (2.0, 8)],
 )
 def test_next_token_probabilities_follow_the_formula(temperature, top_k):
     expected = reference_distribution(LOGITS, temperature, top_k)
-    np.testing.assert_allclose(next_token_probabilities_np(temperature, top_k), expected, rtol=0, atol=1e-15)
-    ours = next_token_probabilities(torch.from_numpy(LOGITS), temperature, top_k).numpy()
+    np.testing.assert_allclose(
+        next_token_probabilities_np(temperature, top_k), expected, rtol=0, atol=1e-15
+    )
+    ours = next_token_probabilities(
+        torch.from_numpy(LOGITS), temperature, top_k
+    ).numpy()
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-15)
     if top_k is not None:
         assert ((ours > 0).sum(axis=-1) == top_k).all()
@@ -171,16 +242,25 @@ def next_token_probabilities_np(temperature: float, top_k: int | None) -> np.nda
 
 def test_temperature_sharpens_towards_greedy_and_flattens_towards_uniform():
     best = LOGITS.argmax(axis=-1)
-    peaks = [next_token_probabilities_np(t, None)[[0, 1], best] for t in (4.0, 1.0, 0.5, 0.1, 0.01)]
+    peaks = [
+        next_token_probabilities_np(t, None)[[0, 1], best]
+        for t in (4.0, 1.0, 0.5, 0.1, 0.01)
+    ]
     assert all((later > earlier).all() for earlier, later in itertools.pairwise(peaks))
     one_hot = np.eye(LOGITS.shape[1])[best]
-    np.testing.assert_allclose(next_token_probabilities_np(1e-3, None), one_hot, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        next_token_probabilities_np(1e-3, None), one_hot, rtol=0, atol=1e-12
+    )
     uniform = np.full(LOGITS.shape, 1 / LOGITS.shape[1])
-    np.testing.assert_allclose(next_token_probabilities_np(1e6, None), uniform, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        next_token_probabilities_np(1e6, None), uniform, rtol=0, atol=1e-6
+    )
 
 
 def test_top_k_keeps_entries_tied_with_the_kth():
-    probabilities = np_decoder.next_token_probabilities(np.array([1.0, 3.0, 3.0, 0.0]), top_k=1)
+    probabilities = np_decoder.next_token_probabilities(
+        np.array([1.0, 3.0, 3.0, 0.0]), top_k=1
+    )
     np.testing.assert_allclose(probabilities, [0.0, 0.5, 0.5, 0.0])
 
 
@@ -196,17 +276,26 @@ def test_draws_follow_the_distribution(backend):
     n = 20_000
     expected = reference_distribution(LOGITS[0], 0.8, 5)
     if backend == "numpy":
-        probabilities = np.broadcast_to(np_decoder.next_token_probabilities(LOGITS[0], 0.8, 5), (n, 8))
+        probabilities = np.broadcast_to(
+            np_decoder.next_token_probabilities(LOGITS[0], 0.8, 5), (n, 8)
+        )
         draws = np_decoder.sample_from(probabilities, np.random.default_rng(0))
     else:
-        probabilities = next_token_probabilities(torch.from_numpy(LOGITS[0]), 0.8, 5).expand(n, 8)
+        probabilities = next_token_probabilities(
+            torch.from_numpy(LOGITS[0]), 0.8, 5
+        ).expand(n, 8)
         draws = sample_from(probabilities, torch.Generator().manual_seed(0)).numpy()
     frequencies = np.bincount(draws, minlength=8) / n
     assert (frequencies[expected == 0] == 0).all()
     standard_error = np.sqrt(expected * (1 - expected) / n)
-    assert (np.abs(frequencies - expected) <= 5 * standard_error).all(), (frequencies, expected)
+    assert (np.abs(frequencies - expected) <= 5 * standard_error).all(), (
+        frequencies,
+        expected,
+    )
     untempered = reference_distribution(LOGITS[0], 1.0, 5)
-    assert (np.abs(frequencies - untempered) > 5 * standard_error).sum() >= 3  # the test can tell the difference
+    assert (
+        np.abs(frequencies - untempered) > 5 * standard_error
+    ).sum() >= 3  # the test can tell the difference
 
 
 def test_sample_from_never_draws_an_entry_of_probability_zero():
@@ -225,11 +314,19 @@ def test_an_untrained_model_starts_at_the_uniform_baseline():
 
 
 def test_training_learns_a_repeating_text():
-    ids = np.tile(np.arange(5), 60)  # 0 1 2 3 4 0 1 2 …: each token determines the next one
+    ids = np.tile(
+        np.arange(5), 60
+    )  # 0 1 2 3 4 0 1 2 …: each token determines the next one
     torch.manual_seed(0)
-    model = DecoderOnly(DecoderOnlyConfig(vocab_size=5, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=8))
+    model = DecoderOnly(
+        DecoderOnlyConfig(
+            vocab_size=5, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=8
+        )
+    )
     before = evaluate_language_model(model, ids)
-    losses = train_language_model(model, ids, steps=25, batch_size=8, learning_rate=2e-2)
+    losses = train_language_model(
+        model, ids, steps=25, batch_size=8, learning_rate=2e-2
+    )
     after = evaluate_language_model(model, ids)
     assert len(losses) == 25 and not model.training
     assert before > math.log(5) - 0.05 and after < 0.1 * before
@@ -237,10 +334,18 @@ def test_training_learns_a_repeating_text():
 
 def test_generate_refuses_to_run_past_the_position_table():
     model = small_model(dtype=torch.float32)
-    with pytest.raises(ValueError, match=r"prompt of 20 tokens plus max_new_tokens=5 is more than .* max_len=24"):
+    with pytest.raises(
+        ValueError,
+        match=r"prompt of 20 tokens plus max_new_tokens=5 is more than .* max_len=24",
+    ):
         generate(torch.zeros(1, 20, dtype=torch.int64), model, 5)
     with pytest.raises(ValueError, match=r"plus max_new_tokens=5 is more than"):
-        np_decoder.generate(np.zeros((1, 20), dtype=np.int64), model.numpy_params(), 5, np.random.default_rng(0))
+        np_decoder.generate(
+            np.zeros((1, 20), dtype=np.int64),
+            model.numpy_params(),
+            5,
+            np.random.default_rng(0),
+        )
 
 
 def test_the_cache_refuses_positions_past_the_table():
@@ -248,15 +353,26 @@ def test_the_cache_refuses_positions_past_the_table():
     cache = model.new_cache()
     with torch.no_grad():
         model(torch.zeros(1, 20, dtype=torch.int64), cache)
-        with pytest.raises(ValueError, match="5 new positions after the 20 cached ones are more than max_len=24"):
+        with pytest.raises(
+            ValueError,
+            match="5 new positions after the 20 cached ones are more than max_len=24",
+        ):
             model(torch.zeros(1, 5, dtype=torch.int64), cache)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"temperature": 0.0}, ValueError, "temperature must be a finite number above 0, got 0.0"),
-        ({"temperature": -1.0}, ValueError, "temperature must be a finite number above 0"),
+        (
+            {"temperature": 0.0},
+            ValueError,
+            "temperature must be a finite number above 0, got 0.0",
+        ),
+        (
+            {"temperature": -1.0},
+            ValueError,
+            "temperature must be a finite number above 0",
+        ),
         ({"top_k": 0}, ValueError, "top_k must be at least 1, got 0"),
         ({"top_k": 9}, ValueError, "top_k=9 is more than the 8 entries of logits"),
         ({"top_k": 2.0}, TypeError, "top_k must be an int, got float 2.0"),
@@ -271,7 +387,10 @@ def test_bad_sampling_settings_are_refused(kwargs, error, message):
 
 def test_tokens_outside_the_vocabulary_are_refused():
     model = small_model()
-    with pytest.raises(ValueError, match=r"tokens holds ids from 0 to 11, outside the vocabulary \[0, 11\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"tokens holds ids from 0 to 11, outside the vocabulary \[0, 11\)",
+    ):
         model(torch.tensor([[0, 11]]))
     with pytest.raises(ValueError, match=r"outside the vocabulary \[0, 11\)"):
         np_decoder.decoder_only(np.array([[0, 11]]), model.numpy_params())

@@ -14,17 +14,31 @@ import numpy as np
 import pytest
 
 import transformer_tutorial
-from transformer_tutorial.exercises import CHAPTERS, EXERCISES, check, check_file, mistakes
+from transformer_tutorial.exercises import (
+    CHAPTERS,
+    EXERCISES,
+    check,
+    check_file,
+    mistakes,
+)
 from transformer_tutorial.exercises.__main__ import main
 from transformer_tutorial.exercises.checker import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-FUNCTION_EXERCISES = [exercise for exercise in EXERCISES.values() if exercise.kind != "predict"]
-MISTAKES = [(exercise.id, mistake) for exercise in FUNCTION_EXERCISES for mistake in exercise.mistakes]
+FUNCTION_EXERCISES = [
+    exercise for exercise in EXERCISES.values() if exercise.kind != "predict"
+]
+MISTAKES = [
+    (exercise.id, mistake)
+    for exercise in FUNCTION_EXERCISES
+    for mistake in exercise.mistakes
+]
 
 
-@pytest.mark.parametrize("exercise", FUNCTION_EXERCISES, ids=lambda exercise: exercise.id)
+@pytest.mark.parametrize(
+    "exercise", FUNCTION_EXERCISES, ids=lambda exercise: exercise.id
+)
 def test_the_references_of_every_case_agree(exercise):
     """The package's NumPy code and PyTorch's operation give the same expected value on every case."""
     for case in exercise.cases():
@@ -32,10 +46,16 @@ def test_the_references_of_every_case_agree(exercise):
         first, *others = values.items()
         for name, value in others:
             difference = compare(first[1], value, exercise.rtol, exercise.atol)
-            assert difference is None, f"{case.description}: {first[0]} and {name} differ: {difference}"
+            assert difference is None, (
+                f"{case.description}: {first[0]} and {name} differ: {difference}"
+            )
 
 
-@pytest.mark.parametrize(("exercise_id", "mistake"), MISTAKES, ids=lambda item: getattr(item, "name", item)[:40])
+@pytest.mark.parametrize(
+    ("exercise_id", "mistake"),
+    MISTAKES,
+    ids=lambda item: getattr(item, "name", item)[:40],
+)
 def test_every_known_mistake_is_caught_and_named(exercise_id, mistake):
     report = check(exercise_id, mistake.function)
     assert report.status == "wrong", str(report)
@@ -56,9 +76,13 @@ def test_each_find_the_bug_exercise_shows_one_of_its_known_mistakes():
         "encoder-only-models/tanh-gelu": mistakes.gelu_tanh,
         "vision-transformers/patch-strips": mistakes.patchify,
     }
-    assert set(planted) == {exercise.id for exercise in FUNCTION_EXERCISES if exercise.kind == "bug"}
+    assert set(planted) == {
+        exercise.id for exercise in FUNCTION_EXERCISES if exercise.kind == "bug"
+    }
     for exercise_id, function in planted.items():
-        assert function in [mistake.function for mistake in EXERCISES[exercise_id].mistakes], exercise_id
+        assert function in [
+            mistake.function for mistake in EXERCISES[exercise_id].mistakes
+        ], exercise_id
 
 
 def test_the_seed_token_split_is_named_with_its_shapes_and_values():
@@ -81,9 +105,14 @@ def test_a_wrong_answer_that_is_no_known_mistake_shows_the_first_difference():
 
 def test_predict_answers_are_compared_with_what_the_code_computes():
     assert check("multi-head/predict-split-shape", (2, 8, 10, 8))
-    assert check("multi-head/predict-split-shape", [2, 8, 10, 8])  # a list is read as a tuple
+    assert check(
+        "multi-head/predict-split-shape", [2, 8, 10, 8]
+    )  # a list is read as a tuple
     wrong = check("multi-head/predict-split-shape", (2, 10, 8, 8))
-    assert wrong.status == "wrong" and "your answer is (2, 10, 8, 8); the code gives (2, 8, 10, 8)" in str(wrong)
+    assert (
+        wrong.status == "wrong"
+        and "your answer is (2, 10, 8, 8); the code gives (2, 8, 10, 8)" in str(wrong)
+    )
     assert check("training/predict-peak", 0.000699)
     assert not check("training/predict-peak", 0.0007 * 1.01)
 
@@ -92,7 +121,9 @@ def test_a_pytorch_function_gets_tensors():
     import torch
 
     def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-        return x.unflatten(-1, (num_heads, -1)).transpose(1, 2)  # unflatten exists on tensors only
+        return x.unflatten(-1, (num_heads, -1)).transpose(
+            1, 2
+        )  # unflatten exists on tensors only
 
     report = check("multi-head/split-heads", split_heads)
     assert report and "(PyTorch)" in str(report)
@@ -105,14 +136,17 @@ def write(folder: Path, name: str, code: str) -> Path:
     return path
 
 
-def test_a_missing_function_a_wrong_signature_and_the_readers_errors_are_clear(tmp_path):
+def test_a_missing_function_a_wrong_signature_and_the_readers_errors_are_clear(
+    tmp_path,
+):
     missing = write(tmp_path, "missing.py", "def split(x, h):\n    return x\n")
     assert str(check_file("multi-head/split-heads", missing)) == (
         f"error: multi-head/split-heads\n  {missing} defines no 'split_heads' (it defines: split)"
     )
     signature = write(tmp_path, "signature.py", "def split_heads(x):\n    return x\n")
-    assert "split_heads must take 2 arguments, as in split_heads(x, num_heads); yours is split_heads(x)" in str(
-        check_file("multi-head/split-heads", signature)
+    assert (
+        "split_heads must take 2 arguments, as in split_heads(x, num_heads); yours is split_heads(x)"
+        in str(check_file("multi-head/split-heads", signature))
     )
     raising = write(
         tmp_path,
@@ -128,12 +162,19 @@ def test_a_missing_function_a_wrong_signature_and_the_readers_errors_are_clear(t
     )
     text = str(check_file("multi-head/split-heads", raising))
     assert text.startswith("error: multi-head/split-heads (NumPy)\n  case 1 of 8")
-    assert f'File "{raising}", line 7, in split_heads' in text and f'File "{raising}", line 3, in helper' in text
+    assert (
+        f'File "{raising}", line 7, in split_heads' in text
+        and f'File "{raising}", line 3, in helper' in text
+    )
     assert "ValueError: cannot reshape array" in text
-    assert "exercises" + os.sep not in text.replace(str(tmp_path), "")  # none of the checker's own frames
+    assert "exercises" + os.sep not in text.replace(
+        str(tmp_path), ""
+    )  # none of the checker's own frames
     broken = write(tmp_path, "broken.py", "import numpy as np\n\nvalue = 1 / 0\n")
     text = str(check_file("multi-head/split-heads", broken))
-    assert f'File "{broken}", line 3, in <module>' in text and "ZeroDivisionError" in text
+    assert (
+        f'File "{broken}", line 3, in <module>' in text and "ZeroDivisionError" in text
+    )
     assert "runpy" not in text
 
 
@@ -156,12 +197,19 @@ def test_only_the_named_file_runs_and_not_its_main_block(tmp_path):
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     source = str(Path(transformer_tutorial.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": source + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": source + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     command = [sys.executable, "-m", "transformer_tutorial.exercises", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
 
 
-def test_the_command_line_checks_a_folder_with_one_right_and_one_wrong_solution(tmp_path):
+def test_the_command_line_checks_a_folder_with_one_right_and_one_wrong_solution(
+    tmp_path,
+):
     write(
         tmp_path,
         "causal-self-attention/causal-mask.py",
@@ -186,36 +234,61 @@ def test_the_command_line_checks_a_folder_with_one_right_and_one_wrong_solution(
     )
     result = run_cli("check", "--all", str(tmp_path))
     assert result.returncode == 1, result.stderr
-    rows = {line.split()[0]: line for line in result.stdout.splitlines() if "/" in line.split(" ")[0]}
+    rows = {
+        line.split()[0]: line
+        for line in result.stdout.splitlines()
+        if "/" in line.split(" ")[0]
+    }
     assert set(rows) == set(EXERCISES)
     assert re.search(
-        r"causal-self-attention/causal-mask\s+Implement\s+correct\s*$", rows["causal-self-attention/causal-mask"]
+        r"causal-self-attention/causal-mask\s+Implement\s+correct\s*$",
+        rows["causal-self-attention/causal-mask"],
     )
     assert re.search(
         r"multi-head/split-heads\s+Implement\s+wrong\s+this splits tokens, not features$",
         rows["multi-head/split-heads"],
     )
-    assert re.search(r"attention/softmax\s+Implement\s+-\s+not attempted$", rows["attention/softmax"])
-    assert f"1 correct of 2 attempted; {len(EXERCISES)} exercises in all." in result.stdout
+    assert re.search(
+        r"attention/softmax\s+Implement\s+-\s+not attempted$", rows["attention/softmax"]
+    )
+    assert (
+        f"1 correct of 2 attempted; {len(EXERCISES)} exercises in all." in result.stdout
+    )
 
 
-def test_the_command_line_checks_one_file_and_refuses_unknown_exercises(tmp_path, capsys):
-    wrong = write(tmp_path, "split.py", "import numpy as np\n\n\ndef split_heads(x, h):\n    return x.reshape(1, -1)\n")
+def test_the_command_line_checks_one_file_and_refuses_unknown_exercises(
+    tmp_path, capsys
+):
+    wrong = write(
+        tmp_path,
+        "split.py",
+        "import numpy as np\n\n\ndef split_heads(x, h):\n    return x.reshape(1, -1)\n",
+    )
     assert main(["check", "multi-head/split-heads", str(wrong)]) == 1
-    assert capsys.readouterr().out.startswith("wrong: multi-head/split-heads (NumPy)\n  case 1 of 8")
+    assert capsys.readouterr().out.startswith(
+        "wrong: multi-head/split-heads (NumPy)\n  case 1 of 8"
+    )
     right = write(tmp_path, "answer.py", "answer = (2, 8, 10, 8)\n")
     assert main(["check", "multi-head/predict-split-shape", str(right)]) == 0
-    assert capsys.readouterr().out == "correct: multi-head/predict-split-shape\n  answer (2, 8, 10, 8)\n"
+    assert (
+        capsys.readouterr().out
+        == "correct: multi-head/predict-split-shape\n  answer (2, 8, 10, 8)\n"
+    )
     with pytest.raises(SystemExit) as refused:
         main(["check", "multi-head/no-such-exercise", str(wrong)])
-    assert refused.value.code == 2 and "no exercise 'multi-head/no-such-exercise'" in capsys.readouterr().err
+    assert (
+        refused.value.code == 2
+        and "no exercise 'multi-head/no-such-exercise'" in capsys.readouterr().err
+    )
 
 
 def exercises_section(page: str) -> str:
     text = (DOCS / page).read_text()
     headings = [match.start() for match in re.finditer(r"^## ", text, re.MULTILINE)]
     last = text[headings[-1] :]
-    assert last.startswith("## Exercises\n"), f"{page}: the last section is not the exercises"
+    assert last.startswith("## Exercises\n"), (
+        f"{page}: the last section is not the exercises"
+    )
     return last
 
 
@@ -223,7 +296,11 @@ def exercises_section(page: str) -> str:
 def test_every_chapter_ends_with_its_exercises_each_with_a_checked_solution(chapter):
     page, group = CHAPTERS[chapter]
     section = exercises_section(page)
-    assert len(group) >= 3 and {exercise.kind for exercise in group} == {"implement", "predict", "bug"}
+    assert len(group) >= 3 and {exercise.kind for exercise in group} == {
+        "implement",
+        "predict",
+        "bug",
+    }
     assert len(re.findall(r"^### \d+\. ", section, re.MULTILINE)) == len(group)
     for exercise in group:
         # the solution, in a collapsed block, hands its answer to the checker (Sybil runs it)

@@ -13,7 +13,9 @@ from transformer_tutorial import results
 from transformer_tutorial.figures import DATA_FIGURES, FIGURES
 from transformer_tutorial.figures.plotting import svg_bytes
 
-PAGE_TEXT = "\n".join(page.read_text(encoding="utf-8") for page in (ROOT / "docs").rglob("*.md"))
+PAGE_TEXT = "\n".join(
+    page.read_text(encoding="utf-8") for page in (ROOT / "docs").rglob("*.md")
+)
 LINKED = set(re.findall(r"\]\((?:\.\./)*figures/([\w-]+)\.svg\)", PAGE_TEXT))
 
 
@@ -22,7 +24,10 @@ def test_every_figure_is_shown_on_a_page_and_every_shown_figure_is_drawn():
 
 
 def test_a_figure_of_random_numbers_is_reproducible():
-    first, second = svg_bytes(FIGURES["multi-head-weights"]()), svg_bytes(FIGURES["multi-head-weights"]())
+    first, second = (
+        svg_bytes(FIGURES["multi-head-weights"]()),
+        svg_bytes(FIGURES["multi-head-weights"]()),
+    )
     assert first.startswith(b"<?xml") and b"<svg" in first
     assert first == second
 

@@ -42,13 +42,21 @@ def imports_of(path: Path, package: str) -> list[tuple[int, str]]:
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = (
+                    package.rsplit(".", node.level - 1)[0]
+                    if node.level > 1
+                    else package
+                )
                 module = f"{base}.{node.module}" if node.module else base
             else:
                 module = node.module or ""
             found.append((node.lineno, module))
-            if module.count(".") == 0 and module == PACKAGE.name:  # from transformer_tutorial import numpy
-                found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+            if (
+                module.count(".") == 0 and module == PACKAGE.name
+            ):  # from transformer_tutorial import numpy
+                found += [
+                    (node.lineno, f"{module}.{alias.name}") for alias in node.names
+                ]
     return found
 
 
@@ -74,9 +82,14 @@ def violations(package_dir: Path) -> list[str]:
 
 
 def test_every_module_belongs_to_a_known_part():
-    modules = [".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts) for p in PACKAGE.rglob("*.py")]
+    modules = [
+        ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts)
+        for p in PACKAGE.rglob("*.py")
+    ]
     parts = {part_of(module.removesuffix(".__init__")) for module in modules}
-    assert parts <= MAY_IMPORT.keys(), f"parts without rules: {parts - MAY_IMPORT.keys()}"
+    assert parts <= MAY_IMPORT.keys(), (
+        f"parts without rules: {parts - MAY_IMPORT.keys()}"
+    )
 
 
 def test_imports_only_point_down():
@@ -87,21 +100,45 @@ def test_imports_only_point_down():
     ("where", "source", "expected"),
     [
         ("numpy/attention.py", "import torch\n", "numpy imports torch"),
-        ("numpy/attention.py", "from transformer_tutorial.torch.attention import x\n", "numpy imports"),
-        ("torch/layers.py", "from transformer_tutorial.figures import FIGURES\n", "torch imports"),
+        (
+            "numpy/attention.py",
+            "from transformer_tutorial.torch.attention import x\n",
+            "numpy imports",
+        ),
+        (
+            "torch/layers.py",
+            "from transformer_tutorial.figures import FIGURES\n",
+            "torch imports",
+        ),
         ("torch/layers.py", "from ..experiments import benchmark\n", "(experiments)"),
-        ("data/tasks.py", "def f():\n    from transformer_tutorial.numpy import softmax\n", "data imports"),
-        ("experiments/run.py", "from transformer_tutorial import figures\n", "(figures)"),
-        ("checks.py", "from transformer_tutorial.data import tasks\n", "shared imports"),
+        (
+            "data/tasks.py",
+            "def f():\n    from transformer_tutorial.numpy import softmax\n",
+            "data imports",
+        ),
+        (
+            "experiments/run.py",
+            "from transformer_tutorial import figures\n",
+            "(figures)",
+        ),
+        (
+            "checks.py",
+            "from transformer_tutorial.data import tasks\n",
+            "shared imports",
+        ),
     ],
 )
-def test_a_wrong_import_in_a_throwaway_package_is_caught(tmp_path, where, source, expected):
+def test_a_wrong_import_in_a_throwaway_package_is_caught(
+    tmp_path, where, source, expected
+):
     package = tmp_path / "transformer_tutorial"
     for folder in ("numpy", "torch", "data", "experiments", "figures"):
         (package / folder).mkdir(parents=True)
         (package / folder / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
-    (package / "numpy" / "ok.py").write_text("import numpy as np\nfrom transformer_tutorial.checks import x\n")
+    (package / "numpy" / "ok.py").write_text(
+        "import numpy as np\nfrom transformer_tutorial.checks import x\n"
+    )
     (package / where).write_text(source)
     found = violations(package)
     assert len(found) == 1 and expected in found[0], found

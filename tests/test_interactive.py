@@ -22,15 +22,22 @@ from transformer_tutorial.torch.model import Transformer
 
 def random_model(seed: int = 0) -> Transformer:
     torch.manual_seed(seed)
-    config = TransformerConfig(13, 13, d_model=16, num_heads=4, num_layers=2, d_ff=32, dropout=0.0, max_len=64)
+    config = TransformerConfig(
+        13, 13, d_model=16, num_heads=4, num_layers=2, d_ff=32, dropout=0.0, max_len=64
+    )
     return randomise(Transformer(config).double(), seed).eval()
 
 
 def round_trip(model: Transformer):
     """The model's weights through the file format and back (as float32, like the stored file)."""
-    entries = {name: live_model.encode_array(a) for name, a in live_model.flat_params(model.numpy_params()).items()}
+    entries = {
+        name: live_model.encode_array(a)
+        for name, a in live_model.flat_params(model.numpy_params()).items()
+    }
     arrays = {name: live_model.decode_array(entry) for name, entry in entries.items()}
-    with torch.no_grad():  # the torch model keeps the same float32-rounded weights, for a fair comparison
+    with (
+        torch.no_grad()
+    ):  # the torch model keeps the same float32-rounded weights, for a fair comparison
         for parameter in model.parameters():
             parameter.copy_(parameter.float().double())
     return live_model.params_from_flat(arrays, model.config)
@@ -55,12 +62,16 @@ def test_numpy_greedy_decoding_matches_torch_with_every_cross_attention_weight()
     for layer in model.decoder.layers:
         layer.cross_attention.fused = False
     ours = live_model.greedy_generate(src, params, max_new_tokens=6)
-    theirs = greedy_decode(model, torch.from_numpy(src), 6, use_cache=False, stop_at_eos=True)
+    theirs = greedy_decode(
+        model, torch.from_numpy(src), 6, use_cache=False, stop_at_eos=True
+    )
     np.testing.assert_array_equal(ours.tokens, theirs.tokens.numpy())
     # torch's cross-attention weights over the final prefix, caught on their way out of each layer
     caught = []
     hooks = [
-        layer.cross_attention.register_forward_hook(lambda _m, _i, out: caught.append(out[1]))
+        layer.cross_attention.register_forward_hook(
+            lambda _m, _i, out: caught.append(out[1])
+        )
         for layer in model.decoder.layers
     ]
     prefix = np.concatenate([np.ones((3, 1), dtype=int), ours.tokens[:, :-1]], axis=1)
@@ -69,24 +80,35 @@ def test_numpy_greedy_decoding_matches_torch_with_every_cross_attention_weight()
     for hook in hooks:
         hook.remove()
     expected = torch.stack(caught, dim=1).numpy()  # (B, L, H, T, S)
-    real = prefix != PAD  # after a sequence's EOS its steps are padding, which the comparison leaves out
+    real = (
+        prefix != PAD
+    )  # after a sequence's EOS its steps are padding, which the comparison leaves out
     steps = np.broadcast_to(real[:, None, None, :, None], expected.shape)
     np.testing.assert_allclose(ours.cross_attention[steps], expected[steps], atol=1e-10)
     probabilities = torch.softmax(logits, dim=-1).numpy()
-    np.testing.assert_allclose(ours.probabilities[real], probabilities[real], atol=1e-10)
+    np.testing.assert_allclose(
+        ours.probabilities[real], probabilities[real], atol=1e-10
+    )
 
 
 def test_the_stored_model_reverses_held_out_sequences_as_its_file_says():
     model = live_model.load_live_model()
     assert model.info["held_out"]["exact_match"] == 1.0
-    assert live_model.exact_match(model, 200, seed=7) == 1.0  # a fresh sample, other than the file's
+    assert (
+        live_model.exact_match(model, 200, seed=7) == 1.0
+    )  # a fresh sample, other than the file's
     out = live_model.greedy_generate(np.array([[3, 4, 5, 12]]), model.params, 5)
     assert out.tokens.tolist() == [[12, 5, 4, 3, EOS]]
 
 
 @pytest.mark.skipif(not minilm_available(), reason="needs the all-MiniLM-L6-v2 package")
 def test_the_explorer_file_holds_the_numpy_encoders_weights_to_one_byte():
-    from transformer_tutorial.experiments.explorer import LEVELS, _minilm, dequantise, explorer_data
+    from transformer_tutorial.experiments.explorer import (
+        LEVELS,
+        _minilm,
+        dequantise,
+        explorer_data,
+    )
     from transformer_tutorial.experiments.heads import measure_minilm_heads
     from transformer_tutorial.numpy.encoder_only import encoder_only
 
@@ -95,20 +117,33 @@ def test_the_explorer_file_holds_the_numpy_encoders_weights_to_one_byte():
     params, tokenizer = _minilm()
     for entry in data["sentences"][::5]:
         ids = tokenizer.encode_batch([entry["text"]])
-        with threadpool_limits(1):  # small matrices: one BLAS thread is far faster on a busy machine
+        with threadpool_limits(
+            1
+        ):  # small matrices: one BLAS thread is far faster on a busy machine
             _, weights = encoder_only(ids, params, return_weights=True)
-        expected = np.stack(weights)[:, 0, :, : entry["real"], : entry["real"]]  # (L, H, T, T) of real tokens
+        expected = np.stack(weights)[
+            :, 0, :, : entry["real"], : entry["real"]
+        ]  # (L, H, T, T) of real tokens
         size = len(entry["tokens"])
-        stored = dequantise(entry["weights"], (6, 12, size, size))[:, :, : entry["real"], : entry["real"]]
+        stored = dequantise(entry["weights"], (6, 12, size, size))[
+            :, :, : entry["real"], : entry["real"]
+        ]
         assert np.abs(stored - expected).max() <= 0.5 / LEVELS + 1e-9
-    found = measure_minilm_heads()  # the encoder-only chapter's measurement, through the PyTorch encoder
+    found = (
+        measure_minilm_heads()
+    )  # the encoder-only chapter's measurement, through the PyTorch encoder
     assert [(m["layer"], m["head"]) for m in data["measured"]] == [
         found.best_previous,
         found.best_next,
         found.best_pronoun,
     ]
-    padded = [entry for entry in data["sentences"] if entry["real"] < len(entry["tokens"])]
+    padded = [
+        entry for entry in data["sentences"] if entry["real"] < len(entry["tokens"])
+    ]
     assert padded and all(
-        dequantise(e["weights"], (6, 12, len(e["tokens"]), len(e["tokens"])))[..., e["real"] :].max() == 0
+        dequantise(e["weights"], (6, 12, len(e["tokens"]), len(e["tokens"])))[
+            ..., e["real"] :
+        ].max()
+        == 0
         for e in padded
     )

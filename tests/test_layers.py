@@ -10,10 +10,17 @@ from torch import nn
 
 from transformer_tutorial import torch as ttorch
 from transformer_tutorial.numpy import layers as np_layers
-from transformer_tutorial.torch.layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm
+from transformer_tutorial.torch.layers import (
+    DecoderLayer,
+    EncoderLayer,
+    FeedForward,
+    LayerNorm,
+)
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
-DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+DTYPES = pytest.mark.parametrize(
+    "dtype", [torch.float32, torch.float64], ids=["float32", "float64"]
+)
 
 
 def assert_close(actual, expected, dtype):
@@ -28,7 +35,9 @@ def test_layer_norm_matches_nn_layer_norm(dtype):
     x = torch.randn(3, 5, 12, dtype=dtype) * 4 + 2
     assert_close(ours(x), reference(x), dtype)
     np.testing.assert_allclose(
-        np_layers.layer_norm(x.double().numpy(), ours.numpy_params()), reference(x).double().detach(), atol=1e-6
+        np_layers.layer_norm(x.double().numpy(), ours.numpy_params()),
+        reference(x).double().detach(),
+        atol=1e-6,
     )
 
 
@@ -39,7 +48,9 @@ def test_layer_norm_uses_the_biased_variance_with_eps_inside_the_root():
     expected = (x - mean) / np.sqrt(biased + 0.5)
     np.testing.assert_allclose(np_layers.layer_norm(x, params), expected, rtol=1e-15)
     ours = LayerNorm(3, eps=0.5).double()
-    np.testing.assert_allclose(ours(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-15)
+    np.testing.assert_allclose(
+        ours(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-15
+    )
 
 
 @DTYPES
@@ -48,7 +59,9 @@ def test_feed_forward_is_the_same_function_at_every_position(dtype):
     x = torch.randn(2, 6, 8, dtype=dtype)
     together = ffn(x)
     for t in range(6):
-        assert_close(together[:, t], ffn(x[:, t]), dtype)  # one position alone gives the same result
+        assert_close(
+            together[:, t], ffn(x[:, t]), dtype
+        )  # one position alone gives the same result
     order = torch.randperm(6, generator=torch.Generator().manual_seed(0))
     assert_close(ffn(x[:, order]), together[:, order], dtype)
 
@@ -57,7 +70,11 @@ def test_feed_forward_is_the_same_function_at_every_position(dtype):
 def test_feed_forward_in_numpy_matches_pytorch(activation):
     ffn = randomise(FeedForward(8, 32, activation)).double()
     x = torch.randn(2, 6, 8, dtype=torch.float64) * 2
-    np.testing.assert_allclose(np_layers.feed_forward(x.numpy(), ffn.numpy_params()), ffn(x).detach(), atol=1e-12)
+    np.testing.assert_allclose(
+        np_layers.feed_forward(x.numpy(), ffn.numpy_params()),
+        ffn(x).detach(),
+        atol=1e-12,
+    )
 
 
 def test_numpy_gelu_is_the_exact_erf_form_not_the_tanh_approximation():
@@ -71,9 +88,17 @@ def test_numpy_gelu_is_the_exact_erf_form_not_the_tanh_approximation():
 @DTYPES
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
-def test_encoder_layer_matches_nn_transformer_encoder_layer(dtype, norm_first, activation):
+def test_encoder_layer_matches_nn_transformer_encoder_layer(
+    dtype, norm_first, activation
+):
     reference = nn.TransformerEncoderLayer(
-        16, 4, 40, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first
+        16,
+        4,
+        40,
+        dropout=0.0,
+        activation=activation,
+        batch_first=True,
+        norm_first=norm_first,
     )
     reference = randomise(reference).to(dtype).eval()
     ours = EncoderLayer.from_pytorch(reference).eval()
@@ -81,22 +106,32 @@ def test_encoder_layer_matches_nn_transformer_encoder_layer(dtype, norm_first, a
     tokens = torch.tensor([[5, 5, 5, 5, 5, 0, 0], [5] * 7, [5, 5, 0, 0, 0, 0, 0]])
     mask = ttorch.padding_mask(tokens, pad_id=0)
     with torch.no_grad():
-        expected = reference(x, src_key_padding_mask=ttorch.to_mha_key_padding_mask(mask))
+        expected = reference(
+            x, src_key_padding_mask=ttorch.to_mha_key_padding_mask(mask)
+        )
         output = ours(x, mask)
     assert_close(output, expected, dtype)
-    np_output = np_layers.encoder_layer(x.double().numpy(), ours.numpy_params(), mask.numpy(), norm_first)
-    np.testing.assert_allclose(np_output, output.double().numpy(), atol=TOLERANCE[dtype])
+    np_output = np_layers.encoder_layer(
+        x.double().numpy(), ours.numpy_params(), mask.numpy(), norm_first
+    )
+    np.testing.assert_allclose(
+        np_output, output.double().numpy(), atol=TOLERANCE[dtype]
+    )
 
 
 @DTYPES
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
 def test_decoder_layer_matches_nn_transformer_decoder_layer(dtype, norm_first):
-    reference = nn.TransformerDecoderLayer(16, 4, 40, dropout=0.0, batch_first=True, norm_first=norm_first)
+    reference = nn.TransformerDecoderLayer(
+        16, 4, 40, dropout=0.0, batch_first=True, norm_first=norm_first
+    )
     reference = randomise(reference).to(dtype).eval()
     ours = DecoderLayer.from_pytorch(reference).eval()
     y, memory = torch.randn(2, 5, 16, dtype=dtype), torch.randn(2, 8, 16, dtype=dtype)
     self_mask = ttorch.causal_mask(5)
-    memory_mask = ttorch.padding_mask(torch.tensor([[3] * 8, [3] * 5 + [0] * 3]), pad_id=0)
+    memory_mask = ttorch.padding_mask(
+        torch.tensor([[3] * 8, [3] * 5 + [0] * 3]), pad_id=0
+    )
     with torch.no_grad():
         expected = reference(
             y,
@@ -114,7 +149,9 @@ def test_decoder_layer_matches_nn_transformer_decoder_layer(dtype, norm_first):
         memory_mask.numpy(),
         norm_first,
     )
-    np.testing.assert_allclose(np_output, output.double().numpy(), atol=TOLERANCE[dtype])
+    np.testing.assert_allclose(
+        np_output, output.double().numpy(), atol=TOLERANCE[dtype]
+    )
 
 
 def test_post_norm_and_pre_norm_are_different_functions_of_the_same_weights():
@@ -128,19 +165,36 @@ def test_post_norm_and_pre_norm_are_different_functions_of_the_same_weights():
     # post-norm ends in LayerNorm: undoing its γ and β leaves every position with mean 0 and variance 1
     norm = layer.add_norm_2.norm
     standardised = (post - norm.bias) / norm.weight
-    torch.testing.assert_close(standardised.mean(-1), torch.zeros(1, 4, dtype=torch.float64), rtol=0, atol=1e-12)
     torch.testing.assert_close(
-        standardised.var(-1, unbiased=False), torch.ones(1, 4, dtype=torch.float64), rtol=0, atol=1e-4
+        standardised.mean(-1),
+        torch.zeros(1, 4, dtype=torch.float64),
+        rtol=0,
+        atol=1e-12,
+    )
+    torch.testing.assert_close(
+        standardised.var(-1, unbiased=False),
+        torch.ones(1, 4, dtype=torch.float64),
+        rtol=0,
+        atol=1e-4,
     )  # eps = 1e-5 inside the root shrinks the variance slightly
-    assert (pre.mean(-1).abs() > 1e-3).any()  # pre-norm's output is a residual sum, not normalised
+    assert (
+        pre.mean(-1).abs() > 1e-3
+    ).any()  # pre-norm's output is a residual sum, not normalised
 
 
 def test_nn_transformer_encoder_adds_a_final_layer_norm_that_the_paper_does_not_have():
     torch.manual_seed(0)
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
-    stack = randomise(nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(8), enable_nested_tensor=False))
+    stack = randomise(
+        nn.TransformerEncoder(
+            layer, num_layers=2, norm=nn.LayerNorm(8), enable_nested_tensor=False
+        )
+    )
     stack = stack.double().eval()
-    ours = [EncoderLayer.from_pytorch(pytorch_layer).eval() for pytorch_layer in stack.layers]
+    ours = [
+        EncoderLayer.from_pytorch(pytorch_layer).eval()
+        for pytorch_layer in stack.layers
+    ]
     final = LayerNorm(8).double()
     final.load_state_dict(stack.norm.state_dict())
     x = torch.randn(2, 5, 8, dtype=torch.float64)
@@ -152,11 +206,15 @@ def test_nn_transformer_encoder_adds_a_final_layer_norm_that_the_paper_does_not_
 
 def pytorch_layer(kind: str, **options) -> nn.Module:
     """A randomised, batch-first ``nn.TransformerEncoderLayer`` or ``nn.TransformerDecoderLayer`` (float64)."""
-    cls = nn.TransformerEncoderLayer if kind == "encoder" else nn.TransformerDecoderLayer
+    cls = (
+        nn.TransformerEncoderLayer if kind == "encoder" else nn.TransformerDecoderLayer
+    )
     return randomise(cls(16, 4, 40, batch_first=True, **options)).double()
 
 
-def run_layer(layer: nn.Module, kind: str, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+def run_layer(
+    layer: nn.Module, kind: str, x: torch.Tensor, memory: torch.Tensor
+) -> torch.Tensor:
     return layer(x) if kind == "encoder" else layer(x, memory)
 
 
@@ -169,31 +227,57 @@ KINDS = pytest.mark.parametrize("kind", ["encoder", "decoder"])
 def test_from_pytorch_copies_every_dropout_probability(kind, p):
     reference = pytorch_layer(kind, dropout=p)
     ours = OURS[kind].from_pytorch(reference)
-    theirs = [reference.self_attn.dropout, *([reference.multihead_attn.dropout] if kind == "decoder" else [])]
-    assert [module.dropout for module in ours.modules() if isinstance(module, ttorch.MultiHeadAttention)] == theirs
-    residual = [getattr(reference, f"dropout{i}").p for i in range(1, 4 if kind == "decoder" else 3)]
-    assert [module.p for module in ours.modules() if isinstance(module, nn.Dropout)] == residual
+    theirs = [
+        reference.self_attn.dropout,
+        *([reference.multihead_attn.dropout] if kind == "decoder" else []),
+    ]
+    assert [
+        module.dropout
+        for module in ours.modules()
+        if isinstance(module, ttorch.MultiHeadAttention)
+    ] == theirs
+    residual = [
+        getattr(reference, f"dropout{i}").p
+        for i in range(1, 4 if kind == "decoder" else 3)
+    ]
+    assert [
+        module.p for module in ours.modules() if isinstance(module, nn.Dropout)
+    ] == residual
 
 
 @KINDS
 def test_from_pytorch_without_dropout_matches_in_train_mode_too(kind):
     reference = pytorch_layer(kind, dropout=0.0).train()
     ours = OURS[kind].from_pytorch(reference).train()
-    x, memory = torch.randn(2, 5, 16, dtype=torch.float64), torch.randn(2, 6, 16, dtype=torch.float64)
+    x, memory = (
+        torch.randn(2, 5, 16, dtype=torch.float64),
+        torch.randn(2, 6, 16, dtype=torch.float64),
+    )
     torch.testing.assert_close(
-        run_layer(ours, kind, x, memory), run_layer(reference, kind, x, memory), rtol=0, atol=1e-12
+        run_layer(ours, kind, x, memory),
+        run_layer(reference, kind, x, memory),
+        rtol=0,
+        atol=1e-12,
     )
 
 
 @KINDS
 def test_from_pytorch_with_the_default_dropout_matches_in_eval_mode(kind):
-    reference = pytorch_layer(kind).eval()  # PyTorch's default, dropout=0.1: eval mode must switch all of it off
+    reference = pytorch_layer(
+        kind
+    ).eval()  # PyTorch's default, dropout=0.1: eval mode must switch all of it off
     assert reference.dropout1.p == 0.1
     ours = OURS[kind].from_pytorch(reference).eval()
-    x, memory = torch.randn(2, 5, 16, dtype=torch.float64), torch.randn(2, 6, 16, dtype=torch.float64)
+    x, memory = (
+        torch.randn(2, 5, 16, dtype=torch.float64),
+        torch.randn(2, 6, 16, dtype=torch.float64),
+    )
     with torch.no_grad():
         torch.testing.assert_close(
-            run_layer(ours, kind, x, memory), run_layer(reference, kind, x, memory), rtol=0, atol=1e-12
+            run_layer(ours, kind, x, memory),
+            run_layer(reference, kind, x, memory),
+            rtol=0,
+            atol=1e-12,
         )
 
 
@@ -203,5 +287,7 @@ def test_from_pytorch_refuses_sequence_first_layers():
 
 
 def test_feed_forward_refuses_an_unknown_activation():
-    with pytest.raises(ValueError, match=r"activation must be one of \['gelu', 'relu'\], got 'swish'"):
+    with pytest.raises(
+        ValueError, match=r"activation must be one of \['gelu', 'relu'\], got 'swish'"
+    ):
         FeedForward(8, 16, activation="swish")

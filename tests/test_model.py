@@ -16,12 +16,21 @@ from transformer_tutorial.costs import transformer_parameter_count
 from transformer_tutorial.numpy.model import transformer
 from transformer_tutorial.torch.model import Transformer
 
-SMALL = {"d_model": 16, "num_heads": 4, "num_layers": 2, "d_ff": 32, "dropout": 0.0, "max_len": 20}
+SMALL = {
+    "d_model": 16,
+    "num_heads": 4,
+    "num_layers": 2,
+    "d_ff": 32,
+    "dropout": 0.0,
+    "max_len": 20,
+}
 
 
 def small_model(seed: int = 0, **changes) -> Transformer:
     torch.manual_seed(seed)
-    config = TransformerConfig(**{"src_vocab_size": 23, "tgt_vocab_size": 23, **SMALL, **changes})
+    config = TransformerConfig(
+        **{"src_vocab_size": 23, "tgt_vocab_size": 23, **SMALL, **changes}
+    )
     return randomise(Transformer(config).double().eval(), norms_and_biases_only=True)
 
 
@@ -44,17 +53,23 @@ def test_numpy_forward_equals_the_pytorch_model(changes):
 
 
 def test_eval_mode_switches_off_the_default_dropout():
-    model = small_model(dropout=0.1)  # the paper's rate, on the embeddings and on every sub-layer's output
+    model = small_model(
+        dropout=0.1
+    )  # the paper's rate, on the embeddings and on every sub-layer's output
     with torch.no_grad():
         first, second = model(SRC, TGT), model(SRC, TGT)
     assert torch.equal(first, second)
-    expected = transformer(SRC.numpy(), TGT.numpy(), model.numpy_params())  # NumPy has no dropout at all
+    expected = transformer(
+        SRC.numpy(), TGT.numpy(), model.numpy_params()
+    )  # NumPy has no dropout at all
     np.testing.assert_allclose(first.numpy(), expected, rtol=0, atol=1e-12)
 
 
 def test_shared_embeddings_are_one_matrix():
     model = small_model()
-    assert model.output.weight is model.src_embedding.weight is model.tgt_embedding.weight
+    assert (
+        model.output.weight is model.src_embedding.weight is model.tgt_embedding.weight
+    )
     separate = small_model(share_embeddings=False, tgt_vocab_size=29)
     assert separate.output.weight is not separate.tgt_embedding.weight
 
@@ -71,18 +86,33 @@ def count_module_parameters(config: TransformerConfig) -> int:
     [
         TransformerConfig.base(),
         TransformerConfig.big(),
-        TransformerConfig(100, 120, d_model=32, num_heads=4, num_layers=3, d_ff=64, share_embeddings=False),
-        TransformerConfig(100, 100, d_model=32, num_heads=4, num_layers=3, d_ff=64, norm_first=True),
+        TransformerConfig(
+            100,
+            120,
+            d_model=32,
+            num_heads=4,
+            num_layers=3,
+            d_ff=64,
+            share_embeddings=False,
+        ),
+        TransformerConfig(
+            100, 100, d_model=32, num_heads=4, num_layers=3, d_ff=64, norm_first=True
+        ),
     ],
     ids=["base", "big", "separate vocabularies", "pre-norm"],
 )
 def test_parameter_count_of_the_modules_equals_the_closed_form(config):
-    assert count_module_parameters(config) == sum(transformer_parameter_count(config).values())
+    assert count_module_parameters(config) == sum(
+        transformer_parameter_count(config).values()
+    )
 
 
 def test_base_and_big_are_within_three_percent_of_the_paper():
     """The paper rounds to 65M and 213M and does not give its exact vocabulary; see the architecture page."""
-    base, big = count_module_parameters(TransformerConfig.base()), count_module_parameters(TransformerConfig.big())
+    base, big = (
+        count_module_parameters(TransformerConfig.base()),
+        count_module_parameters(TransformerConfig.big()),
+    )
     assert (base, big) == (63_082_496, 214_245_376)
     assert abs(base / 65e6 - 1) < 0.03 and abs(big / 213e6 - 1) < 0.01
 
@@ -93,15 +123,21 @@ def test_the_decoder_never_sees_target_tokens_after_the_current_one(t, seed):
     model = small_model()
     changed = TGT.clone()
     generator = torch.Generator().manual_seed(seed)
-    changed[:, t + 1 :] = torch.randint(1, 23, changed[:, t + 1 :].shape, generator=generator)
+    changed[:, t + 1 :] = torch.randint(
+        1, 23, changed[:, t + 1 :].shape, generator=generator
+    )
     with torch.no_grad():
         before, after = model(SRC, TGT), model(SRC, changed)
-    torch.testing.assert_close(after[:, : t + 1], before[:, : t + 1], rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        after[:, : t + 1], before[:, : t + 1], rtol=0, atol=1e-12
+    )
 
 
 def test_padding_does_not_change_the_outputs_at_real_positions():
     model = small_model()
-    longer_src = torch.cat([SRC, torch.zeros(2, 4, dtype=torch.long)], dim=1)  # four more pads
+    longer_src = torch.cat(
+        [SRC, torch.zeros(2, 4, dtype=torch.long)], dim=1
+    )  # four more pads
     longer_tgt = torch.cat([TGT, torch.zeros(2, 3, dtype=torch.long)], dim=1)
     with torch.no_grad():
         logits = model(SRC, TGT)
@@ -110,17 +146,24 @@ def test_padding_does_not_change_the_outputs_at_real_positions():
         padded_memory, _ = model.encode(longer_src)
     torch.testing.assert_close(padded[:, :5], logits, rtol=0, atol=1e-12)
     real = SRC != 0
-    torch.testing.assert_close(padded_memory[:, :6][real], memory[real], rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        padded_memory[:, :6][real], memory[real], rtol=0, atol=1e-12
+    )
 
 
 def test_cached_decoding_of_padded_targets_equals_decoding_the_whole_prefix():
     model = small_model()
-    tgt = torch.tensor([[1, 11, 12, 0, 0, 0], [1, 14, 0, 15, 16, 17]])  # padding at the end and in the middle
+    tgt = torch.tensor(
+        [[1, 11, 12, 0, 0, 0], [1, 14, 0, 15, 16, 17]]
+    )  # padding at the end and in the middle
     with torch.no_grad():
         memory, src_mask = model.encode(SRC)
         whole = model.decode(tgt, memory, src_mask)
         cache = model.new_cache()
-        pieces = [model.decode(tgt[:, start:end], memory, src_mask, cache) for start, end in ((0, 2), (2, 3), (3, 6))]
+        pieces = [
+            model.decode(tgt[:, start:end], memory, src_mask, cache)
+            for start, end in ((0, 2), (2, 3), (3, 6))
+        ]
     torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=0, atol=1e-12)
 
 
@@ -129,7 +172,10 @@ def test_cached_decoding_of_padded_targets_equals_decoding_the_whole_prefix():
 
 def test_token_ids_outside_the_vocabulary():
     model = small_model()
-    with pytest.raises(ValueError, match=re.escape("tgt holds ids from 1 to 23, outside the vocabulary [0, 23)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("tgt holds ids from 1 to 23, outside the vocabulary [0, 23)"),
+    ):
         model(SRC, torch.tensor([[1, 23], [1, 2]]))
     with pytest.raises(ValueError, match=re.escape("src holds ids from -1 to 10")):
         transformer(np.array([[-1, 10]]), np.array([[1, 2]]), model.numpy_params())
@@ -139,7 +185,9 @@ def test_sequences_longer_than_the_positional_table():
     model = small_model()
     with pytest.raises(
         ValueError,
-        match=re.escape("src has 21 positions (shape (1, 21)), more than the positional table's max_len=20"),
+        match=re.escape(
+            "src has 21 positions (shape (1, 21)), more than the positional table's max_len=20"
+        ),
     ):
         model(torch.ones(1, 21, dtype=torch.long), torch.ones(1, 3, dtype=torch.long))
 
@@ -148,7 +196,9 @@ def test_source_and_target_batch_sizes_differ():
     model = small_model()
     with pytest.raises(
         ValueError,
-        match=re.escape("src and tgt must have the same batch size (axis 0 and axis 0), got shapes (2, 6) and (1, 5)"),
+        match=re.escape(
+            "src and tgt must have the same batch size (axis 0 and axis 0), got shapes (2, 6) and (1, 5)"
+        ),
     ):
         model(SRC, TGT[:1])
     with pytest.raises(ValueError, match="src and tgt must have the same batch size"):
@@ -156,7 +206,10 @@ def test_source_and_target_batch_sizes_differ():
 
 
 def test_float_token_ids_are_refused():
-    with pytest.raises(TypeError, match=re.escape("src must hold integer token ids, got dtype torch.float32")):
+    with pytest.raises(
+        TypeError,
+        match=re.escape("src must hold integer token ids, got dtype torch.float32"),
+    ):
         small_model()(SRC.float(), TGT)
 
 
@@ -164,7 +217,10 @@ def test_float_token_ids_are_refused():
     ("changes", "message"),
     [
         ({"d_model": 10, "num_heads": 4}, "d_model=10 is not divisible by num_heads=4"),
-        ({"tgt_vocab_size": 40}, "share_embeddings needs one vocabulary, got src_vocab_size=23 and tgt_vocab_size=40"),
+        (
+            {"tgt_vocab_size": 40},
+            "share_embeddings needs one vocabulary, got src_vocab_size=23 and tgt_vocab_size=40",
+        ),
         ({"num_layers": 0}, "num_layers must be at least 1, got 0"),
         ({"dropout": 1.0}, "dropout must be in [0, 1), got 1.0"),
         ({"pad_id": 30}, "pad_id=30 is not a token id of both vocabularies"),
@@ -172,4 +228,6 @@ def test_float_token_ids_are_refused():
 )
 def test_inconsistent_configs_are_refused(changes, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        TransformerConfig(**{"src_vocab_size": 23, "tgt_vocab_size": 23, **SMALL, **changes})
+        TransformerConfig(
+            **{"src_vocab_size": 23, "tgt_vocab_size": 23, **SMALL, **changes}
+        )

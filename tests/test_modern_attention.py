@@ -9,13 +9,25 @@ import torch.nn.functional as F
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.torch import modern
-from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention, causal_mask, padding_mask
+from transformer_tutorial.torch.attention import (
+    KeyValueCache,
+    MultiHeadAttention,
+    causal_mask,
+    padding_mask,
+)
 
 RNG = np.random.default_rng(17)
 
 
 def heads(batch, num_heads, length, width, dtype=torch.float64, seed=0):
-    return torch.randn(batch, num_heads, length, width, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+    return torch.randn(
+        batch,
+        num_heads,
+        length,
+        width,
+        generator=torch.Generator().manual_seed(seed),
+        dtype=dtype,
+    )
 
 
 def reference_gqa(q, k, v, mask=None):
@@ -24,24 +36,37 @@ def reference_gqa(q, k, v, mask=None):
 
 
 @pytest.mark.parametrize("num_kv_heads", [1, 2, 3, 6])
-@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 2e-6), (torch.float64, 1e-13)])
-def test_grouped_query_attention_equals_pytorch_enable_gqa(num_kv_heads, dtype, tolerance):
+@pytest.mark.parametrize(
+    ("dtype", "tolerance"), [(torch.float32, 2e-6), (torch.float64, 1e-13)]
+)
+def test_grouped_query_attention_equals_pytorch_enable_gqa(
+    num_kv_heads, dtype, tolerance
+):
     q, k, v = (
         heads(2, 6, 5, 8, dtype, 1),
         heads(2, num_kv_heads, 7, 8, dtype, 2),
         heads(2, num_kv_heads, 7, 4, dtype, 3),
     )
-    pad = padding_mask(torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]]), pad_id=0)[:, None]  # (B,1,1,S)
+    pad = padding_mask(
+        torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]]), pad_id=0
+    )[:, None]  # (B,1,1,S)
     for mask in (None, causal_mask(5, 7), pad, pad & causal_mask(5, 7)):
         ours, weights = modern.grouped_query_attention(q, k, v, mask)
         expected = reference_gqa(q, k, v, mask)
         assert ours.shape == (2, 6, 5, 4) and weights.shape == (2, 6, 5, 7)
         torch.testing.assert_close(ours, expected, rtol=0, atol=tolerance)
         numpy_out, numpy_weights = np_modern.grouped_query_attention(
-            q.double().numpy(), k.double().numpy(), v.double().numpy(), None if mask is None else mask.numpy()
+            q.double().numpy(),
+            k.double().numpy(),
+            v.double().numpy(),
+            None if mask is None else mask.numpy(),
         )
-        np.testing.assert_allclose(numpy_out, expected.double().numpy(), rtol=0, atol=10 * tolerance)
-        np.testing.assert_allclose(numpy_weights, weights.double().numpy(), rtol=0, atol=10 * tolerance)
+        np.testing.assert_allclose(
+            numpy_out, expected.double().numpy(), rtol=0, atol=10 * tolerance
+        )
+        np.testing.assert_allclose(
+            numpy_weights, weights.double().numpy(), rtol=0, atol=10 * tolerance
+        )
 
 
 def test_query_head_h_reads_key_value_head_h_over_group_size():
@@ -54,15 +79,22 @@ def test_query_head_h_reads_key_value_head_h_over_group_size():
         )
         np.testing.assert_allclose(weights[0, h].numpy(), single, rtol=0, atol=1e-14)
     per_head = torch.rand(1, 4, 3, 5, generator=torch.Generator().manual_seed(3)) > 0.4
-    torch.testing.assert_close(modern.grouped_query_attention(q, k, v, per_head)[0], reference_gqa(q, k, v, per_head))
+    torch.testing.assert_close(
+        modern.grouped_query_attention(q, k, v, per_head)[0],
+        reference_gqa(q, k, v, per_head),
+    )
 
 
 def test_a_fully_masked_row_gives_zeros_not_nan():
     q, k, v = heads(1, 4, 2, 8), heads(1, 1, 3, 8, seed=1), heads(1, 1, 3, 8, seed=2)
     mask = torch.tensor([[True, False, True], [False, False, False]])
     out, weights = modern.grouped_query_attention(q, k, v, mask)
-    assert torch.equal(out[:, :, 1], torch.zeros(1, 4, 8)) and torch.equal(weights[:, :, 1], torch.zeros(1, 4, 3))
-    np_out, _ = np_modern.grouped_query_attention(q.numpy(), k.numpy(), v.numpy(), mask.numpy())
+    assert torch.equal(out[:, :, 1], torch.zeros(1, 4, 8)) and torch.equal(
+        weights[:, :, 1], torch.zeros(1, 4, 3)
+    )
+    np_out, _ = np_modern.grouped_query_attention(
+        q.numpy(), k.numpy(), v.numpy(), mask.numpy()
+    )
     assert not np.isnan(np_out).any() and (np_out[:, :, 1] == 0).all()
 
 
@@ -70,7 +102,10 @@ def test_the_module_with_g_equal_h_is_our_multi_head_attention():
     torch.manual_seed(0)
     mha = MultiHeadAttention(16, 4).double().eval()
     gqa = modern.GroupedQueryAttention.from_multi_head(mha).eval()
-    x, memory = torch.randn(2, 5, 16, dtype=torch.float64), torch.randn(2, 7, 16, dtype=torch.float64)
+    x, memory = (
+        torch.randn(2, 5, 16, dtype=torch.float64),
+        torch.randn(2, 7, 16, dtype=torch.float64),
+    )
     mask = padding_mask(torch.tensor([[1] * 7, [1, 1, 1, 0, 0, 0, 0]]), pad_id=0)
     for fused in (False, True):
         ours, ours_weights = gqa(x, memory, memory, mask, fused=fused)
@@ -101,7 +136,10 @@ def test_numpy_and_pytorch_layers_agree_and_the_paths_agree(rope):
     with torch.no_grad():
         explicit, weights = layer(x, x, x, mask)
         fused, none = layer(x, x, x, mask, fused=True)
-    assert none is None and layer.k_proj.weight.shape == (8, 24)  # G·d = 2·4 rows: three times fewer than D
+    assert none is None and layer.k_proj.weight.shape == (
+        8,
+        24,
+    )  # G·d = 2·4 rows: three times fewer than D
     torch.testing.assert_close(fused, explicit, rtol=0, atol=1e-14)
     numpy_out, numpy_weights = np_modern.grouped_query_attention_layer(
         x.numpy(), x.numpy(), x.numpy(), layer.numpy_params(), mask.numpy(), rope=rope
@@ -119,7 +157,15 @@ def test_the_cache_holds_g_heads_and_gives_the_same_outputs(rope):
     cache = KeyValueCache()
     steps = [layer(x[:, :2], x[:, :2], x[:, :2], causal_mask(2), cache=cache)[0]]
     for t in range(2, 6):
-        steps.append(layer(x[:, t : t + 1], x[:, t : t + 1], x[:, t : t + 1], causal_mask(1, t + 1), cache=cache)[0])
+        steps.append(
+            layer(
+                x[:, t : t + 1],
+                x[:, t : t + 1],
+                x[:, t : t + 1],
+                causal_mask(1, t + 1),
+                cache=cache,
+            )[0]
+        )
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=0, atol=1e-14)
     assert cache.keys.shape == (1, 2, 6, 4) and cache.values.shape == (1, 2, 6, 4)
 
@@ -133,21 +179,31 @@ def test_errors_name_the_heads():
         )
     q, k = heads(1, 4, 2, 8), heads(1, 3, 2, 8)
     message = (
-        r"key has 3 heads, which does not divide the 4 heads of query \(shapes \(1, 4, 2, 8\) and \(1, 3, 2, 8\)\)"
+        r"key has 3 heads, which does not divide the 4 heads of query "
+        r"\(shapes \(1, 4, 2, 8\) and \(1, 3, 2, 8\)\)"
     )
     with pytest.raises(ValueError, match=message):
         modern.grouped_query_attention(q, k, k)
     with pytest.raises(ValueError, match=message):
         np_modern.grouped_query_attention(q.numpy(), k.numpy(), k.numpy())
-    with pytest.raises(ValueError, match=r"query must have 4 dimensions \(B, H, T, d\), got shape \(4, 2, 8\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"query must have 4 dimensions \(B, H, T, d\), got shape \(4, 2, 8\)",
+    ):
         modern.grouped_query_attention(q[0], k, k)
 
 
 # Tiled attention: equal to the explicit softmax(QKᵀ/√d)V for every block size, in float64.
 
 LENGTH, KEYS = 7, 11
-Q, K, V = RNG.normal(size=(2, 3, LENGTH, 8)), RNG.normal(size=(2, 3, KEYS, 8)), RNG.normal(size=(2, 3, KEYS, 5))
-PADDING = np_attention.padding_mask(np.array([[1] * KEYS, [1] * 4 + [0] * (KEYS - 4)]), pad_id=0)[:, None]
+Q, K, V = (
+    RNG.normal(size=(2, 3, LENGTH, 8)),
+    RNG.normal(size=(2, 3, KEYS, 8)),
+    RNG.normal(size=(2, 3, KEYS, 5)),
+)
+PADDING = np_attention.padding_mask(
+    np.array([[1] * KEYS, [1] * 4 + [0] * (KEYS - 4)]), pad_id=0
+)[:, None]
 FULLY_MASKED = np.ones((LENGTH, KEYS), dtype=bool)
 FULLY_MASKED[2] = False  # query 2 may attend to nothing
 MASKS = {
@@ -165,13 +221,27 @@ def test_tiled_attention_equals_explicit_attention_for_every_block_size(mask_nam
     mask = MASKS[mask_name]
     expected, _ = np_attention.scaled_dot_product_attention(Q, K, V, mask)
     torch_mask = None if mask is None else torch.from_numpy(mask)
-    for block_size in range(1, KEYS + 1):  # 1 … S: most leave a partial last block of queries or keys
+    for block_size in range(
+        1, KEYS + 1
+    ):  # 1 … S: most leave a partial last block of queries or keys
         ours = np_modern.tiled_attention(Q, K, V, mask, block_size)
-        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12, err_msg=f"block_size={block_size}")
-        theirs = modern.tiled_attention(
-            torch.from_numpy(Q), torch.from_numpy(K), torch.from_numpy(V), torch_mask, block_size
+        np.testing.assert_allclose(
+            ours, expected, rtol=0, atol=1e-12, err_msg=f"block_size={block_size}"
         )
-        np.testing.assert_allclose(theirs.numpy(), expected, rtol=0, atol=1e-12, err_msg=f"block_size={block_size}")
+        theirs = modern.tiled_attention(
+            torch.from_numpy(Q),
+            torch.from_numpy(K),
+            torch.from_numpy(V),
+            torch_mask,
+            block_size,
+        )
+        np.testing.assert_allclose(
+            theirs.numpy(),
+            expected,
+            rtol=0,
+            atol=1e-12,
+            err_msg=f"block_size={block_size}",
+        )
     if mask_name == "a fully masked row":
         assert (ours[:, :, 2] == 0).all() and not np.isnan(ours).any()
 
@@ -180,16 +250,30 @@ def test_tiled_attention_equals_the_fused_kernel_and_survives_large_scores():
     q, k, v = (torch.from_numpy(a) for a in (Q, K, V))
     mask = torch.from_numpy(MASKS["padding and causal"])
     fused = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    torch.testing.assert_close(modern.tiled_attention(q, k, v, mask, block_size=4), fused, rtol=0, atol=1e-12)
-    big = np_modern.tiled_attention(1000 * Q, K, V, block_size=3)  # scores in the thousands: exp would overflow
-    np.testing.assert_allclose(big, np_attention.scaled_dot_product_attention(1000 * Q, K, V)[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        modern.tiled_attention(q, k, v, mask, block_size=4), fused, rtol=0, atol=1e-12
+    )
+    big = np_modern.tiled_attention(
+        1000 * Q, K, V, block_size=3
+    )  # scores in the thousands: exp would overflow
+    np.testing.assert_allclose(
+        big,
+        np_attention.scaled_dot_product_attention(1000 * Q, K, V)[0],
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_tiled_attention_rejects_a_bad_block_size_and_mask():
     with pytest.raises(ValueError, match="block_size must be at least 1, got 0"):
         np_modern.tiled_attention(Q, K, V, block_size=0)
     with pytest.raises(TypeError, match="block_size must be an int"):
-        modern.tiled_attention(torch.from_numpy(Q), torch.from_numpy(K), torch.from_numpy(V), block_size=2.0)
+        modern.tiled_attention(
+            torch.from_numpy(Q),
+            torch.from_numpy(K),
+            torch.from_numpy(V),
+            block_size=2.0,
+        )
     with pytest.raises(ValueError, match="mask has shape"):
         np_modern.tiled_attention(Q, K, V, np.ones((KEYS, LENGTH), dtype=bool))
 
@@ -200,22 +284,36 @@ def test_tiled_attention_rejects_a_bad_block_size_and_mask():
 @pytest.mark.parametrize("length", [1, 5, 9])
 def test_a_window_as_long_as_the_sequence_is_the_causal_mask(length):
     for window in (length, length + 3):
-        assert (np_modern.sliding_window_mask(length, window) == np_attention.causal_mask(length)).all()
-        assert torch.equal(modern.sliding_window_mask(length, window), causal_mask(length))
+        assert (
+            np_modern.sliding_window_mask(length, window)
+            == np_attention.causal_mask(length)
+        ).all()
+        assert torch.equal(
+            modern.sliding_window_mask(length, window), causal_mask(length)
+        )
 
 
 def test_a_window_of_one_attends_only_to_itself():
     assert (np_modern.sliding_window_mask(6, 1) == np.eye(6, dtype=bool)).all()
-    cached = modern.sliding_window_mask(2, 1, key_length=5)  # two new queries after three cached positions
-    assert torch.equal(cached, torch.tensor([[0, 0, 0, 1, 0], [0, 0, 0, 0, 1]], dtype=torch.bool))
+    cached = modern.sliding_window_mask(
+        2, 1, key_length=5
+    )  # two new queries after three cached positions
+    assert torch.equal(
+        cached, torch.tensor([[0, 0, 0, 1, 0], [0, 0, 0, 0, 1]], dtype=torch.bool)
+    )
 
 
 def test_each_row_sees_the_last_w_positions_and_the_backends_agree():
     mask = np_modern.sliding_window_mask(12, 4)
-    assert mask.sum() == 4 * 12 - (1 + 2 + 3)  # the first rows have fewer than w positions to see
+    assert mask.sum() == 4 * 12 - (
+        1 + 2 + 3
+    )  # the first rows have fewer than w positions to see
     for t in range(12):
         assert np.flatnonzero(mask[t]).tolist() == list(range(max(0, t - 3), t + 1))
-    assert (modern.sliding_window_mask(3, 4, key_length=12).numpy() == np_modern.sliding_window_mask(3, 4, 12)).all()
+    assert (
+        modern.sliding_window_mask(3, 4, key_length=12).numpy()
+        == np_modern.sliding_window_mask(3, 4, 12)
+    ).all()
 
 
 @pytest.mark.parametrize(("window", "layers"), [(2, 1), (3, 2), (4, 3)])

@@ -17,20 +17,31 @@ def test_quick_mode_writes_every_measurement(tmp_path):
     # The cache's size, read from its tensors, is 2 (keys and values) · layers · G · d · 4 bytes (float32).
     width = quick.cache_width // quick.cache_heads
     for row in results["kv_cache"]:
-        assert row["cache_bytes_per_token"] == 2 * quick.cache_layers * row["num_kv_heads"] * width * 4
-    assert {run["model"] for run in results["character_models"]["runs"]} == {"paper", "gpt", "llama"}
+        assert (
+            row["cache_bytes_per_token"]
+            == 2 * quick.cache_layers * row["num_kv_heads"] * width * 4
+        )
+    assert {run["model"] for run in results["character_models"]["runs"]} == {
+        "paper",
+        "gpt",
+        "llama",
+    }
     assert results["machine"]["torch_threads"] == 1
 
 
 def test_the_llama_model_gets_the_paper_models_parameter_budget():
     settings = modern_attention.ModernSettings()
     paper = modern_attention.PaperStyleDecoder(
-        modern_attention.DecoderOnlyConfig(vocab_size=100, d_model=48, num_heads=4, num_layers=2, d_ff=192, max_len=48)
+        modern_attention.DecoderOnlyConfig(
+            vocab_size=100, d_model=48, num_heads=4, num_layers=2, d_ff=192, max_len=48
+        )
     )
     budget = modern_attention.count_parameters(paper)
     config = modern_attention.matched_llama_config(settings, 100, budget)
     llama = modern_attention.count_parameters(modern_attention.LlamaDecoder(config))
-    assert abs(llama - budget) <= 3 * 48 * 2 / 2  # within half a step of F (3·D parameters per layer)
+    assert (
+        abs(llama - budget) <= 3 * 48 * 2 / 2
+    )  # within half a step of F (3·D parameters per layer)
 
 
 def test_the_stored_run_is_complete():

@@ -14,7 +14,15 @@ from transformer_tutorial.torch.attention import causal_mask
 from transformer_tutorial.torch.decoder_only import generate
 from transformer_tutorial.torch.llama import LlamaBlock, LlamaDecoder, RMSNorm, SwiGLU
 
-CONFIG = LlamaConfig(vocab_size=23, d_model=24, num_heads=6, num_kv_heads=2, num_layers=2, d_ff=40, max_len=32)
+CONFIG = LlamaConfig(
+    vocab_size=23,
+    d_model=24,
+    num_heads=6,
+    num_kv_heads=2,
+    num_layers=2,
+    d_ff=40,
+    max_len=32,
+)
 
 
 def randomised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -22,11 +30,17 @@ def randomised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for parameter in module.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype) * 0.3 + 0.1)
+            parameter.copy_(
+                torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+                * 0.3
+                + 0.1
+            )
     return module
 
 
-@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-6), (torch.float64, 1e-15)])
+@pytest.mark.parametrize(
+    ("dtype", "tolerance"), [(torch.float32, 1e-6), (torch.float64, 1e-15)]
+)
 @pytest.mark.parametrize("eps", [1e-5, 1e-2])
 def test_rms_norm_equals_torch_nn_rms_norm(dtype, tolerance, eps):
     """torch.nn.RMSNorm: PyTorch 2.4 or newer."""
@@ -34,23 +48,39 @@ def test_rms_norm_equals_torch_nn_rms_norm(dtype, tolerance, eps):
     theirs = torch.nn.RMSNorm(16, eps=eps, dtype=dtype)
     with torch.no_grad():
         theirs.weight.copy_(ours.weight)
-        x = torch.randn(3, 5, 16, dtype=dtype) * 4 + 1  # a mean away from 0: LayerNorm would differ
+        x = (
+            torch.randn(3, 5, 16, dtype=dtype) * 4 + 1
+        )  # a mean away from 0: LayerNorm would differ
         torch.testing.assert_close(ours(x), theirs(x), rtol=tolerance, atol=tolerance)
         numpy = np_llama.rms_norm(x.double().numpy(), ours.numpy_params())
-        np.testing.assert_allclose(numpy, theirs.double()(x.double()).numpy(), rtol=1e-14, atol=1e-14)
-        assert not torch.allclose(F.layer_norm(x, (16,)) * ours.weight, ours(x), atol=1e-2)
+        np.testing.assert_allclose(
+            numpy, theirs.double()(x.double()).numpy(), rtol=1e-14, atol=1e-14
+        )
+        assert not torch.allclose(
+            F.layer_norm(x, (16,)) * ours.weight, ours(x), atol=1e-2
+        )
 
 
 def test_swiglu_follows_its_formula_in_float64():
     module = randomised(SwiGLU(6, 10), 1).double()
     x = torch.randn(4, 6, dtype=torch.float64).numpy()
-    w_gate, w_up, w_down = (getattr(module, name).weight.detach().numpy() for name in ("gate", "up", "down"))
+    w_gate, w_up, w_down = (
+        getattr(module, name).weight.detach().numpy() for name in ("gate", "up", "down")
+    )
     gate = x @ w_gate.T
-    expected = (gate / (1 + np.exp(-gate)) * (x @ w_up.T)) @ w_down.T  # SiLU(z) = z · sigmoid(z), written out
+    expected = (
+        gate / (1 + np.exp(-gate)) * (x @ w_up.T)
+    ) @ w_down.T  # SiLU(z) = z · sigmoid(z), written out
     with torch.no_grad():
-        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), expected, rtol=0, atol=1e-14)
-    np.testing.assert_allclose(np_llama.swiglu(x, module.numpy_params()), expected, rtol=0, atol=1e-14)
-    assert sum(p.numel() for p in module.parameters()) == 3 * 6 * 10  # three matrices, no bias
+        np.testing.assert_allclose(
+            module(torch.from_numpy(x)).numpy(), expected, rtol=0, atol=1e-14
+        )
+    np.testing.assert_allclose(
+        np_llama.swiglu(x, module.numpy_params()), expected, rtol=0, atol=1e-14
+    )
+    assert (
+        sum(p.numel() for p in module.parameters()) == 3 * 6 * 10
+    )  # three matrices, no bias
 
 
 def test_numpy_and_pytorch_blocks_and_decoders_agree():
@@ -59,14 +89,22 @@ def test_numpy_and_pytorch_blocks_and_decoders_agree():
     with torch.no_grad():
         expected = block(x, causal_mask(7)).numpy()
     np.testing.assert_allclose(
-        np_llama.llama_block(x.numpy(), block.numpy_params(), np_causal_mask(7)), expected, atol=1e-12, rtol=0
+        np_llama.llama_block(x.numpy(), block.numpy_params(), np_causal_mask(7)),
+        expected,
+        atol=1e-12,
+        rtol=0,
     )
     torch.manual_seed(3)
     model = LlamaDecoder(CONFIG).double().eval()
     tokens = torch.randint(0, 23, (2, 9), generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         logits = model(tokens).numpy()
-    np.testing.assert_allclose(np_llama.llama_decoder(tokens.numpy(), model.numpy_params()), logits, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(
+        np_llama.llama_decoder(tokens.numpy(), model.numpy_params()),
+        logits,
+        atol=1e-12,
+        rtol=0,
+    )
 
 
 def test_the_decoder_is_causal_and_its_cache_gives_the_same_logits():
@@ -80,25 +118,41 @@ def test_the_decoder_is_causal_and_its_cache_gives_the_same_logits():
         assert torch.allclose(model(changed)[:, :6], full[:, :6], atol=1e-12)
         assert not torch.allclose(model(changed)[:, 6], full[:, 6], atol=1e-3)
         cache = model.new_cache()
-        steps = [model(tokens[:, :4], cache)] + [model(tokens[:, t : t + 1], cache) for t in range(4, 10)]
+        steps = [model(tokens[:, :4], cache)] + [
+            model(tokens[:, t : t + 1], cache) for t in range(4, 10)
+        ]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=0, atol=1e-12)
-    assert cache[0].keys.shape == (1, 2, 10, 4)  # G = 2 key/value heads of d = 4 features, 10 positions
+    assert cache[0].keys.shape == (
+        1,
+        2,
+        10,
+        4,
+    )  # G = 2 key/value heads of d = 4 features, 10 positions
 
 
 def test_generate_works_with_the_llama_decoder():
     torch.manual_seed(8)
     model = LlamaDecoder(CONFIG).eval()
     prompt = torch.tensor([[1, 2, 3]])
-    cached = generate(prompt, model, 6, torch.Generator().manual_seed(0), use_cache=True)
-    recomputed = generate(prompt, model, 6, torch.Generator().manual_seed(0), use_cache=False)
+    cached = generate(
+        prompt, model, 6, torch.Generator().manual_seed(0), use_cache=True
+    )
+    recomputed = generate(
+        prompt, model, 6, torch.Generator().manual_seed(0), use_cache=False
+    )
     assert torch.equal(cached, recomputed) and cached.shape == (1, 9)
 
 
 def test_parameter_counts_follow_the_formula():
     model = LlamaDecoder(CONFIG)
     d, g_d, f, v = 24, 2 * 4, 40, 23
-    per_block = 2 * d * d + 2 * d * g_d + 3 * d * f + 2 * d  # q and o, k and v, SwiGLU, two RMSNorm scales
-    assert sum(p.numel() for p in model.parameters()) == v * d + CONFIG.num_layers * per_block + d
+    per_block = (
+        2 * d * d + 2 * d * g_d + 3 * d * f + 2 * d
+    )  # q and o, k and v, SwiGLU, two RMSNorm scales
+    assert (
+        sum(p.numel() for p in model.parameters())
+        == v * d + CONFIG.num_layers * per_block + d
+    )
 
 
 def test_an_untrained_decoder_starts_at_the_uniform_baseline():
@@ -114,11 +168,16 @@ def test_an_untrained_decoder_starts_at_the_uniform_baseline():
 def test_config_errors():
     with pytest.raises(ValueError, match="num_kv_heads=4 does not divide num_heads=6"):
         LlamaConfig(vocab_size=10, d_model=24, num_heads=6, num_kv_heads=4)
-    with pytest.raises(ValueError, match="RoPE pairs features: d_model / num_heads = 3 is odd"):
+    with pytest.raises(
+        ValueError, match="RoPE pairs features: d_model / num_heads = 3 is odd"
+    ):
         LlamaConfig(vocab_size=10, d_model=12, num_heads=4, num_kv_heads=2)
     model = LlamaDecoder(CONFIG)
     cache = model.new_cache()
     with torch.no_grad():
         model(torch.zeros(1, 30, dtype=torch.int64), cache)
-        with pytest.raises(ValueError, match="3 new positions after the 30 cached ones are more than max_len=32"):
+        with pytest.raises(
+            ValueError,
+            match="3 new positions after the 30 cached ones are more than max_len=32",
+        ):
             model(torch.zeros(1, 3, dtype=torch.int64), cache)

@@ -13,7 +13,9 @@ def test_quick_mode_writes_every_measurement(tmp_path):
     assert [(row["batch"], row["length"]) for row in results["layers"]] == [
         (batch, length) for batch in quick.batches for length in quick.lengths
     ]
-    assert [row["target_length"] for row in results["decoder"]] == list(quick.target_lengths)
+    assert [row["target_length"] for row in results["decoder"]] == list(
+        quick.target_lengths
+    )
     for row in results["layers"] + results["decoder"]:
         assert all(value > 0 for key, value in row.items() if key.endswith("_ms"))
     assert set(results["summary"]) == {
@@ -37,11 +39,15 @@ def test_the_layer_arithmetic_is_what_pytorch_counts_for_the_layers_of_the_measu
     from transformer_tutorial.torch.layers import EncoderLayer
 
     width, length = 32, 12
-    reference = nn.TransformerEncoderLayer(width, 4, 4 * width, dropout=0.0, batch_first=True)
+    reference = nn.TransformerEncoderLayer(
+        width, 4, 4 * width, dropout=0.0, batch_first=True
+    )
     layer = EncoderLayer.from_pytorch(reference).eval()
     for module in layer.modules():
         if isinstance(module, MultiHeadAttention):
-            module.fused = False  # the explicit path: every product is a matmul the counter sees
+            module.fused = (
+                False  # the explicit path: every product is a matmul the counter sees
+            )
     counts = layer_multiply_adds_per_position(length, width, 4 * width)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         layer(torch.randn(1, length, width))

@@ -37,10 +37,14 @@ def paper_row(pos: int, d_model: int, base: float = 10000.0) -> np.ndarray:
 
 
 def paper_table(length: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    return np.array([paper_row(pos, d_model, base) for pos in range(length)]).reshape(length, d_model)
+    return np.array([paper_row(pos, d_model, base) for pos in range(length)]).reshape(
+        length, d_model
+    )
 
 
-def tensor2tensor_table(length: int, channels: int, max_timescale: float = 1.0e4) -> np.ndarray:
+def tensor2tensor_table(
+    length: int, channels: int, max_timescale: float = 1.0e4
+) -> np.ndarray:
     """tensor2tensor's get_timing_signal_1d (min_timescale 1), rewritten with math: sines, cosines, zero padding."""
     num_timescales = channels // 2
     increment = math.log(max_timescale) / max(num_timescales - 1, 1)
@@ -53,7 +57,9 @@ def tensor2tensor_table(length: int, channels: int, max_timescale: float = 1.0e4
     return np.array(rows).reshape(length, channels)
 
 
-def rope_by_complex_numbers(x: np.ndarray, positions: np.ndarray, base: float = 10000.0) -> np.ndarray:
+def rope_by_complex_numbers(
+    x: np.ndarray, positions: np.ndarray, base: float = 10000.0
+) -> np.ndarray:
     """RoPE as the RoFormer paper and Meta's LLaMA code write it: pair (2i, 2i+1) as one complex number, turned."""
     d = x.shape[-1]
     theta = np.array([base ** (-2 * i / d) for i in range(d // 2)])
@@ -64,7 +70,9 @@ def rope_by_complex_numbers(x: np.ndarray, positions: np.ndarray, base: float = 
     return out
 
 
-def rope_rotate_half(x: np.ndarray, positions: np.ndarray, base: float = 10000.0) -> np.ndarray:
+def rope_rotate_half(
+    x: np.ndarray, positions: np.ndarray, base: float = 10000.0
+) -> np.ndarray:
     """RoPE in the GPT-NeoX / Hugging Face LLaMA layout: feature j pairs with feature j + d/2 ("rotate_half")."""
     d = x.shape[-1]
     inv_freq = 1.0 / base ** (np.arange(0, d, 2) / d)
@@ -85,7 +93,9 @@ def alibi_reference_slopes(n: int) -> list[float]:
     if math.log2(n).is_integer():
         return power_of_two(n)
     closest = 2 ** math.floor(math.log2(n))
-    return power_of_two(closest) + alibi_reference_slopes(2 * closest)[0::2][: n - closest]
+    return (
+        power_of_two(closest) + alibi_reference_slopes(2 * closest)[0::2][: n - closest]
+    )
 
 
 # The sinusoidal table.
@@ -93,11 +103,20 @@ def alibi_reference_slopes(n: int) -> list[float]:
 
 @pytest.mark.parametrize(
     "length, d_model, base",
-    [(50, 16, 10000.0), (7, 5, 10000.0), (3, 1, 10000.0), (0, 4, 10000.0), (20, 9, 100.0), (120, 512, 10000.0)],
+    [
+        (50, 16, 10000.0),
+        (7, 5, 10000.0),
+        (3, 1, 10000.0),
+        (0, 4, 10000.0),
+        (20, 9, 100.0),
+        (120, 512, 10000.0),
+    ],
 )
 def test_the_table_matches_the_papers_formula_entry_by_entry(length, d_model, base):
     expected = paper_table(length, d_model, base)
-    np.testing.assert_allclose(tnp.sinusoidal_encoding(length, d_model, base), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        tnp.sinusoidal_encoding(length, d_model, base), expected, rtol=0, atol=1e-12
+    )
     table = ttorch.sinusoidal_encoding(length, d_model, base, dtype=torch.float64)
     np.testing.assert_allclose(table.numpy(), expected, rtol=0, atol=1e-12)
     table32 = ttorch.sinusoidal_encoding(length, d_model, base)
@@ -118,23 +137,41 @@ def test_published_values_of_the_first_positions():
 
 def test_the_slowest_pair_turns_once_every_two_pi_times_base_to_the_power_d_minus_two_over_d():
     d_model, base = 8, 10.0
-    period = 2 * math.pi * base ** ((d_model - 2) / d_model)  # the docstring's and the page's claim
+    period = (
+        2 * math.pi * base ** ((d_model - 2) / d_model)
+    )  # the docstring's and the page's claim
     table = tnp.sinusoidal_encoding(200, d_model, base)
-    angle = np.unwrap(np.arctan2(table[:, d_model - 2], table[:, d_model - 1]))  # (sin, cos) of the last pair
-    np.testing.assert_allclose(angle, 2 * math.pi * np.arange(200) / period, rtol=0, atol=1e-12)
-    assert period < 2 * math.pi * base  # "just under 2π·base" for a wide table, far under for this narrow one
+    angle = np.unwrap(
+        np.arctan2(table[:, d_model - 2], table[:, d_model - 1])
+    )  # (sin, cos) of the last pair
+    np.testing.assert_allclose(
+        angle, 2 * math.pi * np.arange(200) / period, rtol=0, atol=1e-12
+    )
+    assert (
+        period < 2 * math.pi * base
+    )  # "just under 2π·base" for a wide table, far under for this narrow one
 
 
 def test_an_odd_width_ends_with_a_lone_sine_at_the_frequency_of_its_pair():
     table = tnp.sinusoidal_encoding(30, 5)
     positions = np.arange(30)
-    np.testing.assert_allclose(table[:, 4], np.sin(positions / 10000 ** (4 / 5)), rtol=0, atol=1e-15)
-    np.testing.assert_allclose(table[:, 3], np.cos(positions / 10000 ** (2 / 5)), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        table[:, 4], np.sin(positions / 10000 ** (4 / 5)), rtol=0, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        table[:, 3], np.cos(positions / 10000 ** (2 / 5)), rtol=0, atol=1e-15
+    )
 
 
 def test_the_table_is_on_the_requested_device_and_dtype():
-    table = ttorch.sinusoidal_encoding(4, 6, dtype=torch.float64, device=torch.device("cpu"))
-    assert table.dtype == torch.float64 and table.device.type == "cpu" and table.shape == (4, 6)
+    table = ttorch.sinusoidal_encoding(
+        4, 6, dtype=torch.float64, device=torch.device("cpu")
+    )
+    assert (
+        table.dtype == torch.float64
+        and table.device.type == "cpu"
+        and table.shape == (4, 6)
+    )
 
 
 # Property 1: moving k positions on is a rotation that depends only on k.
@@ -152,10 +189,14 @@ def rotation_by_blocks(offset: int, d_model: int, base: float = 10000.0) -> np.n
     return matrix
 
 
-@pytest.mark.parametrize("offset, d_model", [(0, 2), (1, 4), (5, 16), (-3, 8), (1000, 64)])
+@pytest.mark.parametrize(
+    "offset, d_model", [(0, 2), (1, 4), (5, 16), (-3, 8), (1000, 64)]
+)
 def test_the_shift_matrix_is_the_block_diagonal_rotation(offset, d_model):
     expected = rotation_by_blocks(offset, d_model)
-    np.testing.assert_allclose(tnp.shift_rotation(offset, d_model), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        tnp.shift_rotation(offset, d_model), expected, rtol=0, atol=1e-12
+    )
     rotation = ttorch.shift_rotation(offset, d_model, dtype=torch.float64)
     np.testing.assert_allclose(rotation.numpy(), expected, rtol=0, atol=1e-12)
 
@@ -167,29 +208,40 @@ def test_the_shift_matrix_is_the_block_diagonal_rotation(offset, d_model):
     st.integers(-1000, 1000),
     st.sampled_from([10000.0, 100.0]),
 )
-def test_the_encoding_of_p_plus_k_is_the_rotation_of_k_applied_to_the_encoding_of_p(d_model, p, k, base):
+def test_the_encoding_of_p_plus_k_is_the_rotation_of_k_applied_to_the_encoding_of_p(
+    d_model, p, k, base
+):
     if p + k < 0:
         k = -k
     rotation = tnp.shift_rotation(k, d_model, base)
     np.testing.assert_allclose(
-        rotation @ paper_row(p, d_model, base), paper_row(p + k, d_model, base), rtol=0, atol=LARGE_ANGLES
+        rotation @ paper_row(p, d_model, base),
+        paper_row(p + k, d_model, base),
+        rtol=0,
+        atol=LARGE_ANGLES,
     )
 
 
 def test_one_rotation_serves_every_position():
     table = tnp.sinusoidal_encoding(200, 32)
     rotation = tnp.shift_rotation(7, 32)
-    np.testing.assert_allclose(table[:-7] @ rotation.T, table[7:], rtol=0, atol=1e-12)  # all rows at once
+    np.testing.assert_allclose(
+        table[:-7] @ rotation.T, table[7:], rtol=0, atol=1e-12
+    )  # all rows at once
     torch_table = ttorch.sinusoidal_encoding(200, 32, dtype=torch.float64)
     torch_rotation = ttorch.shift_rotation(7, 32, dtype=torch.float64)
-    torch.testing.assert_close(torch_table[:-7] @ torch_rotation.T, torch_table[7:], rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        torch_table[:-7] @ torch_rotation.T, torch_table[7:], rtol=0, atol=1e-12
+    )
 
 
 @given(st.integers(-500, 500), st.integers(-500, 500))
 @few_examples
 def test_rotations_compose_and_are_orthogonal(a, b):
     ra, rb = tnp.shift_rotation(a, 16), tnp.shift_rotation(b, 16)
-    np.testing.assert_allclose(ra @ rb, tnp.shift_rotation(a + b, 16), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        ra @ rb, tnp.shift_rotation(a + b, 16), rtol=0, atol=1e-12
+    )
     np.testing.assert_allclose(ra @ ra.T, np.eye(16), rtol=0, atol=1e-12)
     np.testing.assert_allclose(ra.T, tnp.shift_rotation(-a, 16), rtol=0, atol=1e-12)
 
@@ -198,13 +250,22 @@ def test_rotations_compose_and_are_orthogonal(a, b):
 
 
 @few_examples
-@given(st.integers(1, 32).map(lambda half: 2 * half), st.integers(0, 1000), st.integers(0, 1000), st.integers(0, 1000))
+@given(
+    st.integers(1, 32).map(lambda half: 2 * half),
+    st.integers(0, 1000),
+    st.integers(0, 1000),
+    st.integers(0, 1000),
+)
 def test_the_dot_product_depends_only_on_the_distance(d_model, p, q, shift):
     table = tnp.sinusoidal_encoding(max(p, q) + shift + 1, d_model)
     # Σ_i sin(ω_i p) sin(ω_i q) + cos(ω_i p) cos(ω_i q) = Σ_i cos(ω_i (p - q)), written out:
-    expected = sum(math.cos((p - q) / 10000 ** (2 * i / d_model)) for i in range(d_model // 2))
+    expected = sum(
+        math.cos((p - q) / 10000 ** (2 * i / d_model)) for i in range(d_model // 2)
+    )
     assert table[p] @ table[q] == pytest.approx(expected, abs=LARGE_ANGLES)
-    assert table[p + shift] @ table[q + shift] == pytest.approx(expected, abs=LARGE_ANGLES)
+    assert table[p + shift] @ table[q + shift] == pytest.approx(
+        expected, abs=LARGE_ANGLES
+    )
 
 
 def test_the_dot_product_cannot_tell_before_from_after():
@@ -215,8 +276,12 @@ def test_the_dot_product_cannot_tell_before_from_after():
 def test_with_an_odd_width_the_lone_sine_breaks_the_distance_property():
     # The documented cost of an odd d_model: the last column has no cosine partner.
     table = tnp.sinusoidal_encoding(1002, 5)
-    lone = math.sin(1000 / 10000**0.8) * math.sin(1001 / 10000**0.8)  # the lone column's share at 1000 and 1001
-    assert table[1000] @ table[1001] - table[0] @ table[1] == pytest.approx(lone, abs=1e-12)
+    lone = math.sin(1000 / 10000**0.8) * math.sin(
+        1001 / 10000**0.8
+    )  # the lone column's share at 1000 and 1001
+    assert table[1000] @ table[1001] - table[0] @ table[1] == pytest.approx(
+        lone, abs=1e-12
+    )
     assert lone > 0.3
     even = tnp.sinusoidal_encoding(1002, 4)
     assert even[0] @ even[1] == pytest.approx(even[1000] @ even[1001], abs=1e-12)
@@ -225,25 +290,47 @@ def test_with_an_odd_width_the_lone_sine_breaks_the_distance_property():
 # The concatenated variant of tensor2tensor.
 
 
-@pytest.mark.parametrize("length, d_model", [(50, 16), (10, 7), (5, 2), (4, 1), (60, 512)])
+@pytest.mark.parametrize(
+    "length, d_model", [(50, 16), (10, 7), (5, 2), (4, 1), (60, 512)]
+)
 def test_the_concatenated_variant_matches_tensor2tensor(length, d_model):
     expected = tensor2tensor_table(length, d_model)
-    np.testing.assert_allclose(tnp.concatenated_sinusoidal_encoding(length, d_model), expected, rtol=0, atol=1e-12)
-    table = ttorch.concatenated_sinusoidal_encoding(length, d_model, dtype=torch.float64)
+    np.testing.assert_allclose(
+        tnp.concatenated_sinusoidal_encoding(length, d_model),
+        expected,
+        rtol=0,
+        atol=1e-12,
+    )
+    table = ttorch.concatenated_sinusoidal_encoding(
+        length, d_model, dtype=torch.float64
+    )
     np.testing.assert_allclose(table.numpy(), expected, rtol=0, atol=1e-12)
 
 
 def test_the_concatenated_variant_is_not_a_column_permutation_of_the_papers_table():
-    paper, concatenated = tnp.sinusoidal_encoding(1000, 64), tnp.concatenated_sinusoidal_encoding(1000, 64)
+    paper, concatenated = (
+        tnp.sinusoidal_encoding(1000, 64),
+        tnp.concatenated_sinusoidal_encoding(1000, 64),
+    )
     matching = [
         column
         for column in range(64)
-        if any(np.allclose(concatenated[:, column], paper[:, other], rtol=0, atol=1e-9) for other in range(64))
+        if any(
+            np.allclose(concatenated[:, column], paper[:, other], rtol=0, atol=1e-9)
+            for other in range(64)
+        )
     ]
-    assert matching == [0, 32]  # only sin(pos) and cos(pos), the pair of frequency 1, appear in both
+    assert matching == [
+        0,
+        32,
+    ]  # only sin(pos) and cos(pos), the pair of frequency 1, appear in both
     slowest_paper = 1 / 10000 ** (62 / 64)
-    assert concatenated[999, 31] == pytest.approx(math.sin(999 / 10000), abs=1e-15)  # t2t ends exactly at 1/10000
-    assert paper[999, 62] == pytest.approx(math.sin(999 * slowest_paper), abs=1e-15)  # the paper stops before it
+    assert concatenated[999, 31] == pytest.approx(
+        math.sin(999 / 10000), abs=1e-15
+    )  # t2t ends exactly at 1/10000
+    assert paper[999, 62] == pytest.approx(
+        math.sin(999 * slowest_paper), abs=1e-15
+    )  # the paper stops before it
 
 
 # RoPE.
@@ -255,9 +342,17 @@ def test_rope_matches_the_complex_number_formula(shape):
     positions = np.arange(shape[-2])
     expected = rope_by_complex_numbers(x, positions)
     np.testing.assert_allclose(tnp.rotary_embedding(x), expected, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(ttorch.rotary_embedding(torch.from_numpy(x)).numpy(), expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(
-        ttorch.rotary_embedding(torch.from_numpy(x).float()).numpy(), expected, rtol=0, atol=1e-5
+        ttorch.rotary_embedding(torch.from_numpy(x)).numpy(),
+        expected,
+        rtol=0,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        ttorch.rotary_embedding(torch.from_numpy(x).float()).numpy(),
+        expected,
+        rtol=0,
+        atol=1e-5,
     )  # float32 of entries up to about 4
 
 
@@ -267,13 +362,17 @@ def test_rope_uses_interleaved_pairs_which_is_rotate_half_after_a_fixed_permutat
     x = rng.normal(size=(2, 6, d))
     positions = np.arange(6)
     # Interleaved slot 2j holds feature j and slot 2j+1 holds feature j + d/2: the pairs of rotate_half.
-    to_interleaved = np.ravel(np.column_stack([np.arange(d // 2), np.arange(d // 2, d)]))
+    to_interleaved = np.ravel(
+        np.column_stack([np.arange(d // 2), np.arange(d // 2, d)])
+    )
     ours = tnp.rotary_embedding(x[..., to_interleaved])
     back = np.empty_like(ours)
     back[..., to_interleaved] = ours
     np.testing.assert_allclose(back, rope_rotate_half(x, positions), rtol=0, atol=1e-12)
     # Without the permutation the two conventions disagree: a checkpoint needs its own layout.
-    assert not np.allclose(tnp.rotary_embedding(x), rope_rotate_half(x, positions), atol=1e-3)
+    assert not np.allclose(
+        tnp.rotary_embedding(x), rope_rotate_half(x, positions), atol=1e-3
+    )
 
 
 @few_examples
@@ -287,7 +386,9 @@ def test_rope_uses_interleaved_pairs_which_is_rotate_half_after_a_fixed_permutat
 def test_rope_scores_depend_only_on_the_offset(d, m, n, shift, seed):
     q, k = np.random.default_rng(seed).normal(size=(2, 1, d))
     score = tnp.rotary_embedding(q, [m]) @ tnp.rotary_embedding(k, [n]).T
-    shifted = tnp.rotary_embedding(q, [m + shift]) @ tnp.rotary_embedding(k, [n + shift]).T
+    shifted = (
+        tnp.rotary_embedding(q, [m + shift]) @ tnp.rotary_embedding(k, [n + shift]).T
+    )
     # The same score as the unrotated query against the key turned by n - m:
     relative = q @ tnp.rotary_embedding(k, [n - m]).T
     np.testing.assert_allclose(shifted, score, rtol=0, atol=LARGE_ANGLES)
@@ -295,21 +396,36 @@ def test_rope_scores_depend_only_on_the_offset(d, m, n, shift, seed):
 
 
 @few_examples
-@given(st.integers(1, 16).map(lambda half: 2 * half), st.integers(1, 8), st.integers(0, 2**16))
+@given(
+    st.integers(1, 16).map(lambda half: 2 * half),
+    st.integers(1, 8),
+    st.integers(0, 2**16),
+)
 def test_rope_preserves_the_norm_of_every_row(d, length, seed):
     x = np.random.default_rng(seed).normal(size=(2, length, d))
     positions = np.random.default_rng(seed + 1).integers(0, 5000, size=length)
     rotated = tnp.rotary_embedding(x, positions)
-    np.testing.assert_allclose(np.linalg.norm(rotated, axis=-1), np.linalg.norm(x, axis=-1), rtol=1e-12)
-    rotated_t = ttorch.rotary_embedding(torch.from_numpy(x), torch.from_numpy(positions))
-    torch.testing.assert_close(rotated_t.norm(dim=-1), torch.from_numpy(x).norm(dim=-1), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        np.linalg.norm(rotated, axis=-1), np.linalg.norm(x, axis=-1), rtol=1e-12
+    )
+    rotated_t = ttorch.rotary_embedding(
+        torch.from_numpy(x), torch.from_numpy(positions)
+    )
+    torch.testing.assert_close(
+        rotated_t.norm(dim=-1), torch.from_numpy(x).norm(dim=-1), rtol=1e-12, atol=0
+    )
 
 
 def test_rope_at_position_p_is_the_shift_rotation_of_the_sinusoidal_table():
     x = np.random.default_rng(2).normal(size=(1, 16))
     for p in (0, 1, 9, 250):
         # A row vector times R(p) is R(p)ᵀ x: each pair turns through pθ_i, the angles of the table's pair i.
-        np.testing.assert_allclose(tnp.rotary_embedding(x, [p]), x @ tnp.shift_rotation(p, 16), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            tnp.rotary_embedding(x, [p]),
+            x @ tnp.shift_rotation(p, 16),
+            rtol=0,
+            atol=1e-12,
+        )
 
 
 def test_rope_leaves_position_zero_alone_and_takes_explicit_positions_for_a_cache():
@@ -318,7 +434,9 @@ def test_rope_leaves_position_zero_alone_and_takes_explicit_positions_for_a_cach
     np.testing.assert_array_equal(full[..., 0, :], x[..., 0, :])
     tail = tnp.rotary_embedding(x[..., 6:, :], positions=np.arange(6, 10))
     np.testing.assert_allclose(tail, full[..., 6:, :], rtol=0, atol=1e-15)
-    tail_t = ttorch.rotary_embedding(torch.from_numpy(x[..., 6:, :]), positions=torch.arange(6, 10))
+    tail_t = ttorch.rotary_embedding(
+        torch.from_numpy(x[..., 6:, :]), positions=torch.arange(6, 10)
+    )
     np.testing.assert_allclose(tail_t.numpy(), full[..., 6:, :], rtol=0, atol=1e-15)
 
 
@@ -326,7 +444,9 @@ def test_rope_passes_gradients_and_keeps_the_dtype():
     x = torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True)
     rotated = ttorch.rotary_embedding(x)
     assert rotated.dtype == torch.float64
-    (rotated**2).sum().backward()  # a rotation keeps the squared norm, so the gradient is 2x
+    (
+        rotated**2
+    ).sum().backward()  # a rotation keeps the squared norm, so the gradient is 2x
     torch.testing.assert_close(x.grad, 2 * x.detach(), rtol=0, atol=1e-12)
 
 
@@ -336,32 +456,49 @@ def test_rope_passes_gradients_and_keeps_the_dtype():
 def test_alibi_slopes_of_8_heads_are_the_published_ones():
     expected = [1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256]
     np.testing.assert_allclose(tnp.alibi_slopes(8), expected, rtol=1e-15)
-    np.testing.assert_allclose(ttorch.alibi_slopes(8, dtype=torch.float64).numpy(), expected, rtol=1e-15)
+    np.testing.assert_allclose(
+        ttorch.alibi_slopes(8, dtype=torch.float64).numpy(), expected, rtol=1e-15
+    )
 
 
 def test_alibi_slopes_of_16_heads_start_at_one_over_root_two():
     expected = [2 ** (-k / 2) for k in range(1, 17)]
-    np.testing.assert_allclose(tnp.alibi_slopes(16), expected, rtol=1e-14)  # 2**-0.5 is rounded, then raised
+    np.testing.assert_allclose(
+        tnp.alibi_slopes(16), expected, rtol=1e-14
+    )  # 2**-0.5 is rounded, then raised
 
 
 @pytest.mark.parametrize(
     "num_heads, exponents",
     [
         (6, [2, 4, 6, 8, 1, 3]),  # 4 heads' slopes, then the 1st and 3rd of 8 heads'
-        (12, [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 1.5, 2.5, 3.5]),  # 8 heads' slopes, then 4 of 16 heads'
+        (
+            12,
+            [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 1.5, 2.5, 3.5],
+        ),  # 8 heads' slopes, then 4 of 16 heads'
         (3, [4, 8, 2]),
     ],
 )
-def test_alibi_slopes_of_a_number_of_heads_that_is_not_a_power_of_two(num_heads, exponents):
+def test_alibi_slopes_of_a_number_of_heads_that_is_not_a_power_of_two(
+    num_heads, exponents
+):
     expected = [2.0**-e for e in exponents]
     np.testing.assert_allclose(tnp.alibi_slopes(num_heads), expected, rtol=1e-15)
-    np.testing.assert_allclose(ttorch.alibi_slopes(num_heads, dtype=torch.float64).numpy(), expected, rtol=1e-15)
-    np.testing.assert_allclose(alibi_reference_slopes(num_heads), expected, rtol=1e-15)  # the reference agrees
+    np.testing.assert_allclose(
+        ttorch.alibi_slopes(num_heads, dtype=torch.float64).numpy(),
+        expected,
+        rtol=1e-15,
+    )
+    np.testing.assert_allclose(
+        alibi_reference_slopes(num_heads), expected, rtol=1e-15
+    )  # the reference agrees
 
 
 @pytest.mark.parametrize("num_heads", range(1, 65))
 def test_alibi_slopes_match_the_papers_code_for_every_head_count_up_to_64(num_heads):
-    np.testing.assert_allclose(tnp.alibi_slopes(num_heads), alibi_reference_slopes(num_heads), rtol=1e-14)
+    np.testing.assert_allclose(
+        tnp.alibi_slopes(num_heads), alibi_reference_slopes(num_heads), rtol=1e-14
+    )
 
 
 @pytest.mark.parametrize("query_length, key_length", [(5, 5), (1, 6), (3, 7), (0, 4)])
@@ -373,7 +510,9 @@ def test_alibi_bias_is_minus_slope_times_distance(query_length, key_length):
             i = key_length - query_length + t  # queries are the last T positions
             for j in range(key_length):
                 expected[h, t, j] = -slopes[h] * abs(i - j)
-    np.testing.assert_allclose(tnp.alibi_bias(4, query_length, key_length), expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        tnp.alibi_bias(4, query_length, key_length), expected, rtol=0, atol=1e-15
+    )
     bias = ttorch.alibi_bias(4, query_length, key_length, dtype=torch.float64)
     np.testing.assert_allclose(bias.numpy(), expected, rtol=0, atol=1e-15)
 
@@ -397,18 +536,26 @@ def test_embed_positions_scales_by_the_root_of_d_model_and_adds_the_first_rows()
     rng = np.random.default_rng(5)
     tokens, table = rng.normal(size=(2, 5, 16)), rng.normal(size=(9, 16))
     expected = tokens * 4.0 + table[:5]
-    np.testing.assert_allclose(tnp.embed_positions(tokens, table), expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        tnp.embed_positions(tokens, table), expected, rtol=0, atol=1e-15
+    )
     result = ttorch.embed_positions(torch.from_numpy(tokens), torch.from_numpy(table))
     np.testing.assert_allclose(result.numpy(), expected, rtol=0, atol=1e-15)
 
 
 def test_numpy_dropout_zeroes_about_p_of_the_sum_and_rescales_the_rest():
     tokens, table = np.ones((4, 50, 100)), np.zeros((50, 100))
-    out = tnp.embed_positions(tokens, table, dropout_p=0.25, rng=np.random.default_rng(6))
+    out = tnp.embed_positions(
+        tokens, table, dropout_p=0.25, rng=np.random.default_rng(6)
+    )
     zeroed = out == 0
-    assert 0.23 < zeroed.mean() < 0.27  # 20,000 entries: the standard error of the fraction is 0.003
+    assert (
+        0.23 < zeroed.mean() < 0.27
+    )  # 20,000 entries: the standard error of the fraction is 0.003
     np.testing.assert_allclose(out[~zeroed], 10.0 / 0.75, rtol=1e-15)
-    again = tnp.embed_positions(tokens, table, dropout_p=0.25, rng=np.random.default_rng(6))
+    again = tnp.embed_positions(
+        tokens, table, dropout_p=0.25, rng=np.random.default_rng(6)
+    )
     np.testing.assert_array_equal(out, again)  # seeded, so reproducible
 
 
@@ -421,7 +568,9 @@ def test_the_module_drops_out_only_in_training_and_otherwise_equals_the_function
     trained = module.train()(tokens)
     zeroed = trained == 0
     assert 0.45 < zeroed.float().mean() < 0.55  # 3,840 entries: standard error 0.008
-    torch.testing.assert_close(trained[~zeroed], 2 * expected[~zeroed], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        trained[~zeroed], 2 * expected[~zeroed], rtol=1e-6, atol=1e-6
+    )
 
 
 def test_adding_positions_breaks_the_permutation_symmetry_of_attention():
@@ -430,10 +579,14 @@ def test_adding_positions_breaks_the_permutation_symmetry_of_attention():
     x = rng.normal(size=(1, 3, 8))
     order = [2, 1, 0]
     without, _ = tnp.multi_head_attention(x, x, x, params)
-    reordered, _ = tnp.multi_head_attention(x[:, order], x[:, order], x[:, order], params)
+    reordered, _ = tnp.multi_head_attention(
+        x[:, order], x[:, order], x[:, order], params
+    )
     np.testing.assert_allclose(reordered, without[:, order], atol=1e-12)
     table = tnp.sinusoidal_encoding(3, 8)
-    with_positions, _ = tnp.multi_head_attention(x + table, x + table, x + table, params)
+    with_positions, _ = tnp.multi_head_attention(
+        x + table, x + table, x + table, params
+    )
     y = x[:, order] + table
     reordered_with_positions, _ = tnp.multi_head_attention(y, y, y, params)
     assert np.abs(reordered_with_positions - with_positions[:, order]).max() > 0.01
@@ -449,16 +602,23 @@ def test_a_learned_table_has_one_trainable_row_per_position():
     rows = learned(5)
     assert rows.shape == (5, 8)
     torch.testing.assert_close(rows, learned.table.weight[:5], rtol=0, atol=0)
-    assert 0.01 < learned.table.weight.std().item() < 0.03  # initialised with standard deviation 0.02
+    assert (
+        0.01 < learned.table.weight.std().item() < 0.03
+    )  # initialised with standard deviation 0.02
     rows.sum().backward()
     grad = learned.table.weight.grad
-    assert (grad[:5] == 1).all() and (grad[5:] == 0).all()  # rows no sequence reached get no training signal
+    assert (grad[:5] == 1).all() and (
+        grad[5:] == 0
+    ).all()  # rows no sequence reached get no training signal
 
 
 def test_a_learned_table_refuses_positions_beyond_its_rows():
     learned = ttorch.LearnedPositionalEmbedding(max_length=16, d_model=8)
     assert learned(16).shape == (16, 8)
-    with pytest.raises(ValueError, match=r"length=17 is more than max_length=16: a learned table has no row"):
+    with pytest.raises(
+        ValueError,
+        match=r"length=17 is more than max_length=16: a learned table has no row",
+    ):
         learned(17)
     module = ttorch.EmbedPositions(8, max_length=16, learned=True)
     with pytest.raises(ValueError, match=r"positions 16 to 19"):
@@ -468,16 +628,24 @@ def test_a_learned_table_refuses_positions_beyond_its_rows():
 def test_the_sinusoidal_module_has_no_parameters_and_a_row_for_every_position():
     module = ttorch.SinusoidalPositionalEncoding(max_length=16, d_model=8)
     assert list(module.parameters()) == [] and module.state_dict() == {}
-    torch.testing.assert_close(module(40), ttorch.sinusoidal_encoding(40, 8), rtol=0, atol=0)
-    torch.testing.assert_close(module(10), ttorch.sinusoidal_encoding(10, 8), rtol=0, atol=0)
-    assert module.double()(40).dtype == torch.float64  # the buffer follows the module's dtype
+    torch.testing.assert_close(
+        module(40), ttorch.sinusoidal_encoding(40, 8), rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        module(10), ttorch.sinusoidal_encoding(10, 8), rtol=0, atol=0
+    )
+    assert (
+        module.double()(40).dtype == torch.float64
+    )  # the buffer follows the module's dtype
 
 
 def test_embed_positions_module_with_a_learned_table_trains_the_table():
     torch.manual_seed(1)
     module = ttorch.EmbedPositions(d_model=8, max_length=10, learned=True)
     module(torch.randn(2, 6, 8)).sum().backward()
-    assert (module.positions.table.weight.grad[:6] == 2).all()  # two sequences each reach rows 0 to 5
+    assert (
+        module.positions.table.weight.grad[:6] == 2
+    ).all()  # two sequences each reach rows 0 to 5
 
 
 # NumPy and PyTorch agree.
@@ -488,18 +656,30 @@ def test_both_backends_agree_on_every_function():
     x = rng.normal(size=(2, 3, 7, 12))
     positions = np.array([0, 3, 4, 10, 11, 12, 500])
     pairs = [
-        (tnp.sinusoidal_encoding(33, 12), ttorch.sinusoidal_encoding(33, 12, dtype=torch.float64)),
+        (
+            tnp.sinusoidal_encoding(33, 12),
+            ttorch.sinusoidal_encoding(33, 12, dtype=torch.float64),
+        ),
         (
             tnp.concatenated_sinusoidal_encoding(33, 12),
             ttorch.concatenated_sinusoidal_encoding(33, 12, dtype=torch.float64),
         ),
-        (tnp.shift_rotation(-9, 12), ttorch.shift_rotation(-9, 12, dtype=torch.float64)),
-        (tnp.rotary_embedding(x, positions), ttorch.rotary_embedding(torch.from_numpy(x), torch.from_numpy(positions))),
+        (
+            tnp.shift_rotation(-9, 12),
+            ttorch.shift_rotation(-9, 12, dtype=torch.float64),
+        ),
+        (
+            tnp.rotary_embedding(x, positions),
+            ttorch.rotary_embedding(torch.from_numpy(x), torch.from_numpy(positions)),
+        ),
         (tnp.alibi_slopes(12), ttorch.alibi_slopes(12, dtype=torch.float64)),
         (tnp.alibi_bias(12, 3, 7), ttorch.alibi_bias(12, 3, 7, dtype=torch.float64)),
         (
             tnp.embed_positions(x[0], tnp.sinusoidal_encoding(7, 12)),
-            ttorch.embed_positions(torch.from_numpy(x[0]), ttorch.sinusoidal_encoding(7, 12, dtype=torch.float64)),
+            ttorch.embed_positions(
+                torch.from_numpy(x[0]),
+                ttorch.sinusoidal_encoding(7, 12, dtype=torch.float64),
+            ),
         ),
     ]
     for ours, theirs in pairs:

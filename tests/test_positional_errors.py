@@ -68,7 +68,9 @@ def test_a_base_that_is_not_a_positive_number(backend, table, base):
 
 def test_a_shift_of_an_odd_width(backend):
     module, _ = backend
-    with raises(ValueError, "d_model must be even for the shift to be a rotation, got 5"):
+    with raises(
+        ValueError, "d_model must be even for the shift to be a rotation, got 5"
+    ):
         module.shift_rotation(1, 5)
 
 
@@ -80,26 +82,39 @@ def test_a_shift_by_a_fraction_of_a_position(backend):
 
 def test_rope_on_an_odd_number_of_features(backend):
     module, array = backend
-    with raises(ValueError, "x must have an even number of features d_k to pair them, got shape (2, 4, 5)"):
+    with raises(
+        ValueError,
+        "x must have an even number of features d_k to pair them, got shape (2, 4, 5)",
+    ):
         module.rotary_embedding(array(np.zeros((2, 4, 5))))
 
 
 def test_rope_on_a_single_vector(backend):
     module, array = backend
-    with raises(ValueError, "x must have at least 2 dimensions (..., T, d_k), got shape (8,)"):
+    with raises(
+        ValueError, "x must have at least 2 dimensions (..., T, d_k), got shape (8,)"
+    ):
         module.rotary_embedding(array(np.zeros(8)))
 
 
 def test_rope_with_one_position_too_few(backend):
     module, array = backend
-    with raises(ValueError, "positions must have shape (T,) = (4,) for x of shape (2, 4, 8), got (3,)"):
+    with raises(
+        ValueError,
+        "positions must have shape (T,) = (4,) for x of shape (2, 4, 8), got (3,)",
+    ):
         module.rotary_embedding(array(np.zeros((2, 4, 8))), array(np.arange(3)))
 
 
 def test_rope_with_positions_per_sequence(backend):
     module, array = backend
-    with raises(ValueError, "positions must have shape (T,) = (4,) for x of shape (2, 4, 8), got (2, 4)"):
-        module.rotary_embedding(array(np.zeros((2, 4, 8))), array(np.zeros((2, 4), dtype=int)))
+    with raises(
+        ValueError,
+        "positions must have shape (T,) = (4,) for x of shape (2, 4, 8), got (2, 4)",
+    ):
+        module.rotary_embedding(
+            array(np.zeros((2, 4, 8))), array(np.zeros((2, 4), dtype=int))
+        )
 
 
 def test_rope_on_a_numpy_array_in_the_torch_backend():
@@ -133,19 +148,28 @@ def test_alibi_with_a_negative_length(backend):
 
 def test_embed_positions_without_a_batch_axis(backend):
     module, array = backend
-    with raises(ValueError, "token_embeddings must have 3 dimensions (B, T, D), got shape (5, 8)"):
+    with raises(
+        ValueError,
+        "token_embeddings must have 3 dimensions (B, T, D), got shape (5, 8)",
+    ):
         module.embed_positions(array(np.zeros((5, 8))), array(np.zeros((10, 8))))
 
 
 def test_embed_positions_with_a_table_of_the_wrong_width(backend):
     module, array = backend
-    with raises(ValueError, "table must have D=8 columns like token_embeddings (2, 5, 8), got shape (10, 6)"):
+    with raises(
+        ValueError,
+        "table must have D=8 columns like token_embeddings (2, 5, 8), got shape (10, 6)",
+    ):
         module.embed_positions(array(np.zeros((2, 5, 8))), array(np.zeros((10, 6))))
 
 
 def test_embed_positions_with_a_table_too_short(backend):
     module, array = backend
-    with raises(ValueError, "table has 4 positions (shape (4, 8)), fewer than the 5 of token_embeddings (2, 5, 8)"):
+    with raises(
+        ValueError,
+        "table has 4 positions (shape (4, 8)), fewer than the 5 of token_embeddings (2, 5, 8)",
+    ):
         module.embed_positions(array(np.zeros((2, 5, 8))), array(np.zeros((4, 8))))
 
 
@@ -156,7 +180,9 @@ def test_embed_positions_with_a_dropout_of_one(backend):
 
 
 def test_numpy_dropout_without_a_generator():
-    with raises(ValueError, "rng must be a numpy Generator when dropout_p > 0, got None"):
+    with raises(
+        ValueError, "rng must be a numpy Generator when dropout_p > 0, got None"
+    ):
         tnp.embed_positions(np.zeros((2, 5, 8)), np.zeros((5, 8)), dropout_p=0.1)
 
 
@@ -168,7 +194,8 @@ def test_a_learned_table_with_no_rows():
 def test_a_learned_table_asked_for_more_positions_than_it_has():
     learned = ttorch.LearnedPositionalEmbedding(512, 8)
     with raises(
-        ValueError, "length=600 is more than max_length=512: a learned table has no row for positions 512 to 599"
+        ValueError,
+        "length=600 is more than max_length=512: a learned table has no row for positions 512 to 599",
     ):
         learned(600)
 
@@ -184,5 +211,8 @@ def test_the_module_with_a_dropout_above_one():
 
 
 def test_the_module_without_a_batch_axis():
-    with raises(ValueError, "token_embeddings must have 3 dimensions (B, T, D), got shape (5, 8)"):
+    with raises(
+        ValueError,
+        "token_embeddings must have 3 dimensions (B, T, D), got shape (5, 8)",
+    ):
         ttorch.EmbedPositions(8, 16)(torch.zeros(5, 8))

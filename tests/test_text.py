@@ -33,7 +33,10 @@ def test_site_corpus_keeps_the_prose_of_every_page_in_path_order(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "z.md").write_text("First page.\n", encoding="utf-8")
     (tmp_path / "notes.txt").write_text("not Markdown", encoding="utf-8")
-    assert site_corpus(tmp_path) == "First page.\n\n# A page\n\nSome prose about attention.\n\nMore prose.\n"
+    assert (
+        site_corpus(tmp_path)
+        == "First page.\n\n# A page\n\nSome prose about attention.\n\nMore prose.\n"
+    )
 
 
 def test_site_corpus_needs_pages(tmp_path):
@@ -60,9 +63,15 @@ def test_char_tokenizer_round_trip():
 
 def test_char_tokenizer_refuses_unknown_characters_and_bad_vocabularies():
     tokenizer = CharTokenizer.from_text("abc")
-    with pytest.raises(ValueError, match=r"characters not in the vocabulary: \['d', 'e'\]"):
+    with pytest.raises(
+        ValueError, match=r"characters not in the vocabulary: \['d', 'e'\]"
+    ):
         tokenizer.encode("bead")
-    with pytest.raises(ValueError, match="vocabulary must be distinct single characters"):
+    with pytest.raises(
+        ValueError, match="vocabulary must be distinct single characters"
+    ):
         CharTokenizer(["a", "a"])
-    with pytest.raises(ValueError, match="vocabulary must be distinct single characters"):
+    with pytest.raises(
+        ValueError, match="vocabulary must be distinct single characters"
+    ):
         CharTokenizer(["ab"])

@@ -11,8 +11,18 @@ import torch
 import torch.nn.functional as F
 
 from transformer_tutorial.config import TransformerConfig
-from transformer_tutorial.data.tasks import BOS, EOS, HELD_OUT_FROM_LENGTH, PAD, ReversalTask, is_held_out
-from transformer_tutorial.experiments.reversal import HELD_OUT_SEED, measure_reversal_run
+from transformer_tutorial.data.tasks import (
+    BOS,
+    EOS,
+    HELD_OUT_FROM_LENGTH,
+    PAD,
+    ReversalTask,
+    is_held_out,
+)
+from transformer_tutorial.experiments.reversal import (
+    HELD_OUT_SEED,
+    measure_reversal_run,
+)
 from transformer_tutorial.torch.attention import MultiHeadAttention
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
 from transformer_tutorial.torch.mistakes import (
@@ -35,9 +45,15 @@ from transformer_tutorial.torch.training import (
 
 def test_learning_rate_schedule_against_the_formula_worked_by_hand():
     # d_model = 512, warmup = 4000: step 1 gives 512^-0.5 · 4000^-1.5, the peak at 4000 gives 512^-0.5 · 4000^-0.5
-    assert learning_rate(1, 512, 4000) == pytest.approx(1 / (22.627417 * 252982.21), rel=1e-6)
-    assert learning_rate(4000, 512, 4000) == pytest.approx(1 / (22.627417 * 63.245553), rel=1e-6)
-    assert learning_rate(16000, 512, 4000) == pytest.approx(learning_rate(4000, 512, 4000) / 2, rel=1e-12)
+    assert learning_rate(1, 512, 4000) == pytest.approx(
+        1 / (22.627417 * 252982.21), rel=1e-6
+    )
+    assert learning_rate(4000, 512, 4000) == pytest.approx(
+        1 / (22.627417 * 63.245553), rel=1e-6
+    )
+    assert learning_rate(16000, 512, 4000) == pytest.approx(
+        learning_rate(4000, 512, 4000) / 2, rel=1e-12
+    )
     rates = [learning_rate(step, 512, 4000) for step in range(1, 20001)]
     assert int(np.argmax(rates)) + 1 == 4000
     assert all(np.diff(rates[:3999]) > 0) and all(np.diff(rates[4000:]) < 0)
@@ -58,17 +74,35 @@ def test_label_smoothed_loss_matches_pytorch_cross_entropy_with_padding_ignored(
     targets = torch.tensor([[3, 5, 2, PAD], [1, PAD, PAD, PAD], [8, 7, 6, 5]])
     for smoothing in (0.0, 0.1, 0.3):
         expected = F.cross_entropy(
-            logits.reshape(-1, 9), targets.reshape(-1), ignore_index=PAD, label_smoothing=smoothing
+            logits.reshape(-1, 9),
+            targets.reshape(-1),
+            ignore_index=PAD,
+            label_smoothing=smoothing,
         )
-        torch.testing.assert_close(label_smoothed_loss(logits, targets, smoothing), expected, rtol=1e-12, atol=0)
+        torch.testing.assert_close(
+            label_smoothed_loss(logits, targets, smoothing),
+            expected,
+            rtol=1e-12,
+            atol=0,
+        )
 
 
-def tiny_model(task: ReversalTask, seed: int = 0, cls=Transformer, **changes) -> Transformer:
+def tiny_model(
+    task: ReversalTask, seed: int = 0, cls=Transformer, **changes
+) -> Transformer:
     torch.manual_seed(seed)
     config = TransformerConfig(
         task.vocab_size,
         task.vocab_size,
-        **{"d_model": 32, "num_heads": 4, "num_layers": 1, "d_ff": 64, "dropout": 0.0, "max_len": 300, **changes},
+        **{
+            "d_model": 32,
+            "num_heads": 4,
+            "num_layers": 1,
+            "d_ff": 64,
+            "dropout": 0.0,
+            "max_len": 300,
+            **changes,
+        },
     )
     return cls(config).eval()
 
@@ -83,11 +117,15 @@ def test_beam_search_of_width_one_is_greedy_decoding():
         src = torch.from_numpy(batch.src[row : row + 1])
         greedy = greedy_decode(model, src, max_new_tokens=12).tokens[0].tolist()
         beam = beam_search(model, src, beam_size=1, max_new_tokens=12)
-        assert beam == greedy[: len(beam)] and all(token == PAD for token in greedy[len(beam) :])
+        assert beam == greedy[: len(beam)] and all(
+            token == PAD for token in greedy[len(beam) :]
+        )
 
 
 def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search():
-    task = ReversalTask(num_symbols=2, min_length=2, max_length=2)  # vocabulary of 5: every sequence can be listed
+    task = ReversalTask(
+        num_symbols=2, min_length=2, max_length=2
+    )  # vocabulary of 5: every sequence can be listed
     model = tiny_model(task, seed=3)
     src = torch.tensor([[3, 4]])
 
@@ -104,13 +142,21 @@ def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search
         if EOS not in body
     ]
     best = max(candidates, key=log_probability)
-    assert beam_search(model, src, beam_size=task.vocab_size**3, max_new_tokens=4) == best
+    assert (
+        beam_search(model, src, beam_size=task.vocab_size**3, max_new_tokens=4) == best
+    )
 
 
 def test_an_interrupted_training_run_leaves_the_attention_paths_as_it_found_them():
     model = tiny_model(TASK)
-    model.decoder.layers[0].cross_attention.fused = True  # one layer set to the fused path by its owner
-    paths = [module.fused for module in model.modules() if isinstance(module, MultiHeadAttention)]
+    model.decoder.layers[
+        0
+    ].cross_attention.fused = True  # one layer set to the fused path by its owner
+    paths = [
+        module.fused
+        for module in model.modules()
+        if isinstance(module, MultiHeadAttention)
+    ]
     batches = reversal_batches(TASK, batch_size=4, seed=0)
     calls = 0
 
@@ -123,13 +169,23 @@ def test_an_interrupted_training_run_leaves_the_attention_paths_as_it_found_them
 
     with pytest.raises(KeyboardInterrupt):
         train(model, interrupted, steps=10, warmup=4, progress=False)
-    assert [module.fused for module in model.modules() if isinstance(module, MultiHeadAttention)] == paths
+    assert [
+        module.fused
+        for module in model.modules()
+        if isinstance(module, MultiHeadAttention)
+    ] == paths
     assert not model.training
 
 
 def test_greedy_decoding_records_each_step_for_the_table():
     model = tiny_model(TASK, seed=4)
-    result = greedy_decode(model, torch.tensor([[3, 4, 5]]), max_new_tokens=3, record=True, stop_at_eos=False)
+    result = greedy_decode(
+        model,
+        torch.tensor([[3, 4, 5]]),
+        max_new_tokens=3,
+        record=True,
+        stop_at_eos=False,
+    )
     assert [step.prefix for step in result.steps] == [
         [BOS],
         [BOS, result.tokens[0, 0].item()],
@@ -142,7 +198,9 @@ def test_greedy_decoding_records_each_step_for_the_table():
 
 # Short training runs: the loss falls below what an untrained model reaches, and the mistakes cost accuracy.
 
-QUICK = ReversalTask(num_symbols=5, min_length=2, max_length=4)  # held out: 1 in 4 of the 625 of length 4
+QUICK = ReversalTask(
+    num_symbols=5, min_length=2, max_length=4
+)  # held out: 1 in 4 of the 625 of length 4
 
 
 def quick_training(model: Transformer, steps: int = 250) -> float:
@@ -159,14 +217,20 @@ def trained():
     batch = QUICK.batch(np.random.default_rng(99), 64)
     with torch.no_grad():
         logits = model(torch.from_numpy(batch.src), torch.from_numpy(batch.tgt_in))
-        untrained_loss = label_smoothed_loss(logits, torch.from_numpy(batch.tgt_out), 0.1).item()
+        untrained_loss = label_smoothed_loss(
+            logits, torch.from_numpy(batch.tgt_out), 0.1
+        ).item()
     return model, quick_training(model), untrained_loss
 
 
 def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trained):
     model, loss, untrained_loss = trained
-    assert untrained_loss > 2.0  # about ln(8): an untrained model spreads its bets over the vocabulary
-    assert loss < 0.8, loss  # the broken models below stay above 1.0 after the same training
+    assert (
+        untrained_loss > 2.0
+    )  # about ln(8): an untrained model spreads its bets over the vocabulary
+    assert loss < 0.8, (
+        loss
+    )  # the broken models below stay above 1.0 after the same training
     assert exact_match_accuracy(model, QUICK, 100, seed=7) > 0.4
 
 
@@ -176,24 +240,43 @@ def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trai
 SOURCES = torch.from_numpy(QUICK.batch(np.random.default_rng(11), 16).src)
 
 
-def test_cached_greedy_decoding_gives_the_probabilities_of_recomputing_the_prefix(trained):
+def test_cached_greedy_decoding_gives_the_probabilities_of_recomputing_the_prefix(
+    trained,
+):
     model, _, _ = trained
     for row in range(4):
         src = SOURCES[row : row + 1]
-        cached = greedy_decode(model, src, max_new_tokens=8, record=True, stop_at_eos=False)
-        recomputed = greedy_decode(model, src, max_new_tokens=8, use_cache=False, record=True, stop_at_eos=False)
+        cached = greedy_decode(
+            model, src, max_new_tokens=8, record=True, stop_at_eos=False
+        )
+        recomputed = greedy_decode(
+            model,
+            src,
+            max_new_tokens=8,
+            use_cache=False,
+            record=True,
+            stop_at_eos=False,
+        )
         assert torch.equal(cached.tokens, recomputed.tokens)
         for with_cache, without in zip(cached.steps, recomputed.steps, strict=True):
-            torch.testing.assert_close(with_cache.probabilities, without.probabilities, rtol=0, atol=1e-6)
+            torch.testing.assert_close(
+                with_cache.probabilities, without.probabilities, rtol=0, atol=1e-6
+            )
 
 
 @pytest.mark.parametrize("use_cache", [True, False], ids=["cached", "recomputed"])
-def test_batched_greedy_decoding_gives_each_sequence_its_own_tokens_then_padding(trained, use_cache):
+def test_batched_greedy_decoding_gives_each_sequence_its_own_tokens_then_padding(
+    trained, use_cache
+):
     model, _, _ = trained
-    batched = greedy_decode(model, SOURCES, max_new_tokens=12, use_cache=use_cache).tokens
+    batched = greedy_decode(
+        model, SOURCES, max_new_tokens=12, use_cache=use_cache
+    ).tokens
     lengths = set()
     for row in range(len(SOURCES)):
-        alone = greedy_decode(model, SOURCES[row : row + 1], max_new_tokens=12, use_cache=use_cache).tokens[0]
+        alone = greedy_decode(
+            model, SOURCES[row : row + 1], max_new_tokens=12, use_cache=use_cache
+        ).tokens[0]
         assert EOS in alone.tolist()
         end = alone.tolist().index(EOS) + 1
         lengths.add(end)
@@ -207,7 +290,9 @@ def test_beam_search_on_sequences_that_end_at_different_lengths(trained):
 
     def log_probability(src: torch.Tensor, tokens: list[int]) -> float:
         with torch.no_grad():
-            log_probs = torch.log_softmax(model(src, torch.tensor([[BOS, *tokens[:-1]]])), dim=-1)[0]
+            log_probs = torch.log_softmax(
+                model(src, torch.tensor([[BOS, *tokens[:-1]]])), dim=-1
+            )[0]
         return float(sum(log_probs[t, token] for t, token in enumerate(tokens)))
 
     lengths = set()
@@ -217,7 +302,10 @@ def test_beam_search_on_sequences_that_end_at_different_lengths(trained):
         greedy = greedy[: greedy.index(EOS) + 1]
         assert beam_search(model, src, beam_size=1, max_new_tokens=12) == greedy
         wide = beam_search(model, src, beam_size=4, max_new_tokens=12)
-        assert wide[-1] == EOS and log_probability(src, wide) >= log_probability(src, greedy) - 1e-9
+        assert (
+            wide[-1] == EOS
+            and log_probability(src, wide) >= log_probability(src, greedy) - 1e-9
+        )
         lengths.add(len(wide))
     assert len(lengths) >= 2
 
@@ -232,7 +320,10 @@ def test_the_mistakes_train_measurably_worse_on_reversal(trained, mistake):
     broken_loss = quick_training(broken)
     assert broken_loss > loss + LOSS_MARGIN, (broken_loss, loss)
     broken_accuracy = exact_match_accuracy(broken, QUICK, 100, seed=7, use_cache=False)
-    assert broken_accuracy < exact_match_accuracy(model, QUICK, 100, seed=7) - ACCURACY_MARGIN
+    assert (
+        broken_accuracy
+        < exact_match_accuracy(model, QUICK, 100, seed=7) - ACCURACY_MARGIN
+    )
 
 
 # The held-out set of the stored measurement: replay every generator and compare.
@@ -244,19 +335,30 @@ def sequences(src: np.ndarray) -> set[tuple[int, ...]]:
 
 def test_the_held_out_sequences_never_occur_in_any_training_stream_of_the_stored_measurement():
     recipe = ReversalRecipe()
-    held_out = recipe.task.held_out_batch(np.random.default_rng(HELD_OUT_SEED), 1000).src
+    held_out = recipe.task.held_out_batch(
+        np.random.default_rng(HELD_OUT_SEED), 1000
+    ).src
     evaluated = sequences(held_out)
     assert len(evaluated) == 1000  # distinct
     assert all(is_held_out(np.array(sequence)) for sequence in evaluated)
     lengths = np.bincount((held_out != PAD).sum(axis=1))
-    assert lengths[HELD_OUT_FROM_LENGTH:].tolist() == [200] * 5  # lengths 4 to 8, taken in turn
+    assert (
+        lengths[HELD_OUT_FROM_LENGTH:].tolist() == [200] * 5
+    )  # lengths 4 to 8, taken in turn
     for seed in (0, 1, 2):  # the seeds the measurement trains with
         next_batch = ReversalRecipe(seed=seed).batches()
-        trained_on = set().union(*(sequences(next_batch()[0].numpy()) for _ in range(recipe.steps)))
+        trained_on = set().union(
+            *(sequences(next_batch()[0].numpy()) for _ in range(recipe.steps))
+        )
         assert trained_on.isdisjoint(evaluated)
         # the same draws without the split contain dozens of the evaluated sequences: the check can fail
         rng = np.random.default_rng(seed + 1)
-        unfiltered = set().union(*(sequences(recipe.task.batch(rng, recipe.batch_size).src) for _ in range(400)))
+        unfiltered = set().union(
+            *(
+                sequences(recipe.task.batch(rng, recipe.batch_size).src)
+                for _ in range(400)
+            )
+        )
         assert len(unfiltered & evaluated) > 20
 
 
@@ -267,8 +369,13 @@ def test_the_measurement_evaluates_on_the_seed_the_test_replays(monkeypatch):
         seen.append((task, num_sequences, seed))
         return 0.0
 
-    monkeypatch.setattr("transformer_tutorial.experiments.reversal.exact_match_accuracy", record)
-    monkeypatch.setattr("transformer_tutorial.experiments.reversal.train_reversal", lambda recipe: (None, _Log()))
+    monkeypatch.setattr(
+        "transformer_tutorial.experiments.reversal.exact_match_accuracy", record
+    )
+    monkeypatch.setattr(
+        "transformer_tutorial.experiments.reversal.train_reversal",
+        lambda recipe: (None, _Log()),
+    )
     measure_reversal_run(seeds=(0,))
     assert seen == [(ReversalRecipe().task, 1000, HELD_OUT_SEED)]
 
@@ -285,6 +392,11 @@ def test_the_held_out_part_is_a_quarter_of_the_long_sequences_and_none_of_the_sh
         draws = rng.integers(3, 13, size=(4000, length))  # the 10 symbols of the recipe
         share = np.mean([is_held_out(row) for row in draws])
         assert share == 0 if length < HELD_OUT_FROM_LENGTH else abs(share - 0.25) < 0.03
-    assert not any(is_held_out(row[row != PAD]) for row in task.batch(rng, 500, part="training").src)
+    assert not any(
+        is_held_out(row[row != PAD])
+        for row in task.batch(rng, 500, part="training").src
+    )
     with pytest.raises(ValueError, match="too few held-out sequences of length 4"):
-        task.held_out_batch(rng, 100)  # 3^4 = 81 sequences of length 4, about 20 held out
+        task.held_out_batch(
+            rng, 100
+        )  # 3^4 = 81 sequences of length 4, about 20 held out

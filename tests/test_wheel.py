@@ -19,12 +19,27 @@ from pathlib import Path
 import pytest
 from project import ROOT
 
-PAGES = ["training.md", "vision-transformers.md", "benchmarks.md", "causal-self-attention.md"]
+PAGES = [
+    "training.md",
+    "vision-transformers.md",
+    "benchmarks.md",
+    "causal-self-attention.md",
+]
 
 
-def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}"
+def run(
+    *command: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}"
+    )
     return result
 
 
@@ -33,7 +48,11 @@ def environment(tmp_path_factory) -> Path:
     """A fresh virtual environment with the wheel installed; returns its python."""
     work = tmp_path_factory.mktemp("wheel")
     source = work / "source"  # a copy, so the build writes nothing into the repository
-    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        ROOT / "src",
+        source / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     run(
@@ -54,11 +73,32 @@ def environment(tmp_path_factory) -> Path:
     env_dir = work / "env"
     run(sys.executable, "-m", "venv", "--without-pip", env_dir, cwd=work)
     python = env_dir / "bin" / "python"
-    purelib = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=work).stdout.strip())
+    purelib = Path(
+        run(
+            python,
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+            cwd=work,
+        ).stdout.strip()
+    )
     # The third-party packages of this environment, as a plain path: its .pth files (the editable install of this
     # repository among them) are not processed there.
-    (purelib / "borrowed.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", wheel, cwd=work)
+    (purelib / "borrowed.pth").write_text(
+        "\n".join(site.getsitepackages()) + "\n", encoding="utf-8"
+    )
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--no-deps",
+        "--no-index",
+        "-q",
+        wheel,
+        cwd=work,
+    )
     return python
 
 
@@ -74,12 +114,18 @@ def test_the_wheel_carries_the_results_and_the_corpus(environment, tmp_path):
         """
     )
     lines = run(environment, "-c", script, cwd=tmp_path).stdout.splitlines()
-    assert lines[0].startswith(str(environment.parents[1])), f"imported from {lines[0]}, not from the wheel"
-    assert {"cpu-benchmark", "parallelism", "reversal-training", "vit-digits"} <= set(eval(lines[1]))
+    assert lines[0].startswith(str(environment.parents[1])), (
+        f"imported from {lines[0]}, not from the wheel"
+    )
+    assert {"cpu-benchmark", "parallelism", "reversal-training", "vit-digits"} <= set(
+        eval(lines[1])
+    )
     assert lines[2] == "True"
 
 
-def test_the_pages_that_read_stored_results_run_from_an_empty_folder(environment, tmp_path):
+def test_the_pages_that_read_stored_results_run_from_an_empty_folder(
+    environment, tmp_path
+):
     pages = tmp_path / "pages"
     pages.mkdir()
     for page in PAGES:
@@ -107,6 +153,16 @@ def test_the_pages_that_read_stored_results_run_from_an_empty_folder(environment
     empty.mkdir()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = run(
-        environment, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", pages, pages, cwd=empty, env=env
+        environment,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        pages,
+        pages,
+        cwd=empty,
+        env=env,
     )
     assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout

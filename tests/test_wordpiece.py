@@ -11,7 +11,9 @@ from project import ROOT
 from transformer_tutorial.data import pretrained
 from transformer_tutorial.data.wordpiece import WordPieceTokenizer, basic_tokenize
 
-REFERENCE = json.loads((ROOT / "tests" / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
+REFERENCE = json.loads(
+    (ROOT / "tests" / "data" / "minilm_reference.json").read_text(encoding="utf-8")
+)
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
@@ -19,11 +21,26 @@ SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     ("text", "words"),
     [
         ("Hello, World!", ["hello", ",", "world", "!"]),
-        ("Crème brûlée à Zürich", ["creme", "brulee", "a", "zurich"]),  # accents stripped, lower case
-        ("tabs\tnew\nlines\r\n  and\u00a0nbsp", ["tabs", "new", "lines", "and", "nbsp"]),  # all white space
-        ("zero\u200bwidth\x00null\x07bell", ["zerowidthnullbell"]),  # control and format characters dropped
-        ("x^2 + $5 (50%)", ["x", "^", "2", "+", "$", "5", "(", "50", "%", ")"]),  # ASCII symbols split
-        ("東京タワー", ["東", "京", "タワー"]),  # ideographs become words; katakana does not
+        (
+            "Crème brûlée à Zürich",
+            ["creme", "brulee", "a", "zurich"],
+        ),  # accents stripped, lower case
+        (
+            "tabs\tnew\nlines\r\n  and\u00a0nbsp",
+            ["tabs", "new", "lines", "and", "nbsp"],
+        ),  # all white space
+        (
+            "zero\u200bwidth\x00null\x07bell",
+            ["zerowidthnullbell"],
+        ),  # control and format characters dropped
+        (
+            "x^2 + $5 (50%)",
+            ["x", "^", "2", "+", "$", "5", "(", "50", "%", ")"],
+        ),  # ASCII symbols split
+        (
+            "東京タワー",
+            ["東", "京", "タワー"],
+        ),  # ideographs become words; katakana does not
         ("don't", ["don", "'", "t"]),
         ("", []),
     ],
@@ -36,7 +53,9 @@ def test_basic_tokenize_keeps_case_and_accents_for_a_cased_model():
     assert basic_tokenize("Crème Brûlée", lowercase=False) == ["Crème", "Brûlée"]
 
 
-TOKENIZER = WordPieceTokenizer([*SPECIALS, "un", "##aff", "##able", "##a", "a", "able", "!", "##b"])
+TOKENIZER = WordPieceTokenizer(
+    [*SPECIALS, "un", "##aff", "##able", "##a", "a", "able", "!", "##b"]
+)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +73,9 @@ def test_wordpiece_takes_the_longest_piece_from_the_left(word, pieces):
 
 
 def test_a_word_longer_than_the_limit_is_unknown():
-    assert WordPieceTokenizer([*SPECIALS, "a", "##a"], max_chars_per_word=5).tokenize("aaaaa aaaaaa") == [
+    assert WordPieceTokenizer([*SPECIALS, "a", "##a"], max_chars_per_word=5).tokenize(
+        "aaaaa aaaaaa"
+    ) == [
         "a",
         "##a",
         "##a",
@@ -65,7 +86,14 @@ def test_a_word_longer_than_the_limit_is_unknown():
 
 
 def test_special_tokens_written_in_the_text_stay_whole():
-    assert TOKENIZER.tokenize("able[MASK]unaffable [SEP]") == ["able", "[MASK]", "un", "##aff", "##able", "[SEP]"]
+    assert TOKENIZER.tokenize("able[MASK]unaffable [SEP]") == [
+        "able",
+        "[MASK]",
+        "un",
+        "##aff",
+        "##able",
+        "[SEP]",
+    ]
 
 
 def test_encode_adds_cls_and_sep_and_truncates_before_sep():
@@ -81,17 +109,23 @@ def test_encode_batch_pads_on_the_right():
     batch = TOKENIZER.encode_batch(["able able able", "able"])
     np.testing.assert_array_equal(batch, [[2, 10, 10, 10, 3], [2, 10, 3, 0, 0]])
     assert batch.dtype == np.int64
-    with pytest.raises(TypeError, match="texts must be a sequence of strings, got one str"):
+    with pytest.raises(
+        TypeError, match="texts must be a sequence of strings, got one str"
+    ):
         TOKENIZER.encode_batch("able")
 
 
 def test_a_vocabulary_needs_the_special_tokens():
-    with pytest.raises(ValueError, match=r"vocabulary lacks the special tokens \['\[MASK\]'\]"):
+    with pytest.raises(
+        ValueError, match=r"vocabulary lacks the special tokens \['\[MASK\]'\]"
+    ):
         WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"])
 
 
 def test_from_file_reads_one_token_a_line(tmp_path):
-    (tmp_path / "vocab.txt").write_text("\n".join([*SPECIALS, "hello", "##s"]) + "\n", encoding="utf-8")
+    (tmp_path / "vocab.txt").write_text(
+        "\n".join([*SPECIALS, "hello", "##s"]) + "\n", encoding="utf-8"
+    )
     tokenizer = WordPieceTokenizer.from_file(tmp_path / "vocab.txt")
     assert len(tokenizer.vocabulary) == 7
     assert tokenizer.tokenize("Hellos") == ["hello", "##s"]
@@ -108,4 +142,6 @@ def test_our_ids_equal_the_model_tokenizer_ids():
     expected = REFERENCE["input_ids"] + REFERENCE["tokenizer_ids"]
     assert len(texts) == 31
     for text, ids in zip(texts, expected, strict=True):
-        assert tokenizer.encode(text, max_length=REFERENCE["max_length"]).tolist() == ids, text
+        assert (
+            tokenizer.encode(text, max_length=REFERENCE["max_length"]).tolist() == ids
+        ), text

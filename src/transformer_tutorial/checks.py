@@ -52,7 +52,9 @@ def check_ndim(name: str, array: Any, ndim: int, layout: str) -> None:
         ValueError: query must have 3 dimensions (B, T, D), got shape (4, 8)
     """
     if array.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions {layout}, got shape {format_shape(array.shape)}")
+        raise ValueError(
+            f"{name} must have {ndim} dimensions {layout}, got shape {format_shape(array.shape)}"
+        )
 
 
 def check_positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
@@ -93,7 +95,9 @@ def check_positive_number(name: str, value: Any) -> None:
         ValueError: base must be a finite number above 0, got 0
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+        raise TypeError(
+            f"{name} must be a number, got {type(value).__name__} {value!r}"
+        )
     if not 0 < value < float("inf"):
         raise ValueError(f"{name} must be a finite number above 0, got {value}")
 
@@ -108,12 +112,19 @@ def check_probability(name: str, value: Any) -> None:
         ValueError: dropout_p must be in [0, 1), got 1.0
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+        raise TypeError(
+            f"{name} must be a number, got {type(value).__name__} {value!r}"
+        )
     if not 0 <= value < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
 
 
-def check_heads(d_model: int, num_heads: int, name: str = "d_model", shape: Sequence[int] | None = None) -> None:
+def check_heads(
+    d_model: int,
+    num_heads: int,
+    name: str = "d_model",
+    shape: Sequence[int] | None = None,
+) -> None:
     """Raise unless ``d_model`` features split evenly over ``num_heads`` heads (both positive ints).
 
     With ``shape``, ``d_model`` is the feature count of the array ``name`` of that shape, for the message.
@@ -190,7 +201,9 @@ def check_grouped_heads(query: Any, key: Any, value: Any) -> tuple[int, int]:
     return num_heads, num_kv_heads
 
 
-def check_same_size(name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str) -> None:
+def check_same_size(
+    name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str
+) -> None:
     """Raise ``ValueError`` unless two arrays have the same size along the given axes.
 
     Examples:
@@ -212,7 +225,9 @@ def check_axis(name: str, axis: int, ndim: int) -> None:
     if isinstance(axis, bool) or not isinstance(axis, int):
         raise TypeError(f"{name} must be an int, got {type(axis).__name__}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{name}={axis} is out of range for an input with {ndim} dimensions")
+        raise ValueError(
+            f"{name}={axis} is out of range for an input with {ndim} dimensions"
+        )
 
 
 def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
@@ -226,7 +241,10 @@ def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
     """
     if len(shape) > len(target):
         return False
-    return all(size in (1, goal) for size, goal in zip(reversed(shape), reversed(target), strict=False))
+    return all(
+        size in (1, goal)
+        for size, goal in zip(reversed(shape), reversed(target), strict=False)
+    )
 
 
 def check_bool(name: str, mask: Any) -> None:
@@ -248,7 +266,11 @@ def check_bool_mask(name: str, mask: Any, target: Sequence[int], layout: str) ->
 
 
 def check_float_arrays(
-    arrays: dict[str, Any], array_type: type, type_name: str, dtype: Any = None, dtype_of: str = ""
+    arrays: dict[str, Any],
+    array_type: type,
+    type_name: str,
+    dtype: Any = None,
+    dtype_of: str = "",
 ) -> None:
     """Raise ``TypeError`` unless every value is an ``array_type`` and all share one floating-point dtype.
 
@@ -272,7 +294,9 @@ def check_float_arrays(
         if dtype is None:
             dtype, dtype_of = array.dtype, name
         elif array.dtype != dtype:
-            raise TypeError(f"{name} has dtype {array.dtype}, {dtype_of} {dtype}; convert one of them with .to(dtype)")
+            raise TypeError(
+                f"{name} has dtype {array.dtype}, {dtype_of} {dtype}; convert one of them with .to(dtype)"
+            )
 
 
 def check_query_key_value(query: Any, key: Any, value: Any) -> None:
@@ -301,7 +325,12 @@ def check_attention_mask(mask: Any, scores_shape: Sequence[int]) -> None:
             f"mask must have 2 dimensions (T, S) or {len(scores_shape)} like the scores "
             f"{format_shape(scores_shape)}, got shape {format_shape(mask.shape)}"
         )
-    check_bool_mask("mask", mask, scores_shape, "(T, S), or one entry per score dimension, each 1 or the full size")
+    check_bool_mask(
+        "mask",
+        mask,
+        scores_shape,
+        "(T, S), or one entry per score dimension, each 1 or the full size",
+    )
 
 
 def check_multi_head_inputs(query: Any, key: Any, value: Any, d_model: int) -> None:
@@ -309,13 +338,17 @@ def check_multi_head_inputs(query: Any, key: Any, value: Any, d_model: int) -> N
     for name, array in (("query", query), ("key", key), ("value", value)):
         check_ndim(name, array, 3, "(B, T, D)" if name == "query" else "(B, S, D)")
         if array.shape[-1] != d_model:
-            raise ValueError(f"{name} must have d_model={d_model} features, got shape {format_shape(array.shape)}")
+            raise ValueError(
+                f"{name} must have d_model={d_model} features, got shape {format_shape(array.shape)}"
+            )
     check_same_size("query", query, 0, "key", key, 0, "batch size")
     check_same_size("query", query, 0, "value", value, 0, "batch size")
     check_same_size("key", key, 1, "value", value, 1, "length")
 
 
-def mask_with_head_axis(mask: Any, batch: int, query_length: int, key_length: int) -> Any:
+def mask_with_head_axis(
+    mask: Any, batch: int, query_length: int, key_length: int
+) -> Any:
     """Check a multi-head attention mask and insert the head axis: (T, S) -> (1, 1, T, S), (B, T, S) -> (B, 1, T, S).
 
     Accepted: (T, S) for every sequence alike, (B, T, S) per sequence, or (B, 1, S) for key padding.
@@ -349,7 +382,9 @@ def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
         return
     smallest, largest = int(tokens.min()), int(tokens.max())
     if smallest < 0 or largest >= vocab_size:
-        raise ValueError(f"{name} holds ids from {smallest} to {largest}, outside the vocabulary [0, {vocab_size})")
+        raise ValueError(
+            f"{name} holds ids from {smallest} to {largest}, outside the vocabulary [0, {vocab_size})"
+        )
 
 
 def check_patch_size(patch_size: int, height: int, width: int, what: str) -> None:
@@ -372,18 +407,27 @@ def check_image_patches(name: str, images: Any, patch_size: int) -> None:
     """
     height, width = images.shape[-2:]
     check_patch_size(
-        patch_size, height, width, f"{name} has height {height} and width {width} (shape {format_shape(images.shape)})"
+        patch_size,
+        height,
+        width,
+        f"{name} has height {height} and width {width} (shape {format_shape(images.shape)})",
     )
 
 
-def check_patch_sequence(name: str, patches: Any, patch_size: int, height: int, width: int) -> int:
+def check_patch_sequence(
+    name: str, patches: Any, patch_size: int, height: int, width: int
+) -> int:
     """Check (B, N, C·P·P) patches against the (H, W) image they should tile; return the number of channels C."""
     check_positive_int("height", height)
     check_positive_int("width", width)
     check_patch_size(patch_size, height, width, f"height={height} and width={width}")
     expected = (height // patch_size) * (width // patch_size)
     features = patches.shape[2]
-    if patches.shape[1] != expected or features % (patch_size * patch_size) or features == 0:
+    if (
+        patches.shape[1] != expected
+        or features % (patch_size * patch_size)
+        or features == 0
+    ):
         raise ValueError(
             f"{name} must have shape (B, {expected}, C·{patch_size}·{patch_size}) to tile a {height} × {width} "
             f"image with patches of size {patch_size}, got {format_shape(patches.shape)}"

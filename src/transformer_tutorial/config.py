@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transformer_tutorial.checks import check_heads, check_positive_int, check_probability
+from transformer_tutorial.checks import (
+    check_heads,
+    check_positive_int,
+    check_probability,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,15 @@ class TransformerConfig:
     eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len"):
+        for name in (
+            "src_vocab_size",
+            "tgt_vocab_size",
+            "d_model",
+            "num_heads",
+            "num_layers",
+            "d_ff",
+            "max_len",
+        ):
             check_positive_int(name, getattr(self, name))
         check_heads(self.d_model, self.num_heads)
         check_probability("dropout", self.dropout)
@@ -55,7 +67,9 @@ class TransformerConfig:
                 f"tgt_vocab_size={self.tgt_vocab_size}"
             )
         if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
-            raise ValueError(f"pad_id={self.pad_id} is not a token id of both vocabularies")
+            raise ValueError(
+                f"pad_id={self.pad_id} is not a token id of both vocabularies"
+            )
 
     # --8<-- [start:table_3]
     @classmethod
@@ -116,6 +130,14 @@ class EncoderOnlyConfig:
     pad_id: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len", "type_vocab_size"):
+        for name in (
+            "vocab_size",
+            "d_model",
+            "num_heads",
+            "num_layers",
+            "d_ff",
+            "max_len",
+            "type_vocab_size",
+        ):
             check_positive_int(name, getattr(self, name))
         check_heads(self.d_model, self.num_heads)

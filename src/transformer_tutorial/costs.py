@@ -16,7 +16,9 @@ def attention_multiply_adds(
     """Multiply-adds of one multi-head attention
     call on one sequence, for each matrix product.
 
-    Each head has d = D / H features, so the per-head products cost H · (T·S·d) = T·S·D together: the number
+    Each head has d = D / H features, so the per-head products cost H · (T·S·d) =
+    T·S·D
+    together: the number
     of heads cancels out.
 
     Examples:
@@ -42,7 +44,9 @@ def attention_multiply_adds(
 # --8<-- [end:attention_multiply_adds]
 
 
-def layer_multiply_adds_per_position(length: int, d_model: int, d_ff: int) -> dict[str, int]:
+def layer_multiply_adds_per_position(
+    length: int, d_model: int, d_ff: int
+) -> dict[str, int]:
     """Multiply-adds per position of one Transformer encoder layer and of one LSTM layer of the same width D.
 
     Transformer: the four projections 4·D², the feed-forward network 2·D·d_ff, and attention 2·T·D (scores and
@@ -58,7 +62,9 @@ def layer_multiply_adds_per_position(length: int, d_model: int, d_ff: int) -> di
     check_positive_int("d_model", d_model)
     check_positive_int("d_ff", d_ff)
     return {
-        "transformer": 4 * d_model * d_model + 2 * d_model * d_ff + 2 * length * d_model,
+        "transformer": 4 * d_model * d_model
+        + 2 * d_model * d_ff
+        + 2 * length * d_model,
         "lstm": 8 * d_model * d_model,
     }
 

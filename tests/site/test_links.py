@@ -27,16 +27,22 @@ from project import ROOT
 REGISTRY = ROOT / "links.txt"
 
 FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[^\n]*\n.*?^(?P=indent)?[ \t]*(?P=fence)[ \t]*$", re.M | re.S
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[^\n]*\n.*?^(?P=indent)?[ \t]*(?P=fence)[ \t]*$",
+    re.M | re.S,
 )
-INLINE_CODE = re.compile(r"(?P<ticks>`+)(?:(?!\n[ \t]*\n).)+?(?P=ticks)", re.S)  # never across a blank line
+INLINE_CODE = re.compile(
+    r"(?P<ticks>`+)(?:(?!\n[ \t]*\n).)+?(?P=ticks)", re.S
+)  # never across a blank line
 # [text](target "title") and ![alt](target): the target is <...> or runs to the first space or closing parenthesis,
 # allowing one level of balanced parentheses inside it.
-INLINE_LINK = re.compile(r"\]\(\s*(?:<(?P<angled>[^>\n]*)>|(?P<bare>(?:[^()\s]|\([^()\s]*\))+))")
+INLINE_LINK = re.compile(
+    r"\]\(\s*(?:<(?P<angled>[^>\n]*)>|(?P<bare>(?:[^()\s]|\([^()\s]*\))+))"
+)
 DEFINITION = re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?(?P<target>[^\s>]+)>?", re.M)
 AUTOLINK = re.compile(r"<(?P<target>[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>]*)>")
 HTML_ATTRIBUTE = re.compile(
-    r"""\b(?:href|src)\s*=\s*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<plain>[^\s>]+))""", re.I
+    r"""\b(?:href|src)\s*=\s*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<plain>[^\s>]+))""",
+    re.I,
 )
 EXTERNAL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
 
@@ -50,11 +56,15 @@ def markdown_links(markdown: str) -> list[str]:
     """Every link target of a Markdown text, external or not, in order."""
     text = without_code(markdown)
     targets = [
-        match["angled"] if match["angled"] is not None else match["bare"] for match in INLINE_LINK.finditer(text)
+        match["angled"] if match["angled"] is not None else match["bare"]
+        for match in INLINE_LINK.finditer(text)
     ]
     targets += [match["target"] for match in DEFINITION.finditer(text)]
     targets += [match["target"] for match in AUTOLINK.finditer(text)]
-    targets += [next(value for value in match.groups() if value is not None) for match in HTML_ATTRIBUTE.finditer(text)]
+    targets += [
+        next(value for value in match.groups() if value is not None)
+        for match in HTML_ATTRIBUTE.finditer(text)
+    ]
     return targets
 
 
@@ -62,7 +72,9 @@ def notebook_markdown(source: str) -> str:
     """The Markdown cells of a jupytext percent-format notebook, with the leading ``# `` of each line removed."""
     cells = re.split(r"^# %%", source, flags=re.M)
     markdown = [cell for cell in cells if cell.startswith(" [markdown]")]
-    return "\n".join(re.sub(r"^# ?", "", line) for cell in markdown for line in cell.splitlines()[1:])
+    return "\n".join(
+        re.sub(r"^# ?", "", line) for cell in markdown for line in cell.splitlines()[1:]
+    )
 
 
 def _ignore_tags(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> None:
@@ -90,7 +102,9 @@ def config_links(text: str) -> list[str]:
         elif isinstance(value, str) and "://" in value:
             found.append(value.strip())
 
-    walk(yaml.load(text, Loader=_ConfigLoader))  # a SafeLoader that ignores unknown tags
+    walk(
+        yaml.load(text, Loader=_ConfigLoader)
+    )  # a SafeLoader that ignores unknown tags
     return found
 
 
@@ -100,7 +114,12 @@ def site_links() -> dict[str, list[str]]:
     for page in sorted((ROOT / "docs").rglob("*.md")):
         sources.append((page, markdown_links(page.read_text(encoding="utf-8"))))
     for notebook in sorted((ROOT / "docs" / "notebooks").glob("*.py")):
-        sources.append((notebook, markdown_links(notebook_markdown(notebook.read_text(encoding="utf-8")))))
+        sources.append(
+            (
+                notebook,
+                markdown_links(notebook_markdown(notebook.read_text(encoding="utf-8"))),
+            )
+        )
     config = ROOT / "mkdocs.yml"
     sources.append((config, config_links(config.read_text(encoding="utf-8"))))
     links: dict[str, list[str]] = {}
@@ -136,12 +155,16 @@ def link_problems(link: str) -> list[str]:
 
 @pytest.mark.parametrize("link", sorted(LINKS))
 def test_an_external_link_is_https_and_well_formed(link):
-    assert not link_problems(link), f"{link!r} (in {', '.join(sorted(set(LINKS[link])))}): {link_problems(link)}"
+    assert not link_problems(link), (
+        f"{link!r} (in {', '.join(sorted(set(LINKS[link])))}): {link_problems(link)}"
+    )
 
 
 def test_every_external_link_is_listed_in_links_txt():
     listed = set(registry())
-    missing = {link: sorted(set(files)) for link, files in LINKS.items() if link not in listed}
+    missing = {
+        link: sorted(set(files)) for link, files in LINKS.items() if link not in listed
+    }
     assert not missing, f"add these links to links.txt (one per line): {missing}"
 
 
@@ -150,7 +173,9 @@ def test_links_txt_lists_only_links_the_site_uses_and_each_once():
     duplicates = sorted({entry for entry in entries if entries.count(entry) > 1})
     assert not duplicates, f"listed more than once in links.txt: {duplicates}"
     unused = sorted(set(entries) - set(LINKS))
-    assert not unused, f"links.txt lists links no page or mkdocs.yml uses any more: {unused}"
+    assert not unused, (
+        f"links.txt lists links no page or mkdocs.yml uses any more: {unused}"
+    )
 
 
 # The extraction itself, on small examples: a test of the finder that cannot see a link proves nothing.

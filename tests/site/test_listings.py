@@ -8,7 +8,9 @@ from pathlib import Path
 
 from project import ROOT
 
-_spec = importlib.util.spec_from_file_location("listings", ROOT / "theme" / "hooks" / "listings.py")
+_spec = importlib.util.spec_from_file_location(
+    "listings", ROOT / "theme" / "hooks" / "listings.py"
+)
 listings = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(listings)
 
@@ -43,7 +45,11 @@ def test_a_listing_keeps_the_summary_and_the_code_and_drops_the_checks():
 
 
 def test_a_block_made_only_of_checks_is_left_alone_rather_than_emptied():
-    lines = ["def check_all(x):", "    check_ndim('x', x, 2)", "    check_finite('x', x)"]
+    lines = [
+        "def check_all(x):",
+        "    check_ndim('x', x, 2)",
+        "    check_finite('x', x)",
+    ]
     assert listings.without_checks(lines) == lines
 
 
@@ -55,13 +61,6 @@ def test_text_that_is_not_python_is_left_as_it_is():
 
 # What the text column holds at 1280 px (docs/stylesheets/extra.css), in characters of code.
 CODE_COLUMNS = 88
-# The multi-head attention class listings and the examples beside them, being rewritten in another change:
-# drop them from here when it lands.
-NOT_YET = {"multi_head_attention_per_head", "multi_head_attention", "forward", "per_head", "from_pytorch"}
-NOT_YET_SECTIONS = {
-    ("multi-head-attention.md", "The batched form"),
-    ("multi-head-attention.md", "Checked against PyTorch"),
-}
 
 
 def rendered_blocks(page: Path) -> list[tuple[set[str], str, list[str]]]:
@@ -73,19 +72,38 @@ def rendered_blocks(page: Path) -> list[tuple[set[str], str, list[str]]]:
     import markdown
     import yaml
 
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nplugins:")[0])
-    names = [next(iter(e)) if isinstance(e, dict) else e for e in config["markdown_extensions"]]
-    wanted = ["pymdownx.snippets", "pymdownx.superfences", "pymdownx.tabbed", "admonition", "pymdownx.details"]
+    config = yaml.safe_load(
+        (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nplugins:")[0]
+    )
+    names = [
+        next(iter(e)) if isinstance(e, dict) else e
+        for e in config["markdown_extensions"]
+    ]
+    wanted = [
+        "pymdownx.snippets",
+        "pymdownx.superfences",
+        "pymdownx.tabbed",
+        "admonition",
+        "pymdownx.details",
+    ]
     extension_configs = {
-        e: next(iter(c.values())) or {} for c in config["markdown_extensions"] if isinstance(c, dict) for e in c
+        e: next(iter(c.values())) or {}
+        for c in config["markdown_extensions"]
+        if isinstance(c, dict)
+        for e in c
     }
     converter = markdown.Markdown(
-        extensions=[*[name for name in wanted if name in names], listings.ShortListings()],
+        extensions=[
+            *[name for name in wanted if name in names],
+            listings.ShortListings(),
+        ],
         extension_configs={name: extension_configs.get(name, {}) for name in wanted},
     )
     text = page.read_text(encoding="utf-8")
     blocks = []
-    parts = re.split(r"(?m)^\s*```", text)  # outside, inside, outside, ... of every fence
+    parts = re.split(
+        r"(?m)^\s*```", text
+    )  # outside, inside, outside, ... of every fence
     fences, headings, heading = [], [], ""
     for number, part in enumerate(parts):
         if number % 2:
@@ -93,20 +111,30 @@ def rendered_blocks(page: Path) -> list[tuple[set[str], str, list[str]]]:
             headings.append(heading)
         else:
             heading = ["", *re.findall(r"(?m)^## (.+)$", part)][-1] or heading
-    for number, block in enumerate(re.findall(r"<pre[^>]*>(.*?)</pre>", converter.convert(text), re.DOTALL)):
-        sections = set(re.findall(r'--8<-- "[^":]+:([\w-]+)"', fences[number])) if number < len(fences) else set()
+    for number, block in enumerate(
+        re.findall(r"<pre[^>]*>(.*?)</pre>", converter.convert(text), re.DOTALL)
+    ):
+        sections = (
+            set(re.findall(r'--8<-- "[^":]+:([\w-]+)"', fences[number]))
+            if number < len(fences)
+            else set()
+        )
         under = headings[number] if number < len(headings) else ""
-        blocks.append((sections, under, html.unescape(re.sub(r"<[^>]+>", "", block)).split("\n")))
+        blocks.append(
+            (sections, under, html.unescape(re.sub(r"<[^>]+>", "", block)).split("\n"))
+        )
     return blocks
 
 
 def test_every_listing_and_example_on_the_pages_fits_the_column():
     wide = []
     for page in sorted((ROOT / "docs").rglob("*.md")):
-        for number, (sections, heading, lines) in enumerate(rendered_blocks(page)):
-            if sections & NOT_YET or (page.name, heading) in NOT_YET_SECTIONS:
-                continue
-            wide += [f"{page.name} block {number}: {line!r}" for line in lines if len(line) > CODE_COLUMNS]
+        for number, (_, _, lines) in enumerate(rendered_blocks(page)):
+            wide += [
+                f"{page.name} block {number}: {line!r}"
+                for line in lines
+                if len(line) > CODE_COLUMNS
+            ]
     assert not wide, "\n".join(wide)
 
 
@@ -117,5 +145,9 @@ def test_every_notebook_cell_fits_the_column():
     for notebook in sorted((ROOT / "docs" / "notebooks").glob("*.py")):
         for cell in jupytext.read(notebook).cells:
             if cell.cell_type == "code":
-                wide += [f"{notebook.name}: {line!r}" for line in cell.source.split("\n") if len(line) > CODE_COLUMNS]
+                wide += [
+                    f"{notebook.name}: {line!r}"
+                    for line in cell.source.split("\n")
+                    if len(line) > CODE_COLUMNS
+                ]
     assert not wide, "\n".join(wide)

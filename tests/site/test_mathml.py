@@ -14,13 +14,19 @@ spec.loader.exec_module(mathml)
 
 def test_arithmatex_spans_and_divs_become_inline_and_block_math():
     page = (
-        '<p>Scale by <span class="arithmatex">\\(\\sqrt{d_k}\\)</span>.</p><div class="arithmatex">\\[a &lt; b\\]</div>'
+        '<p>Scale by <span class="arithmatex">\\(\\sqrt{d_k}\\)</span>.</p>'
+        '<div class="arithmatex">\\[a &lt; b\\]</div>'
     )
     out = mathml.typeset(page, "page.md")
     assert "arithmatex" not in out
-    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msqrt>' in out
+    assert (
+        '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msqrt>'
+        in out
+    )
     assert 'display="block"' in out
-    assert "<mo>&#x0003C;</mo>" in out  # the escaped "<" was read as a less-than sign, not as markup
+    assert (
+        "<mo>&#x0003C;</mo>" in out
+    )  # the escaped "<" was read as a less-than sign, not as markup
 
 
 def test_dollar_math_is_typeset_inside_notebook_markdown_cells_only():
@@ -42,7 +48,9 @@ def test_math_after_a_nested_div_in_a_notebook_markdown_cell_is_typeset():
         '<div class="jp-OutputArea-output"><pre>$5 and $6</pre></div>'
     )
     out = mathml.typeset(page, "nb.py")
-    assert out.count("<math") == 3 and "$" not in out.replace("<pre>$5 and $6</pre>", "")
+    assert out.count("<math") == 3 and "$" not in out.replace(
+        "<pre>$5 and $6</pre>", ""
+    )
     assert "<pre>$5 and $6</pre>" in out
 
 
@@ -56,7 +64,11 @@ def test_the_empty_mathjax_loader_of_notebook_pages_is_removed():
 
 
 @pytest.mark.parametrize(
-    ("tex", "reason"), [("x^", "MissingSuperScriptOrSubscriptError"), ("\\softmaks(x)", "unknown command")]
+    ("tex", "reason"),
+    [
+        ("x^", "MissingSuperScriptOrSubscriptError"),
+        ("\\softmaks(x)", "unknown command"),
+    ],
 )
 def test_unreadable_tex_fails_the_build_naming_the_page_and_formula(tex, reason):
     with pytest.raises(PluginError, match=f"attention.md: cannot typeset .*{reason}"):

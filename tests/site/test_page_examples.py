@@ -6,7 +6,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from doc_examples import count_python_fences, enclosing_framework_tab, make_sybils, python_blocks
+from doc_examples import (
+    count_python_fences,
+    enclosing_framework_tab,
+    make_sybils,
+    python_blocks,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "docs").rglob("*.md"))
@@ -20,16 +25,24 @@ def collected_lines(page: Path) -> set[int]:
         if not sybil.should_parse(page):
             continue
         for example in sybil.parse(page).examples():
-            lines |= {block.line for block in blocks if block.start <= example.region.start < block.end}
+            lines |= {
+                block.line
+                for block in blocks
+                if block.start <= example.region.start < block.end
+            }
     return lines
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[str(page.relative_to(ROOT)) for page in PAGES])
+@pytest.mark.parametrize(
+    "page", PAGES, ids=[str(page.relative_to(ROOT)) for page in PAGES]
+)
 def test_every_python_block_on_the_page_is_run_or_explained(page):
     text = page.read_text(encoding="utf-8")
     fences = count_python_fences(text)
     blocks = list(python_blocks(text, str(page)))
-    assert [block.line for block in blocks] == fences, "the harness and a plain line scan disagree on the blocks"
+    assert [block.line for block in blocks] == fences, (
+        "the harness and a plain line scan disagree on the blocks"
+    )
     expected = {block.line for block in blocks if block.kind in ("run", "session")}
     assert collected_lines(page) == expected, "these blocks were not collected by Sybil"
 
@@ -116,22 +129,37 @@ def test_a_broken_example_on_a_page_fails_with_the_page_and_line(throwaway_proje
     )
     result = throwaway_project.runpytest("docs")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*broken.md line=9 column=1*", "docs/broken.md:11: AssertionError"])
+    result.stdout.fnmatch_lines(
+        ["*broken.md line=9 column=1*", "docs/broken.md:11: AssertionError"]
+    )
 
 
-def test_a_wrong_printed_value_in_a_session_fails_with_the_page_and_line(throwaway_project):
+def test_a_wrong_printed_value_in_a_session_fails_with_the_page_and_line(
+    throwaway_project,
+):
     page = throwaway_project.path / "docs" / "session.md"
-    page.write_text("# A page\n\n```pycon\n>>> 1 + 1\n2\n>>> 2 * 2\n5\n```\n", encoding="utf-8")
+    page.write_text(
+        "# A page\n\n```pycon\n>>> 1 + 1\n2\n>>> 2 * 2\n5\n```\n", encoding="utf-8"
+    )
     result = throwaway_project.runpytest("docs")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["*session.md line=6 column=1*", "Expected:", "    5", "Got:", "    4", "session.md:6: SybilFailure"]
+        [
+            "*session.md line=6 column=1*",
+            "Expected:",
+            "    5",
+            "Got:",
+            "    4",
+            "session.md:6: SybilFailure",
+        ]
     )
 
 
 def test_a_broken_docstring_example_fails_with_the_file_and_line(throwaway_project):
     module = throwaway_project.path / "src" / "broken_module.py"
-    module.write_text('def double(x):\n    """Twice x.\n\n    >>> double(2)\n    5\n    """\n    return 2 * x\n')
+    module.write_text(
+        'def double(x):\n    """Twice x.\n\n    >>> double(2)\n    5\n    """\n    return 2 * x\n'
+    )
     result = throwaway_project.runpytest("src", "-p", "no:doctest")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*broken_module.py::sybil:docstring,line:4*"])

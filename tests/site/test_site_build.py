@@ -13,7 +13,12 @@ CONFIG = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
 NOTEBOOKS = sorted((ROOT / "docs" / "notebooks").glob("*.py"))
 
 
-def make_project(tmp_path: Path, pages: dict[str, str], plugins: list | None = None, hooks: list | None = None) -> Path:
+def make_project(
+    tmp_path: Path,
+    pages: dict[str, str],
+    plugins: list | None = None,
+    hooks: list | None = None,
+) -> Path:
     """A throwaway MkDocs project with this site's Markdown extensions and the given pages, plugins and hooks."""
     docs = tmp_path / "docs"
     for name, text in pages.items():
@@ -29,20 +34,30 @@ def make_project(tmp_path: Path, pages: dict[str, str], plugins: list | None = N
     }
     path = tmp_path / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    (tmp_path / "snippet.py").write_text("# --8<-- [start:here]\nx = 1\n# --8<-- [end:here]\n", encoding="utf-8")
+    (tmp_path / "snippet.py").write_text(
+        "# --8<-- [start:here]\nx = 1\n# --8<-- [end:here]\n", encoding="utf-8"
+    )
     return path
 
 
-@pytest.mark.parametrize("include", ["snippet.py:missing_section", "no_such_file.py:here"])
+@pytest.mark.parametrize(
+    "include", ["snippet.py:missing_section", "no_such_file.py:here"]
+)
 def test_a_missing_snippet_fails_the_build(tmp_path, include):
-    config = make_project(tmp_path, {"index.md": f'```python\n--8<-- "{include}"\n```\n'})
+    config = make_project(
+        tmp_path, {"index.md": f'```python\n--8<-- "{include}"\n```\n'}
+    )
     result = build_site(config, tmp_path / "site")
     assert result.returncode != 0
     assert "missing_section" in result.stderr or "no_such_file.py" in result.stderr
 
 
 def test_a_notebook_cell_that_raises_fails_the_build(tmp_path):
-    (jupyter,) = [plugin for plugin in CONFIG["plugins"] if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin]
+    (jupyter,) = [
+        plugin
+        for plugin in CONFIG["plugins"]
+        if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin
+    ]
     notebook = """\
         # %% [markdown]
         # # A notebook that breaks
@@ -52,7 +67,9 @@ def test_a_notebook_cell_that_raises_fails_the_build(tmp_path):
         """
     pages = {"index.md": "# Home\n", "notebooks/broken.py": notebook}
     # The hook runs the notebooks side by side before mkdocs-jupyter renders them: it must fail the build too.
-    config = make_project(tmp_path, pages, plugins=[jupyter], hooks=["theme/hooks/notebooks.py"])
+    config = make_project(
+        tmp_path, pages, plugins=[jupyter], hooks=["theme/hooks/notebooks.py"]
+    )
     result = build_site(config, tmp_path / "site")
     assert result.returncode != 0
     assert "this cell is broken on purpose" in result.stdout + result.stderr
@@ -61,15 +78,29 @@ def test_a_notebook_cell_that_raises_fails_the_build(tmp_path):
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        ("# %% [markdown]\n# See [the missing page](../missing.md).\n", "missing.md, which is not a page"),
+        (
+            "# %% [markdown]\n# See [the missing page](../missing.md).\n",
+            "missing.md, which is not a page",
+        ),
         ('# %%\nimport sys\n\nprint("careful", file=sys.stderr)\n', "wrote to stderr"),
     ],
     ids=["broken-link", "stderr"],
 )
-def test_a_notebook_that_shows_the_reader_something_broken_fails_the_build(tmp_path, cell, message):
-    (jupyter,) = [plugin for plugin in CONFIG["plugins"] if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin]
-    pages = {"index.md": "# Home\n", "notebooks/shaky.py": "# %% [markdown]\n# # A notebook\n\n" + cell}
-    config = make_project(tmp_path, pages, plugins=[jupyter], hooks=["theme/hooks/notebooks.py"])
+def test_a_notebook_that_shows_the_reader_something_broken_fails_the_build(
+    tmp_path, cell, message
+):
+    (jupyter,) = [
+        plugin
+        for plugin in CONFIG["plugins"]
+        if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin
+    ]
+    pages = {
+        "index.md": "# Home\n",
+        "notebooks/shaky.py": "# %% [markdown]\n# # A notebook\n\n" + cell,
+    }
+    config = make_project(
+        tmp_path, pages, plugins=[jupyter], hooks=["theme/hooks/notebooks.py"]
+    )
     result = build_site(config, tmp_path / "site")
     assert result.returncode != 0
     assert message in result.stdout + result.stderr

@@ -39,11 +39,15 @@ def on_config(config):
     # One worker: the other cores are busy with the notebooks' kernels and MkDocs itself, and a second worker
     # would import matplotlib and the package again only to compete with them for those cores.
     # A fresh interpreter, not a fork: the parent may already have threads (PyTorch's among them).
-    _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    _pool = ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+    )
     _folder = tempfile.TemporaryDirectory(prefix="figures-")
     for name in [*FIGURES, *DATA_FIGURES]:
         for colours in PALETTES:
-            _drawings[_file_name(name, colours)] = _pool.submit(figure_svg, name, colours)
+            _drawings[_file_name(name, colours)] = _pool.submit(
+                figure_svg, name, colours
+            )
     return config
 
 
@@ -52,7 +56,9 @@ def _file_name(name: str, colours: str) -> str:
 
 
 # An <img> whose address ends in figures/<name>.svg (with the attributes Markdown gives it, in any order).
-_IMAGE = re.compile(r'<img (?P<before>[^>]*?)src="(?P<path>[^"]*figures/)(?P<name>[\w-]+)\.svg"(?P<after>[^>]*)>')
+_IMAGE = re.compile(
+    r'<img (?P<before>[^>]*?)src="(?P<path>[^"]*figures/)(?P<name>[\w-]+)\.svg"(?P<after>[^>]*)>'
+)
 
 
 @event_priority(50)  # before mkdocs-glightbox wraps each image in a link to itself
@@ -74,7 +80,11 @@ def on_page_content(html, page, config, files):
 
 def on_files(files, config):
     for name in _drawings:
-        files.append(File.generated(config, f"figures/{name}.svg", abs_src_path=f"{_folder.name}/{name}.svg"))
+        files.append(
+            File.generated(
+                config, f"figures/{name}.svg", abs_src_path=f"{_folder.name}/{name}.svg"
+            )
+        )
     return files
 
 
@@ -85,7 +95,9 @@ def on_env(env, config, files):
             svg = drawing.result()
         except Exception as error:
             trace = "".join(traceback.format_exception(error))
-            raise PluginError(f"figure {name!r} could not be drawn:\n{trace}") from error
+            raise PluginError(
+                f"figure {name!r} could not be drawn:\n{trace}"
+            ) from error
         Path(_folder.name, f"{name}.svg").write_bytes(svg)
     return env
 

@@ -37,8 +37,16 @@ def on_config(config):
 
 
 def on_files(files, config):
-    files.append(File.generated(config, MODEL_FILE, abs_src_path=str(results.path("reversal-model"))))
-    files.append(File.generated(config, EXPLORER_FILE, abs_src_path=f"{_folder.name}/explorer.json"))
+    files.append(
+        File.generated(
+            config, MODEL_FILE, abs_src_path=str(results.path("reversal-model"))
+        )
+    )
+    files.append(
+        File.generated(
+            config, EXPLORER_FILE, abs_src_path=f"{_folder.name}/explorer.json"
+        )
+    )
     return files
 
 
@@ -47,8 +55,12 @@ def on_env(env, config, files):
     try:
         data = _explorer.result()
     except Exception as error:
-        raise PluginError(f"the attention explorer's data could not be computed: {error!r}") from error
-    Path(_folder.name, "explorer.json").write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        raise PluginError(
+            f"the attention explorer's data could not be computed: {error!r}"
+        ) from error
+    Path(_folder.name, "explorer.json").write_text(
+        json.dumps(data, separators=(",", ":")), encoding="utf-8"
+    )
     return env
 
 

@@ -27,7 +27,11 @@ def _is_check(statement: ast.stmt) -> bool:
         return True
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
         function = statement.value.func
-        name = function.id if isinstance(function, ast.Name) else getattr(function, "attr", "")
+        name = (
+            function.id
+            if isinstance(function, ast.Name)
+            else getattr(function, "attr", "")
+        )
         return name.startswith("check_")
     if isinstance(statement, ast.If | ast.For) and not statement.orelse:
         return all(_is_check(inner) for inner in statement.body)
@@ -47,8 +51,14 @@ def without_checks(lines: list[str]) -> list[str]:
             body = getattr(node, field, None)
             if not isinstance(body, list) or isinstance(node, ast.Module):
                 continue
-            checks = [statement for statement in body if isinstance(statement, ast.stmt) and _is_check(statement)]
-            if len(checks) == len(body):  # a block of checks only: its parent is a check, or it is left alone
+            checks = [
+                statement
+                for statement in body
+                if isinstance(statement, ast.stmt) and _is_check(statement)
+            ]
+            if len(checks) == len(
+                body
+            ):  # a block of checks only: its parent is a check, or it is left alone
                 continue
             for statement in checks:
                 first = statement.lineno - 1
@@ -64,13 +74,20 @@ def short_docstrings(lines: list[str]) -> list[str]:
         tree = ast.parse(textwrap.dedent("\n".join(lines)))
     except SyntaxError:  # not a whole statement: leave it as it is
         return lines
-    cuts: list[tuple[int, int, list[str]]] = []  # (first, last) 0-based line indices, replacement lines
+    cuts: list[
+        tuple[int, int, list[str]]
+    ] = []  # (first, last) 0-based line indices, replacement lines
     for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) or not node.body:
+        if (
+            not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            or not node.body
+        ):
             continue
         first = node.body[0]
         if not (
-            isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
         ):
             continue
         start, end = first.lineno - 1, first.end_lineno - 1
@@ -83,7 +100,11 @@ def short_docstrings(lines: list[str]) -> list[str]:
             kept.append(line)
         if len(kept) == end - start:  # one paragraph only, already short
             continue
-        quote = lines[start].lstrip()[:3] if lines[start].lstrip()[:3] in ('"""', "'''") else '"""'
+        quote = (
+            lines[start].lstrip()[:3]
+            if lines[start].lstrip()[:3] in ('"""', "'''")
+            else '"""'
+        )
         kept[-1] = kept[-1].rstrip() + quote
         cuts.append((start, end, kept))
     for start, end, kept in sorted(cuts, reverse=True):
@@ -109,6 +130,10 @@ class ShortListings(Extension):
 
 
 def on_config(config):
-    if not any(isinstance(extension, ShortListings) for extension in config.markdown_extensions):
-        config.markdown_extensions.append(ShortListings())  # after pymdownx.snippets, which it extends
+    if not any(
+        isinstance(extension, ShortListings) for extension in config.markdown_extensions
+    ):
+        config.markdown_extensions.append(
+            ShortListings()
+        )  # after pymdownx.snippets, which it extends
     return config

@@ -19,26 +19,40 @@ import re
 from latex2mathml.converter import convert
 from mkdocs.exceptions import PluginError
 
-ARITHMATEX = re.compile(r'<(?P<tag>span|div) class="arithmatex">(?P<tex>.*?)</(?P=tag)>', re.DOTALL)
+ARITHMATEX = re.compile(
+    r'<(?P<tag>span|div) class="arithmatex">(?P<tex>.*?)</(?P=tag)>', re.DOTALL
+)
 MARKDOWN_CELL = re.compile(r'<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>')
 DIV_TAG = re.compile(r"<div[\s>]|</div>")
 # $$display$$ first, then $inline$; a dollar sign escaped as \$ is text.
-DOLLAR_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$", re.DOTALL)
+DOLLAR_MATH = re.compile(
+    r"\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$", re.DOTALL
+)
 UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
 # mkdocs-jupyter (0.26) writes a MathJax loader into every notebook page. No option leaves it out:
 # custom_mathjax_url only changes its address, and an empty one gives <script src="">. So the hook cuts it.
-MATHJAX_LOADER = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
+MATHJAX_LOADER = re.compile(
+    r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL
+)
 
 
 def tex_to_mathml(tex: str, display: bool, where: str) -> str:
     """One formula as a ``<math>`` element, or a build error that names the page and the formula."""
     try:
         mathml = convert(tex.strip(), display="block" if display else "inline")
-    except Exception as error:  # latex2mathml raises many types; the build must stop on any of them
-        raise PluginError(f"{where}: cannot typeset {tex!r}: {type(error).__name__} {error}") from error
+    except (
+        Exception
+    ) as error:  # latex2mathml raises many types; the build must stop on any of them
+        raise PluginError(
+            f"{where}: cannot typeset {tex!r}: {type(error).__name__} {error}"
+        ) from error
     unknown = UNKNOWN_COMMAND.search(mathml)
-    if unknown:  # latex2mathml prints a command it does not know as text instead of failing
-        raise PluginError(f"{where}: cannot typeset {tex!r}: unknown command {unknown[1]}")
+    if (
+        unknown
+    ):  # latex2mathml prints a command it does not know as text instead of failing
+        raise PluginError(
+            f"{where}: cannot typeset {tex!r}: unknown command {unknown[1]}"
+        )
     # A formula cannot break across lines: on a phone a long one scrolls inside its own frame instead of
     # widening the page (docs/stylesheets/extra.css).
     if display:
@@ -49,7 +63,9 @@ def tex_to_mathml(tex: str, display: bool, where: str) -> str:
 def _arithmatex(match: re.Match[str], where: str) -> str:
     tex = html.unescape(match["tex"]).strip()
     display = match["tag"] == "div"
-    return tex_to_mathml(tex[2:-2], display, where)  # drop the \( \) or \[ \] delimiters
+    return tex_to_mathml(
+        tex[2:-2], display, where
+    )  # drop the \( \) or \[ \] delimiters
 
 
 def _dollars(match: re.Match[str], where: str) -> str:
@@ -76,10 +92,14 @@ def typeset(page_html: str, where: str) -> str:
     page_html = MATHJAX_LOADER.sub("", page_html)
     pieces, done = [], 0
     for cell in MARKDOWN_CELL.finditer(page_html):
-        if cell.start() < done:  # a Markdown cell inside another one was typeset with it
+        if (
+            cell.start() < done
+        ):  # a Markdown cell inside another one was typeset with it
             continue
         end = _cell_end(page_html, cell.end())
-        body = DOLLAR_MATH.sub(lambda m: _dollars(m, where), page_html[cell.end() : end])
+        body = DOLLAR_MATH.sub(
+            lambda m: _dollars(m, where), page_html[cell.end() : end]
+        )
         pieces += [page_html[done : cell.end()], body]
         done = end
     return "".join([*pieces, page_html[done:]])

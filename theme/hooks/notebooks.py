@@ -44,7 +44,9 @@ from nbclient import NotebookClient
 
 _render_notebook = jupyter_plugin.convert.nb2html  # mkdocs-jupyter's own renderer
 _pool: ThreadPoolExecutor | None = None
-_runs: dict[str, Future[Path]] = {}  # resolved source path -> its run, which gives the executed copy
+_runs: dict[
+    str, Future[Path]
+] = {}  # resolved source path -> its run, which gives the executed copy
 _folder: tempfile.TemporaryDirectory | None = None
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 _stylesheets: dict[str, str] = {}  # path in the site -> CSS
@@ -74,10 +76,18 @@ def on_config(config):
     if jupyter is None or not jupyter.config["execute"]:
         return config
     docs_dir = Path(config["docs_dir"])
-    sources = sorted({source for pattern in jupyter.config["include"] for source in docs_dir.glob(pattern)})
+    sources = sorted(
+        {
+            source
+            for pattern in jupyter.config["include"]
+            for source in docs_dir.glob(pattern)
+        }
+    )
     if not sources:
         return config
-    kernel = jupyter.config["kernel_name"] or "python3"  # ipykernel's own kernel, on the Python of the build
+    kernel = (
+        jupyter.config["kernel_name"] or "python3"
+    )  # ipykernel's own kernel, on the Python of the build
     _folder = tempfile.TemporaryDirectory(prefix="notebooks-")
     # Threads are enough: each kernel is a process of its own, and a thread only waits for its kernel's replies.
     _pool = ThreadPoolExecutor(max_workers=len(sources))
@@ -95,7 +105,11 @@ def on_config(config):
 def _execute(source: Path, target: Path, kernel: str) -> Path:
     """Run every cell of the notebook ``source`` in its own folder, as Jupyter would; write the result to ``target``."""
     notebook = jupytext.read(source)
-    NotebookClient(notebook, kernel_name=kernel, resources={"metadata": {"path": str(source.parent)}}).execute()
+    NotebookClient(
+        notebook,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(source.parent)}},
+    ).execute()
     check_outputs(notebook, source.name, machine_paths(source))
     nbformat.write(notebook, target)
     return target
@@ -103,7 +117,12 @@ def _execute(source: Path, target: Path, kernel: str) -> Path:
 
 def machine_paths(source: Path) -> list[str]:
     """Paths that belong to the machine that runs a notebook, which no output may show."""
-    paths = {str(source.resolve().parents[2]), sys.prefix, sys.base_prefix, os.path.expanduser("~")}
+    paths = {
+        str(source.resolve().parents[2]),
+        sys.prefix,
+        sys.base_prefix,
+        os.path.expanduser("~"),
+    }
     return sorted(path for path in paths if len(path) > 1)
 
 
@@ -112,13 +131,21 @@ def check_outputs(notebook, name: str, forbidden: list[str]) -> None:
     for number, cell in enumerate(notebook.cells, 1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                raise PluginError(f"notebook {name}, cell {number} wrote to stderr:\n{output['text'][:500]}")
-            text = output.get("text") or "".join(str(value) for value in output.get("data", {}).values())
+                raise PluginError(
+                    f"notebook {name}, cell {number} wrote to stderr:\n{output['text'][:500]}"
+                )
+            text = output.get("text") or "".join(
+                str(value) for value in output.get("data", {}).values()
+            )
             for path in forbidden:
                 if path in text:
-                    raise PluginError(f"notebook {name}, cell {number} shows a path of this machine: {path}")
+                    raise PluginError(
+                        f"notebook {name}, cell {number} shows a path of this machine: {path}"
+                    )
             if "image/png" in output.get("data", {}) and not cell.metadata.get("alt"):
-                raise PluginError(f'notebook {name}, cell {number} draws a figure without alt text: add alt="..."')
+                raise PluginError(
+                    f'notebook {name}, cell {number} draws a figure without alt text: add alt="..."'
+                )
 
 
 def _render_executed_copy(nb_path, execute=False, **options):
@@ -128,7 +155,9 @@ def _render_executed_copy(nb_path, execute=False, **options):
         return _render_notebook(nb_path, execute=execute, **options)
     try:
         executed = run.result()
-    except Exception as error:  # a cell raised (nbclient's CellExecutionError) or the kernel died
+    except (
+        Exception
+    ) as error:  # a cell raised (nbclient's CellExecutionError) or the kernel died
         raise PluginError(f"notebook {nb_path} failed:\n{error}") from error
     rendered = _render_notebook(str(executed), execute=False, **options)
     alts = [
@@ -147,29 +176,45 @@ def on_page_content(html: str, page, config, files) -> str:
     if not getattr(page, "nb_url", None):
         return html
     html = _IMAGE_TAG.sub(_not_in_lightbox, html)
-    html = _NOT_TEXT.sub(lambda part: f'<{part[1]} data-search-exclude class="{part[2]}', html)
+    html = _NOT_TEXT.sub(
+        lambda part: f'<{part[1]} data-search-exclude class="{part[2]}', html
+    )
 
     def checked(link: re.Match[str]) -> str:
         target, anchor = link["target"], link["anchor"] or ""
         if not target or target.startswith(("/", "data")):
             return link[0]
-        if target.endswith((".md", ".py")):  # a source file, as on any page: relative to this notebook's source
-            src_uri = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), target))
+        if target.endswith(
+            (".md", ".py")
+        ):  # a source file, as on any page: relative to this notebook's source
+            src_uri = posixpath.normpath(
+                posixpath.join(posixpath.dirname(page.file.src_uri), target)
+            )
             linked = files.get_file_from_path(src_uri)
             if linked is None or not linked.is_documentation_page():
-                raise PluginError(f"notebook {page.file.src_uri} links to {target}, which is not a page")
+                raise PluginError(
+                    f"notebook {page.file.src_uri} links to {target}, which is not a page"
+                )
             return f'href="{get_relative_url(linked.url, page.url)}{anchor}"'
         if target.endswith(".css"):
             return link[0]
-        url = posixpath.normpath(posixpath.join(posixpath.dirname(page.url.rstrip("/") + "/x"), target))
-        if not any(f.url.rstrip("/") == url.rstrip("/") for f in files.documentation_pages()):
-            raise PluginError(f"notebook {page.file.src_uri} links to {target}, which is not a page of the site")
+        url = posixpath.normpath(
+            posixpath.join(posixpath.dirname(page.url.rstrip("/") + "/x"), target)
+        )
+        if not any(
+            f.url.rstrip("/") == url.rstrip("/") for f in files.documentation_pages()
+        ):
+            raise PluginError(
+                f"notebook {page.file.src_uri} links to {target}, which is not a page of the site"
+            )
         return link[0]
 
     html = _LINK.sub(checked, html)
 
     def link(style: re.Match[str]) -> str:
-        path = f"assets/notebooks/{hashlib.sha256(style[1].encode()).hexdigest()[:16]}.css"
+        path = (
+            f"assets/notebooks/{hashlib.sha256(style[1].encode()).hexdigest()[:16]}.css"
+        )
         _stylesheets[path] = style[1]
         return f'<link rel="stylesheet" href="{get_relative_url(path, page.url)}">'
 
@@ -200,7 +245,9 @@ def on_post_build(config):
 def _stop(**_event) -> None:
     global _pool, _folder
     if _pool is not None:
-        _pool.shutdown(cancel_futures=True)  # a run already started finishes first: its kernel then shuts down
+        _pool.shutdown(
+            cancel_futures=True
+        )  # a run already started finishes first: its kernel then shuts down
     _pool = None
     _runs.clear()
     _stylesheets.clear()

@@ -14,4 +14,6 @@ _CODE_BLOCK = re.compile(r'<div class="(?P<classes>[^"]*\bhighlight\b[^"]*)"')
 
 
 def on_page_content(html: str, page, config, files) -> str:
-    return _CODE_BLOCK.sub(lambda block: f'<div data-search-exclude class="{block["classes"]}"', html)
+    return _CODE_BLOCK.sub(
+        lambda block: f'<div data-search-exclude class="{block["classes"]}"', html
+    )

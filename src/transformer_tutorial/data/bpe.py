@@ -46,11 +46,13 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
     """Learn a byte-pair encoding of ``text`` with ``vocab_size`` tokens.
 
     Returns:
-        ``(vocabulary, merges)``: the tokens in id order (the sorted characters first,
+        ``(vocabulary, merges)``: the tokens in id order (the sorted characters
+        first,
         then each new token as it was made) and the merges in the order learned.
 
     Raises:
-        ValueError: ``text`` is empty, or ``vocab_size`` is below its character count.
+        ValueError: ``text`` is empty, or ``vocab_size`` is below its character
+        count.
     """
     if not text:
         raise ValueError("text is empty: there is nothing to learn a vocabulary from")
@@ -106,10 +108,14 @@ class BPETokenizer:
         'lowest low'
     """
 
-    def __init__(self, vocabulary: Sequence[str], merges: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, vocabulary: Sequence[str], merges: Sequence[tuple[str, str]]
+    ) -> None:
         self.vocabulary = list(vocabulary)
         self.ids = {token: index for index, token in enumerate(self.vocabulary)}
-        self.ranks = {tuple(pair): rank for rank, pair in enumerate(merges)}  # earlier merges come first
+        self.ranks = {
+            tuple(pair): rank for rank, pair in enumerate(merges)
+        }  # earlier merges come first
 
     @classmethod
     def train(cls, text: str, vocab_size: int) -> BPETokenizer:
@@ -165,7 +171,8 @@ class BPETokenizer:
 def tokenizers_reference(text: str, vocab_size: int):
     """The ``tokenizers`` library's BPE trained on ``text`` as ``train_bpe`` trains:
     the same words (a ``Split`` pre-tokenizer on ``WORD``), no normalizer, no special
-    or unknown token, no extra alphabet, every pair may merge (``min_frequency=0``)."""
+    or unknown token, no extra alphabet, every pair may merge
+    (``min_frequency=0``)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())

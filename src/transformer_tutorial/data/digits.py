@@ -32,7 +32,9 @@ def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
     """The digits, shuffled with ``seed`` and split:
     ``test_size`` images for testing, the rest for training.
 
-    Pixels are divided by 16, so that they lie in [0, 1], and given a channel axis: (N, 1, 8, 8), the layout of a
+    Pixels are divided by 16, so that they lie in [0, 1], and given a channel axis:
+    (N,
+    1, 8, 8), the layout of a
     grey image batch in PyTorch.
 
     Examples:
@@ -46,7 +48,9 @@ def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
     check_positive_int("test_size", test_size)
     data = sklearn_load_digits()
     if test_size >= len(data.target):
-        raise ValueError(f"test_size={test_size} leaves no training images out of {len(data.target)}")
+        raise ValueError(
+            f"test_size={test_size} leaves no training images out of {len(data.target)}"
+        )
     images = (data.images / 16.0).astype(np.float32)[:, None]  # (1797, 1, 8, 8)
     labels = data.target.astype(np.int64)
     order = np.random.default_rng(seed).permutation(len(labels))
@@ -57,7 +61,9 @@ def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
 # --8<-- [end:load_digits]
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+def confusion_matrix(
+    labels: np.ndarray, predictions: np.ndarray, num_classes: int = NUM_CLASSES
+) -> np.ndarray:
     """(K, K) counts: row i, column j is the number of images of class i that were predicted as class j.
 
     Examples:
@@ -70,6 +76,6 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
         raise ValueError(
             f"labels and predictions must be 1-D of the same length, got shapes {labels.shape} and {predictions.shape}"
         )
-    return np.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes).reshape(
-        num_classes, num_classes
-    )
+    return np.bincount(
+        labels * num_classes + predictions, minlength=num_classes * num_classes
+    ).reshape(num_classes, num_classes)

@@ -53,7 +53,9 @@ def minilm_dir() -> Path:
     """
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(f"the all-MiniLM-L6-v2 weights are not installed; run: {MINILM_INSTALL}")
+        raise ModuleNotFoundError(
+            f"the all-MiniLM-L6-v2 weights are not installed; run: {MINILM_INSTALL}"
+        )
     return Path(spec.origin).parent / "model"
 
 
@@ -71,8 +73,11 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
     """Every tensor of a ``.safetensors`` file, as
     read-only NumPy arrays that share one buffer.
 
-    The format: 8 bytes holding the header's length N (unsigned, little-endian), N bytes of JSON that give each
-    tensor's dtype, shape and ``data_offsets`` (start and end, in bytes, counted from the end of the header), then
+    The format: 8 bytes holding the header's length N (unsigned, little-endian), N
+    bytes
+    of JSON that give each
+    tensor's dtype, shape and ``data_offsets`` (start and end, in bytes, counted from
+    the end of the header), then
     the raw little-endian data.
     """
     data = Path(path).read_bytes()
@@ -89,7 +94,9 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
         start, end = entry["data_offsets"]
         shape = tuple(entry["shape"])
         if end - start != dtype.itemsize * int(np.prod(shape)):
-            raise ValueError(f"{name}: {end - start} bytes cannot hold shape {shape} of {entry['dtype']}")
+            raise ValueError(
+                f"{name}: {end - start} bytes cannot hold shape {shape} of {entry['dtype']}"
+            )
         tensors[name] = np.frombuffer(body[start:end], dtype=dtype).reshape(shape)
     return tensors
 
@@ -111,10 +118,16 @@ class Pretrained:
 def read_config(folder: Path) -> EncoderOnlyConfig:
     """The sizes in ``config.json``, after checking that the model is the kind our encoder computes."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    expected = {"model_type": "bert", "hidden_act": "gelu", "position_embedding_type": "absolute"}
+    expected = {
+        "model_type": "bert",
+        "hidden_act": "gelu",
+        "position_embedding_type": "absolute",
+    }
     for key, value in expected.items():
         if config.get(key, value) != value:
-            raise ValueError(f"config.json has {key}={config[key]!r}; our encoder computes {value!r}")
+            raise ValueError(
+                f"config.json has {key}={config[key]!r}; our encoder computes {value!r}"
+            )
     return EncoderOnlyConfig(
         vocab_size=config["vocab_size"],
         d_model=config["hidden_size"],
@@ -142,11 +155,19 @@ def load_minilm(verify: bool = True) -> Pretrained:
     folder = minilm_dir()
     weights_path = folder / "model.safetensors"
     if verify and (digest := sha256(weights_path)) != MINILM_SHA256:
-        raise ValueError(f"{weights_path} has SHA-256 {digest}, expected {MINILM_SHA256}")
-    pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+        raise ValueError(
+            f"{weights_path} has SHA-256 {digest}, expected {MINILM_SHA256}"
+        )
+    pooling = json.loads(
+        (folder / "1_Pooling" / "config.json").read_text(encoding="utf-8")
+    )
     if not pooling["pooling_mode_mean_tokens"]:
-        raise ValueError("this checkpoint does not use mean pooling, which is what sentence_embedding computes")
-    settings = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        raise ValueError(
+            "this checkpoint does not use mean pooling, which is what sentence_embedding computes"
+        )
+    settings = json.loads(
+        (folder / "sentence_bert_config.json").read_text(encoding="utf-8")
+    )
     return Pretrained(
         config=read_config(folder),
         weights=read_safetensors(weights_path),

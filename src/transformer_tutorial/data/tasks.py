@@ -25,21 +25,28 @@ FIRST_SYMBOL = 3
 
 
 # --8<-- [start:held_out]
-HELD_OUT_FROM_LENGTH = 4  # with 10 symbols there are only 10, 100 and 1,000 sequences of length 1, 2 and 3
+# with 10 symbols there are only 10, 100 and 1,000 sequences of length 1, 2 and 3
+HELD_OUT_FROM_LENGTH = 4
 HELD_OUT_ONE_IN = 4
 
 
 def is_held_out(symbols: np.ndarray) -> bool:
-    """Whether a sequence belongs to the held-out part: one in ``HELD_OUT_ONE_IN`` of the sequences at least
-    ``HELD_OUT_FROM_LENGTH`` long, chosen by a hash of the symbols, the same on every machine and in every run.
+    """Whether a sequence belongs to the held-out part: one in ``HELD_OUT_ONE_IN`` of
+    the sequences at least
+    ``HELD_OUT_FROM_LENGTH`` long, chosen by a hash of the symbols, the same on every
+    machine and in every run.
 
     Examples:
-        >>> [is_held_out(np.array(symbols)) for symbols in ([3, 4], [3, 4, 5, 6], [3, 4, 5, 8])]
+        >>> [is_held_out(np.array(symbols)) for symbols in ([3, 4], [3, 4, 5, 6], [3,
+        4,
+        5, 8])]
         [False, True, False]
     """
     if len(symbols) < HELD_OUT_FROM_LENGTH:
         return False
-    digest = hashlib.blake2b(np.asarray(symbols, dtype=np.int64).tobytes(), digest_size=8).digest()
+    digest = hashlib.blake2b(
+        np.asarray(symbols, dtype=np.int64).tobytes(), digest_size=8
+    ).digest()
     return int.from_bytes(digest, "little") % HELD_OUT_ONE_IN == 0
 
 
@@ -61,7 +68,9 @@ class ReversalTask:
         >>> batch.tgt_in  # BOS, then the reversed source: what the decoder reads
         array([[1, 3, 4, 4, 5],
                [1, 3, 3, 3, 0]])
-        >>> batch.tgt_out  # the reversed source, then EOS: what it must predict at each position
+        >>> batch.tgt_out  # the reversed source, then EOS: what it must predict at
+        each
+        position
         array([[3, 4, 4, 5, 2],
                [3, 3, 3, 2, 0]])
         >>> task.decode(batch.src[0])
@@ -85,8 +94,11 @@ class ReversalTask:
         """Padding, start, end, and the symbols."""
         return FIRST_SYMBOL + self.num_symbols
 
-    def batch(self, rng: np.random.Generator, size: int, part: str = "any") -> ReversalBatch:
-        """``size`` random examples, padded to the longest one; ``part="training"`` redraws held-out sequences."""
+    def batch(
+        self, rng: np.random.Generator, size: int, part: str = "any"
+    ) -> ReversalBatch:
+        """``size`` random examples, padded to the longest one; ``part="training"``
+        redraws held-out sequences."""
         check_positive_int("size", size)
         if part not in ("any", "training"):
             raise ValueError(f"part must be 'any' or 'training', got {part!r}")
@@ -113,7 +125,9 @@ class ReversalTask:
         check_positive_int("size", size)
         lengths = range(max(self.min_length, HELD_OUT_FROM_LENGTH), self.max_length + 1)
         if not lengths:
-            raise ValueError(f"max_length={self.max_length}: held-out sequences are {HELD_OUT_FROM_LENGTH} or longer")
+            raise ValueError(
+                f"max_length={self.max_length}: held-out sequences are {HELD_OUT_FROM_LENGTH} or longer"
+            )
         seen: set[tuple[int, ...]] = set()
         sequences = []
         for index in range(size):
@@ -123,7 +137,9 @@ class ReversalTask:
                 if is_held_out(symbols) and tuple(symbols.tolist()) not in seen:
                     break
             else:
-                raise ValueError(f"size={size}: too few held-out sequences of length {length} to draw distinct ones")
+                raise ValueError(
+                    f"size={size}: too few held-out sequences of length {length} to draw distinct ones"
+                )
             seen.add(tuple(symbols.tolist()))
             sequences.append(symbols)
         return examples(sequences)

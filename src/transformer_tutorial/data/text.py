@@ -21,7 +21,9 @@ import numpy as np
 
 # A fenced code block (``` or ~~~, at any indentation, up to the matching closing fence), an HTML comment, and a
 # line that is only an HTML tag or a snippet include.
-_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})[^\n]*\n.*?^\1\2[ \t]*$\n?", re.MULTILINE | re.DOTALL)
+_FENCE = re.compile(
+    r"^([ \t]*)(`{3,}|~{3,})[^\n]*\n.*?^\1\2[ \t]*$\n?", re.MULTILINE | re.DOTALL
+)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _MARKUP_LINE = re.compile(r"^[ \t]*(?:<[^\n]*>|--8<--[^\n]*)[ \t]*$\n?", re.MULTILINE)
 
@@ -30,7 +32,9 @@ _MARKUP_LINE = re.compile(r"^[ \t]*(?:<[^\n]*>|--8<--[^\n]*)[ \t]*$\n?", re.MULT
 def site_corpus(docs_dir: str | Path) -> str:
     """The prose of every Markdown page under ``docs_dir``, in path order.
 
-    Pages are separated by a blank line. Code blocks, HTML and snippet includes are left out: the model should
+    Pages are separated by a blank line. Code blocks, HTML and snippet includes are
+    left
+    out: the model should
     learn sentences, not code."""
     pages = sorted(Path(docs_dir).rglob("*.md"))
     if not pages:
@@ -50,7 +54,9 @@ def site_corpus(docs_dir: str | Path) -> str:
 
 def load_corpus() -> str:
     """The corpus that ships with the package: the prose of the site's pages (``site_corpus``)."""
-    return resources.files(__package__).joinpath("corpus.txt").read_text(encoding="utf-8")
+    return (
+        resources.files(__package__).joinpath("corpus.txt").read_text(encoding="utf-8")
+    )
 
 
 def write_corpus(text: str) -> Path:
@@ -75,7 +81,9 @@ class CharTokenizer:
     """
 
     def __init__(self, vocabulary: Sequence[str]) -> None:
-        if len(set(vocabulary)) != len(vocabulary) or any(len(char) != 1 for char in vocabulary):
+        if len(set(vocabulary)) != len(vocabulary) or any(
+            len(char) != 1 for char in vocabulary
+        ):
             raise ValueError("vocabulary must be distinct single characters")
         self.vocabulary = list(vocabulary)
         self.ids = {char: index for index, char in enumerate(self.vocabulary)}

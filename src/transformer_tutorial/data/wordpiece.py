@@ -81,7 +81,9 @@ def basic_tokenize(text: str, lowercase: bool = True) -> list[str]:
     if lowercase:
         # "é" -> "e" followed by a combining accent
         decomposed = unicodedata.normalize("NFD", text)
-        text = "".join(char for char in decomposed if unicodedata.category(char) != "Mn").lower()
+        text = "".join(
+            char for char in decomposed if unicodedata.category(char) != "Mn"
+        ).lower()
     words = []
     for chunk in text.split():
         word = ""
@@ -113,7 +115,12 @@ class WordPieceTokenizer:
         [2, 5, 6, 7, 8, 3]
     """
 
-    def __init__(self, vocabulary: Sequence[str], lowercase: bool = True, max_chars_per_word: int = 100) -> None:
+    def __init__(
+        self,
+        vocabulary: Sequence[str],
+        lowercase: bool = True,
+        max_chars_per_word: int = 100,
+    ) -> None:
         check_positive_int("max_chars_per_word", max_chars_per_word)
         self.vocabulary = list(vocabulary)
         self.ids = {token: index for index, token in enumerate(self.vocabulary)}
@@ -124,7 +131,9 @@ class WordPieceTokenizer:
         self.max_chars_per_word = max_chars_per_word
         self.pad_id, self.unk_id = self.ids["[PAD]"], self.ids["[UNK]"]
         self.cls_id, self.sep_id = self.ids["[CLS]"], self.ids["[SEP]"]
-        self._special = re.compile("(" + "|".join(re.escape(token) for token in SPECIAL_TOKENS) + ")")
+        self._special = re.compile(
+            "(" + "|".join(re.escape(token) for token in SPECIAL_TOKENS) + ")"
+        )
 
     @classmethod
     def from_file(cls, path: str | Path, lowercase: bool = True) -> WordPieceTokenizer:
@@ -176,11 +185,15 @@ class WordPieceTokenizer:
         if max_length is not None:
             check_positive_int("max_length", max_length)
             if max_length < 2:
-                raise ValueError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
+                raise ValueError(
+                    f"max_length must leave room for [CLS] and [SEP], got {max_length}"
+                )
             ids = ids[: max_length - 2]
         return np.array([self.cls_id, *ids, self.sep_id], dtype=np.int64)
 
-    def encode_batch(self, texts: Sequence[str], max_length: int | None = None) -> np.ndarray:
+    def encode_batch(
+        self, texts: Sequence[str], max_length: int | None = None
+    ) -> np.ndarray:
         """(B, T) int64 ids of several texts, padded on the right with ``[PAD]`` to the longest one.
 
         Examples:
@@ -189,7 +202,9 @@ class WordPieceTokenizer:
             [[2, 5, 6, 5, 3], [2, 6, 3, 0, 0]]
         """
         if isinstance(texts, str):
-            raise TypeError("texts must be a sequence of strings, got one str; wrap it in a list")
+            raise TypeError(
+                "texts must be a sequence of strings, got one str; wrap it in a list"
+            )
         encoded = [self.encode(text, max_length) for text in texts]
         length = max((len(ids) for ids in encoded), default=0)
         batch = np.full((len(encoded), length), self.pad_id, dtype=np.int64)

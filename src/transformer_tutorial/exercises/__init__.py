@@ -22,14 +22,23 @@ from pathlib import Path
 from typing import Any
 
 from transformer_tutorial.exercises.catalogue import CHAPTERS, EXERCISES
-from transformer_tutorial.exercises.checker import KINDS, Exercise, ReaderError, Report, load_file, run_check
+from transformer_tutorial.exercises.checker import (
+    KINDS,
+    Exercise,
+    ReaderError,
+    Report,
+    load_file,
+    run_check,
+)
 
 
 def get(exercise_id: str) -> Exercise:
     """The exercise called ``exercise_id`` ("chapter/name"); a ``KeyError`` that lists the chapter's ids if none."""
     if exercise_id not in EXERCISES:
         chapter = exercise_id.split("/")[0]
-        known = [key for key in EXERCISES if key.startswith(chapter + "/")] or list(EXERCISES)
+        known = [key for key in EXERCISES if key.startswith(chapter + "/")] or list(
+            EXERCISES
+        )
         raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(known)}")
     return EXERCISES[exercise_id]
 
@@ -56,7 +65,12 @@ def check_file(exercise_id: str, path: str | Path, backend: str = "auto") -> Rep
     try:
         answer = load_file(path, exercise.function)
     except ReaderError as error:
-        return Report(exercise.id, "error", f"error: {exercise.id}\n  {error}", summary=str(error).splitlines()[0])
+        return Report(
+            exercise.id,
+            "error",
+            f"error: {exercise.id}\n  {error}",
+            summary=str(error).splitlines()[0],
+        )
     return run_check(exercise, answer, backend)
 
 
@@ -66,4 +80,14 @@ def solution_path(folder: str | Path, exercise_id: str) -> Path:
     return Path(folder) / chapter / f"{name}.py"
 
 
-__all__ = ["CHAPTERS", "EXERCISES", "KINDS", "Exercise", "Report", "check", "check_file", "get", "solution_path"]
+__all__ = [
+    "CHAPTERS",
+    "EXERCISES",
+    "KINDS",
+    "Exercise",
+    "Report",
+    "check",
+    "check_file",
+    "get",
+    "solution_path",
+]

@@ -6,13 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from transformer_tutorial.exercises import CHAPTERS, EXERCISES, KINDS, check_file, solution_path
+from transformer_tutorial.exercises import (
+    CHAPTERS,
+    EXERCISES,
+    KINDS,
+    check_file,
+    solution_path,
+)
 
 
 def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        "  ".join(
+            cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
         for row in [header, *rows]
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -45,23 +53,39 @@ def check_folder(folder: Path, backend: str) -> tuple[str, int]:
     text = table(rows, ("exercise", "kind", "result", "detail"))
     correct = sum(row[2] == "correct" for row in rows)
     attempted = sum(row[2] != "-" for row in rows)
-    text += f"\n\n{correct} correct of {attempted} attempted; {len(rows)} exercises in all."
+    text += (
+        f"\n\n{correct} correct of {attempted} attempted; {len(rows)} exercises in all."
+    )
     if unknown:
-        text += "\nNot an exercise (name a file chapter/name.py, as `list` shows): " + ", ".join(
-            str(p.relative_to(folder)) for p in unknown
+        text += (
+            "\nNot an exercise (name a file chapter/name.py, as `list` shows): "
+            + ", ".join(str(p.relative_to(folder)) for p in unknown)
         )
     return text, failures
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m transformer_tutorial.exercises", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m transformer_tutorial.exercises", description=__doc__
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every exercise, with what your file must define")
-    checking = commands.add_parser("check", help="check one solution file, or a folder of them with --all")
+    checking = commands.add_parser(
+        "check", help="check one solution file, or a folder of them with --all"
+    )
     checking.add_argument("exercise", nargs="?", help="chapter/name, as `list` shows")
-    checking.add_argument("file", nargs="?", type=Path, help="your solution, a .py file")
-    checking.add_argument("--all", type=Path, metavar="DIR", help="check DIR/chapter/name.py for every exercise")
-    checking.add_argument("--backend", choices=["auto", "numpy", "torch"], default="auto")
+    checking.add_argument(
+        "file", nargs="?", type=Path, help="your solution, a .py file"
+    )
+    checking.add_argument(
+        "--all",
+        type=Path,
+        metavar="DIR",
+        help="check DIR/chapter/name.py for every exercise",
+    )
+    checking.add_argument(
+        "--backend", choices=["auto", "numpy", "torch"], default="auto"
+    )
     args = parser.parse_args(argv)
     if args.command == "list":
         print(list_exercises())
@@ -75,9 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 1 if failures else 0
     if not args.exercise or not args.file:
-        parser.error("give the exercise and your file: check chapter/name FILE.py (or check --all DIR)")
+        parser.error(
+            "give the exercise and your file: check chapter/name FILE.py (or check --all DIR)"
+        )
     if args.exercise not in EXERCISES:
-        parser.error(f"no exercise {args.exercise!r}; `python -m transformer_tutorial.exercises list` shows them")
+        parser.error(
+            f"no exercise {args.exercise!r}; `python -m transformer_tutorial.exercises list` shows them"
+        )
     report = check_file(args.exercise, args.file, args.backend)
     print(report)
     return 0 if report else 1

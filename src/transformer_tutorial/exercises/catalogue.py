@@ -27,7 +27,9 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _normal(seed: int, *shape: int, dtype: type = np.float64, scale: float = 1.0) -> np.ndarray:
+def _normal(
+    seed: int, *shape: int, dtype: type = np.float64, scale: float = 1.0
+) -> np.ndarray:
     return (_rng(seed).normal(size=shape) * scale).astype(dtype)
 
 
@@ -42,7 +44,9 @@ def _np(tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
-def _with_mask(shape: tuple[int, ...], seed: int, fully_masked_row: int | None = None) -> np.ndarray:
+def _with_mask(
+    shape: tuple[int, ...], seed: int, fully_masked_row: int | None = None
+) -> np.ndarray:
     """A random boolean mask with at least one True per row, optionally one row all False."""
     mask = _rng(seed).random(shape) < 0.6
     mask[..., 0] = True
@@ -71,7 +75,9 @@ def _softmax_cases() -> list[Case]:
             (x, axis),
             {
                 PACKAGE: lambda x=x, axis=axis: na.softmax(x, axis=axis),
-                "torch.softmax": lambda x=x, axis=axis: _np(torch.softmax(torch.from_numpy(x), dim=axis)),
+                "torch.softmax": lambda x=x, axis=axis: _np(
+                    torch.softmax(torch.from_numpy(x), dim=axis)
+                ),
             },
         )
         for description, x, axis in specs
@@ -85,7 +91,9 @@ def _attention_case(description: str, q, k, v, mask) -> Case:
         t_mask = None if mask is None else torch.from_numpy(np.ascontiguousarray(mask))
         tq, tk, tv = (torch.from_numpy(a) for a in (q, k, v))
         output = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=t_mask)
-        _, weights = na.scaled_dot_product_attention(q, k, v, mask)  # PyTorch returns no weights
+        _, weights = na.scaled_dot_product_attention(
+            q, k, v, mask
+        )  # PyTorch returns no weights
         return _np(output), weights
 
     return Case(
@@ -98,7 +106,9 @@ def _attention_case(description: str, q, k, v, mask) -> Case:
     )
 
 
-def _attention_cases(fully_masked: bool = True, always_masked: bool = False) -> list[Case]:
+def _attention_cases(
+    fully_masked: bool = True, always_masked: bool = False
+) -> list[Case]:
     def qkv(seed, shape_q, shape_k, d_v, dtype=np.float64, scale=1.0):
         q = _normal(seed, *shape_q, dtype=dtype, scale=scale)
         k = _normal(seed + 1, *shape_k, dtype=dtype, scale=scale)
@@ -107,10 +117,14 @@ def _attention_cases(fully_masked: bool = True, always_masked: bool = False) -> 
 
     cases = []
     if not always_masked:
-        cases.append(_attention_case("T=3, S=4, d=2, no mask", *qkv(10, (3, 2), (4, 2), 2), None))
+        cases.append(
+            _attention_case("T=3, S=4, d=2, no mask", *qkv(10, (3, 2), (4, 2), 2), None)
+        )
     cases += [
         _attention_case(
-            "B=2, T=3, S=5, d=4, d_v=6, random mask", *qkv(20, (2, 3, 4), (2, 5, 4), 6), _with_mask((3, 5), 1)
+            "B=2, T=3, S=5, d=4, d_v=6, random mask",
+            *qkv(20, (2, 3, 4), (2, 5, 4), 6),
+            _with_mask((3, 5), 1),
         ),
         _attention_case(
             "B=2, H=3, T=4, S=4, d=8, per-sequence mask (2, 1, 4, 4)",
@@ -121,15 +135,25 @@ def _attention_cases(fully_masked: bool = True, always_masked: bool = False) -> 
     if fully_masked:
         cases.append(
             _attention_case(
-                "T=3, S=4, row 1 fully masked (must give zeros)", *qkv(40, (3, 4), (4, 4), 3), _with_mask((3, 4), 3, 1)
+                "T=3, S=4, row 1 fully masked (must give zeros)",
+                *qkv(40, (3, 4), (4, 4), 3),
+                _with_mask((3, 4), 3, 1),
             )
         )
     cases += [
-        _attention_case("T=1, S=1", *qkv(50, (1, 4), (1, 4), 4), np.ones((1, 1), dtype=bool)),
         _attention_case(
-            "float32, B=2, T=6, S=6, d=8", *qkv(60, (2, 6, 8), (2, 6, 8), 8, np.float32), _with_mask((6, 6), 4)
+            "T=1, S=1", *qkv(50, (1, 4), (1, 4), 4), np.ones((1, 1), dtype=bool)
         ),
-        _attention_case("large scores (q, k × 30)", *qkv(70, (4, 16), (5, 16), 4, scale=30.0), _with_mask((4, 5), 5)),
+        _attention_case(
+            "float32, B=2, T=6, S=6, d=8",
+            *qkv(60, (2, 6, 8), (2, 6, 8), 8, np.float32),
+            _with_mask((6, 6), 4),
+        ),
+        _attention_case(
+            "large scores (q, k × 30)",
+            *qkv(70, (4, 16), (5, 16), 4, scale=30.0),
+            _with_mask((4, 5), 5),
+        ),
     ]
     if always_masked:
         cases = [case for case in cases if case.args[3] is not None]
@@ -206,7 +230,9 @@ ATTENTION = [
         "attention",
         ("query", "key", "value", "mask"),
         lambda: _attention_cases(fully_masked=False, always_masked=True),
-        tuple(mistake for mistake in ATTENTION_MISTAKES if "NaN" not in mistake.name),  # no fully masked row here
+        tuple(
+            mistake for mistake in ATTENTION_MISTAKES if "NaN" not in mistake.name
+        ),  # no fully masked row here
     ),
     Exercise(
         "attention/predict-shapes",
@@ -225,7 +251,9 @@ def _identity_mha(x: np.ndarray, num_heads: int) -> np.ndarray:
     """nn.MultiheadAttention's self-attention of x with every projection the identity: (B, T, D) -> (B, T, D)."""
     torch, _ = _torch()
     width = x.shape[-1]
-    module = torch.nn.MultiheadAttention(width, num_heads, bias=False, batch_first=True, dtype=torch.float64)
+    module = torch.nn.MultiheadAttention(
+        width, num_heads, bias=False, batch_first=True, dtype=torch.float64
+    )
     with torch.no_grad():
         module.in_proj_weight.copy_(torch.eye(width, dtype=torch.float64).repeat(3, 1))
         module.out_proj.weight.copy_(torch.eye(width, dtype=torch.float64))
@@ -242,7 +270,11 @@ def _attend_heads(heads: np.ndarray) -> np.ndarray:
 
 def _split_cases() -> list[Case]:
     specs = [
-        ("x = arange(16).reshape(1, 2, 8), num_heads=2", np.arange(16.0).reshape(1, 2, 8), 2),
+        (
+            "x = arange(16).reshape(1, 2, 8), num_heads=2",
+            np.arange(16.0).reshape(1, 2, 8),
+            2,
+        ),
         ("x (2, 4, 8), num_heads=2", _normal(1, 2, 4, 8), 2),
         ("x (3, 8, 12), num_heads=4", _normal(2, 3, 8, 12), 4),
         ("T=1: x (1, 1, 6), num_heads=3", _normal(3, 1, 1, 6), 3),
@@ -250,7 +282,10 @@ def _split_cases() -> list[Case]:
         ("one feature per head: x (2, 4, 4), num_heads=4", _normal(5, 2, 4, 4), 4),
         ("float32: x (2, 6, 8), num_heads=2", _normal(6, 2, 6, 8, dtype=np.float32), 2),
     ]
-    cases = [Case(d, (x, h), {PACKAGE: lambda x=x, h=h: na.split_heads(x, h)}) for d, x, h in specs]
+    cases = [
+        Case(d, (x, h), {PACKAGE: lambda x=x, h=h: na.split_heads(x, h)})
+        for d, x, h in specs
+    ]
     x = _normal(7, 2, 6, 12)
     cases.append(
         Case(
@@ -258,7 +293,9 @@ def _split_cases() -> list[Case]:
             (x, 3),
             {
                 PACKAGE: lambda: _attend_heads(na.split_heads(x, 3)),
-                "nn.MultiheadAttention (identity projections)": lambda: _identity_mha(x, 3),
+                "nn.MultiheadAttention (identity projections)": lambda: _identity_mha(
+                    x, 3
+                ),
             },
             post=_attend_heads,
         )
@@ -272,7 +309,15 @@ def _heads_cases() -> list[Case]:
         ("cross-attention: T=3, S=5, D=12, num_heads=3", 2, 3, 5, 12, 3, np.float64),
         ("T=1, S=1: (1, 1, 8), num_heads=4", 1, 1, 1, 8, 4, np.float64),
         ("float32: (2, 6, 16), num_heads=4", 2, 6, 6, 16, 4, np.float32),
-        ("large scores: (1, 5, 16), num_heads=2, inputs × 4", 1, 5, 5, 16, 2, np.float64),
+        (
+            "large scores: (1, 5, 16), num_heads=2, inputs × 4",
+            1,
+            5,
+            5,
+            16,
+            2,
+            np.float64,
+        ),
     ]
     cases = []
     for seed, (description, b, t, s, d, h, dtype) in enumerate(specs):
@@ -282,11 +327,17 @@ def _heads_cases() -> list[Case]:
         v = q if t == s else _normal(seed + 20, b, s, d, dtype=dtype)
         references = {
             PACKAGE: lambda q=q, k=k, v=v, h=h: na.merge_heads(
-                na.scaled_dot_product_attention(*(na.split_heads(a, h) for a in (q, k, v)))[0]
+                na.scaled_dot_product_attention(
+                    *(na.split_heads(a, h) for a in (q, k, v))
+                )[0]
             )
         }
-        if t == s:  # self-attention, which nn.MultiheadAttention computes with identity projections
-            references["nn.MultiheadAttention (identity projections)"] = lambda q=q, h=h: _identity_mha(q, h)
+        if (
+            t == s
+        ):  # self-attention, which nn.MultiheadAttention computes with identity projections
+            references["nn.MultiheadAttention (identity projections)"] = (
+                lambda q=q, h=h: _identity_mha(q, h)
+            )
         cases.append(Case(description, (q, k, v, h), references))
     return cases
 
@@ -442,14 +493,18 @@ def _layer_norm_cases() -> list[Case]:
                 description,
                 (x, weight, bias, eps),
                 {
-                    PACKAGE: lambda x=x, w=weight, b=bias, e=eps: nl.layer_norm(x, nl.LayerNormParams(w, b, e)),
-                    "F.layer_norm (nn.LayerNorm)": lambda x=x, w=weight, b=bias, e=eps: _np(
-                        F.layer_norm(
-                            *(torch.from_numpy(a) for a in (x,)),
-                            (x.shape[-1],),
-                            torch.from_numpy(w),
-                            torch.from_numpy(b),
-                            e,
+                    PACKAGE: lambda x=x, w=weight, b=bias, e=eps: nl.layer_norm(
+                        x, nl.LayerNormParams(w, b, e)
+                    ),
+                    "F.layer_norm (nn.LayerNorm)": lambda x=x, w=weight, b=bias, e=eps: (
+                        _np(
+                            F.layer_norm(
+                                *(torch.from_numpy(a) for a in (x,)),
+                                (x.shape[-1],),
+                                torch.from_numpy(w),
+                                torch.from_numpy(b),
+                                e,
+                            )
                         )
                     ),
                 },
@@ -527,33 +582,59 @@ def _learning_rate_reference(step: int, d_model: int, warmup: int) -> float:
 
 
 def _learning_rate_cases() -> list[Case]:
-    specs = [(1, 512, 4000), (100, 512, 4000), (3999, 512, 4000), (4000, 512, 4000), (4001, 512, 4000)]
+    specs = [
+        (1, 512, 4000),
+        (100, 512, 4000),
+        (3999, 512, 4000),
+        (4000, 512, 4000),
+        (4001, 512, 4000),
+    ]
     specs += [(100_000, 512, 4000), (1, 64, 10), (50, 64, 10)]
     return [
         Case(
             f"step={s}, d_model={d}, warmup={w}",
             (s, d, w),
-            {"the package's learning_rate": lambda s=s, d=d, w=w: float(_learning_rate_reference(s, d, w))},
+            {
+                "the package's learning_rate": lambda s=s, d=d, w=w: float(
+                    _learning_rate_reference(s, d, w)
+                )
+            },
         )
         for s, d, w in specs
     ]
 
 
-def _cache_case(description: str, seed: int, shape: tuple[int, ...], d_v: int, dtype: type = np.float64) -> Case:
+def _cache_case(
+    description: str,
+    seed: int,
+    shape: tuple[int, ...],
+    d_v: int,
+    dtype: type = np.float64,
+) -> Case:
     """One step with a cache of S - 1 earlier positions; the references attend over all S positions at once."""
     *lead, length, d = shape
     q_all = _normal(seed, *lead, length, d, dtype=dtype)
     k_all = _normal(seed + 1, *lead, length, d, dtype=dtype)
     v_all = _normal(seed + 2, *lead, length, d_v, dtype=dtype)
-    args = (q_all[..., -1:, :], k_all[..., -1:, :], v_all[..., -1:, :], k_all[..., :-1, :], v_all[..., :-1, :])
+    args = (
+        q_all[..., -1:, :],
+        k_all[..., -1:, :],
+        v_all[..., -1:, :],
+        k_all[..., :-1, :],
+        v_all[..., :-1, :],
+    )
     torch, F = _torch()
 
     def full_causal_pass():
-        output = F.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q_all, k_all, v_all)), is_causal=True)
+        output = F.scaled_dot_product_attention(
+            *(torch.from_numpy(a) for a in (q_all, k_all, v_all)), is_causal=True
+        )
         return _np(output)[..., -1:, :], k_all, v_all
 
     def package():
-        output, _ = na.scaled_dot_product_attention(q_all, k_all, v_all, na.causal_mask(length))
+        output, _ = na.scaled_dot_product_attention(
+            q_all, k_all, v_all, na.causal_mask(length)
+        )
         return output[..., -1:, :], k_all, v_all
 
     return Case(
@@ -578,7 +659,9 @@ TRAINING = [
             _cache_case("4 cached positions, d=4, d_v=3", 2, (5, 4), 3),
             _cache_case("B=2, 6 cached positions, d=8", 3, (2, 7, 8), 8),
             _cache_case("B=2, H=3, 3 cached positions, d=4", 4, (2, 3, 4, 4), 4),
-            _cache_case("float32, B=2, 9 cached positions, d=8", 5, (2, 10, 8), 8, np.float32),
+            _cache_case(
+                "float32, B=2, 9 cached positions, d=8", 5, (2, 10, 8), 8, np.float32
+            ),
         ],
         (
             Mistake(
@@ -635,7 +718,9 @@ def _causal_mask_cases() -> list[Case]:
 
     def pytorch(t, s):
         if t == s:  # PyTorch's own causal mask is a float mask, -inf above the diagonal
-            return ~np.isinf(_np(torch.nn.Transformer.generate_square_subsequent_mask(t)))
+            return ~np.isinf(
+                _np(torch.nn.Transformer.generate_square_subsequent_mask(t))
+            )
         return _np(torch.ones(t, s, dtype=torch.bool).tril(s - t))
 
     specs = [(4, 4), (1, 1), (3, 5), (1, 6), (7, 7), (2, 2)]
@@ -646,9 +731,9 @@ def _causal_mask_cases() -> list[Case]:
             (t, s),
             {
                 PACKAGE: lambda t=t, s=s: na.causal_mask(t, s),
-                "nn.Transformer.generate_square_subsequent_mask" if t == s else "torch.tril": lambda t=t, s=s: pytorch(
-                    t, s
-                ),
+                "nn.Transformer.generate_square_subsequent_mask"
+                if t == s
+                else "torch.tril": lambda t=t, s=s: pytorch(t, s),
             },
         )
         for t, s in specs
@@ -673,14 +758,20 @@ def _causal_attention_cases() -> list[Case]:
 
         def pytorch(q=q, k=k, v=v, mask=mask):
             tensors = (torch.from_numpy(a) for a in (q, k, v))
-            return _np(F.scaled_dot_product_attention(*tensors, attn_mask=torch.from_numpy(mask)))
+            return _np(
+                F.scaled_dot_product_attention(
+                    *tensors, attn_mask=torch.from_numpy(mask)
+                )
+            )
 
         cases.append(
             Case(
                 description,
                 (q, k, v),
                 {
-                    PACKAGE: lambda q=q, k=k, v=v, mask=mask: na.scaled_dot_product_attention(q, k, v, mask)[0],
+                    PACKAGE: lambda q=q, k=k, v=v, mask=mask: (
+                        na.scaled_dot_product_attention(q, k, v, mask)[0]
+                    ),
                     "F.scaled_dot_product_attention with the causal mask": pytorch,
                 },
             )
@@ -710,8 +801,12 @@ def _top_k_cases() -> list[Case]:
             description,
             (logits, k),
             {
-                PACKAGE: lambda logits=logits, k=k: nd.next_token_probabilities(logits, top_k=k),
-                "torch.topk then torch.softmax": lambda logits=logits, k=k: pytorch(logits, k),
+                PACKAGE: lambda logits=logits, k=k: nd.next_token_probabilities(
+                    logits, top_k=k
+                ),
+                "torch.topk then torch.softmax": lambda logits=logits, k=k: pytorch(
+                    logits, k
+                ),
             },
         )
         for description, logits, k in specs
@@ -809,15 +904,30 @@ CAUSAL = [
 
 def _mean_pool_cases() -> list[Case]:
     specs = [
-        ("one sequence of 3 tokens, 1 of them padding", np.arange(6.0).reshape(1, 3, 2), np.array([[5, 7, 0]]), 0),
+        (
+            "one sequence of 3 tokens, 1 of them padding",
+            np.arange(6.0).reshape(1, 3, 2),
+            np.array([[5, 7, 0]]),
+            0,
+        ),
         (
             "B=3, T=5, D=4, different lengths",
             _normal(1, 3, 5, 4),
             np.array([[4, 5, 6, 0, 0], [7, 0, 0, 0, 0], [1, 2, 3, 4, 5]]),
             0,
         ),
-        ("no padding at all: (2, 4, 3)", _normal(2, 2, 4, 3), np.array([[1, 2, 3, 4], [5, 6, 7, 8]]), 0),
-        ("pad_id=1: (2, 3, 4)", _normal(3, 2, 3, 4), np.array([[0, 4, 1], [5, 1, 1]]), 1),
+        (
+            "no padding at all: (2, 4, 3)",
+            _normal(2, 2, 4, 3),
+            np.array([[1, 2, 3, 4], [5, 6, 7, 8]]),
+            0,
+        ),
+        (
+            "pad_id=1: (2, 3, 4)",
+            _normal(3, 2, 3, 4),
+            np.array([[0, 4, 1], [5, 1, 1]]),
+            1,
+        ),
         ("T=1: (2, 1, 5)", _normal(4, 2, 1, 5), np.array([[3], [9]]), 0),
         (
             "float32: (2, 6, 8)",
@@ -826,7 +936,10 @@ def _mean_pool_cases() -> list[Case]:
             0,
         ),
     ]
-    return [Case(d, (h, t, p), {PACKAGE: lambda h=h, t=t, p=p: ne.mean_pool(h, t, p)}) for d, h, t, p in specs]
+    return [
+        Case(d, (h, t, p), {PACKAGE: lambda h=h, t=t, p=p: ne.mean_pool(h, t, p)})
+        for d, h, t, p in specs
+    ]
 
 
 def _gelu_cases() -> list[Case]:
@@ -844,7 +957,9 @@ def _gelu_cases() -> list[Case]:
             (x,),
             {
                 PACKAGE: lambda x=x: nl.gelu(x),
-                "F.gelu (approximate='none')": lambda x=x: _np(F.gelu(torch.from_numpy(x))),
+                "F.gelu (approximate='none')": lambda x=x: _np(
+                    F.gelu(torch.from_numpy(x))
+                ),
             },
         )
         for description, x in specs
@@ -899,7 +1014,9 @@ ENCODER = [
         "encoder-only-models/predict-padding-mask",
         "predict",
         "The shape of a padding mask",
-        answer=lambda: na.padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).shape,
+        answer=lambda: (
+            na.padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).shape
+        ),
         answer_hint="a tuple of ints",
     ),
 ]
@@ -911,12 +1028,20 @@ ENCODER = [
 def _patchify_cases() -> list[Case]:
     torch, F = _torch()
     specs = [
-        ("one 4 × 4 image numbered 0…15, patch_size=2", np.arange(16.0).reshape(1, 1, 4, 4), 2),
+        (
+            "one 4 × 4 image numbered 0…15, patch_size=2",
+            np.arange(16.0).reshape(1, 1, 4, 4),
+            2,
+        ),
         ("B=2, C=3, 8 × 8, patch_size=4", _normal(1, 2, 3, 8, 8), 4),
         ("not square: C=2, 4 × 6, patch_size=2", _normal(2, 1, 2, 4, 6), 2),
         ("patch_size=1: every pixel a patch", _normal(3, 2, 3, 3, 3), 1),
         ("patch_size = the image: one patch", _normal(4, 2, 1, 4, 4), 4),
-        ("float32, B=3, C=1, 8 × 8, patch_size=2", _normal(5, 3, 1, 8, 8, dtype=np.float32), 2),
+        (
+            "float32, B=3, C=1, 8 × 8, patch_size=2",
+            _normal(5, 3, 1, 8, 8, dtype=np.float32),
+            2,
+        ),
     ]
     return [
         Case(
@@ -1006,16 +1131,24 @@ def _grouped_cases() -> list[Case]:
         v = _normal(seed + 20, *k_shape[:-1], d_v, dtype=dtype)
 
         def pytorch(q=q, k=k, v=v, mask=mask):
-            t_mask = None if mask is None else torch.from_numpy(np.ascontiguousarray(mask))
+            t_mask = (
+                None if mask is None else torch.from_numpy(np.ascontiguousarray(mask))
+            )
             tensors = (torch.from_numpy(a) for a in (q, k, v))
-            return _np(F.scaled_dot_product_attention(*tensors, attn_mask=t_mask, enable_gqa=True))
+            return _np(
+                F.scaled_dot_product_attention(
+                    *tensors, attn_mask=t_mask, enable_gqa=True
+                )
+            )
 
         cases.append(
             Case(
                 description,
                 (q, k, v, mask),
                 {
-                    PACKAGE: lambda q=q, k=k, v=v, mask=mask: nm.grouped_query_attention(q, k, v, mask)[0],
+                    PACKAGE: lambda q=q, k=k, v=v, mask=mask: (
+                        nm.grouped_query_attention(q, k, v, mask)[0]
+                    ),
                     "F.scaled_dot_product_attention(enable_gqa=True)": pytorch,
                 },
             )
@@ -1028,14 +1161,29 @@ def _nucleus_cases() -> list[Case]:
         return na.softmax(_normal(seed, *shape, scale=2.0)).astype(dtype)
 
     specs = [
-        ("probabilities [0.5, 0.2, 0.15, 0.1, 0.05], top_p=0.6", np.array([0.5, 0.2, 0.15, 0.1, 0.05]), 0.6),
-        ("one token above top_p: [0.1, 0.7, 0.2], top_p=0.5", np.array([0.1, 0.7, 0.2]), 0.5),
+        (
+            "probabilities [0.5, 0.2, 0.15, 0.1, 0.05], top_p=0.6",
+            np.array([0.5, 0.2, 0.15, 0.1, 0.05]),
+            0.6,
+        ),
+        (
+            "one token above top_p: [0.1, 0.7, 0.2], top_p=0.5",
+            np.array([0.1, 0.7, 0.2]),
+            0.5,
+        ),
         ("(2, 3, 10), top_p=0.9", probabilities(1, 2, 3, 10), 0.9),
         ("(4, 8), top_p=0.3", probabilities(2, 4, 8), 0.3),
         ("(3, 6), top_p=1.0 keeps every token", probabilities(3, 3, 6), 1.0),
-        ("float32: (2, 50), top_p=0.95", probabilities(4, 2, 50, dtype=np.float32), 0.95),
+        (
+            "float32: (2, 50), top_p=0.95",
+            probabilities(4, 2, 50, dtype=np.float32),
+            0.95,
+        ),
     ]
-    return [Case(d, (p, top_p), {PACKAGE: lambda p=p, t=top_p: ns.nucleus_mask(p, t)}) for d, p, top_p in specs]
+    return [
+        Case(d, (p, top_p), {PACKAGE: lambda p=p, t=top_p: ns.nucleus_mask(p, t)})
+        for d, p, top_p in specs
+    ]
 
 
 def _online_cases() -> list[Case]:
@@ -1043,11 +1191,43 @@ def _online_cases() -> list[Case]:
     specs = [
         ("one block: T=4, S=6, d=4, block_size=8", 1, (4, 4), 6, 8, np.float64, 1.0),
         ("T=4, S=8, d=4, block_size=2", 2, (4, 4), 8, 2, np.float64, 1.0),
-        ("B=2, H=2, T=5, S=12, d=8, block_size=4", 3, (2, 2, 5, 8), 12, 4, np.float64, 1.0),
+        (
+            "B=2, H=2, T=5, S=12, d=8, block_size=4",
+            3,
+            (2, 2, 5, 8),
+            12,
+            4,
+            np.float64,
+            1.0,
+        ),
         ("block_size=1: one key at a time, S=7", 4, (3, 4), 7, 1, np.float64, 1.0),
-        ("a partial last block: S=10, block_size=4", 5, (2, 6, 8), 10, 4, np.float64, 1.0),
-        ("large scores (q, k × 10): S=9, block_size=3", 6, (4, 8), 9, 3, np.float64, 10.0),
-        ("float32: B=2, T=6, S=16, d=8, block_size=5", 7, (2, 6, 8), 16, 5, np.float32, 1.0),
+        (
+            "a partial last block: S=10, block_size=4",
+            5,
+            (2, 6, 8),
+            10,
+            4,
+            np.float64,
+            1.0,
+        ),
+        (
+            "large scores (q, k × 10): S=9, block_size=3",
+            6,
+            (4, 8),
+            9,
+            3,
+            np.float64,
+            10.0,
+        ),
+        (
+            "float32: B=2, T=6, S=16, d=8, block_size=5",
+            7,
+            (2, 6, 8),
+            16,
+            5,
+            np.float32,
+            1.0,
+        ),
     ]
     cases = []
     for description, seed, q_shape, s, block, dtype, scale in specs:
@@ -1056,14 +1236,20 @@ def _online_cases() -> list[Case]:
         v = _normal(seed + 20, *q_shape[:-2], s, 3, dtype=dtype)
 
         def pytorch(q=q, k=k, v=v):
-            return _np(F.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v))))
+            return _np(
+                F.scaled_dot_product_attention(
+                    *(torch.from_numpy(a) for a in (q, k, v))
+                )
+            )
 
         cases.append(
             Case(
                 description,
                 (q, k, v, block),
                 {
-                    PACKAGE: lambda q=q, k=k, v=v, b=block: nm.tiled_attention(q, k, v, block_size=b),
+                    PACKAGE: lambda q=q, k=k, v=v, b=block: nm.tiled_attention(
+                        q, k, v, block_size=b
+                    ),
                     "F.scaled_dot_product_attention": pytorch,
                 },
             )
@@ -1078,7 +1264,9 @@ def _cache_bytes_per_token() -> int:
     from transformer_tutorial.torch.llama import LlamaDecoder
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=100, d_model=256, num_heads=8, num_kv_heads=2, num_layers=6)
+    config = LlamaConfig(
+        vocab_size=100, d_model=256, num_heads=8, num_kv_heads=2, num_layers=6
+    )
     model = LlamaDecoder(config).eval()
     cache = model.new_cache()
     with torch.no_grad():
@@ -1188,6 +1376,8 @@ CHAPTERS: dict[str, tuple[str, list[Exercise]]] = {
     "vision-transformers": ("vision-transformers.md", VISION),
 }
 
-EXERCISES: dict[str, Exercise] = {exercise.id: exercise for _, (_, group) in CHAPTERS.items() for exercise in group}
+EXERCISES: dict[str, Exercise] = {
+    exercise.id: exercise for _, (_, group) in CHAPTERS.items() for exercise in group
+}
 
 __all__ = ["CHAPTERS", "EXERCISES", "quietly"]

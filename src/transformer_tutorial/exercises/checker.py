@@ -49,7 +49,9 @@ class Case:
     description: str
     args: tuple
     references: dict[str, Callable[[], Any]]
-    post: Callable[[Any], Any] | None = None  # applied to the reader's result before comparing (NumPy)
+    post: Callable[[Any], Any] | None = (
+        None  # applied to the reader's result before comparing (NumPy)
+    )
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,13 @@ class Exercise:
     parameters: tuple[str, ...] = ()
     cases: Callable[[], list[Case]] = lambda: []
     mistakes: tuple[Mistake, ...] = ()
-    answer: Callable[[], Any] | None = None  # the expected answer of a "predict" exercise
+    answer: Callable[[], Any] | None = (
+        None  # the expected answer of a "predict" exercise
+    )
     answer_hint: str = ""  # what form the answer takes: "a tuple of ints", …
-    rtol: float | None = None  # tolerance for float64 results (float32 results get a looser one)
+    rtol: float | None = (
+        None  # tolerance for float64 results (float32 results get a looser one)
+    )
     atol: float | None = None
 
     @property
@@ -124,10 +130,18 @@ def load_file(path: str | Path, name: str) -> Any:
         raise ReaderError(f"no file {path}")
     try:
         namespace = runpy.run_path(str(path), run_name="__exercise__")
-    except Exception as error:  # the reader's file raised while it was read: show where, in their file
-        raise ReaderError(f"{path} raised an error while it was run:\n{reader_traceback(error)}") from None
+    except (
+        Exception
+    ) as error:  # the reader's file raised while it was read: show where, in their file
+        raise ReaderError(
+            f"{path} raised an error while it was run:\n{reader_traceback(error)}"
+        ) from None
     if name not in namespace:
-        defined = sorted(key for key, value in namespace.items() if not key.startswith("_") and _is_own(value, path))
+        defined = sorted(
+            key
+            for key, value in namespace.items()
+            if not key.startswith("_") and _is_own(value, path)
+        )
         listing = ", ".join(defined) if defined else "nothing"
         raise ReaderError(f"{path} defines no {name!r} (it defines: {listing})")
     return namespace[name]
@@ -151,11 +165,19 @@ def reader_traceback(error: BaseException) -> str:
     ]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
     lines += traceback.format_exception_only(type(error), error)
-    return "".join("    " + line + "\n" for chunk in lines for line in chunk.rstrip("\n").split("\n"))
+    return "".join(
+        "    " + line + "\n"
+        for chunk in lines
+        for line in chunk.rstrip("\n").split("\n")
+    )
 
 
 def _library(value: Any) -> str | None:
-    origin = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+    origin = (
+        value.__name__
+        if isinstance(value, types.ModuleType)
+        else getattr(value, "__module__", None)
+    )
     return origin.split(".")[0] if isinstance(origin, str) else None
 
 
@@ -172,19 +194,29 @@ def uses_torch(function: Callable[..., Any]) -> bool:
     while stack:
         current = stack.pop()
         names.update(current.co_names)
-        stack.extend(const for const in current.co_consts if isinstance(const, types.CodeType))
+        stack.extend(
+            const for const in current.co_consts if isinstance(const, types.CodeType)
+        )
     namespace = getattr(function, "__globals__", {})
     used = {_library(namespace[name]) for name in names if name in namespace}
-    used |= {_library(value) for value in getattr(function, "__annotations__", {}).values()}
+    used |= {
+        _library(value) for value in getattr(function, "__annotations__", {}).values()
+    }
     if "torch" in used or "numpy" in used:
         return "torch" in used
-    imported = {_library(value) for value in namespace.values() if isinstance(value, types.ModuleType)}
+    imported = {
+        _library(value)
+        for value in namespace.values()
+        if isinstance(value, types.ModuleType)
+    }
     return "torch" in imported and "numpy" not in imported
 
 
 def check_signature(exercise: Exercise, function: Any) -> None:
     if not callable(function):
-        raise ReaderError(f"{exercise.function} must be a function, got {type(function).__name__}")
+        raise ReaderError(
+            f"{exercise.function} must be a function, got {type(function).__name__}"
+        )
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
@@ -227,7 +259,9 @@ def describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         text = f"{value.shape} {value.dtype}"
         if value.size <= 8:
-            text += " " + np.array2string(value, precision=4, separator=", ").replace("\n", "")
+            text += " " + np.array2string(value, precision=4, separator=", ").replace(
+                "\n", ""
+            )
         return text
     return repr(value)
 
@@ -235,15 +269,27 @@ def describe(value: Any) -> str:
 def _show(array: np.ndarray, index: tuple[int, ...]) -> str:
     """The row of ``array`` that holds ``index`` (its last axis), shortened."""
     row = array[index[:-1]] if array.ndim else array
-    text = np.array2string(np.asarray(row)[:6], precision=5, separator=", ", suppress_small=True)
+    text = np.array2string(
+        np.asarray(row)[:6], precision=5, separator=", ", suppress_small=True
+    )
     return text.replace("\n", "") + (" …" if np.asarray(row).size > 6 else "")
 
 
 def _position(index: tuple[int, ...]) -> str:
-    return "[" + ", ".join(str(i) for i in index[:-1]) + (", :]" if len(index) > 1 else ":]")
+    return (
+        "["
+        + ", ".join(str(i) for i in index[:-1])
+        + (", :]" if len(index) > 1 else ":]")
+    )
 
 
-def compare(expected: Any, actual: Any, rtol: float | None, atol: float | None, what: str = "result") -> str | None:
+def compare(
+    expected: Any,
+    actual: Any,
+    rtol: float | None,
+    atol: float | None,
+    what: str = "result",
+) -> str | None:
     """None when ``actual`` matches ``expected``; otherwise what differs, for the report."""
     if isinstance(expected, tuple):
         if not isinstance(actual, tuple | list) or len(actual) != len(expected):
@@ -271,11 +317,27 @@ def compare(expected: Any, actual: Any, rtol: float | None, atol: float | None, 
         else:
             if not np.issubdtype(actual.dtype, np.number):
                 return f"{what} must hold numbers, got dtype {actual.dtype}"
-            loose = np.float32 in (actual.dtype, expected.dtype) or np.float16 in (actual.dtype, expected.dtype)
-            r = (1e-5 if loose else 1e-9) if rtol is None else (rtol * 1e4 if loose else rtol)
-            a = (1e-5 if loose else 1e-10) if atol is None else (max(atol, 1e-5) if loose else atol)
+            loose = np.float32 in (actual.dtype, expected.dtype) or np.float16 in (
+                actual.dtype,
+                expected.dtype,
+            )
+            r = (
+                (1e-5 if loose else 1e-9)
+                if rtol is None
+                else (rtol * 1e4 if loose else rtol)
+            )
+            a = (
+                (1e-5 if loose else 1e-10)
+                if atol is None
+                else (max(atol, 1e-5) if loose else atol)
+            )
             with np.errstate(all="ignore"):
-                wrong = ~np.isclose(actual.astype(np.float64), expected.astype(np.float64), rtol=r, atol=a)
+                wrong = ~np.isclose(
+                    actual.astype(np.float64),
+                    expected.astype(np.float64),
+                    rtol=r,
+                    atol=a,
+                )
         if not wrong.any():
             return None
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
@@ -291,14 +353,29 @@ def compare(expected: Any, actual: Any, rtol: float | None, atol: float | None, 
             value = float(actual)
         except (TypeError, ValueError):
             return f"expected a number, got {actual!r}"
-        close = math.isclose(value, expected, rel_tol=1e-9 if rtol is None else rtol, abs_tol=atol or 0.0)
+        close = math.isclose(
+            value, expected, rel_tol=1e-9 if rtol is None else rtol, abs_tol=atol or 0.0
+        )
         return None if close else f"{what} is {value!r}, expected {expected!r}"
     if isinstance(expected, list):
-        if np.asarray(actual, dtype=object).shape != np.asarray(expected, dtype=object).shape:
+        if (
+            np.asarray(actual, dtype=object).shape
+            != np.asarray(expected, dtype=object).shape
+        ):
             return f"{what} is {actual!r}, expected {expected!r}"
-        return compare(np.asarray(expected, dtype=float), np.asarray(actual, dtype=float), rtol, atol, what)
+        return compare(
+            np.asarray(expected, dtype=float),
+            np.asarray(actual, dtype=float),
+            rtol,
+            atol,
+            what,
+        )
     if isinstance(expected, int) and not isinstance(expected, bool):
-        same = isinstance(actual, numbers.Number) and not isinstance(actual, bool) and actual == expected
+        same = (
+            isinstance(actual, numbers.Number)
+            and not isinstance(actual, bool)
+            and actual == expected
+        )
     else:
         same = actual == expected
     return None if same else f"{what} is {actual!r}, expected {expected!r}"
@@ -307,14 +384,24 @@ def compare(expected: Any, actual: Any, rtol: float | None, atol: float | None, 
 def _matches(a: Any, b: Any) -> bool:
     """Whether two results are the same (NaN equal to NaN), for recognising a known mistake."""
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):
-        return len(a) == len(b) and all(_matches(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(
+            _matches(x, y) for x, y in zip(a, b, strict=True)
+        )
     try:
         a, b = np.asarray(a), np.asarray(b)
         if a.shape != b.shape:
             return False
         if a.dtype == bool or b.dtype == bool:
             return a.dtype == b.dtype and bool((a == b).all())
-        return bool(np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=1e-4, atol=1e-5, equal_nan=True))
+        return bool(
+            np.allclose(
+                a.astype(np.float64),
+                b.astype(np.float64),
+                rtol=1e-4,
+                atol=1e-5,
+                equal_nan=True,
+            )
+        )
     except (TypeError, ValueError):
         return False
 
@@ -330,12 +417,16 @@ def quietly(function: Callable[..., Any], *args: Any) -> Any:
 # Checking
 
 
-def check_function(exercise: Exercise, function: Callable[..., Any], backend: str = "auto") -> Report:
+def check_function(
+    exercise: Exercise, function: Callable[..., Any], backend: str = "auto"
+) -> Report:
     """Run a reader's function on every case of an exercise and report the first difference, or success."""
     try:
         check_signature(exercise, function)
     except ReaderError as error:
-        return Report(exercise.id, "error", f"error: {exercise.id}\n  {error}", summary=str(error))
+        return Report(
+            exercise.id, "error", f"error: {exercise.id}\n  {error}", summary=str(error)
+        )
     guessed = backend == "auto"
     if guessed:
         backend = "torch" if uses_torch(function) else "numpy"
@@ -348,8 +439,14 @@ def check_function(exercise: Exercise, function: Callable[..., Any], backend: st
         inputs = to_torch(case.args) if backend == "torch" else case.args
         try:
             result = quietly(function, *_copies(inputs))
-        except Exception as error:  # the reader's code raised: show it with the reader's own lines
-            result = _retry_with_tensors(function, case) if guessed and number == 1 and backend == "numpy" else None
+        except (
+            Exception
+        ) as error:  # the reader's code raised: show it with the reader's own lines
+            result = (
+                _retry_with_tensors(function, case)
+                if guessed and number == 1 and backend == "numpy"
+                else None
+            )
             if result is None:
                 other = "torch" if backend == "numpy" else "numpy"
                 return Report(
@@ -364,7 +461,9 @@ def check_function(exercise: Exercise, function: Callable[..., Any], backend: st
             backend, library = "torch", "PyTorch"
         actual = to_numpy(result)
         if case.post is not None:
-            with contextlib.suppress(Exception):  # a result of the wrong shape for the follow-up computation
+            with contextlib.suppress(
+                Exception
+            ):  # a result of the wrong shape for the follow-up computation
                 actual = quietly(case.post, actual)
         for reference, compute in case.references.items():
             expected = compute()
@@ -378,17 +477,33 @@ def check_function(exercise: Exercise, function: Callable[..., Any], backend: st
                 f"{_inputs(exercise, case)}  compared with {reference}:\n    {difference}\n"
             )
             if mistake is not None:
-                explanation = textwrap.fill(mistake.explanation, 84, initial_indent="    ", subsequent_indent="    ")
+                explanation = textwrap.fill(
+                    mistake.explanation,
+                    84,
+                    initial_indent="    ",
+                    subsequent_indent="    ",
+                )
                 message += f"  known mistake: {mistake.name}\n{explanation}\n"
             if checked:
                 message += f"  (the {len(checked)} case{'s' if len(checked) > 1 else ''} before this one passed)\n"
-            summary = mistake.name if mistake else f"case {number}: {difference.splitlines()[0]}"
+            summary = (
+                mistake.name
+                if mistake
+                else f"case {number}: {difference.splitlines()[0]}"
+            )
             return Report(
-                exercise.id, "wrong", message.rstrip(), checked, None if mistake is None else mistake.name, summary
+                exercise.id,
+                "wrong",
+                message.rstrip(),
+                checked,
+                None if mistake is None else mistake.name,
+                summary,
             )
         checked.append(case.description)
     listing = "".join(f"\n    - {description}" for description in checked)
-    against = " and ".join(sorted(references, key=lambda name: (not name.startswith("the package"), name)))
+    against = " and ".join(
+        sorted(references, key=lambda name: (not name.startswith("the package"), name))
+    )
     return Report(
         exercise.id,
         "correct",
@@ -407,15 +522,27 @@ def _retry_with_tensors(function: Callable[..., Any], case: Case) -> Any:
 
 def _copies(args: tuple) -> tuple:
     """Fresh copies of array arguments, so that a function that writes into its input spoils nothing."""
-    return tuple(arg.clone() if hasattr(arg, "clone") else arg.copy() if hasattr(arg, "copy") else arg for arg in args)
+    return tuple(
+        arg.clone()
+        if hasattr(arg, "clone")
+        else arg.copy()
+        if hasattr(arg, "copy")
+        else arg
+        for arg in args
+    )
 
 
 def _inputs(exercise: Exercise, case: Case) -> str:
     names = exercise.parameters or tuple(f"arg{i}" for i in range(len(case.args)))
-    return "".join(f"    {name} = {describe(arg)}\n" for name, arg in zip(names, case.args, strict=False))
+    return "".join(
+        f"    {name} = {describe(arg)}\n"
+        for name, arg in zip(names, case.args, strict=False)
+    )
 
 
-def diagnose(exercise: Exercise, case: Case, actual: Any, expected: Any) -> Mistake | None:
+def diagnose(
+    exercise: Exercise, case: Case, actual: Any, expected: Any
+) -> Mistake | None:
     """The known mistake that gives the reader's (wrong) result on this case, if there is one.
 
     A mistake that happens to give the right answer on this case explains nothing, and is passed over.
@@ -425,9 +552,13 @@ def diagnose(exercise: Exercise, case: Case, actual: Any, expected: Any) -> Mist
             theirs = quietly(mistake.function, *_copies(case.args))
             if case.post is not None:
                 theirs = quietly(case.post, theirs)
-        except Exception:  # this mistake fails on these inputs, so it is not the reader's
+        except (
+            Exception
+        ):  # this mistake fails on these inputs, so it is not the reader's
             continue
-        if _matches(theirs, actual) and compare(expected, to_numpy(theirs), exercise.rtol, exercise.atol):
+        if _matches(theirs, actual) and compare(
+            expected, to_numpy(theirs), exercise.rtol, exercise.atol
+        ):
             return mistake
     return None
 
@@ -437,9 +568,16 @@ def check_answer(exercise: Exercise, answer: Any) -> Report:
     expected = exercise.answer()
     if isinstance(expected, tuple) and isinstance(answer, list):
         answer = tuple(answer)
-    difference = compare(expected, to_numpy(answer), exercise.rtol, exercise.atol, what="your answer")
+    difference = compare(
+        expected, to_numpy(answer), exercise.rtol, exercise.atol, what="your answer"
+    )
     if difference is None:
-        return Report(exercise.id, "correct", f"correct: {exercise.id}\n  answer {answer!r}", ["the answer"])
+        return Report(
+            exercise.id,
+            "correct",
+            f"correct: {exercise.id}\n  answer {answer!r}",
+            ["the answer"],
+        )
     return Report(
         exercise.id,
         "wrong",
@@ -455,10 +593,17 @@ def run_check(exercise: Exercise, value: Any, backend: str = "auto") -> Report:
     return check_function(exercise, value, backend)
 
 
-def references(numpy_reference: Callable[..., Any], *args: Any, **others: Callable[[], Any]) -> dict:
+def references(
+    numpy_reference: Callable[..., Any], *args: Any, **others: Callable[[], Any]
+) -> dict:
     """The usual ``references`` of a case: the package's NumPy function on ``args``, and others by name."""
-    return {"the package's NumPy reference": lambda: quietly(numpy_reference, *args), **others}
+    return {
+        "the package's NumPy reference": lambda: quietly(numpy_reference, *args),
+        **others,
+    }
 
 
-def cases_of(specs: Sequence[tuple[str, tuple]], make: Callable[[str, tuple], Case]) -> list[Case]:
+def cases_of(
+    specs: Sequence[tuple[str, tuple]], make: Callable[[str, tuple], Case]
+) -> list[Case]:
     return [make(description, args) for description, args in specs]

@@ -13,7 +13,12 @@ import math
 
 import numpy as np
 
-from transformer_tutorial.numpy.attention import merge_heads, scaled_dot_product_attention, softmax, split_heads
+from transformer_tutorial.numpy.attention import (
+    merge_heads,
+    scaled_dot_product_attention,
+    softmax,
+    split_heads,
+)
 from transformer_tutorial.numpy.layers import gelu
 from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encoding
 
@@ -21,7 +26,9 @@ from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encodi
 
 
 def softmax_without_shift(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    exps = np.exp(x)  # overflows to inf for scores above about 709 (float64) or 88 (float32)
+    exps = np.exp(
+        x
+    )  # overflows to inf for scores above about 709 (float64) or 88 (float32)
     return exps / exps.sum(axis=axis, keepdims=True)
 
 
@@ -56,14 +63,20 @@ def attention_with_infinite_fill(query, key, value, mask=None):
     scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))  # -inf - -inf = NaN on a fully masked row
+    weights = np.exp(
+        scores - scores.max(axis=-1, keepdims=True)
+    )  # -inf - -inf = NaN on a fully masked row
     weights = weights / weights.sum(axis=-1, keepdims=True)
     return weights @ value, weights
 
 
 def attention_softmax_over_queries(query, key, value, mask=None):
     scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
-    weights = softmax(scores, axis=-2, mask=None if mask is None else np.broadcast_to(mask, scores.shape))
+    weights = softmax(
+        scores,
+        axis=-2,
+        mask=None if mask is None else np.broadcast_to(mask, scores.shape),
+    )
     return weights @ value, weights
 
 
@@ -82,7 +95,9 @@ def reshape_without_transpose(x: np.ndarray, num_heads: int) -> np.ndarray:
 
 # --8<-- [start:scale_by_d_model]
 def multi_head_attention(query, key, value, num_heads):
-    """Attention in num_heads heads, projections left out: (B, T, D), (B, S, D) -> (B, T, D)."""
+    """Attention in num_heads heads, projections left out: (B, T, D), (B, S, D) ->
+    (B,
+    T, D)."""
     d_model = query.shape[-1]
     q, k, v = (split_heads(x, num_heads) for x in (query, key, value))
     scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(d_model)  # (B, H, T, S)
@@ -142,7 +157,8 @@ def sinusoidal_sin_cos_swapped(length, d_model):
 
 # --8<-- [start:unbiased_variance]
 def layer_norm(x, weight, bias, eps=1e-5):
-    """Normalise each position's features to mean 0, variance 1, then scale and shift."""
+    """Normalise each position's features to mean 0, variance 1, then scale and
+    shift."""
     mean = x.mean(axis=-1, keepdims=True)
     variance = x.var(axis=-1, ddof=1, keepdims=True)
     return (x - mean) / np.sqrt(variance + eps) * weight + bias
@@ -154,12 +170,20 @@ layer_norm_unbiased = layer_norm
 
 def layer_norm_eps_outside(x, weight, bias, eps=1e-5):
     centred = x - x.mean(axis=-1, keepdims=True)
-    return centred / (np.sqrt(np.square(centred).mean(axis=-1, keepdims=True)) + eps) * weight + bias
+    return (
+        centred
+        / (np.sqrt(np.square(centred).mean(axis=-1, keepdims=True)) + eps)
+        * weight
+        + bias
+    )
 
 
 def layer_norm_over_batch(x, weight, bias, eps=1e-5):
     centred = x - x.mean(axis=0, keepdims=True)
-    return centred / np.sqrt(np.square(centred).mean(axis=0, keepdims=True) + eps) * weight + bias
+    return (
+        centred / np.sqrt(np.square(centred).mean(axis=0, keepdims=True) + eps) * weight
+        + bias
+    )
 
 
 # --- training and inference ------------------------------------------------------------------------------------
@@ -181,11 +205,18 @@ def learning_rate_with_max(step, d_model, warmup):
 
 def attend_before_appending(query, key, value, cached_keys, cached_values):
     output, _ = scaled_dot_product_attention(query, cached_keys, cached_values)
-    return output, np.concatenate([cached_keys, key], axis=-2), np.concatenate([cached_values, value], axis=-2)
+    return (
+        output,
+        np.concatenate([cached_keys, key], axis=-2),
+        np.concatenate([cached_values, value], axis=-2),
+    )
 
 
 def prepend_to_cache(query, key, value, cached_keys, cached_values):
-    keys, values = np.concatenate([key, cached_keys], axis=-2), np.concatenate([value, cached_values], axis=-2)
+    keys, values = (
+        np.concatenate([key, cached_keys], axis=-2),
+        np.concatenate([value, cached_values], axis=-2),
+    )
     output, _ = scaled_dot_product_attention(query, keys, values)
     return output, keys, values
 
@@ -194,11 +225,15 @@ def prepend_to_cache(query, key, value, cached_keys, cached_values):
 
 
 def causal_mask_transposed(query_length, key_length):
-    return np.triu(np.ones((query_length, key_length), dtype=bool), k=key_length - query_length)
+    return np.triu(
+        np.ones((query_length, key_length), dtype=bool), k=key_length - query_length
+    )
 
 
 def causal_mask_without_diagonal(query_length, key_length):
-    return np.tril(np.ones((query_length, key_length), dtype=bool), k=key_length - query_length - 1)
+    return np.tril(
+        np.ones((query_length, key_length), dtype=bool), k=key_length - query_length - 1
+    )
 
 
 def causal_mask_aligned_to_start(query_length, key_length):
@@ -207,7 +242,9 @@ def causal_mask_aligned_to_start(query_length, key_length):
 
 # --8<-- [start:mask_after_softmax]
 def causal_attention(query, key, value):
-    """Attention in which query t sees keys 0…t only; the queries are the last T of the S positions."""
+    """Attention in which query t sees keys 0…t only; the queries are the last T of
+    the
+    S positions."""
     length, keys = query.shape[-2], key.shape[-2]
     scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
     weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
@@ -222,7 +259,9 @@ causal_attention_masked_after_softmax = causal_attention
 
 def causal_attention_with_transposed_mask(query, key, value):
     length, keys = query.shape[-2], key.shape[-2]
-    output, _ = scaled_dot_product_attention(query, key, value, causal_mask_transposed(length, keys))
+    output, _ = scaled_dot_product_attention(
+        query, key, value, causal_mask_transposed(length, keys)
+    )
     return output
 
 
@@ -287,13 +326,27 @@ patchify_by_reshape = patchify
 
 def patchify_column_major(images, patch_size):
     batch, channels, height, width = images.shape
-    grid = images.reshape(batch, channels, height // patch_size, patch_size, width // patch_size, patch_size)
+    grid = images.reshape(
+        batch,
+        channels,
+        height // patch_size,
+        patch_size,
+        width // patch_size,
+        patch_size,
+    )
     return grid.transpose(0, 4, 2, 1, 3, 5).reshape(batch, -1, channels * patch_size**2)
 
 
 def patchify_channels_last(images, patch_size):
     batch, channels, height, width = images.shape
-    grid = images.reshape(batch, channels, height // patch_size, patch_size, width // patch_size, patch_size)
+    grid = images.reshape(
+        batch,
+        channels,
+        height // patch_size,
+        patch_size,
+        width // patch_size,
+        patch_size,
+    )
     return grid.transpose(0, 2, 4, 3, 5, 1).reshape(batch, -1, channels * patch_size**2)
 
 
@@ -312,7 +365,14 @@ def grouped_query_attention_without_scaling(query, key, value, mask=None):
     group = query.shape[1] // key.shape[1]
     keys, values = np.repeat(key, group, axis=1), np.repeat(value, group, axis=1)
     scores = query @ np.swapaxes(keys, -1, -2)
-    return softmax(scores, axis=-1, mask=None if mask is None else np.broadcast_to(mask, scores.shape)) @ values
+    return (
+        softmax(
+            scores,
+            axis=-1,
+            mask=None if mask is None else np.broadcast_to(mask, scores.shape),
+        )
+        @ values
+    )
 
 
 # --8<-- [start:nucleus_drops_crossing]

@@ -19,12 +19,21 @@ from transformer_tutorial import results
 
 def add_destination(parser: argparse.ArgumentParser, name: str) -> None:
     """Give an experiment's command line ``--store`` (into the package, as the result ``name``) and ``--output``."""
-    parser.add_argument("--store", action="store_true", help=f"store the results as {name!r} in the package")
-    parser.add_argument("--output", type=Path, help="write the results to this JSON file instead")
+    parser.add_argument(
+        "--store",
+        action="store_true",
+        help=f"store the results as {name!r} in the package",
+    )
+    parser.add_argument(
+        "--output", type=Path, help="write the results to this JSON file instead"
+    )
 
 
 def keep(
-    args: argparse.Namespace, name: str, data: dict[str, Any], dumps: Callable[[Any], str] = results.dumps
+    args: argparse.Namespace,
+    name: str,
+    data: dict[str, Any],
+    dumps: Callable[[Any], str] = results.dumps,
 ) -> Path | None:
     """Write ``data`` where the command line asked (``add_destination``), say where, and return the path."""
     destination = args.output or (results.path(name) if args.store else None)

@@ -21,10 +21,21 @@ from transformer_tutorial.torch.model import Transformer
 from transformer_tutorial.torch.training import ReversalRecipe, train_reversal
 
 RESULT = "reversal-attention"
-SOURCE = (5, 9, 3, 11, 6, 4, 10, 7)  # eight distinct symbols (ids from FIRST_SYMBOL = 3), the longest trained on
+SOURCE = (
+    5,
+    9,
+    3,
+    11,
+    6,
+    4,
+    10,
+    7,
+)  # eight distinct symbols (ids from FIRST_SYMBOL = 3), the longest trained on
 
 
-def cross_attention_weights(model: Transformer, source: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
+def cross_attention_weights(
+    model: Transformer, source: torch.Tensor, target: torch.Tensor
+) -> list[torch.Tensor]:
     """The cross-attention weights of every decoder layer for one teacher-forced pass: (H, T, S) per layer.
 
     Args:
@@ -34,13 +45,20 @@ def cross_attention_weights(model: Transformer, source: torch.Tensor, target: to
     """
     with torch.no_grad(), recorded_attention(model) as weights:
         model(source, target)
-    return [weights[f"decoder.layers.{i}.cross_attention"][0][0] for i in range(len(model.decoder.layers))]
+    return [
+        weights[f"decoder.layers.{i}.cross_attention"][0][0]
+        for i in range(len(model.decoder.layers))
+    ]
 
 
-def measure_cross_attention(recipe: ReversalRecipe | None = None, source: tuple[int, ...] = SOURCE) -> dict:
+def measure_cross_attention(
+    recipe: ReversalRecipe | None = None, source: tuple[int, ...] = SOURCE
+) -> dict:
     """Train the chapter's recipe and record its cross-attention on ``source`` reversed, teacher-forced."""
     recipe = ReversalRecipe() if recipe is None else recipe
-    torch.set_num_threads(1)  # as in experiments/reversal.py: the same arithmetic on every machine
+    torch.set_num_threads(
+        1
+    )  # as in experiments/reversal.py: the same arithmetic on every machine
     model, log = train_reversal(recipe, progress=False)
     model.eval()
     task = recipe.task
@@ -53,7 +71,9 @@ def measure_cross_attention(recipe: ReversalRecipe | None = None, source: tuple[
         "training_seconds": round(log.seconds, 2),
         "source_tokens": [task.decode([i]) for i in source],
         "target_tokens": ["<s>", *(task.decode([i]) for i in source[::-1])],
-        "cross_attention": [layer.double().numpy().round(4).tolist() for layer in layers],  # (L, H, T, S)
+        "cross_attention": [
+            layer.double().numpy().round(4).tolist() for layer in layers
+        ],  # (L, H, T, S)
     }
 
 
@@ -68,7 +88,12 @@ def main(argv: list[str] | None = None) -> dict:
         torch=torch.__version__,
         command="python -m transformer_tutorial.experiments.cross_attention --store",
     )
-    print(json.dumps({key: value for key, value in result.items() if key != "cross_attention"}, indent=2))
+    print(
+        json.dumps(
+            {key: value for key, value in result.items() if key != "cross_attention"},
+            indent=2,
+        )
+    )
     keep(args, RESULT, result)
     return result
 

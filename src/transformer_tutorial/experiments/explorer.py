@@ -42,15 +42,48 @@ class ExplorerGroup:
 # Pairs of sentences that differ at the end, so that the pronoun refers to the first noun, then to the second.
 COREFERENCE_PAIRS = (
     Coreference(ANIMAL_SENTENCE, "it", "animal", "street"),
-    Coreference("The animal didn't cross the street because it was too wide.", "it", "street", "animal"),
-    Coreference("The trophy did not fit in the suitcase because it was too big.", "it", "trophy", "suitcase"),
-    Coreference("The trophy did not fit in the suitcase because it was too small.", "it", "suitcase", "trophy"),
-    Coreference("The dog ignored the ball because it was too sleepy.", "it", "dog", "ball"),
-    Coreference("The dog chased the ball because it was rolling away.", "it", "ball", "dog"),
-    Coreference("The storm destroyed the barn because it was so strong.", "it", "storm", "barn"),
-    Coreference("The storm destroyed the barn because it was so old.", "it", "barn", "storm"),
-    Coreference("The farmer sold the tractor because he needed money.", "he", "farmer", "tractor"),
-    Coreference("The farmer sold the tractor because it was too slow.", "it", "tractor", "farmer"),
+    Coreference(
+        "The animal didn't cross the street because it was too wide.",
+        "it",
+        "street",
+        "animal",
+    ),
+    Coreference(
+        "The trophy did not fit in the suitcase because it was too big.",
+        "it",
+        "trophy",
+        "suitcase",
+    ),
+    Coreference(
+        "The trophy did not fit in the suitcase because it was too small.",
+        "it",
+        "suitcase",
+        "trophy",
+    ),
+    Coreference(
+        "The dog ignored the ball because it was too sleepy.", "it", "dog", "ball"
+    ),
+    Coreference(
+        "The dog chased the ball because it was rolling away.", "it", "ball", "dog"
+    ),
+    Coreference(
+        "The storm destroyed the barn because it was so strong.", "it", "storm", "barn"
+    ),
+    Coreference(
+        "The storm destroyed the barn because it was so old.", "it", "barn", "storm"
+    ),
+    Coreference(
+        "The farmer sold the tractor because he needed money.",
+        "he",
+        "farmer",
+        "tractor",
+    ),
+    Coreference(
+        "The farmer sold the tractor because it was too slow.",
+        "it",
+        "tractor",
+        "farmer",
+    ),
     Coreference("The cat watched the bird until it fell asleep.", "it", "cat", "bird"),
     Coreference("The cat watched the bird until it flew away.", "it", "bird", "cat"),
 )
@@ -62,8 +95,15 @@ LONG_SENTENCE = (
 
 EXPLORER_GROUPS = (
     ExplorerGroup("A pronoun and two nouns, in both orders", COREFERENCE_PAIRS),
-    ExplorerGroup("Ordinary sentences", (*(PROBE_SENTENCES[i] for i in (0, 2, 13, 29)), "Transformers read tokens.")),
-    ExplorerGroup("Short sentences in one padded batch", ("Cats sleep.", "The dog barked twice.", "Birds sing."), True),
+    ExplorerGroup(
+        "Ordinary sentences",
+        (*(PROBE_SENTENCES[i] for i in (0, 2, 13, 29)), "Transformers read tokens."),
+    ),
+    ExplorerGroup(
+        "Short sentences in one padded batch",
+        ("Cats sleep.", "The dog barked twice.", "Birds sing."),
+        True,
+    ),
     ExplorerGroup("A long sentence", (LONG_SENTENCE,)),
 )
 
@@ -74,7 +114,9 @@ def _minilm():
     from transformer_tutorial.numpy.encoder_only import EncoderOnlyParams
 
     pretrained = load_minilm()
-    return EncoderOnlyParams.from_bert(pretrained.weights, pretrained.config), pretrained.tokenizer
+    return EncoderOnlyParams.from_bert(
+        pretrained.weights, pretrained.config
+    ), pretrained.tokenizer
 
 
 # --8<-- [start:attention_weights]
@@ -99,7 +141,9 @@ def measured_heads() -> list[dict]:
     """The three heads the encoder-only page finds, scored by the NumPy encoder on that page's sentences."""
     probe_weights, probe_tokens = attention_weights(PROBE_SENTENCES)
     lengths = [sum(token != "[PAD]" for token in tokens) for tokens in probe_tokens]
-    pronoun_weights, pronoun_tokens = attention_weights([case.sentence for case in COREFERENCES])
+    pronoun_weights, pronoun_tokens = attention_weights(
+        [case.sentence for case in COREFERENCES]
+    )
     to_antecedent, _ = pronoun_scores(pronoun_weights, pronoun_tokens, COREFERENCES)
     found = []
     for name, scores in [
@@ -108,13 +152,22 @@ def measured_heads() -> list[dict]:
         ("pronoun to its noun", to_antecedent),
     ]:
         layer, head = np.unravel_index(np.argmax(scores), scores.shape)
-        found.append({"name": name, "layer": int(layer), "head": int(head), "score": round(float(scores.max()), 2)})
+        found.append(
+            {
+                "name": name,
+                "layer": int(layer),
+                "head": int(head),
+                "score": round(float(scores.max()), 2),
+            }
+        )
     return found
 
 
 def quantise(weights: np.ndarray) -> str:
     """Weights in [0, 1] as bytes round(w * 255), in base64."""
-    return base64.b64encode(np.rint(weights * LEVELS).astype(np.uint8).tobytes()).decode("ascii")
+    return base64.b64encode(
+        np.rint(weights * LEVELS).astype(np.uint8).tobytes()
+    ).decode("ascii")
 
 
 def dequantise(text: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -122,7 +175,9 @@ def dequantise(text: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(shape) / LEVELS
 
 
-def _entry(group: str, sentence: str | Coreference, weights: np.ndarray, tokens: list[str]) -> dict:
+def _entry(
+    group: str, sentence: str | Coreference, weights: np.ndarray, tokens: list[str]
+) -> dict:
     """One sentence of the file. weights: (L, H, T, T)."""
     case = sentence if isinstance(sentence, Coreference) else None
     entry = {
@@ -133,8 +188,13 @@ def _entry(group: str, sentence: str | Coreference, weights: np.ndarray, tokens:
         "weights": quantise(weights),
     }
     if case is not None:
-        antecedent, other = word_position(tokens, case.antecedent), word_position(tokens, case.other)
-        entry["pronoun"] = word_position(tokens, case.pronoun, after=max(antecedent, other))
+        antecedent, other = (
+            word_position(tokens, case.antecedent),
+            word_position(tokens, case.other),
+        )
+        entry["pronoun"] = word_position(
+            tokens, case.pronoun, after=max(antecedent, other)
+        )
         entry["antecedent"], entry["other"] = antecedent, other
     return entry
 
@@ -146,10 +206,15 @@ def explorer_data() -> dict:
     params, _ = _minilm()
     sentences = []
     for group in EXPLORER_GROUPS:
-        texts = [s.sentence if isinstance(s, Coreference) else s for s in group.sentences]
+        texts = [
+            s.sentence if isinstance(s, Coreference) else s for s in group.sentences
+        ]
         if group.padded:
             weights, tokens = attention_weights(texts)
-            sentences += [_entry(group.title, s, weights[:, b], tokens[b]) for b, s in enumerate(group.sentences)]
+            sentences += [
+                _entry(group.title, s, weights[:, b], tokens[b])
+                for b, s in enumerate(group.sentences)
+            ]
         else:
             for sentence, text in zip(group.sentences, texts, strict=True):
                 weights, (tokens,) = attention_weights([text])

@@ -7,7 +7,9 @@ import torch
 from transformer_tutorial.torch.layers import FeedForward, LayerNorm
 
 
-def gradient_at_first_layer(depth: int, residual: bool, layer_norm: bool, d_model: int = 64) -> float:
+def gradient_at_first_layer(
+    depth: int, residual: bool, layer_norm: bool, d_model: int = 64
+) -> float:
     """The norm of the loss gradient at the first layer's weights, in a stack of ``depth`` feed-forward layers.
 
     Each layer is ``x + FFN(x)`` (``residual``) or ``FFN(x)``, followed by a LayerNorm when ``layer_norm`` is

@@ -73,33 +73,96 @@ class Coreference:
 # Twelve sentences in which a pronoun refers to the first of two nouns; each word named is a single token.
 COREFERENCES = [
     Coreference(ANIMAL_SENTENCE, "it", "animal", "street"),
-    Coreference("The dog ignored the ball because it was too sleepy.", "it", "dog", "ball"),
-    Coreference("The cat knocked over the vase because it was bored.", "it", "cat", "vase"),
-    Coreference("The bird left the nest when it was ready to fly.", "it", "bird", "nest"),
-    Coreference("The baby dropped the spoon because it was tired.", "it", "baby", "spoon"),
-    Coreference("The horse jumped over the fence because it was frightened.", "it", "horse", "fence"),
-    Coreference("The robot lifted the box because it was told to.", "it", "robot", "box"),
-    Coreference("The child broke the toy because she was angry.", "she", "child", "toy"),
-    Coreference("The farmer sold the tractor because he needed money.", "he", "farmer", "tractor"),
-    Coreference("The woman repaired the bicycle after she found the tools.", "she", "woman", "bicycle"),
-    Coreference("The storm destroyed the barn because it was so strong.", "it", "storm", "barn"),
-    Coreference("The pilot landed the plane although he was exhausted.", "he", "pilot", "plane"),
+    Coreference(
+        "The dog ignored the ball because it was too sleepy.", "it", "dog", "ball"
+    ),
+    Coreference(
+        "The cat knocked over the vase because it was bored.", "it", "cat", "vase"
+    ),
+    Coreference(
+        "The bird left the nest when it was ready to fly.", "it", "bird", "nest"
+    ),
+    Coreference(
+        "The baby dropped the spoon because it was tired.", "it", "baby", "spoon"
+    ),
+    Coreference(
+        "The horse jumped over the fence because it was frightened.",
+        "it",
+        "horse",
+        "fence",
+    ),
+    Coreference(
+        "The robot lifted the box because it was told to.", "it", "robot", "box"
+    ),
+    Coreference(
+        "The child broke the toy because she was angry.", "she", "child", "toy"
+    ),
+    Coreference(
+        "The farmer sold the tractor because he needed money.",
+        "he",
+        "farmer",
+        "tractor",
+    ),
+    Coreference(
+        "The woman repaired the bicycle after she found the tools.",
+        "she",
+        "woman",
+        "bicycle",
+    ),
+    Coreference(
+        "The storm destroyed the barn because it was so strong.", "it", "storm", "barn"
+    ),
+    Coreference(
+        "The pilot landed the plane although he was exhausted.", "he", "pilot", "plane"
+    ),
 ]
 
 # Twelve sentences in which the pronoun refers to the second noun, the object, nearer to the pronoun.
 SECOND_NOUN_COREFERENCES = [
-    Coreference("The dog chased the ball because it was rolling away.", "it", "ball", "dog"),
-    Coreference("The boy dropped the glass because it was slippery.", "it", "glass", "boy"),
+    Coreference(
+        "The dog chased the ball because it was rolling away.", "it", "ball", "dog"
+    ),
+    Coreference(
+        "The boy dropped the glass because it was slippery.", "it", "glass", "boy"
+    ),
     Coreference("The cat ignored the toy because it was broken.", "it", "toy", "cat"),
-    Coreference("The girl returned the book because it was damaged.", "it", "book", "girl"),
-    Coreference("The chef threw away the fish because it smelled bad.", "it", "fish", "chef"),
+    Coreference(
+        "The girl returned the book because it was damaged.", "it", "book", "girl"
+    ),
+    Coreference(
+        "The chef threw away the fish because it smelled bad.", "it", "fish", "chef"
+    ),
     Coreference("The man sold the car because it was too old.", "it", "car", "man"),
-    Coreference("The student replaced the lamp because it was flickering.", "it", "lamp", "student"),
-    Coreference("The woman watered the plant because it looked dry.", "it", "plant", "woman"),
-    Coreference("The farmer fixed the fence because it was falling down.", "it", "fence", "farmer"),
-    Coreference("The baby grabbed the spoon because it was shiny.", "it", "spoon", "baby"),
-    Coreference("The pilot checked the engine because it made a strange noise.", "it", "engine", "pilot"),
-    Coreference("The driver stopped the truck because it was overheating.", "it", "truck", "driver"),
+    Coreference(
+        "The student replaced the lamp because it was flickering.",
+        "it",
+        "lamp",
+        "student",
+    ),
+    Coreference(
+        "The woman watered the plant because it looked dry.", "it", "plant", "woman"
+    ),
+    Coreference(
+        "The farmer fixed the fence because it was falling down.",
+        "it",
+        "fence",
+        "farmer",
+    ),
+    Coreference(
+        "The baby grabbed the spoon because it was shiny.", "it", "spoon", "baby"
+    ),
+    Coreference(
+        "The pilot checked the engine because it made a strange noise.",
+        "it",
+        "engine",
+        "pilot",
+    ),
+    Coreference(
+        "The driver stopped the truck because it was overheating.",
+        "it",
+        "truck",
+        "driver",
+    ),
 ]
 
 
@@ -113,12 +176,16 @@ def offset_scores(
     ``offset`` places away (-1: previous, +1: next), per head.
 
     Args:
-        weights: (L, B, H, T, T) attention weights of B padded sentences, L layers, H heads.
-        lengths: The number of real tokens of each sentence, [CLS] and [SEP] included.
+        weights: (L, B, H, T, T) attention weights of B padded sentences, L layers, H
+        heads.
+        lengths: The number of real tokens of each sentence, [CLS] and [SEP]
+        included.
         offset: -1 for the previous token, +1 for the next one.
 
     Returns:
-        (L, H): for each head, the mean over every word (every real token but [CLS] and [SEP]) of every sentence.
+        (L, H): for each head, the mean over every word (every real token but [CLS]
+        and
+        [SEP]) of every sentence.
     """
     picked = []
     for b, n in enumerate(lengths):
@@ -147,7 +214,8 @@ def pronoun_scores(
     antecedent, and to the other noun, per head.
 
     Args:
-        weights: (L, B, H, T, T) attention weights of the B sentences of ``cases``, padded.
+        weights: (L, B, H, T, T) attention weights of the B sentences of ``cases``,
+        padded.
         tokens: The tokens of each sentence.
         cases: What each pronoun stands for.
 
@@ -164,15 +232,21 @@ def pronoun_scores(
     return np.mean(to_antecedent, axis=0), np.mean(to_other, axis=0)
 
 
-def pronoun_accuracy(weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]) -> np.ndarray:
-    """(L, H): for each head, the share of sentences whose pronoun gives its antecedent more weight than the
+def pronoun_accuracy(
+    weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]
+) -> np.ndarray:
+    """(L, H): for each head, the share of sentences whose pronoun gives its
+    antecedent
+    more weight than the
     other noun."""
     correct = []
     for b, (case, words) in enumerate(zip(cases, tokens, strict=True)):
         antecedent = word_position(words, case.antecedent)
         other = word_position(words, case.other)
         pronoun = word_position(words, case.pronoun, after=max(antecedent, other))
-        correct.append(weights[:, b, :, pronoun, antecedent] > weights[:, b, :, pronoun, other])
+        correct.append(
+            weights[:, b, :, pronoun, antecedent] > weights[:, b, :, pronoun, other]
+        )
     return np.mean(correct, axis=0)
 
 
@@ -223,16 +297,24 @@ def measure_minilm_heads() -> HeadFindings:
         ids = tokenizer.encode_batch(sentences)  # (B, T), padded
         with torch.no_grad():
             _, weights = model(torch.from_numpy(ids), return_weights=True)
-        tokens = [tokenizer.convert_ids_to_tokens(row[row != tokenizer.pad_id]) for row in ids]
+        tokens = [
+            tokenizer.convert_ids_to_tokens(row[row != tokenizer.pad_id]) for row in ids
+        ]
         return torch.stack(weights).double().numpy(), tokens  # (L, B, H, T, T)
 
     probe_weights, probe_tokens = attention(PROBE_SENTENCES)
     lengths = [len(tokens) for tokens in probe_tokens]
     previous = offset_scores(probe_weights, lengths, -1)
     following = offset_scores(probe_weights, lengths, +1)
-    pronoun_weights, pronoun_tokens = attention([case.sentence for case in COREFERENCES])
-    to_antecedent, to_other = pronoun_scores(pronoun_weights, pronoun_tokens, COREFERENCES)
-    second_weights, second_tokens = attention([case.sentence for case in SECOND_NOUN_COREFERENCES])
+    pronoun_weights, pronoun_tokens = attention(
+        [case.sentence for case in COREFERENCES]
+    )
+    to_antecedent, to_other = pronoun_scores(
+        pronoun_weights, pronoun_tokens, COREFERENCES
+    )
+    second_weights, second_tokens = attention(
+        [case.sentence for case in SECOND_NOUN_COREFERENCES]
+    )
     animal_weights, (animal_tokens,) = attention([ANIMAL_SENTENCE])
     return HeadFindings(
         previous=previous,
@@ -240,7 +322,9 @@ def measure_minilm_heads() -> HeadFindings:
         to_antecedent=to_antecedent,
         to_other=to_other,
         accuracy_first=pronoun_accuracy(pronoun_weights, pronoun_tokens, COREFERENCES),
-        accuracy_second=pronoun_accuracy(second_weights, second_tokens, SECOND_NOUN_COREFERENCES),
+        accuracy_second=pronoun_accuracy(
+            second_weights, second_tokens, SECOND_NOUN_COREFERENCES
+        ),
         best_previous=_best(previous),
         best_next=_best(following),
         best_pronoun=_best(to_antecedent),

@@ -49,7 +49,10 @@ COMMAND = "python -m transformer_tutorial.experiments.live_model --store"
 def encode_array(array: np.ndarray) -> dict:
     """An array as JSON: its shape, and its values as little-endian float32 bytes in base64."""
     data = np.ascontiguousarray(array, dtype="<f4").tobytes()
-    return {"shape": list(array.shape), "float32": base64.b64encode(data).decode("ascii")}
+    return {
+        "shape": list(array.shape),
+        "float32": base64.b64encode(data).decode("ascii"),
+    }
 
 
 def decode_array(entry: dict) -> np.ndarray:
@@ -62,29 +65,44 @@ def flat_params(params: TransformerParams) -> dict[str, np.ndarray]:
     """Every array of ``params`` under a dotted name: ``embedding`` (one table, shared by the source, the
     target and the output layer), then ``encoder.0.self_attention.w_q``, …, ``decoder.1.norm_3.bias``."""
     if not params.config.share_embeddings:
-        raise ValueError("the browser model reads one embedding table: share_embeddings must be True")
+        raise ValueError(
+            "the browser model reads one embedding table: share_embeddings must be True"
+        )
     arrays = {"embedding": params.src_embedding}
-    for side, layers in (("encoder", params.encoder_layers), ("decoder", params.decoder_layers)):
+    for side, layers in (
+        ("encoder", params.encoder_layers),
+        ("decoder", params.decoder_layers),
+    ):
         for i, layer in enumerate(layers):
             for part in dataclasses.fields(layer):
-                for name, value in dataclasses.asdict(getattr(layer, part.name)).items():
+                for name, value in dataclasses.asdict(
+                    getattr(layer, part.name)
+                ).items():
                     if isinstance(value, np.ndarray):
                         arrays[f"{side}.{i}.{part.name}.{name}"] = value
     return arrays
 
 
-def params_from_flat(arrays: dict[str, np.ndarray], config: TransformerConfig) -> TransformerParams:
+def params_from_flat(
+    arrays: dict[str, np.ndarray], config: TransformerConfig
+) -> TransformerParams:
     """``TransformerParams`` from the names of ``flat_params``."""
 
     def attention(prefix: str) -> MultiHeadAttentionParams:
         names = ("w_q", "w_k", "w_v", "w_o", "b_q", "b_k", "b_v", "b_o")
-        return MultiHeadAttentionParams(*(arrays[f"{prefix}.{n}"] for n in names), num_heads=config.num_heads)
+        return MultiHeadAttentionParams(
+            *(arrays[f"{prefix}.{n}"] for n in names), num_heads=config.num_heads
+        )
 
     def norm(prefix: str) -> LayerNormParams:
-        return LayerNormParams(arrays[f"{prefix}.weight"], arrays[f"{prefix}.bias"], config.eps)
+        return LayerNormParams(
+            arrays[f"{prefix}.weight"], arrays[f"{prefix}.bias"], config.eps
+        )
 
     def feed_forward(prefix: str) -> FeedForwardParams:
-        return FeedForwardParams(*(arrays[f"{prefix}.{n}"] for n in ("w_1", "b_1", "w_2", "b_2")))
+        return FeedForwardParams(
+            *(arrays[f"{prefix}.{n}"] for n in ("w_1", "b_1", "w_2", "b_2"))
+        )
 
     encoder_layers = [
         EncoderLayerParams(
@@ -107,7 +125,9 @@ def params_from_flat(arrays: dict[str, np.ndarray], config: TransformerConfig) -
         for i in range(config.num_layers)
     ]
     table = arrays["embedding"]
-    return TransformerParams(config, table, table, table.T, encoder_layers, decoder_layers, None, None)
+    return TransformerParams(
+        config, table, table, table.T, encoder_layers, decoder_layers, None, None
+    )
 
 
 @dataclass(frozen=True)
@@ -125,10 +145,14 @@ def load_live_model(data: dict | None = None) -> LiveModel:
     data = stored.load(RESULT_NAME) if data is None else data
     config = TransformerConfig(**data["config"])
     if config.norm_first:
-        raise ValueError("the browser model is post-norm; this file holds a pre-norm model")
+        raise ValueError(
+            "the browser model is post-norm; this file holds a pre-norm model"
+        )
     arrays = {name: decode_array(entry) for name, entry in data["tensors"].items()}
     info = {key: value for key, value in data.items() if key != "tensors"}
-    return LiveModel(params_from_flat(arrays, config), ReversalTask(**data["task"]), info)
+    return LiveModel(
+        params_from_flat(arrays, config), ReversalTask(**data["task"]), info
+    )
 
 
 # --8<-- [start:cross_attention]
@@ -257,12 +281,18 @@ def main(argv: list[str] | None = None) -> dict:
             "torch": torch.__version__,
         },
         "command": COMMAND,
-        "tensors": {name: encode_array(array) for name, array in flat_params(params).items()},
+        "tensors": {
+            name: encode_array(array) for name, array in flat_params(params).items()
+        },
     }
     # measured on the stored float32 weights, by the NumPy backend
     held_out = exact_match(load_live_model(data), 1000, seed=12345)
     data["held_out"] = {"sequences": 1000, "seed": 12345, "exact_match": held_out}
-    print(json.dumps({key: value for key, value in data.items() if key != "tensors"}, indent=1))
+    print(
+        json.dumps(
+            {key: value for key, value in data.items() if key != "tensors"}, indent=1
+        )
+    )
     keep(args, RESULT_NAME, data)
     return data
 

@@ -41,14 +41,22 @@ from torch import nn
 
 from transformer_tutorial.data.text import CharTokenizer, load_corpus
 from transformer_tutorial.experiments import add_destination, keep
-from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved
+from transformer_tutorial.experiments.benchmark import (
+    Settings,
+    machine_info,
+    time_interleaved,
+)
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig
 from transformer_tutorial.numpy.llama import LlamaConfig
 from transformer_tutorial.torch import attention, modern
 from transformer_tutorial.torch.attention import KeyValueCache, causal_mask
-from transformer_tutorial.torch.decoder_only import DecoderOnly, evaluate_language_model, train_language_model
+from transformer_tutorial.torch.decoder_only import (
+    DecoderOnly,
+    evaluate_language_model,
+    train_language_model,
+)
 from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.llama import LlamaDecoder
 from transformer_tutorial.torch.positional import SinusoidalPositionalEncoding
@@ -135,8 +143,10 @@ def _median_ms(samples) -> float:
 def traced_peak_bytes(call: Callable[[], Any]) -> int:
     """The most memory (``tracemalloc``) that ``call()`` held above what it found.
 
-    NumPy reports every array buffer it allocates to ``tracemalloc``, so the peak counts
-    the score matrices, the temporaries and the result, and nothing that existed before
+    NumPy reports every array buffer it allocates to ``tracemalloc``, so the peak
+    counts
+    the score matrices, the temporaries and the result, and nothing that existed
+    before
     the call.
     """
     tracemalloc.start()
@@ -159,15 +169,25 @@ def measure_memory(settings: ModernSettings) -> list[dict[str, Any]]:
     block = settings.block_size
     rows = []
     for length in settings.lengths:
-        q, k, v = (rng.standard_normal((1, 1, length, settings.head_width)) for _ in range(3))
+        q, k, v = (
+            rng.standard_normal((1, 1, length, settings.head_width)) for _ in range(3)
+        )
         rows.append(
             {
                 "length": length,
                 "explicit_bytes": traced_peak_bytes(
-                    lambda q=q, k=k, v=v: np_attention.scaled_dot_product_attention(q, k, v)
+                    lambda q=q, k=k, v=v: np_attention.scaled_dot_product_attention(
+                        q, k, v
+                    )
                 ),
-                "tiled_bytes": traced_peak_bytes(lambda q=q, k=k, v=v: np_modern.tiled_attention(q, k, v, None, block)),
-                "output_bytes": length * settings.head_width * 8,  # the (T, d) result itself
+                "tiled_bytes": traced_peak_bytes(
+                    lambda q=q, k=k, v=v: np_modern.tiled_attention(
+                        q, k, v, None, block
+                    )
+                ),
+                "output_bytes": length
+                * settings.head_width
+                * 8,  # the (T, d) result itself
             }
         )
     return rows
@@ -179,18 +199,41 @@ def measure_times(settings: ModernSettings) -> list[dict[str, Any]]:
     block = settings.block_size
     rows = []
     for length in settings.lengths:
-        q, k, v = (torch.randn(1, 1, length, settings.head_width, generator=generator) for _ in range(3))
+        q, k, v = (
+            torch.randn(1, 1, length, settings.head_width, generator=generator)
+            for _ in range(3)
+        )
         nq, nk, nv = q.numpy(), k.numpy(), v.numpy()
         calls = {
-            "numpy_explicit": lambda nq=nq, nk=nk, nv=nv: np_attention.scaled_dot_product_attention(nq, nk, nv),
-            "numpy_tiled": lambda nq=nq, nk=nk, nv=nv: np_modern.tiled_attention(nq, nk, nv, None, block),
-            "torch_explicit": lambda q=q, k=k, v=v: attention.scaled_dot_product_attention(q, k, v),
-            "torch_tiled": lambda q=q, k=k, v=v: modern.tiled_attention(q, k, v, None, block),
-            "torch_fused": lambda q=q, k=k, v=v: F.scaled_dot_product_attention(q, k, v),
+            "numpy_explicit": lambda nq=nq, nk=nk, nv=nv: (
+                np_attention.scaled_dot_product_attention(nq, nk, nv)
+            ),
+            "numpy_tiled": lambda nq=nq, nk=nk, nv=nv: np_modern.tiled_attention(
+                nq, nk, nv, None, block
+            ),
+            "torch_explicit": lambda q=q, k=k, v=v: (
+                attention.scaled_dot_product_attention(q, k, v)
+            ),
+            "torch_tiled": lambda q=q, k=k, v=v: modern.tiled_attention(
+                q, k, v, None, block
+            ),
+            "torch_fused": lambda q=q, k=k, v=v: F.scaled_dot_product_attention(
+                q, k, v
+            ),
         }
         with torch.no_grad():
-            samples = time_interleaved(calls, dict.fromkeys(calls, lambda: None), settings.timing, torch.device("cpu"))
-        rows.append({"length": length, **{f"{name}_ms": _median_ms(s) for name, s in samples.items()}})
+            samples = time_interleaved(
+                calls,
+                dict.fromkeys(calls, lambda: None),
+                settings.timing,
+                torch.device("cpu"),
+            )
+        rows.append(
+            {
+                "length": length,
+                **{f"{name}_ms": _median_ms(s) for name, s in samples.items()},
+            }
+        )
     return rows
 
 
@@ -216,20 +259,33 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
             max_len=settings.prompt_length + settings.new_tokens,
         )
         model = LlamaDecoder(config).eval()
-        prompt = torch.randint(0, 64, (1, settings.prompt_length), generator=torch.Generator().manual_seed(1))
-        next_tokens = torch.randint(0, 64, (1, settings.new_tokens), generator=torch.Generator().manual_seed(2))
+        prompt = torch.randint(
+            0,
+            64,
+            (1, settings.prompt_length),
+            generator=torch.Generator().manual_seed(1),
+        )
+        next_tokens = torch.randint(
+            0, 64, (1, settings.new_tokens), generator=torch.Generator().manual_seed(2)
+        )
         with torch.no_grad():
             filled = model.new_cache()
-            model(prompt, filled)  # the prompt's keys and values, computed once and not timed
+            model(
+                prompt, filled
+            )  # the prompt's keys and values, computed once and not timed
         bytes_per_token = cache_bytes_per_token(filled)
         state: dict[str, list[KeyValueCache]] = {}
 
         def restore(filled=filled, state=state) -> None:
             state["cache"] = [KeyValueCache() for _ in filled]
             for copy, layer in zip(state["cache"], filled, strict=True):
-                copy.update(layer.keys, layer.values)  # the same tensors: update concatenates new ones
+                copy.update(
+                    layer.keys, layer.values
+                )  # the same tensors: update concatenates new ones
 
-        def decode(fused: bool, model=model, next_tokens=next_tokens, state=state) -> None:
+        def decode(
+            fused: bool, model=model, next_tokens=next_tokens, state=state
+        ) -> None:
             for block in model.blocks:
                 block.attention.fused = fused
             for t in range(next_tokens.shape[1]):
@@ -237,7 +293,12 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
 
         calls = {"explicit": lambda: decode(False), "fused": lambda: decode(True)}
         with torch.no_grad():
-            samples = time_interleaved(calls, dict.fromkeys(calls, restore), settings.timing, torch.device("cpu"))
+            samples = time_interleaved(
+                calls,
+                dict.fromkeys(calls, restore),
+                settings.timing,
+                torch.device("cpu"),
+            )
         rows.append(
             {
                 "num_kv_heads": num_kv_heads,
@@ -245,7 +306,9 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
                 "cache_bytes_per_token": bytes_per_token,
                 "parameters": sum(p.numel() for p in model.parameters()),
                 **{
-                    f"{name}_ms_per_token": round(median(s.times) * 1e3 / settings.new_tokens, 4)
+                    f"{name}_ms_per_token": round(
+                        median(s.times) * 1e3 / settings.new_tokens, 4
+                    )
                     for name, s in samples.items()
                 },
             }
@@ -264,7 +327,14 @@ class PaperStyleDecoder(nn.Module):
         nn.init.normal_(self.token_embedding.weight, std=config.d_model**-0.5)
         self.positions = SinusoidalPositionalEncoding(config.max_len, config.d_model)
         self.layers = nn.ModuleList(
-            EncoderLayer(config.d_model, config.num_heads, config.d_ff, 0.0, norm_first=False, activation="relu")
+            EncoderLayer(
+                config.d_model,
+                config.num_heads,
+                config.d_ff,
+                0.0,
+                norm_first=False,
+                activation="relu",
+            )
             for _ in range(config.num_layers)
         )
         self.output = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -272,7 +342,9 @@ class PaperStyleDecoder(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         length = tokens.shape[1]
-        x = self.token_embedding(tokens) * math.sqrt(self.config.d_model) + self.positions(length)
+        x = self.token_embedding(tokens) * math.sqrt(
+            self.config.d_model
+        ) + self.positions(length)
         mask = causal_mask(length, device=tokens.device)
         for layer in self.layers:
             x = layer(x, mask)
@@ -283,7 +355,9 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def matched_llama_config(settings: ModernSettings, vocab_size: int, budget: int) -> LlamaConfig:
+def matched_llama_config(
+    settings: ModernSettings, vocab_size: int, budget: int
+) -> LlamaConfig:
     """The LLaMA-style sizes with SwiGLU's width F chosen so that the parameter count is closest to ``budget``."""
 
     def config(d_ff: int) -> LlamaConfig:
@@ -298,7 +372,9 @@ def matched_llama_config(settings: ModernSettings, vocab_size: int, budget: int)
         )
 
     base = count_parameters(LlamaDecoder(config(1)))
-    per_unit = count_parameters(LlamaDecoder(config(2))) - base  # parameters per unit of F: 3·D per layer
+    per_unit = (
+        count_parameters(LlamaDecoder(config(2))) - base
+    )  # parameters per unit of F: 3·D per layer
     return config(max(1, 1 + round((budget - base) / per_unit)))
 
 
@@ -347,7 +423,12 @@ def train_character_models(settings: ModernSettings) -> dict[str, Any]:
                     "parameters": count_parameters(model),
                     "train_seconds": round(seconds, 2),
                     "final_train_loss": round(float(np.mean(losses[-10:])), 4),
-                    "held_out_loss": round(evaluate_language_model(model, held_out, settings.corpus_context), 4),
+                    "held_out_loss": round(
+                        evaluate_language_model(
+                            model, held_out, settings.corpus_context
+                        ),
+                        4,
+                    ),
                 }
             )
     return {
@@ -365,14 +446,19 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     longest = results["memory"][-1]
     losses = {}
     for name in ("paper", "gpt", "llama"):
-        held_out = [run["held_out_loss"] for run in results["character_models"]["runs"] if run["model"] == name]
+        held_out = [
+            run["held_out_loss"]
+            for run in results["character_models"]["runs"]
+            if run["model"] == name
+        ]
         losses[name] = round(float(np.mean(held_out)), 4)
     return {
         "longest_length": longest["length"],
         "explicit_peak_mib": round(longest["explicit_bytes"] / 2**20, 2),
         "tiled_peak_mib": round(longest["tiled_bytes"] / 2**20, 2),
         "cache_bytes_per_token": {
-            str(row["num_kv_heads"]): row["cache_bytes_per_token"] for row in results["kv_cache"]
+            str(row["num_kv_heads"]): row["cache_bytes_per_token"]
+            for row in results["kv_cache"]
         },
         "mean_held_out_loss": losses,
     }
@@ -394,7 +480,8 @@ def run(settings: ModernSettings) -> dict[str, Any]:
     finally:
         torch.set_num_threads(previous)
     results = {
-        "command": "python -m transformer_tutorial.experiments.modern_attention " + shlex.join(sys.argv[1:]),
+        "command": "python -m transformer_tutorial.experiments.modern_attention "
+        + shlex.join(sys.argv[1:]),
         "date": datetime.now(UTC).date().isoformat(),
         "machine": machine,
         "settings": json.loads(json.dumps(asdict(settings))),
@@ -406,9 +493,12 @@ def run(settings: ModernSettings) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.experiments.modern_attention", description=__doc__.split("\n")[0]
+        prog="python -m transformer_tutorial.experiments.modern_attention",
+        description=__doc__.split("\n")[0],
     )
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: seconds (for the tests)")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: seconds (for the tests)"
+    )
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else ModernSettings())

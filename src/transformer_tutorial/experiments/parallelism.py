@@ -34,7 +34,11 @@ from torch import nn
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.data.tasks import BOS
 from transformer_tutorial.experiments import add_destination, keep
-from transformer_tutorial.experiments.benchmark import Settings, machine_info, time_interleaved
+from transformer_tutorial.experiments.benchmark import (
+    Settings,
+    machine_info,
+    time_interleaved,
+)
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.model import Transformer
@@ -98,7 +102,9 @@ def time_layers(settings: ParallelismSettings) -> list[dict[str, Any]]:
     layer of the same width, for each batch size and length."""
     torch.manual_seed(0)
     width, heads = settings.width, settings.timing.num_heads
-    reference = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True).eval()
+    reference = nn.TransformerEncoderLayer(
+        width, heads, 4 * width, dropout=0.0, batch_first=True
+    ).eval()
     ours = EncoderLayer.from_pytorch(reference).eval()
     lstm = nn.LSTM(width, width, batch_first=True).eval()
     rows = []
@@ -112,10 +118,17 @@ def time_layers(settings: ParallelismSettings) -> list[dict[str, Any]]:
             }
             with torch.no_grad():
                 samples = time_interleaved(
-                    calls, dict.fromkeys(calls, lambda: None), settings.timing, torch.device("cpu")
+                    calls,
+                    dict.fromkeys(calls, lambda: None),
+                    settings.timing,
+                    torch.device("cpu"),
                 )
             rows.append(
-                {"batch": batch, "length": length, **{f"{name}_ms": _median_ms(s) for name, s in samples.items()}}
+                {
+                    "batch": batch,
+                    "length": length,
+                    **{f"{name}_ms": _median_ms(s) for name, s in samples.items()},
+                }
             )
     return rows
 
@@ -138,32 +151,53 @@ def time_decoder(settings: ParallelismSettings) -> list[dict[str, Any]]:
     src = torch.randint(3, vocab, (1, settings.source_length))
     rows = []
     for length in settings.target_lengths:
-        tgt = torch.cat([torch.full((1, 1), BOS), torch.randint(3, vocab, (1, length - 1))], dim=1)
+        tgt = torch.cat(
+            [torch.full((1, 1), BOS), torch.randint(3, vocab, (1, length - 1))], dim=1
+        )
         calls = {
             "teacher_forced": lambda tgt=tgt: model(src, tgt),
-            "generate_cached": lambda n=length: greedy_decode(model, src, n, use_cache=True, stop_at_eos=False),
-            "generate_recomputed": lambda n=length: greedy_decode(model, src, n, use_cache=False, stop_at_eos=False),
+            "generate_cached": lambda n=length: greedy_decode(
+                model, src, n, use_cache=True, stop_at_eos=False
+            ),
+            "generate_recomputed": lambda n=length: greedy_decode(
+                model, src, n, use_cache=False, stop_at_eos=False
+            ),
         }
         with torch.no_grad():
-            samples = time_interleaved(calls, dict.fromkeys(calls, lambda: None), settings.timing, torch.device("cpu"))
-        rows.append({"target_length": length, **{f"{name}_ms": _median_ms(s) for name, s in samples.items()}})
+            samples = time_interleaved(
+                calls,
+                dict.fromkeys(calls, lambda: None),
+                settings.timing,
+                torch.device("cpu"),
+            )
+        rows.append(
+            {
+                "target_length": length,
+                **{f"{name}_ms": _median_ms(s) for name, s in samples.items()},
+            }
+        )
     return rows
 
 
-def summarise(layers: list[dict[str, Any]], decoder: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(
+    layers: list[dict[str, Any]], decoder: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The ratios a reader asks about, at the shortest and longest lengths, and for the longest target."""
     summary: dict[str, Any] = {"lstm_over_pytorch_transformer": {}}
     for row in layers:
         if row["length"] in (layers[0]["length"], layers[-1]["length"]):
             key = f"batch {row['batch']}, length {row['length']}"
-            summary["lstm_over_pytorch_transformer"][key] = round(row["lstm_ms"] / row["pytorch_transformer_ms"], 3)
+            summary["lstm_over_pytorch_transformer"][key] = round(
+                row["lstm_ms"] / row["pytorch_transformer_ms"], 3
+            )
     longest_target = decoder[-1]
     summary["target_length"] = longest_target["target_length"]
     summary["cached_generation_over_teacher_forcing"] = round(
         longest_target["generate_cached_ms"] / longest_target["teacher_forced_ms"], 3
     )
     summary["recomputed_over_cached_generation"] = round(
-        longest_target["generate_recomputed_ms"] / longest_target["generate_cached_ms"], 3
+        longest_target["generate_recomputed_ms"] / longest_target["generate_cached_ms"],
+        3,
     )
     return summary
 
@@ -178,7 +212,8 @@ def run(settings: ParallelismSettings, threads: int = 1) -> dict[str, Any]:
     finally:
         torch.set_num_threads(previous)
     return {
-        "command": "python -m transformer_tutorial.experiments.parallelism " + shlex.join(sys.argv[1:]),
+        "command": "python -m transformer_tutorial.experiments.parallelism "
+        + shlex.join(sys.argv[1:]),
         "date": datetime.now(UTC).date().isoformat(),
         "machine": machine,
         "settings": json.loads(json.dumps(asdict(settings))),  # tuples as JSON lists
@@ -190,10 +225,15 @@ def run(settings: ParallelismSettings, threads: int = 1) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.experiments.parallelism", description=__doc__.split("\n")[0]
+        prog="python -m transformer_tutorial.experiments.parallelism",
+        description=__doc__.split("\n")[0],
     )
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: seconds (for the tests)")
-    parser.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: seconds (for the tests)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="PyTorch threads (default 1)"
+    )
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else ParallelismSettings(), args.threads)

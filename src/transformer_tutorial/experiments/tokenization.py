@@ -32,11 +32,21 @@ def corpus() -> str:
 def measure(text: str, bpe_sizes: tuple[int, ...] = BPE_SIZES) -> dict[str, Any]:
     """Vocabulary size and length in tokens of ``text`` for each tokenizer, and how the last tenth fares."""
     words = split_words(text)
-    rows = [{"tokenizer": "characters", "vocab_size": len(set(text)), "tokens": len(text)}]
+    rows = [
+        {"tokenizer": "characters", "vocab_size": len(set(text)), "tokens": len(text)}
+    ]
     for size in bpe_sizes:
         tokenizer = BPETokenizer.train(text, size)
-        rows.append({"tokenizer": f"BPE {size}", "vocab_size": len(tokenizer), "tokens": len(tokenizer.encode(text))})
-    rows.append({"tokenizer": "words", "vocab_size": len(set(words)), "tokens": len(words)})
+        rows.append(
+            {
+                "tokenizer": f"BPE {size}",
+                "vocab_size": len(tokenizer),
+                "tokens": len(tokenizer.encode(text)),
+            }
+        )
+    rows.append(
+        {"tokenizer": "words", "vocab_size": len(set(words)), "tokens": len(words)}
+    )
     split = int(0.9 * len(words))
     seen, last_tenth = set(words[:split]), words[split:]
     unknown = [word for word in last_tenth if word not in seen]
@@ -46,7 +56,9 @@ def measure(text: str, bpe_sizes: tuple[int, ...] = BPE_SIZES) -> dict[str, Any]
         "last_tenth": {
             "words": len(last_tenth),
             "words_never_seen_before": len(unknown),
-            "characters_never_seen_before": len(set("".join(last_tenth)) - set("".join(words[:split]))),
+            "characters_never_seen_before": len(
+                set("".join(last_tenth)) - set("".join(words[:split]))
+            ),
         },
     }
 
@@ -57,9 +69,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = measure(corpus())
-    results["command"] = "python -m transformer_tutorial.experiments.tokenization --store"
+    results["command"] = (
+        "python -m transformer_tutorial.experiments.tokenization --store"
+    )
     for row in results["rows"]:
-        print(f"{row['tokenizer']:>10}: V = {row['vocab_size']:5d}, {row['tokens']:6d} tokens")
+        print(
+            f"{row['tokenizer']:>10}: V = {row['vocab_size']:5d}, {row['tokens']:6d} tokens"
+        )
     print(results["last_tenth"])
     keep(args, RESULT, results)
     return results

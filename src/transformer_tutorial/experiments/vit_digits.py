@@ -38,10 +38,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from transformer_tutorial.data.digits import NUM_CLASSES, DigitsSplit, confusion_matrix, load_digits
+from transformer_tutorial.data.digits import (
+    NUM_CLASSES,
+    DigitsSplit,
+    confusion_matrix,
+    load_digits,
+)
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
-from transformer_tutorial.torch.vision import VisionTransformer, predict, train_classifier
+from transformer_tutorial.torch.vision import (
+    VisionTransformer,
+    predict,
+    train_classifier,
+)
 
 RESULT = "vit-digits"  # transformer_tutorial.results.load("vit-digits")
 
@@ -83,13 +92,17 @@ def build_model(settings: Settings, patch_size: int) -> VisionTransformer:
     )
 
 
-def _examples(model: VisionTransformer, images: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
+def _examples(
+    model: VisionTransformer, images: np.ndarray, labels: np.ndarray
+) -> list[dict[str, Any]]:
     """The first test image of every digit: its label, the model's answer and the class token's attention."""
     indices = [int(np.flatnonzero(labels == digit)[0]) for digit in range(NUM_CLASSES)]
     chosen = torch.from_numpy(images[indices])
     predicted = predict(model, chosen)
     maps = model.attention_weights(chosen)  # per layer: (B, H, T, T)
-    class_rows = torch.stack([layer[:, :, 0, :] for layer in maps], dim=1)  # (B, layers, H, T)
+    class_rows = torch.stack(
+        [layer[:, :, 0, :] for layer in maps], dim=1
+    )  # (B, layers, H, T)
     return [
         {
             "label": int(labels[index]),
@@ -101,16 +114,27 @@ def _examples(model: VisionTransformer, images: np.ndarray, labels: np.ndarray) 
     ]
 
 
-def train_and_test(settings: Settings, patch_size: int, digits: DigitsSplit | None = None) -> dict[str, Any]:
+def train_and_test(
+    settings: Settings, patch_size: int, digits: DigitsSplit | None = None
+) -> dict[str, Any]:
     """One run: build the model, train it on the training digits, test it on the others."""
     digits = load_digits(seed=settings.seed) if digits is None else digits
     model = build_model(settings, patch_size)
-    train_images, train_labels = torch.from_numpy(digits.train_images), torch.from_numpy(digits.train_labels)
+    train_images, train_labels = (
+        torch.from_numpy(digits.train_images),
+        torch.from_numpy(digits.train_labels),
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     try:
         log = train_classifier(
-            model, train_images, train_labels, settings.epochs, settings.batch_size, settings.lr, seed=settings.seed
+            model,
+            train_images,
+            train_labels,
+            settings.epochs,
+            settings.batch_size,
+            settings.lr,
+            seed=settings.seed,
         )
         predictions = predict(model, torch.from_numpy(digits.test_images)).numpy()
         examples = _examples(model, digits.test_images, digits.test_labels)
@@ -119,13 +143,20 @@ def train_and_test(settings: Settings, patch_size: int, digits: DigitsSplit | No
     confusion = confusion_matrix(digits.test_labels, predictions)
     correct = int(np.trace(confusion))
     steps = len(log.losses) // settings.epochs
-    recorded = {key: value for key, value in dataclasses.asdict(settings).items() if key != "patch_sizes"}
+    recorded = {
+        key: value
+        for key, value in dataclasses.asdict(settings).items()
+        if key != "patch_sizes"
+    }
     return {
         "settings": {"patch_size": patch_size, **recorded},
         "tokens": (8 // patch_size) ** 2 + 1,
         "parameters": sum(parameter.numel() for parameter in model.parameters()),
         "seconds": round(log.seconds, 2),
-        "epoch_losses": [round(float(np.mean(log.losses[i : i + steps])), 4) for i in range(0, len(log.losses), steps)],
+        "epoch_losses": [
+            round(float(np.mean(log.losses[i : i + steps])), 4)
+            for i in range(0, len(log.losses), steps)
+        ],
         "correct": correct,
         "accuracy": round(correct / len(predictions), 4),
         "confusion": confusion.tolist(),
@@ -133,11 +164,16 @@ def train_and_test(settings: Settings, patch_size: int, digits: DigitsSplit | No
     }
 
 
-def run(settings: Settings = FULL, mode: str = "custom", command: str = "") -> dict[str, Any]:
+def run(
+    settings: Settings = FULL, mode: str = "custom", command: str = ""
+) -> dict[str, Any]:
     """Every run of ``settings``, with the machine and the versions, as the JSON object described above."""
     digits = load_digits(seed=settings.seed)
     load_before = _load_average()
-    runs = [train_and_test(settings, patch_size, digits) for patch_size in settings.patch_sizes]
+    runs = [
+        train_and_test(settings, patch_size, digits)
+        for patch_size in settings.patch_sizes
+    ]
     machine = machine_info(torch.device("cpu"))
     machine["torch_threads"] = settings.threads
     machine["load_average"] = {"before": load_before, "after": _load_average()}
@@ -148,7 +184,11 @@ def run(settings: Settings = FULL, mode: str = "custom", command: str = "") -> d
         "command": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
-        "data": {"train": len(digits.train_labels), "test": len(digits.test_labels), "seed": settings.seed},
+        "data": {
+            "train": len(digits.train_labels),
+            "test": len(digits.test_labels),
+            "seed": settings.seed,
+        },
         "runs": runs,
     }
 
@@ -175,14 +215,21 @@ def summary(results: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """The command line: ``--quick`` for the tests' short run, ``--output`` to write the JSON file."""
     parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.experiments.vit_digits", description=__doc__.split("\n")[0]
+        prog="python -m transformer_tutorial.experiments.vit_digits",
+        description=__doc__.split("\n")[0],
     )
-    parser.add_argument("--quick", action="store_true", help="3 epochs and one patch size (seconds)")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 epochs and one patch size (seconds)"
+    )
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else list(argv)
-    command = shlex.join(["python", "-m", "transformer_tutorial.experiments.vit_digits", *argv])
-    results = run(QUICK if args.quick else FULL, "quick" if args.quick else "full", command)
+    command = shlex.join(
+        ["python", "-m", "transformer_tutorial.experiments.vit_digits", *argv]
+    )
+    results = run(
+        QUICK if args.quick else FULL, "quick" if args.quick else "full", command
+    )
     print(summary(results))
     keep(args, RESULT, results, dumps_results)
     return results
@@ -192,7 +239,13 @@ def dumps_results(results: dict[str, Any]) -> str:
     """The results as indented JSON, with every innermost list of numbers on one line (readable diffs)."""
     text = json.dumps(results, indent=1)
     numbers = re.compile(r"\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]")
-    return numbers.sub(lambda match: "[" + ", ".join(match[1].replace(",", " ").split()) + "]", text) + "\n"
+    return (
+        numbers.sub(
+            lambda match: "[" + ", ".join(match[1].replace(",", " ").split()) + "]",
+            text,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ from matplotlib.figure import Figure
 
 from transformer_tutorial import results
 from transformer_tutorial.figures.architecture import residual_gradients
-from transformer_tutorial.figures.attention import dot_product_scaling, multi_head_weights
+from transformer_tutorial.figures.attention import (
+    dot_product_scaling,
+    multi_head_weights,
+)
 from transformer_tutorial.figures.beginner import (
     attention_step_head,
     attention_step_loop,
@@ -41,7 +44,12 @@ from transformer_tutorial.figures.diagrams import (
     vit_patches,
 )
 from transformer_tutorial.figures.encoder import minilm_head_scores, minilm_heads
-from transformer_tutorial.figures.modern import kv_cache_sizes, shared_heads, sliding_window, tiled_memory
+from transformer_tutorial.figures.modern import (
+    kv_cache_sizes,
+    shared_heads,
+    sliding_window,
+    tiled_memory,
+)
 from transformer_tutorial.figures.plotting import svg_bytes
 from transformer_tutorial.figures.positional import (
     alibi_biases,
@@ -56,7 +64,10 @@ from transformer_tutorial.figures.training import (
     sampling_distributions,
     smoothed_target_distribution,
 )
-from transformer_tutorial.figures.vision import vit_digits_attention, vit_digits_confusion
+from transformer_tutorial.figures.vision import (
+    vit_digits_attention,
+    vit_digits_confusion,
+)
 
 FIGURES: dict[str, Callable[[], Figure]] = {
     "attention-masks": attention_masks,

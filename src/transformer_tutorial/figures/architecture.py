@@ -18,7 +18,10 @@ def residual_gradients(depths: tuple[int, ...] = (2, 4, 8, 16, 32)) -> Figure:
         (True, True, "s-"),
         (False, True, "s--"),
     ):
-        norms = [max(gradient_at_first_layer(depth, residual, layer_norm), 1e-30) for depth in depths]
+        norms = [
+            max(gradient_at_first_layer(depth, residual, layer_norm), 1e-30)
+            for depth in depths
+        ]
         label = f"{'residual' if residual else 'no residual'}, {'LayerNorm' if layer_norm else 'no LayerNorm'}"
         ax.semilogy(depths, norms, style, label=label)
     ax.set_xticks(depths, [str(depth) for depth in depths])

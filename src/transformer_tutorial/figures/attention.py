@@ -6,7 +6,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from transformer_tutorial.figures.plotting import plot_weights
-from transformer_tutorial.numpy import MultiHeadAttentionParams, multi_head_attention, softmax
+from transformer_tutorial.numpy import (
+    MultiHeadAttentionParams,
+    multi_head_attention,
+    softmax,
+)
 
 SENTENCE = ["the", "cat", "sat", "on", "the", "mat"]
 
@@ -19,7 +23,9 @@ def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:
     for d_k in widths:
         q = rng.standard_normal((samples, 1, d_k))
         k = rng.standard_normal((samples, num_keys, d_k))
-        scores = (q @ k.transpose(0, 2, 1))[:, 0, :]  # (samples, keys), entries of variance d_k
+        scores = (q @ k.transpose(0, 2, 1))[
+            :, 0, :
+        ]  # (samples, keys), entries of variance d_k
         variances.append(scores.var())
         peak_unscaled.append(softmax(scores).max(axis=-1).mean())
         peak_scaled.append(softmax(scores / np.sqrt(d_k)).max(axis=-1).mean())
@@ -32,7 +38,9 @@ def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:
     left.legend()
     right.semilogx(widths, peak_unscaled, "o-", label="softmax(q·k)")
     right.semilogx(widths, peak_scaled, "s-", label="softmax(q·k / √d_k)")
-    right.axhline(1 / num_keys, color="gray", linestyle=":", label=f"uniform over {num_keys} keys")
+    right.axhline(
+        1 / num_keys, color="gray", linestyle=":", label=f"uniform over {num_keys} keys"
+    )
     right.set_ylim(0, 1.05)
     right.set_xlabel("d_k")
     right.set_title("average largest weight among 16 keys")
@@ -46,7 +54,9 @@ def multi_head_weights(num_heads: int = 4, d_model: int = 16) -> Figure:
     """The weights of every head of an untrained multi-head attention layer, for one short sentence."""
     rng = np.random.default_rng(1)
     vocabulary = sorted(set(SENTENCE))
-    table = rng.standard_normal((len(vocabulary), d_model))  # a seeded embedding table, one row per word
+    table = rng.standard_normal(
+        (len(vocabulary), d_model)
+    )  # a seeded embedding table, one row per word
     x = table[[vocabulary.index(word) for word in SENTENCE]][None]  # (1, T, D)
     params = MultiHeadAttentionParams.random(d_model, num_heads, rng)
     params.w_q *= 4  # sharper scores than the default scale, so that the heads' preferences are visible

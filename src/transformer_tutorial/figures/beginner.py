@@ -13,23 +13,47 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from transformer_tutorial.numpy import causal_mask, scaled_dot_product_attention
-from transformer_tutorial.numpy.attention_steps import mean_with_loop, mean_with_matrix, mean_with_softmax
+from transformer_tutorial.numpy.attention_steps import (
+    mean_with_loop,
+    mean_with_matrix,
+    mean_with_softmax,
+)
 
 T = 5
-X = np.array([[4.0], [0.0], [2.0], [6.0], [3.0]])  # one feature per position, small integers
+X = np.array(
+    [[4.0], [0.0], [2.0], [6.0], [3.0]]
+)  # one feature per position, small integers
 POSITIONS = [str(t) for t in range(T)]
 
 
-def _grid(ax: Axes, values: np.ndarray, title: str, labels: list[list[str]], cmap: str, vmax: float) -> None:
+def _grid(
+    ax: Axes,
+    values: np.ndarray,
+    title: str,
+    labels: list[list[str]],
+    cmap: str,
+    vmax: float,
+) -> None:
     """A small matrix drawn as coloured cells with its entries written in them."""
     values = np.asarray(values, dtype=float)
     shown = np.where(np.isfinite(values), values, np.nan)
     ax.imshow(shown, cmap=cmap, vmin=0, vmax=vmax)
     for (row, col), text in np.ndenumerate(np.array(labels, dtype=object)):
         dark = np.isfinite(values[row, col]) and values[row, col] > 0.6 * vmax
-        ax.text(col, row, text, ha="center", va="center", fontsize=10, color="white" if dark else "black")
+        ax.text(
+            col,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="white" if dark else "black",
+        )
     ax.set_yticks(range(values.shape[0]), POSITIONS[: values.shape[0]])
-    ax.set_xticks(range(values.shape[1]), POSITIONS[: values.shape[1]] if values.shape[1] > 1 else [""])
+    ax.set_xticks(
+        range(values.shape[1]),
+        POSITIONS[: values.shape[1]] if values.shape[1] > 1 else [""],
+    )
     ax.tick_params(length=0)
     ax.set_title(title, fontsize=11)
 
@@ -56,7 +80,9 @@ def attention_step_loop() -> Figure:
 
 def attention_step_matrix() -> Figure:
     """Step 2: the same means as (lower-triangular weights) @ x."""
-    weights = mean_with_matrix(np.eye(T))  # every step is weights @ x, so x = I gives the weights
+    weights = mean_with_matrix(
+        np.eye(T)
+    )  # every step is weights @ x, so x = I gives the weights
     figure = Figure(figsize=(6.0, 3.0), layout="constrained")
     axes = figure.subplots(1, 3, width_ratios=[T, 1.2, 1.2])
     _grid(axes[0], weights, "weights", _fractions(weights), "Blues", 1)
@@ -94,7 +120,10 @@ def attention_step_head() -> Figure:
     """Step 4: scores q·k/√d from queries and keys (random weights); the softmax now weighs positions unevenly."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(T, 4))
-    q, k = x @ rng.normal(scale=0.6, size=(4, 4)), x @ rng.normal(scale=0.6, size=(4, 4))
+    q, k = (
+        x @ rng.normal(scale=0.6, size=(4, 4)),
+        x @ rng.normal(scale=0.6, size=(4, 4)),
+    )
     scores = q @ k.T / np.sqrt(4)
     _, weights = scaled_dot_product_attention(q, k, k, causal_mask(T))
     allowed = causal_mask(T)
@@ -104,7 +133,14 @@ def attention_step_head() -> Figure:
         [f"{s:.1f}" if ok else "−∞" for s, ok in zip(row, oks, strict=True)]
         for row, oks in zip(scores, allowed, strict=True)
     ]
-    _grid(left, np.where(allowed, 0.15, np.nan), "scores q·k / √d", score_labels, "Greys", 1)
+    _grid(
+        left,
+        np.where(allowed, 0.15, np.nan),
+        "scores q·k / √d",
+        score_labels,
+        "Greys",
+        1,
+    )
     weight_labels = [
         [f"{w:.2f}" if ok else "0" for w, ok in zip(row, oks, strict=True)]
         for row, oks in zip(weights, allowed, strict=True)
@@ -126,7 +162,13 @@ def tokenization_lengths(results: dict[str, Any]) -> Figure:
     ax = figure.subplots()
     ax.semilogx(sizes, tokens, "o-", color="#3b6fb6")
     for row, size, count in zip(rows, sizes, tokens, strict=True):
-        ax.annotate(row["tokenizer"], (size, count), textcoords="offset points", xytext=(6, 6), fontsize=10)
+        ax.annotate(
+            row["tokenizer"],
+            (size, count),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=10,
+        )
     ax.set_xlabel("vocabulary size V (log scale)")
     ax.set_ylabel("length of the text (thousand tokens)")
     ax.set_title(f"the site's text, {results['characters']:,} characters", fontsize=11)

@@ -46,14 +46,20 @@ def measured_on(results: dict[str, Any]) -> str:
         where = f"{machine['cpu']} (CPU, {threads} thread{'s' if threads > 1 else ''})"
     else:
         where = machine["device"]
-    clock = "CPU time of the process" if settings.get("clock") == "process" else "wall-clock time"
+    clock = (
+        "CPU time of the process"
+        if settings.get("clock") == "process"
+        else "wall-clock time"
+    )
     return (
         f"Measured on {where}, {results['date'][:10]} · {settings['dtype']}, batch {settings['batch']}, "
         f"{settings['num_heads']} heads · {clock}"
     )
 
 
-def _series(rows: list[dict[str, Any]], name: str, pass_: str, width: int, field: str) -> tuple[list, list]:
+def _series(
+    rows: list[dict[str, Any]], name: str, pass_: str, width: int, field: str
+) -> tuple[list, list]:
     points = sorted(
         (row["length"], row[field])
         for row in rows
@@ -89,7 +95,15 @@ def benchmark_times(results: dict[str, Any]) -> Figure:
         for name, (color, marker, label) in STYLES.items():
             x, y = _series(rows, name, pass_, width, "median_s")
             if x:
-                ax.plot(x, y, marker=marker, color=color, label=label, markersize=5, linewidth=1.4)
+                ax.plot(
+                    x,
+                    y,
+                    marker=marker,
+                    color=color,
+                    label=label,
+                    markersize=5,
+                    linewidth=1.4,
+                )
                 longest[name] = (x, y)
         ax.set_yscale("log")
         _lengths_axis(ax, lengths)
@@ -97,10 +111,26 @@ def benchmark_times(results: dict[str, Any]) -> Figure:
         # Reference lines: slope 2 just above the slowest call at the longest length, slope 1 just below the
         # baseline (which has projections) at the shortest.
         top = max(longest.values(), key=lambda xy: xy[1][-1])
-        flat = longest.get("torch-mha") or min(longest.values(), key=lambda xy: xy[1][0])
+        flat = longest.get("torch-mha") or min(
+            longest.values(), key=lambda xy: xy[1][0]
+        )
         t = np.array(lengths, dtype=float)
-        ax.plot(t, 1.6 * top[1][-1] * (t / top[0][-1]) ** 2, "--", color=ink(), linewidth=0.9, label="∝ T² (slope 2)")
-        ax.plot(t, 0.5 * flat[1][0] * (t / flat[0][0]), ":", color=ink(), linewidth=1.1, label="∝ T (slope 1)")
+        ax.plot(
+            t,
+            1.6 * top[1][-1] * (t / top[0][-1]) ** 2,
+            "--",
+            color=ink(),
+            linewidth=0.9,
+            label="∝ T² (slope 2)",
+        )
+        ax.plot(
+            t,
+            0.5 * flat[1][0] * (t / flat[0][0]),
+            ":",
+            color=ink(),
+            linewidth=1.1,
+            label="∝ T (slope 1)",
+        )
     axes[0].set_ylabel("median time per call (s)")
     low = min(min(line.get_ydata()) for ax in axes for line in ax.get_lines()[:-2])
     high = max(max(line.get_ydata()) for ax in axes for line in ax.get_lines()[:-2])
@@ -116,7 +146,13 @@ def _shared_legend(figure: Figure, axes: Any, columns: int) -> None:
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(label, handle)
-    figure.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=columns, frameon=False)
+    figure.legend(
+        entries.values(),
+        entries.keys(),
+        loc="outside lower center",
+        ncol=columns,
+        frameon=False,
+    )
 
 
 def _title(figure: Figure, text: str) -> None:
@@ -139,9 +175,23 @@ def benchmark_memory(results: dict[str, Any]) -> Figure:
         for name in ("torch-explicit", "torch-mha", "torch-fused"):
             color, marker, label = STYLES[name]
             x, y = _series(rows, name, pass_, width, "peak_bytes")
-            ax.plot(x, np.array(y) / MIB, marker=marker, color=color, label=label, markersize=5)
+            ax.plot(
+                x,
+                np.array(y) / MIB,
+                marker=marker,
+                color=color,
+                label=label,
+                markersize=5,
+            )
         x, y = _series(rows, "torch-explicit", pass_, width, "weights_bytes")
-        ax.plot(x, np.array(y) / MIB, "--", color=ink(), linewidth=0.9, label="one (B, H, T, S) weights tensor")
+        ax.plot(
+            x,
+            np.array(y) / MIB,
+            "--",
+            color=ink(),
+            linewidth=0.9,
+            label="one (B, H, T, S) weights tensor",
+        )
         ax.set_yscale("log")
         _lengths_axis(ax, lengths)
         ax.set_title(f"{pass_}, d_model = {width}")
@@ -154,7 +204,11 @@ def benchmark_memory(results: dict[str, Any]) -> Figure:
 def benchmark_ratios(results: dict[str, Any]) -> Figure:
     """The two speed targets of the run, as ratios at every width and length, with the limit drawn in."""
     targets = {row["name"]: row for row in results["targets"]}
-    shown = [targets[name] for name in ("fused-vs-mha", "numpy-vs-explicit") if targets.get(name, {}).get("ratios")]
+    shown = [
+        targets[name]
+        for name in ("fused-vs-mha", "numpy-vs-explicit")
+        if targets.get(name, {}).get("ratios")
+    ]
     figure = Figure(figsize=(PAGE_WIDTH, 3.9), layout="constrained")
     axes = figure.subplots(1, len(shown), squeeze=False)[0]
     titles = {
@@ -164,12 +218,36 @@ def benchmark_ratios(results: dict[str, Any]) -> Figure:
     for ax, target in zip(axes, shown, strict=True):
         widths = sorted({r["d_model"] for r in target["ratios"]})
         for width, style in zip(widths, ("o-", "s--", "^-."), strict=False):
-            points = sorted((r["length"], r["ratio"]) for r in target["ratios"] if r["d_model"] == width)
-            ax.plot([p[0] for p in points], [p[1] for p in points], style, label=f"d_model = {width}", markersize=5)
-        ax.axhline(target["limit"], color="#d62728", linewidth=1.2, label=f"target: at most {target['limit']:g}")
+            points = sorted(
+                (r["length"], r["ratio"])
+                for r in target["ratios"]
+                if r["d_model"] == width
+            )
+            ax.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                style,
+                label=f"d_model = {width}",
+                markersize=5,
+            )
+        ax.axhline(
+            target["limit"],
+            color="#d62728",
+            linewidth=1.2,
+            label=f"target: at most {target['limit']:g}",
+        )
         ax.axhline(1.0, color=muted(), linewidth=0.8, linestyle=":")
-        _lengths_axis(ax, sorted({r["length"] for r in target["ratios"]}) or results["settings"]["lengths"])
-        ax.set_ylim(0, max([target["limit"] * 1.25] + [r["ratio"] * 1.1 for r in target["ratios"]]))
+        _lengths_axis(
+            ax,
+            sorted({r["length"] for r in target["ratios"]})
+            or results["settings"]["lengths"],
+        )
+        ax.set_ylim(
+            0,
+            max(
+                [target["limit"] * 1.25] + [r["ratio"] * 1.1 for r in target["ratios"]]
+            ),
+        )
         ax.set_title(titles.get(target["name"], target["name"]))
         ax.set_ylabel(target.get("estimator", "ratio of medians"))
         ax.legend()
@@ -191,10 +269,18 @@ def benchmark_throughput(results: dict[str, Any]) -> Figure:
             if x:
                 ax.plot(x, y, marker=marker, color=color, label=label, markersize=5)
         size = results["settings"]["matmul_size"]
-        ax.axhline(ceiling, color=ink(), linestyle="--", linewidth=0.9, label=f"one {size}×{size} matrix product")
+        ax.axhline(
+            ceiling,
+            color=ink(),
+            linestyle="--",
+            linewidth=0.9,
+            label=f"one {size}×{size} matrix product",
+        )
         _lengths_axis(ax, lengths)
         ax.set_title(f"{pass_}, d_model = {width}")
-    highest = max([ceiling] + [max(line.get_ydata()) for ax in axes for line in ax.get_lines()])
+    highest = max(
+        [ceiling] + [max(line.get_ydata()) for ax in axes for line in ax.get_lines()]
+    )
     axes[0].set_ylim(0, highest * 1.1)
     axes[0].set_ylabel("model TFLOP/s")
     _shared_legend(figure, axes, columns=2)

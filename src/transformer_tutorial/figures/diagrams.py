@@ -37,7 +37,9 @@ from transformer_tutorial.numpy import (
 # Drawing helpers, in cell units on an axes whose y axis points down.
 
 
-def _canvas(width: float, height: float, units_wide: float, units_high: float) -> tuple[Figure, Axes]:
+def _canvas(
+    width: float, height: float, units_wide: float, units_high: float
+) -> tuple[Figure, Axes]:
     """A figure of ``width`` × ``height`` inches with one frameless axes spanning ``units_wide`` × ``units_high``."""
     figure = Figure(figsize=(width, height))
     ax = figure.add_axes((0, 0, 1, 1))
@@ -72,24 +74,77 @@ def _cells(
         for col in range(cols):
             x, y = x0 + col * size, y0 + row * size
             if colors[row, col] != "none":
-                ax.add_patch(Rectangle((x, y), size, size, facecolor=colors[row, col], alpha=alpha[row, col], lw=0))
-            ax.add_patch(Rectangle((x, y), size, size, fill=False, edgecolor=style.muted(), lw=0.6))
+                ax.add_patch(
+                    Rectangle(
+                        (x, y),
+                        size,
+                        size,
+                        facecolor=colors[row, col],
+                        alpha=alpha[row, col],
+                        lw=0,
+                    )
+                )
+            ax.add_patch(
+                Rectangle(
+                    (x, y), size, size, fill=False, edgecolor=style.muted(), lw=0.6
+                )
+            )
             if values is not None:
                 text = fmt.format(values[row, col])
-                text = text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.0"
-                ax.text(x + size / 2, y + size / 2, text, ha="center", va="center", fontsize=fontsize)
+                text = (
+                    text[1:] if text.startswith("-") and not text.strip("-0.") else text
+                )  # no "-0.0"
+                ax.text(
+                    x + size / 2,
+                    y + size / 2,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=fontsize,
+                )
 
 
-def _frame(ax: Axes, x: float, y: float, width: float, height: float, color: str | None = None, lw: float = 1.6):
-    ax.add_patch(Rectangle((x, y), width, height, fill=False, edgecolor=color or style.ink(), lw=lw))
+def _frame(
+    ax: Axes,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    color: str | None = None,
+    lw: float = 1.6,
+):
+    ax.add_patch(
+        Rectangle(
+            (x, y), width, height, fill=False, edgecolor=color or style.ink(), lw=lw
+        )
+    )
 
 
-def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], label: str = "", color=None, **text):
+def _arrow(
+    ax: Axes,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    label: str = "",
+    color=None,
+    **text,
+):
     color = color or style.ink()
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=color, lw=1.3))
+    ax.add_patch(
+        FancyArrowPatch(
+            start, end, arrowstyle="-|>", mutation_scale=12, color=color, lw=1.3
+        )
+    )
     if label:
         middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 - 0.35)
-        ax.text(*middle, label, ha="center", va="bottom", fontsize=text.pop("fontsize", 9), color=color, **text)
+        ax.text(
+            *middle,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=text.pop("fontsize", 9),
+            color=color,
+            **text,
+        )
 
 
 def _label(ax: Axes, x: float, y: float, text: str, **options) -> None:
@@ -127,7 +182,9 @@ def head_split_cells(x: np.ndarray, num_heads: int) -> HeadSplit:
     """Split (B, T, D) ``x`` into heads with ``split_heads`` and record where every number of sequence 0 goes."""
     _, length, width = x.shape
     heads = split_heads(x, num_heads)[0]  # (H, T, d)
-    label = np.arange(length * width).reshape(1, length, width)  # every cell numbered, to be followed
+    label = np.arange(length * width).reshape(
+        1, length, width
+    )  # every cell numbered, to be followed
     head_of_cell = np.empty(length * width, dtype=int)
     piece_of_cell = np.empty(length * width, dtype=int)
     for head, cells in enumerate(split_heads(label, num_heads)[0]):
@@ -159,16 +216,33 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
 
     _label(ax, 0, top - 0.25, f"x: (B, T, D), T = {length}, D = {d_model}")
     _cells(ax, 0, top, split.tokens, head_colors)
-    grouped = split.heads.transpose(1, 0, 2)  # (T, H, d): the same numbers, each row cut into H groups of d
+    grouped = split.heads.transpose(
+        1, 0, 2
+    )  # (T, H, d): the same numbers, each row cut into H groups of d
     for head in range(num_heads):
-        _cells(ax, x_grouped + head * (d + gap), top, grouped[:, head], style.head_color(head))
+        _cells(
+            ax,
+            x_grouped + head * (d + gap),
+            top,
+            grouped[:, head],
+            style.head_color(head),
+        )
     _label(ax, x_grouped, top - 0.25, f"reshape: (B, T, H, d), H = {num_heads}")
     _arrow(ax, (d_model + 0.2, top + length / 2), (x_grouped - 0.2, top + length / 2))
-    for head in range(num_heads):  # (H, T, d): head first, each head a (T, d) matrix of its own
+    for head in range(
+        num_heads
+    ):  # (H, T, d): head first, each head a (T, d) matrix of its own
         left = x_heads + head * (d + 0.9)
         _cells(ax, left, top, split.heads[head], style.head_color(head))
         _frame(ax, left, top, d, length, style.head_color(head), lw=2.2)
-        ax.text(left + d / 2, top + length + 0.2, f"head {head}", ha="center", va="top", fontsize=9)
+        ax.text(
+            left + d / 2,
+            top + length + 0.2,
+            f"head {head}",
+            ha="center",
+            va="top",
+            fontsize=9,
+        )
     _label(ax, x_heads, top - 0.25, "transpose: (B, H, T, d)")
     _arrow(ax, (x_heads - 2.0, top + length / 2), (x_heads - 0.2, top + length / 2))
     for row in range(length):
@@ -196,9 +270,13 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
             va="center",
             fontsize=9,
         )
-    _arrow(ax, (d_model + 0.2, bottom + length / 2), (x_grouped - 0.2, bottom + length / 2))
+    _arrow(
+        ax, (d_model + 0.2, bottom + length / 2), (x_grouped - 0.2, bottom + length / 2)
+    )
     for row in range(length):
-        ax.text(-0.2, bottom + row + 0.5, f"t{row}", ha="right", va="center", fontsize=8)
+        ax.text(
+            -0.2, bottom + row + 0.5, f"t{row}", ha="right", va="center", fontsize=8
+        )
     return figure
 
 
@@ -206,7 +284,9 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
 # 2. Queries, keys and values from one input, and the score matrix.
 
 
-def qkv_scores(x: np.ndarray, params: MultiHeadAttentionParams) -> dict[str, np.ndarray]:
+def qkv_scores(
+    x: np.ndarray, params: MultiHeadAttentionParams
+) -> dict[str, np.ndarray]:
     """One head's queries, keys and values of a (T, D) input, its (T, T) scores and weights, and its output.
 
     ``params`` must have one head. The queries, keys and values are the three projections of the same ``x``;
@@ -214,8 +294,17 @@ def qkv_scores(x: np.ndarray, params: MultiHeadAttentionParams) -> dict[str, np.
     ``scaled_dot_product_attention``.
     """
     if params.num_heads != 1:
-        raise ValueError(f"qkv_scores draws one head, got params with num_heads={params.num_heads}")
-    q, k, v = (x @ w + b for w, b in ((params.w_q, params.b_q), (params.w_k, params.b_k), (params.w_v, params.b_v)))
+        raise ValueError(
+            f"qkv_scores draws one head, got params with num_heads={params.num_heads}"
+        )
+    q, k, v = (
+        x @ w + b
+        for w, b in (
+            (params.w_q, params.b_q),
+            (params.w_k, params.b_k),
+            (params.w_v, params.b_v),
+        )
+    )
     output, weights = scaled_dot_product_attention(q, k, v)
     return {
         "x": x,
@@ -249,13 +338,19 @@ def qkv_projections(d_model: int = 4) -> Figure:
     _cells(ax, 0, top, x, style.MASK_ALLOWED, fmt, alpha=0.25, fontsize=8)
     for row, token in enumerate(QKV_TOKENS):
         ax.text(-0.15, top + row + 0.5, token, ha="right", va="center", fontsize=9)
-    roles = (("Q = x W_Q", "q", style.QUERY), ("K = x W_K", "k", style.KEY), ("V = x W_V", "v", style.VALUE))
+    roles = (
+        ("Q = x W_Q", "q", style.QUERY),
+        ("K = x W_K", "k", style.KEY),
+        ("V = x W_V", "v", style.VALUE),
+    )
     for index, (name, role, color) in enumerate(roles):
         matrix = data[role]
         left = x_q + index * step
         _cells(ax, left, top, matrix, color, fmt, fontsize=8)
         _label(ax, left, top - 0.25, name, color=color, weight="bold")
-    _arrow(ax, (d_model + 0.2, top + length / 2), (x_q - 0.2, top + length / 2), "project")
+    _arrow(
+        ax, (d_model + 0.2, top + length / 2), (x_q - 0.2, top + length / 2), "project"
+    )
     # The score table: the query's row of Q against the key's row of K.
     chosen = (2, 0)  # the query of "tea" and the key of "I"
     _frame(ax, x_q, top + chosen[0], d_model, 1, style.QUERY, lw=2.4)
@@ -264,11 +359,43 @@ def qkv_projections(d_model: int = 4) -> Figure:
     _label(ax, scores_x, low - 0.25, "scores: Q Kᵀ / √d")
     _cells(ax, scores_x, low, data["scores"], "none", "{:.2f}", fontsize=8)
     _frame(ax, scores_x + chosen[1], low + chosen[0], 1, 1, style.ink(), lw=2.4)
-    ax.text(scores_x - 0.15, low - 0.25, "query", ha="right", va="bottom", fontsize=8, color=style.QUERY)
-    ax.text(scores_x + length + 0.1, low + length + 0.15, "key", ha="left", va="top", fontsize=8, color=style.KEY)
+    ax.text(
+        scores_x - 0.15,
+        low - 0.25,
+        "query",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color=style.QUERY,
+    )
+    ax.text(
+        scores_x + length + 0.1,
+        low + length + 0.15,
+        "key",
+        ha="left",
+        va="top",
+        fontsize=8,
+        color=style.KEY,
+    )
     for row, token in enumerate(QKV_TOKENS):
-        ax.text(scores_x - 0.15, low + row + 0.5, token, ha="right", va="center", fontsize=9, color=style.QUERY)
-        ax.text(scores_x + row + 0.5, low + length + 0.15, token, ha="center", va="top", fontsize=9, color=style.KEY)
+        ax.text(
+            scores_x - 0.15,
+            low + row + 0.5,
+            token,
+            ha="right",
+            va="center",
+            fontsize=9,
+            color=style.QUERY,
+        )
+        ax.text(
+            scores_x + row + 0.5,
+            low + length + 0.15,
+            token,
+            ha="center",
+            va="top",
+            fontsize=9,
+            color=style.KEY,
+        )
     weights_x = scores_x + length + 2.6
     _label(ax, weights_x, low - 0.25, "softmax of each row")
     _cells(
@@ -281,11 +408,19 @@ def qkv_projections(d_model: int = 4) -> Figure:
         alpha=0.15 + 0.6 * data["weights"],
         fontsize=8,
     )
-    _arrow(ax, (scores_x + length + 0.2, low + length / 2), (weights_x - 0.2, low + length / 2))
+    _arrow(
+        ax,
+        (scores_x + length + 0.2, low + length / 2),
+        (weights_x - 0.2, low + length / 2),
+    )
     output_x = weights_x + length + 2.6
     _label(ax, output_x, low - 0.25, "weights · V: the output")
     _cells(ax, output_x, low, data["output"], style.VALUE, fmt, alpha=0.2, fontsize=8)
-    _arrow(ax, (weights_x + length + 0.2, low + length / 2), (output_x - 0.2, low + length / 2))
+    _arrow(
+        ax,
+        (weights_x + length + 0.2, low + length / 2),
+        (output_x - 0.2, low + length / 2),
+    )
     query, key = QKV_TOKENS[chosen[0]], QKV_TOKENS[chosen[1]]
     ax.text(
         scores_x,
@@ -301,7 +436,9 @@ def qkv_projections(d_model: int = 4) -> Figure:
 # 3. Masks, in our convention and in nn.MultiheadAttention's.
 
 
-def mask_cells(tokens: np.ndarray, pad_id: int, num_heads: int = 1) -> dict[str, np.ndarray]:
+def mask_cells(
+    tokens: np.ndarray, pad_id: int, num_heads: int = 1
+) -> dict[str, np.ndarray]:
     """The masks of one padded sequence (T,), in both conventions, from the library's mask functions.
 
     Ours (True = may attend): ``padding`` (T, T), broadcast from ``padding_mask``'s (1, T); ``causal`` from
@@ -327,14 +464,18 @@ def mask_cells(tokens: np.ndarray, pad_id: int, num_heads: int = 1) -> dict[str,
 MASK_TOKENS = ("the", "cat", "sat", "<pad>", "<pad>")
 
 
-def _mask_panel(ax: Axes, x0: float, y0: float, mask: np.ndarray, allowed: np.ndarray, title: str) -> None:
+def _mask_panel(
+    ax: Axes, x0: float, y0: float, mask: np.ndarray, allowed: np.ndarray, title: str
+) -> None:
     """A boolean mask's cells marked T or F, filled where the query may attend (whatever the convention)."""
     mask = np.atleast_2d(mask)
     allowed = np.broadcast_to(np.atleast_2d(allowed), mask.shape)
     colors = np.where(allowed, style.MASK_ALLOWED, style.MASK_BLOCKED)
     values = np.where(mask, "T", "F")
     _cells(ax, x0, y0, values, colors, "{}", alpha=0.6, fontsize=9)
-    ax.text(x0 + mask.shape[1] / 2, y0 - 0.3, title, ha="center", va="bottom", fontsize=9)
+    ax.text(
+        x0 + mask.shape[1] / 2, y0 - 0.3, title, ha="center", va="bottom", fontsize=9
+    )
 
 
 def attention_masks() -> Figure:
@@ -349,23 +490,74 @@ def attention_masks() -> Figure:
     high = low + n + 0.3
     figure, ax = _canvas(style.FULL_WIDTH, style.FULL_WIDTH * high / wide, wide, high)
     allowed = masks["both"]
-    ax.text(0, 0.6, "Ours: True = may attend (F.scaled_dot_product_attention)", fontsize=9, weight="bold")
-    panels = (("padding", "padding_mask"), ("causal", "causal_mask"), ("both", "both: and"))
+    ax.text(
+        0,
+        0.6,
+        "Ours: True = may attend (F.scaled_dot_product_attention)",
+        fontsize=9,
+        weight="bold",
+    )
+    panels = (
+        ("padding", "padding_mask"),
+        ("causal", "causal_mask"),
+        ("both", "both: and"),
+    )
     for index, (name, title) in enumerate(panels):
         _mask_panel(ax, left + index * step, top, masks[name], masks[name], title)
-    ax.text(0, low - 1.5, "nn.MultiheadAttention: True = blocked", fontsize=9, weight="bold")
-    _mask_panel(ax, left, low, masks["key_padding_mask"], ~masks["key_padding_mask"], "key_padding_mask (S,)")
-    _mask_panel(ax, left + step, low, masks["attn_mask"], ~masks["attn_mask"], "attn_mask (T, S)")
-    _mask_panel(ax, left + 2 * step, low, masks["blocked"], allowed, "attn_mask or key_padding")
+    ax.text(
+        0, low - 1.5, "nn.MultiheadAttention: True = blocked", fontsize=9, weight="bold"
+    )
+    _mask_panel(
+        ax,
+        left,
+        low,
+        masks["key_padding_mask"],
+        ~masks["key_padding_mask"],
+        "key_padding_mask (S,)",
+    )
+    _mask_panel(
+        ax,
+        left + step,
+        low,
+        masks["attn_mask"],
+        ~masks["attn_mask"],
+        "attn_mask (T, S)",
+    )
+    _mask_panel(
+        ax, left + 2 * step, low, masks["blocked"], allowed, "attn_mask or key_padding"
+    )
     for row, token in enumerate(MASK_TOKENS):
-        ax.text(left - 0.15, top + row + 0.5, token, ha="right", va="center", fontsize=8)
-        ax.text(left + step - 0.15, low + row + 0.5, token, ha="right", va="center", fontsize=8)
+        ax.text(
+            left - 0.15, top + row + 0.5, token, ha="right", va="center", fontsize=8
+        )
+        ax.text(
+            left + step - 0.15,
+            low + row + 0.5,
+            token,
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
     ax.text(left - 0.15, low + 0.5, "sequence 0", ha="right", va="center", fontsize=8)
     ax.text(left - 0.15, top - 0.3, "query ↓", ha="right", va="bottom", fontsize=8)
     for col, token in enumerate(MASK_TOKENS):
-        ax.text(left + col + 0.5, top + n + 0.15, token, ha="center", va="top", fontsize=8, rotation=90)
+        ax.text(
+            left + col + 0.5,
+            top + n + 0.15,
+            token,
+            ha="center",
+            va="top",
+            fontsize=8,
+            rotation=90,
+        )
     ax.text(left + n / 2, top + n + 1.55, "key →", ha="center", va="top", fontsize=8)
-    ax.text(left, low + 1.6, "grey: may attend\nempty: blocked\nT = True, F = False", va="top", fontsize=8)
+    ax.text(
+        left,
+        low + 1.6,
+        "grey: may attend\nempty: blocked\nT = True, F = False",
+        va="top",
+        fontsize=8,
+    )
     return figure
 
 
@@ -380,7 +572,9 @@ def cross_attention_map(result: dict[str, Any], layer: int = -1) -> dict[str, An
     decoder's queries (the target so far, starting with <s>), columns the encoder's keys and values (the
     source); ``strongest`` is the source position each query reads most.
     """
-    weights = np.asarray(result["cross_attention"][layer], dtype=float).mean(axis=0)  # (H, T, S) -> (T, S)
+    weights = np.asarray(result["cross_attention"][layer], dtype=float).mean(
+        axis=0
+    )  # (H, T, S) -> (T, S)
     return {
         "weights": weights,
         "queries": result["target_tokens"],
@@ -431,8 +625,21 @@ def cross_attention(result: dict[str, Any]) -> Figure:
                     alpha=float(weights[query, key]),
                     lw=0.5 + 2.5 * weights[query, key],
                 )
-    schematic.text(-0.6, 3.15, "source, read by the encoder: keys and values", fontsize=9, color=style.KEY)
-    schematic.text(-0.6, -0.35, "target so far, in the decoder: queries", fontsize=9, color=style.QUERY, va="top")
+    schematic.text(
+        -0.6,
+        3.15,
+        "source, read by the encoder: keys and values",
+        fontsize=9,
+        color=style.KEY,
+    )
+    schematic.text(
+        -0.6,
+        -0.35,
+        "target so far, in the decoder: queries",
+        fontsize=9,
+        color=style.QUERY,
+        va="top",
+    )
     # Right: the weights themselves.
     image = heat.imshow(weights, cmap=WEIGHT_COLORMAP, vmin=0, vmax=1)
     heat.set_xticks(range(cols), keys)
@@ -500,7 +707,11 @@ def kv_cache(steps: int = 6) -> Figure:
     from transformer_tutorial.torch.model import Transformer
 
     torch.manual_seed(0)
-    model = Transformer(TransformerConfig(12, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=32)).eval()
+    model = Transformer(
+        TransformerConfig(
+            12, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=32
+        )
+    ).eval()
     source = torch.tensor([[3, 4, 5, 6]])
     data = kv_cache_steps(model, source, steps)
     size = 0.9
@@ -510,13 +721,48 @@ def kv_cache(steps: int = 6) -> Figure:
     high = top + steps * size + 1.7
     figure, ax = _canvas(style.FULL_WIDTH, style.FULL_WIDTH * high / wide, wide, high)
     ax.text(left_with, 0.5, "with the cache", fontsize=10, weight="bold", va="top")
-    ax.text(left_without, 0.5, "without: recompute the prefix", fontsize=10, weight="bold", va="top")
-    ax.text(left_with, 1.5, "solid: computed · faint: read from the cache", fontsize=8, va="bottom")
-    ax.text(left_without, 1.5, "every step computes every position again", fontsize=8, va="bottom")
+    ax.text(
+        left_without,
+        0.5,
+        "without: recompute the prefix",
+        fontsize=10,
+        weight="bold",
+        va="top",
+    )
+    ax.text(
+        left_with,
+        1.5,
+        "solid: computed · faint: read from the cache",
+        fontsize=8,
+        va="bottom",
+    )
+    ax.text(
+        left_without,
+        1.5,
+        "every step computes every position again",
+        fontsize=8,
+        va="bottom",
+    )
     for left in (left_with, left_without):
-        ax.text(left - 0.12, top + size / 4, "k", ha="right", va="center", fontsize=8, color=style.KEY, weight="bold")
         ax.text(
-            left - 0.12, top + 3 * size / 4, "v", ha="right", va="center", fontsize=8, color=style.VALUE, weight="bold"
+            left - 0.12,
+            top + size / 4,
+            "k",
+            ha="right",
+            va="center",
+            fontsize=8,
+            color=style.KEY,
+            weight="bold",
+        )
+        ax.text(
+            left - 0.12,
+            top + 3 * size / 4,
+            "v",
+            ha="right",
+            va="center",
+            fontsize=8,
+            color=style.VALUE,
+            weight="bold",
         )
     for step in range(steps):
         y = top + step * size
@@ -527,7 +773,10 @@ def kv_cache(steps: int = 6) -> Figure:
             fresh = position >= cached - new
             for half, color in ((0, style.KEY), (1, style.VALUE)):
                 for left, computed in ((left_with, fresh), (left_without, True)):
-                    if left == left_without and position >= data["computed_without"][step]:
+                    if (
+                        left == left_without
+                        and position >= data["computed_without"][step]
+                    ):
                         continue
                     alpha = 0.85 if computed else 0.25
                     rect = Rectangle(
@@ -540,12 +789,32 @@ def kv_cache(steps: int = 6) -> Figure:
                     )
                     ax.add_patch(rect)
             ax.add_patch(
-                Rectangle((left_with + position * size, y), size, size, fill=False, edgecolor=style.muted(), lw=0.6)
+                Rectangle(
+                    (left_with + position * size, y),
+                    size,
+                    size,
+                    fill=False,
+                    edgecolor=style.muted(),
+                    lw=0.6,
+                )
             )
             ax.add_patch(
-                Rectangle((left_without + position * size, y), size, size, fill=False, edgecolor=style.muted(), lw=0.6)
+                Rectangle(
+                    (left_without + position * size, y),
+                    size,
+                    size,
+                    fill=False,
+                    edgecolor=style.muted(),
+                    lw=0.6,
+                )
             )
-        ax.text(left_with + steps * size + 0.2, y + size / 2, f"{new} new", va="center", fontsize=8)
+        ax.text(
+            left_with + steps * size + 0.2,
+            y + size / 2,
+            f"{new} new",
+            va="center",
+            fontsize=8,
+        )
         ax.text(
             left_without + steps * size + 0.2,
             y + size / 2,
@@ -553,10 +822,21 @@ def kv_cache(steps: int = 6) -> Figure:
             va="center",
             fontsize=8,
         )
-    total_with, total_without = sum(data["computed_with_cache"]), sum(data["computed_without"])
+    total_with, total_without = (
+        sum(data["computed_with_cache"]),
+        sum(data["computed_without"]),
+    )
     bottom = top + steps * size + 0.35
-    ax.text(left_with, bottom, f"{total_with} keys and values computed in all", fontsize=9, va="top")
-    ax.text(left_without, bottom, f"{total_without} computed in all", fontsize=9, va="top")
+    ax.text(
+        left_with,
+        bottom,
+        f"{total_with} keys and values computed in all",
+        fontsize=9,
+        va="top",
+    )
+    ax.text(
+        left_without, bottom, f"{total_without} computed in all", fontsize=9, va="top"
+    )
     ax.text(
         left_with,
         bottom + 0.6,
@@ -584,14 +864,40 @@ def rope_example(q: np.ndarray, k: np.ndarray, length: int) -> dict[str, np.ndar
 
 def _pair_panel(ax: Axes, data: dict[str, np.ndarray], m: int, n: int) -> None:
     q, k = data["queries"][m, :2], data["keys"][n, :2]
-    ax.add_patch(FancyArrowPatch((0, 0), tuple(q), arrowstyle="-|>", mutation_scale=12, color=style.QUERY, lw=2))
-    ax.add_patch(FancyArrowPatch((0, 0), tuple(k), arrowstyle="-|>", mutation_scale=12, color=style.KEY, lw=2))
-    ax.text(*(1.18 * q), f"q at {m}", color=style.QUERY, ha="center", va="center", fontsize=9)
-    ax.text(*(1.18 * k), f"k at {n}", color=style.KEY, ha="center", va="center", fontsize=9)
+    ax.add_patch(
+        FancyArrowPatch(
+            (0, 0),
+            tuple(q),
+            arrowstyle="-|>",
+            mutation_scale=12,
+            color=style.QUERY,
+            lw=2,
+        )
+    )
+    ax.add_patch(
+        FancyArrowPatch(
+            (0, 0), tuple(k), arrowstyle="-|>", mutation_scale=12, color=style.KEY, lw=2
+        )
+    )
+    ax.text(
+        *(1.18 * q),
+        f"q at {m}",
+        color=style.QUERY,
+        ha="center",
+        va="center",
+        fontsize=9,
+    )
+    ax.text(
+        *(1.18 * k), f"k at {n}", color=style.KEY, ha="center", va="center", fontsize=9
+    )
     start = np.degrees(np.arctan2(q[1], q[0]))
-    turn = (np.degrees(np.arctan2(k[1], k[0])) - start + 180) % 360 - 180  # from q to k, within ±180°
+    turn = (
+        np.degrees(np.arctan2(k[1], k[0])) - start + 180
+    ) % 360 - 180  # from q to k, within ±180°
     theta1, theta2 = sorted((start, start + turn))
-    ax.add_patch(Arc((0, 0), 0.7, 0.7, theta1=theta1, theta2=theta2, color=style.ink(), lw=1))
+    ax.add_patch(
+        Arc((0, 0), 0.7, 0.7, theta1=theta1, theta2=theta2, color=style.ink(), lw=1)
+    )
 
     ax.add_patch(Arc((0, 0), 2.0, 2.0, color=style.muted(), lw=0.6, linestyle=":"))
     ax.set_xlim(-1.5, 1.5)
@@ -600,7 +906,10 @@ def _pair_panel(ax: Axes, data: dict[str, np.ndarray], m: int, n: int) -> None:
     ax.axis("off")
     where = "ahead of" if turn > 0 else "behind"
     score = data["scores"][m, n]
-    ax.set_title(f"q at m = {m}, k at n = {n}\nk {abs(turn):.0f}° {where} q; score {score:.2f}", fontsize=9)
+    ax.set_title(
+        f"q at m = {m}, k at n = {n}\nk {abs(turn):.0f}° {where} q; score {score:.2f}",
+        fontsize=9,
+    )
 
 
 def rope_rotation(length: int = 6, d: int = 4) -> Figure:
@@ -608,7 +917,10 @@ def rope_rotation(length: int = 6, d: int = 4) -> Figure:
     angle = np.radians(20)
     q = np.zeros(d)
     k = np.zeros(d)
-    q[:2], k[:2] = (1.0, 0.0), (np.cos(angle), np.sin(angle))  # unit pairs 20° apart; the other pairs give 0.5
+    q[:2], k[:2] = (
+        (1.0, 0.0),
+        (np.cos(angle), np.sin(angle)),
+    )  # unit pairs 20° apart; the other pairs give 0.5
     q[2:], k[2:] = 0.5 / np.sqrt(d - 2), 0.5 / np.sqrt(d - 2)
     data = rope_example(q, k, length)
     figure = Figure(figsize=(style.FULL_WIDTH, 2.9), layout="constrained")
@@ -616,11 +928,21 @@ def rope_rotation(length: int = 6, d: int = 4) -> Figure:
     _pair_panel(first, data, 1, 2)
     _pair_panel(second, data, 3, 4)
     scores = data["scores"]
-    table.imshow(scores, cmap="Greys", vmin=scores.min() - 0.3, vmax=scores.max() + 0.3, alpha=0.5)
+    table.imshow(
+        scores,
+        cmap="Greys",
+        vmin=scores.min() - 0.3,
+        vmax=scores.max() + 0.3,
+        alpha=0.5,
+    )
     for (m, n), value in np.ndenumerate(scores):
         table.text(n, m, f"{value:.2f}", ha="center", va="center", fontsize=7.5)
     for m in range(length - 1):
-        table.add_patch(Rectangle((m + 1 - 0.5, m - 0.5), 1, 1, fill=False, edgecolor=style.ink(), lw=1.8))
+        table.add_patch(
+            Rectangle(
+                (m + 1 - 0.5, m - 0.5), 1, 1, fill=False, edgecolor=style.ink(), lw=1.8
+            )
+        )
     table.set_xticks(range(length))
     table.set_yticks(range(length))
     table.set_xlabel("key position n", color=style.KEY)
@@ -643,16 +965,29 @@ def patch_sequence(image: np.ndarray, patch_size: int) -> dict[str, Any]:
 
     height, width = image.shape
     patches = patchify(image[None, None], patch_size)[0]
-    corners = [(row, col) for row in range(0, height, patch_size) for col in range(0, width, patch_size)]
-    return {"image": image, "patches": patches, "corners": corners, "patch_size": patch_size}
+    corners = [
+        (row, col)
+        for row in range(0, height, patch_size)
+        for col in range(0, width, patch_size)
+    ]
+    return {
+        "image": image,
+        "patches": patches,
+        "corners": corners,
+        "patch_size": patch_size,
+    }
 
 
 def vit_patches(patch_size: int = 4) -> Figure:
     """An 8 × 8 digit cut into patches, each patch flattened into a row, and the sequence the encoder reads."""
-    from transformer_tutorial.data.digits import load_digits  # scikit-learn loads only when this figure is drawn
+    from transformer_tutorial.data.digits import (
+        load_digits,
+    )  # scikit-learn loads only when this figure is drawn
 
     digits = load_digits()
-    image = digits.train_images[np.flatnonzero(digits.train_labels == 4)[0]][0]  # (8, 8): the first 4
+    image = digits.train_images[np.flatnonzero(digits.train_labels == 4)[0]][
+        0
+    ]  # (8, 8): the first 4
     data = patch_sequence(image, patch_size)
     patches, corners = data["patches"], data["corners"]
     count, pixels = patches.shape
@@ -678,7 +1013,11 @@ def vit_patches(patch_size: int = 4) -> Figure:
             va="top",
             fontsize=9,
             weight="bold",
-            bbox={"boxstyle": "round,pad=0.15", "fc": mpl.rcParams["axes.facecolor"], "ec": "none"},
+            bbox={
+                "boxstyle": "round,pad=0.15",
+                "fc": mpl.rcParams["axes.facecolor"],
+                "ec": "none",
+            },
         )
     _label(ax, 0, top - 0.4, f"{count} patches of {patch_size} × {patch_size}")
     _label(ax, x_tiles, top - 0.4, "cut")
@@ -687,17 +1026,40 @@ def vit_patches(patch_size: int = 4) -> Figure:
     for number, ((row, col), flat) in enumerate(zip(corners, patches, strict=True)):
         y = top + number * spacing
         tile = image[row : row + patch_size, col : col + patch_size]
-        ax.imshow(tile, cmap=gray, vmin=0, vmax=1, extent=(x_tiles, x_tiles + patch_size, y + patch_size, y))
+        ax.imshow(
+            tile,
+            cmap=gray,
+            vmin=0,
+            vmax=1,
+            extent=(x_tiles, x_tiles + patch_size, y + patch_size, y),
+        )
         _frame(ax, x_tiles, y, patch_size, patch_size, style.ink(), lw=1.2)
-        ax.text(x_tiles - 0.2, y + patch_size / 2, str(number + 1), ha="right", va="center", fontsize=9, weight="bold")
+        ax.text(
+            x_tiles - 0.2,
+            y + patch_size / 2,
+            str(number + 1),
+            ha="right",
+            va="center",
+            fontsize=9,
+            weight="bold",
+        )
         middle = y + patch_size / 2
         strip_top = middle - cell / 2
         ax.imshow(
-            flat[None], cmap=gray, vmin=0, vmax=1, extent=(x_rows, x_rows + pixels * cell, strip_top + cell, strip_top)
+            flat[None],
+            cmap=gray,
+            vmin=0,
+            vmax=1,
+            extent=(x_rows, x_rows + pixels * cell, strip_top + cell, strip_top),
         )
         _frame(ax, x_rows, strip_top, pixels * cell, cell, style.ink(), lw=1.0)
         for edge in range(patch_size, pixels, patch_size):
-            ax.plot([x_rows + edge * cell] * 2, [strip_top, strip_top + cell], color=style.muted(), lw=0.8)
+            ax.plot(
+                [x_rows + edge * cell] * 2,
+                [strip_top, strip_top + cell],
+                color=style.muted(),
+                lw=0.8,
+            )
         _arrow(ax, (x_tiles + patch_size + 0.2, middle), (x_rows - 0.2, middle))
         ax.text(
             x_seq,
@@ -705,7 +1067,12 @@ def vit_patches(patch_size: int = 4) -> Figure:
             f"{number + 1}: patch {number + 1} · E + b",
             va="center",
             fontsize=9,
-            bbox={"boxstyle": "round", "fc": style.MASK_ALLOWED, "alpha": 0.3, "ec": "none"},
+            bbox={
+                "boxstyle": "round",
+                "fc": style.MASK_ALLOWED,
+                "alpha": 0.3,
+                "ec": "none",
+            },
         )
     ax.text(
         x_seq,
@@ -713,7 +1080,12 @@ def vit_patches(patch_size: int = 4) -> Figure:
         "0: class token",
         va="center",
         fontsize=9,
-        bbox={"boxstyle": "round", "fc": style.MASK_ALLOWED, "alpha": 0.3, "ec": "none"},
+        bbox={
+            "boxstyle": "round",
+            "fc": style.MASK_ALLOWED,
+            "alpha": 0.3,
+            "ec": "none",
+        },
     )
     ax.set_xlim(0, wide)
     ax.set_ylim(high, 0)

@@ -11,7 +11,16 @@ from matplotlib.figure import Figure
 from transformer_tutorial.figures.plotting import plot_mask
 from transformer_tutorial.numpy.modern import sliding_window_mask
 
-GROUP_COLORS = ["#3b6fb6", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
+GROUP_COLORS = [
+    "#3b6fb6",
+    "#d9480f",
+    "#2b8a3e",
+    "#862e9c",
+    "#e67700",
+    "#0b7285",
+    "#c2255c",
+    "#5c940d",
+]
 
 
 def shared_heads(num_heads: int = 8, groups: tuple[int, ...] = (8, 2, 1)) -> Figure:
@@ -20,7 +29,9 @@ def shared_heads(num_heads: int = 8, groups: tuple[int, ...] = (8, 2, 1)) -> Fig
     figure = Figure(figsize=(10, 2.9), layout="constrained")
     for ax, num_kv_heads in zip(figure.subplots(1, len(groups)), groups, strict=True):
         size = num_heads // num_kv_heads
-        kv_x = [(g + 0.5) * size - 0.5 for g in range(num_kv_heads)]  # each key/value head under its group
+        kv_x = [
+            (g + 0.5) * size - 0.5 for g in range(num_kv_heads)
+        ]  # each key/value head under its group
         for h in range(num_heads):
             color = GROUP_COLORS[h // size]
             ax.plot([h, kv_x[h // size]], [1, 0], color=color, linewidth=1.5)
@@ -43,7 +54,11 @@ def sliding_window(length: int = 12, window: int = 3) -> Figure:
     figure = Figure(figsize=(10, 3.7), layout="constrained")
     for ax, layers in zip(figure.subplots(1, 3), (1, 2, 3), strict=True):
         reach = np.linalg.matrix_power(mask.astype(int), layers) > 0
-        title = f"window {window}: one layer" if layers == 1 else f"reach through {layers} layers"
+        title = (
+            f"window {window}: one layer"
+            if layers == 1
+            else f"reach through {layers} layers"
+        )
         plot_mask(ax, reach, title)
     return figure
 
@@ -56,11 +71,31 @@ def tiled_memory(results: dict[str, Any]) -> Figure:
     figure = Figure(figsize=(10, 4), layout="constrained")
     left, right = figure.subplots(1, 2)
     mib = 2**20
-    left.loglog(lengths, [row["explicit_bytes"] / mib for row in memory], "o-", label="explicit (T × S scores)")
-    left.loglog(lengths, [row["tiled_bytes"] / mib for row in memory], "s-", label=f"tiled, blocks of {block}")
+    left.loglog(
+        lengths,
+        [row["explicit_bytes"] / mib for row in memory],
+        "o-",
+        label="explicit (T × S scores)",
+    )
+    left.loglog(
+        lengths,
+        [row["tiled_bytes"] / mib for row in memory],
+        "s-",
+        label=f"tiled, blocks of {block}",
+    )
     two_arrays = [2 * row["output_bytes"] / mib for row in memory]
-    left.loglog(lengths, two_arrays, ":", color="gray", label="two T × d arrays (output, scaled queries)")
-    left.set(xlabel="sequence length T = S", ylabel="peak memory (MiB)", title="NumPy, one head, float64")
+    left.loglog(
+        lengths,
+        two_arrays,
+        ":",
+        color="gray",
+        label="two T × d arrays (output, scaled queries)",
+    )
+    left.set(
+        xlabel="sequence length T = S",
+        ylabel="peak memory (MiB)",
+        title="NumPy, one head, float64",
+    )
     left.legend(fontsize=8)
     for key, style, label in (
         ("numpy_explicit_ms", "o-", "NumPy explicit"),
@@ -69,8 +104,17 @@ def tiled_memory(results: dict[str, Any]) -> Figure:
         ("torch_tiled_ms", "s--", "PyTorch tiled"),
         ("torch_fused_ms", "^-", "PyTorch fused (F.scaled_dot_product_attention)"),
     ):
-        right.loglog([row["length"] for row in times], [row[key] for row in times], style, label=label)
-    right.set(xlabel="sequence length T = S", ylabel="time (ms)", title="one head, float32, one thread")
+        right.loglog(
+            [row["length"] for row in times],
+            [row[key] for row in times],
+            style,
+            label=label,
+        )
+    right.set(
+        xlabel="sequence length T = S",
+        ylabel="time (ms)",
+        title="one head, float32, one thread",
+    )
     right.legend(fontsize=8)
     for ax in (left, right):
         ax.set_xticks(lengths, [str(length) for length in lengths])
@@ -85,15 +129,29 @@ def kv_cache_sizes(results: dict[str, Any]) -> Figure:
     groups = [str(row["num_kv_heads"]) for row in rows]
     figure = Figure(figsize=(10, 3.8), layout="constrained")
     left, right = figure.subplots(1, 2)
-    left.bar(groups, [row["cache_bytes_per_token"] / 1024 for row in rows], color="#3b6fb6")
+    left.bar(
+        groups, [row["cache_bytes_per_token"] / 1024 for row in rows], color="#3b6fb6"
+    )
     left.set(
         xlabel="G, key/value heads",
         ylabel="KiB per token",
         title=f"cache of {settings['cache_layers']} layers, H = {settings['cache_heads']}, float32",
     )
     x = np.arange(len(rows))
-    right.bar(x - 0.2, [row["explicit_ms_per_token"] for row in rows], 0.4, label="explicit", color="#3b6fb6")
-    right.bar(x + 0.2, [row["fused_ms_per_token"] for row in rows], 0.4, label="fused", color="#d9480f")
+    right.bar(
+        x - 0.2,
+        [row["explicit_ms_per_token"] for row in rows],
+        0.4,
+        label="explicit",
+        color="#3b6fb6",
+    )
+    right.bar(
+        x + 0.2,
+        [row["fused_ms_per_token"] for row in rows],
+        0.4,
+        label="fused",
+        color="#d9480f",
+    )
     right.set_xticks(x, groups)
     right.set(
         xlabel="G, key/value heads",

@@ -28,15 +28,46 @@ PALETTES = ("light", "dark")
 
 # The page background of each of the site's colour schemes (Material's default and slate), and the text on it.
 _COLOURS = {
-    "light": {"background": "#ffffff", "ink": "#1f2328", "muted": "#6e7781", "grid": "#d8dee4"},
-    "dark": {"background": "#1e2129", "ink": "#d9dce2", "muted": "#9aa1ab", "grid": "#3a404b"},
+    "light": {
+        "background": "#ffffff",
+        "ink": "#1f2328",
+        "muted": "#6e7781",
+        "grid": "#d8dee4",
+    },
+    "dark": {
+        "background": "#1e2129",
+        "ink": "#d9dce2",
+        "muted": "#9aa1ab",
+        "grid": "#3a404b",
+    },
 }
 # The same ten hues in both schemes; the dark scheme's are lighter, so that lines stand out on a dark page.
 _CYCLES = {
-    "light": ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"],
-    "dark": ["#5aa9e6", "#ffa64d", "#5cc95c", "#ff6b6b", "#b99be0", "#c49c94", "#f2a6d8", "#b0b0b0"],
+    "light": [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#7f7f7f",
+    ],
+    "dark": [
+        "#5aa9e6",
+        "#ffa64d",
+        "#5cc95c",
+        "#ff6b6b",
+        "#b99be0",
+        "#c49c94",
+        "#f2a6d8",
+        "#b0b0b0",
+    ],
 }
-_MASKS = {"light": ("#eeeeee", "#3b6fb6"), "dark": ("#353b47", "#6b9be0")}  # blocked, may attend
+_MASKS = {
+    "light": ("#eeeeee", "#3b6fb6"),
+    "dark": ("#353b47", "#6b9be0"),
+}  # blocked, may attend
 
 WEIGHT_COLORMAP = "Blues"
 
@@ -112,14 +143,22 @@ def svg_bytes(figure: Figure) -> bytes:
     """The figure as SVG bytes, at its own size and without the creation date, so that an unchanged figure
     gives identical bytes."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", facecolor=figure.get_facecolor(), metadata={"Date": None})
+    figure.savefig(
+        buffer, format="svg", facecolor=figure.get_facecolor(), metadata={"Date": None}
+    )
     return buffer.getvalue()
 
 
-def _label_axes(ax: Axes, query_labels: Sequence[str] | None, key_labels: Sequence[str] | None) -> None:
+def _label_axes(
+    ax: Axes, query_labels: Sequence[str] | None, key_labels: Sequence[str] | None
+) -> None:
     rows, cols = ax.images[-1].get_array().shape
-    ax.set_xticks(range(cols), key_labels if key_labels is not None else range(cols), rotation=90)
-    ax.set_yticks(range(rows), query_labels if query_labels is not None else range(rows))
+    ax.set_xticks(
+        range(cols), key_labels if key_labels is not None else range(cols), rotation=90
+    )
+    ax.set_yticks(
+        range(rows), query_labels if query_labels is not None else range(rows)
+    )
     ax.set_xlabel("key (attended to)")
     ax.set_ylabel("query (attending)")
     ax.tick_params(length=0)

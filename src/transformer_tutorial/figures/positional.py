@@ -15,7 +15,13 @@ def sinusoidal_encoding_map(length: int = 100, d_model: int = 128) -> Figure:
 
     figure = Figure(figsize=(PAGE_WIDTH, 3.9), layout="constrained")
     ax = figure.subplots()
-    image = ax.imshow(sinusoidal_encoding(length, d_model), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    image = ax.imshow(
+        sinusoidal_encoding(length, d_model),
+        cmap="RdBu_r",
+        vmin=-1,
+        vmax=1,
+        aspect="auto",
+    )
     ax.set_xlabel("column (even: sine, odd: cosine; the frequency falls to the right)")
     ax.set_ylabel("position")
     ax.set_title(f"sinusoidal encoding, {length} positions, d_model = {d_model}")
@@ -32,11 +38,15 @@ def sinusoidal_dimensions(length: int = 120, d_model: int = 128) -> Figure:
     columns = (0, 1, 16, 32, 64)
     figure = Figure(figsize=(PAGE_WIDTH, 5.6), layout="constrained")
     axes = figure.subplots(len(columns), 1, sharex=True)
-    for ax, column, color in zip(axes, columns, ("C0", "C0", "C1", "C2", "C3"), strict=True):
+    for ax, column, color in zip(
+        axes, columns, ("C0", "C0", "C1", "C2", "C3"), strict=True
+    ):
         two_i = column - column % 2
         wavelength = 2 * np.pi * 10000 ** (two_i / d_model)
         wave = "sin" if column % 2 == 0 else "cos"
-        style = ("-" if column % 2 == 0 else "--") + ("o" if column < 2 else "")  # dots: positions are integers
+        style = ("-" if column % 2 == 0 else "--") + (
+            "o" if column < 2 else ""
+        )  # dots: positions are integers
         ax.plot(positions, table[:, column], style, color=color, markersize=2.5)
         ax.set_ylim(-1.15, 1.15)
         ax.set_yticks([-1, 0, 1])
@@ -62,7 +72,13 @@ def sinusoidal_dot_products(length: int = 100, d_model: int = 128) -> Figure:
     figure.colorbar(image, ax=left, label="dot product", shrink=0.85)
     offsets = np.arange(-60, 61)
     for start, style in ((100, "-"), (300, "o")):
-        right.plot(offsets, table[start + offsets] @ table[start], style, markersize=3, label=f"p = {start}")
+        right.plot(
+            offsets,
+            table[start + offsets] @ table[start],
+            style,
+            markersize=3,
+            label=f"p = {start}",
+        )
     right.set_xlabel("offset k")
     right.set_ylabel("PE[p]·PE[p + k]")
     right.set_title("the same curve from\nevery starting position")
@@ -72,12 +88,21 @@ def sinusoidal_dot_products(length: int = 100, d_model: int = 128) -> Figure:
 
 def sinusoidal_variants(length: int = 100, d_model: int = 64) -> Figure:
     """The paper's interleaved table next to tensor2tensor's concatenated one, same length and width."""
-    from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encoding, sinusoidal_encoding
+    from transformer_tutorial.numpy.positional import (
+        concatenated_sinusoidal_encoding,
+        sinusoidal_encoding,
+    )
 
     figure = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
-    tables = (sinusoidal_encoding(length, d_model), concatenated_sinusoidal_encoding(length, d_model))
-    titles = ("the paper: sin and cos\ninterleaved", "tensor2tensor: all sines,\nthen all cosines")
+    tables = (
+        sinusoidal_encoding(length, d_model),
+        concatenated_sinusoidal_encoding(length, d_model),
+    )
+    titles = (
+        "the paper: sin and cos\ninterleaved",
+        "tensor2tensor: all sines,\nthen all cosines",
+    )
     for ax, table, title in zip(axes, tables, titles, strict=True):
         image = ax.imshow(table, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
         ax.set_title(title)
@@ -95,7 +120,9 @@ def alibi_biases(num_heads: int = 8, length: int = 8) -> Figure:
     mask = causal_mask(length)
     figure = Figure(figsize=(PAGE_WIDTH, 3.6), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=(1, 1.3))
-    left.imshow(np.where(mask, bias[0], np.nan), cmap="Blues_r", vmin=bias[0].min(), vmax=0)
+    left.imshow(
+        np.where(mask, bias[0], np.nan), cmap="Blues_r", vmin=bias[0].min(), vmax=0
+    )
     for (row, col), value in np.ndenumerate(bias[0]):
         if mask[row, col]:
             left.text(

@@ -17,20 +17,33 @@ def learning_rate_schedule() -> Figure:
     figure = Figure(figsize=(PAGE_WIDTH, 3.3), layout="constrained")
     for ax, (d_model, warmup, factor, steps, title) in zip(
         figure.subplots(1, 2),
-        ((512, 4000, 1.0, 100_000, "the paper's base model"), (64, 200, 0.3, 400, "the reversal model here")),
+        (
+            (512, 4000, 1.0, 100_000, "the paper's base model"),
+            (64, 200, 0.3, 400, "the reversal model here"),
+        ),
         strict=True,
     ):
         step = np.unique(np.linspace(1, steps, 400).astype(int))
         ax.plot(step, [learning_rate(int(s), d_model, warmup, factor) for s in step])
-        ax.axvline(warmup, color=muted(), linestyle=":", label=f"warm-up ends\n(step {warmup:,})")
+        ax.axvline(
+            warmup,
+            color=muted(),
+            linestyle=":",
+            label=f"warm-up ends\n(step {warmup:,})",
+        )
         ax.set_xlabel("step")
         ax.set_ylabel("learning rate")
-        ax.set_title(f"{title}\nd_model={d_model}, warmup={warmup:,}, factor={factor}", fontsize=9)
+        ax.set_title(
+            f"{title}\nd_model={d_model}, warmup={warmup:,}, factor={factor}",
+            fontsize=9,
+        )
         ax.legend()
     return figure
 
 
-def smoothed_target_distribution(vocab_size: int = 13, smoothing: float = 0.1, correct: int = 5) -> Figure:
+def smoothed_target_distribution(
+    vocab_size: int = 13, smoothing: float = 0.1, correct: int = 5
+) -> Figure:
     """What label smoothing asks the model to predict, next to the one-hot target it replaces."""
     import torch
 
@@ -67,7 +80,18 @@ def sampling_distributions() -> Figure:
     """One next-token distribution reshaped by temperature and by top-k (fixed logits over ten characters)."""
     from transformer_tutorial.numpy.decoder_only import next_token_probabilities
 
-    characters = ["␣", "e", "t", "a", "o", "i", "n", "s", "r", "h"]  # ␣ stands for the space character
+    characters = [
+        "␣",
+        "e",
+        "t",
+        "a",
+        "o",
+        "i",
+        "n",
+        "s",
+        "r",
+        "h",
+    ]  # ␣ stands for the space character
     logits = np.array([2.4, 2.0, 1.5, 1.2, 1.0, 0.8, 0.5, 0.2, -0.2, -0.6])
     settings = [(1.0, None), (0.5, None), (2.0, None), (1.0, 3)]
     figure = Figure(figsize=(PAGE_WIDTH, 4.8), layout="constrained")
@@ -76,7 +100,10 @@ def sampling_distributions() -> Figure:
         probabilities = next_token_probabilities(logits, temperature, top_k)
         ax.bar(range(len(characters)), probabilities, color="C0")
         ax.set_xticks(range(len(characters)), characters)
-        ax.set_title(f"temperature {temperature:g}" + ("" if top_k is None else f", top-k {top_k}"))
+        ax.set_title(
+            f"temperature {temperature:g}"
+            + ("" if top_k is None else f", top-k {top_k}")
+        )
     for ax in figure.axes[2:]:
         ax.set_xlabel("next character")
     for ax in figure.axes[::2]:
@@ -91,7 +118,9 @@ def parallelism(results: dict[str, Any]) -> Figure:
     batches = sorted({row["batch"] for row in results["layers"]})
     figure = Figure(figsize=(PAGE_WIDTH, 6.8), layout="constrained")
     # The layers at each batch size side by side on top, generation below across the whole width.
-    panels = figure.subplot_mosaic([[str(batch) for batch in batches], ["decoder"] * len(batches)])
+    panels = figure.subplot_mosaic(
+        [[str(batch) for batch in batches], ["decoder"] * len(batches)]
+    )
     axes = [*(panels[str(batch)] for batch in batches), panels["decoder"]]
     width = results["settings"]["width"]
     for ax, batch in zip(axes, batches, strict=False):
@@ -103,7 +132,9 @@ def parallelism(results: dict[str, Any]) -> Figure:
             ("lstm_ms", "s-", "LSTM layer"),
         ):
             ax.loglog(lengths, [row[key] for row in rows], style, label=label)
-        ax.set(xlabel="sequence length", title=f"one layer, width {width}, batch {batch}")
+        ax.set(
+            xlabel="sequence length", title=f"one layer, width {width}, batch {batch}"
+        )
         ax.set_xticks(lengths, [str(length) for length in lengths], rotation=45)
         ax.minorticks_off()  # the labels of a log axis's minor ticks would print over the lengths
     decoder = results["decoder"]
@@ -116,10 +147,17 @@ def parallelism(results: dict[str, Any]) -> Figure:
         axes[-1].loglog(targets, [row[key] for row in decoder], style, label=label)
     axes[0].set_ylabel("forward time (ms)")
     axes[0].legend(fontsize=8)
-    axes[-1].set(xlabel="target tokens T", ylabel="time (ms)", title="computing T target positions")
+    axes[-1].set(
+        xlabel="target tokens T",
+        ylabel="time (ms)",
+        title="computing T target positions",
+    )
     axes[-1].set_xticks(targets, [str(target) for target in targets])
     axes[-1].minorticks_off()
     axes[-1].legend()
     machine = results["machine"]
-    figure.suptitle(f"measured on {machine['cpu']}, {machine['torch_threads']} thread, {results['date']}", fontsize=9)
+    figure.suptitle(
+        f"measured on {machine['cpu']}, {machine['torch_threads']} thread, {results['date']}",
+        fontsize=9,
+    )
     return figure

@@ -18,7 +18,9 @@ def vit_digits_confusion(results: dict[str, Any]) -> Figure:
     for (row, col), count in np.ndenumerate(confusion):
         if count:
             color = "white" if count > confusion.max() / 2 else "black"
-            ax.text(col, row, str(count), ha="center", va="center", fontsize=9, color=color)
+            ax.text(
+                col, row, str(count), ha="center", va="center", fontsize=9, color=color
+            )
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit")
@@ -52,25 +54,67 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
     for col, example in enumerate(examples):
         strip[:, col * step : col * step + 8] = example["image"]
         for edge in range(patch_size, 8, patch_size):
-            axes[0].plot([col * step + edge - 0.5] * 2, [-0.5, 7.5], color="#d9480f", linewidth=1)
-            axes[0].plot([col * step - 0.5, col * step + 7.5], [edge - 0.5] * 2, color="#d9480f", linewidth=1)
-        axes[0].text(col * step + 3.5, -1, f"{example['label']} → {example['predicted']}", ha="center", fontsize=10)
-        frame = Rectangle((col * step - 0.5, -0.5), 8, 8, fill=False, edgecolor="#999999", linewidth=0.8)
+            axes[0].plot(
+                [col * step + edge - 0.5] * 2, [-0.5, 7.5], color="#d9480f", linewidth=1
+            )
+            axes[0].plot(
+                [col * step - 0.5, col * step + 7.5],
+                [edge - 0.5] * 2,
+                color="#d9480f",
+                linewidth=1,
+            )
+        axes[0].text(
+            col * step + 3.5,
+            -1,
+            f"{example['label']} → {example['predicted']}",
+            ha="center",
+            fontsize=10,
+        )
+        frame = Rectangle(
+            (col * step - 0.5, -0.5),
+            8,
+            8,
+            fill=False,
+            edgecolor="#999999",
+            linewidth=0.8,
+        )
         axes[0].add_patch(frame)
     axes[0].imshow(strip, cmap="gray_r", vmin=0, vmax=1)
     axes[0].set_ylabel("test image", fontsize=9)
     for layer, ax in enumerate(axes[1:]):
         strip = np.full((8, step * len(examples) - 1), np.nan)
         for col, example in enumerate(examples):
-            weights = np.array(example["class_attention"][layer]).mean(axis=0)  # (T,): mean over the heads
+            weights = np.array(example["class_attention"][layer]).mean(
+                axis=0
+            )  # (T,): mean over the heads
             grid = weights[1:].reshape(side, side)
-            strip[:, col * step : col * step + 8] = np.kron(grid, np.ones((patch_size, patch_size)))
+            strip[:, col * step : col * step + 8] = np.kron(
+                grid, np.ones((patch_size, patch_size))
+            )
             if side <= 4:
                 for (row, c), value in np.ndenumerate(grid):
-                    x, y = col * step + (c + 0.5) * patch_size - 0.5, (row + 0.5) * patch_size - 0.5
+                    x, y = (
+                        col * step + (c + 0.5) * patch_size - 0.5,
+                        (row + 0.5) * patch_size - 0.5,
+                    )
                     color = "white" if value > 0.6 else "black"
-                    ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
-            ax.text(col * step + 3.5, 8.6, f"self {weights[0]:.2f}", ha="center", va="top", fontsize=8)
+                    ax.text(
+                        x,
+                        y,
+                        f"{value:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color=color,
+                    )
+            ax.text(
+                col * step + 3.5,
+                8.6,
+                f"self {weights[0]:.2f}",
+                ha="center",
+                va="top",
+                fontsize=8,
+            )
         ax.imshow(strip, cmap="Blues", vmin=0, vmax=1)
         ax.set_ylabel(f"layer {layer + 1}", fontsize=9)
     for ax in axes:

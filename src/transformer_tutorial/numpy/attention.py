@@ -27,20 +27,30 @@ from transformer_tutorial.checks import (
 
 
 # --8<-- [start:softmax]
-def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np.ndarray:
+def softmax(
+    x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None
+) -> np.ndarray:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
-    Softmax does not change when the same constant is added to every entry along ``axis``, so subtracting the
-    largest entry first changes nothing mathematically, and keeps ``exp`` from overflowing.
+    Softmax does not change when the same constant is added to every entry along
+    ``axis``, so subtracting the
+    largest entry first changes nothing mathematically, and keeps ``exp`` from
+    overflowing.
 
     Args:
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
-        mask: Optional boolean array that broadcasts to ``x.shape``; True where an entry may receive weight.
-            Masked entries get exactly zero, and a slice with no True entry is all zeros instead of NaN.
+        mask: Optional boolean array that broadcasts to ``x.shape``; True where an
+        entry
+        may receive weight.
+            Masked entries get exactly zero, and a slice with no True entry is all
+            zeros
+            instead of NaN.
 
     Returns:
-        An array of ``x.shape`` whose slices along ``axis`` are non-negative and sum to one (zero where the
+        An array of ``x.shape`` whose slices along ``axis`` are non-negative and sum
+        to
+        one (zero where the
         whole slice is masked).
 
     Examples:
@@ -48,7 +58,8 @@ def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np
         array([0.09  , 0.2447, 0.6652])
         >>> softmax(np.array([1000.0, 1000.0]))  # exp(1000) alone would overflow
         array([0.5, 0.5])
-        >>> softmax(np.array([1.0, 2.0, 3.0]), mask=np.array([True, True, False])).round(4)
+        >>> softmax(np.array([1.0, 2.0, 3.0]), mask=np.array([True, True,
+        False])).round(4)
         array([0.2689, 0.7311, 0.    ])
     """
     x = np.asarray(x)
@@ -62,7 +73,8 @@ def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np
         return np.zeros_like(x)
     row_max = x.max(axis=axis, keepdims=True)  # a constant shift
     if mask is not None:
-        row_max = np.where(np.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
+        # a fully masked slice has max -inf
+        row_max = np.where(np.isfinite(row_max), row_max, 0.0)
     exps = np.exp(x - row_max)
     total = exps.sum(axis=axis, keepdims=True)
     return exps / np.where(total > 0, total, 1.0)
@@ -73,7 +85,10 @@ def softmax(x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None) -> np
 
 # --8<-- [start:scaled_dot_product_attention]
 def scaled_dot_product_attention(
-    query: np.ndarray, key: np.ndarray, value: np.ndarray, mask: np.ndarray | None = None
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """softmax(Q Kᵀ / √d) V, returning the output and the attention weights.
 
@@ -81,11 +96,14 @@ def scaled_dot_product_attention(
         query: (..., T, d) queries.
         key: (..., S, d) keys.
         value: (..., S, d_v) values.
-        mask: Optional boolean (T, S), or an array with one entry per score dimension (each of size 1 or the
+        mask: Optional boolean (T, S), or an array with one entry per score dimension
+        (each of size 1 or the
             full size), True where a query may attend to a key.
 
     Returns:
-        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query that may attend to nothing
+        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
+        that
+        may attend to nothing
         (a fully masked row, or no keys at all) gets zero weights and a zero output.
 
     Examples:
@@ -96,10 +114,12 @@ def scaled_dot_product_attention(
         >>> w.round(3), out.round(2)
         (array([[0.67, 0.33]]), array([[13.3]]))
     """
-    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)  # as NumPy reads lists
+    # as NumPy reads lists
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)  # (..., T, S); scaling q first is T·d work, not T·S
+    # (..., T, S); scaling q first is T·d work, not T·S
+    scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
@@ -117,7 +137,8 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
     D / H features.
 
     Examples:
-        >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, 2 tokens, 6 features
+        >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, 2 tokens, 6
+        features
         >>> split_heads(x, 3)[0, 1]  # head 1: features 2 and 3 of both tokens
         array([[2., 3.],
                [8., 9.]])
@@ -150,9 +171,13 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
 
 # --8<-- [start:masks]
 def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
-    """(T, S) boolean mask that lets each query see its own position and the ones before it.
+    """(T, S) boolean mask that lets each query see its own position and the ones
+    before
+    it.
 
-    The queries are taken to be the last T of the S positions, so the same mask serves a decoder that has
+    The queries are taken to be the last T of the S positions, so the same mask
+    serves a
+    decoder that has
     cached S - T earlier keys.
 
     Examples:
@@ -167,18 +192,25 @@ def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
     check_positive_int("query_length", query_length, allow_zero=True)
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
-        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
+        raise ValueError(
+            f"key_length={key_length} is shorter than query_length={query_length}"
+        )
     offset = key_length - query_length
     return np.arange(key_length)[None, :] <= np.arange(query_length)[:, None] + offset
 
 
 def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
-    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every key that is not padding.
+    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every
+    key
+    that is not padding.
 
-    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T, S) score array.
+    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
+    S)
+    score array.
 
     Examples:
-        >>> padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).astype(int)
+        >>> padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]),
+        pad_id=0).astype(int)
         array([[[1, 1, 0, 0]],
         <BLANKLINE>
                [[1, 0, 0, 0]]])
@@ -222,11 +254,15 @@ def to_mha_key_padding_mask(mask: np.ndarray) -> np.ndarray:
     """
     check_bool("mask", mask)
     if mask.ndim != 3 or mask.shape[1] != 1:
-        raise ValueError(f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}")
+        raise ValueError(
+            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}"
+        )
     return ~mask[:, 0, :]
 
 
-def from_mha_mask(attn_mask: np.ndarray | None, key_padding_mask: np.ndarray | None = None) -> np.ndarray:
+def from_mha_mask(
+    attn_mask: np.ndarray | None, key_padding_mask: np.ndarray | None = None
+) -> np.ndarray:
     """``nn.MultiheadAttention``'s masks (True = blocked) as one of ours (True = may attend).
 
     Args:
@@ -249,7 +285,8 @@ def from_mha_mask(attn_mask: np.ndarray | None, key_padding_mask: np.ndarray | N
 # --8<-- [start:multi_head_attention_params]
 @dataclass
 class MultiHeadAttentionParams:
-    """The weights of multi-head attention, in the paper's orientation: ``x @ w + b``.
+    """The weights of multi-head attention, in the paper's orientation: ``x @ w +
+    b``.
 
     ``w_q``, ``w_k``, ``w_v`` (D, D) hold the H heads' matrices side by side: columns
     ``i·d : (i+1)·d`` are head i's. ``w_o`` (D, D) maps the merged heads back to D.
@@ -287,7 +324,9 @@ class MultiHeadAttentionParams:
         return self.w_q.shape[0]
 
     @classmethod
-    def random(cls, d_model: int, num_heads: int, rng: np.random.Generator) -> MultiHeadAttentionParams:
+    def random(
+        cls, d_model: int, num_heads: int, rng: np.random.Generator
+    ) -> MultiHeadAttentionParams:
         """Weights drawn uniformly from ±1/√D (the scale of ``nn.Linear``'s default), biases likewise."""
         check_positive_int("d_model", d_model)
         bound = 1 / np.sqrt(d_model)
@@ -295,17 +334,31 @@ class MultiHeadAttentionParams:
         def draw(*shape: int) -> np.ndarray:
             return rng.uniform(-bound, bound, size=shape)
 
-        return cls(*(draw(d_model, d_model) for _ in range(4)), *(draw(d_model) for _ in range(4)), num_heads)
+        return cls(
+            *(draw(d_model, d_model) for _ in range(4)),
+            *(draw(d_model) for _ in range(4)),
+            num_heads,
+        )
 
     def head(self, i: int) -> tuple[np.ndarray, ...]:
         """Head i's own projections: (W_i^Q, b_i^Q, W_i^K, b_i^K, W_i^V, b_i^V), each (D, d) or (d,)."""
         d = self.d_model // self.num_heads
         cols = slice(i * d, (i + 1) * d)
-        return self.w_q[:, cols], self.b_q[cols], self.w_k[:, cols], self.b_k[cols], self.w_v[:, cols], self.b_v[cols]
+        return (
+            self.w_q[:, cols],
+            self.b_q[cols],
+            self.w_k[:, cols],
+            self.b_k[cols],
+            self.w_v[:, cols],
+            self.b_v[cols],
+        )
 
 
 def check_inputs(
-    query: np.ndarray, key: np.ndarray, value: np.ndarray, params: MultiHeadAttentionParams
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    params: MultiHeadAttentionParams,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """query (B, T, D), key and value (B, S, D) as arrays (nested lists are read as NumPy would), checked."""
     query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
@@ -323,7 +376,8 @@ def multi_head_attention_per_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Multi-head attention written as the definition reads: one loop turn per head.
 
-    Each head projects the inputs with its own weights and attends on its own; the head
+    Each head projects the inputs with its own weights and attends on its own; the
+    head
     outputs are concatenated along the features and projected by W^O.
 
     Args:

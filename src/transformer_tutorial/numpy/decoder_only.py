@@ -24,7 +24,12 @@ from transformer_tutorial.checks import (
     check_tokens,
 )
 from transformer_tutorial.numpy.attention import causal_mask, softmax
-from transformer_tutorial.numpy.layers import EncoderLayerParams, LayerNormParams, encoder_layer, layer_norm
+from transformer_tutorial.numpy.layers import (
+    EncoderLayerParams,
+    LayerNormParams,
+    encoder_layer,
+    layer_norm,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,14 @@ class DecoderOnlyConfig:
     eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len"):
+        for name in (
+            "vocab_size",
+            "d_model",
+            "num_heads",
+            "num_layers",
+            "d_ff",
+            "max_len",
+        ):
             check_positive_int(name, getattr(self, name))
         check_heads(self.d_model, self.num_heads)
         check_probability("dropout", self.dropout)
@@ -75,7 +87,9 @@ def decoder_only(tokens: np.ndarray, params: DecoderOnlyParams) -> np.ndarray:
     """Token ids (B, T) -> logits (B, T, V): position
     t scores every candidate for token t + 1.
 
-    Position t sees tokens 0 … t only (the causal mask), so all T predictions come from one pass.
+    Position t sees tokens 0 … t only (the causal mask), so all T predictions come
+    from
+    one pass.
     """
     config = params.config
     check_tokens("tokens", tokens, config.vocab_size, config.max_len)
@@ -105,9 +119,13 @@ def next_token_probabilities(
 
     Args:
         logits: (..., V) scores for the next token.
-        temperature: Above 0. Below 1 sharpens the distribution towards the largest logit (near 0 it is greedy
-            decoding), above 1 flattens it towards uniform; 1 leaves the model's distribution as it is.
-        top_k: Keep only the k largest logits (and any tied with the k-th) and give the rest probability 0;
+        temperature: Above 0. Below 1 sharpens the distribution towards the largest
+        logit (near 0 it is greedy
+            decoding), above 1 flattens it towards uniform; 1 leaves the model's
+            distribution as it is.
+        top_k: Keep only the k largest logits (and any tied with the k-th) and give
+        the
+        rest probability 0;
             None keeps all V. ``top_k=1`` is greedy decoding.
 
     Returns:
@@ -117,9 +135,11 @@ def next_token_probabilities(
         >>> logits = np.log(np.array([0.5, 0.3, 0.2]))
         >>> next_token_probabilities(logits).round(3)
         array([0.5, 0.3, 0.2])
-        >>> next_token_probabilities(logits, top_k=2).round(3)  # 0.5 and 0.3, renormalised
+        >>> next_token_probabilities(logits, top_k=2).round(3)  # 0.5 and 0.3,
+        renormalised
         array([0.625, 0.375, 0.   ])
-        >>> next_token_probabilities(logits, temperature=0.5).round(3)  # squared, renormalised
+        >>> next_token_probabilities(logits, temperature=0.5).round(3)  # squared,
+        renormalised
         array([0.658, 0.237, 0.105])
     """
     check_positive_number("temperature", temperature)
@@ -139,7 +159,9 @@ def sample_from(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarr
     """One index per row of (..., V) probabilities,
     drawn with one uniform number per row (inverse CDF).
 
-    The draw is the first index whose cumulative probability exceeds u · total, with u uniform in [0, 1): an
+    The draw is the first index whose cumulative probability exceeds u · total, with
+    u
+    uniform in [0, 1): an
     index of probability 0 is never drawn. Returns (...,) int64.
     """
     cumulative = np.cumsum(probabilities, axis=-1, dtype=np.float64)  # (..., V)
@@ -171,14 +193,20 @@ def generate(
     _check_room(prompt.shape[1], max_new_tokens, params.config.max_len)
     tokens = prompt
     for _ in range(max_new_tokens):
-        probabilities = next_token_probabilities(decoder_only(tokens, params)[:, -1], temperature, top_k)
-        tokens = np.concatenate([tokens, sample_from(probabilities, rng)[:, None]], axis=1)
+        probabilities = next_token_probabilities(
+            decoder_only(tokens, params)[:, -1], temperature, top_k
+        )
+        tokens = np.concatenate(
+            [tokens, sample_from(probabilities, rng)[:, None]], axis=1
+        )
     return tokens
 
 
 def _check_room(prompt_length: int, max_new_tokens: int, max_len: int) -> None:
     if prompt_length == 0:
-        raise ValueError("prompt must hold at least one token per sequence, got shape (B, 0)")
+        raise ValueError(
+            "prompt must hold at least one token per sequence, got shape (B, 0)"
+        )
     if prompt_length + max_new_tokens > max_len:
         raise ValueError(
             f"a prompt of {prompt_length} tokens plus max_new_tokens={max_new_tokens} is more than the model's "

@@ -17,7 +17,11 @@ import numpy as np
 
 from transformer_tutorial.checks import check_ndim, check_tokens, format_shape
 from transformer_tutorial.config import EncoderOnlyConfig
-from transformer_tutorial.numpy.attention import MultiHeadAttentionParams, multi_head_attention, padding_mask
+from transformer_tutorial.numpy.attention import (
+    MultiHeadAttentionParams,
+    multi_head_attention,
+    padding_mask,
+)
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
     FeedForwardParams,
@@ -48,7 +52,8 @@ class EncoderOnlyParams:
     ) -> EncoderOnlyParams:
         """Our parameters from the tensors of a BERT checkpoint.
 
-        The names are those of Hugging Face's ``BertModel``, without the ``bert.`` prefix. Linear weights are
+        The names are those of Hugging Face's ``BertModel``, without the ``bert.``
+        prefix. Linear weights are
         stored (out, in) there and (in, out) here."""
 
         def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +114,9 @@ class EncoderOnlyParams:
     # --8<-- [end:from_bert]
 
 
-def _check_token_types(token_types: np.ndarray, tokens: np.ndarray, type_vocab_size: int) -> None:
+def _check_token_types(
+    token_types: np.ndarray, tokens: np.ndarray, type_vocab_size: int
+) -> None:
     if token_types.shape != tokens.shape:
         raise ValueError(
             f"token_types must have the shape of tokens {format_shape(tokens.shape)}, "
@@ -127,8 +134,10 @@ def embed(
     """Token ids (B, T) -> (B, T, D):
     LayerNorm(word + position + token type). No √D scale, unlike the paper.
 
-    ``token_types`` (B, T) says which segment each token belongs to (0 for a single sentence); None means 0
-    everywhere, and even then row 0 of the token-type table is added to every position.
+    ``token_types`` (B, T) says which segment each token belongs to (0 for a single
+    sentence); None means 0
+    everywhere, and even then row 0 of the token-type table is added to every
+    position.
     """
     config = params.config
     check_tokens("tokens", tokens, config.vocab_size, config.max_len)
@@ -160,10 +169,13 @@ def encoder_only(
         tokens: (B, T) ids, padded on the right with ``config.pad_id``.
         params: The weights.
         token_types: (B, T) segment ids, or None for a single segment.
-        return_weights: Also return each layer's attention weights, (B, H, T, T) per layer.
+        return_weights: Also return each layer's attention weights, (B, H, T, T) per
+        layer.
 
     Returns:
-        ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L weight arrays or None.
+        ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L
+        weight
+        arrays or None.
     """
     # (B, 1, T): nobody attends to padding
     mask = padding_mask(tokens, params.config.pad_id)

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer_tutorial.numpy.attention import MultiHeadAttentionParams, multi_head_attention
+from transformer_tutorial.numpy.attention import (
+    MultiHeadAttentionParams,
+    multi_head_attention,
+)
 
 _erf = np.frompyfunc(math.erf, 1, 1)
 
@@ -27,7 +30,10 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(x.dtype))
 
 
-ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"relu": relu, "gelu": gelu}
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": relu,
+    "gelu": gelu,
+}
 
 
 @dataclass
@@ -76,7 +82,9 @@ def layer_norm(x: np.ndarray, params: LayerNormParams) -> np.ndarray:
     """Normalise each position's D features to mean 0
     and variance 1, then scale and shift them (learned).
 
-    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside the square root, as in
+    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside
+    the
+    square root, as in
     ``nn.LayerNorm``. (..., D) -> (..., D).
     """
     centred = x - x.mean(axis=-1, keepdims=True)
@@ -93,7 +101,8 @@ def feed_forward(x: np.ndarray, params: FeedForwardParams) -> np.ndarray:
     """The position-wise feed-forward network:
     linear (D -> F), activation, linear (F -> D).
 
-    It sees one position at a time: the same weights transform every position, and no information moves
+    It sees one position at a time: the same weights transform every position, and no
+    information moves
     between positions (that is attention's job). (..., D) -> (..., D).
     """
     hidden = ACTIVATIONS[params.activation](x @ params.w_1 + params.b_1)
@@ -114,8 +123,10 @@ def add_and_norm(
     LayerNorm after the sum (post-norm) or before (pre-norm).
 
     Post-norm, the paper's form: ``LayerNorm(x + sublayer(x))``.
-    Pre-norm: ``x + sublayer(LayerNorm(x))``, which leaves the residual path free of normalisation.
-    (Dropout on the sub-layer's output belongs here too; the NumPy backend only runs inference.)
+    Pre-norm: ``x + sublayer(LayerNorm(x))``, which leaves the residual path free of
+    normalisation.
+    (Dropout on the sub-layer's output belongs here too; the NumPy backend only runs
+    inference.)
     """
     if norm_first:
         return x + sublayer(layer_norm(x, norm))
@@ -163,10 +174,13 @@ def decoder_layer(
     memory_mask: np.ndarray | None = None,
     norm_first: bool = False,
 ) -> np.ndarray:
-    """Masked self-attention over the target so far, cross-attention over the encoder's
+    """Masked self-attention over the target so far, cross-attention over the
+    encoder's
     output ("memory"), then the feed-forward network, each wrapped in Add & Norm.
 
-    y: (B, T, D) target; memory: (B, S, D) encoder output; self_mask: (T, T) or (B, T, T), causal and target
+    y: (B, T, D) target; memory: (B, S, D) encoder output; self_mask: (T, T) or (B,
+    T,
+    T), causal and target
     padding; memory_mask: (B, 1, S) source padding. Returns (B, T, D).
     """
     y = add_and_norm(

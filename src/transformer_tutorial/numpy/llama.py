@@ -16,9 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer_tutorial.checks import check_heads, check_kv_heads, check_positive_int, check_tokens
+from transformer_tutorial.checks import (
+    check_heads,
+    check_kv_heads,
+    check_positive_int,
+    check_tokens,
+)
 from transformer_tutorial.numpy.attention import causal_mask
-from transformer_tutorial.numpy.modern import GroupedQueryAttentionParams, grouped_query_attention_layer
+from transformer_tutorial.numpy.modern import (
+    GroupedQueryAttentionParams,
+    grouped_query_attention_layer,
+)
 
 
 @dataclass(frozen=True)
@@ -46,12 +54,22 @@ class LlamaConfig:
     eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "num_heads", "num_kv_heads", "num_layers", "d_ff", "max_len"):
+        for name in (
+            "vocab_size",
+            "d_model",
+            "num_heads",
+            "num_kv_heads",
+            "num_layers",
+            "d_ff",
+            "max_len",
+        ):
             check_positive_int(name, getattr(self, name))
         check_heads(self.d_model, self.num_heads)
         check_kv_heads(self.num_heads, self.num_kv_heads)
         if (self.d_model // self.num_heads) % 2:
-            raise ValueError(f"RoPE pairs features: d_model / num_heads = {self.d_model // self.num_heads} is odd")
+            raise ValueError(
+                f"RoPE pairs features: d_model / num_heads = {self.d_model // self.num_heads} is odd"
+            )
 
 
 @dataclass
@@ -93,7 +111,8 @@ class LlamaDecoderParams:
 def rms_norm(x: np.ndarray, params: RMSNormParams) -> np.ndarray:
     """Divide each position's features by their root mean square, then scale them.
 
-    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no learned
+    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no
+    learned
     shift): x / √(mean(x²) + ε) · weight.
     """
     mean_square = np.mean(x * x, axis=-1, keepdims=True)
@@ -112,7 +131,8 @@ def silu(x: np.ndarray) -> np.ndarray:
 def swiglu(x: np.ndarray, params: SwiGLUParams) -> np.ndarray:
     """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down.
 
-    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of the
+    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of
+    the
     other passes: three D × F matrices where the paper's network has two.
     """
     return (silu(x @ params.w_gate) * (x @ params.w_up)) @ params.w_down
@@ -127,9 +147,11 @@ def llama_block(
     params: LlamaBlockParams,
     mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)).
+    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h +
+    SwiGLU(RMSNorm(h)).
 
-    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE on
+    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE
+    on
     its queries and keys.
     """
     normed = rms_norm(x, params.attention_norm)
@@ -159,4 +181,6 @@ def llama_decoder(tokens: np.ndarray, params: LlamaDecoderParams) -> np.ndarray:
     mask = causal_mask(tokens.shape[1])
     for block in params.blocks:
         x = llama_block(x, block, mask)
-    return rms_norm(x, params.final_norm) @ params.token_embedding.T  # weight tying, as in the site's GPT
+    return (
+        rms_norm(x, params.final_norm) @ params.token_embedding.T
+    )  # weight tying, as in the site's GPT

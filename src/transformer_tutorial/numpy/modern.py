@@ -33,16 +33,22 @@ from transformer_tutorial.numpy.attention import (
 from transformer_tutorial.numpy.positional import rotary_embedding
 
 
-def _grouped_mask(mask: np.ndarray | None, num_heads: int, num_kv_heads: int) -> np.ndarray | None:
+def _grouped_mask(
+    mask: np.ndarray | None, num_heads: int, num_kv_heads: int
+) -> np.ndarray | None:
     """A mask for (B, H, T, S) scores, reshaped for grouped (B, G, H / G, T, S) scores."""
     if mask is None or mask.ndim == 2:
         return mask
     if mask.ndim != 4:
-        raise ValueError(f"mask must have 2 dimensions (T, S) or 4 (B, H, T, S), got shape {format_shape(mask.shape)}")
+        raise ValueError(
+            f"mask must have 2 dimensions (T, S) or 4 (B, H, T, S), got shape {format_shape(mask.shape)}"
+        )
     batch, heads, rows, cols = mask.shape
     if heads == num_heads and heads != 1:
         return mask.reshape(batch, num_kv_heads, num_heads // num_kv_heads, rows, cols)
-    return mask[:, :, None]  # a head axis of size 1 broadcasts over groups and their members alike
+    return mask[
+        :, :, None
+    ]  # a head axis of size 1 broadcasts over groups and their members alike
 
 
 # --8<-- [start:grouped_query_attention]
@@ -57,7 +63,8 @@ def grouped_query_attention(
     Query head h reads key/value head h // (H / G).
 
     G = H is multi-head attention, G = 1 is multi-query attention. The queries are
-    regrouped as (B, G, H / G, T, d) so that every member of a group meets its group's
+    regrouped as (B, G, H / G, T, d) so that every member of a group meets its
+    group's
     keys by broadcasting: the keys and values are never copied H / G times.
 
     Args:
@@ -130,7 +137,9 @@ class GroupedQueryAttentionParams:
         return self.w_q.shape[0]
 
     @classmethod
-    def from_multi_head(cls, params: MultiHeadAttentionParams) -> GroupedQueryAttentionParams:
+    def from_multi_head(
+        cls, params: MultiHeadAttentionParams
+    ) -> GroupedQueryAttentionParams:
         """Multi-head attention's weights as grouped-query weights with G = H."""
         return cls(
             params.w_q, params.w_k, params.w_v, params.w_o, params.b_q, params.b_k, params.b_v, params.b_o,
@@ -161,16 +170,24 @@ def grouped_query_attention_layer(
     head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d)
     k = split_heads(key @ params.w_k + params.b_k, params.num_kv_heads)  # (B, G, S, d)
-    v = split_heads(value @ params.w_v + params.b_v, params.num_kv_heads)  # (B, G, S, d)
+    v = split_heads(
+        value @ params.w_v + params.b_v, params.num_kv_heads
+    )  # (B, G, S, d)
     if rope:
         q, k = rotary_embedding(q), rotary_embedding(k)
-    heads, weights = grouped_query_attention(q, k, v, head_mask)  # (B, H, T, d), (B, H, T, S)
+    heads, weights = grouped_query_attention(
+        q, k, v, head_mask
+    )  # (B, H, T, d), (B, H, T, S)
     return merge_heads(heads) @ params.w_o + params.b_o, weights
 
 
 def _block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     """The part of a broadcastable mask for some query rows and key columns (an axis of size 1 stays whole)."""
-    return mask[..., rows if mask.shape[-2] > 1 else slice(None), cols if mask.shape[-1] > 1 else slice(None)]
+    return mask[
+        ...,
+        rows if mask.shape[-2] > 1 else slice(None),
+        cols if mask.shape[-1] > 1 else slice(None),
+    ]
 
 
 # --8<-- [start:tiled_attention]
@@ -181,13 +198,18 @@ def tiled_attention(
     mask: np.ndarray | None = None,
     block_size: int = 64,
 ) -> np.ndarray:
-    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of scores.
+    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of
+    scores.
 
-    For each block of queries, the keys are read one block at a time. Every query keeps
-    a running maximum m of the scores it has seen, the running sum l of exp(score - m),
-    and the running weighted sum of values. When a block raises the maximum, the old sum
+    For each block of queries, the keys are read one block at a time. Every query
+    keeps
+    a running maximum m of the scores it has seen, the running sum l of exp(score -
+    m),
+    and the running weighted sum of values. When a block raises the maximum, the old
+    sum
     and the old output are multiplied by exp(m_old - m_new), which is what they would
-    have been had the new maximum been subtracted from the start (the online softmax).
+    have been had the new maximum been subtracted from the start (the online
+    softmax).
     At the end, the output is divided by l. A tile that the mask blocks entirely is
     skipped.
 

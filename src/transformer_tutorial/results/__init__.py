@@ -31,13 +31,19 @@ def _folder() -> Path:
 def names() -> list[str]:
     """The names of every stored result, sorted."""
     entries = resources.files(__name__).iterdir()
-    return sorted(entry.name.removesuffix(".json") for entry in entries if entry.name.endswith(".json"))
+    return sorted(
+        entry.name.removesuffix(".json")
+        for entry in entries
+        if entry.name.endswith(".json")
+    )
 
 
 def path(name: str) -> Path:
     """Where the result ``name`` is stored (it need not exist yet: ``save`` writes there)."""
     if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise ValueError(f"a result name is a plain file stem like 'cpu-benchmark', got {name!r}")
+        raise ValueError(
+            f"a result name is a plain file stem like 'cpu-benchmark', got {name!r}"
+        )
     return _folder() / f"{name}.json"
 
 
@@ -49,16 +55,26 @@ def load(name: str) -> Any:
     """
     known = names()
     if name not in known:
-        raise KeyError(f"no stored result named {name!r}; the known results are: {', '.join(known)}")
-    return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8"))
+        raise KeyError(
+            f"no stored result named {name!r}; the known results are: {', '.join(known)}"
+        )
+    return json.loads(
+        resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
+    )
 
 
 def dumps(data: dict[str, Any]) -> str:
     """A result as JSON text with one row per line, so that a stored file reads and diffs well."""
     parts = []
     for key, value in data.items():
-        if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
-            rows = ",\n".join("  " + json.dumps(row, ensure_ascii=False) for row in value)
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(row, dict) for row in value)
+        ):
+            rows = ",\n".join(
+                "  " + json.dumps(row, ensure_ascii=False) for row in value
+            )
             parts.append(f" {json.dumps(key)}: [\n{rows}\n ]")
         else:
             parts.append(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")

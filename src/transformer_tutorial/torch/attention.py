@@ -40,20 +40,29 @@ def to_numpy(tensor: Tensor) -> np.ndarray:
 
 
 # --8<-- [start:softmax]
-def softmax(x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None) -> torch.Tensor:
+def softmax(
+    x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
-    Softmax does not change when the same constant is added to every entry along ``axis``, so subtracting the
-    largest entry first changes nothing mathematically, and keeps ``exp`` from overflowing.
+    Softmax does not change when the same constant is added to every entry along
+    ``axis``, so subtracting the
+    largest entry first changes nothing mathematically, and keeps ``exp`` from
+    overflowing.
 
     Args:
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
-        mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an entry may receive weight.
-            Masked entries get exactly zero, and a slice with no True entry is all zeros instead of NaN.
+        mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an
+        entry may receive weight.
+            Masked entries get exactly zero, and a slice with no True entry is all
+            zeros
+            instead of NaN.
 
     Returns:
-        A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum to one (zero where the
+        A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum
+        to
+        one (zero where the
         whole slice is masked).
 
     Examples:
@@ -61,7 +70,8 @@ def softmax(x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None) -
         tensor([0.0900, 0.2447, 0.6652])
         >>> softmax(torch.tensor([1000.0, 1000.0]))  # exp(1000) alone would overflow
         tensor([0.5000, 0.5000])
-        >>> softmax(torch.tensor([1.0, 2.0, 3.0]), mask=torch.tensor([True, True, False])).round(decimals=4)
+        >>> softmax(torch.tensor([1.0, 2.0, 3.0]), mask=torch.tensor([True, True,
+        False])).round(decimals=4)
         tensor([0.2689, 0.7311, 0.0000])
     """
     check_array("x", x, torch.Tensor, "torch.Tensor")
@@ -73,9 +83,11 @@ def softmax(x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None) -
         x = x.masked_fill(~mask, float("-inf"))
     if x.shape[axis] == 0:  # nothing to normalise over
         return torch.zeros_like(x)
-    row_max = x.amax(dim=axis, keepdim=True).detach()  # a constant shift: it needs no gradient
+    # a constant shift: it needs no gradient
+    row_max = x.amax(dim=axis, keepdim=True).detach()
     if mask is not None:
-        row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)  # a fully masked slice has max -inf
+        # a fully masked slice has max -inf
+        row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)
     exps = torch.exp(x - row_max)
     total = exps.sum(dim=axis, keepdim=True)
     return exps / torch.where(total > 0, total, 1.0)
@@ -98,13 +110,18 @@ def scaled_dot_product_attention(
         query: (..., T, d) queries.
         key: (..., S, d) keys.
         value: (..., S, d_v) values.
-        mask: Optional boolean (T, S), or a tensor with one entry per score dimension (each of size 1 or the
+        mask: Optional boolean (T, S), or a tensor with one entry per score dimension
+        (each of size 1 or the
             full size), True where a query may attend to a key.
-        dropout_p: Probability of zeroing each weight before it multiplies the values; keep it 0 outside
+        dropout_p: Probability of zeroing each weight before it multiplies the
+        values;
+        keep it 0 outside
             training. The returned weights are the ones before dropout.
 
     Returns:
-        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query that may attend to nothing
+        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
+        that
+        may attend to nothing
         (a fully masked row, or no keys at all) gets zero weights and a zero output.
 
     Examples:
@@ -115,14 +132,19 @@ def scaled_dot_product_attention(
         >>> w.round(decimals=3), out.round(decimals=2)
         (tensor([[0.6700, 0.3300]]), tensor([[13.3000]]))
     """
-    check_float_arrays({"query": query, "key": key, "value": value}, torch.Tensor, "torch.Tensor")
+    check_float_arrays(
+        {"query": query, "key": key, "value": value}, torch.Tensor, "torch.Tensor"
+    )
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)  # (..., T, S); scaling q first is T·d work, not T·S
+    # (..., T, S); scaling q first is T·d work, not T·S
+    scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
-    return F.dropout(weights, dropout_p) @ value if dropout_p else weights @ value, weights
+    return F.dropout(
+        weights, dropout_p
+    ) @ value if dropout_p else weights @ value, weights
 
 
 # --8<-- [end:scaled_dot_product_attention]
@@ -136,7 +158,8 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     D / H features.
 
     Examples:
-        >>> x = torch.arange(12.0).reshape(1, 2, 6)  # 1 sequence, 2 tokens, 6 features
+        >>> x = torch.arange(12.0).reshape(1, 2, 6)  # 1 sequence, 2 tokens, 6
+        features
         >>> split_heads(x, 3)[0, 1]  # head 1: features 2 and 3 of both tokens
         tensor([[2., 3.],
                 [8., 9.]])
@@ -168,10 +191,16 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 # --8<-- [start:masks]
-def causal_mask(query_length: int, key_length: int | None = None, device: torch.device | None = None) -> torch.Tensor:
-    """(T, S) boolean mask that lets each query see its own position and the ones before it.
+def causal_mask(
+    query_length: int, key_length: int | None = None, device: torch.device | None = None
+) -> torch.Tensor:
+    """(T, S) boolean mask that lets each query see its own position and the ones
+    before
+    it.
 
-    The queries are taken to be the last T of the S positions, so the same mask serves a decoder that has
+    The queries are taken to be the last T of the S positions, so the same mask
+    serves a
+    decoder that has
     cached S - T earlier keys.
 
     Examples:
@@ -186,17 +215,24 @@ def causal_mask(query_length: int, key_length: int | None = None, device: torch.
     check_positive_int("query_length", query_length, allow_zero=True)
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
-        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
+        raise ValueError(
+            f"key_length={key_length} is shorter than query_length={query_length}"
+        )
     offset = key_length - query_length
     return (
-        torch.arange(key_length, device=device)[None, :] <= torch.arange(query_length, device=device)[:, None] + offset
+        torch.arange(key_length, device=device)[None, :]
+        <= torch.arange(query_length, device=device)[:, None] + offset
     )
 
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every key that is not padding.
+    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every
+    key
+    that is not padding.
 
-    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T, S) score tensor.
+    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
+    S)
+    score tensor.
 
     Examples:
         >>> padding_mask(torch.tensor([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).int()
@@ -243,11 +279,15 @@ def to_mha_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
     """
     check_bool("mask", mask)
     if mask.ndim != 3 or mask.shape[1] != 1:
-        raise ValueError(f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}")
+        raise ValueError(
+            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}"
+        )
     return ~mask[:, 0, :]
 
 
-def from_mha_mask(attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+def from_mha_mask(
+    attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """``nn.MultiheadAttention``'s masks (True = blocked) as one of ours (True = may attend).
 
     Args:
@@ -269,11 +309,13 @@ def from_mha_mask(attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor
 
 # --8<-- [start:key_value_cache]
 class KeyValueCache:
-    """Keys and values of earlier positions, kept while a model decodes token by token.
+    """Keys and values of earlier positions, kept while a model decodes token by
+    token.
 
     Self-attention appends each new position's key and value (B, H, 1, d) and attends
     over all of them, instead of projecting the whole prefix again at every step.
-    Cross-attention (``static=True``) projects the encoder's memory once and keeps it.
+    Cross-attention (``static=True``) projects the encoder's memory once and keeps
+    it.
     """
 
     def __init__(self, static: bool = False) -> None:
@@ -286,7 +328,8 @@ class KeyValueCache:
         return 0 if self.keys is None else self.keys.shape[2]
 
     def update(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
-        """Append (B, H, T, d) keys and values; return all of them, (B, H, S + T, d)."""
+        """Append (B, H, T, d) keys and values; return all of them, (B, H, S + T,
+        d)."""
         if self.keys is None or self.static:
             self.keys, self.values = keys, values
         else:
@@ -339,7 +382,8 @@ class MultiHeadAttention(nn.Module):
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
         ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend.
-        ``cache``: see ``keys_values``. Returns (B, T, D) and the weights (B, H, T, S).
+        ``cache``: see ``keys_values``. Returns (B, T, D) and the weights (B, H, T,
+        S).
         """
         self.check_inputs(query, key, value)
         q = split_heads(self.q_proj(query), self.num_heads)  # project, split
@@ -358,7 +402,8 @@ class MultiHeadAttention(nn.Module):
         v: Tensor,
         mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """Every head at once: (B, H, T, d) outputs, and weights (None when fused)."""
+        """Every head at once: (B, H, T, d) outputs, and weights (None when
+        fused)."""
         dropout_p = self.dropout if self.training else 0.0
         if self.fused:  # PyTorch's kernel: faster, and it never stores T × S weights
             heads = F.scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
@@ -385,10 +430,18 @@ class MultiHeadAttention(nn.Module):
 
     # --8<-- [end:keys_values]
 
-    def check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
+    def check_inputs(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
+    ) -> None:
         """Raise unless query (B, T, D), key and value (B, S, D) are tensors in the dtype of the weights."""
         inputs = {"query": query, "key": key, "value": value}
-        check_float_arrays(inputs, torch.Tensor, "torch.Tensor", self.q_proj.weight.dtype, "the weights")
+        check_float_arrays(
+            inputs,
+            torch.Tensor,
+            "torch.Tensor",
+            self.q_proj.weight.dtype,
+            "the weights",
+        )
         check_multi_head_inputs(query, key, value, self.d_model)
 
     # --8<-- [start:per_head]
@@ -431,17 +484,36 @@ class MultiHeadAttention(nn.Module):
         PyTorch stacks the three input projections in ``in_proj_weight`` (3D, D): rows 0…D-1 are the query
         projection, then the key, then the value.
         """
-        check_array("module", module, nn.MultiheadAttention, "torch.nn.MultiheadAttention")
-        if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
-            raise ValueError("module must use kdim = vdim = embed_dim, add_bias_kv=False and add_zero_attn=False")
+        check_array(
+            "module", module, nn.MultiheadAttention, "torch.nn.MultiheadAttention"
+        )
+        if (
+            not module._qkv_same_embed_dim
+            or module.bias_k is not None
+            or module.add_zero_attn
+        ):
+            raise ValueError(
+                "module must use kdim = vdim = embed_dim, add_bias_kv=False and add_zero_attn=False"
+            )
         weight = module.in_proj_weight
-        ours = cls(module.embed_dim, module.num_heads, module.dropout, bias=module.in_proj_bias is not None)
+        ours = cls(
+            module.embed_dim,
+            module.num_heads,
+            module.dropout,
+            bias=module.in_proj_bias is not None,
+        )
         ours.to(device=weight.device, dtype=weight.dtype)
         with torch.no_grad():
-            for proj, w in zip((ours.q_proj, ours.k_proj, ours.v_proj), weight.chunk(3), strict=True):
+            for proj, w in zip(
+                (ours.q_proj, ours.k_proj, ours.v_proj), weight.chunk(3), strict=True
+            ):
                 proj.weight.copy_(w)
             if module.in_proj_bias is not None:
-                for proj, b in zip((ours.q_proj, ours.k_proj, ours.v_proj), module.in_proj_bias.chunk(3), strict=True):
+                for proj, b in zip(
+                    (ours.q_proj, ours.k_proj, ours.v_proj),
+                    module.in_proj_bias.chunk(3),
+                    strict=True,
+                ):
                     proj.bias.copy_(b)
                 ours.out_proj.bias.copy_(module.out_proj.bias)
             ours.out_proj.weight.copy_(module.out_proj.weight)
@@ -451,13 +523,19 @@ class MultiHeadAttention(nn.Module):
         """An ``nn.MultiheadAttention`` (batch first) with these weights: the way back from ``from_pytorch``."""
         weight = self.q_proj.weight
         bias = self.q_proj.bias is not None
-        module = nn.MultiheadAttention(self.d_model, self.num_heads, self.dropout, bias=bias, batch_first=True)
+        module = nn.MultiheadAttention(
+            self.d_model, self.num_heads, self.dropout, bias=bias, batch_first=True
+        )
         module.to(device=weight.device, dtype=weight.dtype)
         with torch.no_grad():
-            module.in_proj_weight.copy_(torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight]))
+            module.in_proj_weight.copy_(
+                torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+            )
             module.out_proj.weight.copy_(self.out_proj.weight)
             if bias:
-                module.in_proj_bias.copy_(torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]))
+                module.in_proj_bias.copy_(
+                    torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+                )
                 module.out_proj.bias.copy_(self.out_proj.bias)
         return module
 
@@ -466,17 +544,24 @@ class MultiHeadAttention(nn.Module):
 
         projections = (self.q_proj, self.k_proj, self.v_proj, self.out_proj)
         weights = [to_numpy(proj.weight.T) for proj in projections]
-        biases = [np.zeros(self.d_model) if proj.bias is None else to_numpy(proj.bias) for proj in projections]
+        biases = [
+            np.zeros(self.d_model) if proj.bias is None else to_numpy(proj.bias)
+            for proj in projections
+        ]
         return MultiHeadAttentionParams(*weights, *biases, self.num_heads)
 
 
 def head_projection(proj: nn.Linear, rows: slice, x: Tensor) -> Tensor:
     """x W_iᵀ + b_i: the projection by the ``rows`` of one head (all of them without a bias)."""
-    return F.linear(x, proj.weight[rows], None if proj.bias is None else proj.bias[rows])
+    return F.linear(
+        x, proj.weight[rows], None if proj.bias is None else proj.bias[rows]
+    )
 
 
 @contextmanager
-def recorded_attention(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor | None]]]:
+def recorded_attention(
+    model: nn.Module,
+) -> Iterator[dict[str, list[torch.Tensor | None]]]:
     """Record the attention weights of every ``MultiHeadAttention`` inside ``model`` while the block runs.
 
     Yields a dictionary from each attention module's name (such as ``"decoder.layers.0.cross_attention"``) to
@@ -492,7 +577,9 @@ def recorded_attention(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor
     """
     records: dict[str, list[torch.Tensor | None]] = defaultdict(list)
     handles = [
-        module.register_forward_hook(lambda _, __, output, name=name: records[name].append(output[1]))
+        module.register_forward_hook(
+            lambda _, __, output, name=name: records[name].append(output[1])
+        )
         for name, module in model.named_modules()
         if isinstance(module, MultiHeadAttention)
     ]

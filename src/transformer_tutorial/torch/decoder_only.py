@@ -16,9 +16,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer_tutorial.checks import check_ndim, check_positive_int, check_positive_number, check_tokens
-from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig, DecoderOnlyParams, _check_room
-from transformer_tutorial.torch.attention import KeyValueCache, causal_mask, softmax, to_numpy
+from transformer_tutorial.checks import (
+    check_ndim,
+    check_positive_int,
+    check_positive_number,
+    check_tokens,
+)
+from transformer_tutorial.numpy.decoder_only import (
+    DecoderOnlyConfig,
+    DecoderOnlyParams,
+    _check_room,
+)
+from transformer_tutorial.torch.attention import (
+    KeyValueCache,
+    causal_mask,
+    softmax,
+    to_numpy,
+)
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
@@ -36,7 +50,9 @@ class DecoderOnly(nn.Module):
         self.config = config
         d_model = config.d_model
         self.token_embedding = nn.Embedding(config.vocab_size, d_model)
-        nn.init.normal_(self.token_embedding.weight, std=0.02)  # small logits at first: a near-uniform start
+        nn.init.normal_(
+            self.token_embedding.weight, std=0.02
+        )  # small logits at first: a near-uniform start
         self.positions = LearnedPositionalEmbedding(config.max_len, d_model)
         self.dropout = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList(
@@ -53,7 +69,9 @@ class DecoderOnly(nn.Module):
         )
         self.final_norm = LayerNorm(d_model, config.eps)
         self.output = nn.Linear(d_model, config.vocab_size, bias=False)
-        self.output.weight = self.token_embedding.weight  # weight tying: one (V, D) matrix, two uses
+        self.output.weight = (
+            self.token_embedding.weight
+        )  # weight tying: one (V, D) matrix, two uses
 
     # --8<-- [start:forward]
     def forward(
@@ -64,9 +82,15 @@ class DecoderOnly(nn.Module):
         """Token ids (B, T) -> logits (B, T, V): position
         t scores every candidate for token t + 1.
 
-        Position t sees tokens 0 … t only (the causal mask), so all T predictions come from one pass. With a
-        ``cache`` (one ``KeyValueCache`` per layer, from ``new_cache``), ``tokens`` are the positions that follow
-        the cached ones: their position embeddings start after them, and they attend to them too.
+        Position t sees tokens 0 … t only (the causal mask), so all T predictions
+        come
+        from one pass. With a
+        ``cache`` (one ``KeyValueCache`` per layer, from ``new_cache``), ``tokens``
+        are
+        the positions that follow
+        the cached ones: their position embeddings start after them, and they attend
+        to
+        them too.
         """
         start = 0 if cache is None else len(cache[0])  # positions already in the cache
         length = tokens.shape[1]
@@ -114,9 +138,13 @@ def next_token_probabilities(
 
     Args:
         logits: (..., V) scores for the next token.
-        temperature: Above 0. Below 1 sharpens the distribution towards the largest logit (near 0 it is greedy
-            decoding), above 1 flattens it towards uniform; 1 leaves the model's distribution as it is.
-        top_k: Keep only the k largest logits (and any tied with the k-th) and give the rest probability 0;
+        temperature: Above 0. Below 1 sharpens the distribution towards the largest
+        logit (near 0 it is greedy
+            decoding), above 1 flattens it towards uniform; 1 leaves the model's
+            distribution as it is.
+        top_k: Keep only the k largest logits (and any tied with the k-th) and give
+        the
+        rest probability 0;
             None keeps all V. ``top_k=1`` is greedy decoding.
 
     Returns:
@@ -126,9 +154,12 @@ def next_token_probabilities(
         >>> logits = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64).log()
         >>> next_token_probabilities(logits).round(decimals=3)
         tensor([0.5000, 0.3000, 0.2000], dtype=torch.float64)
-        >>> next_token_probabilities(logits, top_k=2).round(decimals=3)  # 0.5 and 0.3, renormalised
+        >>> next_token_probabilities(logits, top_k=2).round(decimals=3)  # 0.5 and
+        0.3,
+        renormalised
         tensor([0.6250, 0.3750, 0.0000], dtype=torch.float64)
-        >>> next_token_probabilities(logits, temperature=0.5).round(decimals=3)  # squared, renormalised
+        >>> next_token_probabilities(logits, temperature=0.5).round(decimals=3)  #
+        squared, renormalised
         tensor([0.6580, 0.2370, 0.1050], dtype=torch.float64)
     """
     check_positive_number("temperature", temperature)
@@ -151,7 +182,9 @@ def sample_from(
     """One index per row of (..., V) probabilities,
     drawn with one uniform number per row (inverse CDF).
 
-    The draw is the first index whose cumulative probability exceeds u · total, with u uniform in [0, 1): an
+    The draw is the first index whose cumulative probability exceeds u · total, with
+    u
+    uniform in [0, 1): an
     index of probability 0 is never drawn. Returns (...,) int64.
     """
     cumulative = probabilities.double().cumsum(dim=-1)  # (..., V)
@@ -180,12 +213,17 @@ def generate(
 ) -> torch.Tensor:
     """Extend each prompt (B, T0) by ``max_new_tokens`` sampled tokens: (B, T0 + n).
 
-    With ``use_cache`` the prompt runs once, filling every layer's key/value cache, and each later step feeds
-    the model only the token just drawn. Without it, each step runs the whole sequence again. Both give the
+    With ``use_cache`` the prompt runs once, filling every layer's key/value cache,
+    and
+    each later step feeds
+    the model only the token just drawn. Without it, each step runs the whole
+    sequence
+    again. Both give the
     same logits (up to rounding) and, for the same generator state, the same tokens.
 
     Raises:
-        ValueError: the result would be longer than ``max_len``: a learned position table has no rows beyond.
+        ValueError: the result would be longer than ``max_len``: a learned position
+        table has no rows beyond.
     """
     check_ndim("prompt", prompt, 2, "(B, T)")
     check_positive_int("max_new_tokens", max_new_tokens, allow_zero=True)
@@ -214,7 +252,9 @@ def language_model_loss(model: DecoderOnly, windows: torch.Tensor) -> torch.Tens
     """The mean cross-entropy (in nats) of predicting
     tokens 1 … T from windows (B, T + 1) of a text.
 
-    Every position of every window is a training example: position t's logits are scored against token t + 1.
+    Every position of every window is a training example: position t's logits are
+    scored
+    against token t + 1.
     """
     # (B, T) each: targets are the inputs shifted by one
     inputs, targets = windows[:, :-1], windows[:, 1:]
@@ -239,9 +279,13 @@ def train_language_model(
         ids: (N,) the token ids of the whole training text.
         steps: Optimiser steps.
         batch_size: Windows per step.
-        length: Positions per window (``max_len`` if None): each window gives that many predictions.
+        length: Positions per window (``max_len`` if None): each window gives that
+        many
+        predictions.
         learning_rate: AdamW's step size.
-        seed: Seeds the choice of windows (seed torch yourself for the model's initial weights and dropout).
+        seed: Seeds the choice of windows (seed torch yourself for the model's
+        initial
+        weights and dropout).
     """
     ids = torch.as_tensor(ids, dtype=torch.int64)
     check_ndim("ids", ids, 1, "(N,)")
@@ -250,7 +294,9 @@ def train_language_model(
     length = model.config.max_len if length is None else length
     check_positive_int("length", length)
     if len(ids) <= length + 1:
-        raise ValueError(f"ids has {len(ids)} tokens, too few for windows of length + 1 = {length + 1}")
+        raise ValueError(
+            f"ids has {len(ids)} tokens, too few for windows of length + 1 = {length + 1}"
+        )
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
     offsets = torch.arange(length + 1)
@@ -277,15 +323,21 @@ def train_language_model(
 
 
 @torch.no_grad()
-def evaluate_language_model(model: DecoderOnly, ids: np.ndarray | torch.Tensor, length: int | None = None) -> float:
+def evaluate_language_model(
+    model: DecoderOnly, ids: np.ndarray | torch.Tensor, length: int | None = None
+) -> float:
     """The mean cross-entropy over consecutive, non-overlapping windows of ``ids`` (deterministic), in eval mode."""
     ids = torch.as_tensor(ids, dtype=torch.int64)
     check_ndim("ids", ids, 1, "(N,)")
     length = model.config.max_len if length is None else length
     count = (len(ids) - 1) // length
     if count == 0:
-        raise ValueError(f"ids has {len(ids)} tokens, too few for one window of length + 1 = {length + 1}")
-    windows = torch.stack([ids[i * length : (i + 1) * length + 1] for i in range(count)])
+        raise ValueError(
+            f"ids has {len(ids)} tokens, too few for one window of length + 1 = {length + 1}"
+        )
+    windows = torch.stack(
+        [ids[i * length : (i + 1) * length + 1] for i in range(count)]
+    )
     was_training = model.training
     model.eval()
     loss = language_model_loss(model, windows).item()

@@ -26,8 +26,12 @@ class DecodingStep:
 
 @dataclass
 class GreedyResult:
-    tokens: torch.Tensor  # (B, T) generated ids after BOS, PAD after each sequence's EOS
-    steps: list[DecodingStep] = field(default_factory=list)  # filled for sequence 0 when record=True
+    tokens: (
+        torch.Tensor
+    )  # (B, T) generated ids after BOS, PAD after each sequence's EOS
+    steps: list[DecodingStep] = field(
+        default_factory=list
+    )  # filled for sequence 0 when record=True
 
 
 # --8<-- [start:greedy_decode]
@@ -47,12 +51,18 @@ def greedy_decode(
         model: A trained model, in eval mode.
         src: (B, S) source ids.
         max_new_tokens: The most tokens to generate per sequence.
-        use_cache: Keep each layer's keys and values between steps (same result, less work).
-        record: Keep, for sequence 0, the prefix and the full next-token distribution of every step.
-        stop_at_eos: Stop once every sequence has produced EOS (set False to time a fixed number of steps).
+        use_cache: Keep each layer's keys and values between steps (same result, less
+        work).
+        record: Keep, for sequence 0, the prefix and the full next-token distribution
+        of
+        every step.
+        stop_at_eos: Stop once every sequence has produced EOS (set False to time a
+        fixed number of steps).
 
     Returns:
-        The generated ids (B, T), T ≤ max_new_tokens, without the leading BOS; PAD after a sequence's EOS.
+        The generated ids (B, T), T ≤ max_new_tokens, without the leading BOS; PAD
+        after
+        a sequence's EOS.
     """
     memory, src_mask = model.encode(src)
     batch = src.shape[0]
@@ -95,9 +105,14 @@ def beam_search(
     """Keep the ``beam_size`` most probable prefixes
     at every step; return the best finished sequence.
 
-    A prefix's score is the sum of the log-probabilities of its tokens. Each step extends every live prefix by
-    every token, keeps the best ``beam_size`` extensions, and sets aside those that end with EOS. The search stops
-    when no live prefix can beat the best finished one (log-probabilities only fall as a prefix grows).
+    A prefix's score is the sum of the log-probabilities of its tokens. Each step
+    extends every live prefix by
+    every token, keeps the best ``beam_size`` extensions, and sets aside those that
+    end
+    with EOS. The search stops
+    when no live prefix can beat the best finished one (log-probabilities only fall
+    as a
+    prefix grows).
     With ``beam_size=1`` this is exactly greedy decoding.
 
     Args:

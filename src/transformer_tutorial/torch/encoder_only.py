@@ -42,7 +42,13 @@ class EncoderOnly(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
             EncoderLayer(
-                d_model, config.num_heads, config.d_ff, dropout, norm_first=False, activation="gelu", eps=config.eps
+                d_model,
+                config.num_heads,
+                config.d_ff,
+                dropout,
+                norm_first=False,
+                activation="gelu",
+                eps=config.eps,
             )
             for _ in range(config.num_layers)
         )
@@ -56,8 +62,11 @@ class EncoderOnly(nn.Module):
         """Token ids (B, T) -> (B, T, D):
         LayerNorm(word + position + token type). No √D scale, unlike the paper.
 
-        ``token_types`` (B, T) says which segment each token belongs to (0 for a single sentence); None means 0
-        everywhere, and even then row 0 of the token-type table is added to every position.
+        ``token_types`` (B, T) says which segment each token belongs to (0 for a
+        single
+        sentence); None means 0
+        everywhere, and even then row 0 of the token-type table is added to every
+        position.
         """
         config = self.config
         check_tokens("tokens", tokens, config.vocab_size, config.max_len)
@@ -85,10 +94,13 @@ class EncoderOnly(nn.Module):
         Args:
             tokens: (B, T) ids, padded on the right with ``config.pad_id``.
             token_types: (B, T) segment ids, or None for a single segment.
-            return_weights: Also return each layer's attention weights, (B, H, T, T) per layer.
+            return_weights: Also return each layer's attention weights, (B, H, T, T)
+            per
+            layer.
 
         Returns:
-            ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L weight tensors or None.
+            ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L
+            weight tensors or None.
         """
         # (B, 1, T): nobody attends to padding
         mask = padding_mask(tokens, self.config.pad_id)
@@ -112,7 +124,8 @@ class EncoderOnly(nn.Module):
     ) -> EncoderOnly:
         """Our module (float32, eval mode) with the tensors of a BERT checkpoint.
 
-        The names are those of Hugging Face's ``BertModel``, without the ``bert.`` prefix. ``nn.Linear`` stores
+        The names are those of Hugging Face's ``BertModel``, without the ``bert.``
+        prefix. ``nn.Linear`` stores
         (out, in) like the checkpoint."""
         names = {
             "word_embedding.weight": "embeddings.word_embeddings.weight",
@@ -161,7 +174,9 @@ class EncoderOnly(nn.Module):
         )
 
 
-def _check_token_types(token_types: torch.Tensor, tokens: torch.Tensor, type_vocab_size: int) -> None:
+def _check_token_types(
+    token_types: torch.Tensor, tokens: torch.Tensor, type_vocab_size: int
+) -> None:
     if token_types.shape != tokens.shape:
         raise ValueError(
             f"token_types must have the shape of tokens {format_shape(tokens.shape)}, "

@@ -19,9 +19,16 @@ from transformer_tutorial.numpy.layers import (
     FeedForwardParams,
     LayerNormParams,
 )
-from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention, to_numpy
+from transformer_tutorial.torch.attention import (
+    KeyValueCache,
+    MultiHeadAttention,
+    to_numpy,
+)
 
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "gelu": F.gelu}
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+}
 
 
 # --8<-- [start:layer_norm]
@@ -29,7 +36,9 @@ class LayerNorm(nn.Module):
     """Normalise each position's D features to mean 0
     and variance 1, then scale and shift them (learned).
 
-    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside the square root, as in
+    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside
+    the
+    square root, as in
     ``nn.LayerNorm``.
     """
 
@@ -59,7 +68,8 @@ class FeedForward(nn.Module):
     """The position-wise feed-forward network:
     Linear (D -> F), activation, Linear (F -> D).
 
-    It sees one position at a time: the same weights transform every position, and no information moves
+    It sees one position at a time: the same weights transform every position, and no
+    information moves
     between positions (that is attention's job).
     """
 
@@ -95,7 +105,8 @@ class AddAndNorm(nn.Module):
     LayerNorm after the sum (post-norm) or before (pre-norm).
 
     Post-norm, the paper's form: ``LayerNorm(x + Dropout(sublayer(x)))``.
-    Pre-norm: ``x + Dropout(sublayer(LayerNorm(x)))``, which leaves the residual path free of normalisation.
+    Pre-norm: ``x + Dropout(sublayer(LayerNorm(x)))``, which leaves the residual path
+    free of normalisation.
     """
 
     def __init__(
@@ -154,7 +165,9 @@ class EncoderLayer(nn.Module):
     ) -> torch.Tensor:
         """x: (B, S, D); mask: (B, 1, S) source padding or None. Returns (B, S, D).
 
-        ``cache`` is for a causal stack (a decoder-only model) that runs one position at a time.
+        ``cache`` is for a causal stack (a decoder-only model) that runs one position
+        at
+        a time.
         """
         x = self.add_norm_1(
             x,
@@ -167,7 +180,9 @@ class EncoderLayer(nn.Module):
     @classmethod
     def from_pytorch(cls, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
         """Ours, with the weights and dropout probabilities of a batch-first ``nn.TransformerEncoderLayer``."""
-        return _from_pytorch(cls, layer, {"self_attention": layer.self_attn}, sublayers=2)
+        return _from_pytorch(
+            cls, layer, {"self_attention": layer.self_attn}, sublayers=2
+        )
 
     def numpy_params(self) -> EncoderLayerParams:
         return EncoderLayerParams(
@@ -184,7 +199,9 @@ class DecoderLayerCache:
     memory's keys and values for cross-attention, computed once."""
 
     self_attention: KeyValueCache = field(default_factory=KeyValueCache)
-    cross_attention: KeyValueCache = field(default_factory=lambda: KeyValueCache(static=True))
+    cross_attention: KeyValueCache = field(
+        default_factory=lambda: KeyValueCache(static=True)
+    )
 
 
 # --8<-- [start:decoder_layer]
@@ -223,7 +240,9 @@ class DecoderLayer(nn.Module):
         self_mask: (T, T) or (B, T, T), causal and target padding;
         memory_mask: (B, 1, S) source padding. Returns (B, T, D).
 
-        With a ``cache``, y holds only the new positions and the earlier ones are read from the cache."""
+        With a ``cache``, y holds only the new positions and the earlier ones are
+        read
+        from the cache."""
         self_cache = None if cache is None else cache.self_attention
         cross_cache = None if cache is None else cache.cross_attention
         y = self.add_norm_1(
@@ -247,7 +266,10 @@ class DecoderLayer(nn.Module):
     @classmethod
     def from_pytorch(cls, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
         """Ours, with the weights and dropout probabilities of a batch-first ``nn.TransformerDecoderLayer``."""
-        attention = {"self_attention": layer.self_attn, "cross_attention": layer.multihead_attn}
+        attention = {
+            "self_attention": layer.self_attn,
+            "cross_attention": layer.multihead_attn,
+        }
         return _from_pytorch(cls, layer, attention, sublayers=3)
 
     def numpy_params(self) -> DecoderLayerParams:
@@ -261,7 +283,12 @@ class DecoderLayer(nn.Module):
         )
 
 
-def _from_pytorch(cls: type, layer: nn.Module, attention: dict[str, nn.MultiheadAttention], sublayers: int):
+def _from_pytorch(
+    cls: type,
+    layer: nn.Module,
+    attention: dict[str, nn.MultiheadAttention],
+    sublayers: int,
+):
     """The body of both ``from_pytorch``: an encoder or decoder layer of ours, copied from PyTorch's.
 
     PyTorch's ``normI`` and ``dropoutI`` belong to our ``add_norm_I``. PyTorch also drops out inside the
@@ -269,7 +296,9 @@ def _from_pytorch(cls: type, layer: nn.Module, attention: dict[str, nn.Multihead
     layers agree in eval mode only.
     """
     if not layer.self_attn.batch_first:
-        raise ValueError("layer must be built with batch_first=True, the convention of this package")
+        raise ValueError(
+            "layer must be built with batch_first=True, the convention of this package"
+        )
     ours = cls(
         layer.self_attn.embed_dim,
         layer.self_attn.num_heads,
@@ -281,7 +310,10 @@ def _from_pytorch(cls: type, layer: nn.Module, attention: dict[str, nn.Multihead
     for name, module in attention.items():
         setattr(ours, name, MultiHeadAttention.from_pytorch(module))
     with torch.no_grad():
-        for theirs, mine in ((layer.linear1, ours.feed_forward.linear_1), (layer.linear2, ours.feed_forward.linear_2)):
+        for theirs, mine in (
+            (layer.linear1, ours.feed_forward.linear_1),
+            (layer.linear2, ours.feed_forward.linear_2),
+        ):
             mine.weight.copy_(theirs.weight)
             mine.bias.copy_(theirs.bias)
         for i in range(1, sublayers + 1):
@@ -296,4 +328,6 @@ def _activation_name(layer: nn.Module) -> str:
     for name, function in ACTIVATIONS.items():
         if layer.activation is function:
             return name
-    raise ValueError(f"unsupported activation {layer.activation!r}; this package has {sorted(ACTIVATIONS)}")
+    raise ValueError(
+        f"unsupported activation {layer.activation!r}; this package has {sorted(ACTIVATIONS)}"
+    )

@@ -36,7 +36,8 @@ def _array(tensor: torch.Tensor):
 class RMSNorm(nn.Module):
     """Divide each position's features by their root mean square, then scale them.
 
-    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no learned
+    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no
+    learned
     shift): x / √(mean(x²) + ε) · weight.
     """
 
@@ -60,7 +61,8 @@ class RMSNorm(nn.Module):
 class SwiGLU(nn.Module):
     """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down.
 
-    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of the
+    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of
+    the
     other passes: three D × F matrices where the paper's network has two.
     """
 
@@ -76,14 +78,20 @@ class SwiGLU(nn.Module):
     # --8<-- [end:swiglu]
 
     def numpy_params(self) -> SwiGLUParams:
-        return SwiGLUParams(_array(self.gate.weight.T), _array(self.up.weight.T), _array(self.down.weight.T))
+        return SwiGLUParams(
+            _array(self.gate.weight.T),
+            _array(self.up.weight.T),
+            _array(self.down.weight.T),
+        )
 
 
 # --8<-- [start:llama_block]
 class LlamaBlock(nn.Module):
-    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)).
+    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h +
+    SwiGLU(RMSNorm(h)).
 
-    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE on
+    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE
+    on
     its queries and keys.
     """
 
@@ -137,12 +145,16 @@ class LlamaDecoder(nn.Module):
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
         nn.init.normal_(self.token_embedding.weight, std=0.02)
-        self.blocks = nn.ModuleList(LlamaBlock(config) for _ in range(config.num_layers))
+        self.blocks = nn.ModuleList(
+            LlamaBlock(config) for _ in range(config.num_layers)
+        )
         self.final_norm = RMSNorm(config.d_model, config.eps)
         self.output = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.output.weight = self.token_embedding.weight  # weight tying
 
-    def forward(self, tokens: torch.Tensor, cache: list[KeyValueCache] | None = None) -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, cache: list[KeyValueCache] | None = None
+    ) -> torch.Tensor:
         """Token ids (B, T) -> logits (B, T, V). With a ``cache``, ``tokens`` follow the cached positions."""
         start = 0 if cache is None else len(cache[0])
         length = tokens.shape[1]

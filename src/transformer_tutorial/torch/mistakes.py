@@ -13,7 +13,11 @@ import torch
 from torch import nn
 
 from transformer_tutorial.checks import mask_with_head_axis
-from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention, scaled_dot_product_attention
+from transformer_tutorial.torch.attention import (
+    KeyValueCache,
+    MultiHeadAttention,
+    scaled_dot_product_attention,
+)
 from transformer_tutorial.torch.model import Transformer
 
 # What tests/test_training.py requires of each mistake, after the same short training as the correct model: a final
@@ -41,20 +45,34 @@ class TokenSplitAttention(MultiHeadAttention):
         if cache is not None:
             raise ValueError("TokenSplitAttention has no cache: decode it without one")
         self.check_inputs(query, key, value)
-        head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
-        q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)  # (B, T, D), (B, S, D), (B, S, D)
+        head_mask = mask_with_head_axis(
+            mask, query.shape[0], query.shape[1], key.shape[1]
+        )
+        q, k, v = (
+            self.q_proj(query),
+            self.k_proj(key),
+            self.v_proj(value),
+        )  # (B, T, D), (B, S, D), (B, S, D)
         if head_mask is not None:
-            head_mask = head_mask[:, 0].expand(query.shape[0], query.shape[1], key.shape[1])  # (B, T, S)
+            head_mask = head_mask[:, 0].expand(
+                query.shape[0], query.shape[1], key.shape[1]
+            )  # (B, T, S)
         query_blocks = torch.arange(query.shape[1]).tensor_split(self.num_heads)
         key_blocks = torch.arange(key.shape[1]).tensor_split(self.num_heads)
         outputs = []
         for rows, cols in zip(query_blocks, key_blocks, strict=True):
             block_mask = None if head_mask is None else head_mask[:, rows][:, :, cols]
-            if len(cols) == 0:  # a block with no keys (more heads than positions): nothing to read
+            if (
+                len(cols) == 0
+            ):  # a block with no keys (more heads than positions): nothing to read
                 outputs.append(torch.zeros_like(q[:, rows]))
                 continue
-            output, _ = scaled_dot_product_attention(q[:, rows], k[:, cols], v[:, cols], block_mask)
-            outputs.append(output)  # each block has all D features, so its scores are scaled by √D
+            output, _ = scaled_dot_product_attention(
+                q[:, rows], k[:, cols], v[:, cols], block_mask
+            )
+            outputs.append(
+                output
+            )  # each block has all D features, so its scores are scaled by √D
         return self.out_proj(torch.cat(outputs, dim=1)), None
 
 
@@ -63,7 +81,9 @@ def with_token_split_attention(model: nn.Module) -> nn.Module:
     for module in list(model.modules()):
         for name, child in module.named_children():
             if type(child) is MultiHeadAttention:
-                wrong = TokenSplitAttention(child.d_model, child.num_heads, child.dropout)
+                wrong = TokenSplitAttention(
+                    child.d_model, child.num_heads, child.dropout
+                )
                 wrong.load_state_dict(child.state_dict())
                 setattr(module, name, wrong)
     return model
@@ -72,5 +92,9 @@ def with_token_split_attention(model: nn.Module) -> nn.Module:
 class TransformerWithoutPositions(Transformer):
     """WRONG on purpose: the embeddings get no positional encoding."""
 
-    def positional_encoding(self, offset: int, length: int, like: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(length, self.config.d_model, dtype=like.dtype, device=like.device)
+    def positional_encoding(
+        self, offset: int, length: int, like: torch.Tensor
+    ) -> torch.Tensor:
+        return torch.zeros(
+            length, self.config.d_model, dtype=like.dtype, device=like.device
+        )

@@ -36,16 +36,22 @@ from transformer_tutorial.torch.attention import (
 from transformer_tutorial.torch.positional import rotary_embedding
 
 
-def _grouped_mask(mask: torch.Tensor | None, num_heads: int, num_kv_heads: int) -> torch.Tensor | None:
+def _grouped_mask(
+    mask: torch.Tensor | None, num_heads: int, num_kv_heads: int
+) -> torch.Tensor | None:
     """A mask for (B, H, T, S) scores, reshaped for grouped (B, G, H / G, T, S) scores."""
     if mask is None or mask.ndim == 2:
         return mask
     if mask.ndim != 4:
-        raise ValueError(f"mask must have 2 dimensions (T, S) or 4 (B, H, T, S), got shape {format_shape(mask.shape)}")
+        raise ValueError(
+            f"mask must have 2 dimensions (T, S) or 4 (B, H, T, S), got shape {format_shape(mask.shape)}"
+        )
     batch, heads, rows, cols = mask.shape
     if heads == num_heads and heads != 1:
         return mask.reshape(batch, num_kv_heads, num_heads // num_kv_heads, rows, cols)
-    return mask[:, :, None]  # a head axis of size 1 broadcasts over groups and their members alike
+    return mask[
+        :, :, None
+    ]  # a head axis of size 1 broadcasts over groups and their members alike
 
 
 # --8<-- [start:grouped_query_attention]
@@ -61,7 +67,8 @@ def grouped_query_attention(
     Query head h reads key/value head h // (H / G).
 
     G = H is multi-head attention, G = 1 is multi-query attention. The queries are
-    regrouped as (B, G, H / G, T, d) so that every member of a group meets its group's
+    regrouped as (B, G, H / G, T, d) so that every member of a group meets its
+    group's
     keys by broadcasting: the keys and values are never copied H / G times.
 
     Args:
@@ -120,7 +127,11 @@ class GroupedQueryAttention(nn.Module):
         check_positive_int("d_model", d_model)
         check_heads(d_model, num_heads)
         check_kv_heads(num_heads, num_kv_heads)
-        self.d_model, self.num_heads, self.num_kv_heads = d_model, num_heads, num_kv_heads
+        self.d_model, self.num_heads, self.num_kv_heads = (
+            d_model,
+            num_heads,
+            num_kv_heads,
+        )
         self.rope, self.fused = rope, fused
         kv_width = num_kv_heads * (d_model // num_heads)  # G·d
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -149,7 +160,8 @@ class GroupedQueryAttention(nn.Module):
                 grouped-query attention shrinks.
 
         Returns:
-            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or
+            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S),
+            or
             None when fused.
         """
         check_multi_head_inputs(query, key, value, self.d_model)
@@ -180,7 +192,9 @@ class GroupedQueryAttention(nn.Module):
         bias = module.q_proj.bias is not None
         ours = cls(module.d_model, module.num_heads, module.num_heads, bias=bias)
         ours.to(device=module.q_proj.weight.device, dtype=module.q_proj.weight.dtype)
-        ours.load_state_dict(module.state_dict())  # the same four projections, under the same names
+        ours.load_state_dict(
+            module.state_dict()
+        )  # the same four projections, under the same names
         return ours
 
     def numpy_params(self) -> GroupedQueryAttentionParams:
@@ -205,7 +219,11 @@ class GroupedQueryAttention(nn.Module):
 
 def _block(mask: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
     """The part of a broadcastable mask for some query rows and key columns (an axis of size 1 stays whole)."""
-    return mask[..., rows if mask.shape[-2] > 1 else slice(None), cols if mask.shape[-1] > 1 else slice(None)]
+    return mask[
+        ...,
+        rows if mask.shape[-2] > 1 else slice(None),
+        cols if mask.shape[-1] > 1 else slice(None),
+    ]
 
 
 # --8<-- [start:tiled_attention]
@@ -216,13 +234,18 @@ def tiled_attention(
     mask: torch.Tensor | None = None,
     block_size: int = 64,
 ) -> torch.Tensor:
-    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of scores.
+    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of
+    scores.
 
-    For each block of queries, the keys are read one block at a time. Every query keeps
-    a running maximum m of the scores it has seen, the running sum l of exp(score - m),
-    and the running weighted sum of values. When a block raises the maximum, the old sum
+    For each block of queries, the keys are read one block at a time. Every query
+    keeps
+    a running maximum m of the scores it has seen, the running sum l of exp(score -
+    m),
+    and the running weighted sum of values. When a block raises the maximum, the old
+    sum
     and the old output are multiplied by exp(m_old - m_new), which is what they would
-    have been had the new maximum been subtracted from the start (the online softmax).
+    have been had the new maximum been subtracted from the start (the online
+    softmax).
     At the end, the output is divided by l. A tile that the mask blocks entirely is
     skipped.
 

@@ -32,11 +32,17 @@ def sinusoidal_encoding(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The paper's sinusoidal position table: (T, D), sines in even columns, cosines in odd ones.
+    """The paper's sinusoidal position table: (T, D), sines in even columns, cosines
+    in
+    odd ones.
 
-    Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first pair turns once every
-    2π positions, and each later pair turns more slowly, down to once every 2π·base^((D - 2) / D) positions. With an
-    odd D the last column is a sine whose cosine partner would fall outside the table.
+    Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first
+    pair turns once every
+    2π positions, and each later pair turns more slowly, down to once every
+    2π·base^((D
+    - 2) / D) positions. With an
+    odd D the last column is a sine whose cosine partner would fall outside the
+    table.
 
     Args:
         length: T, the number of positions (0, 1, …, T - 1).
@@ -57,8 +63,10 @@ def sinusoidal_encoding(
     check_positive_int("length", length, allow_zero=True)
     check_positive_int("d_model", d_model)
     check_positive_number("base", base)
-    positions = torch.arange(length, dtype=torch.float64, device=device)[:, None]  # (T, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)  # the even column of each pair
+    # (T, 1)
+    positions = torch.arange(length, dtype=torch.float64, device=device)[:, None]
+    # the even column of each pair
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)
     angles = positions / base ** (two_i / d_model)  # (T, ceil(D / 2))
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, 0::2] = torch.sin(angles)
@@ -77,12 +85,21 @@ def concatenated_sinusoidal_encoding(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The tensor2tensor variant: all the sines in the first half of the columns, then all the cosines.
+    """The tensor2tensor variant: all the sines in the first half of the columns,
+    then
+    all the cosines.
 
-    This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default timescales, the one drawn in
-    the heat map of The Illustrated Transformer. The layout is not the only difference from the paper: its
-    D // 2 frequencies run geometrically from 1 down to exactly 1 / base, so frequency i is
-    ``1 / base**(i / (D // 2 - 1))``, where the paper's is ``1 / base**(2i / D)``. With an odd D the last
+    This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default
+    timescales, the one drawn in
+    the heat map of The Illustrated Transformer. The layout is not the only
+    difference
+    from the paper: its
+    D // 2 frequencies run geometrically from 1 down to exactly 1 / base, so
+    frequency i
+    is
+    ``1 / base**(i / (D // 2 - 1))``, where the paper's is ``1 / base**(2i / D)``.
+    With
+    an odd D the last
     column is zero.
 
     Args:
@@ -96,7 +113,8 @@ def concatenated_sinusoidal_encoding(
         A tensor of shape (T, D) with entries in [-1, 1].
 
     Examples:
-        >>> concatenated_sinusoidal_encoding(3, 4).round(decimals=2)  # sin p, sin p/10000, cos p, cos p/10000
+        >>> concatenated_sinusoidal_encoding(3, 4).round(decimals=2)  # sin p, sin
+        p/10000, cos p, cos p/10000
         tensor([[ 0.0000,  0.0000,  1.0000,  1.0000],
                 [ 0.8400,  0.0000,  0.5400,  1.0000],
                 [ 0.9100,  0.0000, -0.4200,  1.0000]])
@@ -106,8 +124,12 @@ def concatenated_sinusoidal_encoding(
     check_positive_number("base", base)
     half = d_model // 2
     steps = torch.arange(half, dtype=torch.float64, device=device)
-    frequencies = base ** -(steps / max(half - 1, 1))  # (D // 2,), from 1 down to 1 / base
-    angles = torch.arange(length, dtype=torch.float64, device=device)[:, None] * frequencies  # (T, D // 2)
+    # (D // 2,), from 1 down to 1 / base
+    frequencies = base ** -(steps / max(half - 1, 1))
+    # (T, D // 2)
+    angles = (
+        torch.arange(length, dtype=torch.float64, device=device)[:, None] * frequencies
+    )
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, :half] = torch.sin(angles)
     table[:, half : 2 * half] = torch.cos(angles)
@@ -125,16 +147,24 @@ def shift_rotation(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The (D, D) matrix R(k) that moves a row of the sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
+    """The (D, D) matrix R(k) that moves a row of the sinusoidal table k positions
+    on:
+    PE[p + k] = R(k) PE[p].
 
-    Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i / D). By the angle-sum
-    formulas, sin ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) = -sin ωk · sin ωp + cos ωk · cos ωp:
-    each pair turns through the angle ωk, whatever p is. R(k) holds these 2 × 2 rotations on its diagonal, so it
+    Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i /
+    D). By the angle-sum
+    formulas, sin ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) =
+    -sin
+    ωk · sin ωp + cos ωk · cos ωp:
+    each pair turns through the angle ωk, whatever p is. R(k) holds these 2 × 2
+    rotations on its diagonal, so it
     depends on the offset k and not on the position p.
 
     Args:
         offset: k, the number of positions to move on (negative moves back).
-        d_model: D, even: with an odd D the last sine column has no cosine partner, and no matrix maps every
+        d_model: D, even: with an odd D the last sine column has no cosine partner,
+        and
+        no matrix maps every
             row p to row p + k.
         base: The wavelength scale of the table; the paper uses 10000.
         dtype: Of the result; the angles are computed in float64 either way.
@@ -171,30 +201,46 @@ def shift_rotation(
 
 
 # --8<-- [start:rotary_embedding]
-def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0) -> torch.Tensor:
-    """RoPE: rotate each pair of features of a query or key by an angle proportional to its position.
+def rotary_embedding(
+    x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0
+) -> torch.Tensor:
+    """RoPE: rotate each pair of features of a query or key by an angle proportional
+    to
+    its position.
 
-    Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and pair i of the row at
+    Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and
+    pair
+    i of the row at
     position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
 
-        (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1 cos pθ_i)
+        (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1
+        cos
+        pθ_i)
 
-    Apply it to the queries and to the keys of every head (never to the values), after the projections and
-    before the scores. A query at position m and a key at position n then score as if the key alone had been
+    Apply it to the queries and to the keys of every head (never to the values),
+    after
+    the projections and
+    before the scores. A query at position m and a key at position n then score as if
+    the key alone had been
     turned by n - m: the score depends on the offset, not on where the pair sits.
 
     Args:
         x: (..., T, d_k) queries or keys, usually (B, H, T, d_k); d_k must be even.
-        positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder that has already cached
+        positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder
+        that has already cached
             t positions passes t, t + 1, … for its new rows.
         base: The wavelength scale; 10000 in the RoPE paper.
 
     Returns:
-        A tensor of ``x.shape`` and dtype (float32 if ``x`` holds integers): ``x`` with every pair rotated. The
+        A tensor of ``x.shape`` and dtype (float32 if ``x`` holds integers): ``x``
+        with
+        every pair rotated. The
         angles are computed in float64.
 
     Examples:
-        >>> rotary_embedding(torch.tensor([[1.0, 0.0], [1.0, 0.0]])).round(decimals=4)  # turned by 0 and 1 rad
+        >>> rotary_embedding(torch.tensor([[1.0, 0.0], [1.0,
+        0.0]])).round(decimals=4)
+        # turned by 0 and 1 rad
         tensor([[1.0000, 0.0000],
                 [0.5403, 0.8415]])
     """
@@ -202,11 +248,19 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     if not x.is_floating_point():
         x = x.float()
     if x.ndim < 2:
-        raise ValueError(f"x must have at least 2 dimensions (..., T, d_k), got shape {format_shape(x.shape)}")
+        raise ValueError(
+            f"x must have at least 2 dimensions (..., T, d_k), got shape {format_shape(x.shape)}"
+        )
     length, width = x.shape[-2:]
     if width % 2:
-        raise ValueError(f"x must have an even number of features d_k to pair them, got shape {format_shape(x.shape)}")
-    positions = torch.arange(length, device=x.device) if positions is None else torch.as_tensor(positions)
+        raise ValueError(
+            f"x must have an even number of features d_k to pair them, got shape {format_shape(x.shape)}"
+        )
+    positions = (
+        torch.arange(length, device=x.device)
+        if positions is None
+        else torch.as_tensor(positions)
+    )
     if positions.shape != (length,):
         raise ValueError(
             f"positions must have shape (T,) = ({length},) for x of shape {format_shape(x.shape)}, "
@@ -215,10 +269,13 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     check_positive_number("base", base)
     two_i = torch.arange(0, width, 2, dtype=torch.float64, device=x.device)
     theta = 1.0 / base ** (two_i / width)  # (d_k / 2,)
-    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta  # (T, d_k / 2)
+    # (T, d_k / 2)
+    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
-    even, odd = x[..., 0::2], x[..., 1::2]  # the two members of every pair: (..., T, d_k / 2) each
-    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)  # (..., T, d_k / 2, 2)
+    # the two members of every pair: (..., T, d_k / 2) each
+    even, odd = x[..., 0::2], x[..., 1::2]
+    # (..., T, d_k / 2, 2)
+    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
     return rotated.reshape(x.shape)
 
 
@@ -227,12 +284,19 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
 
 # --8<-- [start:alibi]
 def alibi_slopes(
-    num_heads: int, dtype: torch.dtype = torch.float32, device: torch.device | None = None
+    num_heads: int,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The ALiBi slope of each head: (H,), a geometric sequence that starts at 2**(-8 / H) and shrinks by it.
+    """The ALiBi slope of each head: (H,), a geometric sequence that starts at 2**(-8
+    /
+    H) and shrinks by it.
 
-    With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the ALiBi code takes the H'
-    slopes of the closest lower power of two H', then every other slope of 2H' (its 1st, 3rd, 5th, …) until
+    With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the
+    ALiBi code takes the H'
+    slopes of the closest lower power of two H', then every other slope of 2H' (its
+    1st,
+    3rd, 5th, …) until
     there are H: those fall between the ones already taken.
 
     Args:
@@ -246,7 +310,9 @@ def alibi_slopes(
     Examples:
         >>> torch.log2(alibi_slopes(8))
         tensor([-1., -2., -3., -4., -5., -6., -7., -8.])
-        >>> torch.log2(alibi_slopes(6))  # the 4 slopes of 4 heads, then the 1st and 3rd of 8 heads
+        >>> torch.log2(alibi_slopes(6))  # the 4 slopes of 4 heads, then the 1st and
+        3rd
+        of 8 heads
         tensor([-2., -4., -6., -8., -1., -3.])
     """
     check_positive_int("num_heads", num_heads)
@@ -255,10 +321,13 @@ def alibi_slopes(
         ratio = 2.0 ** (-8.0 / n)
         return ratio ** torch.arange(1, n + 1, dtype=torch.float64, device=device)
 
-    lower = 1 << (int(num_heads).bit_length() - 1)  # the largest power of two that is at most H
+    # the largest power of two that is at most H
+    lower = 1 << (int(num_heads).bit_length() - 1)
     if lower == num_heads:
         return geometric(num_heads).to(dtype)
-    return torch.cat([geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]]).to(dtype)
+    return torch.cat(
+        [geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]]
+    ).to(dtype)
 
 
 def alibi_bias(
@@ -268,11 +337,17 @@ def alibi_bias(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The ALiBi bias added to the attention scores: (H, T, S), -slope_h · |query position - key position|.
+    """The ALiBi bias added to the attention scores: (H, T, S), -slope_h · |query
+    position - key position|.
 
-    The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi paper trains decoders, where
-    a causal mask hides every key after its query, and the bias there is -slope · (i - j). Keys after the query
-    get the same penalty by distance here, the usual choice when ALiBi is used without a causal mask.
+    The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi
+    paper trains decoders, where
+    a causal mask hides every key after its query, and the bias there is -slope · (i
+    -
+    j). Keys after the query
+    get the same penalty by distance here, the usual choice when ALiBi is used
+    without a
+    causal mask.
 
     Args:
         num_heads: H, one slope per head (see ``alibi_slopes``).
@@ -285,7 +360,9 @@ def alibi_bias(
         (H, T, S), to add to scores of shape (B, H, T, S) before the softmax.
 
     Examples:
-        >>> alibi_bias(2, 1, 4) * 256  # slopes 1/16 and 1/256; one query, at position 3 of keys 0 to 3
+        >>> alibi_bias(2, 1, 4) * 256  # slopes 1/16 and 1/256; one query, at
+        position 3
+        of keys 0 to 3
         tensor([[[-48., -32., -16.,   0.]],
         <BLANKLINE>
                 [[ -3.,  -2.,  -1.,   0.]]])
@@ -294,9 +371,15 @@ def alibi_bias(
     check_positive_int("query_length", query_length, allow_zero=True)
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
-        raise ValueError(f"key_length={key_length} is shorter than query_length={query_length}")
-    query_positions = torch.arange(key_length - query_length, key_length, device=device)  # (T,)
-    distance = (query_positions[:, None] - torch.arange(key_length, device=device)[None, :]).abs()  # (T, S)
+        raise ValueError(
+            f"key_length={key_length} is shorter than query_length={query_length}"
+        )
+    # (T,)
+    query_positions = torch.arange(key_length - query_length, key_length, device=device)
+    # (T, S)
+    distance = (
+        query_positions[:, None] - torch.arange(key_length, device=device)[None, :]
+    ).abs()
     slopes = alibi_slopes(num_heads, dtype=torch.float64, device=device)
     return (slopes[:, None, None] * -distance).to(dtype)  # (H, T, S)
 
@@ -305,22 +388,35 @@ def alibi_bias(
 
 
 # --8<-- [start:embed_positions]
-def embed_positions(token_embeddings: torch.Tensor, table: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
-    """What the first layer receives: the token embeddings times √D, plus the position table, then dropout.
+def embed_positions(
+    token_embeddings: torch.Tensor, table: torch.Tensor, dropout_p: float = 0.0
+) -> torch.Tensor:
+    """What the first layer receives: the token embeddings times √D, plus the
+    position
+    table, then dropout.
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
-        table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to the token at position t.
-        dropout_p: Probability of zeroing each entry of the sum while training (0.1 in the paper); the entries
-            that survive are divided by 1 - dropout_p, so the expected sum is unchanged. Keep it 0 outside
+        table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to
+        the
+        token at position t.
+        dropout_p: Probability of zeroing each entry of the sum while training (0.1
+        in
+        the paper); the entries
+            that survive are divided by 1 - dropout_p, so the expected sum is
+            unchanged.
+            Keep it 0 outside
             training (``EmbedPositions`` does that in ``eval()`` mode).
 
     Returns:
         (B, T, D).
 
     Examples:
-        >>> token_embeddings = torch.full((1, 2, 4), 0.5)  # two tokens, D = 4, so √D = 2
-        >>> embed_positions(token_embeddings, sinusoidal_encoding(8, 4)).round(decimals=4)
+        >>> token_embeddings = torch.full((1, 2, 4), 0.5)  # two tokens, D = 4, so √D
+        =
+        2
+        >>> embed_positions(token_embeddings, sinusoidal_encoding(8,
+        4)).round(decimals=4)
         tensor([[[1.0000, 2.0000, 1.0000, 2.0000],
                  [1.8415, 1.5403, 1.0100, 2.0000]]])
     """
@@ -347,14 +443,20 @@ def embed_positions(token_embeddings: torch.Tensor, table: torch.Tensor, dropout
 
 # --8<-- [start:learned]
 class LearnedPositionalEmbedding(nn.Module):
-    """Learned absolute positions (BERT, GPT-2): a trainable table with one row of D numbers per position.
+    """Learned absolute positions (BERT, GPT-2): a trainable table with one row of D
+    numbers per position.
 
-    The table has ``max_length`` rows and nothing beyond them: asked for more positions than it has, it raises
-    instead of inventing rows. Rows start as small random numbers (standard deviation 0.02, as in BERT) and
-    are trained with the rest of the model; a row that no training sequence reached stays random.
+    The table has ``max_length`` rows and nothing beyond them: asked for more
+    positions
+    than it has, it raises
+    instead of inventing rows. Rows start as small random numbers (standard deviation
+    0.02, as in BERT) and
+    are trained with the rest of the model; a row that no training sequence reached
+    stays random.
 
     Args:
-        max_length: The number of positions the table covers (512 in BERT, 1024 in GPT-2).
+        max_length: The number of positions the table covers (512 in BERT, 1024 in
+        GPT-2).
         d_model: D, the width of each row.
     """
 
@@ -367,7 +469,8 @@ class LearnedPositionalEmbedding(nn.Module):
         nn.init.normal_(self.table.weight, std=0.02)
 
     def forward(self, length: int) -> torch.Tensor:
-        """The rows of positions 0, 1, …, T - 1: (T, D), a view of the trainable table.
+        """The rows of positions 0, 1, …, T - 1: (T, D), a view of the trainable
+        table.
 
         Raises:
             ValueError: ``length`` is more than ``max_length``.
@@ -400,7 +503,9 @@ class SinusoidalPositionalEncoding(nn.Module):
         super().__init__()
         check_positive_int("max_length", max_length)
         self.base = base
-        self.register_buffer("table", sinusoidal_encoding(max_length, d_model, base), persistent=False)
+        self.register_buffer(
+            "table", sinusoidal_encoding(max_length, d_model, base), persistent=False
+        )
 
     def forward(self, length: int) -> torch.Tensor:
         """The rows of positions 0, 1, …, T - 1: (T, D)."""
@@ -408,24 +513,37 @@ class SinusoidalPositionalEncoding(nn.Module):
         if length <= len(self.table):
             return self.table[:length]
         table = self.table
-        return sinusoidal_encoding(length, table.shape[1], self.base, dtype=table.dtype, device=table.device)
+        return sinusoidal_encoding(
+            length, table.shape[1], self.base, dtype=table.dtype, device=table.device
+        )
 
 
 # --8<-- [start:embed_positions_module]
 class EmbedPositions(nn.Module):
-    """``embed_positions`` as a module: token embeddings (B, T, D) -> Dropout(embeddings · √D + positions).
+    """``embed_positions`` as a module: token embeddings (B, T, D) ->
+    Dropout(embeddings
+    · √D + positions).
 
     Args:
         d_model: D.
-        max_length: The positions a learned table covers, or the sinusoidal rows computed in advance.
-        dropout: Probability of zeroing each entry of the sum in training mode (0.1 in the paper); none in
+        max_length: The positions a learned table covers, or the sinusoidal rows
+        computed in advance.
+        dropout: Probability of zeroing each entry of the sum in training mode (0.1
+        in
+        the paper); none in
             ``eval()`` mode.
-        learned: A trainable ``LearnedPositionalEmbedding`` instead of the paper's sinusoidal table.
+        learned: A trainable ``LearnedPositionalEmbedding`` instead of the paper's
+        sinusoidal table.
         base: The wavelength scale of the sinusoidal table.
     """
 
     def __init__(
-        self, d_model: int, max_length: int, dropout: float = 0.0, learned: bool = False, base: float = 10000.0
+        self,
+        d_model: int,
+        max_length: int,
+        dropout: float = 0.0,
+        learned: bool = False,
+        base: float = 10000.0,
     ) -> None:
         super().__init__()
         check_positive_int("d_model", d_model)
@@ -440,7 +558,9 @@ class EmbedPositions(nn.Module):
         """(B, T, D) token embeddings -> (B, T, D), the input of the first layer."""
         check_ndim("token_embeddings", token_embeddings, 3, "(B, T, D)")
         table = self.positions(token_embeddings.shape[1])  # (T, D)
-        return embed_positions(token_embeddings, table, self.dropout if self.training else 0.0)
+        return embed_positions(
+            token_embeddings, table, self.dropout if self.training else 0.0
+        )
 
 
 # --8<-- [end:embed_positions_module]

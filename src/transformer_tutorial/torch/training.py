@@ -26,12 +26,17 @@ from transformer_tutorial.torch.model import Transformer
 
 # --8<-- [start:learning_rate]
 def learning_rate(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
-    """The paper's schedule: factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5), for steps 1, 2, ….
+    """The paper's schedule: factor · d_model^-0.5 · min(step^-0.5, step ·
+    warmup^-1.5),
+    for steps 1, 2, ….
 
-    It rises linearly for ``warmup`` steps, peaks at step = warmup, then decays like 1 / √step.
+    It rises linearly for ``warmup`` steps, peaks at step = warmup, then decays like
+    1 /
+    √step.
 
     Examples:
-        >>> round(learning_rate(4000, d_model=512, warmup=4000), 6)  # the paper's peak
+        >>> round(learning_rate(4000, d_model=512, warmup=4000), 6)  # the paper's
+        peak
         0.000699
     """
     check_positive_int("step", step)
@@ -43,26 +48,47 @@ def learning_rate(step: int, d_model: int, warmup: int, factor: float = 1.0) -> 
 
 # --8<-- [start:label_smoothing]
 def smoothed_targets(
-    targets: torch.Tensor, vocab_size: int, smoothing: float, dtype: torch.dtype = torch.float32
+    targets: torch.Tensor,
+    vocab_size: int,
+    smoothing: float,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """The distribution the model is trained to match: 1 - ε on the correct token, plus ε spread evenly over
-    all V tokens (so the correct one gets 1 - ε + ε/V). (…) ids -> (…, V) probabilities."""
-    uniform = torch.full((*targets.shape, vocab_size), smoothing / vocab_size, dtype=dtype, device=targets.device)
-    return uniform.scatter_add(-1, targets[..., None], torch.full_like(uniform[..., :1], 1.0 - smoothing))
+    """The distribution the model is trained to match: 1 - ε on the correct token,
+    plus
+    ε spread evenly over
+    all V tokens (so the correct one gets 1 - ε + ε/V). (…) ids -> (…, V)
+    probabilities."""
+    uniform = torch.full(
+        (*targets.shape, vocab_size),
+        smoothing / vocab_size,
+        dtype=dtype,
+        device=targets.device,
+    )
+    return uniform.scatter_add(
+        -1, targets[..., None], torch.full_like(uniform[..., :1], 1.0 - smoothing)
+    )
 
 
 def label_smoothed_loss(
     logits: torch.Tensor, targets: torch.Tensor, smoothing: float, pad_id: int = PAD
 ) -> torch.Tensor:
-    """Cross-entropy against the smoothed targets, averaged over the positions that are not padding.
+    """Cross-entropy against the smoothed targets, averaged over the positions that
+    are
+    not padding.
 
     Args:
         logits: (B, T, V) scores.
-        targets: (B, T) the correct next tokens, ``pad_id`` where there is nothing to predict.
-        smoothing: ε, the probability mass moved from the correct token to the uniform distribution.
+        targets: (B, T) the correct next tokens, ``pad_id`` where there is nothing to
+        predict.
+        smoothing: ε, the probability mass moved from the correct token to the
+        uniform
+        distribution.
     """
     log_probs = torch.log_softmax(logits, dim=-1)
-    target_distribution = smoothed_targets(targets, logits.shape[-1], smoothing, logits.dtype)  # (B, T, V)
+    # (B, T, V)
+    target_distribution = smoothed_targets(
+        targets, logits.shape[-1], smoothing, logits.dtype
+    )
     per_position = -(target_distribution * log_probs).sum(dim=-1)  # (B, T)
     real = targets != pad_id
     return per_position[real].mean()
@@ -83,7 +109,8 @@ class TrainingLog:
 # --8<-- [start:train]
 @contextmanager
 def training_mode(model: Transformer) -> Iterator[None]:
-    """Train mode, every attention layer on the fused path, while the block runs; then
+    """Train mode, every attention layer on the fused path, while the block runs;
+    then
     eval mode and each layer's own path, also when the block raises (Ctrl-C)."""
     attention = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
     paths = [module.fused for module in attention]
@@ -107,21 +134,34 @@ def train(
     smoothing: float = 0.1,
     progress: bool = True,
 ) -> TrainingLog:
-    """Train ``model`` for ``steps`` steps on batches ``(src, tgt_in, tgt_out)`` drawn from ``next_batch``.
+    """Train ``model`` for ``steps`` steps on batches ``(src, tgt_in, tgt_out)``
+    drawn
+    from ``next_batch``.
 
-    Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``) and predicts every next
-    token (``tgt_out``) in one pass, so a step trains all positions of all sequences at once.
+    Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``)
+    and
+    predicts every next
+    token (``tgt_out``) in one pass, so a step trains all positions of all sequences
+    at
+    once.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, foreach=True)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, foreach=True
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda index: learning_rate(index + 1, model.config.d_model, warmup, lr_factor)
+        optimizer,
+        lambda index: learning_rate(index + 1, model.config.d_model, warmup, lr_factor),
     )
     log = TrainingLog()
     start = time.perf_counter()
     with training_mode(model):
-        for _ in tqdm(range(steps), desc="training", disable=not progress, mininterval=3.0):
+        for _ in tqdm(
+            range(steps), desc="training", disable=not progress, mininterval=3.0
+        ):
             src, tgt_in, tgt_out = next_batch()
-            loss = label_smoothed_loss(model(src, tgt_in), tgt_out, smoothing, model.config.pad_id)
+            loss = label_smoothed_loss(
+                model(src, tgt_in), tgt_out, smoothing, model.config.pad_id
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -135,28 +175,42 @@ def train(
 # --8<-- [end:train]
 
 
-def reversal_batches(task: ReversalTask, batch_size: int, seed: int) -> Callable[[], tuple[torch.Tensor, ...]]:
+def reversal_batches(
+    task: ReversalTask, batch_size: int, seed: int
+) -> Callable[[], tuple[torch.Tensor, ...]]:
     """An endless source of training batches for the reversal task, as tensors, without held-out sequences."""
     rng = np.random.default_rng(seed)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         batch = task.batch(rng, batch_size, part="training")
-        return torch.from_numpy(batch.src), torch.from_numpy(batch.tgt_in), torch.from_numpy(batch.tgt_out)
+        return (
+            torch.from_numpy(batch.src),
+            torch.from_numpy(batch.tgt_in),
+            torch.from_numpy(batch.tgt_out),
+        )
 
     return next_batch
 
 
 def exact_match_accuracy(
-    model: Transformer, task: ReversalTask, num_sequences: int, seed: int, use_cache: bool = True
+    model: Transformer,
+    task: ReversalTask,
+    num_sequences: int,
+    seed: int,
+    use_cache: bool = True,
 ) -> float:
     """The share of ``num_sequences`` distinct held-out sequences (which the training stream never produces) that
     greedy decoding reverses exactly, EOS included."""
     batch = task.held_out_batch(np.random.default_rng(seed), num_sequences)
     src = torch.from_numpy(batch.src)
-    generated = greedy_decode(model, src, max_new_tokens=batch.tgt_out.shape[1], use_cache=use_cache).tokens
+    generated = greedy_decode(
+        model, src, max_new_tokens=batch.tgt_out.shape[1], use_cache=use_cache
+    ).tokens
     expected = torch.from_numpy(batch.tgt_out)
     width = min(generated.shape[1], expected.shape[1])
-    correct = (generated[:, :width] == expected[:, :width]) | (expected[:, :width] == PAD)
+    correct = (generated[:, :width] == expected[:, :width]) | (
+        expected[:, :width] == PAD
+    )
     ended = (generated == EOS).any(dim=1)
     return float((correct.all(dim=1) & ended).float().mean())
 
@@ -164,14 +218,19 @@ def exact_match_accuracy(
 # --8<-- [start:recipe]
 @dataclass(frozen=True)
 class ReversalRecipe:
-    """Everything that decides the training run of the training chapter: the task, the model and the schedule."""
+    """Everything that decides the training run of the training chapter: the task,
+    the
+    model and the schedule."""
 
-    task: ReversalTask = field(default_factory=lambda: ReversalTask(num_symbols=10, min_length=1, max_length=8))
+    task: ReversalTask = field(
+        default_factory=lambda: ReversalTask(num_symbols=10, min_length=1, max_length=8)
+    )
     d_model: int = 64
     num_heads: int = 4
     num_layers: int = 2
     d_ff: int = 256
-    dropout: float = 0.0  # every batch is freshly drawn: long sequences hardly ever repeat (see the page)
+    # every batch is freshly drawn: long sequences hardly ever repeat (see the page)
+    dropout: float = 0.0
     smoothing: float = 0.1
     batch_size: int = 64
     steps: int = 400
@@ -184,7 +243,8 @@ class ReversalRecipe:
         return reversal_batches(self.task, self.batch_size, seed=self.seed + 1)
 
     def config(self) -> TransformerConfig:
-        vocab = self.task.vocab_size  # max_len leaves room to time long generated outputs
+        # max_len leaves room to time long generated outputs
+        vocab = self.task.vocab_size
         return TransformerConfig(
             vocab,
             vocab,
@@ -197,11 +257,23 @@ class ReversalRecipe:
         )
 
 
-def train_reversal(recipe: ReversalRecipe = ReversalRecipe(), progress: bool = True) -> tuple[Transformer, TrainingLog]:
-    """Build a model from the recipe and train it; the same seed gives the same model on the same machine."""
+def train_reversal(
+    recipe: ReversalRecipe = ReversalRecipe(), progress: bool = True
+) -> tuple[Transformer, TrainingLog]:
+    """Build a model from the recipe and train it; the same seed gives the same model
+    on
+    the same machine."""
     torch.manual_seed(recipe.seed)
     model = Transformer(recipe.config())
-    log = train(model, recipe.batches(), recipe.steps, recipe.warmup, recipe.lr_factor, recipe.smoothing, progress)
+    log = train(
+        model,
+        recipe.batches(),
+        recipe.steps,
+        recipe.warmup,
+        recipe.lr_factor,
+        recipe.smoothing,
+        progress,
+    )
     return model, log
 
 

@@ -27,7 +27,10 @@ from transformer_tutorial.checks import (
     check_positive_int,
     format_shape,
 )
-from transformer_tutorial.numpy.vision import PatchEmbeddingParams, VisionTransformerParams
+from transformer_tutorial.numpy.vision import (
+    PatchEmbeddingParams,
+    VisionTransformerParams,
+)
 from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
@@ -35,15 +38,24 @@ from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
 # --8<-- [start:patchify]
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Cut images into non-overlapping square patches and flatten each: (B, C, height, width) -> (B, M, C·P·P).
+    """Cut images into non-overlapping square patches and flatten each: (B, C,
+    height,
+    width) -> (B, M, C·P·P).
 
-    Patches are numbered row by row, left to right, as a reader scans a page. Each patch is flattened channel
-    first, then row, then column (the order of a ``Conv2d`` weight's last three axes), so that projecting the
+    Patches are numbered row by row, left to right, as a reader scans a page. Each
+    patch
+    is flattened channel
+    first, then row, then column (the order of a ``Conv2d`` weight's last three
+    axes),
+    so that projecting the
     patches with a matrix is the same computation as a convolution with stride P.
 
     Examples:
-        >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels numbered row by row
-        >>> patchify(image, 2)[0]  # four patches of 2 × 2 pixels: top left, top right, bottom left, bottom right
+        >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels
+        numbered row by row
+        >>> patchify(image, 2)[0]  # four patches of 2 × 2 pixels: top left, top
+        right,
+        bottom left, bottom right
         tensor([[ 0.,  1.,  4.,  5.],
                 [ 2.,  3.,  6.,  7.],
                 [ 8.,  9., 12., 13.],
@@ -53,8 +65,10 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     check_image_patches("images", images, patch_size)
     batch, channels, height, width = images.shape
     rows, cols = height // patch_size, width // patch_size
-    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)  # (B, C, rows, P, cols, P)
-    grid = grid.permute(0, 2, 4, 1, 3, 5)  # (B, rows, cols, C, P, P): patch position first, then its pixels
+    # (B, C, rows, P, cols, P)
+    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)
+    # (B, rows, cols, C, P, P): patch position first, then its pixels
+    grid = grid.permute(0, 2, 4, 1, 3, 5)
     return grid.reshape(batch, rows * cols, channels * patch_size * patch_size)
 
 
@@ -62,7 +76,9 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 
 # --8<-- [start:unpatchify]
-def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) -> torch.Tensor:
+def unpatchify(
+    patches: torch.Tensor, patch_size: int, height: int, width: int
+) -> torch.Tensor:
     """Put flattened patches back together into images, the inverse of ``patchify``:
     (B, M, C·P·P) -> (B, C, height, width).
 
@@ -84,10 +100,14 @@ def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) 
 
 # --8<-- [start:patch_embedding]
 class PatchEmbedding(nn.Module):
-    """Flatten the patches of each image and project each one to D features: (B, C, height, width) -> (B, M, D).
+    """Flatten the patches of each image and project each one to D features: (B, C,
+    height, width) -> (B, M, D).
 
-    The same projection is often written as ``nn.Conv2d(C, D, kernel_size=P, stride=P)``: a kernel that covers
-    one patch and jumps a whole patch at a time sees each patch exactly once. Its weight (D, C, P, P) is this
+    The same projection is often written as ``nn.Conv2d(C, D, kernel_size=P,
+    stride=P)``: a kernel that covers
+    one patch and jumps a whole patch at a time sees each patch exactly once. Its
+    weight
+    (D, C, P, P) is this
     module's ``linear.weight`` (D, C·P·P) with the last axis unflattened.
     """
 
@@ -105,7 +125,9 @@ class PatchEmbedding(nn.Module):
     # --8<-- [end:patch_embedding]
 
     def numpy_params(self) -> PatchEmbeddingParams:
-        return PatchEmbeddingParams(to_numpy(self.linear.weight.T), to_numpy(self.linear.bias), self.patch_size)
+        return PatchEmbeddingParams(
+            to_numpy(self.linear.weight.T), to_numpy(self.linear.bias), self.patch_size
+        )
 
 
 class VisionTransformer(nn.Module):
@@ -138,18 +160,32 @@ class VisionTransformer(nn.Module):
         eps: float = 1e-6,
     ) -> None:
         super().__init__()
-        height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        height, width = (
+            (image_size, image_size)
+            if isinstance(image_size, int)
+            else tuple(image_size)
+        )
         check_patch_size(patch_size, height, width, f"image_size {height} × {width}")
         check_positive_int("num_classes", num_classes)
         check_positive_int("num_layers", num_layers, allow_zero=True)
         self.image_shape = (in_channels, height, width)
         num_patches = (height // patch_size) * (width // patch_size)
         self.patch_embedding = PatchEmbedding(patch_size, in_channels, d_model)
-        self.class_token = nn.Parameter(torch.zeros(d_model))  # zeros at first, as in the ViT code
+        self.class_token = nn.Parameter(
+            torch.zeros(d_model)
+        )  # zeros at first, as in the ViT code
         self.positions = LearnedPositionalEmbedding(num_patches + 1, d_model)
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first=True, activation="gelu", eps=eps)
+            EncoderLayer(
+                d_model,
+                num_heads,
+                d_ff,
+                dropout,
+                norm_first=True,
+                activation="gelu",
+                eps=eps,
+            )
             for _ in range(num_layers)
         )
         self.norm = LayerNorm(d_model, eps)
@@ -157,7 +193,8 @@ class VisionTransformer(nn.Module):
 
     # --8<-- [start:vision_transformer]
     def embed_image(self, images: torch.Tensor) -> torch.Tensor:
-        """The sequence the first layer reads: the class token, then the projected patches, plus positions.
+        """The sequence the first layer reads: the class token, then the projected
+        patches, plus positions.
 
         (B, C, height, width) -> (B, M + 1, D).
         """
@@ -168,15 +205,20 @@ class VisionTransformer(nn.Module):
         return self.dropout(x + self.positions(x.shape[1]))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Classify images: (B, C, height, width) -> (B, K) scores (logits), one per class.
+        """Classify images: (B, C, height, width) -> (B, K) scores (logits), one per
+        class.
 
-        Every position attends to every other (no mask); only the class token's final vector reaches the
-        classifier, so the class token must gather from the patches, through attention, what the classifier needs.
+        Every position attends to every other (no mask); only the class token's final
+        vector reaches the
+        classifier, so the class token must gather from the patches, through
+        attention,
+        what the classifier needs.
         """
         x = self.embed_image(images)  # (B, M + 1, D)
         for layer in self.layers:
             x = layer(x)
-        x = self.norm(x)  # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+        # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+        x = self.norm(x)
         return self.head(x[:, 0])  # the class token's vector -> (B, K)
 
     # --8<-- [end:vision_transformer]
@@ -198,7 +240,9 @@ class VisionTransformer(nn.Module):
         """
         weights: list[torch.Tensor] = []
         hooks = [
-            layer.self_attention.register_forward_hook(lambda module, args, output: weights.append(output[1]))
+            layer.self_attention.register_forward_hook(
+                lambda module, args, output: weights.append(output[1])
+            )
             for layer in self.layers
         ]
         try:
@@ -241,11 +285,19 @@ def train_classifier(
     warmup_fraction: float = 0.1,
     seed: int = 0,
 ) -> ClassifierLog:
-    """Train an image classifier with Adam and cross-entropy, one shuffled pass over the images per epoch.
+    """Train an image classifier with Adam and cross-entropy, one shuffled pass over
+    the
+    images per epoch.
 
-    The learning rate rises linearly from 0 to ``lr`` over the first ``warmup_fraction`` of the steps, then falls
-    to 0 along half a cosine wave. A Transformer starts with random attention, and large early steps on it can
-    throw the training off course; the warm-up keeps them small until the gradients make sense.
+    The learning rate rises linearly from 0 to ``lr`` over the first
+    ``warmup_fraction``
+    of the steps, then falls
+    to 0 along half a cosine wave. A Transformer starts with random attention, and
+    large
+    early steps on it can
+    throw the training off course; the warm-up keeps them small until the gradients
+    make
+    sense.
     """
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)
@@ -283,7 +335,11 @@ def train_classifier(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+def predict(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 512
+) -> torch.Tensor:
     """The class each image scores highest: (B, C, height, width) -> (B,) integer labels, in eval mode."""
     model.eval()
-    return torch.cat([model(chunk).argmax(dim=-1) for chunk in images.split(batch_size)])
+    return torch.cat(
+        [model(chunk).argmax(dim=-1) for chunk in images.split(batch_size)]
+    )

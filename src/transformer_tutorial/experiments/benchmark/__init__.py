@@ -24,7 +24,10 @@ ratios), ``machine`` (what is recorded about the machine), ``schema`` (the resul
 """
 
 from transformer_tutorial.experiments.benchmark.machine import machine_info
-from transformer_tutorial.experiments.benchmark.run import run_benchmark, time_generation
+from transformer_tutorial.experiments.benchmark.run import (
+    run_benchmark,
+    time_generation,
+)
 from transformer_tutorial.experiments.benchmark.schema import (
     RESULT,
     SCHEMA,
@@ -34,7 +37,12 @@ from transformer_tutorial.experiments.benchmark.schema import (
     format_targets,
     validate_results,
 )
-from transformer_tutorial.experiments.benchmark.targets import TARGETS, evaluate_targets, paired_ratio, recheck_missed
+from transformer_tutorial.experiments.benchmark.targets import (
+    TARGETS,
+    evaluate_targets,
+    paired_ratio,
+    recheck_missed,
+)
 from transformer_tutorial.experiments.benchmark.timing import (
     large_tensor_ops,
     matmul_tflops,

@@ -47,7 +47,11 @@ def _physical_cores() -> int | None:
 def _huge_pages() -> str:
     """The kernel's transparent huge page mode, and whether PyTorch's CPU allocator asks for huge pages."""
     try:
-        mode = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text(encoding="utf-8").strip()
+        mode = (
+            Path("/sys/kernel/mm/transparent_hugepage/enabled")
+            .read_text(encoding="utf-8")
+            .strip()
+        )
     except OSError:
         mode = "unknown"
     return f"transparent_hugepage: {mode}; THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', 'unset')}"
@@ -63,7 +67,10 @@ def load_average() -> list[float] | None:
 def machine_info(device: torch.device) -> dict[str, Any]:
     """The machine, the versions and the thread counts, as they are now (call it inside the thread limits)."""
     blas = [
-        {key: info.get(key) for key in ("internal_api", "version", "num_threads", "threading_layer")}
+        {
+            key: info.get(key)
+            for key in ("internal_api", "version", "num_threads", "threading_layer")
+        }
         for info in threadpool_info()
         if info.get("user_api") == "blas"
     ]

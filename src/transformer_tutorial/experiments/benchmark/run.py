@@ -18,7 +18,10 @@ import torch.utils._pytree
 from threadpoolctl import threadpool_limits
 
 from transformer_tutorial.config import TransformerConfig
-from transformer_tutorial.experiments.benchmark.machine import load_average, machine_info
+from transformer_tutorial.experiments.benchmark.machine import (
+    load_average,
+    machine_info,
+)
 from transformer_tutorial.experiments.benchmark.schema import SCHEMA, SCHEMA_VERSION
 from transformer_tutorial.experiments.benchmark.targets import (
     evaluate_targets,
@@ -85,18 +88,32 @@ def run_benchmark(
     say = progress or (lambda line: None)
     load_before = load_average()
     torch.set_num_threads(threads)
-    with restore_threads(threads_before), threadpool_limits(limits=threads, user_api="blas"):
+    with (
+        restore_threads(threads_before),
+        threadpool_limits(limits=threads, user_api="blas"),
+    ):
         machine = machine_info(device)
         machine["matmul_tflops"] = round_to(
-            matmul_tflops(device, torch_dtype, settings.matmul_size, clock=settings.clock)
+            matmul_tflops(
+                device, torch_dtype, settings.matmul_size, clock=settings.clock
+            )
         )
         timings, memory = [], []
         for width in settings.widths:
             for length in settings.lengths:
-                workload = build_workload(width, settings.num_heads, length, settings.batch, device, torch_dtype)
+                workload = build_workload(
+                    width,
+                    settings.num_heads,
+                    length,
+                    settings.batch,
+                    device,
+                    torch_dtype,
+                )
                 timings += _time_workload(workload, settings, device, width, length)
                 if width == settings.widths[-1] and length in settings.memory_lengths:
-                    memory += _measure_memory(workload, settings, device, torch_dtype, width, length)
+                    memory += _measure_memory(
+                        workload, settings, device, torch_dtype, width, length
+                    )
                 del workload
                 free_memory(device)
                 say(f"d_model={width} length={length} done")
@@ -112,7 +129,10 @@ def run_benchmark(
         "notes": notes,
         "machine": machine,
         "settings": {
-            **{key: list(value) if isinstance(value, tuple) else value for key, value in vars(settings).items()},
+            **{
+                key: list(value) if isinstance(value, tuple) else value
+                for key, value in vars(settings).items()
+            },
             "device": device.type,
             "dtype": dtype,
         },
@@ -132,15 +152,35 @@ def run_benchmark(
 
 
 def _time_workload(
-    workload: Workload, settings: Settings, device: torch.device, width: int, length: int
+    workload: Workload,
+    settings: Settings,
+    device: torch.device,
+    width: int,
+    length: int,
 ) -> list[dict[str, Any]]:
     rows = []
-    numpy_cases = {name: case for name, case in workload.cases.items() if case.library == "numpy"}
-    torch_cases = {name: case for name, case in workload.cases.items() if case.library == "torch"}
+    numpy_cases = {
+        name: case for name, case in workload.cases.items() if case.library == "numpy"
+    }
+    torch_cases = {
+        name: case for name, case in workload.cases.items() if case.library == "torch"
+    }
     groups = [
-        ("forward", numpy_cases, {name: case.forward for name, case in numpy_cases.items()}),
-        ("forward", torch_cases, {name: case.forward for name, case in torch_cases.items()}),
-        ("forward+backward", torch_cases, {name: case.forward_backward for name, case in torch_cases.items()}),
+        (
+            "forward",
+            numpy_cases,
+            {name: case.forward for name, case in numpy_cases.items()},
+        ),
+        (
+            "forward",
+            torch_cases,
+            {name: case.forward for name, case in torch_cases.items()},
+        ),
+        (
+            "forward+backward",
+            torch_cases,
+            {name: case.forward_backward for name, case in torch_cases.items()},
+        ),
     ]
     medians: dict[tuple[str, str], float] = {}
     last_library = None
@@ -149,7 +189,9 @@ def _time_workload(
             continue
         library = next(iter(cases.values())).library
         if library != last_library:
-            time.sleep(settings.pause_s)  # let the other thread pool's idle threads stop spinning
+            time.sleep(
+                settings.pause_s
+            )  # let the other thread pool's idle threads stop spinning
         last_library = library
         resets = {name: case.reset for name, case in cases.items()}
         measured = time_interleaved(calls, resets, settings, device)
@@ -157,10 +199,16 @@ def _time_workload(
             record = measured[name]
             median = statistics.median(record.times) if record.times else None
             wall = statistics.median(record.wall_times) if record.wall_times else None
-            faults = round(statistics.median(record.page_faults)) if record.page_faults else None
+            faults = (
+                round(statistics.median(record.page_faults))
+                if record.page_faults
+                else None
+            )
             if median is not None:
                 medians[(name, pass_)] = median
-            flops = model_flops(name, pass_, settings.batch, length, width, settings.num_heads)
+            flops = model_flops(
+                name, pass_, settings.batch, length, width, settings.num_heads
+            )
             rows.append(
                 {
                     "implementation": name,
@@ -172,7 +220,9 @@ def _time_workload(
                     "wall_median_s": None if wall is None else round_to(wall),
                     "page_faults": faults,
                     "flops": flops,
-                    "tflops": None if median is None else round_to(flops / median / 1e12),
+                    "tflops": None
+                    if median is None
+                    else round_to(flops / median / 1e12),
                     "ratio_to_mha": None,
                     "paired_ratio_to_mha": None,
                     "error": record.error,
@@ -183,7 +233,9 @@ def _time_workload(
         mine = medians.get((row["implementation"], row["pass"]))
         if baseline is not None and mine is not None:
             row["ratio_to_mha"] = round_to(mine / baseline)
-    baselines = {row["pass"]: row["times_s"] for row in rows if row["implementation"] == BASELINE}
+    baselines = {
+        row["pass"]: row["times_s"] for row in rows if row["implementation"] == BASELINE
+    }
     for row in rows:
         if same_rounds(row["implementation"], BASELINE) and row["pass"] in baselines:
             paired = paired_ratio(row["times_s"], baselines[row["pass"]])
@@ -192,18 +244,36 @@ def _time_workload(
 
 
 def _measure_memory(
-    workload: Workload, settings: Settings, device: torch.device, dtype: torch.dtype, width: int, length: int
+    workload: Workload,
+    settings: Settings,
+    device: torch.device,
+    dtype: torch.dtype,
+    width: int,
+    length: int,
 ) -> list[dict[str, Any]]:
-    weights_bytes = settings.batch * settings.num_heads * length * length * torch.finfo(dtype).bits // 8
+    weights_bytes = (
+        settings.batch
+        * settings.num_heads
+        * length
+        * length
+        * torch.finfo(dtype).bits
+        // 8
+    )
     rows = []
     for name in MEMORY_IMPLEMENTATIONS:
         case = workload.cases[name]
-        for pass_, call in (("forward", case.forward), ("forward+backward", case.forward_backward)):
+        for pass_, call in (
+            ("forward", case.forward),
+            ("forward+backward", case.forward_backward),
+        ):
             case.reset()
             try:
                 peak, error = peak_memory_bytes(call, device), None
             except out_of_memory_errors() as failure:
-                peak, error = None, f"out of memory: {str(failure).splitlines()[0][:200]}"
+                peak, error = (
+                    None,
+                    f"out of memory: {str(failure).splitlines()[0][:200]}",
+                )
                 free_memory(device)
             rows.append(
                 {
@@ -220,15 +290,27 @@ def _measure_memory(
 
 
 # --8<-- [start:generation]
-def time_generation(settings: Settings, device: torch.device, dtype: torch.dtype) -> list[dict[str, Any]]:
-    """Greedy generation of ``settings.generation_tokens`` tokens with the key/value cache and without it.
+def time_generation(
+    settings: Settings, device: torch.device, dtype: torch.dtype
+) -> list[dict[str, Any]]:
+    """Greedy generation of ``settings.generation_tokens`` tokens with the key/value
+    cache and without it.
 
-    The model is the package's encoder-decoder ``Transformer`` (two layers, the first width of the settings,
-    random weights: speed does not depend on what the weights have learned), reading a source of
-    ``prompt_length`` tokens. Without the cache every step runs the decoder over the whole prefix again; with it,
-    each step processes only the newest token. Both produce the same tokens (``tests/test_training.py``).
+    The model is the package's encoder-decoder ``Transformer`` (two layers, the first
+    width of the settings,
+    random weights: speed does not depend on what the weights have learned), reading
+    a
+    source of
+    ``prompt_length`` tokens. Without the cache every step runs the decoder over the
+    whole prefix again; with it,
+    each step processes only the newest token. Both produce the same tokens
+    (``tests/test_training.py``).
     """
-    width, prompt_length, new_tokens = settings.widths[0], 32, settings.generation_tokens
+    width, prompt_length, new_tokens = (
+        settings.widths[0],
+        32,
+        settings.generation_tokens,
+    )
     torch.manual_seed(0)
     config = TransformerConfig(
         16,
@@ -243,11 +325,17 @@ def time_generation(settings: Settings, device: torch.device, dtype: torch.dtype
     model = Transformer(config).to(device=device, dtype=dtype).eval()
     src = torch.randint(3, 16, (1, prompt_length), device=device)
     calls = {
-        "cached": lambda: greedy_decode(model, src, new_tokens, use_cache=True, stop_at_eos=False),
-        "recompute": lambda: greedy_decode(model, src, new_tokens, use_cache=False, stop_at_eos=False),
+        "cached": lambda: greedy_decode(
+            model, src, new_tokens, use_cache=True, stop_at_eos=False
+        ),
+        "recompute": lambda: greedy_decode(
+            model, src, new_tokens, use_cache=False, stop_at_eos=False
+        ),
     }
     samples = time_interleaved(calls, dict.fromkeys(calls, nothing), settings, device)
-    cached, recompute = (statistics.median(samples[name].times) for name in ("cached", "recompute"))
+    cached, recompute = (
+        statistics.median(samples[name].times) for name in ("cached", "recompute")
+    )
     return [
         {
             "d_model": width,

@@ -32,7 +32,11 @@ except ImportError:  # pragma: no cover - Windows
 
 from transformer_tutorial import results as stored
 from transformer_tutorial.experiments.benchmark.targets import TARGETS, paired_ratio
-from transformer_tutorial.experiments.benchmark.workloads import BASELINE, IMPLEMENTATIONS, PASSES
+from transformer_tutorial.experiments.benchmark.workloads import (
+    BASELINE,
+    IMPLEMENTATIONS,
+    PASSES,
+)
 
 RESULT = "cpu-benchmark"  # the stored CPU run; a GPU run is stored under its own name by benchmarks/gpu.sh
 
@@ -50,13 +54,29 @@ TIMING_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "median_s": (float, type(None)),  # None when the call failed (see error)
-    "times_s": (list,),  # every timed call, in order, after the warm-up, by settings.clock
-    "wall_median_s": (float, type(None)),  # the median by time.perf_counter (the same when clock is "wall")
-    "page_faults": (int, type(None)),  # median minor page faults per call (None where unknown)
-    "flops": (int,),  # model FLOPs of one call: 2 x multiply-adds, x3 for forward+backward
+    "times_s": (
+        list,
+    ),  # every timed call, in order, after the warm-up, by settings.clock
+    "wall_median_s": (
+        float,
+        type(None),
+    ),  # the median by time.perf_counter (the same when clock is "wall")
+    "page_faults": (
+        int,
+        type(None),
+    ),  # median minor page faults per call (None where unknown)
+    "flops": (
+        int,
+    ),  # model FLOPs of one call: 2 x multiply-adds, x3 for forward+backward
     "tflops": (float, type(None)),
-    "ratio_to_mha": (float, type(None)),  # median_s / median_s of torch-mha for the same pass, width and length
-    "paired_ratio_to_mha": (float, type(None)),  # paired_ratio against torch-mha, where timed in the same rounds
+    "ratio_to_mha": (
+        float,
+        type(None),
+    ),  # median_s / median_s of torch-mha for the same pass, width and length
+    "paired_ratio_to_mha": (
+        float,
+        type(None),
+    ),  # paired_ratio against torch-mha, where timed in the same rounds
     "error": (str, type(None)),
 }
 
@@ -67,7 +87,9 @@ MEMORY_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "peak_bytes": (int, type(None)),  # above what was allocated before the call
-    "weights_bytes": (int,),  # the size of one (B, H, T, S) tensor of attention weights in the run's dtype
+    "weights_bytes": (
+        int,
+    ),  # the size of one (B, H, T, S) tensor of attention weights in the run's dtype
     "error": (str, type(None)),
 }
 
@@ -89,11 +111,17 @@ TARGET_FIELDS: dict[str, tuple[type, ...]] = {
     "denominator": (str,),
     "pass": (str,),
     "limit": (float,),  # the target holds where numerator / denominator <= limit
-    "estimator": (str,),  # "median of round-by-round ratios" (same rounds) or "ratio of medians"
-    "ratios": (list,),  # [{"d_model", "length", "ratio", "ratio_of_medians"}] (generation: the prompt length)
+    "estimator": (
+        str,
+    ),  # "median of round-by-round ratios" (same rounds) or "ratio of medians"
+    "ratios": (
+        list,
+    ),  # [{"d_model", "length", "ratio", "ratio_of_medians"}] (generation: the prompt length)
     "worst": (float, type(None)),
     "geometric_mean": (float, type(None)),
-    "status": (str,),  # "met" (every ratio within the limit), "missed" or "not measured"
+    "status": (
+        str,
+    ),  # "met" (every ratio within the limit), "missed" or "not measured"
 }
 
 
@@ -121,8 +149,12 @@ RECHECK_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "rounds": (int,),
-    "first_ratio": (float,),  # the ratio of the first measurement, above the target's limit
-    "ratio": (float,),  # the median of the recheck's round-by-round ratios: it decides the size
+    "first_ratio": (
+        float,
+    ),  # the ratio of the first measurement, above the target's limit
+    "ratio": (
+        float,
+    ),  # the median of the recheck's round-by-round ratios: it decides the size
     "quartiles": (list,),  # the first and third quartiles of those ratios
 }
 
@@ -173,9 +205,15 @@ def _check_fields(where: str, row: Any, fields: dict[str, tuple[type, ...]]) -> 
     for name, types in fields.items():
         value = row[name]
         if isinstance(value, bool) or not isinstance(value, types):
-            if float in types and isinstance(value, int) and not isinstance(value, bool):
+            if (
+                float in types
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+            ):
                 continue  # JSON does not tell 1.0 from 1
-            expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            expected = " or ".join(
+                "null" if t is type(None) else t.__name__ for t in types
+            )
             raise ValueError(f"{where}.{name} must be {expected}, got {value!r}")
 
 
@@ -199,23 +237,33 @@ def validate_results(results: Any) -> None:
     _check_fields("machine", results["machine"], MACHINE_FIELDS)
     _check_fields("settings", results["settings"], SETTINGS_FIELDS)
     if results["settings"]["clock"] not in ("wall", "process"):
-        raise ValueError(f"settings.clock must be 'wall' or 'process', got {results['settings']['clock']!r}")
+        raise ValueError(
+            f"settings.clock must be 'wall' or 'process', got {results['settings']['clock']!r}"
+        )
     medians = {}
     for i, row in enumerate(results["timings"]):
         where = f"timings[{i}]"
         _check_fields(where, row, TIMING_FIELDS)
         if row["implementation"] not in IMPLEMENTATIONS:
-            raise ValueError(f"{where}.implementation is unknown: {row['implementation']!r}")
+            raise ValueError(
+                f"{where}.implementation is unknown: {row['implementation']!r}"
+            )
         if row["pass"] not in PASSES:
-            raise ValueError(f"{where}.pass must be one of {PASSES}, got {row['pass']!r}")
+            raise ValueError(
+                f"{where}.pass must be one of {PASSES}, got {row['pass']!r}"
+            )
         if (row["median_s"] is None) == (row["error"] is None):
             raise ValueError(f"{where} must have either a median_s or an error")
         if row["median_s"] is not None:
             if not row["times_s"] or min(row["times_s"]) <= 0:
                 raise ValueError(f"{where}.times_s must hold positive times")
-            if not math.isclose(row["median_s"], statistics.median(row["times_s"]), rel_tol=1e-3):
+            if not math.isclose(
+                row["median_s"], statistics.median(row["times_s"]), rel_tol=1e-3
+            ):
                 raise ValueError(f"{where}.median_s is not the median of times_s")
-            medians[(row["pass"], row["d_model"], row["length"], row["implementation"])] = row["median_s"]
+            medians[
+                (row["pass"], row["d_model"], row["length"], row["implementation"])
+            ] = row["median_s"]
     baseline_times = {
         (row["pass"], row["d_model"], row["length"]): row["times_s"]
         for row in results["timings"]
@@ -225,13 +273,20 @@ def validate_results(results: Any) -> None:
         key = (row["pass"], row["d_model"], row["length"])
         baseline = medians.get((*key, BASELINE))
         if row["ratio_to_mha"] is not None and (
-            baseline is None or not math.isclose(row["ratio_to_mha"], row["median_s"] / baseline, rel_tol=1e-2)
+            baseline is None
+            or not math.isclose(
+                row["ratio_to_mha"], row["median_s"] / baseline, rel_tol=1e-2
+            )
         ):
             raise ValueError(f"timings[{i}].ratio_to_mha does not match the medians")
         if row["paired_ratio_to_mha"] is not None:
             paired = paired_ratio(row["times_s"], baseline_times.get(key, []))
-            if paired is None or not math.isclose(row["paired_ratio_to_mha"], paired, rel_tol=1e-2):
-                raise ValueError(f"timings[{i}].paired_ratio_to_mha does not match the times")
+            if paired is None or not math.isclose(
+                row["paired_ratio_to_mha"], paired, rel_tol=1e-2
+            ):
+                raise ValueError(
+                    f"timings[{i}].paired_ratio_to_mha does not match the times"
+                )
     for i, row in enumerate(results["memory"]):
         _check_fields(f"memory[{i}]", row, MEMORY_FIELDS)
     for i, row in enumerate(results["generation"]):
@@ -245,7 +300,9 @@ def validate_results(results: Any) -> None:
             raise ValueError(f"targets[{i}].status is unknown: {row['status']!r}")
         names.append(row["name"])
     if names != [target.name for target in TARGETS]:
-        raise ValueError(f"targets must be {[target.name for target in TARGETS]}, got {names}")
+        raise ValueError(
+            f"targets must be {[target.name for target in TARGETS]}, got {names}"
+        )
 
 
 def format_targets(results: dict[str, Any]) -> str:
@@ -274,10 +331,17 @@ def format_summary(results: dict[str, Any]) -> str:
     rows = results["timings"]
     for pass_ in PASSES:
         for width in results["settings"]["widths"]:
-            names = [n for n in IMPLEMENTATIONS if any(r["implementation"] == n and r["pass"] == pass_ for r in rows)]
+            names = [
+                n
+                for n in IMPLEMENTATIONS
+                if any(r["implementation"] == n and r["pass"] == pass_ for r in rows)
+            ]
             if not names:
                 continue
-            lines += ["", f"{pass_}, d_model={width}: median ms (ratio to {BASELINE}; round by round where paired)"]
+            lines += [
+                "",
+                f"{pass_}, d_model={width}: median ms (ratio to {BASELINE}; round by round where paired)",
+            ]
             lines.append("length " + " ".join(f"{name:>22}" for name in names))
             for length in results["settings"]["lengths"]:
                 cells = []
@@ -285,7 +349,8 @@ def format_summary(results: dict[str, Any]) -> str:
                     match = [
                         r
                         for r in rows
-                        if (r["implementation"], r["pass"], r["d_model"], r["length"]) == (name, pass_, width, length)
+                        if (r["implementation"], r["pass"], r["d_model"], r["length"])
+                        == (name, pass_, width, length)
                     ]
                     row = match[0] if match else None
                     if row is None or row["median_s"] is None:

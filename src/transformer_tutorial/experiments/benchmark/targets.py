@@ -21,8 +21,16 @@ except ImportError:  # pragma: no cover - Windows
 import torch
 import torch.utils._pytree
 
-from transformer_tutorial.experiments.benchmark.timing import free_memory, round_to, time_interleaved
-from transformer_tutorial.experiments.benchmark.workloads import NUMPY_IMPLEMENTATIONS, Settings, build_workload
+from transformer_tutorial.experiments.benchmark.timing import (
+    free_memory,
+    round_to,
+    time_interleaved,
+)
+from transformer_tutorial.experiments.benchmark.workloads import (
+    NUMPY_IMPLEMENTATIONS,
+    Settings,
+    build_workload,
+)
 
 # --8<-- [end:generation]
 
@@ -67,7 +75,9 @@ TARGETS = (
 )
 
 
-def paired_ratio(numerator: Sequence[float], denominator: Sequence[float]) -> float | None:
+def paired_ratio(
+    numerator: Sequence[float], denominator: Sequence[float]
+) -> float | None:
     """The median of round-by-round ratios of two series timed in the same interleaved rounds.
 
     Each round times both calls back to back, so both see the same state of the machine; a change of load
@@ -88,13 +98,19 @@ def same_rounds(name: str, other: str) -> bool:
     return (name in NUMPY_IMPLEMENTATIONS) == (other in NUMPY_IMPLEMENTATIONS)
 
 
-def _target_row(target: Target, ratios: list[dict[str, Any]], estimator: str, not_measured: str) -> dict[str, Any]:
+def _target_row(
+    target: Target, ratios: list[dict[str, Any]], estimator: str, not_measured: str
+) -> dict[str, Any]:
     values = [row["ratio"] for row in ratios]
     worst = max(values) if values else None
-    status = "not measured" if not values else ("met" if worst <= target.limit else "missed")
+    status = (
+        "not measured" if not values else ("met" if worst <= target.limit else "missed")
+    )
     return {
         "name": target.name,
-        "description": target.description if values else f"{target.description} ({not_measured})",
+        "description": target.description
+        if values
+        else f"{target.description} ({not_measured})",
         "numerator": target.numerator,
         "denominator": target.denominator,
         "pass": target.pass_,
@@ -102,13 +118,17 @@ def _target_row(target: Target, ratios: list[dict[str, Any]], estimator: str, no
         "estimator": estimator,
         "ratios": ratios,
         "worst": worst,
-        "geometric_mean": math.exp(statistics.fmean(math.log(v) for v in values)) if values else None,
+        "geometric_mean": math.exp(statistics.fmean(math.log(v) for v in values))
+        if values
+        else None,
         "status": status,
     }
 
 
 def evaluate_targets(
-    timings: list[dict[str, Any]], generation: list[dict[str, Any]], rechecks: Sequence[dict[str, Any]] = ()
+    timings: list[dict[str, Any]],
+    generation: list[dict[str, Any]],
+    rechecks: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """Every target's ratio at every width and length where both sides were measured, and whether it holds.
 
@@ -136,7 +156,14 @@ def evaluate_targets(
                 }
                 for g in generation
             ]
-            rows.append(_target_row(target, ratios, "ratio of medians", "needs the decoder with a key/value cache"))
+            rows.append(
+                _target_row(
+                    target,
+                    ratios,
+                    "ratio of medians",
+                    "needs the decoder with a key/value cache",
+                )
+            )
             continue
         interleaved = same_rounds(target.numerator, target.denominator)
         ratios = []
@@ -145,7 +172,9 @@ def evaluate_targets(
             if name != target.numerator or pass_ != target.pass_ or other is None:
                 continue
             of_medians = row["median_s"] / other["median_s"]
-            paired = paired_ratio(row["times_s"], other["times_s"]) if interleaved else None
+            paired = (
+                paired_ratio(row["times_s"], other["times_s"]) if interleaved else None
+            )
             entry = {
                 "d_model": width,
                 "length": length,
@@ -153,45 +182,75 @@ def evaluate_targets(
                 "ratio_of_medians": of_medians,
             }
             if (target.name, width, length) in rechecked:
-                entry["first_ratio"], entry["ratio"] = entry["ratio"], rechecked[(target.name, width, length)]
+                entry["first_ratio"], entry["ratio"] = (
+                    entry["ratio"],
+                    rechecked[(target.name, width, length)],
+                )
             ratios.append(entry)
-        estimator = "median of round-by-round ratios" if interleaved else "ratio of medians"
+        estimator = (
+            "median of round-by-round ratios" if interleaved else "ratio of medians"
+        )
         rows.append(_target_row(target, ratios, estimator, "not in this run"))
     return rows
 
 
 # --8<-- [start:recheck]
 def recheck_missed(
-    timings: list[dict[str, Any]], settings: Settings, device: torch.device, dtype: torch.dtype, rounds: int = 41
+    timings: list[dict[str, Any]],
+    settings: Settings,
+    device: torch.device,
+    dtype: torch.dtype,
+    rounds: int = 41,
 ) -> list[dict[str, Any]]:
-    """Measure again, with ``rounds`` paired rounds, every size where a paired target looks missed.
+    """Measure again, with ``rounds`` paired rounds, every size where a paired target
+    looks missed.
 
-    A target of 1.05 sits inside the round-to-round spread of a median taken over a handful of rounds (about 9%
-    here), so one size in fourteen can land just above the limit by chance. Those sizes, and only those, are
-    timed again with the two implementations alone, many more times; the median round-by-round ratio of the
+    A target of 1.05 sits inside the round-to-round spread of a median taken over a
+    handful of rounds (about 9%
+    here), so one size in fourteen can land just above the limit by chance. Those
+    sizes,
+    and only those, are
+    timed again with the two implementations alone, many more times; the median
+    round-by-round ratio of the
     recheck decides the size, and the results file keeps both measurements.
     """
     first = evaluate_targets(timings, [])
     rechecks = []
     for target in TARGETS:
-        if target.pass_ == "generation" or not same_rounds(target.numerator, target.denominator):
+        if target.pass_ == "generation" or not same_rounds(
+            target.numerator, target.denominator
+        ):
             continue
         (row,) = [row for row in first if row["name"] == target.name]
         for entry in row["ratios"]:
             if entry["ratio"] <= target.limit:
                 continue
             width, length = entry["d_model"], entry["length"]
-            workload = build_workload(width, settings.num_heads, length, settings.batch, device, dtype)
-            cases = {name: workload.cases[name] for name in (target.numerator, target.denominator)}
+            workload = build_workload(
+                width, settings.num_heads, length, settings.batch, device, dtype
+            )
+            cases = {
+                name: workload.cases[name]
+                for name in (target.numerator, target.denominator)
+            }
             calls = {
-                name: case.forward_backward if target.pass_ == "forward+backward" else case.forward
+                name: case.forward_backward
+                if target.pass_ == "forward+backward"
+                else case.forward
                 for name, case in cases.items()
             }
             resets = {name: case.reset for name, case in cases.items()}
-            long_settings = dataclasses.replace(settings, min_repeats=rounds, max_repeats=rounds)
+            long_settings = dataclasses.replace(
+                settings, min_repeats=rounds, max_repeats=rounds
+            )
             measured = time_interleaved(calls, resets, long_settings, device)
             ratios = [
-                a / b for a, b in zip(measured[target.numerator].times, measured[target.denominator].times, strict=True)
+                a / b
+                for a, b in zip(
+                    measured[target.numerator].times,
+                    measured[target.denominator].times,
+                    strict=True,
+                )
             ]
             quartiles = statistics.quantiles(ratios, n=4)
             rechecks.append(

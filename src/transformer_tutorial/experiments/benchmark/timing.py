@@ -39,7 +39,10 @@ from transformer_tutorial.experiments.benchmark.workloads import Settings, nothi
 
 
 def out_of_memory_errors() -> tuple[type[BaseException], ...]:
-    return (getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), MemoryError)
+    return (
+        getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
+        MemoryError,
+    )
 
 
 def free_memory(device: torch.device) -> None:
@@ -56,15 +59,25 @@ def synchronizer(device: torch.device) -> Callable[[], None]:
 class Samples:
     """What ``time_interleaved`` measured of one call, one entry per timed call (the warm-up left out)."""
 
-    times: list[float] = dataclasses.field(default_factory=list)  # seconds, by settings.clock
-    wall_times: list[float] = dataclasses.field(default_factory=list)  # seconds, by time.perf_counter
-    page_faults: list[int] = dataclasses.field(default_factory=list)  # minor page faults (empty if unknown)
-    error: str | None = None  # "out of memory: ..." when the call ran out of memory; then nothing is timed
+    times: list[float] = dataclasses.field(
+        default_factory=list
+    )  # seconds, by settings.clock
+    wall_times: list[float] = dataclasses.field(
+        default_factory=list
+    )  # seconds, by time.perf_counter
+    page_faults: list[int] = dataclasses.field(
+        default_factory=list
+    )  # minor page faults (empty if unknown)
+    error: str | None = (
+        None  # "out of memory: ..." when the call ran out of memory; then nothing is timed
+    )
 
 
 def _minor_page_faults() -> int | None:
     """Minor page faults of this process so far: each is the first touch of a fresh page of memory."""
-    return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    return (
+        None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    )
 
 
 def time_interleaved(
@@ -88,12 +101,18 @@ def time_interleaved(
         resets[name]()
         try:
             sync()
-            faults, wall, cpu = _minor_page_faults(), time.perf_counter(), time.process_time()
+            faults, wall, cpu = (
+                _minor_page_faults(),
+                time.perf_counter(),
+                time.process_time(),
+            )
             calls[name]()
             sync()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         except out_of_memory_errors() as error:
-            samples[name] = Samples(error=f"out of memory: {str(error).splitlines()[0][:200]}")
+            samples[name] = Samples(
+                error=f"out of memory: {str(error).splitlines()[0][:200]}"
+            )
             free_memory(device)
             return False
         record = samples[name]
@@ -114,7 +133,11 @@ def time_interleaved(
                 samples[name] = Samples()  # the warm-up is not kept
         live = [name for name in calls if samples[name].error is None]
         per_round = sum(warm.get(name, 0.0) for name in live)
-        wanted = math.ceil(settings.budget_s / per_round) if per_round > 0 else settings.max_repeats
+        wanted = (
+            math.ceil(settings.budget_s / per_round)
+            if per_round > 0
+            else settings.max_repeats
+        )
         rounds = min(settings.max_repeats, max(settings.min_repeats, wanted))
         for _ in range(rounds):
             for name in live:
@@ -143,12 +166,15 @@ def large_tensor_ops(call: Callable[[], Any], min_elements: int) -> list[str]:
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             output = func(*args, **(kwargs or {}))
             inputs = {
-                a.untyped_storage().data_ptr() for a in torch.utils._pytree.tree_leaves((args, kwargs)) if _is_dense(a)
+                a.untyped_storage().data_ptr()
+                for a in torch.utils._pytree.tree_leaves((args, kwargs))
+                if _is_dense(a)
             }
             fresh = [
                 result
                 for result in torch.utils._pytree.tree_leaves(output)
-                if _is_dense(result) and result.untyped_storage().data_ptr() not in inputs
+                if _is_dense(result)
+                and result.untyped_storage().data_ptr() not in inputs
             ]
             if any(result.numel() >= min_elements for result in fresh):
                 self.names.append(func.overloadpacket.__name__)
@@ -189,7 +215,8 @@ def peak_memory_bytes(call: Callable[[], Any], device: torch.device) -> int:
     changes = sorted(
         (event["ts"], event["args"]["Bytes"])
         for event in events
-        if event.get("name") == "[memory]" and event["args"].get("Device Type") == 0  # 0: the CPU
+        if event.get("name") == "[memory]"
+        and event["args"].get("Device Type") == 0  # 0: the CPU
     )
     live = peak = 0
     for _, size in changes:
@@ -198,16 +225,26 @@ def peak_memory_bytes(call: Callable[[], Any], device: torch.device) -> int:
     return int(peak)
 
 
-def matmul_tflops(device: torch.device, dtype: torch.dtype, size: int, clock: str = "wall") -> float:
+def matmul_tflops(
+    device: torch.device, dtype: torch.dtype, size: int, clock: str = "wall"
+) -> float:
     """Throughput of one square (size x size) matrix product in TFLOP/s: about as fast as the device multiplies.
 
     The median time per product from ``torch.utils.benchmark.Timer.blocked_autorange``, read with the run's
     clock: ``"wall"`` (Timer's own clock, which synchronises a GPU) or ``"process"`` (this process's CPU time).
     """
     generator = torch.Generator(device="cpu").manual_seed(0)
-    a, b = (torch.randn(size, size, generator=generator).to(device=device, dtype=dtype) for _ in range(2))
+    a, b = (
+        torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
+        for _ in range(2)
+    )
     options = {"timer": time.process_time} if clock == "process" else {}
-    timer = Timer("a @ b", globals={"a": a, "b": b}, num_threads=torch.get_num_threads(), **options)
+    timer = Timer(
+        "a @ b",
+        globals={"a": a, "b": b},
+        num_threads=torch.get_num_threads(),
+        **options,
+    )
     return 2 * size**3 / timer.blocked_autorange(min_run_time=0.5).median / 1e12
 
 

@@ -23,7 +23,10 @@ import torch.utils._pytree
 from torch import nn
 
 from transformer_tutorial.costs import attention_multiply_adds
-from transformer_tutorial.numpy.attention import MultiHeadAttentionParams, multi_head_attention
+from transformer_tutorial.numpy.attention import (
+    MultiHeadAttentionParams,
+    multi_head_attention,
+)
 from transformer_tutorial.torch.attention import MultiHeadAttention, split_heads
 
 PASSES = ("forward", "forward+backward")
@@ -65,17 +68,25 @@ class Settings:
     num_heads: int
     widths: tuple[int, ...]  # d_model values
     lengths: tuple[int, ...]  # T = S: self-attention over one sequence of this length
-    memory_lengths: tuple[int, ...]  # peak memory is measured at these lengths, for the largest width
+    memory_lengths: tuple[
+        int, ...
+    ]  # peak memory is measured at these lengths, for the largest width
     warmup: int = 1
     min_repeats: int = 3
     max_repeats: int = 25
     budget_s: float = 1.5
-    pause_s: float = 0.25  # idle time when switching between NumPy's and PyTorch's thread pools
+    pause_s: float = (
+        0.25  # idle time when switching between NumPy's and PyTorch's thread pools
+    )
     # "wall": time.perf_counter. "process": time.process_time, the CPU time of this process, which a busy
     # neighbour does not inflate; with one thread it equals the wall-clock time of an idle machine.
     clock: str = "wall"
-    matmul_size: int = 2048  # the square matrix product that measures the device's ceiling
-    generation_tokens: int = 512  # tokens generated with and without the key/value cache
+    matmul_size: int = (
+        2048  # the square matrix product that measures the device's ceiling
+    )
+    generation_tokens: int = (
+        512  # tokens generated with and without the key/value cache
+    )
 
 
 LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)
@@ -96,7 +107,9 @@ QUICK = Settings(
 )
 
 
-CPU_FULL = Settings(batch=1, num_heads=8, widths=(256, 512), lengths=LENGTHS, memory_lengths=LENGTHS)
+CPU_FULL = Settings(
+    batch=1, num_heads=8, widths=(256, 512), lengths=LENGTHS, memory_lengths=LENGTHS
+)
 
 
 CUDA_FULL = Settings(
@@ -134,7 +147,9 @@ class Workload:
     x: torch.Tensor  # (B, T, D)
     ours: MultiHeadAttention
     reference: nn.MultiheadAttention
-    heads: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # q, k, v: (B, H, T, d), projected by ``ours``
+    heads: tuple[
+        torch.Tensor, torch.Tensor, torch.Tensor
+    ]  # q, k, v: (B, H, T, d), projected by ``ours``
     cases: dict[str, Case]
 
 
@@ -142,10 +157,17 @@ def nothing() -> None:
     return None
 
 
-def _cast_params(params: MultiHeadAttentionParams, dtype: type) -> MultiHeadAttentionParams:
-    arrays = {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.name != "num_heads"}
+def _cast_params(
+    params: MultiHeadAttentionParams, dtype: type
+) -> MultiHeadAttentionParams:
+    arrays = {
+        f.name: getattr(params, f.name)
+        for f in dataclasses.fields(params)
+        if f.name != "num_heads"
+    }
     return MultiHeadAttentionParams(
-        **{name: np.ascontiguousarray(a, dtype=dtype) for name, a in arrays.items()}, num_heads=params.num_heads
+        **{name: np.ascontiguousarray(a, dtype=dtype) for name, a in arrays.items()},
+        num_heads=params.num_heads,
     )
 
 
@@ -165,12 +187,17 @@ def build_workload(
     """
     device = torch.device(device)
     torch.manual_seed(seed)
-    reference = nn.MultiheadAttention(d_model, num_heads, batch_first=True, device=device, dtype=dtype).eval()
+    reference = nn.MultiheadAttention(
+        d_model, num_heads, batch_first=True, device=device, dtype=dtype
+    ).eval()
     ours = MultiHeadAttention.from_pytorch(reference).eval()
     x = torch.randn(batch, length, d_model, device=device, dtype=dtype)
     grad_output = torch.randn_like(x)
     with torch.no_grad():
-        heads = tuple(split_heads(proj(x), num_heads).contiguous() for proj in (ours.q_proj, ours.k_proj, ours.v_proj))
+        heads = tuple(
+            split_heads(proj(x), num_heads).contiguous()
+            for proj in (ours.q_proj, ours.k_proj, ours.v_proj)
+        )
     grad_heads = torch.randn_like(heads[0])
     x_leaf = x.detach().clone().requires_grad_(True)
     heads_leaf = tuple(h.detach().clone().requires_grad_(True) for h in heads)
@@ -201,13 +228,21 @@ def build_workload(
     def mha_forward(need_weights: bool) -> Callable[[], torch.Tensor]:
         def run() -> torch.Tensor:
             with torch.no_grad():
-                return reference(x, x, x, need_weights=need_weights, average_attn_weights=False)[0]
+                return reference(
+                    x, x, x, need_weights=need_weights, average_attn_weights=False
+                )[0]
 
         return run
 
     def mha_backward(need_weights: bool) -> Callable[[], None]:
         def run() -> None:
-            output = reference(x_leaf, x_leaf, x_leaf, need_weights=need_weights, average_attn_weights=False)[0]
+            output = reference(
+                x_leaf,
+                x_leaf,
+                x_leaf,
+                need_weights=need_weights,
+                average_attn_weights=False,
+            )[0]
             output.backward(grad_output)
 
         return run
@@ -222,23 +257,48 @@ def build_workload(
     cases = {}
     if device.type == "cpu" and dtype == torch.float32:
         params = ours.numpy_params()
-        for name, np_dtype in (("numpy-float32", np.float32), ("numpy-float64", np.float64)):
+        for name, np_dtype in (
+            ("numpy-float32", np.float32),
+            ("numpy-float64", np.float64),
+        ):
             x_np = np.ascontiguousarray(x.numpy(), dtype=np_dtype)
             cast = _cast_params(params, np_dtype)
             cases[name] = Case(
-                "numpy", lambda x_np=x_np, cast=cast: multi_head_attention(x_np, x_np, x_np, cast)[0], None, nothing
+                "numpy",
+                lambda x_np=x_np, cast=cast: multi_head_attention(
+                    x_np, x_np, x_np, cast
+                )[0],
+                None,
+                nothing,
             )
     reset_ours = reset_module(ours, x_leaf)
     reset_reference = reset_module(reference, x_leaf)
-    cases["torch-explicit"] = Case("torch", ours_forward(False), ours_backward(False), reset_ours)
-    cases["torch-fused"] = Case("torch", ours_forward(True), ours_backward(True), reset_ours)
-    cases["torch-mha"] = Case("torch", mha_forward(False), mha_backward(False), reset_reference)
-    cases["torch-mha-weights"] = Case("torch", mha_forward(True), mha_backward(True), reset_reference)
-    cases["torch-sdpa"] = Case("torch", sdpa_forward, sdpa_backward, reset_module(nn.Module(), *heads_leaf))
+    cases["torch-explicit"] = Case(
+        "torch", ours_forward(False), ours_backward(False), reset_ours
+    )
+    cases["torch-fused"] = Case(
+        "torch", ours_forward(True), ours_backward(True), reset_ours
+    )
+    cases["torch-mha"] = Case(
+        "torch", mha_forward(False), mha_backward(False), reset_reference
+    )
+    cases["torch-mha-weights"] = Case(
+        "torch", mha_forward(True), mha_backward(True), reset_reference
+    )
+    cases["torch-sdpa"] = Case(
+        "torch", sdpa_forward, sdpa_backward, reset_module(nn.Module(), *heads_leaf)
+    )
     return Workload(x, ours, reference, heads, cases)
 
 
-def model_flops(implementation: str, pass_: str, batch: int, length: int, d_model: int, num_heads: int) -> int:
+def model_flops(
+    implementation: str,
+    pass_: str,
+    batch: int,
+    length: int,
+    d_model: int,
+    num_heads: int,
+) -> int:
     """Floating-point operations of one call, counted from the matrix products: 2 per multiply-add.
 
     Forward+backward counts 3x the forward: the backward pass of a product needs two products of the same
@@ -254,7 +314,9 @@ def model_flops(implementation: str, pass_: str, batch: int, length: int, d_mode
     """
     counts = attention_multiply_adds(length, length, d_model, num_heads)
     if implementation == "torch-sdpa":
-        multiply_adds = sum(value for name, value in counts.items() if name.endswith("all heads"))
+        multiply_adds = sum(
+            value for name, value in counts.items() if name.endswith("all heads")
+        )
     else:
         multiply_adds = sum(counts.values())
     forward = 2 * multiply_adds * batch
