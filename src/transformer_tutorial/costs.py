@@ -17,8 +17,7 @@ def attention_multiply_adds(
     call on one sequence, for each matrix product.
 
     Each head has d = D / H features, so the per-head products cost H · (T·S·d) =
-    T·S·D
-    together: the number
+    T·S·D together: the number
     of heads cancels out.
 
     Examples:

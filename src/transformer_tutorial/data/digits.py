@@ -33,8 +33,7 @@ def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
     ``test_size`` images for testing, the rest for training.
 
     Pixels are divided by 16, so that they lie in [0, 1], and given a channel axis:
-    (N,
-    1, 8, 8), the layout of a
+    (N, 1, 8, 8), the layout of a
     grey image batch in PyTorch.
 
     Examples:

@@ -25,8 +25,9 @@ FIRST_SYMBOL = 3
 
 
 # --8<-- [start:held_out]
-# with 10 symbols there are only 10, 100 and 1,000 sequences of length 1, 2 and 3
-HELD_OUT_FROM_LENGTH = 4
+HELD_OUT_FROM_LENGTH = (
+    4  # with 10 symbols there are only 10, 100 and 1,000 sequences of length 1, 2 and 3
+)
 HELD_OUT_ONE_IN = 4
 
 
@@ -37,9 +38,7 @@ def is_held_out(symbols: np.ndarray) -> bool:
     machine and in every run.
 
     Examples:
-        >>> [is_held_out(np.array(symbols)) for symbols in ([3, 4], [3, 4, 5, 6], [3,
-        4,
-        5, 8])]
+        >>> [is_held_out(np.array(symbols)) for symbols in ([3, 4], [3, 4, 5, 6], [3, 4, 5, 8])]
         [False, True, False]
     """
     if len(symbols) < HELD_OUT_FROM_LENGTH:
@@ -68,9 +67,7 @@ class ReversalTask:
         >>> batch.tgt_in  # BOS, then the reversed source: what the decoder reads
         array([[1, 3, 4, 4, 5],
                [1, 3, 3, 3, 0]])
-        >>> batch.tgt_out  # the reversed source, then EOS: what it must predict at
-        each
-        position
+        >>> batch.tgt_out  # the reversed source, then EOS: what it must predict at each position
         array([[3, 4, 4, 5, 2],
                [3, 3, 3, 2, 0]])
         >>> task.decode(batch.src[0])

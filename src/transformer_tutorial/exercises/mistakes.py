@@ -96,8 +96,7 @@ def reshape_without_transpose(x: np.ndarray, num_heads: int) -> np.ndarray:
 # --8<-- [start:scale_by_d_model]
 def multi_head_attention(query, key, value, num_heads):
     """Attention in num_heads heads, projections left out: (B, T, D), (B, S, D) ->
-    (B,
-    T, D)."""
+    (B, T, D)."""
     d_model = query.shape[-1]
     q, k, v = (split_heads(x, num_heads) for x in (query, key, value))
     scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(d_model)  # (B, H, T, S)
@@ -243,8 +242,7 @@ def causal_mask_aligned_to_start(query_length, key_length):
 # --8<-- [start:mask_after_softmax]
 def causal_attention(query, key, value):
     """Attention in which query t sees keys 0…t only; the queries are the last T of
-    the
-    S positions."""
+    the S positions."""
     length, keys = query.shape[-2], key.shape[-2]
     scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
     weights = np.exp(scores - scores.max(axis=-1, keepdims=True))

@@ -184,8 +184,7 @@ def offset_scores(
 
     Returns:
         (L, H): for each head, the mean over every word (every real token but [CLS]
-        and
-        [SEP]) of every sentence.
+        and [SEP]) of every sentence.
     """
     picked = []
     for b, n in enumerate(lengths):
@@ -236,8 +235,7 @@ def pronoun_accuracy(
     weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]
 ) -> np.ndarray:
     """(L, H): for each head, the share of sentences whose pronoun gives its
-    antecedent
-    more weight than the
+    antecedent more weight than the
     other noun."""
     correct = []
     for b, (case, words) in enumerate(zip(cases, tokens, strict=True)):

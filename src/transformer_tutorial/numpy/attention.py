@@ -41,16 +41,13 @@ def softmax(
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
         mask: Optional boolean array that broadcasts to ``x.shape``; True where an
-        entry
-        may receive weight.
+        entry may receive weight.
             Masked entries get exactly zero, and a slice with no True entry is all
-            zeros
-            instead of NaN.
+            zeros instead of NaN.
 
     Returns:
         An array of ``x.shape`` whose slices along ``axis`` are non-negative and sum
-        to
-        one (zero where the
+        to one (zero where the
         whole slice is masked).
 
     Examples:
@@ -58,8 +55,7 @@ def softmax(
         array([0.09  , 0.2447, 0.6652])
         >>> softmax(np.array([1000.0, 1000.0]))  # exp(1000) alone would overflow
         array([0.5, 0.5])
-        >>> softmax(np.array([1.0, 2.0, 3.0]), mask=np.array([True, True,
-        False])).round(4)
+        >>> softmax(np.array([1.0, 2.0, 3.0]), mask=np.array([True, True, False])).round(4)
         array([0.2689, 0.7311, 0.    ])
     """
     x = np.asarray(x)
@@ -73,8 +69,9 @@ def softmax(
         return np.zeros_like(x)
     row_max = x.max(axis=axis, keepdims=True)  # a constant shift
     if mask is not None:
-        # a fully masked slice has max -inf
-        row_max = np.where(np.isfinite(row_max), row_max, 0.0)
+        row_max = np.where(
+            np.isfinite(row_max), row_max, 0.0
+        )  # a fully masked slice has max -inf
     exps = np.exp(x - row_max)
     total = exps.sum(axis=axis, keepdims=True)
     return exps / np.where(total > 0, total, 1.0)
@@ -102,8 +99,7 @@ def scaled_dot_product_attention(
 
     Returns:
         ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
-        that
-        may attend to nothing
+        that may attend to nothing
         (a fully masked row, or no keys at all) gets zero weights and a zero output.
 
     Examples:
@@ -114,12 +110,16 @@ def scaled_dot_product_attention(
         >>> w.round(3), out.round(2)
         (array([[0.67, 0.33]]), array([[13.3]]))
     """
-    # as NumPy reads lists
-    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
+    query, key, value = (
+        np.asarray(query),
+        np.asarray(key),
+        np.asarray(value),
+    )  # as NumPy reads lists
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    # (..., T, S); scaling q first is T·d work, not T·S
-    scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)
+    scores = (query / math.sqrt(d)) @ np.swapaxes(
+        key, -1, -2
+    )  # (..., T, S); scaling q first is T·d work, not T·S
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
@@ -137,8 +137,7 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
     D / H features.
 
     Examples:
-        >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, 2 tokens, 6
-        features
+        >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, 2 tokens, 6 features
         >>> split_heads(x, 3)[0, 1]  # head 1: features 2 and 3 of both tokens
         array([[2., 3.],
                [8., 9.]])
@@ -172,12 +171,10 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
 # --8<-- [start:masks]
 def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
     """(T, S) boolean mask that lets each query see its own position and the ones
-    before
-    it.
+    before it.
 
     The queries are taken to be the last T of the S positions, so the same mask
-    serves a
-    decoder that has
+    serves a decoder that has
     cached S - T earlier keys.
 
     Examples:
@@ -201,16 +198,13 @@ def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
 
 def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
     """(B, 1, S) boolean mask, True at real tokens: every query may attend to every
-    key
-    that is not padding.
+    key that is not padding.
 
     The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
-    S)
-    score array.
+    S) score array.
 
     Examples:
-        >>> padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]),
-        pad_id=0).astype(int)
+        >>> padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).astype(int)
         array([[[1, 1, 0, 0]],
         <BLANKLINE>
                [[1, 0, 0, 0]]])

@@ -88,8 +88,7 @@ def decoder_only(tokens: np.ndarray, params: DecoderOnlyParams) -> np.ndarray:
     t scores every candidate for token t + 1.
 
     Position t sees tokens 0 … t only (the causal mask), so all T predictions come
-    from
-    one pass.
+    from one pass.
     """
     config = params.config
     check_tokens("tokens", tokens, config.vocab_size, config.max_len)
@@ -124,8 +123,7 @@ def next_token_probabilities(
             decoding), above 1 flattens it towards uniform; 1 leaves the model's
             distribution as it is.
         top_k: Keep only the k largest logits (and any tied with the k-th) and give
-        the
-        rest probability 0;
+        the rest probability 0;
             None keeps all V. ``top_k=1`` is greedy decoding.
 
     Returns:
@@ -135,11 +133,9 @@ def next_token_probabilities(
         >>> logits = np.log(np.array([0.5, 0.3, 0.2]))
         >>> next_token_probabilities(logits).round(3)
         array([0.5, 0.3, 0.2])
-        >>> next_token_probabilities(logits, top_k=2).round(3)  # 0.5 and 0.3,
-        renormalised
+        >>> next_token_probabilities(logits, top_k=2).round(3)  # 0.5 and 0.3, renormalised
         array([0.625, 0.375, 0.   ])
-        >>> next_token_probabilities(logits, temperature=0.5).round(3)  # squared,
-        renormalised
+        >>> next_token_probabilities(logits, temperature=0.5).round(3)  # squared, renormalised
         array([0.658, 0.237, 0.105])
     """
     check_positive_number("temperature", temperature)
@@ -160,8 +156,7 @@ def sample_from(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarr
     drawn with one uniform number per row (inverse CDF).
 
     The draw is the first index whose cumulative probability exceeds u · total, with
-    u
-    uniform in [0, 1): an
+    u uniform in [0, 1): an
     index of probability 0 is never drawn. Returns (...,) int64.
     """
     cumulative = np.cumsum(probabilities, axis=-1, dtype=np.float64)  # (..., V)

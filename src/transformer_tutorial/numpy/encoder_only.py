@@ -174,8 +174,7 @@ def encoder_only(
 
     Returns:
         ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L
-        weight
-        arrays or None.
+        weight arrays or None.
     """
     # (B, 1, T): nobody attends to padding
     mask = padding_mask(tokens, params.config.pad_id)

@@ -83,8 +83,7 @@ def layer_norm(x: np.ndarray, params: LayerNormParams) -> np.ndarray:
     and variance 1, then scale and shift them (learned).
 
     The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside
-    the
-    square root, as in
+    the square root, as in
     ``nn.LayerNorm``. (..., D) -> (..., D).
     """
     centred = x - x.mean(axis=-1, keepdims=True)
@@ -179,8 +178,7 @@ def decoder_layer(
     output ("memory"), then the feed-forward network, each wrapped in Add & Norm.
 
     y: (B, T, D) target; memory: (B, S, D) encoder output; self_mask: (T, T) or (B,
-    T,
-    T), causal and target
+    T, T), causal and target
     padding; memory_mask: (B, 1, S) source padding. Returns (B, T, D).
     """
     y = add_and_norm(

@@ -22,14 +22,12 @@ from transformer_tutorial.checks import (
 # --8<-- [start:sinusoidal_encoding]
 def sinusoidal_encoding(length: int, d_model: int, base: float = 10000.0) -> np.ndarray:
     """The paper's sinusoidal position table: (T, D), sines in even columns, cosines
-    in
-    odd ones.
+    in odd ones.
 
     Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first
     pair turns once every
     2π positions, and each later pair turns more slowly, down to once every
-    2π·base^((D
-    - 2) / D) positions. With an
+    2π·base^((D - 2) / D) positions. With an
     odd D the last column is a sine whose cosine partner would fall outside the
     table.
 
@@ -67,20 +65,16 @@ def concatenated_sinusoidal_encoding(
     length: int, d_model: int, base: float = 10000.0
 ) -> np.ndarray:
     """The tensor2tensor variant: all the sines in the first half of the columns,
-    then
-    all the cosines.
+    then all the cosines.
 
     This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default
     timescales, the one drawn in
     the heat map of The Illustrated Transformer. The layout is not the only
-    difference
-    from the paper: its
+    difference from the paper: its
     D // 2 frequencies run geometrically from 1 down to exactly 1 / base, so
-    frequency i
-    is
+    frequency i is
     ``1 / base**(i / (D // 2 - 1))``, where the paper's is ``1 / base**(2i / D)``.
-    With
-    an odd D the last
+    With an odd D the last
     column is zero.
 
     Args:
@@ -92,9 +86,7 @@ def concatenated_sinusoidal_encoding(
         A float64 array of shape (T, D) with entries in [-1, 1].
 
     Examples:
-        >>> concatenated_sinusoidal_encoding(3, 4).round(2)  # sin p, sin p/10000,
-        cos
-        p, cos p/10000
+        >>> concatenated_sinusoidal_encoding(3, 4).round(2)  # sin p, sin p/10000, cos p, cos p/10000
         array([[ 0.  ,  0.  ,  1.  ,  1.  ],
                [ 0.84,  0.  ,  0.54,  1.  ],
                [ 0.91,  0.  , -0.42,  1.  ]])
@@ -103,8 +95,9 @@ def concatenated_sinusoidal_encoding(
     check_positive_int("d_model", d_model)
     check_positive_number("base", base)
     half = d_model // 2
-    # (D // 2,), from 1 down to 1 / base
-    frequencies = base ** -(np.arange(half) / max(half - 1, 1))
+    frequencies = base ** -(
+        np.arange(half) / max(half - 1, 1)
+    )  # (D // 2,), from 1 down to 1 / base
     angles = np.arange(length)[:, None] * frequencies  # (T, D // 2)
     table = np.zeros((length, d_model))
     table[:, :half] = np.sin(angles)
@@ -118,14 +111,12 @@ def concatenated_sinusoidal_encoding(
 # --8<-- [start:shift_rotation]
 def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarray:
     """The (D, D) matrix R(k) that moves a row of the sinusoidal table k positions
-    on:
-    PE[p + k] = R(k) PE[p].
+    on: PE[p + k] = R(k) PE[p].
 
     Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i /
     D). By the angle-sum
     formulas, sin ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) =
-    -sin
-    ωk · sin ωp + cos ωk · cos ωp:
+    -sin ωk · sin ωp + cos ωk · cos ωp:
     each pair turns through the angle ωk, whatever p is. R(k) holds these 2 × 2
     rotations on its diagonal, so it
     depends on the offset k and not on the position p.
@@ -133,8 +124,7 @@ def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarr
     Args:
         offset: k, the number of positions to move on (negative moves back).
         d_model: D, even: with an odd D the last sine column has no cosine partner,
-        and
-        no matrix maps every
+        and no matrix maps every
             row p to row p + k.
         base: The wavelength scale of the table; the paper uses 10000.
 
@@ -155,8 +145,9 @@ def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarr
             f"d_model must be even for the shift to be a rotation, got {d_model}: "
             "the last sine column would have no cosine partner"
         )
-    # ωk, one angle per pair: (D / 2,)
-    angles = offset / base ** (np.arange(0, d_model, 2) / d_model)
+    angles = offset / base ** (
+        np.arange(0, d_model, 2) / d_model
+    )  # ωk, one angle per pair: (D / 2,)
     cos, sin = np.cos(angles), np.sin(angles)
     rotation = np.zeros((d_model, d_model))
     rotation[0::2, 0::2] = np.diag(cos)  # new sine from the old sine ...
@@ -174,21 +165,17 @@ def rotary_embedding(
     x: np.ndarray, positions: np.ndarray | None = None, base: float = 10000.0
 ) -> np.ndarray:
     """RoPE: rotate each pair of features of a query or key by an angle proportional
-    to
-    its position.
+    to its position.
 
     Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and
-    pair
-    i of the row at
+    pair i of the row at
     position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
 
         (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1
-        cos
-        pθ_i)
+        cos pθ_i)
 
     Apply it to the queries and to the keys of every head (never to the values),
-    after
-    the projections and
+    after the projections and
     before the scores. A query at position m and a key at position n then score as if
     the key alone had been
     turned by n - m: the score depends on the offset, not on where the pair sits.
@@ -202,13 +189,10 @@ def rotary_embedding(
 
     Returns:
         An array of ``x.shape``, float64 unless ``x`` is another float type: ``x``
-        with
-        every pair rotated.
+        with every pair rotated.
 
     Examples:
-        >>> rotary_embedding(np.array([[1.0, 0.0], [1.0, 0.0]])).round(4)  #
-        positions 0
-        and 1: turned by 0 and 1 rad
+        >>> rotary_embedding(np.array([[1.0, 0.0], [1.0, 0.0]])).round(4)  # positions 0 and 1: turned by 0 and 1 rad
         array([[1.    , 0.    ],
                [0.5403, 0.8415]])
     """
@@ -234,10 +218,13 @@ def rotary_embedding(
     theta = 1.0 / base ** (np.arange(0, width, 2) / width)  # (d_k / 2,)
     angles = positions[:, None] * theta  # (T, d_k / 2)
     cos, sin = np.cos(angles).astype(x.dtype), np.sin(angles).astype(x.dtype)
-    # the two members of every pair: (..., T, d_k / 2) each
-    even, odd = x[..., 0::2], x[..., 1::2]
-    # (..., T, d_k / 2, 2)
-    rotated = np.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1)
+    even, odd = (
+        x[..., 0::2],
+        x[..., 1::2],
+    )  # the two members of every pair: (..., T, d_k / 2) each
+    rotated = np.stack(
+        [even * cos - odd * sin, even * sin + odd * cos], axis=-1
+    )  # (..., T, d_k / 2, 2)
     return rotated.reshape(x.shape)
 
 
@@ -247,14 +234,12 @@ def rotary_embedding(
 # --8<-- [start:alibi]
 def alibi_slopes(num_heads: int) -> np.ndarray:
     """The ALiBi slope of each head: (H,), a geometric sequence that starts at 2**(-8
-    /
-    H) and shrinks by it.
+    / H) and shrinks by it.
 
     With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the
     ALiBi code takes the H'
     slopes of the closest lower power of two H', then every other slope of 2H' (its
-    1st,
-    3rd, 5th, …) until
+    1st, 3rd, 5th, …) until
     there are H: those fall between the ones already taken.
 
     Args:
@@ -266,9 +251,7 @@ def alibi_slopes(num_heads: int) -> np.ndarray:
     Examples:
         >>> np.log2(alibi_slopes(8))
         array([-1., -2., -3., -4., -5., -6., -7., -8.])
-        >>> np.log2(alibi_slopes(6))  # the 4 slopes of 4 heads, then the 1st and 3rd
-        of
-        8 heads
+        >>> np.log2(alibi_slopes(6))  # the 4 slopes of 4 heads, then the 1st and 3rd of 8 heads
         array([-2., -4., -6., -8., -1., -3.])
     """
     check_positive_int("num_heads", num_heads)
@@ -277,8 +260,9 @@ def alibi_slopes(num_heads: int) -> np.ndarray:
         ratio = 2.0 ** (-8.0 / n)
         return ratio ** np.arange(1, n + 1)
 
-    # the largest power of two that is at most H
-    lower = 1 << (int(num_heads).bit_length() - 1)
+    lower = 1 << (
+        int(num_heads).bit_length() - 1
+    )  # the largest power of two that is at most H
     if lower == num_heads:
         return geometric(num_heads)
     return np.concatenate(
@@ -295,11 +279,9 @@ def alibi_bias(
     The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi
     paper trains decoders, where
     a causal mask hides every key after its query, and the bias there is -slope · (i
-    -
-    j). Keys after the query
+    - j). Keys after the query
     get the same penalty by distance here, the usual choice when ALiBi is used
-    without a
-    causal mask.
+    without a causal mask.
 
     Args:
         num_heads: H, one slope per head (see ``alibi_slopes``).
@@ -310,9 +292,7 @@ def alibi_bias(
         (H, T, S), to add to scores of shape (B, H, T, S) before the softmax.
 
     Examples:
-        >>> alibi_bias(2, 1, 4) * 256  # slopes 1/16 and 1/256; one query, at
-        position 3
-        of keys 0 to 3
+        >>> alibi_bias(2, 1, 4) * 256  # slopes 1/16 and 1/256; one query, at position 3 of keys 0 to 3
         array([[[-48., -32., -16.,   0.]],
         <BLANKLINE>
                [[ -3.,  -2.,  -1.,   0.]]])
@@ -325,8 +305,9 @@ def alibi_bias(
             f"key_length={key_length} is shorter than query_length={query_length}"
         )
     query_positions = np.arange(key_length - query_length, key_length)  # (T,)
-    # (T, S)
-    distance = np.abs(query_positions[:, None] - np.arange(key_length)[None, :])
+    distance = np.abs(
+        query_positions[:, None] - np.arange(key_length)[None, :]
+    )  # (T, S)
     return alibi_slopes(num_heads)[:, None, None] * -distance  # (H, T, S)
 
 
@@ -341,17 +322,14 @@ def embed_positions(
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """What the first layer receives: the token embeddings times √D, plus the
-    position
-    table, then dropout.
+    position table, then dropout.
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
         table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to
-        the
-        token at position t.
+        the token at position t.
         dropout_p: Probability of zeroing each entry of the sum while training (0.1
-        in
-        the paper); the entries
+        in the paper); the entries
             that survive are divided by 1 - dropout_p, so the expected sum is
             unchanged.
         rng: The random generator for dropout; needed when dropout_p > 0.
@@ -360,8 +338,7 @@ def embed_positions(
         (B, T, D).
 
     Examples:
-        >>> token_embeddings = np.full((1, 2, 4), 0.5)  # two tokens, D = 4, so √D =
-        2
+        >>> token_embeddings = np.full((1, 2, 4), 0.5)  # two tokens, D = 4, so √D = 2
         >>> embed_positions(token_embeddings, sinusoidal_encoding(8, 4)).round(4)
         array([[[1.    , 2.    , 1.    , 2.    ],
                 [1.8415, 1.5403, 1.01  , 2.    ]]])

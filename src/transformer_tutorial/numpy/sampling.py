@@ -76,8 +76,7 @@ def length_penalty(length: int, alpha: float = 0.6) -> float:
     log-probability is divided by it.
 
     The Transformer paper decoded with alpha = 0.6 and a beam of 4; alpha = 0 divides
-    by
-    1 (no penalty).
+    by 1 (no penalty).
 
     Examples:
         >>> length_penalty(1), round(length_penalty(7), 4)

@@ -33,23 +33,17 @@ from transformer_tutorial.numpy.layers import (
 # --8<-- [start:patchify]
 def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
     """Cut images into non-overlapping square patches and flatten each: (B, C,
-    height,
-    width) -> (B, M, C·P·P).
+    height, width) -> (B, M, C·P·P).
 
     Patches are numbered row by row, left to right, as a reader scans a page. Each
-    patch
-    is flattened channel
+    patch is flattened channel
     first, then row, then column (the order of a ``Conv2d`` weight's last three
-    axes),
-    so that projecting the
+    axes), so that projecting the
     patches with a matrix is the same computation as a convolution with stride P.
 
     Examples:
-        >>> image = np.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels
-        numbered row by row
-        >>> patchify(image, 2)[0]  # four patches of 2 × 2 pixels: top left, top
-        right,
-        bottom left, bottom right
+        >>> image = np.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels numbered row by row
+        >>> patchify(image, 2)[0]  # four patches of 2 × 2 pixels: top left, top right, bottom left, bottom right
         array([[ 0.,  1.,  4.,  5.],
                [ 2.,  3.,  6.,  7.],
                [ 8.,  9., 12., 13.],
@@ -59,10 +53,12 @@ def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
     check_image_patches("images", images, patch_size)
     batch, channels, height, width = images.shape
     rows, cols = height // patch_size, width // patch_size
-    # (B, C, rows, P, cols, P)
-    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)
-    # (B, rows, cols, C, P, P): patch position first, then its pixels
-    grid = grid.transpose(0, 2, 4, 1, 3, 5)
+    grid = images.reshape(
+        batch, channels, rows, patch_size, cols, patch_size
+    )  # (B, C, rows, P, cols, P)
+    grid = grid.transpose(
+        0, 2, 4, 1, 3, 5
+    )  # (B, rows, cols, C, P, P): patch position first, then its pixels
     return grid.reshape(batch, rows * cols, channels * patch_size * patch_size)
 
 
@@ -135,8 +131,7 @@ def patch_embedding(images: np.ndarray, params: PatchEmbeddingParams) -> np.ndar
 # --8<-- [start:vision_transformer]
 def embed_image(images: np.ndarray, params: VisionTransformerParams) -> np.ndarray:
     """The sequence the first layer reads: the class token, then the projected
-    patches,
-    plus positions.
+    patches, plus positions.
 
     (B, C, height, width) -> (B, M + 1, D).
     """
@@ -146,12 +141,12 @@ def embed_image(images: np.ndarray, params: VisionTransformerParams) -> np.ndarr
             f"images of shape {format_shape(images.shape)} give {patches.shape[1]} patches of size "
             f"{params.patch_embedding.patch_size}, but the position table has rows for {len(params.positions) - 1}"
         )
-    # (B, 1, D)
     class_tokens = np.broadcast_to(
         params.class_token, (len(images), 1, patches.shape[2])
-    )
-    # (B, M + 1, D)
-    return np.concatenate([class_tokens, patches], axis=1) + params.positions
+    )  # (B, 1, D)
+    return (
+        np.concatenate([class_tokens, patches], axis=1) + params.positions
+    )  # (B, M + 1, D)
 
 
 def vision_transformer(
@@ -161,18 +156,19 @@ def vision_transformer(
     class.
 
     Every position attends to every other (no mask); only the class token's final
-    vector
-    reaches the classifier,
+    vector reaches the classifier,
     so the class token must gather from the patches, through attention, what the
     classifier needs.
     """
     x = embed_image(images, params)  # (B, M + 1, D)
     for layer in params.layers:
         x = encoder_layer(x, layer, norm_first=True)
-    # pre-norm leaves the residual sum unnormalised: normalise it once at the end
-    x = layer_norm(x, params.norm)
-    # the class token's vector -> (B, K)
-    return x[:, 0] @ params.head_weight + params.head_bias
+    x = layer_norm(
+        x, params.norm
+    )  # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+    return (
+        x[:, 0] @ params.head_weight + params.head_bias
+    )  # the class token's vector -> (B, K)
 
 
 # --8<-- [end:vision_transformer]

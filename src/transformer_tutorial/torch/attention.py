@@ -56,13 +56,11 @@ def softmax(
         mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an
         entry may receive weight.
             Masked entries get exactly zero, and a slice with no True entry is all
-            zeros
-            instead of NaN.
+            zeros instead of NaN.
 
     Returns:
         A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum
-        to
-        one (zero where the
+        to one (zero where the
         whole slice is masked).
 
     Examples:
@@ -70,8 +68,7 @@ def softmax(
         tensor([0.0900, 0.2447, 0.6652])
         >>> softmax(torch.tensor([1000.0, 1000.0]))  # exp(1000) alone would overflow
         tensor([0.5000, 0.5000])
-        >>> softmax(torch.tensor([1.0, 2.0, 3.0]), mask=torch.tensor([True, True,
-        False])).round(decimals=4)
+        >>> softmax(torch.tensor([1.0, 2.0, 3.0]), mask=torch.tensor([True, True, False])).round(decimals=4)
         tensor([0.2689, 0.7311, 0.0000])
     """
     check_array("x", x, torch.Tensor, "torch.Tensor")
@@ -83,11 +80,13 @@ def softmax(
         x = x.masked_fill(~mask, float("-inf"))
     if x.shape[axis] == 0:  # nothing to normalise over
         return torch.zeros_like(x)
-    # a constant shift: it needs no gradient
-    row_max = x.amax(dim=axis, keepdim=True).detach()
+    row_max = x.amax(
+        dim=axis, keepdim=True
+    ).detach()  # a constant shift: it needs no gradient
     if mask is not None:
-        # a fully masked slice has max -inf
-        row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)
+        row_max = torch.where(
+            torch.isfinite(row_max), row_max, 0.0
+        )  # a fully masked slice has max -inf
     exps = torch.exp(x - row_max)
     total = exps.sum(dim=axis, keepdim=True)
     return exps / torch.where(total > 0, total, 1.0)
@@ -114,14 +113,12 @@ def scaled_dot_product_attention(
         (each of size 1 or the
             full size), True where a query may attend to a key.
         dropout_p: Probability of zeroing each weight before it multiplies the
-        values;
-        keep it 0 outside
+        values; keep it 0 outside
             training. The returned weights are the ones before dropout.
 
     Returns:
         ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
-        that
-        may attend to nothing
+        that may attend to nothing
         (a fully masked row, or no keys at all) gets zero weights and a zero output.
 
     Examples:
@@ -137,8 +134,9 @@ def scaled_dot_product_attention(
     )
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    # (..., T, S); scaling q first is T·d work, not T·S
-    scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)
+    scores = (query / math.sqrt(d)) @ key.transpose(
+        -1, -2
+    )  # (..., T, S); scaling q first is T·d work, not T·S
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
@@ -158,8 +156,7 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     D / H features.
 
     Examples:
-        >>> x = torch.arange(12.0).reshape(1, 2, 6)  # 1 sequence, 2 tokens, 6
-        features
+        >>> x = torch.arange(12.0).reshape(1, 2, 6)  # 1 sequence, 2 tokens, 6 features
         >>> split_heads(x, 3)[0, 1]  # head 1: features 2 and 3 of both tokens
         tensor([[2., 3.],
                 [8., 9.]])
@@ -195,12 +192,10 @@ def causal_mask(
     query_length: int, key_length: int | None = None, device: torch.device | None = None
 ) -> torch.Tensor:
     """(T, S) boolean mask that lets each query see its own position and the ones
-    before
-    it.
+    before it.
 
     The queries are taken to be the last T of the S positions, so the same mask
-    serves a
-    decoder that has
+    serves a decoder that has
     cached S - T earlier keys.
 
     Examples:
@@ -227,12 +222,10 @@ def causal_mask(
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """(B, 1, S) boolean mask, True at real tokens: every query may attend to every
-    key
-    that is not padding.
+    key that is not padding.
 
     The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
-    S)
-    score tensor.
+    S) score tensor.
 
     Examples:
         >>> padding_mask(torch.tensor([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).int()

@@ -83,14 +83,11 @@ class DecoderOnly(nn.Module):
         t scores every candidate for token t + 1.
 
         Position t sees tokens 0 … t only (the causal mask), so all T predictions
-        come
-        from one pass. With a
+        come from one pass. With a
         ``cache`` (one ``KeyValueCache`` per layer, from ``new_cache``), ``tokens``
-        are
-        the positions that follow
+        are the positions that follow
         the cached ones: their position embeddings start after them, and they attend
-        to
-        them too.
+        to them too.
         """
         start = 0 if cache is None else len(cache[0])  # positions already in the cache
         length = tokens.shape[1]
@@ -143,8 +140,7 @@ def next_token_probabilities(
             decoding), above 1 flattens it towards uniform; 1 leaves the model's
             distribution as it is.
         top_k: Keep only the k largest logits (and any tied with the k-th) and give
-        the
-        rest probability 0;
+        the rest probability 0;
             None keeps all V. ``top_k=1`` is greedy decoding.
 
     Returns:
@@ -154,12 +150,9 @@ def next_token_probabilities(
         >>> logits = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64).log()
         >>> next_token_probabilities(logits).round(decimals=3)
         tensor([0.5000, 0.3000, 0.2000], dtype=torch.float64)
-        >>> next_token_probabilities(logits, top_k=2).round(decimals=3)  # 0.5 and
-        0.3,
-        renormalised
+        >>> next_token_probabilities(logits, top_k=2).round(decimals=3)  # 0.5 and 0.3, renormalised
         tensor([0.6250, 0.3750, 0.0000], dtype=torch.float64)
-        >>> next_token_probabilities(logits, temperature=0.5).round(decimals=3)  #
-        squared, renormalised
+        >>> next_token_probabilities(logits, temperature=0.5).round(decimals=3)  # squared, renormalised
         tensor([0.6580, 0.2370, 0.1050], dtype=torch.float64)
     """
     check_positive_number("temperature", temperature)
@@ -183,8 +176,7 @@ def sample_from(
     drawn with one uniform number per row (inverse CDF).
 
     The draw is the first index whose cumulative probability exceeds u · total, with
-    u
-    uniform in [0, 1): an
+    u uniform in [0, 1): an
     index of probability 0 is never drawn. Returns (...,) int64.
     """
     cumulative = probabilities.double().cumsum(dim=-1)  # (..., V)
@@ -214,11 +206,9 @@ def generate(
     """Extend each prompt (B, T0) by ``max_new_tokens`` sampled tokens: (B, T0 + n).
 
     With ``use_cache`` the prompt runs once, filling every layer's key/value cache,
-    and
-    each later step feeds
+    and each later step feeds
     the model only the token just drawn. Without it, each step runs the whole
-    sequence
-    again. Both give the
+    sequence again. Both give the
     same logits (up to rounding) and, for the same generator state, the same tokens.
 
     Raises:
@@ -253,8 +243,7 @@ def language_model_loss(model: DecoderOnly, windows: torch.Tensor) -> torch.Tens
     tokens 1 … T from windows (B, T + 1) of a text.
 
     Every position of every window is a training example: position t's logits are
-    scored
-    against token t + 1.
+    scored against token t + 1.
     """
     # (B, T) each: targets are the inputs shifted by one
     inputs, targets = windows[:, :-1], windows[:, 1:]
@@ -280,12 +269,10 @@ def train_language_model(
         steps: Optimiser steps.
         batch_size: Windows per step.
         length: Positions per window (``max_len`` if None): each window gives that
-        many
-        predictions.
+        many predictions.
         learning_rate: AdamW's step size.
         seed: Seeds the choice of windows (seed torch yourself for the model's
-        initial
-        weights and dropout).
+        initial weights and dropout).
     """
     ids = torch.as_tensor(ids, dtype=torch.int64)
     check_ndim("ids", ids, 1, "(N,)")

@@ -54,15 +54,13 @@ def greedy_decode(
         use_cache: Keep each layer's keys and values between steps (same result, less
         work).
         record: Keep, for sequence 0, the prefix and the full next-token distribution
-        of
-        every step.
+        of every step.
         stop_at_eos: Stop once every sequence has produced EOS (set False to time a
         fixed number of steps).
 
     Returns:
         The generated ids (B, T), T ≤ max_new_tokens, without the leading BOS; PAD
-        after
-        a sequence's EOS.
+        after a sequence's EOS.
     """
     memory, src_mask = model.encode(src)
     batch = src.shape[0]
@@ -108,11 +106,9 @@ def beam_search(
     A prefix's score is the sum of the log-probabilities of its tokens. Each step
     extends every live prefix by
     every token, keeps the best ``beam_size`` extensions, and sets aside those that
-    end
-    with EOS. The search stops
+    end with EOS. The search stops
     when no live prefix can beat the best finished one (log-probabilities only fall
-    as a
-    prefix grows).
+    as a prefix grows).
     With ``beam_size=1`` this is exactly greedy decoding.
 
     Args:

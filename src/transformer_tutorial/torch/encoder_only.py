@@ -63,8 +63,7 @@ class EncoderOnly(nn.Module):
         LayerNorm(word + position + token type). No √D scale, unlike the paper.
 
         ``token_types`` (B, T) says which segment each token belongs to (0 for a
-        single
-        sentence); None means 0
+        single sentence); None means 0
         everywhere, and even then row 0 of the token-type table is added to every
         position.
         """
@@ -95,8 +94,7 @@ class EncoderOnly(nn.Module):
             tokens: (B, T) ids, padded on the right with ``config.pad_id``.
             token_types: (B, T) segment ids, or None for a single segment.
             return_weights: Also return each layer's attention weights, (B, H, T, T)
-            per
-            layer.
+            per layer.
 
         Returns:
             ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L

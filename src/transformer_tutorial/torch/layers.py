@@ -37,8 +37,7 @@ class LayerNorm(nn.Module):
     and variance 1, then scale and shift them (learned).
 
     The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside
-    the
-    square root, as in
+    the square root, as in
     ``nn.LayerNorm``.
     """
 
@@ -166,8 +165,7 @@ class EncoderLayer(nn.Module):
         """x: (B, S, D); mask: (B, 1, S) source padding or None. Returns (B, S, D).
 
         ``cache`` is for a causal stack (a decoder-only model) that runs one position
-        at
-        a time.
+        at a time.
         """
         x = self.add_norm_1(
             x,
@@ -241,8 +239,7 @@ class DecoderLayer(nn.Module):
         memory_mask: (B, 1, S) source padding. Returns (B, T, D).
 
         With a ``cache``, y holds only the new positions and the earlier ones are
-        read
-        from the cache."""
+        read from the cache."""
         self_cache = None if cache is None else cache.self_attention
         cross_cache = None if cache is None else cache.cross_attention
         y = self.add_norm_1(

@@ -165,8 +165,7 @@ class Transformer(nn.Module):
         offset: int = 0,
     ) -> torch.Tensor:
         """Token ids (B, T) at positions offset … offset + T - 1 -> vectors (B, T,
-        D):
-        embedding · √D plus the
+        D): embedding · √D plus the
         positional encoding, then dropout."""
         check_tokens(
             name, tokens, embedding.num_embeddings, self.config.max_len - offset
@@ -192,8 +191,7 @@ class Transformer(nn.Module):
     # --8<-- [start:forward]
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Source ids (B, S) -> the memory (B, S, D) and the source padding mask (B,
-        1,
-        S)."""
+        1, S)."""
         src_mask = padding_mask(src, self.config.pad_id)
         return self.encoder(
             self.embed(src, self.src_embedding, "src"), src_mask
@@ -207,23 +205,23 @@ class Transformer(nn.Module):
         cache: DecodingCache | None = None,
     ) -> torch.Tensor:
         """Target ids (B, T) and the memory -> the decoder's last hidden states (B,
-        T,
-        D).
+        T, D).
 
         With a ``cache`` (from ``new_cache``), ``tgt`` holds only the positions after
         the cached ones.
         """
         check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
         real = tgt != self.config.pad_id  # (B, T): the keys that are not padding
-        # the new positions may also read every cached one that is not padding
-        if cache is not None:
-            # (B, S), S = the cached positions and the new ones
-            real = cache.remember(real)
+        if (
+            cache is not None
+        ):  # the new positions may also read every cached one that is not padding
+            real = cache.remember(
+                real
+            )  # (B, S), S = the cached positions and the new ones
         offset, length = real.shape[1] - tgt.shape[1], tgt.shape[1]
-        # (B, T, S)
         tgt_mask = real[:, None, :] & causal_mask(
             length, offset + length, device=tgt.device
-        )
+        )  # (B, T, S)
         y = self.embed(tgt, self.tgt_embedding, "tgt", offset)
         return self.decoder(
             y, memory, tgt_mask, src_mask, None if cache is None else cache.layers
@@ -231,8 +229,7 @@ class Transformer(nn.Module):
 
     def new_cache(self) -> DecodingCache:
         """An empty key/value cache, one entry per decoder layer, for decoding one
-        token
-        at a time."""
+        token at a time."""
         return DecodingCache([DecoderLayerCache() for _ in self.decoder.layers])
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:

@@ -33,14 +33,12 @@ def sinusoidal_encoding(
     device: torch.device | None = None,
 ) -> torch.Tensor:
     """The paper's sinusoidal position table: (T, D), sines in even columns, cosines
-    in
-    odd ones.
+    in odd ones.
 
     Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first
     pair turns once every
     2π positions, and each later pair turns more slowly, down to once every
-    2π·base^((D
-    - 2) / D) positions. With an
+    2π·base^((D - 2) / D) positions. With an
     odd D the last column is a sine whose cosine partner would fall outside the
     table.
 
@@ -63,10 +61,12 @@ def sinusoidal_encoding(
     check_positive_int("length", length, allow_zero=True)
     check_positive_int("d_model", d_model)
     check_positive_number("base", base)
-    # (T, 1)
-    positions = torch.arange(length, dtype=torch.float64, device=device)[:, None]
-    # the even column of each pair
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)
+    positions = torch.arange(length, dtype=torch.float64, device=device)[
+        :, None
+    ]  # (T, 1)
+    two_i = torch.arange(
+        0, d_model, 2, dtype=torch.float64, device=device
+    )  # the even column of each pair
     angles = positions / base ** (two_i / d_model)  # (T, ceil(D / 2))
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, 0::2] = torch.sin(angles)
@@ -86,20 +86,16 @@ def concatenated_sinusoidal_encoding(
     device: torch.device | None = None,
 ) -> torch.Tensor:
     """The tensor2tensor variant: all the sines in the first half of the columns,
-    then
-    all the cosines.
+    then all the cosines.
 
     This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default
     timescales, the one drawn in
     the heat map of The Illustrated Transformer. The layout is not the only
-    difference
-    from the paper: its
+    difference from the paper: its
     D // 2 frequencies run geometrically from 1 down to exactly 1 / base, so
-    frequency i
-    is
+    frequency i is
     ``1 / base**(i / (D // 2 - 1))``, where the paper's is ``1 / base**(2i / D)``.
-    With
-    an odd D the last
+    With an odd D the last
     column is zero.
 
     Args:
@@ -113,8 +109,7 @@ def concatenated_sinusoidal_encoding(
         A tensor of shape (T, D) with entries in [-1, 1].
 
     Examples:
-        >>> concatenated_sinusoidal_encoding(3, 4).round(decimals=2)  # sin p, sin
-        p/10000, cos p, cos p/10000
+        >>> concatenated_sinusoidal_encoding(3, 4).round(decimals=2)  # sin p, sin p/10000, cos p, cos p/10000
         tensor([[ 0.0000,  0.0000,  1.0000,  1.0000],
                 [ 0.8400,  0.0000,  0.5400,  1.0000],
                 [ 0.9100,  0.0000, -0.4200,  1.0000]])
@@ -124,12 +119,12 @@ def concatenated_sinusoidal_encoding(
     check_positive_number("base", base)
     half = d_model // 2
     steps = torch.arange(half, dtype=torch.float64, device=device)
-    # (D // 2,), from 1 down to 1 / base
-    frequencies = base ** -(steps / max(half - 1, 1))
-    # (T, D // 2)
+    frequencies = base ** -(
+        steps / max(half - 1, 1)
+    )  # (D // 2,), from 1 down to 1 / base
     angles = (
         torch.arange(length, dtype=torch.float64, device=device)[:, None] * frequencies
-    )
+    )  # (T, D // 2)
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, :half] = torch.sin(angles)
     table[:, half : 2 * half] = torch.cos(angles)
@@ -148,14 +143,12 @@ def shift_rotation(
     device: torch.device | None = None,
 ) -> torch.Tensor:
     """The (D, D) matrix R(k) that moves a row of the sinusoidal table k positions
-    on:
-    PE[p + k] = R(k) PE[p].
+    on: PE[p + k] = R(k) PE[p].
 
     Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i /
     D). By the angle-sum
     formulas, sin ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) =
-    -sin
-    ωk · sin ωp + cos ωk · cos ωp:
+    -sin ωk · sin ωp + cos ωk · cos ωp:
     each pair turns through the angle ωk, whatever p is. R(k) holds these 2 × 2
     rotations on its diagonal, so it
     depends on the offset k and not on the position p.
@@ -163,8 +156,7 @@ def shift_rotation(
     Args:
         offset: k, the number of positions to move on (negative moves back).
         d_model: D, even: with an odd D the last sine column has no cosine partner,
-        and
-        no matrix maps every
+        and no matrix maps every
             row p to row p + k.
         base: The wavelength scale of the table; the paper uses 10000.
         dtype: Of the result; the angles are computed in float64 either way.
@@ -205,21 +197,17 @@ def rotary_embedding(
     x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0
 ) -> torch.Tensor:
     """RoPE: rotate each pair of features of a query or key by an angle proportional
-    to
-    its position.
+    to its position.
 
     Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and
-    pair
-    i of the row at
+    pair i of the row at
     position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
 
         (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1
-        cos
-        pθ_i)
+        cos pθ_i)
 
     Apply it to the queries and to the keys of every head (never to the values),
-    after
-    the projections and
+    after the projections and
     before the scores. A query at position m and a key at position n then score as if
     the key alone had been
     turned by n - m: the score depends on the offset, not on where the pair sits.
@@ -233,14 +221,11 @@ def rotary_embedding(
 
     Returns:
         A tensor of ``x.shape`` and dtype (float32 if ``x`` holds integers): ``x``
-        with
-        every pair rotated. The
+        with every pair rotated. The
         angles are computed in float64.
 
     Examples:
-        >>> rotary_embedding(torch.tensor([[1.0, 0.0], [1.0,
-        0.0]])).round(decimals=4)
-        # turned by 0 and 1 rad
+        >>> rotary_embedding(torch.tensor([[1.0, 0.0], [1.0, 0.0]])).round(decimals=4)  # turned by 0 and 1 rad
         tensor([[1.0000, 0.0000],
                 [0.5403, 0.8415]])
     """
@@ -269,13 +254,17 @@ def rotary_embedding(
     check_positive_number("base", base)
     two_i = torch.arange(0, width, 2, dtype=torch.float64, device=x.device)
     theta = 1.0 / base ** (two_i / width)  # (d_k / 2,)
-    # (T, d_k / 2)
-    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta
+    angles = (
+        positions.to(device=x.device, dtype=torch.float64)[:, None] * theta
+    )  # (T, d_k / 2)
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
-    # the two members of every pair: (..., T, d_k / 2) each
-    even, odd = x[..., 0::2], x[..., 1::2]
-    # (..., T, d_k / 2, 2)
-    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
+    even, odd = (
+        x[..., 0::2],
+        x[..., 1::2],
+    )  # the two members of every pair: (..., T, d_k / 2) each
+    rotated = torch.stack(
+        [even * cos - odd * sin, even * sin + odd * cos], dim=-1
+    )  # (..., T, d_k / 2, 2)
     return rotated.reshape(x.shape)
 
 
@@ -289,14 +278,12 @@ def alibi_slopes(
     device: torch.device | None = None,
 ) -> torch.Tensor:
     """The ALiBi slope of each head: (H,), a geometric sequence that starts at 2**(-8
-    /
-    H) and shrinks by it.
+    / H) and shrinks by it.
 
     With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the
     ALiBi code takes the H'
     slopes of the closest lower power of two H', then every other slope of 2H' (its
-    1st,
-    3rd, 5th, …) until
+    1st, 3rd, 5th, …) until
     there are H: those fall between the ones already taken.
 
     Args:
@@ -310,9 +297,7 @@ def alibi_slopes(
     Examples:
         >>> torch.log2(alibi_slopes(8))
         tensor([-1., -2., -3., -4., -5., -6., -7., -8.])
-        >>> torch.log2(alibi_slopes(6))  # the 4 slopes of 4 heads, then the 1st and
-        3rd
-        of 8 heads
+        >>> torch.log2(alibi_slopes(6))  # the 4 slopes of 4 heads, then the 1st and 3rd of 8 heads
         tensor([-2., -4., -6., -8., -1., -3.])
     """
     check_positive_int("num_heads", num_heads)
@@ -321,8 +306,9 @@ def alibi_slopes(
         ratio = 2.0 ** (-8.0 / n)
         return ratio ** torch.arange(1, n + 1, dtype=torch.float64, device=device)
 
-    # the largest power of two that is at most H
-    lower = 1 << (int(num_heads).bit_length() - 1)
+    lower = 1 << (
+        int(num_heads).bit_length() - 1
+    )  # the largest power of two that is at most H
     if lower == num_heads:
         return geometric(num_heads).to(dtype)
     return torch.cat(
@@ -343,11 +329,9 @@ def alibi_bias(
     The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi
     paper trains decoders, where
     a causal mask hides every key after its query, and the bias there is -slope · (i
-    -
-    j). Keys after the query
+    - j). Keys after the query
     get the same penalty by distance here, the usual choice when ALiBi is used
-    without a
-    causal mask.
+    without a causal mask.
 
     Args:
         num_heads: H, one slope per head (see ``alibi_slopes``).
@@ -360,9 +344,7 @@ def alibi_bias(
         (H, T, S), to add to scores of shape (B, H, T, S) before the softmax.
 
     Examples:
-        >>> alibi_bias(2, 1, 4) * 256  # slopes 1/16 and 1/256; one query, at
-        position 3
-        of keys 0 to 3
+        >>> alibi_bias(2, 1, 4) * 256  # slopes 1/16 and 1/256; one query, at position 3 of keys 0 to 3
         tensor([[[-48., -32., -16.,   0.]],
         <BLANKLINE>
                 [[ -3.,  -2.,  -1.,   0.]]])
@@ -374,12 +356,12 @@ def alibi_bias(
         raise ValueError(
             f"key_length={key_length} is shorter than query_length={query_length}"
         )
-    # (T,)
-    query_positions = torch.arange(key_length - query_length, key_length, device=device)
-    # (T, S)
+    query_positions = torch.arange(
+        key_length - query_length, key_length, device=device
+    )  # (T,)
     distance = (
         query_positions[:, None] - torch.arange(key_length, device=device)[None, :]
-    ).abs()
+    ).abs()  # (T, S)
     slopes = alibi_slopes(num_heads, dtype=torch.float64, device=device)
     return (slopes[:, None, None] * -distance).to(dtype)  # (H, T, S)
 
@@ -392,31 +374,24 @@ def embed_positions(
     token_embeddings: torch.Tensor, table: torch.Tensor, dropout_p: float = 0.0
 ) -> torch.Tensor:
     """What the first layer receives: the token embeddings times √D, plus the
-    position
-    table, then dropout.
+    position table, then dropout.
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
         table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to
-        the
-        token at position t.
+        the token at position t.
         dropout_p: Probability of zeroing each entry of the sum while training (0.1
-        in
-        the paper); the entries
+        in the paper); the entries
             that survive are divided by 1 - dropout_p, so the expected sum is
-            unchanged.
-            Keep it 0 outside
+            unchanged. Keep it 0 outside
             training (``EmbedPositions`` does that in ``eval()`` mode).
 
     Returns:
         (B, T, D).
 
     Examples:
-        >>> token_embeddings = torch.full((1, 2, 4), 0.5)  # two tokens, D = 4, so √D
-        =
-        2
-        >>> embed_positions(token_embeddings, sinusoidal_encoding(8,
-        4)).round(decimals=4)
+        >>> token_embeddings = torch.full((1, 2, 4), 0.5)  # two tokens, D = 4, so √D = 2
+        >>> embed_positions(token_embeddings, sinusoidal_encoding(8, 4)).round(decimals=4)
         tensor([[[1.0000, 2.0000, 1.0000, 2.0000],
                  [1.8415, 1.5403, 1.0100, 2.0000]]])
     """
@@ -447,8 +422,7 @@ class LearnedPositionalEmbedding(nn.Module):
     numbers per position.
 
     The table has ``max_length`` rows and nothing beyond them: asked for more
-    positions
-    than it has, it raises
+    positions than it has, it raises
     instead of inventing rows. Rows start as small random numbers (standard deviation
     0.02, as in BERT) and
     are trained with the rest of the model; a row that no training sequence reached
@@ -521,16 +495,14 @@ class SinusoidalPositionalEncoding(nn.Module):
 # --8<-- [start:embed_positions_module]
 class EmbedPositions(nn.Module):
     """``embed_positions`` as a module: token embeddings (B, T, D) ->
-    Dropout(embeddings
-    · √D + positions).
+    Dropout(embeddings · √D + positions).
 
     Args:
         d_model: D.
         max_length: The positions a learned table covers, or the sinusoidal rows
         computed in advance.
         dropout: Probability of zeroing each entry of the sum in training mode (0.1
-        in
-        the paper); none in
+        in the paper); none in
             ``eval()`` mode.
         learned: A trainable ``LearnedPositionalEmbedding`` instead of the paper's
         sinusoidal table.

@@ -57,8 +57,7 @@ def nucleus_probabilities(
     The nucleus is ``nucleus_mask``'s.
 
     Examples:
-        >>> logits = torch.tensor([0.5, 0.25, 0.125, 0.125],
-        dtype=torch.float64).log()
+        >>> logits = torch.tensor([0.5, 0.25, 0.125, 0.125], dtype=torch.float64).log()
         >>> # 0.5 + 0.25 reach 0.7: the nucleus is the first two.
         >>> nucleus_probabilities(logits, top_p=0.7).round(decimals=3)
         tensor([0.6670, 0.3330, 0.0000, 0.0000], dtype=torch.float64)
@@ -77,8 +76,7 @@ def length_penalty(length: int, alpha: float = 0.6) -> float:
     log-probability is divided by it.
 
     The Transformer paper decoded with alpha = 0.6 and a beam of 4; alpha = 0 divides
-    by
-    1 (no penalty).
+    by 1 (no penalty).
 
     Examples:
         >>> length_penalty(1), round(length_penalty(7), 4)

@@ -27,16 +27,13 @@ from transformer_tutorial.torch.model import Transformer
 # --8<-- [start:learning_rate]
 def learning_rate(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
     """The paper's schedule: factor · d_model^-0.5 · min(step^-0.5, step ·
-    warmup^-1.5),
-    for steps 1, 2, ….
+    warmup^-1.5), for steps 1, 2, ….
 
     It rises linearly for ``warmup`` steps, peaks at step = warmup, then decays like
-    1 /
-    √step.
+    1 / √step.
 
     Examples:
-        >>> round(learning_rate(4000, d_model=512, warmup=4000), 6)  # the paper's
-        peak
+        >>> round(learning_rate(4000, d_model=512, warmup=4000), 6)  # the paper's peak
         0.000699
     """
     check_positive_int("step", step)
@@ -54,8 +51,7 @@ def smoothed_targets(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """The distribution the model is trained to match: 1 - ε on the correct token,
-    plus
-    ε spread evenly over
+    plus ε spread evenly over
     all V tokens (so the correct one gets 1 - ε + ε/V). (…) ids -> (…, V)
     probabilities."""
     uniform = torch.full(
@@ -73,22 +69,19 @@ def label_smoothed_loss(
     logits: torch.Tensor, targets: torch.Tensor, smoothing: float, pad_id: int = PAD
 ) -> torch.Tensor:
     """Cross-entropy against the smoothed targets, averaged over the positions that
-    are
-    not padding.
+    are not padding.
 
     Args:
         logits: (B, T, V) scores.
         targets: (B, T) the correct next tokens, ``pad_id`` where there is nothing to
         predict.
         smoothing: ε, the probability mass moved from the correct token to the
-        uniform
-        distribution.
+        uniform distribution.
     """
     log_probs = torch.log_softmax(logits, dim=-1)
-    # (B, T, V)
     target_distribution = smoothed_targets(
         targets, logits.shape[-1], smoothing, logits.dtype
-    )
+    )  # (B, T, V)
     per_position = -(target_distribution * log_probs).sum(dim=-1)  # (B, T)
     real = targets != pad_id
     return per_position[real].mean()
@@ -135,15 +128,12 @@ def train(
     progress: bool = True,
 ) -> TrainingLog:
     """Train ``model`` for ``steps`` steps on batches ``(src, tgt_in, tgt_out)``
-    drawn
-    from ``next_batch``.
+    drawn from ``next_batch``.
 
     Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``)
-    and
-    predicts every next
+    and predicts every next
     token (``tgt_out``) in one pass, so a step trains all positions of all sequences
-    at
-    once.
+    at once.
     """
     optimizer = torch.optim.Adam(
         model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, foreach=True
@@ -219,8 +209,7 @@ def exact_match_accuracy(
 @dataclass(frozen=True)
 class ReversalRecipe:
     """Everything that decides the training run of the training chapter: the task,
-    the
-    model and the schedule."""
+    the model and the schedule."""
 
     task: ReversalTask = field(
         default_factory=lambda: ReversalTask(num_symbols=10, min_length=1, max_length=8)
@@ -243,8 +232,9 @@ class ReversalRecipe:
         return reversal_batches(self.task, self.batch_size, seed=self.seed + 1)
 
     def config(self) -> TransformerConfig:
-        # max_len leaves room to time long generated outputs
-        vocab = self.task.vocab_size
+        vocab = (
+            self.task.vocab_size
+        )  # max_len leaves room to time long generated outputs
         return TransformerConfig(
             vocab,
             vocab,
@@ -261,8 +251,7 @@ def train_reversal(
     recipe: ReversalRecipe = ReversalRecipe(), progress: bool = True
 ) -> tuple[Transformer, TrainingLog]:
     """Build a model from the recipe and train it; the same seed gives the same model
-    on
-    the same machine."""
+    on the same machine."""
     torch.manual_seed(recipe.seed)
     model = Transformer(recipe.config())
     log = train(

@@ -39,23 +39,17 @@ from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 # --8<-- [start:patchify]
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """Cut images into non-overlapping square patches and flatten each: (B, C,
-    height,
-    width) -> (B, M, C·P·P).
+    height, width) -> (B, M, C·P·P).
 
     Patches are numbered row by row, left to right, as a reader scans a page. Each
-    patch
-    is flattened channel
+    patch is flattened channel
     first, then row, then column (the order of a ``Conv2d`` weight's last three
-    axes),
-    so that projecting the
+    axes), so that projecting the
     patches with a matrix is the same computation as a convolution with stride P.
 
     Examples:
-        >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels
-        numbered row by row
-        >>> patchify(image, 2)[0]  # four patches of 2 × 2 pixels: top left, top
-        right,
-        bottom left, bottom right
+        >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels numbered row by row
+        >>> patchify(image, 2)[0]  # four patches of 2 × 2 pixels: top left, top right, bottom left, bottom right
         tensor([[ 0.,  1.,  4.,  5.],
                 [ 2.,  3.,  6.,  7.],
                 [ 8.,  9., 12., 13.],
@@ -65,10 +59,12 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     check_image_patches("images", images, patch_size)
     batch, channels, height, width = images.shape
     rows, cols = height // patch_size, width // patch_size
-    # (B, C, rows, P, cols, P)
-    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)
-    # (B, rows, cols, C, P, P): patch position first, then its pixels
-    grid = grid.permute(0, 2, 4, 1, 3, 5)
+    grid = images.reshape(
+        batch, channels, rows, patch_size, cols, patch_size
+    )  # (B, C, rows, P, cols, P)
+    grid = grid.permute(
+        0, 2, 4, 1, 3, 5
+    )  # (B, rows, cols, C, P, P): patch position first, then its pixels
     return grid.reshape(batch, rows * cols, channels * patch_size * patch_size)
 
 
@@ -106,8 +102,7 @@ class PatchEmbedding(nn.Module):
     The same projection is often written as ``nn.Conv2d(C, D, kernel_size=P,
     stride=P)``: a kernel that covers
     one patch and jumps a whole patch at a time sees each patch exactly once. Its
-    weight
-    (D, C, P, P) is this
+    weight (D, C, P, P) is this
     module's ``linear.weight`` (D, C·P·P) with the last axis unflattened.
     """
 
@@ -211,14 +206,14 @@ class VisionTransformer(nn.Module):
         Every position attends to every other (no mask); only the class token's final
         vector reaches the
         classifier, so the class token must gather from the patches, through
-        attention,
-        what the classifier needs.
+        attention, what the classifier needs.
         """
         x = self.embed_image(images)  # (B, M + 1, D)
         for layer in self.layers:
             x = layer(x)
-        # pre-norm leaves the residual sum unnormalised: normalise it once at the end
-        x = self.norm(x)
+        x = self.norm(
+            x
+        )  # pre-norm leaves the residual sum unnormalised: normalise it once at the end
         return self.head(x[:, 0])  # the class token's vector -> (B, K)
 
     # --8<-- [end:vision_transformer]
@@ -286,18 +281,14 @@ def train_classifier(
     seed: int = 0,
 ) -> ClassifierLog:
     """Train an image classifier with Adam and cross-entropy, one shuffled pass over
-    the
-    images per epoch.
+    the images per epoch.
 
     The learning rate rises linearly from 0 to ``lr`` over the first
-    ``warmup_fraction``
-    of the steps, then falls
+    ``warmup_fraction`` of the steps, then falls
     to 0 along half a cosine wave. A Transformer starts with random attention, and
-    large
-    early steps on it can
+    large early steps on it can
     throw the training off course; the warm-up keeps them small until the gradients
-    make
-    sense.
+    make sense.
     """
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)

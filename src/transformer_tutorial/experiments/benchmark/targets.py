@@ -208,8 +208,7 @@ def recheck_missed(
     A target of 1.05 sits inside the round-to-round spread of a median taken over a
     handful of rounds (about 9%
     here), so one size in fourteen can land just above the limit by chance. Those
-    sizes,
-    and only those, are
+    sizes, and only those, are
     timed again with the two implementations alone, many more times; the median
     round-by-round ratio of the
     recheck decides the size, and the results file keeps both measurements.
