@@ -1,7 +1,8 @@
 """The site's figures, each drawn by the package's own code, one module per chapter.
 
-The site build renders every entry of ``FIGURES`` and ``DATA_FIGURES`` to ``figures/<name>.svg`` with
-``figure_svg`` (see ``theme/hooks/figures.py``); in a notebook, call the function and the figure appears.
+The site build renders every entry of ``FIGURES`` and ``DATA_FIGURES`` with ``figure_svg`` twice, to
+``figures/<name>.svg`` and, in the dark palette, ``figures/<name>-dark.svg`` (see ``theme/hooks/figures.py``
+and ``plotting.palette``); in a notebook, call the function and the figure appears.
 Every figure is seeded, so it is the same each time.
 Figures of stored measurements are in ``DATA_FIGURES``: each takes the stored result named beside it
 (``transformer_tutorial.results``), so that the site plots what was measured instead of measuring again at
@@ -50,7 +51,7 @@ from transformer_tutorial.figures.modern import (
     sliding_window,
     tiled_memory,
 )
-from transformer_tutorial.figures.plotting import svg_bytes
+from transformer_tutorial.figures.plotting import palette, svg_bytes
 from transformer_tutorial.figures.positional import (
     alibi_biases,
     sinusoidal_dimensions,
@@ -113,9 +114,11 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
 }
 
 
-def figure_svg(name: str) -> bytes:
-    """Draw figure ``name`` as SVG; a figure of stored measurements reads its result first."""
-    if name in DATA_FIGURES:
-        draw, result = DATA_FIGURES[name]
-        return svg_bytes(draw(results.load(result)))
-    return svg_bytes(FIGURES[name]())
+def figure_svg(name: str, colours: str = "light") -> bytes:
+    """Draw figure ``name`` as SVG in palette ``colours`` ("light" or "dark"); a figure of stored
+    measurements reads its result first."""
+    with palette(colours):
+        if name in DATA_FIGURES:
+            draw, result = DATA_FIGURES[name]
+            return svg_bytes(draw(results.load(result)))
+        return svg_bytes(FIGURES[name]())

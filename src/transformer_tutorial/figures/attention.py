@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import plot_weights
+from transformer_tutorial.figures.plotting import PAGE_WIDTH, muted, plot_weights
 from transformer_tutorial.numpy import (
     MultiHeadAttentionParams,
     multi_head_attention,
@@ -29,21 +29,24 @@ def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:
         variances.append(scores.var())
         peak_unscaled.append(softmax(scores).max(axis=-1).mean())
         peak_scaled.append(softmax(scores / np.sqrt(d_k)).max(axis=-1).mean())
-    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
     left, right = figure.subplots(1, 2)
     left.loglog(widths, variances, "o", label="measured variance of q·k")
-    left.loglog(widths, widths, "-", color="gray", label="d_k")
+    left.loglog(widths, widths, "-", color=muted(), label="d_k")
     left.set_xlabel("d_k")
-    left.set_title("q·k for random unit-variance q and k")
+    left.set_title("q·k, random unit-variance q and k")
     left.legend()
     right.semilogx(widths, peak_unscaled, "o-", label="softmax(q·k)")
     right.semilogx(widths, peak_scaled, "s-", label="softmax(q·k / √d_k)")
     right.axhline(
-        1 / num_keys, color="gray", linestyle=":", label=f"uniform over {num_keys} keys"
+        1 / num_keys,
+        color=muted(),
+        linestyle=":",
+        label=f"uniform over {num_keys} keys",
     )
     right.set_ylim(0, 1.05)
     right.set_xlabel("d_k")
-    right.set_title("average largest weight among 16 keys")
+    right.set_title(f"largest weight among {num_keys} keys")
     right.legend()
     for ax in (left, right):
         ax.set_xticks(widths, [str(w) for w in widths], minor=False)
@@ -61,11 +64,16 @@ def multi_head_weights(num_heads: int = 4, d_model: int = 16) -> Figure:
     params = MultiHeadAttentionParams.random(d_model, num_heads, rng)
     params.w_q *= 4  # sharper scores than the default scale, so that the heads' preferences are visible
     _, weights = multi_head_attention(x, x, x, params)  # weights: (1, H, T, T)
-    figure = Figure(figsize=(3 * num_heads + 1, 3.4), layout="constrained")
-    axes = figure.subplots(1, num_heads)
-    for head, ax in enumerate(axes):
+    rows = (num_heads + 1) // 2
+    figure = Figure(figsize=(PAGE_WIDTH, 3.1 * rows + 0.2), layout="constrained")
+    axes = figure.subplots(rows, 2, squeeze=False)
+    for head, ax in enumerate(axes.flat):
         plot_weights(ax, weights[0, head], f"head {head}", SENTENCE, SENTENCE)
-        if head:
+        if head % 2:
             ax.set_ylabel("")
-    figure.colorbar(axes[-1].images[0], ax=axes, label="attention weight", shrink=0.8)
+        if head < num_heads - 2:
+            ax.set_xlabel("")
+    figure.colorbar(
+        axes[0, -1].images[0], ax=axes, label="attention weight", shrink=0.6
+    )
     return figure

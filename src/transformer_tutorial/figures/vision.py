@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from transformer_tutorial.figures.plotting import PAGE_WIDTH, muted
+
 
 def vit_digits_confusion(results: dict[str, Any]) -> Figure:
     """Measured: the confusion matrix of the tiny ViT on the 450 test digits (the stored result ``vit-digits``)."""
@@ -48,7 +50,9 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
     examples = run["examples"]
     layers = len(examples[0]["class_attention"])
     step = 9  # 8 pixels and a blank column per digit
-    figure = Figure(figsize=(13, 1.55 * (layers + 1) + 0.3), layout="constrained")
+    figure = Figure(
+        figsize=(PAGE_WIDTH, 1.2 * (layers + 1) + 0.6), layout="constrained"
+    )
     axes = figure.subplots(layers + 1, 1)
     strip = np.full((8, step * len(examples) - 1), np.nan)
     for col, example in enumerate(examples):
@@ -71,12 +75,7 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
             fontsize=10,
         )
         frame = Rectangle(
-            (col * step - 0.5, -0.5),
-            8,
-            8,
-            fill=False,
-            edgecolor="#999999",
-            linewidth=0.8,
+            (col * step - 0.5, -0.5), 8, 8, fill=False, edgecolor=muted(), linewidth=0.8
         )
         axes[0].add_patch(frame)
     axes[0].imshow(strip, cmap="gray_r", vmin=0, vmax=1)
@@ -104,7 +103,7 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
                         f"{value:.2f}",
                         ha="center",
                         va="center",
-                        fontsize=7,
+                        fontsize=7.5,
                         color=color,
                     )
             ax.text(
@@ -123,7 +122,7 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
         for spine in ax.spines.values():
             spine.set_visible(False)
     figure.suptitle(
-        "the class token's attention over the patches (mean of the heads); 'self' is the weight it keeps on itself",
+        "the class token's attention over the patches (mean of the heads);\n'self' is the weight it keeps on itself",
         fontsize=10,
     )
     return figure

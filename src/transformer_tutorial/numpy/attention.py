@@ -28,7 +28,9 @@ from transformer_tutorial.checks import (
 
 # --8<-- [start:softmax]
 def softmax(
-    x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None
+    x: np.ndarray,
+    axis: int = -1,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
@@ -69,9 +71,8 @@ def softmax(
         return np.zeros_like(x)
     row_max = x.max(axis=axis, keepdims=True)  # a constant shift
     if mask is not None:
-        row_max = np.where(
-            np.isfinite(row_max), row_max, 0.0
-        )  # a fully masked slice has max -inf
+        # a fully masked slice has max -inf
+        row_max = np.where(np.isfinite(row_max), row_max, 0.0)
     exps = np.exp(x - row_max)
     total = exps.sum(axis=axis, keepdims=True)
     return exps / np.where(total > 0, total, 1.0)
@@ -117,9 +118,8 @@ def scaled_dot_product_attention(
     )  # as NumPy reads lists
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = (query / math.sqrt(d)) @ np.swapaxes(
-        key, -1, -2
-    )  # (..., T, S); scaling q first is T·d work, not T·S
+    # (..., T, S); scaling q first is T·d work, not T·S
+    scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
@@ -170,8 +170,8 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
 
 # --8<-- [start:masks]
 def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
-    """(T, S) boolean mask that lets each query see its own position and the ones
-    before it.
+    """(T, S) boolean mask that lets each query
+    see its own position and the ones before it.
 
     The queries are taken to be the last T of the S positions, so the same mask
     serves a decoder that has
@@ -190,15 +190,15 @@ def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
         raise ValueError(
-            f"key_length={key_length} is shorter than query_length={query_length}"
+            f"key_length={key_length} is shorter than query_length={query_length}",
         )
     offset = key_length - query_length
     return np.arange(key_length)[None, :] <= np.arange(query_length)[:, None] + offset
 
 
 def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
-    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every
-    key that is not padding.
+    """(B, 1, S) boolean mask, True at real tokens: every
+    query may attend to every key that is not padding.
 
     The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
     S) score array.
@@ -217,7 +217,8 @@ def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
 
 
 def to_mha_mask(mask: np.ndarray, num_heads: int) -> np.ndarray:
-    """Our mask (True = may attend) as ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
+    """Our mask (True = may attend) as
+    ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
 
     Args:
         mask: (T, S), or (B, T, S) for a mask that differs between sequences.
@@ -240,7 +241,8 @@ def to_mha_mask(mask: np.ndarray, num_heads: int) -> np.ndarray:
 
 
 def to_mha_key_padding_mask(mask: np.ndarray) -> np.ndarray:
-    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s ``key_padding_mask``: (B, S), True at padding.
+    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s
+    ``key_padding_mask``: (B, S), True at padding.
 
     Examples:
         >>> to_mha_key_padding_mask(padding_mask(np.array([[4, 2, 0]]), pad_id=0))
@@ -249,15 +251,17 @@ def to_mha_key_padding_mask(mask: np.ndarray) -> np.ndarray:
     check_bool("mask", mask)
     if mask.ndim != 3 or mask.shape[1] != 1:
         raise ValueError(
-            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}"
+            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}",
         )
     return ~mask[:, 0, :]
 
 
 def from_mha_mask(
-    attn_mask: np.ndarray | None, key_padding_mask: np.ndarray | None = None
+    attn_mask: np.ndarray | None,
+    key_padding_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``nn.MultiheadAttention``'s masks (True = blocked) as one of ours (True = may attend).
+    """``nn.MultiheadAttention``'s masks
+    (True = blocked) as one of ours (True = may attend).
 
     Args:
         attn_mask: (T, S) boolean or None.

@@ -21,8 +21,8 @@ from transformer_tutorial.checks import (
 
 # --8<-- [start:sinusoidal_encoding]
 def sinusoidal_encoding(length: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """The paper's sinusoidal position table: (T, D), sines in even columns, cosines
-    in odd ones.
+    """The paper's sinusoidal position table: (T, D),
+    sines in even columns, cosines in odd ones.
 
     Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first
     pair turns once every
@@ -62,10 +62,12 @@ def sinusoidal_encoding(length: int, d_model: int, base: float = 10000.0) -> np.
 
 # --8<-- [start:concatenated_sinusoidal_encoding]
 def concatenated_sinusoidal_encoding(
-    length: int, d_model: int, base: float = 10000.0
+    length: int,
+    d_model: int,
+    base: float = 10000.0,
 ) -> np.ndarray:
-    """The tensor2tensor variant: all the sines in the first half of the columns,
-    then all the cosines.
+    """The tensor2tensor variant: all the sines in the
+    first half of the columns, then all the cosines.
 
     This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default
     timescales, the one drawn in
@@ -95,9 +97,8 @@ def concatenated_sinusoidal_encoding(
     check_positive_int("d_model", d_model)
     check_positive_number("base", base)
     half = d_model // 2
-    frequencies = base ** -(
-        np.arange(half) / max(half - 1, 1)
-    )  # (D // 2,), from 1 down to 1 / base
+    # (D // 2,), from 1 down to 1 / base
+    frequencies = base ** -(np.arange(half) / max(half - 1, 1))
     angles = np.arange(length)[:, None] * frequencies  # (T, D // 2)
     table = np.zeros((length, d_model))
     table[:, :half] = np.sin(angles)
@@ -110,8 +111,8 @@ def concatenated_sinusoidal_encoding(
 
 # --8<-- [start:shift_rotation]
 def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """The (D, D) matrix R(k) that moves a row of the sinusoidal table k positions
-    on: PE[p + k] = R(k) PE[p].
+    """The (D, D) matrix R(k) that moves a row of the
+    sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
 
     Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i /
     D). By the angle-sum
@@ -145,9 +146,8 @@ def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarr
             f"d_model must be even for the shift to be a rotation, got {d_model}: "
             "the last sine column would have no cosine partner"
         )
-    angles = offset / base ** (
-        np.arange(0, d_model, 2) / d_model
-    )  # ωk, one angle per pair: (D / 2,)
+    # ωk, one angle per pair: (D / 2,)
+    angles = offset / base ** (np.arange(0, d_model, 2) / d_model)
     cos, sin = np.cos(angles), np.sin(angles)
     rotation = np.zeros((d_model, d_model))
     rotation[0::2, 0::2] = np.diag(cos)  # new sine from the old sine ...
@@ -162,10 +162,12 @@ def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarr
 
 # --8<-- [start:rotary_embedding]
 def rotary_embedding(
-    x: np.ndarray, positions: np.ndarray | None = None, base: float = 10000.0
+    x: np.ndarray,
+    positions: np.ndarray | None = None,
+    base: float = 10000.0,
 ) -> np.ndarray:
-    """RoPE: rotate each pair of features of a query or key by an angle proportional
-    to its position.
+    """RoPE: rotate each pair of features of a query
+    or key by an angle proportional to its position.
 
     Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and
     pair i of the row at
@@ -211,7 +213,8 @@ def rotary_embedding(
     positions = np.arange(length) if positions is None else np.asarray(positions)
     if positions.shape != (length,):
         raise ValueError(
-            f"positions must have shape (T,) = ({length},) for x of shape {format_shape(x.shape)}, "
+            f"positions must have shape (T,) = ({length},) for x of shape "
+            f"{format_shape(x.shape)}, "
             f"got {format_shape(positions.shape)}"
         )
     check_positive_number("base", base)
@@ -233,8 +236,8 @@ def rotary_embedding(
 
 # --8<-- [start:alibi]
 def alibi_slopes(num_heads: int) -> np.ndarray:
-    """The ALiBi slope of each head: (H,), a geometric sequence that starts at 2**(-8
-    / H) and shrinks by it.
+    """The ALiBi slope of each head: (H,), a geometric
+    sequence that starts at 2**(-8 / H) and shrinks by it.
 
     With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the
     ALiBi code takes the H'
@@ -260,21 +263,22 @@ def alibi_slopes(num_heads: int) -> np.ndarray:
         ratio = 2.0 ** (-8.0 / n)
         return ratio ** np.arange(1, n + 1)
 
-    lower = 1 << (
-        int(num_heads).bit_length() - 1
-    )  # the largest power of two that is at most H
+    # the largest power of two that is at most H
+    lower = 1 << (int(num_heads).bit_length() - 1)
     if lower == num_heads:
         return geometric(num_heads)
     return np.concatenate(
-        [geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]]
+        [geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]],
     )
 
 
 def alibi_bias(
-    num_heads: int, query_length: int, key_length: int | None = None
+    num_heads: int,
+    query_length: int,
+    key_length: int | None = None,
 ) -> np.ndarray:
-    """The ALiBi bias added to the attention scores: (H, T, S), -slope_h · |query
-    position - key position|.
+    """The ALiBi bias added to the attention scores:
+    (H, T, S), -slope_h · |query position - key position|.
 
     The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi
     paper trains decoders, where
@@ -302,12 +306,11 @@ def alibi_bias(
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
         raise ValueError(
-            f"key_length={key_length} is shorter than query_length={query_length}"
+            f"key_length={key_length} is shorter than query_length={query_length}",
         )
     query_positions = np.arange(key_length - query_length, key_length)  # (T,)
-    distance = np.abs(
-        query_positions[:, None] - np.arange(key_length)[None, :]
-    )  # (T, S)
+    # (T, S)
+    distance = np.abs(query_positions[:, None] - np.arange(key_length)[None, :])
     return alibi_slopes(num_heads)[:, None, None] * -distance  # (H, T, S)
 
 
@@ -321,8 +324,8 @@ def embed_positions(
     dropout_p: float = 0.0,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """What the first layer receives: the token embeddings times √D, plus the
-    position table, then dropout.
+    """What the first layer receives: the token embeddings
+    times √D, plus the position table, then dropout.
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
@@ -348,12 +351,14 @@ def embed_positions(
     length, width = token_embeddings.shape[1:]
     if table.shape[1] != width:
         raise ValueError(
-            f"table must have D={width} columns like token_embeddings {format_shape(token_embeddings.shape)}, "
+            f"table must have D={width} columns like token_embeddings "
+            f"{format_shape(token_embeddings.shape)}, "
             f"got shape {format_shape(table.shape)}"
         )
     if table.shape[0] < length:
         raise ValueError(
-            f"table has {table.shape[0]} positions (shape {format_shape(table.shape)}), fewer than the {length} "
+            f"table has {table.shape[0]} positions (shape "
+            f"{format_shape(table.shape)}), fewer than the {length} "
             f"of token_embeddings {format_shape(token_embeddings.shape)}"
         )
     check_probability("dropout_p", dropout_p)

@@ -53,12 +53,10 @@ def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
     check_image_patches("images", images, patch_size)
     batch, channels, height, width = images.shape
     rows, cols = height // patch_size, width // patch_size
-    grid = images.reshape(
-        batch, channels, rows, patch_size, cols, patch_size
-    )  # (B, C, rows, P, cols, P)
-    grid = grid.transpose(
-        0, 2, 4, 1, 3, 5
-    )  # (B, rows, cols, C, P, P): patch position first, then its pixels
+    # (B, C, rows, P, cols, P)
+    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)
+    # (B, rows, cols, C, P, P): patch position first, then its pixels
+    grid = grid.transpose(0, 2, 4, 1, 3, 5)
     return grid.reshape(batch, rows * cols, channels * patch_size * patch_size)
 
 
@@ -130,16 +128,18 @@ def patch_embedding(images: np.ndarray, params: PatchEmbeddingParams) -> np.ndar
 
 # --8<-- [start:vision_transformer]
 def embed_image(images: np.ndarray, params: VisionTransformerParams) -> np.ndarray:
-    """The sequence the first layer reads: the class token, then the projected
-    patches, plus positions.
+    """The sequence the first layer reads: the class
+    token, then the projected patches, plus positions.
 
     (B, C, height, width) -> (B, M + 1, D).
     """
     patches = patch_embedding(images, params.patch_embedding)  # (B, M, D)
     if patches.shape[1] + 1 != len(params.positions):
         raise ValueError(
-            f"images of shape {format_shape(images.shape)} give {patches.shape[1]} patches of size "
-            f"{params.patch_embedding.patch_size}, but the position table has rows for {len(params.positions) - 1}"
+            f"images of shape {format_shape(images.shape)} give {patches.shape[1]} "
+            "patches of size "
+            f"{params.patch_embedding.patch_size}, but the position table has rows "
+            f"for {len(params.positions) - 1}"
         )
     class_tokens = np.broadcast_to(
         params.class_token, (len(images), 1, patches.shape[2])
@@ -163,12 +163,10 @@ def vision_transformer(
     x = embed_image(images, params)  # (B, M + 1, D)
     for layer in params.layers:
         x = encoder_layer(x, layer, norm_first=True)
-    x = layer_norm(
-        x, params.norm
-    )  # pre-norm leaves the residual sum unnormalised: normalise it once at the end
-    return (
-        x[:, 0] @ params.head_weight + params.head_bias
-    )  # the class token's vector -> (B, K)
+    # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+    x = layer_norm(x, params.norm)
+    # the class token's vector -> (B, K)
+    return x[:, 0] @ params.head_weight + params.head_bias
 
 
 # --8<-- [end:vision_transformer]

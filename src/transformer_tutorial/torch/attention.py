@@ -41,7 +41,9 @@ def to_numpy(tensor: Tensor) -> np.ndarray:
 
 # --8<-- [start:softmax]
 def softmax(
-    x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None
+    x: torch.Tensor,
+    axis: int = -1,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
@@ -80,13 +82,11 @@ def softmax(
         x = x.masked_fill(~mask, float("-inf"))
     if x.shape[axis] == 0:  # nothing to normalise over
         return torch.zeros_like(x)
-    row_max = x.amax(
-        dim=axis, keepdim=True
-    ).detach()  # a constant shift: it needs no gradient
+    # a constant shift: it needs no gradient
+    row_max = x.amax(dim=axis, keepdim=True).detach()
     if mask is not None:
-        row_max = torch.where(
-            torch.isfinite(row_max), row_max, 0.0
-        )  # a fully masked slice has max -inf
+        # a fully masked slice has max -inf
+        row_max = torch.where(torch.isfinite(row_max), row_max, 0.0)
     exps = torch.exp(x - row_max)
     total = exps.sum(dim=axis, keepdim=True)
     return exps / torch.where(total > 0, total, 1.0)
@@ -134,14 +134,14 @@ def scaled_dot_product_attention(
     )
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    scores = (query / math.sqrt(d)) @ key.transpose(
-        -1, -2
-    )  # (..., T, S); scaling q first is T·d work, not T·S
+    # (..., T, S); scaling q first is T·d work, not T·S
+    scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)
     if mask is not None:
         check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
     return F.dropout(
-        weights, dropout_p
+        weights,
+        dropout_p,
     ) @ value if dropout_p else weights @ value, weights
 
 
@@ -189,10 +189,12 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 # --8<-- [start:masks]
 def causal_mask(
-    query_length: int, key_length: int | None = None, device: torch.device | None = None
+    query_length: int,
+    key_length: int | None = None,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
-    """(T, S) boolean mask that lets each query see its own position and the ones
-    before it.
+    """(T, S) boolean mask that lets each query
+    see its own position and the ones before it.
 
     The queries are taken to be the last T of the S positions, so the same mask
     serves a decoder that has
@@ -211,18 +213,17 @@ def causal_mask(
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
         raise ValueError(
-            f"key_length={key_length} is shorter than query_length={query_length}"
+            f"key_length={key_length} is shorter than query_length={query_length}",
         )
     offset = key_length - query_length
-    return (
-        torch.arange(key_length, device=device)[None, :]
-        <= torch.arange(query_length, device=device)[:, None] + offset
-    )
+    keys = torch.arange(key_length, device=device)
+    queries = torch.arange(query_length, device=device)
+    return keys[None, :] <= queries[:, None] + offset
 
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """(B, 1, S) boolean mask, True at real tokens: every query may attend to every
-    key that is not padding.
+    """(B, 1, S) boolean mask, True at real tokens: every
+    query may attend to every key that is not padding.
 
     The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
     S) score tensor.
@@ -241,7 +242,8 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 
 def to_mha_mask(mask: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """Our mask (True = may attend) as ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
+    """Our mask (True = may attend) as
+    ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
 
     Args:
         mask: (T, S), or (B, T, S) for a mask that differs between sequences.
@@ -264,7 +266,8 @@ def to_mha_mask(mask: torch.Tensor, num_heads: int) -> torch.Tensor:
 
 
 def to_mha_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
-    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s ``key_padding_mask``: (B, S), True at padding.
+    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s
+    ``key_padding_mask``: (B, S), True at padding.
 
     Examples:
         >>> to_mha_key_padding_mask(padding_mask(torch.tensor([[4, 2, 0]]), pad_id=0))
@@ -273,15 +276,17 @@ def to_mha_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
     check_bool("mask", mask)
     if mask.ndim != 3 or mask.shape[1] != 1:
         raise ValueError(
-            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}"
+            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}",
         )
     return ~mask[:, 0, :]
 
 
 def from_mha_mask(
-    attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None = None
+    attn_mask: torch.Tensor | None,
+    key_padding_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``nn.MultiheadAttention``'s masks (True = blocked) as one of ours (True = may attend).
+    """``nn.MultiheadAttention``'s masks
+    (True = blocked) as one of ours (True = may attend).
 
     Args:
         attn_mask: (T, S) boolean or None.
@@ -555,7 +560,8 @@ def head_projection(proj: nn.Linear, rows: slice, x: Tensor) -> Tensor:
 def recorded_attention(
     model: nn.Module,
 ) -> Iterator[dict[str, list[torch.Tensor | None]]]:
-    """Record the attention weights of every ``MultiHeadAttention`` inside ``model`` while the block runs.
+    """Record the attention weights of every
+    ``MultiHeadAttention`` inside ``model`` while the block runs.
 
     Yields a dictionary from each attention module's name (such as ``"decoder.layers.0.cross_attention"``) to
     the per-head weights (B, H, T, S) of each of its calls, in order (None for calls on the fused path).
@@ -571,7 +577,7 @@ def recorded_attention(
     records: dict[str, list[torch.Tensor | None]] = defaultdict(list)
     handles = [
         module.register_forward_hook(
-            lambda _, __, output, name=name: records[name].append(output[1])
+            lambda _, __, output, name=name: records[name].append(output[1]),
         )
         for name, module in model.named_modules()
         if isinstance(module, MultiHeadAttention)

@@ -25,8 +25,9 @@ from transformer_tutorial.torch.positional import embed_positions, sinusoidal_en
 
 # --8<-- [start:stacks]
 class Encoder(nn.Module):
-    """N encoder layers; a pre-norm stack ends with one more LayerNorm, since its
-    residual sums are never normalised."""
+    """N encoder layers; a pre-norm stack ends with one more
+    LayerNorm, since its residual sums are never normalised.
+    """
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
@@ -44,18 +45,22 @@ class Encoder(nn.Module):
         self.norm = LayerNorm(config.d_model, config.eps) if config.norm_first else None
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """x: (B, S, D) embedded source; mask: (B, 1, S). Returns the memory, (B, S,
-        D)."""
+        """x: (B, S, D) embedded source; mask:
+        (B, 1, S). Returns the memory, (B, S, D).
+        """
         for layer in self.layers:
             x = layer(x, mask)
         return x if self.norm is None else self.norm(x)
 
 
 class Decoder(nn.Module):
-    """N decoder layers, each reading the encoder's output; pre-norm adds a final
-    LayerNorm, as in the encoder."""
+    """N decoder layers, each reading the encoder's output;
+    pre-norm adds a final LayerNorm, as in the encoder.
+    """
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
@@ -83,7 +88,11 @@ class Decoder(nn.Module):
         """y: (B, T, D) embedded target; memory: (B, S, D). Returns (B, T, D)."""
         for i, layer in enumerate(self.layers):
             y = layer(
-                y, memory, self_mask, memory_mask, None if cache is None else cache[i]
+                y,
+                memory,
+                self_mask,
+                memory_mask,
+                None if cache is None else cache[i],
             )
         return y if self.norm is None else self.norm(y)
 
@@ -164,25 +173,37 @@ class Transformer(nn.Module):
         name: str = "tokens",
         offset: int = 0,
     ) -> torch.Tensor:
-        """Token ids (B, T) at positions offset … offset + T - 1 -> vectors (B, T,
-        D): embedding · √D plus the
+        """Token ids (B, T) at positions offset … offset +
+        T - 1 -> vectors (B, T, D): embedding · √D plus the
         positional encoding, then dropout."""
         check_tokens(
-            name, tokens, embedding.num_embeddings, self.config.max_len - offset
+            name,
+            tokens,
+            embedding.num_embeddings,
+            self.config.max_len - offset,
         )
         vectors = embedding(tokens)  # (B, T, D)
         table = self.positional_encoding(offset, tokens.shape[1], vectors)  # (T, D)
         return embed_positions(
-            vectors, table, self.config.dropout if self.training else 0.0
+            vectors,
+            table,
+            self.config.dropout if self.training else 0.0,
         )
 
     def positional_encoding(
-        self, offset: int, length: int, like: torch.Tensor
+        self,
+        offset: int,
+        length: int,
+        like: torch.Tensor,
     ) -> torch.Tensor:
-        """Rows offset … offset + length - 1 of the sinusoidal table: (T, D), in the
-        dtype and device of ``like``."""
+        """Rows offset … offset + length - 1 of the sinusoidal
+        table: (T, D), in the dtype and device of ``like``.
+        """
         table = sinusoidal_encoding(
-            offset + length, self.config.d_model, dtype=like.dtype, device=like.device
+            offset + length,
+            self.config.d_model,
+            dtype=like.dtype,
+            device=like.device,
         )
         return table[offset:]
 
@@ -190,11 +211,13 @@ class Transformer(nn.Module):
 
     # --8<-- [start:forward]
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Source ids (B, S) -> the memory (B, S, D) and the source padding mask (B,
-        1, S)."""
+        """Source ids (B, S) -> the memory (B, S, D)
+        and the source padding mask (B, 1, S).
+        """
         src_mask = padding_mask(src, self.config.pad_id)
         return self.encoder(
-            self.embed(src, self.src_embedding, "src"), src_mask
+            self.embed(src, self.src_embedding, "src"),
+            src_mask,
         ), src_mask
 
     def decode(
@@ -204,8 +227,8 @@ class Transformer(nn.Module):
         src_mask: torch.Tensor,
         cache: DecodingCache | None = None,
     ) -> torch.Tensor:
-        """Target ids (B, T) and the memory -> the decoder's last hidden states (B,
-        T, D).
+        """Target ids (B, T) and the memory -> the
+        decoder's last hidden states (B, T, D).
 
         With a ``cache`` (from ``new_cache``), ``tgt`` holds only the positions after
         the cached ones.
@@ -228,13 +251,15 @@ class Transformer(nn.Module):
         )
 
     def new_cache(self) -> DecodingCache:
-        """An empty key/value cache, one entry per decoder layer, for decoding one
-        token at a time."""
+        """An empty key/value cache, one entry per decoder
+        layer, for decoding one token at a time.
+        """
         return DecodingCache([DecoderLayerCache() for _ in self.decoder.layers])
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        """Source ids (B, S) and target ids (B, T) -> logits (B, T, V): position t
-        scores the token after tgt[:, t]."""
+        """Source ids (B, S) and target ids (B, T) -> logits
+        (B, T, V): position t scores the token after tgt[:, t].
+        """
         check_same_size("src", src, 0, "tgt", tgt, 0, "batch size")
         memory, src_mask = self.encode(src)
         return self.output(self.decode(tgt, memory, src_mask))

@@ -32,8 +32,8 @@ def sinusoidal_encoding(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The paper's sinusoidal position table: (T, D), sines in even columns, cosines
-    in odd ones.
+    """The paper's sinusoidal position table: (T, D),
+    sines in even columns, cosines in odd ones.
 
     Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first
     pair turns once every
@@ -61,12 +61,10 @@ def sinusoidal_encoding(
     check_positive_int("length", length, allow_zero=True)
     check_positive_int("d_model", d_model)
     check_positive_number("base", base)
-    positions = torch.arange(length, dtype=torch.float64, device=device)[
-        :, None
-    ]  # (T, 1)
-    two_i = torch.arange(
-        0, d_model, 2, dtype=torch.float64, device=device
-    )  # the even column of each pair
+    # (T, 1)
+    positions = torch.arange(length, dtype=torch.float64, device=device)[:, None]
+    # the even column of each pair
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)
     angles = positions / base ** (two_i / d_model)  # (T, ceil(D / 2))
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, 0::2] = torch.sin(angles)
@@ -85,8 +83,8 @@ def concatenated_sinusoidal_encoding(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The tensor2tensor variant: all the sines in the first half of the columns,
-    then all the cosines.
+    """The tensor2tensor variant: all the sines in the
+    first half of the columns, then all the cosines.
 
     This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default
     timescales, the one drawn in
@@ -119,12 +117,11 @@ def concatenated_sinusoidal_encoding(
     check_positive_number("base", base)
     half = d_model // 2
     steps = torch.arange(half, dtype=torch.float64, device=device)
-    frequencies = base ** -(
-        steps / max(half - 1, 1)
-    )  # (D // 2,), from 1 down to 1 / base
-    angles = (
-        torch.arange(length, dtype=torch.float64, device=device)[:, None] * frequencies
-    )  # (T, D // 2)
+    # (D // 2,), from 1 down to 1 / base
+    frequencies = base ** -(steps / max(half - 1, 1))
+    # (T, D // 2)
+    positions = torch.arange(length, dtype=torch.float64, device=device)
+    angles = positions[:, None] * frequencies
     table = torch.zeros(length, d_model, dtype=torch.float64, device=device)
     table[:, :half] = torch.sin(angles)
     table[:, half : 2 * half] = torch.cos(angles)
@@ -142,8 +139,8 @@ def shift_rotation(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The (D, D) matrix R(k) that moves a row of the sinusoidal table k positions
-    on: PE[p + k] = R(k) PE[p].
+    """The (D, D) matrix R(k) that moves a row of the
+    sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
 
     Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i /
     D). By the angle-sum
@@ -194,10 +191,12 @@ def shift_rotation(
 
 # --8<-- [start:rotary_embedding]
 def rotary_embedding(
-    x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0
+    x: torch.Tensor,
+    positions: torch.Tensor | None = None,
+    base: float = 10000.0,
 ) -> torch.Tensor:
-    """RoPE: rotate each pair of features of a query or key by an angle proportional
-    to its position.
+    """RoPE: rotate each pair of features of a query
+    or key by an angle proportional to its position.
 
     Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and
     pair i of the row at
@@ -241,14 +240,13 @@ def rotary_embedding(
         raise ValueError(
             f"x must have an even number of features d_k to pair them, got shape {format_shape(x.shape)}"
         )
-    positions = (
-        torch.arange(length, device=x.device)
-        if positions is None
-        else torch.as_tensor(positions)
-    )
+    if positions is None:
+        positions = torch.arange(length, device=x.device)
+    positions = torch.as_tensor(positions)
     if positions.shape != (length,):
         raise ValueError(
-            f"positions must have shape (T,) = ({length},) for x of shape {format_shape(x.shape)}, "
+            f"positions must have shape (T,) = ({length},) for x of shape "
+            f"{format_shape(x.shape)}, "
             f"got {format_shape(positions.shape)}"
         )
     check_positive_number("base", base)
@@ -277,8 +275,8 @@ def alibi_slopes(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The ALiBi slope of each head: (H,), a geometric sequence that starts at 2**(-8
-    / H) and shrinks by it.
+    """The ALiBi slope of each head: (H,), a geometric
+    sequence that starts at 2**(-8 / H) and shrinks by it.
 
     With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the
     ALiBi code takes the H'
@@ -306,13 +304,12 @@ def alibi_slopes(
         ratio = 2.0 ** (-8.0 / n)
         return ratio ** torch.arange(1, n + 1, dtype=torch.float64, device=device)
 
-    lower = 1 << (
-        int(num_heads).bit_length() - 1
-    )  # the largest power of two that is at most H
+    # the largest power of two that is at most H
+    lower = 1 << (int(num_heads).bit_length() - 1)
     if lower == num_heads:
         return geometric(num_heads).to(dtype)
     return torch.cat(
-        [geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]]
+        [geometric(lower), geometric(2 * lower)[0::2][: num_heads - lower]],
     ).to(dtype)
 
 
@@ -323,8 +320,8 @@ def alibi_bias(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The ALiBi bias added to the attention scores: (H, T, S), -slope_h · |query
-    position - key position|.
+    """The ALiBi bias added to the attention scores:
+    (H, T, S), -slope_h · |query position - key position|.
 
     The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi
     paper trains decoders, where
@@ -354,14 +351,13 @@ def alibi_bias(
     check_positive_int("key_length", key_length, allow_zero=True)
     if key_length < query_length:
         raise ValueError(
-            f"key_length={key_length} is shorter than query_length={query_length}"
+            f"key_length={key_length} is shorter than query_length={query_length}",
         )
-    query_positions = torch.arange(
-        key_length - query_length, key_length, device=device
-    )  # (T,)
-    distance = (
-        query_positions[:, None] - torch.arange(key_length, device=device)[None, :]
-    ).abs()  # (T, S)
+    # (T,)
+    query_positions = torch.arange(key_length - query_length, key_length, device=device)
+    # (T, S)
+    key_positions = torch.arange(key_length, device=device)
+    distance = (query_positions[:, None] - key_positions[None, :]).abs()
     slopes = alibi_slopes(num_heads, dtype=torch.float64, device=device)
     return (slopes[:, None, None] * -distance).to(dtype)  # (H, T, S)
 
@@ -371,10 +367,12 @@ def alibi_bias(
 
 # --8<-- [start:embed_positions]
 def embed_positions(
-    token_embeddings: torch.Tensor, table: torch.Tensor, dropout_p: float = 0.0
+    token_embeddings: torch.Tensor,
+    table: torch.Tensor,
+    dropout_p: float = 0.0,
 ) -> torch.Tensor:
-    """What the first layer receives: the token embeddings times √D, plus the
-    position table, then dropout.
+    """What the first layer receives: the token embeddings
+    times √D, plus the position table, then dropout.
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
@@ -400,12 +398,14 @@ def embed_positions(
     length, width = token_embeddings.shape[1:]
     if table.shape[1] != width:
         raise ValueError(
-            f"table must have D={width} columns like token_embeddings {format_shape(token_embeddings.shape)}, "
+            f"table must have D={width} columns like token_embeddings "
+            f"{format_shape(token_embeddings.shape)}, "
             f"got shape {format_shape(table.shape)}"
         )
     if table.shape[0] < length:
         raise ValueError(
-            f"table has {table.shape[0]} positions (shape {format_shape(table.shape)}), fewer than the {length} "
+            f"table has {table.shape[0]} positions (shape "
+            f"{format_shape(table.shape)}), fewer than the {length} "
             f"of token_embeddings {format_shape(token_embeddings.shape)}"
         )
     check_probability("dropout_p", dropout_p)
@@ -418,8 +418,8 @@ def embed_positions(
 
 # --8<-- [start:learned]
 class LearnedPositionalEmbedding(nn.Module):
-    """Learned absolute positions (BERT, GPT-2): a trainable table with one row of D
-    numbers per position.
+    """Learned absolute positions (BERT, GPT-2): a
+    trainable table with one row of D numbers per position.
 
     The table has ``max_length`` rows and nothing beyond them: asked for more
     positions than it has, it raises
@@ -443,8 +443,7 @@ class LearnedPositionalEmbedding(nn.Module):
         nn.init.normal_(self.table.weight, std=0.02)
 
     def forward(self, length: int) -> torch.Tensor:
-        """The rows of positions 0, 1, …, T - 1: (T, D), a view of the trainable
-        table.
+        """The rows of positions 0 … T - 1: (T, D), a view of the trainable table.
 
         Raises:
             ValueError: ``length`` is more than ``max_length``.
@@ -452,8 +451,10 @@ class LearnedPositionalEmbedding(nn.Module):
         check_positive_int("length", length, allow_zero=True)
         if length > self.max_length:
             raise ValueError(
-                f"length={length} is more than max_length={self.max_length}: a learned table has no row for "
-                f"positions {self.max_length} to {length - 1}, because no training ever set them"
+                f"length={length} is more than max_length={self.max_length}: a "
+                "learned table has no row for "
+                f"positions {self.max_length} to {length - 1}, because no training "
+                "ever set them"
             )
         return self.table.weight[:length]
 
@@ -494,8 +495,8 @@ class SinusoidalPositionalEncoding(nn.Module):
 
 # --8<-- [start:embed_positions_module]
 class EmbedPositions(nn.Module):
-    """``embed_positions`` as a module: token embeddings (B, T, D) ->
-    Dropout(embeddings · √D + positions).
+    """``embed_positions`` as a module: token embeddings
+    (B, T, D) -> Dropout(embeddings · √D + positions).
 
     Args:
         d_model: D.
@@ -531,7 +532,9 @@ class EmbedPositions(nn.Module):
         check_ndim("token_embeddings", token_embeddings, 3, "(B, T, D)")
         table = self.positions(token_embeddings.shape[1])  # (T, D)
         return embed_positions(
-            token_embeddings, table, self.dropout if self.training else 0.0
+            token_embeddings,
+            table,
+            self.dropout if self.training else 0.0,
         )
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import (
+    tqdm,
+)  # the text bar: tqdm.auto warns on stderr in a notebook without ipywidgets
 
 from transformer_tutorial.checks import check_positive_int
 from transformer_tutorial.config import TransformerConfig
@@ -26,8 +28,8 @@ from transformer_tutorial.torch.model import Transformer
 
 # --8<-- [start:learning_rate]
 def learning_rate(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
-    """The paper's schedule: factor · d_model^-0.5 · min(step^-0.5, step ·
-    warmup^-1.5), for steps 1, 2, ….
+    """The paper's schedule: factor · d_model^-0.5 ·
+    min(step^-0.5, step · warmup^-1.5), for steps 1, 2, ….
 
     It rises linearly for ``warmup`` steps, peaks at step = warmup, then decays like
     1 / √step.
@@ -50,10 +52,10 @@ def smoothed_targets(
     smoothing: float,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """The distribution the model is trained to match: 1 - ε on the correct token,
-    plus ε spread evenly over
-    all V tokens (so the correct one gets 1 - ε + ε/V). (…) ids -> (…, V)
-    probabilities."""
+    """The target distribution of label smoothing: (…) ids -> (…, V) probabilities.
+
+    1 - ε on the correct token, plus ε spread evenly over all V tokens (so the
+    correct one gets 1 - ε + ε/V)."""
     uniform = torch.full(
         (*targets.shape, vocab_size),
         smoothing / vocab_size,
@@ -61,15 +63,20 @@ def smoothed_targets(
         device=targets.device,
     )
     return uniform.scatter_add(
-        -1, targets[..., None], torch.full_like(uniform[..., :1], 1.0 - smoothing)
+        -1,
+        targets[..., None],
+        torch.full_like(uniform[..., :1], 1.0 - smoothing),
     )
 
 
 def label_smoothed_loss(
-    logits: torch.Tensor, targets: torch.Tensor, smoothing: float, pad_id: int = PAD
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    smoothing: float,
+    pad_id: int = PAD,
 ) -> torch.Tensor:
-    """Cross-entropy against the smoothed targets, averaged over the positions that
-    are not padding.
+    """Cross-entropy against the smoothed targets,
+    averaged over the positions that are not padding.
 
     Args:
         logits: (B, T, V) scores.
@@ -79,9 +86,13 @@ def label_smoothed_loss(
         uniform distribution.
     """
     log_probs = torch.log_softmax(logits, dim=-1)
+    # (B, T, V)
     target_distribution = smoothed_targets(
-        targets, logits.shape[-1], smoothing, logits.dtype
-    )  # (B, T, V)
+        targets,
+        logits.shape[-1],
+        smoothing,
+        logits.dtype,
+    )
     per_position = -(target_distribution * log_probs).sum(dim=-1)  # (B, T)
     real = targets != pad_id
     return per_position[real].mean()
@@ -127,8 +138,8 @@ def train(
     smoothing: float = 0.1,
     progress: bool = True,
 ) -> TrainingLog:
-    """Train ``model`` for ``steps`` steps on batches ``(src, tgt_in, tgt_out)``
-    drawn from ``next_batch``.
+    """Train ``model`` for ``steps`` steps on batches
+    ``(src, tgt_in, tgt_out)`` drawn from ``next_batch``.
 
     Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``)
     and predicts every next
@@ -136,7 +147,11 @@ def train(
     at once.
     """
     optimizer = torch.optim.Adam(
-        model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, foreach=True
+        model.parameters(),
+        lr=1.0,
+        betas=(0.9, 0.98),
+        eps=1e-9,
+        foreach=True,
     )
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -150,7 +165,10 @@ def train(
         ):
             src, tgt_in, tgt_out = next_batch()
             loss = label_smoothed_loss(
-                model(src, tgt_in), tgt_out, smoothing, model.config.pad_id
+                model(src, tgt_in),
+                tgt_out,
+                smoothing,
+                model.config.pad_id,
             )
             optimizer.zero_grad()
             loss.backward()
@@ -208,11 +226,16 @@ def exact_match_accuracy(
 # --8<-- [start:recipe]
 @dataclass(frozen=True)
 class ReversalRecipe:
-    """Everything that decides the training run of the training chapter: the task,
-    the model and the schedule."""
+    """Everything that decides the training run of the
+    training chapter: the task, the model and the schedule.
+    """
 
     task: ReversalTask = field(
-        default_factory=lambda: ReversalTask(num_symbols=10, min_length=1, max_length=8)
+        default_factory=lambda: ReversalTask(
+            num_symbols=10,
+            min_length=1,
+            max_length=8,
+        ),
     )
     d_model: int = 64
     num_heads: int = 4
@@ -232,9 +255,8 @@ class ReversalRecipe:
         return reversal_batches(self.task, self.batch_size, seed=self.seed + 1)
 
     def config(self) -> TransformerConfig:
-        vocab = (
-            self.task.vocab_size
-        )  # max_len leaves room to time long generated outputs
+        # max_len leaves room to time long generated outputs
+        vocab = self.task.vocab_size
         return TransformerConfig(
             vocab,
             vocab,
@@ -248,10 +270,12 @@ class ReversalRecipe:
 
 
 def train_reversal(
-    recipe: ReversalRecipe = ReversalRecipe(), progress: bool = True
+    recipe: ReversalRecipe = ReversalRecipe(),
+    progress: bool = True,
 ) -> tuple[Transformer, TrainingLog]:
-    """Build a model from the recipe and train it; the same seed gives the same model
-    on the same machine."""
+    """Build a model from the recipe and train it; the
+    same seed gives the same model on the same machine.
+    """
     torch.manual_seed(recipe.seed)
     model = Transformer(recipe.config())
     log = train(

@@ -59,12 +59,10 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     check_image_patches("images", images, patch_size)
     batch, channels, height, width = images.shape
     rows, cols = height // patch_size, width // patch_size
-    grid = images.reshape(
-        batch, channels, rows, patch_size, cols, patch_size
-    )  # (B, C, rows, P, cols, P)
-    grid = grid.permute(
-        0, 2, 4, 1, 3, 5
-    )  # (B, rows, cols, C, P, P): patch position first, then its pixels
+    # (B, C, rows, P, cols, P)
+    grid = images.reshape(batch, channels, rows, patch_size, cols, patch_size)
+    # (B, rows, cols, C, P, P): patch position first, then its pixels
+    grid = grid.permute(0, 2, 4, 1, 3, 5)
     return grid.reshape(batch, rows * cols, channels * patch_size * patch_size)
 
 
@@ -188,8 +186,8 @@ class VisionTransformer(nn.Module):
 
     # --8<-- [start:vision_transformer]
     def embed_image(self, images: torch.Tensor) -> torch.Tensor:
-        """The sequence the first layer reads: the class token, then the projected
-        patches, plus positions.
+        """The sequence the first layer reads: the class
+        token, then the projected patches, plus positions.
 
         (B, C, height, width) -> (B, M + 1, D).
         """
@@ -211,9 +209,8 @@ class VisionTransformer(nn.Module):
         x = self.embed_image(images)  # (B, M + 1, D)
         for layer in self.layers:
             x = layer(x)
-        x = self.norm(
-            x
-        )  # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+        # pre-norm leaves the residual sum unnormalised: normalise it once at the end
+        x = self.norm(x)
         return self.head(x[:, 0])  # the class token's vector -> (B, K)
 
     # --8<-- [end:vision_transformer]
@@ -280,8 +277,8 @@ def train_classifier(
     warmup_fraction: float = 0.1,
     seed: int = 0,
 ) -> ClassifierLog:
-    """Train an image classifier with Adam and cross-entropy, one shuffled pass over
-    the images per epoch.
+    """Train an image classifier with Adam and cross-entropy,
+    one shuffled pass over the images per epoch.
 
     The learning rate rises linearly from 0 to ``lr`` over the first
     ``warmup_fraction`` of the steps, then falls
