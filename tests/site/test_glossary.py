@@ -25,7 +25,11 @@ def headings(page: str) -> set[str]:
         r"^```.*?^```", "", (DOCS / page).read_text(encoding="utf-8"), flags=re.M | re.S
     )
     titles = re.findall(r"^#{1,6} (.+?)\s*$", text, re.M)
-    return {slugify(re.sub(r"[`*]", "", title), "-") for title in titles}
+    anchors = set()
+    for title in titles:
+        explicit = re.search(r"\{\s*#([\w-]+)\s*\}$", title)  # attr_list: ## Title { #anchor }
+        anchors.add(explicit[1] if explicit else slugify(re.sub(r"[`*]", "", title), "-"))
+    return anchors
 
 
 def entries() -> dict[str, str]:
@@ -57,3 +61,4 @@ def test_the_anchor_finder_sees_a_heading_with_code_and_symbols():
     assert "why-divide-by-d_k" in headings("attention.md")
     assert "add-norm" in headings("architecture.md")
     assert "no-such-section" not in headings("attention.md")
+    assert "the-keyvalue-cache" in headings("training.md")  # set with { #the-keyvalue-cache }

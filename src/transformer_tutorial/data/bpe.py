@@ -52,7 +52,7 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
 
     Raises:
         ValueError: ``text`` is empty, or ``vocab_size`` is below its character
-        count.
+            count.
     """
     if not text:
         raise ValueError("text is empty: there is nothing to learn a vocabulary from")

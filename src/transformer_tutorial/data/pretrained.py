@@ -74,7 +74,7 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
     read-only NumPy arrays that share one buffer.
 
     The format: 8 bytes holding the header's length N (unsigned, little-endian), N
-    bytes of JSON that give each
+        bytes of JSON that give each
     tensor's dtype, shape and ``data_offsets`` (start and end, in bytes, counted from
     the end of the header), then
     the raw little-endian data.

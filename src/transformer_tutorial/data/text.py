@@ -33,7 +33,7 @@ def site_corpus(docs_dir: str | Path) -> str:
     """The prose of every Markdown page under ``docs_dir``, in path order.
 
     Pages are separated by a blank line. Code blocks, HTML and snippet includes are
-    left out: the model should
+        left out: the model should
     learn sentences, not code."""
     pages = sorted(Path(docs_dir).rglob("*.md"))
     if not pages:

@@ -177,9 +177,9 @@ def offset_scores(
 
     Args:
         weights: (L, B, H, T, T) attention weights of B padded sentences, L layers, H
-        heads.
+            heads.
         lengths: The number of real tokens of each sentence, [CLS] and [SEP]
-        included.
+            included.
         offset: -1 for the previous token, +1 for the next one.
 
     Returns:
@@ -214,7 +214,7 @@ def pronoun_scores(
 
     Args:
         weights: (L, B, H, T, T) attention weights of the B sentences of ``cases``,
-        padded.
+            padded.
         tokens: The tokens of each sentence.
         cases: What each pronoun stands for.
 

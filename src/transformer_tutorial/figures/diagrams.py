@@ -12,7 +12,7 @@ The drawings work in "cell" units: one square cell is one number, drawn with ``_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -32,6 +32,11 @@ from transformer_tutorial.numpy import (
     to_mha_key_padding_mask,
     to_mha_mask,
 )
+
+if TYPE_CHECKING:  # drawing needs torch only when it is called
+    import torch
+
+    from transformer_tutorial.torch.model import Transformer
 
 # ---------------------------------------------------------------------------------------------------------------
 # Drawing helpers, in cell units on an axes whose y axis points down.
@@ -660,7 +665,9 @@ def cross_attention(result: dict[str, Any]) -> Figure:
 # 5. The key/value cache.
 
 
-def kv_cache_steps(model, source, steps: int) -> dict[str, Any]:
+def kv_cache_steps(
+    model: Transformer, source: torch.Tensor, steps: int
+) -> dict[str, Any]:
     """Decode ``steps`` tokens greedily with a real cache, and record how long the caches are after each step.
 
     Args:

@@ -74,7 +74,8 @@ def causal_attention_head(
 
     Args:
         x: (T, D) one sequence.
-        w_query, w_key: (D, d) projections to queries and keys.
+        w_query: (D, d) projection to queries.
+        w_key: (D, d) projection to keys.
         w_value: (D, d_v) projection to values.
 
     Returns:

@@ -119,11 +119,11 @@ def next_token_probabilities(
     Args:
         logits: (..., V) scores for the next token.
         temperature: Above 0. Below 1 sharpens the distribution towards the largest
-        logit (near 0 it is greedy
+            logit (near 0 it is greedy
             decoding), above 1 flattens it towards uniform; 1 leaves the model's
             distribution as it is.
         top_k: Keep only the k largest logits (and any tied with the k-th) and give
-        the rest probability 0;
+            the rest probability 0;
             None keeps all V. ``top_k=1`` is greedy decoding.
 
     Returns:

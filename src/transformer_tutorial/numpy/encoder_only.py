@@ -170,7 +170,7 @@ def encoder_only(
         params: The weights.
         token_types: (B, T) segment ids, or None for a single segment.
         return_weights: Also return each layer's attention weights, (B, H, T, T) per
-        layer.
+            layer.
 
     Returns:
         ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L

@@ -101,7 +101,7 @@ def feed_forward(x: np.ndarray, params: FeedForwardParams) -> np.ndarray:
     linear (D -> F), activation, linear (F -> D).
 
     It sees one position at a time: the same weights transform every position, and no
-    information moves
+        information moves
     between positions (that is attention's job). (..., D) -> (..., D).
     """
     hidden = ACTIVATIONS[params.activation](x @ params.w_1 + params.b_1)
@@ -178,7 +178,7 @@ def decoder_layer(
     output ("memory"), then the feed-forward network, each wrapped in Add & Norm.
 
     y: (B, T, D) target; memory: (B, S, D) encoder output; self_mask: (T, T) or (B,
-    T, T), causal and target
+        T, T), causal and target
     padding; memory_mask: (B, 1, S) source padding. Returns (B, T, D).
     """
     y = add_and_norm(

@@ -106,12 +106,12 @@ def penalised_beam_search(
     as finished, with |Y| the number of tokens generated, EOS included. The search
     stops
     when no live prefix can beat the best finished one: a prefix's log-probability
-    only
+        only
     falls as it grows, and the penalty is at most length_penalty(max_new_tokens).
 
     Args:
         next_log_probs: Prefixes (n, t) of token ids -> (n, V) log-probabilities of
-        the
+            the
             next token.
         prompt: The tokens every hypothesis starts with (for example ``[BOS]``); they
             are not scored.

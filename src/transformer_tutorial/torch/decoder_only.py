@@ -87,7 +87,7 @@ class DecoderOnly(nn.Module):
         ``cache`` (one ``KeyValueCache`` per layer, from ``new_cache``), ``tokens``
         are the positions that follow
         the cached ones: their position embeddings start after them, and they attend
-        to them too.
+            to them too.
         """
         start = 0 if cache is None else len(cache[0])  # positions already in the cache
         length = tokens.shape[1]
@@ -136,11 +136,11 @@ def next_token_probabilities(
     Args:
         logits: (..., V) scores for the next token.
         temperature: Above 0. Below 1 sharpens the distribution towards the largest
-        logit (near 0 it is greedy
+            logit (near 0 it is greedy
             decoding), above 1 flattens it towards uniform; 1 leaves the model's
             distribution as it is.
         top_k: Keep only the k largest logits (and any tied with the k-th) and give
-        the rest probability 0;
+            the rest probability 0;
             None keeps all V. ``top_k=1`` is greedy decoding.
 
     Returns:
@@ -213,7 +213,7 @@ def generate(
 
     Raises:
         ValueError: the result would be longer than ``max_len``: a learned position
-        table has no rows beyond.
+            table has no rows beyond.
     """
     check_ndim("prompt", prompt, 2, "(B, T)")
     check_positive_int("max_new_tokens", max_new_tokens, allow_zero=True)
@@ -243,7 +243,7 @@ def language_model_loss(model: DecoderOnly, windows: torch.Tensor) -> torch.Tens
     tokens 1 … T from windows (B, T + 1) of a text.
 
     Every position of every window is a training example: position t's logits are
-    scored against token t + 1.
+        scored against token t + 1.
     """
     # (B, T) each: targets are the inputs shifted by one
     inputs, targets = windows[:, :-1], windows[:, 1:]
@@ -269,10 +269,10 @@ def train_language_model(
         steps: Optimiser steps.
         batch_size: Windows per step.
         length: Positions per window (``max_len`` if None): each window gives that
-        many predictions.
+            many predictions.
         learning_rate: AdamW's step size.
         seed: Seeds the choice of windows (seed torch yourself for the model's
-        initial weights and dropout).
+            initial weights and dropout).
     """
     ids = torch.as_tensor(ids, dtype=torch.int64)
     check_ndim("ids", ids, 1, "(N,)")

@@ -52,11 +52,11 @@ def greedy_decode(
         src: (B, S) source ids.
         max_new_tokens: The most tokens to generate per sequence.
         use_cache: Keep each layer's keys and values between steps (same result, less
-        work).
+            work).
         record: Keep, for sequence 0, the prefix and the full next-token distribution
-        of every step.
+            of every step.
         stop_at_eos: Stop once every sequence has produced EOS (set False to time a
-        fixed number of steps).
+            fixed number of steps).
 
     Returns:
         The generated ids (B, T), T ≤ max_new_tokens, without the leading BOS; PAD

@@ -94,7 +94,7 @@ class EncoderOnly(nn.Module):
             tokens: (B, T) ids, padded on the right with ``config.pad_id``.
             token_types: (B, T) segment ids, or None for a single segment.
             return_weights: Also return each layer's attention weights, (B, H, T, T)
-            per layer.
+                per layer.
 
         Returns:
             ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L

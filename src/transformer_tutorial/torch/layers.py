@@ -68,7 +68,7 @@ class FeedForward(nn.Module):
     Linear (D -> F), activation, Linear (F -> D).
 
     It sees one position at a time: the same weights transform every position, and no
-    information moves
+        information moves
     between positions (that is attention's job).
     """
 

@@ -89,7 +89,7 @@ def concatenated_sinusoidal_encoding(
     This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default
     timescales, the one drawn in
     the heat map of The Illustrated Transformer. The layout is not the only
-    difference from the paper: its
+        difference from the paper: its
     D // 2 frequencies run geometrically from 1 down to exactly 1 / base, so
     frequency i is
     ``1 / base**(i / (D // 2 - 1))``, where the paper's is ``1 / base**(2i / D)``.
@@ -153,7 +153,7 @@ def shift_rotation(
     Args:
         offset: k, the number of positions to move on (negative moves back).
         d_model: D, even: with an odd D the last sine column has no cosine partner,
-        and no matrix maps every
+            and no matrix maps every
             row p to row p + k.
         base: The wavelength scale of the table; the paper uses 10000.
         dtype: Of the result; the angles are computed in float64 either way.
@@ -214,7 +214,7 @@ def rotary_embedding(
     Args:
         x: (..., T, d_k) queries or keys, usually (B, H, T, d_k); d_k must be even.
         positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder
-        that has already cached
+            that has already cached
             t positions passes t, t + 1, … for its new rows.
         base: The wavelength scale; 10000 in the RoPE paper.
 
@@ -377,9 +377,9 @@ def embed_positions(
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
         table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to
-        the token at position t.
+            the token at position t.
         dropout_p: Probability of zeroing each entry of the sum while training (0.1
-        in the paper); the entries
+            in the paper); the entries
             that survive are divided by 1 - dropout_p, so the expected sum is
             unchanged. Keep it 0 outside
             training (``EmbedPositions`` does that in ``eval()`` mode).
@@ -430,7 +430,7 @@ class LearnedPositionalEmbedding(nn.Module):
 
     Args:
         max_length: The number of positions the table covers (512 in BERT, 1024 in
-        GPT-2).
+            GPT-2).
         d_model: D, the width of each row.
     """
 
@@ -501,12 +501,12 @@ class EmbedPositions(nn.Module):
     Args:
         d_model: D.
         max_length: The positions a learned table covers, or the sinusoidal rows
-        computed in advance.
+            computed in advance.
         dropout: Probability of zeroing each entry of the sum in training mode (0.1
-        in the paper); none in
+            in the paper); none in
             ``eval()`` mode.
         learned: A trainable ``LearnedPositionalEmbedding`` instead of the paper's
-        sinusoidal table.
+            sinusoidal table.
         base: The wavelength scale of the sinusoidal table.
     """
 

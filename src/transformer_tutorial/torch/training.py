@@ -81,9 +81,9 @@ def label_smoothed_loss(
     Args:
         logits: (B, T, V) scores.
         targets: (B, T) the correct next tokens, ``pad_id`` where there is nothing to
-        predict.
+            predict.
         smoothing: ε, the probability mass moved from the correct token to the
-        uniform distribution.
+            uniform distribution.
     """
     log_probs = torch.log_softmax(logits, dim=-1)
     # (B, T, V)
@@ -142,7 +142,7 @@ def train(
     ``(src, tgt_in, tgt_out)`` drawn from ``next_batch``.
 
     Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``)
-    and predicts every next
+        and predicts every next
     token (``tgt_out``) in one pass, so a step trains all positions of all sequences
     at once.
     """

@@ -299,7 +299,7 @@ def time_generation(
     The model is the package's encoder-decoder ``Transformer`` (two layers, the first
     width of the settings,
     random weights: speed does not depend on what the weights have learned), reading
-    a source of
+        a source of
     ``prompt_length`` tokens. Without the cache every step runs the decoder over the
     whole prefix again; with it,
     each step processes only the newest token. Both produce the same tokens
