@@ -56,9 +56,8 @@ def softmax(
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
         mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an
-        entry may receive weight.
-            Masked entries get exactly zero, and a slice with no True entry is all
-            zeros instead of NaN.
+            entry may receive weight. Masked entries get exactly zero, and a slice with
+            no True entry is all zeros instead of NaN.
 
     Returns:
         A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum
@@ -110,11 +109,10 @@ def scaled_dot_product_attention(
         key: (..., S, d_k) keys.
         value: (..., S, d_v) values.
         mask: Optional boolean (T, S), or a tensor with one entry per score dimension
-        (each of size 1 or the
-            full size), True where a query may attend to a key.
+            (each of size 1 or the full size), True where a query may attend to a key.
         dropout_p: Probability of zeroing each weight before it multiplies the
-        values; keep it 0 outside
-            training. The returned weights are the ones before dropout.
+            values; keep it 0 outside training. The returned weights are the ones
+            before dropout.
 
     Returns:
         ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
