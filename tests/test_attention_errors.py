@@ -78,7 +78,7 @@ def test_mask_that_would_line_up_with_the_wrong_axes(backend):
     module, array = backend
     q = array(
         zeros(2, 2, 5, 8)
-    )  # (B, H, T, d) with B = H = 2: a (B, 1, S) mask would broadcast over B as if H
+    )  # (B, H, T, d_k) with B = H = 2: a (B, 1, S) mask would broadcast over B as if H
     with raises(
         ValueError,
         "mask must have 2 dimensions (T, S) or 4 like the scores (2, 2, 5, 5), got shape (2, 1, 5)",
@@ -134,7 +134,7 @@ def test_wrong_number_of_dimensions(backend):
             array(zeros(2, 5, 8)), array(zeros(5, 8)), array(zeros(5, 8))
         )
     with raises(
-        ValueError, "x must have 4 dimensions (B, H, T, d), got shape (2, 5, 8)"
+        ValueError, "x must have 4 dimensions (B, H, T, d_k), got shape (2, 5, 8)"
     ):
         module.merge_heads(array(zeros(2, 5, 8)))
 

@@ -188,7 +188,7 @@ def test_errors_name_the_heads():
         np_modern.grouped_query_attention(q.numpy(), k.numpy(), k.numpy())
     with pytest.raises(
         ValueError,
-        match=r"query must have 4 dimensions \(B, H, T, d\), got shape \(4, 2, 8\)",
+        match=r"query must have 4 dimensions \(B, H, T, d_k\), got shape \(4, 2, 8\)",
     ):
         modern.grouped_query_attention(q[0], k, k)
 

@@ -184,9 +184,9 @@ def check_top_p(value: Any) -> None:
 
 
 def check_grouped_heads(query: Any, key: Any, value: Any) -> tuple[int, int]:
-    """Check grouped-query inputs: query (B, H, T, d), key (B, G, S, d), value (B, G, S, d_v); return (H, G)."""
-    check_ndim("query", query, 4, "(B, H, T, d)")
-    check_ndim("key", key, 4, "(B, G, S, d)")
+    """Check grouped-query inputs: query (B, H, T, d_k), key (B, G, S, d_k), value (B, G, S, d_v); return (H, G)."""
+    check_ndim("query", query, 4, "(B, H, T, d_k)")
+    check_ndim("key", key, 4, "(B, G, S, d_k)")
     check_ndim("value", value, 4, "(B, G, S, d_v)")
     check_query_key_value(query, key, value)
     check_same_size("query", query, 0, "key", key, 0, "batch size")
@@ -300,7 +300,7 @@ def check_float_arrays(
 
 
 def check_query_key_value(query: Any, key: Any, value: Any) -> None:
-    """Check attention inputs (..., T, d), (..., S, d), (..., S, d_v): the dimensions that must agree do."""
+    """Check attention inputs (..., T, d_k), (..., S, d_k), (..., S, d_v): the dimensions that must agree do."""
     for name, array in (("query", query), ("key", key), ("value", value)):
         if array.ndim < 2:
             raise ValueError(

@@ -117,7 +117,7 @@ def attention_step_softmax() -> Figure:
 
 
 def attention_step_head() -> Figure:
-    """Step 4: scores q·k/√d from queries and keys (random weights); the softmax now weighs positions unevenly."""
+    """Step 4: scores q·k/√d_k from queries and keys (random weights); the softmax now weighs positions unevenly."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(T, 4))
     q, k = (
@@ -136,7 +136,7 @@ def attention_step_head() -> Figure:
     _grid(
         left,
         np.where(allowed, 0.15, np.nan),
-        "scores q·k / √d",
+        "scores q·k / √d_k",
         score_labels,
         "Greys",
         1,

@@ -295,7 +295,7 @@ def qkv_scores(
     """One head's queries, keys and values of a (T, D) input, its (T, T) scores and weights, and its output.
 
     ``params`` must have one head. The queries, keys and values are the three projections of the same ``x``;
-    the scores are ``q · k / √d``, before the softmax, and the weights and output come from
+    the scores are ``q · k / √d_k``, before the softmax, and the weights and output come from
     ``scaled_dot_product_attention``.
     """
     if params.num_heads != 1:
@@ -326,7 +326,7 @@ QKV_TOKENS = ("I", "like", "tea")
 
 
 def qkv_projections(d_model: int = 4) -> Figure:
-    """One input x, three projections Q, K, V, and the score table: cell (i, j) is q_i · k_j / √d."""
+    """One input x, three projections Q, K, V, and the score table: cell (t, s) is q_t · k_s / √d_k."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(len(QKV_TOKENS), d_model)).round(1)
     params = MultiHeadAttentionParams.random(d_model, 1, rng)
@@ -361,7 +361,7 @@ def qkv_projections(d_model: int = 4) -> Figure:
     _frame(ax, x_q, top + chosen[0], d_model, 1, style.QUERY, lw=2.4)
     _frame(ax, x_q + step, top + chosen[1], d_model, 1, style.KEY, lw=2.4)
     scores_x = 2.6
-    _label(ax, scores_x, low - 0.25, "scores: Q Kᵀ / √d")
+    _label(ax, scores_x, low - 0.25, "scores: Q Kᵀ / √d_k")
     _cells(ax, scores_x, low, data["scores"], "none", "{:.2f}", fontsize=8)
     _frame(ax, scores_x + chosen[1], low + chosen[0], 1, 1, style.ink(), lw=2.4)
     ax.text(

@@ -1,6 +1,6 @@
 """Attention in NumPy: softmax, scaled dot-product attention, masks, and multi-head attention.
 
-Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d (one head's
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's
 width, D / H). Boolean masks mean True = may attend.
 """
 
@@ -43,9 +43,8 @@ def softmax(
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
         mask: Optional boolean array that broadcasts to ``x.shape``; True where an
-            entry may receive weight.
-            Masked entries get exactly zero, and a slice with no True entry is all
-            zeros instead of NaN.
+            entry may receive weight. Masked entries get exactly zero, and a slice with
+            no True entry is all zeros instead of NaN.
 
     Returns:
         An array of ``x.shape`` whose slices along ``axis`` are non-negative and sum
@@ -88,15 +87,14 @@ def scaled_dot_product_attention(
     value: np.ndarray,
     mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """softmax(Q Kᵀ / √d) V, returning the output and the attention weights.
+    """softmax(Q Kᵀ / √d_k) V, returning the output and the attention weights.
 
     Args:
-        query: (..., T, d) queries.
-        key: (..., S, d) keys.
+        query: (..., T, d_k) queries.
+        key: (..., S, d_k) keys.
         value: (..., S, d_v) values.
         mask: Optional boolean (T, S), or an array with one entry per score dimension
-            (each of size 1 or the
-            full size), True where a query may attend to a key.
+            (each of size 1 or the full size), True where a query may attend to a key.
 
     Returns:
         ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
@@ -118,7 +116,7 @@ def scaled_dot_product_attention(
     )  # as NumPy reads lists
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    # (..., T, S); scaling q first is T·d work, not T·S
+    # (..., T, S); scaling q first is T·d_k work, not T·S
     scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)
     if mask is not None:
         check_attention_mask(mask, scores.shape)
@@ -153,14 +151,15 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
 
 # --8<-- [start:merge_heads]
 def merge_heads(x: np.ndarray) -> np.ndarray:
-    """Undo ``split_heads``: (B, H, T, d) -> (B, T, H·d), head 0's features first.
+    """Undo ``split_heads``: (B, H, T, d_k) -> (B, T, H·d_k),
+    head 0's features first.
 
     Examples:
         >>> x = np.random.default_rng(0).normal(size=(2, 5, 8))
         >>> bool((merge_heads(split_heads(x, 4)) == x).all())
         True
     """
-    check_ndim("x", x, 4, "(B, H, T, d)")
+    check_ndim("x", x, 4, "(B, H, T, d_k)")
     batch, heads, length, head_width = x.shape
     return x.transpose(0, 2, 1, 3).reshape(batch, length, heads * head_width)
 
@@ -287,10 +286,10 @@ class MultiHeadAttentionParams:
     b``.
 
     ``w_q``, ``w_k``, ``w_v`` (D, D) hold the H heads' matrices side by side: columns
-    ``i·d : (i+1)·d`` are head i's. ``w_o`` (D, D) maps the merged heads back to D.
+    ``h·d_k : (h+1)·d_k`` are head h's. ``w_o`` (D, D) maps the merged heads back to D.
     """
 
-    w_q: np.ndarray  # W^Q = [W_1^Q … W_H^Q]
+    w_q: np.ndarray  # W^Q = [W_0^Q … W_{H-1}^Q]
     w_k: np.ndarray
     w_v: np.ndarray
     w_o: np.ndarray  # W^O
@@ -338,10 +337,10 @@ class MultiHeadAttentionParams:
             num_heads,
         )
 
-    def head(self, i: int) -> tuple[np.ndarray, ...]:
-        """Head i's own projections: (W_i^Q, b_i^Q, W_i^K, b_i^K, W_i^V, b_i^V), each (D, d) or (d,)."""
-        d = self.d_model // self.num_heads
-        cols = slice(i * d, (i + 1) * d)
+    def head(self, h: int) -> tuple[np.ndarray, ...]:
+        """Head h's own projections: (W_h^Q, b_h^Q, W_h^K, b_h^K, W_h^V, b_h^V), each (D, d_k) or (d_k,)."""
+        d_k = self.d_model // self.num_heads
+        cols = slice(h * d_k, (h + 1) * d_k)
         return (
             self.w_q[:, cols],
             self.b_q[cols],
@@ -380,7 +379,7 @@ def multi_head_attention_per_head(
 
     Args:
         query: (B, T, D). key, value: (B, S, D).
-        params: The weights; ``params.head(i)`` gives head i's projections.
+        params: The weights; ``params.head(h)`` gives head h's projections.
         mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
 
     Returns:
@@ -391,14 +390,14 @@ def multi_head_attention_per_head(
     if head_mask is not None:
         head_mask = head_mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
     outputs, weights = [], []
-    for i in range(params.num_heads):
-        w_q, b_q, w_k, b_k, w_v, b_v = params.head(i)  # (D, d) and (d,) each
+    for h in range(params.num_heads):
+        w_q, b_q, w_k, b_k, w_v, b_v = params.head(h)  # (D, d_k) and (d_k,) each
         head_output, head_weights = scaled_dot_product_attention(
             query @ w_q + b_q, key @ w_k + b_k, value @ w_v + b_v, head_mask
         )
-        outputs.append(head_output)  # (B, T, d)
+        outputs.append(head_output)  # (B, T, d_k)
         weights.append(head_weights)  # (B, T, S)
-    concatenated = np.concatenate(outputs, axis=-1)  # (B, T, H·d) = (B, T, D)
+    concatenated = np.concatenate(outputs, axis=-1)  # (B, T, H·d_k) = (B, T, D)
     return concatenated @ params.w_o + params.b_o, np.stack(weights, axis=1)
 
 
@@ -420,10 +419,10 @@ def multi_head_attention(
     """
     query, key, value = check_inputs(query, key, value, params)
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # project, split
-    k = split_heads(key @ params.w_k + params.b_k, params.num_heads)  # (B, H, S, d)
+    k = split_heads(key @ params.w_k + params.b_k, params.num_heads)  # (B, H, S, d_k)
     v = split_heads(value @ params.w_v + params.b_v, params.num_heads)
     mask = mask_with_head_axis(mask, len(query), query.shape[1], k.shape[2])
-    heads, weights = scaled_dot_product_attention(q, k, v, mask)  # attend: (B, H, T, d)
+    heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, H, T, d_k)
     return merge_heads(heads) @ params.w_o + params.b_o, weights  # merge, project
 
 

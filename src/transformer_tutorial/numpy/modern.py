@@ -2,7 +2,7 @@
 and sliding-window masks.
 
 Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions),
-D (model width) and d (one head's width, D / H). Boolean masks mean True = may attend.
+D (model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ def grouped_query_attention(
     Query head h reads key/value head h // (H / G).
 
     G = H is multi-head attention, G = 1 is multi-query attention. The queries are
-    regrouped as (B, G, H / G, T, d) so that every member of a group meets its
+    regrouped as (B, G, H / G, T, d_k) so that every member of a group meets its
     group's
     keys by broadcasting: the keys and values are never copied H / G times.
 
     Args:
-        query: (B, H, T, d). key: (B, G, S, d). value: (B, G, S, d_v); G divides H.
+        query: (B, H, T, d_k). key: (B, G, S, d_k). value: (B, G, S, d_v); G divides H.
         mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
 
     Returns:
@@ -80,7 +80,7 @@ def grouped_query_attention(
     if mask is not None:
         check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
     group = num_heads // num_kv_heads
-    # Query head h = g·(H/G) + member: (B, H, T, d) -> (B, G, H/G, T, d).
+    # Query head h = g·(H/G) + member: (B, H, T, d_k) -> (B, G, H/G, T, d_k).
     q = query.reshape(batch, num_kv_heads, group, length, width)
     k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one per group
     grouped_mask = _grouped_mask(mask, num_heads, num_kv_heads)
@@ -96,8 +96,8 @@ def grouped_query_attention(
 class GroupedQueryAttentionParams:
     """The weights of grouped-query attention, in the paper's orientation (a projection is ``x @ w + b``).
 
-    ``w_q`` and ``w_o`` are (D, D); ``w_k`` and ``w_v`` are (D, G·d): G key/value heads of d = D / H features,
-    so they are H / G times smaller than in multi-head attention. Biases are (D,) or (G·d,).
+    ``w_q`` and ``w_o`` are (D, D); ``w_k`` and ``w_v`` are (D, G·d_k): G key/value heads of d_k = D / H features,
+    so they are H / G times smaller than in multi-head attention. Biases are (D,) or (G·d_k,).
     """
 
     w_q: np.ndarray
@@ -168,16 +168,18 @@ def grouped_query_attention_layer(
     """
     check_multi_head_inputs(query, key, value, params.d_model)
     head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
-    q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d)
-    k = split_heads(key @ params.w_k + params.b_k, params.num_kv_heads)  # (B, G, S, d)
+    q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d_k)
+    k = split_heads(
+        key @ params.w_k + params.b_k, params.num_kv_heads
+    )  # (B, G, S, d_k)
     v = split_heads(
         value @ params.w_v + params.b_v, params.num_kv_heads
-    )  # (B, G, S, d)
+    )  # (B, G, S, d_k)
     if rope:
         q, k = rotary_embedding(q), rotary_embedding(k)
     heads, weights = grouped_query_attention(
         q, k, v, head_mask
-    )  # (B, H, T, d), (B, H, T, S)
+    )  # (B, H, T, d_k), (B, H, T, S)
     return merge_heads(heads) @ params.w_o + params.b_o, weights
 
 
@@ -198,7 +200,7 @@ def tiled_attention(
     mask: np.ndarray | None = None,
     block_size: int = 64,
 ) -> np.ndarray:
-    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of
+    """softmax(Q Kᵀ / √d_k) V, tile by tile, never holding more than one tile of
     scores.
 
     For each block of queries, the keys are read one block at a time. Every query
@@ -214,7 +216,7 @@ def tiled_attention(
     skipped.
 
     Args:
-        query: (..., T, d). key: (..., S, d). value: (..., S, d_v).
+        query: (..., T, d_k). key: (..., S, d_k). value: (..., S, d_v).
         mask: Optional boolean (T, S), or one size per score dimension (1 or full).
         block_size: Queries and keys per tile.
 
@@ -233,7 +235,7 @@ def tiled_attention(
     output = np.zeros((*batch_shape, length, value.shape[-1]), dtype=dtype)
     for q_start in range(0, length, block_size):
         rows = slice(q_start, q_start + block_size)
-        q_block = q[..., rows, :]  # (..., b, d)
+        q_block = q[..., rows, :]  # (..., b, d_k)
         per_row = (*batch_shape, q_block.shape[-2], 1)  # one number per query row
         running_max = np.full(per_row, -np.inf, dtype=dtype)  # m
         running_sum = np.zeros_like(running_max)  # l

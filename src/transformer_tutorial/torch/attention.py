@@ -1,6 +1,6 @@
 """Attention in PyTorch: softmax, scaled dot-product attention, masks, and multi-head attention.
 
-Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d (one head's
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's
 width, D / H). Boolean masks mean True = may attend.
 """
 
@@ -56,9 +56,8 @@ def softmax(
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
         mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an
-            entry may receive weight.
-            Masked entries get exactly zero, and a slice with no True entry is all
-            zeros instead of NaN.
+            entry may receive weight. Masked entries get exactly zero, and a slice with
+            no True entry is all zeros instead of NaN.
 
     Returns:
         A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum
@@ -103,18 +102,17 @@ def scaled_dot_product_attention(
     mask: torch.Tensor | None = None,
     dropout_p: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(Q Kᵀ / √d) V, returning the output and the attention weights.
+    """softmax(Q Kᵀ / √d_k) V, returning the output and the attention weights.
 
     Args:
-        query: (..., T, d) queries.
-        key: (..., S, d) keys.
+        query: (..., T, d_k) queries.
+        key: (..., S, d_k) keys.
         value: (..., S, d_v) values.
         mask: Optional boolean (T, S), or a tensor with one entry per score dimension
-            (each of size 1 or the
-            full size), True where a query may attend to a key.
+            (each of size 1 or the full size), True where a query may attend to a key.
         dropout_p: Probability of zeroing each weight before it multiplies the
-            values; keep it 0 outside
-            training. The returned weights are the ones before dropout.
+            values; keep it 0 outside training. The returned weights are the ones
+            before dropout.
 
     Returns:
         ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
@@ -134,7 +132,7 @@ def scaled_dot_product_attention(
     )
     check_query_key_value(query, key, value)
     d = query.shape[-1]
-    # (..., T, S); scaling q first is T·d work, not T·S
+    # (..., T, S); scaling q first is T·d_k work, not T·S
     scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)
     if mask is not None:
         check_attention_mask(mask, scores.shape)
@@ -172,14 +170,15 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
 
 # --8<-- [start:merge_heads]
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """Undo ``split_heads``: (B, H, T, d) -> (B, T, H·d), head 0's features first.
+    """Undo ``split_heads``: (B, H, T, d_k) -> (B, T, H·d_k),
+    head 0's features first.
 
     Examples:
         >>> x = torch.randn(2, 5, 8)
         >>> bool((merge_heads(split_heads(x, 4)) == x).all())
         True
     """
-    check_ndim("x", x, 4, "(B, H, T, d)")
+    check_ndim("x", x, 4, "(B, H, T, d_k)")
     batch, heads, length, head_width = x.shape
     return x.transpose(1, 2).reshape(batch, length, heads * head_width)
 
@@ -310,7 +309,7 @@ class KeyValueCache:
     """Keys and values of earlier positions, kept while a model decodes token by
     token.
 
-    Self-attention appends each new position's key and value (B, H, 1, d) and attends
+    Self-attention appends each new position's key and value (B, H, 1, d_k) and attends
     over all of them, instead of projecting the whole prefix again at every step.
     Cross-attention (``static=True``) projects the encoder's memory once and keeps
     it.
@@ -318,7 +317,7 @@ class KeyValueCache:
 
     def __init__(self, static: bool = False) -> None:
         self.static = static
-        self.keys: torch.Tensor | None = None  # (B, H, S, d)
+        self.keys: torch.Tensor | None = None  # (B, H, S, d_k)
         self.values: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -326,8 +325,8 @@ class KeyValueCache:
         return 0 if self.keys is None else self.keys.shape[2]
 
     def update(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
-        """Append (B, H, T, d) keys and values; return all of them, (B, H, S + T,
-        d)."""
+        """Append (B, H, T, d_k) keys and values; return all of them, (B, H, S + T,
+        d_k)."""
         if self.keys is None or self.static:
             self.keys, self.values = keys, values
         else:
@@ -345,7 +344,7 @@ class MultiHeadAttention(nn.Module):
 
     Args:
         d_model: D, the width of the inputs and of the output.
-        num_heads: H; each head gets d = D / H of the features.
+        num_heads: H; each head gets d_k = D / H of the features.
         dropout: Probability of zeroing an attention weight, in training mode only.
         bias: Whether the four projections have biases.
         fused: Attend with PyTorch's fused kernel, which returns no weights.
@@ -363,7 +362,7 @@ class MultiHeadAttention(nn.Module):
         check_heads(d_model, num_heads)
         self.d_model, self.num_heads = d_model, num_heads
         self.dropout, self.fused = dropout, fused
-        # Each holds the H heads' matrices side by side: W^Q = [W_1^Q … W_H^Q].
+        # Each holds the H heads' matrices side by side: W^Q = [W_0^Q … W_{H-1}^Q].
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -385,9 +384,9 @@ class MultiHeadAttention(nn.Module):
         """
         self.check_inputs(query, key, value)
         q = split_heads(self.q_proj(query), self.num_heads)  # project, split
-        k, v = self.keys_values(key, value, cache)  # project, split: (B, H, S, d)
+        k, v = self.keys_values(key, value, cache)  # project, split: (B, H, S, d_k)
         mask = mask_with_head_axis(mask, len(query), query.shape[1], k.shape[2])
-        heads, weights = self.attend(q, k, v, mask)  # attend: (B, H, T, d)
+        heads, weights = self.attend(q, k, v, mask)  # attend: (B, H, T, d_k)
         return self.out_proj(merge_heads(heads)), weights  # merge, project
 
     # --8<-- [end:multi_head_attention]
@@ -400,7 +399,7 @@ class MultiHeadAttention(nn.Module):
         v: Tensor,
         mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """Every head at once: (B, H, T, d) outputs, and weights (None when
+        """Every head at once: (B, H, T, d_k) outputs, and weights (None when
         fused)."""
         dropout_p = self.dropout if self.training else 0.0
         if self.fused:  # PyTorch's kernel: faster, and it never stores T × S weights
@@ -417,7 +416,7 @@ class MultiHeadAttention(nn.Module):
         value: Tensor,
         cache: KeyValueCache | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """The keys and values, projected and split into heads: (B, H, S, d) each.
+        """The keys and values, projected and split into heads: (B, H, S, d_k) each.
 
         With a ``KeyValueCache``, those of the earlier calls come first."""
         if cache is not None and cache.static and cache.keys is not None:
@@ -452,7 +451,7 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """The same attention as the definition reads: one loop turn per head.
 
-        Head i's projections are rows ``i·d : (i+1)·d`` of each ``nn.Linear`` weight
+        Head h's projections are rows ``h·d_k : (h+1)·d_k`` of each ``nn.Linear`` weight
         (PyTorch stores them transposed, output features first). Returns the output
         (B, T, D) and the weights (B, H, T, S).
         """
@@ -460,17 +459,17 @@ class MultiHeadAttention(nn.Module):
         mask = mask_with_head_axis(mask, len(query), query.shape[1], key.shape[1])
         if mask is not None:
             mask = mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
-        d = self.d_model // self.num_heads
+        d_k = self.d_model // self.num_heads
         outputs, weights = [], []
-        for i in range(self.num_heads):
-            rows = slice(i * d, (i + 1) * d)  # head i's rows of each projection
-            q = head_projection(self.q_proj, rows, query)  # (B, T, d)
-            k = head_projection(self.k_proj, rows, key)  # (B, S, d)
+        for h in range(self.num_heads):
+            rows = slice(h * d_k, (h + 1) * d_k)  # head h's rows of each projection
+            q = head_projection(self.q_proj, rows, query)  # (B, T, d_k)
+            k = head_projection(self.k_proj, rows, key)  # (B, S, d_k)
             v = head_projection(self.v_proj, rows, value)
             head_output, head_weights = scaled_dot_product_attention(q, k, v, mask)
-            outputs.append(head_output)  # (B, T, d)
+            outputs.append(head_output)  # (B, T, d_k)
             weights.append(head_weights)  # (B, T, S)
-        concatenated = torch.cat(outputs, dim=-1)  # (B, T, H·d) = (B, T, D)
+        concatenated = torch.cat(outputs, dim=-1)  # (B, T, H·d_k) = (B, T, D)
         return self.out_proj(concatenated), torch.stack(weights, dim=1)
 
     # --8<-- [end:per_head]

@@ -170,7 +170,7 @@ class LlamaDecoder(nn.Module):
         return self.output(self.final_norm(x))
 
     def new_cache(self) -> list[KeyValueCache]:
-        """An empty key/value cache for every block: (B, G, S, d) keys and values each, once filled."""
+        """An empty key/value cache for every block: (B, G, S, d_k) keys and values each, once filled."""
         return [KeyValueCache() for _ in self.blocks]
 
     def numpy_params(self) -> LlamaDecoderParams:

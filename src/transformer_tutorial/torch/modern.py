@@ -2,7 +2,7 @@
 softmax, and sliding-window masks.
 
 Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions),
-D (model width) and d (one head's width, D / H). Boolean masks mean True = may attend.
+D (model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -67,12 +67,12 @@ def grouped_query_attention(
     Query head h reads key/value head h // (H / G).
 
     G = H is multi-head attention, G = 1 is multi-query attention. The queries are
-    regrouped as (B, G, H / G, T, d) so that every member of a group meets its
+    regrouped as (B, G, H / G, T, d_k) so that every member of a group meets its
     group's
     keys by broadcasting: the keys and values are never copied H / G times.
 
     Args:
-        query: (B, H, T, d). key: (B, G, S, d). value: (B, G, S, d_v); G divides H.
+        query: (B, H, T, d_k). key: (B, G, S, d_k). value: (B, G, S, d_v); G divides H.
         mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
         dropout_p: Probability of zeroing each weight before it multiplies the values
             (training only).
@@ -86,7 +86,7 @@ def grouped_query_attention(
     if mask is not None:
         check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
     group = num_heads // num_kv_heads
-    # Query head h = g·(H/G) + member: (B, H, T, d) -> (B, G, H/G, T, d).
+    # Query head h = g·(H/G) + member: (B, H, T, d_k) -> (B, G, H/G, T, d_k).
     q = query.reshape(batch, num_kv_heads, group, length, width)
     k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one per group
     grouped_mask = _grouped_mask(mask, num_heads, num_kv_heads)
@@ -133,7 +133,7 @@ class GroupedQueryAttention(nn.Module):
             num_kv_heads,
         )
         self.rope, self.fused = rope, fused
-        kv_width = num_kv_heads * (d_model // num_heads)  # G·d
+        kv_width = num_kv_heads * (d_model // num_heads)  # G·d_k
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, kv_width, bias=bias)
         self.v_proj = nn.Linear(d_model, kv_width, bias=bias)
@@ -156,7 +156,7 @@ class GroupedQueryAttention(nn.Module):
                 With a cache, S counts the cached positions too.
             fused: Use ``F.scaled_dot_product_attention(..., enable_gqa=True)``; no
                 weights are returned then.
-            cache: Keys and values of earlier calls, (B, G, S, d) each: what
+            cache: Keys and values of earlier calls, (B, G, S, d_k) each: what
                 grouped-query attention shrinks.
 
         Returns:
@@ -166,9 +166,9 @@ class GroupedQueryAttention(nn.Module):
         """
         check_multi_head_inputs(query, key, value, self.d_model)
         start = 0 if cache is None else len(cache)  # positions already cached
-        q = split_heads(self.q_proj(query), self.num_heads)  # (B, H, T, d)
-        k = split_heads(self.k_proj(key), self.num_kv_heads)  # (B, G, S, d)
-        v = split_heads(self.v_proj(value), self.num_kv_heads)  # (B, G, S, d)
+        q = split_heads(self.q_proj(query), self.num_heads)  # (B, H, T, d_k)
+        k = split_heads(self.k_proj(key), self.num_kv_heads)  # (B, G, S, d_k)
+        v = split_heads(self.v_proj(value), self.num_kv_heads)  # (B, G, S, d_k)
         if self.rope:
             q_positions = torch.arange(start, start + q.shape[2], device=q.device)
             k_positions = torch.arange(start, start + k.shape[2], device=k.device)
@@ -234,7 +234,7 @@ def tiled_attention(
     mask: torch.Tensor | None = None,
     block_size: int = 64,
 ) -> torch.Tensor:
-    """softmax(Q Kᵀ / √d) V, tile by tile, never holding more than one tile of
+    """softmax(Q Kᵀ / √d_k) V, tile by tile, never holding more than one tile of
     scores.
 
     For each block of queries, the keys are read one block at a time. Every query
@@ -250,7 +250,7 @@ def tiled_attention(
     skipped.
 
     Args:
-        query: (..., T, d). key: (..., S, d). value: (..., S, d_v).
+        query: (..., T, d_k). key: (..., S, d_k). value: (..., S, d_v).
         mask: Optional boolean (T, S), or one size per score dimension (1 or full).
         block_size: Queries and keys per tile.
 
@@ -268,7 +268,7 @@ def tiled_attention(
     output = q.new_zeros((*batch_shape, length, value.shape[-1]))
     for q_start in range(0, length, block_size):
         rows = slice(q_start, q_start + block_size)
-        q_block = q[..., rows, :]  # (..., b, d)
+        q_block = q[..., rows, :]  # (..., b, d_k)
         per_row = (*batch_shape, q_block.shape[-2], 1)  # one number per query row
         running_max = q.new_full(per_row, float("-inf"))  # m
         running_sum = torch.zeros_like(running_max)  # l
