@@ -1371,7 +1371,7 @@ CHAPTERS: dict[str, tuple[str, list[Exercise]]] = {
     "architecture": ("architecture.md", ARCHITECTURE),
     "training": ("training.md", TRAINING),
     "causal-self-attention": ("causal-self-attention.md", CAUSAL),
-    "modern-attention": ("modern-attention.md", MODERN),
+    "modern-attention": ("modern-blocks.md", MODERN),
     "encoder-only-models": ("encoder-only-models.md", ENCODER),
     "vision-transformers": ("vision-transformers.md", VISION),
 }
