@@ -39,7 +39,8 @@ from transformer_tutorial.torch.training import (
 
 # tiny matrices: one thread is fastest, and the run is the same on every machine
 torch.set_num_threads(1)
-plt.rcParams["figure.dpi"] = 80  # figures about as wide as the page's column, and a lighter page
+# figures about as wide as the page's column, and a lighter page
+plt.rcParams["figure.dpi"] = 80
 recipe = ReversalRecipe()
 task = recipe.task
 print(recipe)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import plot_mask
+from transformer_tutorial.figures.plotting import PAGE_WIDTH, plot_mask
 from transformer_tutorial.numpy.modern import sliding_window_mask
 
 GROUP_COLORS = [
@@ -26,7 +26,7 @@ GROUP_COLORS = [
 def shared_heads(num_heads: int = 8, groups: tuple[int, ...] = (8, 2, 1)) -> Figure:
     """Query heads (top row) and the key/value heads they read (bottom row), for G = H, a few groups, and G = 1."""
     names = {num_heads: "multi-head", 1: "multi-query"}
-    figure = Figure(figsize=(10, 2.9), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 2.6), layout="constrained")
     for ax, num_kv_heads in zip(figure.subplots(1, len(groups)), groups, strict=True):
         size = num_heads // num_kv_heads
         kv_x = [
@@ -51,7 +51,7 @@ def shared_heads(num_heads: int = 8, groups: tuple[int, ...] = (8, 2, 1)) -> Fig
 def sliding_window(length: int = 12, window: int = 3) -> Figure:
     """A sliding-window mask, and what position t can reach through two and three such layers."""
     mask = sliding_window_mask(length, window)
-    figure = Figure(figsize=(10, 3.7), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
     for ax, layers in zip(figure.subplots(1, 3), (1, 2, 3), strict=True):
         reach = np.linalg.matrix_power(mask.astype(int), layers) > 0
         title = (
@@ -68,7 +68,7 @@ def tiled_memory(results: dict[str, Any]) -> Figure:
     memory, times = results["memory"], results["times"]
     lengths = [row["length"] for row in memory]
     block = results["settings"]["block_size"]
-    figure = Figure(figsize=(10, 4), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 4.6), layout="constrained")
     left, right = figure.subplots(1, 2)
     mib = 2**20
     left.loglog(
@@ -96,7 +96,7 @@ def tiled_memory(results: dict[str, Any]) -> Figure:
         ylabel="peak memory (MiB)",
         title="NumPy, one head, float64",
     )
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.2))
     for key, style, label in (
         ("numpy_explicit_ms", "o-", "NumPy explicit"),
         ("numpy_tiled_ms", "s-", "NumPy tiled"),
@@ -115,7 +115,7 @@ def tiled_memory(results: dict[str, Any]) -> Figure:
         ylabel="time (ms)",
         title="one head, float32, one thread",
     )
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.2))
     for ax in (left, right):
         ax.set_xticks(lengths, [str(length) for length in lengths])
         ax.minorticks_off()
@@ -127,7 +127,7 @@ def kv_cache_sizes(results: dict[str, Any]) -> Figure:
     rows = results["kv_cache"]
     settings = results["settings"]
     groups = [str(row["num_kv_heads"]) for row in rows]
-    figure = Figure(figsize=(10, 3.8), layout="constrained")
+    figure = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
     left, right = figure.subplots(1, 2)
     left.bar(
         groups, [row["cache_bytes_per_token"] / 1024 for row in rows], color="#3b6fb6"
