@@ -795,26 +795,18 @@ def kv_cache(steps: int = 6) -> Figure:
                         lw=0,
                     )
                     ax.add_patch(rect)
-            ax.add_patch(
-                Rectangle(
-                    (left_with + position * size, y),
-                    size,
-                    size,
-                    fill=False,
-                    edgecolor=style.muted(),
-                    lw=0.6,
+            # the outline of the cell, in both rows
+            for left in (left_with, left_without):
+                ax.add_patch(
+                    Rectangle(
+                        (left + position * size, y),
+                        size,
+                        size,
+                        fill=False,
+                        edgecolor=style.muted(),
+                        lw=0.6,
+                    )
                 )
-            )
-            ax.add_patch(
-                Rectangle(
-                    (left_without + position * size, y),
-                    size,
-                    size,
-                    fill=False,
-                    edgecolor=style.muted(),
-                    lw=0.6,
-                )
-            )
         ax.text(
             left_with + steps * size + 0.2,
             y + size / 2,
