@@ -20,6 +20,13 @@ except ImportError:  # Windows
     resource = None
 import pytest
 import torch
+from figures.benchmarks import (
+    benchmark_memory,
+    benchmark_ratios,
+    benchmark_throughput,
+    benchmark_times,
+    measured_on,
+)
 
 from transformer_tutorial import results as stored
 from transformer_tutorial.experiments.benchmark import (
@@ -40,13 +47,6 @@ from transformer_tutorial.experiments.benchmark import (
 )
 from transformer_tutorial.experiments.benchmark.__main__ import main
 from transformer_tutorial.experiments.benchmark.workloads import MEMORY_IMPLEMENTATIONS
-from transformer_tutorial.figures.benchmarks import (
-    benchmark_memory,
-    benchmark_ratios,
-    benchmark_throughput,
-    benchmark_times,
-    measured_on,
-)
 from transformer_tutorial.torch.attention import merge_heads
 
 CPU = torch.device("cpu")

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from project import randomise
 
+from transformer_tutorial.config import DecoderOnlyConfig
 from transformer_tutorial.numpy import decoder_only as np_decoder
-from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig
 from transformer_tutorial.torch.decoder_only import (
     DecoderOnly,
     evaluate_language_model,

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from figures import diagrams, style
 from project import ROOT
 
 from transformer_tutorial import results
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.data.tasks import BOS
 from transformer_tutorial.experiments.cross_attention import cross_attention_weights
-from transformer_tutorial.figures import diagrams, style
 from transformer_tutorial.numpy import (
     MultiHeadAttentionParams,
     from_mha_mask,

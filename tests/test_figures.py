@@ -1,17 +1,17 @@
 """The site's figures: each one is used by a page, has alt text, and comes out the same from one build to the next.
 
-The build draws every figure (``theme/hooks/figures.py``), so a figure whose code raises fails the site tests;
+The build draws every figure (``theme/hooks/render_figures.py``), so a figure whose code raises fails the site tests;
 drawing each one again here would double the cost without checking anything more. What the build cannot see is
 whether a figure is deterministic, which is checked on figures that draw random numbers and on stored data.
 """
 
 import re
 
+from figures import DATA_FIGURES, FIGURES
+from figures.plotting import svg_bytes
 from project import ROOT
 
 from transformer_tutorial import results
-from transformer_tutorial.figures import DATA_FIGURES, FIGURES
-from transformer_tutorial.figures.plotting import svg_bytes
 
 PAGE_TEXT = "\n".join(
     page.read_text(encoding="utf-8") for page in (ROOT / "docs").rglob("*.md")

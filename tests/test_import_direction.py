@@ -1,7 +1,8 @@
-"""Imports only point down: figures → experiments → backends → data → shared pieces.
+"""Imports only point down: the site's tooling → experiments → backends → data → shared pieces.
 
-The rules are read from the source (every ``import`` statement, those inside functions too), so nobody has to
-remember them. A throwaway package in a temporary folder shows that the check catches a wrong import.
+The site's tooling (``theme/figures``, ``theme/hooks``) lives outside the package: it may import the package,
+and nothing in the package imports it. The rules are read from the source (every ``import`` statement, those
+inside functions too), so nobody has to remember them. A throwaway package in a temporary folder shows that the check catches a wrong import.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "transformer_tutorial"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "transformer_tutorial"
+# Top-level names of the site's own modules, importable only by the build and the tests.
+SITE_MODULES = {"figures", "hooks"}
 
 # The part of the package a module belongs to, and the parts it may import. Third-party libraries are free,
 # except torch, which the NumPy backend and the framework-free parts never import.
@@ -23,7 +27,6 @@ MAY_IMPORT = {
     "torch": {"shared", "data", "numpy", "torch"},
     "experiments": {"shared", "data", "numpy", "torch", "experiments"},
     "exercises": {"shared", "data", "numpy", "torch", "exercises"},
-    "figures": {"shared", "data", "numpy", "torch", "experiments", "figures"},
 }
 NO_TORCH = {"shared", "data", "numpy"}
 
@@ -71,7 +74,9 @@ def violations(package_dir: Path) -> list[str]:
         part = part_of(module)
         for line, imported in imports_of(path, package):
             where = f"{path.relative_to(package_dir.parent)}:{line}"
-            if imported == "torch" or imported.startswith("torch."):
+            if imported.split(".")[0] in SITE_MODULES:
+                problems.append(f"{where}: {part} imports the site's {imported}")
+            elif imported == "torch" or imported.startswith("torch."):
                 if part in NO_TORCH:
                     problems.append(f"{where}: {part} imports {imported}")
             elif imported.startswith(f"{name}.") and imported.count(".") >= 1:
@@ -107,8 +112,8 @@ def test_imports_only_point_down():
         ),
         (
             "torch/layers.py",
-            "from transformer_tutorial.figures import FIGURES\n",
-            "torch imports",
+            "from figures import FIGURES\n",
+            "imports the site's figures",
         ),
         ("torch/layers.py", "from ..experiments import benchmark\n", "(experiments)"),
         (
@@ -118,8 +123,8 @@ def test_imports_only_point_down():
         ),
         (
             "experiments/run.py",
-            "from transformer_tutorial import figures\n",
-            "(figures)",
+            "from figures.plotting import svg_bytes\n",
+            "imports the site's figures.plotting",
         ),
         (
             "checks.py",
@@ -132,7 +137,7 @@ def test_a_wrong_import_in_a_throwaway_package_is_caught(
     tmp_path, where, source, expected
 ):
     package = tmp_path / "transformer_tutorial"
-    for folder in ("numpy", "torch", "data", "experiments", "figures"):
+    for folder in ("numpy", "torch", "data", "experiments"):
         (package / folder).mkdir(parents=True)
         (package / folder / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
@@ -144,3 +149,9 @@ def test_a_wrong_import_in_a_throwaway_package_is_caught(
     assert len(found) == 1 and expected in found[0], found
     (package / where).unlink()
     assert violations(package) == []
+
+
+def test_the_site_tooling_lives_outside_the_package():
+    assert not (PACKAGE / "figures").exists()
+    site_modules = {path.name for path in (ROOT / "theme").iterdir() if path.is_dir()}
+    assert site_modules >= SITE_MODULES, SITE_MODULES - site_modules

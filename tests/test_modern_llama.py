@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.numpy import llama as np_llama
 from transformer_tutorial.numpy.attention import causal_mask as np_causal_mask
-from transformer_tutorial.numpy.llama import LlamaConfig
 from transformer_tutorial.torch.attention import causal_mask
 from transformer_tutorial.torch.decoder_only import generate
 from transformer_tutorial.torch.llama import LlamaBlock, LlamaDecoder, RMSNorm, SwiGLU

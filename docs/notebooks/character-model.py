@@ -26,8 +26,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from transformer_tutorial.config import DecoderOnlyConfig
 from transformer_tutorial.data.text import CharTokenizer, load_corpus
-from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig
 from transformer_tutorial.torch.decoder_only import (
     DecoderOnly,
     evaluate_language_model,

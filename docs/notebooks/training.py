@@ -28,7 +28,6 @@ import torch
 from IPython.display import Markdown, display
 
 from transformer_tutorial.data.tasks import BOS, EOS, PAD
-from transformer_tutorial.figures.plotting import plot_weights
 from transformer_tutorial.torch import recorded_attention
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
 from transformer_tutorial.torch.training import (
@@ -201,13 +200,11 @@ mosaic = fig.subplot_mosaic([["0", "1"], ["2", "."]])
 axes = [mosaic[str(index)] for index in range(3)]
 for ax, (name, title, query_labels, key_labels) in zip(axes, panels, strict=True):
     average = weights[name][0][0].mean(dim=0)  # average over the heads: (T, S)
-    plot_weights(
-        ax,
-        average.numpy(),
-        title + ",\nmean of heads",
-        query_labels,
-        key_labels,
-    )
+    ax.imshow(average.numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(key_labels)), key_labels, rotation=90)
+    ax.set_yticks(range(len(query_labels)), query_labels)
+    ax.tick_params(length=0)
+    ax.set_title(title + ",\nmean of heads")
 axes[2].set_xlabel("source key")
 axes[2].set_ylabel("target query")
 plt.show()

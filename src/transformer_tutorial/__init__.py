@@ -2,8 +2,8 @@
 
 The folders show the parts, and imports only point down the list:
 
-* ``figures``: every figure the site draws;
 * ``experiments``: the commands that measure and store results;
+* ``exercises``: the checker that verifies a reader's answers;
 * ``numpy`` and ``torch``: the mirrored backends, with the same names, argument order and shapes.
   ``numpy`` is the readable reference (forward passes, float64-friendly); ``torch`` is the trainable twin
   (``nn.Module``, autograd, GPU);

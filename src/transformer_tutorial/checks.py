@@ -433,3 +433,18 @@ def check_patch_sequence(
             f"image with patches of size {patch_size}, got {format_shape(patches.shape)}"
         )
     return features // (patch_size * patch_size)
+
+
+def check_generation_room(
+    prompt_length: int, max_new_tokens: int, max_len: int
+) -> None:
+    """A prompt of ``prompt_length`` tokens has room for ``max_new_tokens`` more within ``max_len`` positions."""
+    if prompt_length == 0:
+        raise ValueError(
+            "prompt must hold at least one token per sequence, got shape (B, 0)"
+        )
+    if prompt_length + max_new_tokens > max_len:
+        raise ValueError(
+            f"a prompt of {prompt_length} tokens plus max_new_tokens={max_new_tokens} is more than the model's "
+            f"max_len={max_len} positions"
+        )

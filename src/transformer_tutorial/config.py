@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from transformer_tutorial.checks import (
     check_heads,
+    check_kv_heads,
     check_positive_int,
     check_probability,
 )
@@ -141,3 +142,84 @@ class EncoderOnlyConfig:
         ):
             check_positive_int(name, getattr(self, name))
         check_heads(self.d_model, self.num_heads)
+
+
+@dataclass(frozen=True)
+class DecoderOnlyConfig:
+    """The sizes of a GPT-style model. The defaults make a small character-level model that trains on a CPU.
+
+    Attributes:
+        vocab_size: V, the number of token ids.
+        d_model: D, the width of every position's vector.
+        num_heads: H; each head has D / H features.
+        num_layers: Pre-norm layers (blocks) in the stack.
+        d_ff: Width of the feed-forward network's hidden layer.
+        max_len: Rows of the learned position table: the longest context the model can read.
+        dropout: Dropout on the embeddings and every sub-layer's output, in training only.
+        eps: LayerNorm epsilon.
+    """
+
+    vocab_size: int
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 2
+    d_ff: int = 256
+    max_len: int = 128
+    dropout: float = 0.0
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in (
+            "vocab_size",
+            "d_model",
+            "num_heads",
+            "num_layers",
+            "d_ff",
+            "max_len",
+        ):
+            check_positive_int(name, getattr(self, name))
+        check_heads(self.d_model, self.num_heads)
+        check_probability("dropout", self.dropout)
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    """The sizes of a LLaMA-style model.
+
+    Attributes:
+        vocab_size: V, the number of token ids.
+        d_model: D, the width of every position's vector.
+        num_heads: H query heads of D / H features.
+        num_kv_heads: G key/value heads, G dividing H (G = H: multi-head, G = 1: multi-query).
+        num_layers: Blocks in the stack.
+        d_ff: F, the width of SwiGLU's two parallel hidden layers.
+        max_len: The longest sequence the model accepts (RoPE itself has no table that would run out).
+        eps: RMSNorm epsilon.
+    """
+
+    vocab_size: int
+    d_model: int = 64
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    num_layers: int = 2
+    d_ff: int = 172
+    max_len: int = 128
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in (
+            "vocab_size",
+            "d_model",
+            "num_heads",
+            "num_kv_heads",
+            "num_layers",
+            "d_ff",
+            "max_len",
+        ):
+            check_positive_int(name, getattr(self, name))
+        check_heads(self.d_model, self.num_heads)
+        check_kv_heads(self.num_heads, self.num_kv_heads)
+        if (self.d_model // self.num_heads) % 2:
+            raise ValueError(
+                f"RoPE pairs features: d_model / num_heads = {self.d_model // self.num_heads} is odd"
+            )

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 from torch import nn
 
+from transformer_tutorial.config import DecoderOnlyConfig, LlamaConfig
 from transformer_tutorial.data.text import CharTokenizer, load_corpus
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import (
@@ -48,8 +49,6 @@ from transformer_tutorial.experiments.benchmark import (
 )
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
-from transformer_tutorial.numpy.decoder_only import DecoderOnlyConfig
-from transformer_tutorial.numpy.llama import LlamaConfig
 from transformer_tutorial.torch import attention, modern
 from transformer_tutorial.torch.attention import KeyValueCache, causal_mask
 from transformer_tutorial.torch.decoder_only import (

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from transformer_tutorial.checks import (
-    check_heads,
+    check_generation_room,
     check_ndim,
     check_positive_int,
     check_positive_number,
-    check_probability,
     check_tokens,
 )
+from transformer_tutorial.config import DecoderOnlyConfig
 from transformer_tutorial.numpy.attention import causal_mask, softmax
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
@@ -30,44 +30,6 @@ from transformer_tutorial.numpy.layers import (
     encoder_layer,
     layer_norm,
 )
-
-
-@dataclass(frozen=True)
-class DecoderOnlyConfig:
-    """The sizes of a GPT-style model. The defaults make a small character-level model that trains on a CPU.
-
-    Attributes:
-        vocab_size: V, the number of token ids.
-        d_model: D, the width of every position's vector.
-        num_heads: H; each head has D / H features.
-        num_layers: Pre-norm layers (blocks) in the stack.
-        d_ff: Width of the feed-forward network's hidden layer.
-        max_len: Rows of the learned position table: the longest context the model can read.
-        dropout: Dropout on the embeddings and every sub-layer's output, in training only.
-        eps: LayerNorm epsilon.
-    """
-
-    vocab_size: int
-    d_model: int = 64
-    num_heads: int = 4
-    num_layers: int = 2
-    d_ff: int = 256
-    max_len: int = 128
-    dropout: float = 0.0
-    eps: float = 1e-5
-
-    def __post_init__(self) -> None:
-        for name in (
-            "vocab_size",
-            "d_model",
-            "num_heads",
-            "num_layers",
-            "d_ff",
-            "max_len",
-        ):
-            check_positive_int(name, getattr(self, name))
-        check_heads(self.d_model, self.num_heads)
-        check_probability("dropout", self.dropout)
 
 
 @dataclass
@@ -185,7 +147,7 @@ def generate(
     """
     check_ndim("prompt", prompt, 2, "(B, T)")
     check_positive_int("max_new_tokens", max_new_tokens, allow_zero=True)
-    _check_room(prompt.shape[1], max_new_tokens, params.config.max_len)
+    check_generation_room(prompt.shape[1], max_new_tokens, params.config.max_len)
     tokens = prompt
     for _ in range(max_new_tokens):
         probabilities = next_token_probabilities(
@@ -195,15 +157,3 @@ def generate(
             [tokens, sample_from(probabilities, rng)[:, None]], axis=1
         )
     return tokens
-
-
-def _check_room(prompt_length: int, max_new_tokens: int, max_len: int) -> None:
-    if prompt_length == 0:
-        raise ValueError(
-            "prompt must hold at least one token per sequence, got shape (B, 0)"
-        )
-    if prompt_length + max_new_tokens > max_len:
-        raise ValueError(
-            f"a prompt of {prompt_length} tokens plus max_new_tokens={max_new_tokens} is more than the model's "
-            f"max_len={max_len} positions"
-        )

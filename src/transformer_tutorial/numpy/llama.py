@@ -17,59 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from transformer_tutorial.checks import (
-    check_heads,
-    check_kv_heads,
-    check_positive_int,
     check_tokens,
 )
+from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.numpy.attention import causal_mask
 from transformer_tutorial.numpy.modern import (
     GroupedQueryAttentionParams,
     grouped_query_attention_layer,
 )
-
-
-@dataclass(frozen=True)
-class LlamaConfig:
-    """The sizes of a LLaMA-style model.
-
-    Attributes:
-        vocab_size: V, the number of token ids.
-        d_model: D, the width of every position's vector.
-        num_heads: H query heads of D / H features.
-        num_kv_heads: G key/value heads, G dividing H (G = H: multi-head, G = 1: multi-query).
-        num_layers: Blocks in the stack.
-        d_ff: F, the width of SwiGLU's two parallel hidden layers.
-        max_len: The longest sequence the model accepts (RoPE itself has no table that would run out).
-        eps: RMSNorm epsilon.
-    """
-
-    vocab_size: int
-    d_model: int = 64
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    num_layers: int = 2
-    d_ff: int = 172
-    max_len: int = 128
-    eps: float = 1e-5
-
-    def __post_init__(self) -> None:
-        for name in (
-            "vocab_size",
-            "d_model",
-            "num_heads",
-            "num_kv_heads",
-            "num_layers",
-            "d_ff",
-            "max_len",
-        ):
-            check_positive_int(name, getattr(self, name))
-        check_heads(self.d_model, self.num_heads)
-        check_kv_heads(self.num_heads, self.num_kv_heads)
-        if (self.d_model // self.num_heads) % 2:
-            raise ValueError(
-                f"RoPE pairs features: d_model / num_heads = {self.d_model // self.num_heads} is odd"
-            )
 
 
 @dataclass

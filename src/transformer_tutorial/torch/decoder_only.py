@@ -17,16 +17,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformer_tutorial.checks import (
+    check_generation_room,
     check_ndim,
     check_positive_int,
     check_positive_number,
     check_tokens,
 )
-from transformer_tutorial.numpy.decoder_only import (
-    DecoderOnlyConfig,
-    DecoderOnlyParams,
-    _check_room,
-)
+from transformer_tutorial.config import DecoderOnlyConfig
+from transformer_tutorial.numpy.decoder_only import DecoderOnlyParams
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
     causal_mask,
@@ -217,7 +215,7 @@ def generate(
     """
     check_ndim("prompt", prompt, 2, "(B, T)")
     check_positive_int("max_new_tokens", max_new_tokens, allow_zero=True)
-    _check_room(prompt.shape[1], max_new_tokens, model.config.max_len)
+    check_generation_room(prompt.shape[1], max_new_tokens, model.config.max_len)
     was_training = model.training
     model.eval()
     cache = model.new_cache() if use_cache else None

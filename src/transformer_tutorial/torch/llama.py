@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformer_tutorial.checks import check_positive_int, check_tokens
+from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.numpy.llama import (
     LlamaBlockParams,
-    LlamaConfig,
     LlamaDecoderParams,
     RMSNormParams,
     SwiGLUParams,

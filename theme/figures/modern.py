@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import PAGE_WIDTH, plot_mask
+from figures.plotting import PAGE_WIDTH, plot_mask
 from transformer_tutorial.numpy.modern import sliding_window_mask
 
 GROUP_COLORS = [

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import PAGE_WIDTH, muted
+from figures.plotting import PAGE_WIDTH, muted
 
 
 def vit_digits_confusion(results: dict[str, Any]) -> Figure:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from figures.plotting import PAGE_WIDTH
 from transformer_tutorial.experiments.gradients import gradient_at_first_layer
-from transformer_tutorial.figures.plotting import PAGE_WIDTH
 
 
 def residual_gradients(depths: tuple[int, ...] = (2, 4, 8, 16, 32)) -> Figure:

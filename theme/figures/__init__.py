@@ -1,7 +1,7 @@
-"""The site's figures, each drawn by the package's own code, one module per chapter.
+"""The site's figures, drawn by the site build (not part of the installed package), one module per chapter.
 
 The site build renders every entry of ``FIGURES`` and ``DATA_FIGURES`` with ``figure_svg`` twice, to
-``figures/<name>.svg`` and, in the dark palette, ``figures/<name>-dark.svg`` (see ``theme/hooks/figures.py``
+``figures/<name>.svg`` and, in the dark palette, ``figures/<name>-dark.svg`` (see ``theme/hooks/render_figures.py``
 and ``plotting.palette``); in a notebook, call the function and the figure appears.
 Every figure is seeded, so it is the same each time.
 Figures of stored measurements are in ``DATA_FIGURES``: each takes the stored result named beside it
@@ -16,26 +16,25 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from transformer_tutorial import results
-from transformer_tutorial.figures.architecture import residual_gradients
-from transformer_tutorial.figures.attention import (
+from figures.architecture import residual_gradients
+from figures.attention import (
     dot_product_scaling,
     multi_head_weights,
 )
-from transformer_tutorial.figures.beginner import (
+from figures.beginner import (
     attention_step_head,
     attention_step_loop,
     attention_step_matrix,
     attention_step_softmax,
     tokenization_lengths,
 )
-from transformer_tutorial.figures.benchmarks import (
+from figures.benchmarks import (
     benchmark_memory,
     benchmark_ratios,
     benchmark_throughput,
     benchmark_times,
 )
-from transformer_tutorial.figures.diagrams import (
+from figures.diagrams import (
     attention_masks,
     cross_attention,
     head_split,
@@ -44,31 +43,32 @@ from transformer_tutorial.figures.diagrams import (
     rope_rotation,
     vit_patches,
 )
-from transformer_tutorial.figures.encoder import minilm_head_scores, minilm_heads
-from transformer_tutorial.figures.modern import (
+from figures.encoder import minilm_head_scores, minilm_heads
+from figures.modern import (
     kv_cache_sizes,
     shared_heads,
     sliding_window,
     tiled_memory,
 )
-from transformer_tutorial.figures.plotting import palette, svg_bytes
-from transformer_tutorial.figures.positional import (
+from figures.plotting import palette, svg_bytes
+from figures.positional import (
     alibi_biases,
     sinusoidal_dimensions,
     sinusoidal_dot_products,
     sinusoidal_encoding_map,
     sinusoidal_variants,
 )
-from transformer_tutorial.figures.training import (
+from figures.training import (
     learning_rate_schedule,
     parallelism,
     sampling_distributions,
     smoothed_target_distribution,
 )
-from transformer_tutorial.figures.vision import (
+from figures.vision import (
     vit_digits_attention,
     vit_digits_confusion,
 )
+from transformer_tutorial import results
 
 FIGURES: dict[str, Callable[[], Figure]] = {
     "attention-masks": attention_masks,

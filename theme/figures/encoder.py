@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import PAGE_WIDTH, plot_weights
+from figures.plotting import PAGE_WIDTH, plot_weights
 
 SENTENCE = ["the", "cat", "sat", "on", "the", "mat"]
 

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import PAGE_WIDTH, grid, ink, muted
+from figures.plotting import PAGE_WIDTH, grid, ink, muted
 
 PASSES = ("forward", "forward+backward")
 # Drawing order, colour, marker and legend label of each implementation.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import PAGE_WIDTH, muted, plot_weights
+from figures.plotting import PAGE_WIDTH, muted, plot_weights
 from transformer_tutorial.numpy import (
     MultiHeadAttentionParams,
     multi_head_attention,

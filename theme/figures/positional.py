@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from transformer_tutorial.figures.plotting import PAGE_WIDTH, muted
+from figures.plotting import PAGE_WIDTH, muted
 from transformer_tutorial.numpy import causal_mask
 
 

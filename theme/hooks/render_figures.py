@@ -1,4 +1,4 @@
-"""MkDocs hook: render the package's figures (``transformer_tutorial.figures``) into the site.
+"""MkDocs hook: render the site's figures (``theme/figures``, imported as ``figures``) into the site.
 
 Each figure becomes ``figures/<name>.svg``, a file of the build that a page links to like any other image, so
 a page that links to a figure nobody draws fails the strict build. It is drawn a second time in the site's
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import sys
 import tempfile
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,8 +25,12 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
-from transformer_tutorial.figures import DATA_FIGURES, FIGURES, figure_svg
-from transformer_tutorial.figures.plotting import PALETTES
+# The figures are the site's own code, not the package's: they sit beside this folder. The worker processes
+# below start from the parent's sys.path, so they find them too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from figures import DATA_FIGURES, FIGURES, figure_svg
+from figures.plotting import PALETTES
 
 _pool: ProcessPoolExecutor | None = None
 _folder: tempfile.TemporaryDirectory | None = None
