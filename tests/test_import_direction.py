@@ -2,7 +2,8 @@
 
 The site's tooling (``theme/figures``, ``theme/hooks``) lives outside the package: it may import the package,
 and nothing in the package imports it. The rules are read from the source (every ``import`` statement, those
-inside functions too), so nobody has to remember them. A throwaway package in a temporary folder shows that the check catches a wrong import.
+inside functions too), so nobody has to remember them. A throwaway package in a temporary folder shows that
+the check catches a wrong import.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def sinusoidal_variants(length: int = 100, d_model: int = 64) -> Figure:
 
 def alibi_biases(num_heads: int = 8, length: int = 8) -> Figure:
     """ALiBi: the bias of the steepest head under a causal mask, and the bias of every head against distance."""
-    from transformer_tutorial.numpy.positional import alibi_bias, alibi_slopes
+    from transformer_tutorial.numpy.relative import alibi_bias, alibi_slopes
 
     bias = alibi_bias(num_heads, length)
     mask = causal_mask(length)

@@ -18,13 +18,15 @@ from transformer_tutorial.numpy.attention import (
     to_mha_mask,
 )
 from transformer_tutorial.numpy.positional import (
-    alibi_bias,
-    alibi_slopes,
     concatenated_sinusoidal_encoding,
     embed_positions,
-    rotary_embedding,
     shift_rotation,
     sinusoidal_encoding,
+)
+from transformer_tutorial.numpy.relative import (
+    alibi_bias,
+    alibi_slopes,
+    rotary_embedding,
 )
 
 __all__ = [

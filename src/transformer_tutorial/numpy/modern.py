@@ -30,7 +30,7 @@ from transformer_tutorial.numpy.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
-from transformer_tutorial.numpy.positional import rotary_embedding
+from transformer_tutorial.numpy.relative import rotary_embedding
 
 
 def _grouped_mask(

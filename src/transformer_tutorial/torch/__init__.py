@@ -18,13 +18,15 @@ from transformer_tutorial.torch.positional import (
     EmbedPositions,
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
-    alibi_bias,
-    alibi_slopes,
     concatenated_sinusoidal_encoding,
     embed_positions,
-    rotary_embedding,
     shift_rotation,
     sinusoidal_encoding,
+)
+from transformer_tutorial.torch.relative import (
+    alibi_bias,
+    alibi_slopes,
+    rotary_embedding,
 )
 
 __all__ = [

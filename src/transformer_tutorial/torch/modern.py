@@ -33,7 +33,7 @@ from transformer_tutorial.torch.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
-from transformer_tutorial.torch.positional import rotary_embedding
+from transformer_tutorial.torch.relative import rotary_embedding
 
 
 def _grouped_mask(
