@@ -19,6 +19,7 @@ from transformer_tutorial.data.digits import confusion_matrix, load_digits
 from transformer_tutorial.experiments import vit_digits
 from transformer_tutorial.numpy import vision as np_vision
 from transformer_tutorial.torch import vision as torch_vision
+from transformer_tutorial.torch.attention import recorded_attention
 from transformer_tutorial.torch.vision import (
     PatchEmbedding,
     VisionTransformer,
@@ -232,7 +233,9 @@ def test_attention_weights_are_the_softmax_of_scaled_scores_of_each_layer():
     images = torch.randn(
         2, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(4)
     )
-    maps = model.attention_weights(images)
+    with torch.no_grad(), recorded_attention(model) as records:
+        model(images)
+    maps = [records[f"layers.{i}.self_attention"][0] for i in range(2)]
     assert [tuple(m.shape) for m in maps] == [(2, 3, 5, 5)] * 2
     with torch.no_grad():
         first = model.layers[0]

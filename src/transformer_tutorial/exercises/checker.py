@@ -18,7 +18,7 @@ import textwrap
 import traceback
 import types
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -601,9 +601,3 @@ def references(
         "the package's NumPy reference": lambda: quietly(numpy_reference, *args),
         **others,
     }
-
-
-def cases_of(
-    specs: Sequence[tuple[str, tuple]], make: Callable[[str, tuple], Case]
-) -> list[Case]:
-    return [make(description, args) for description, args in specs]

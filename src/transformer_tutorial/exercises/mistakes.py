@@ -19,7 +19,6 @@ from transformer_tutorial.numpy.attention import (
     softmax,
     split_heads,
 )
-from transformer_tutorial.numpy.layers import gelu
 from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encoding
 
 # --- attention -------------------------------------------------------------------------------------------------
@@ -301,10 +300,6 @@ def gelu_tanh(x):
 
 def gelu_sigmoid(x):
     return x / (1 + np.exp(-1.702 * x))
-
-
-def exact_gelu(x):
-    return gelu(x)
 
 
 # --- vision transformers ---------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from transformer_tutorial.data.digits import (
 )
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
+from transformer_tutorial.torch.attention import recorded_attention
 from transformer_tutorial.torch.vision import (
     VisionTransformer,
     predict,
@@ -99,7 +100,9 @@ def _examples(
     indices = [int(np.flatnonzero(labels == digit)[0]) for digit in range(NUM_CLASSES)]
     chosen = torch.from_numpy(images[indices])
     predicted = predict(model, chosen)
-    maps = model.attention_weights(chosen)  # per layer: (B, H, T, T)
+    with torch.no_grad(), recorded_attention(model) as records:
+        model(chosen)
+    maps = [records[f"layers.{i}.self_attention"][0] for i in range(len(model.layers))]
     class_rows = torch.stack(
         [layer[:, :, 0, :] for layer in maps], dim=1
     )  # (B, layers, H, T)

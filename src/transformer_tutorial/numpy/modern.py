@@ -23,6 +23,7 @@ from transformer_tutorial.checks import (
     format_shape,
     mask_with_head_axis,
 )
+from transformer_tutorial.masks import grouped_mask, mask_tile
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
     causal_mask,
@@ -31,24 +32,6 @@ from transformer_tutorial.numpy.attention import (
     split_heads,
 )
 from transformer_tutorial.numpy.relative import rotary_embedding
-
-
-def _grouped_mask(
-    mask: np.ndarray | None, num_heads: int, num_kv_heads: int
-) -> np.ndarray | None:
-    """A mask for (B, H, T, S) scores, reshaped for grouped (B, G, H / G, T, S) scores."""
-    if mask is None or mask.ndim == 2:
-        return mask
-    if mask.ndim != 4:
-        raise ValueError(
-            f"mask must have 2 dimensions (T, S) or 4 (B, H, T, S), got shape {format_shape(mask.shape)}"
-        )
-    batch, heads, rows, cols = mask.shape
-    if heads == num_heads and heads != 1:
-        return mask.reshape(batch, num_kv_heads, num_heads // num_kv_heads, rows, cols)
-    return mask[
-        :, :, None
-    ]  # a head axis of size 1 broadcasts over groups and their members alike
 
 
 # --8<-- [start:grouped_query_attention]
@@ -83,8 +66,8 @@ def grouped_query_attention(
     # Query head h = g·(H/G) + member: (B, H, T, d_k) -> (B, G, H/G, T, d_k).
     q = query.reshape(batch, num_kv_heads, group, length, width)
     k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one per group
-    grouped_mask = _grouped_mask(mask, num_heads, num_kv_heads)
-    output, weights = scaled_dot_product_attention(q, k, v, grouped_mask)
+    mask = grouped_mask(mask, num_heads, num_kv_heads)
+    output, weights = scaled_dot_product_attention(q, k, v, mask)
     shape = (batch, num_heads, length, -1)
     return output.reshape(shape), weights.reshape(shape)
 
@@ -183,15 +166,6 @@ def grouped_query_attention_layer(
     return merge_heads(heads) @ params.w_o + params.b_o, weights
 
 
-def _block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
-    """The part of a broadcastable mask for some query rows and key columns (an axis of size 1 stays whole)."""
-    return mask[
-        ...,
-        rows if mask.shape[-2] > 1 else slice(None),
-        cols if mask.shape[-1] > 1 else slice(None),
-    ]
-
-
 # --8<-- [start:tiled_attention]
 def tiled_attention(
     query: np.ndarray,
@@ -244,7 +218,7 @@ def tiled_attention(
             cols = slice(k_start, k_start + block_size)
             scores = q_block @ np.swapaxes(key[..., cols, :], -1, -2)  # one (b, b) tile
             if mask is not None:
-                allowed = _block(mask, rows, cols)
+                allowed = mask_tile(mask, rows, cols)
                 if not allowed.any():
                     continue  # nothing in this tile may be attended to
                 scores = np.where(allowed, scores, -np.inf)

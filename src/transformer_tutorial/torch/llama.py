@@ -24,12 +24,8 @@ from transformer_tutorial.numpy.llama import (
     RMSNormParams,
     SwiGLUParams,
 )
-from transformer_tutorial.torch.attention import KeyValueCache, causal_mask
+from transformer_tutorial.torch.attention import KeyValueCache, causal_mask, to_numpy
 from transformer_tutorial.torch.modern import GroupedQueryAttention
-
-
-def _array(tensor: torch.Tensor):
-    return tensor.detach().double().cpu().numpy()
 
 
 # --8<-- [start:rms_norm]
@@ -54,7 +50,7 @@ class RMSNorm(nn.Module):
     # --8<-- [end:rms_norm]
 
     def numpy_params(self) -> RMSNormParams:
-        return RMSNormParams(_array(self.weight), self.eps)
+        return RMSNormParams(to_numpy(self.weight), self.eps)
 
 
 # --8<-- [start:swiglu]
@@ -79,9 +75,9 @@ class SwiGLU(nn.Module):
 
     def numpy_params(self) -> SwiGLUParams:
         return SwiGLUParams(
-            _array(self.gate.weight.T),
-            _array(self.up.weight.T),
-            _array(self.down.weight.T),
+            to_numpy(self.gate.weight.T),
+            to_numpy(self.up.weight.T),
+            to_numpy(self.down.weight.T),
         )
 
 
@@ -176,7 +172,7 @@ class LlamaDecoder(nn.Module):
     def numpy_params(self) -> LlamaDecoderParams:
         return LlamaDecoderParams(
             self.config,
-            _array(self.token_embedding.weight),
+            to_numpy(self.token_embedding.weight),
             [block.numpy_params() for block in self.blocks],
             self.final_norm.numpy_params(),
         )

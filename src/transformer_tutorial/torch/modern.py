@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,9 +22,9 @@ from transformer_tutorial.checks import (
     check_multi_head_inputs,
     check_positive_int,
     check_query_key_value,
-    format_shape,
     mask_with_head_axis,
 )
+from transformer_tutorial.masks import grouped_mask, mask_tile
 from transformer_tutorial.numpy.modern import GroupedQueryAttentionParams
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
@@ -32,26 +33,9 @@ from transformer_tutorial.torch.attention import (
     merge_heads,
     scaled_dot_product_attention,
     split_heads,
+    to_numpy,
 )
 from transformer_tutorial.torch.relative import rotary_embedding
-
-
-def _grouped_mask(
-    mask: torch.Tensor | None, num_heads: int, num_kv_heads: int
-) -> torch.Tensor | None:
-    """A mask for (B, H, T, S) scores, reshaped for grouped (B, G, H / G, T, S) scores."""
-    if mask is None or mask.ndim == 2:
-        return mask
-    if mask.ndim != 4:
-        raise ValueError(
-            f"mask must have 2 dimensions (T, S) or 4 (B, H, T, S), got shape {format_shape(mask.shape)}"
-        )
-    batch, heads, rows, cols = mask.shape
-    if heads == num_heads and heads != 1:
-        return mask.reshape(batch, num_kv_heads, num_heads // num_kv_heads, rows, cols)
-    return mask[
-        :, :, None
-    ]  # a head axis of size 1 broadcasts over groups and their members alike
 
 
 # --8<-- [start:grouped_query_attention]
@@ -89,8 +73,8 @@ def grouped_query_attention(
     # Query head h = g·(H/G) + member: (B, H, T, d_k) -> (B, G, H/G, T, d_k).
     q = query.reshape(batch, num_kv_heads, group, length, width)
     k, v = key[:, :, None], value[:, :, None]  # (B, G, 1, S, ·): one per group
-    grouped_mask = _grouped_mask(mask, num_heads, num_kv_heads)
-    output, weights = scaled_dot_product_attention(q, k, v, grouped_mask, dropout_p)
+    mask = grouped_mask(mask, num_heads, num_kv_heads)
+    output, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p)
     shape = (batch, num_heads, length, -1)
     return output.reshape(shape), weights.reshape(shape)
 
@@ -200,30 +184,18 @@ class GroupedQueryAttention(nn.Module):
     def numpy_params(self) -> GroupedQueryAttentionParams:
         """The weights as float64 NumPy arrays, in the paper's orientation (x @ W)."""
 
-        def weight(proj: nn.Linear):
-            return proj.weight.detach().T.double().cpu().numpy()
-
-        def bias(proj: nn.Linear):
+        def bias(proj: nn.Linear) -> np.ndarray:
             if proj.bias is None:
-                return torch.zeros(proj.out_features, dtype=torch.float64).numpy()
-            return proj.bias.detach().double().cpu().numpy()
+                return np.zeros(proj.out_features)
+            return to_numpy(proj.bias)
 
         projections = (self.q_proj, self.k_proj, self.v_proj, self.out_proj)
         return GroupedQueryAttentionParams(
-            *(weight(proj) for proj in projections),
+            *(to_numpy(proj.weight.T) for proj in projections),
             *(bias(proj) for proj in projections),
             self.num_heads,
             self.num_kv_heads,
         )
-
-
-def _block(mask: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
-    """The part of a broadcastable mask for some query rows and key columns (an axis of size 1 stays whole)."""
-    return mask[
-        ...,
-        rows if mask.shape[-2] > 1 else slice(None),
-        cols if mask.shape[-1] > 1 else slice(None),
-    ]
 
 
 # --8<-- [start:tiled_attention]
@@ -277,7 +249,7 @@ def tiled_attention(
             cols = slice(k_start, k_start + block_size)
             scores = q_block @ key[..., cols, :].transpose(-1, -2)  # one (b, b) tile
             if mask is not None:
-                allowed = _block(mask, rows, cols)
+                allowed = mask_tile(mask, rows, cols)
                 if not allowed.any():
                     continue  # nothing in this tile may be attended to
                 scores = scores.masked_fill(~allowed, float("-inf"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +33,7 @@ from transformer_tutorial.numpy.vision import (
 from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
+from transformer_tutorial.torch.training import TrainingLog
 
 
 # --8<-- [start:patchify]
@@ -223,27 +223,6 @@ class VisionTransformer(nn.Module):
                 f"got {format_shape(images.shape)}"
             )
 
-    @torch.no_grad()
-    def attention_weights(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """The self-attention weights of every layer, each (B, H, T, T), for images (B, C, height, width).
-
-        Row 0 of each map is what the class token attends to; columns 1 to M are the patches, in ``patchify``'s
-        order. The weights are read from each layer's attention module while the model classifies the images.
-        """
-        weights: list[torch.Tensor] = []
-        hooks = [
-            layer.self_attention.register_forward_hook(
-                lambda module, args, output: weights.append(output[1])
-            )
-            for layer in self.layers
-        ]
-        try:
-            self(images)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return weights
-
     def numpy_params(self) -> VisionTransformerParams:
         """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.vision.vision_transformer``."""
         return VisionTransformerParams(
@@ -257,15 +236,6 @@ class VisionTransformer(nn.Module):
         )
 
 
-@dataclass
-class ClassifierLog:
-    """What happened while training: the loss and the learning rate of every step, and the seconds it took."""
-
-    losses: list[float] = field(default_factory=list)
-    learning_rates: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-
-
 # --8<-- [start:train_classifier]
 def train_classifier(
     model: nn.Module,
@@ -276,7 +246,7 @@ def train_classifier(
     lr: float = 3e-3,
     warmup_fraction: float = 0.1,
     seed: int = 0,
-) -> ClassifierLog:
+) -> TrainingLog:
     """Train an image classifier with Adam and cross-entropy,
     one shuffled pass over the images per epoch.
 
@@ -301,7 +271,7 @@ def train_classifier(
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    log = ClassifierLog()
+    log = TrainingLog()
     start = time.perf_counter()
     model.train()
     for _ in range(epochs):

@@ -8,10 +8,9 @@ from transformer_tutorial.exercises import mistakes as wrong
 from transformer_tutorial.exercises.catalogue.common import (
     PACKAGE,
     normal,
-    to_numpy,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import decoder_only as np_decoder_only
 

@@ -24,10 +24,6 @@ def torch_and_functional():
     return torch, F
 
 
-def to_numpy(tensor) -> np.ndarray:
-    return tensor.detach().cpu().numpy()
-
-
 def random_mask(
     shape: tuple[int, ...], seed: int, fully_masked_row: int | None = None
 ) -> np.ndarray:

@@ -9,10 +9,9 @@ from transformer_tutorial.exercises.catalogue.common import (
     PACKAGE,
     normal,
     random_mask,
-    to_numpy,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.numpy import sampling as np_sampling
