@@ -76,9 +76,8 @@ def test_mask_of_the_wrong_shape(backend):
 
 def test_mask_that_would_line_up_with_the_wrong_axes(backend):
     module, array = backend
-    q = array(
-        zeros(2, 2, 5, 8)
-    )  # (B, H, T, d_k) with B = H = 2: a (B, 1, S) mask would broadcast over B as if H
+    # (B, H, T, d_k) with B = H = 2: a (B, 1, S) mask would broadcast over B as if H
+    q = array(zeros(2, 2, 5, 8))
     with raises(
         ValueError,
         "mask must have 2 dimensions (T, S) or 4 like the scores (2, 2, 5, 5), got shape (2, 1, 5)",

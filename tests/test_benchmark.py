@@ -69,9 +69,8 @@ def quick() -> dict:
 
 def test_the_quick_run_follows_the_schema(quick):
     validate_results(quick)
-    validate_results(
-        json.loads(dumps_results(quick))
-    )  # and survives the trip through the file
+    # and survives the trip through the file
+    validate_results(json.loads(dumps_results(quick)))
 
 
 def test_the_quick_run_times_every_implementation_pass_width_and_length(quick):
@@ -110,9 +109,8 @@ def test_the_quick_run_measures_memory_of_explicit_and_fused_paths(quick):
         for r in quick["memory"]
     )
     explicit = [r for r in quick["memory"] if r["implementation"] == "torch-explicit"]
-    assert all(
-        r["peak_bytes"] >= r["weights_bytes"] for r in explicit
-    )  # it returns the weights
+    # it returns the weights
+    assert all(r["peak_bytes"] >= r["weights_bytes"] for r in explicit)
 
 
 def test_the_run_applies_and_records_one_thread_count_for_both_libraries(quick):
@@ -172,9 +170,8 @@ def test_a_target_between_implementations_timed_in_the_same_rounds_pairs_the_rou
     assert fused["ratio"] == 1.5 and fused["ratio_of_medians"] == 1.0
     assert targets["fused-vs-mha"]["estimator"] == "median of round-by-round ratios"
     assert targets["fused-vs-mha"]["status"] == "missed"
-    (numpy,) = targets["numpy-vs-explicit"][
-        "ratios"
-    ]  # NumPy and PyTorch never share a round
+    # NumPy and PyTorch never share a round
+    (numpy,) = targets["numpy-vs-explicit"]["ratios"]
     assert numpy["ratio"] == numpy["ratio_of_medians"] == 1.0
     assert targets["numpy-vs-explicit"]["estimator"] == "ratio of medians"
 
@@ -338,12 +335,10 @@ def test_the_reset_drops_the_gradients_so_each_backward_starts_afresh(workload):
 @pytest.mark.parametrize("name", ["torch-fused", "torch-mha", "torch-sdpa"])
 def test_model_flops_match_an_independent_count(name, pass_):
     batch, length, width, heads = 3, 10, 12, 4
-    projections = (
-        0 if name == "torch-sdpa" else 4 * length * width * width
-    )  # W^Q, W^K, W^V, W^O
-    attention = (
-        2 * length * length * width
-    )  # Q·Kᵀ and weights·V over all heads: T·S·d per head each
+    # W^Q, W^K, W^V, W^O
+    projections = 0 if name == "torch-sdpa" else 4 * length * width * width
+    # Q·Kᵀ and weights·V over all heads: T·S·d per head each
+    attention = 2 * length * length * width
     forward = 2 * batch * (projections + attention)
     expected = forward if pass_ == "forward" else 3 * forward
     assert model_flops(name, pass_, batch, length, width, heads) == expected
@@ -365,9 +360,8 @@ def test_peak_memory_on_the_cpu_counts_what_is_held_at_once():
 
 def test_the_explicit_path_holds_the_weights_and_the_fused_path_does_not():
     work = build_workload(d_model=16, num_heads=4, length=256)
-    weights = (
-        4 * 256 * 256 * 4
-    )  # (B, H, T, S) float32: 1 MiB, against 16 KiB for each projected input
+    # (B, H, T, S) float32: 1 MiB, against 16 KiB for each projected input
+    weights = 4 * 256 * 256 * 4
     assert peak_memory_bytes(work.cases["torch-explicit"].forward, CPU) >= weights
     assert peak_memory_bytes(work.cases["torch-fused"].forward, CPU) < weights / 4
 
@@ -410,9 +404,8 @@ def test_the_clock_decides_which_times_are_kept(clock):
 )
 def test_page_faults_count_the_first_touch_of_fresh_memory():
     def touch_fresh_pages():
-        np.ones(
-            64 * 2**20 // 8
-        )  # 64 MiB: at least 16 384 pages of 4 KiB, or 32 huge pages of 2 MiB
+        # 64 MiB: at least 16 384 pages of 4 KiB, or 32 huge pages of 2 MiB
+        np.ones(64 * 2**20 // 8)
 
     settings = dataclasses.replace(QUICK, warmup=1, min_repeats=2, max_repeats=2)
     samples = time_interleaved(
@@ -428,13 +421,11 @@ def test_large_tensor_ops_lists_the_score_sized_passes_of_each_path():
     work = build_workload(d_model=8, num_heads=2, length=32)
     size = 2 * 32 * 32  # B·H·T·S, eight times the size of a projected input (B·T·D)
     explicit = large_tensor_ops(work.cases["torch-explicit"].forward, size)
-    assert (
-        explicit[0] == "bmm" and "exp" in explicit
-    )  # the scores, then the softmax's passes
+    # the scores, then the softmax's passes
+    assert explicit[0] == "bmm" and "exp" in explicit
     assert large_tensor_ops(work.cases["torch-fused"].forward, size) == []
-    assert large_tensor_ops(lambda: torch.ones(size).view(2, -1).t(), size) == [
-        "ones"
-    ]  # views are no new tensor
+    # views are no new tensor
+    assert large_tensor_ops(lambda: torch.ones(size).view(2, -1).t(), size) == ["ones"]
 
 
 # --- The schema check rejects what it should -----------------------------------------------------------------
@@ -528,12 +519,10 @@ def test_every_target_is_in_the_results(quick):
     "draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput]
 )
 def test_the_figures_draw_the_quick_run(quick, draw):
-    figure = draw(
-        json.loads(dumps_results(quick))
-    )  # tests/test_figures.py renders them from the stored run
-    title = figure.get_suptitle().replace(
-        "\n", " "
-    )  # wrapped to the width of the figure
+    # tests/test_figures.py renders them from the stored run
+    figure = draw(json.loads(dumps_results(quick)))
+    # wrapped to the width of the figure
+    title = figure.get_suptitle().replace("\n", " ")
     assert title.startswith("Measured on") and title in quick_title(quick)
     assert all(ax.get_lines() for ax in figure.axes)
 
@@ -542,9 +531,8 @@ def test_the_figures_draw_the_quick_run(quick, draw):
     "draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput]
 )
 def test_the_figures_draw_a_run_without_numpy(bfloat16_run, draw):
-    figure = draw(
-        json.loads(dumps_results(bfloat16_run))
-    )  # as on a GPU: NumPy is not timed
+    # as on a GPU: NumPy is not timed
+    figure = draw(json.loads(dumps_results(bfloat16_run)))
     assert (
         figure.get_suptitle().startswith("Measured on")
         and "bfloat16" in figure.get_suptitle()

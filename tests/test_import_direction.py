@@ -55,9 +55,8 @@ def imports_of(path: Path, package: str) -> list[tuple[int, str]]:
             else:
                 module = node.module or ""
             found.append((node.lineno, module))
-            if (
-                module.count(".") == 0 and module == PACKAGE.name
-            ):  # from transformer_tutorial import numpy
+            # from transformer_tutorial import numpy
+            if module.count(".") == 0 and module == PACKAGE.name:
                 found += [
                     (node.lineno, f"{module}.{alias.name}") for alias in node.names
                 ]

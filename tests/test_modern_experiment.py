@@ -39,9 +39,8 @@ def test_the_llama_model_gets_the_paper_models_parameter_budget():
     budget = modern_attention.count_parameters(paper)
     config = modern_attention.matched_llama_config(settings, 100, budget)
     llama = modern_attention.count_parameters(modern_attention.LlamaDecoder(config))
-    assert (
-        abs(llama - budget) <= 3 * 48 * 2 / 2
-    )  # within half a step of F (3·D parameters per layer)
+    # within half a step of F (3·D parameters per layer)
+    assert abs(llama - budget) <= 3 * 48 * 2 / 2
 
 
 def test_the_stored_run_is_complete():

@@ -137,19 +137,16 @@ def test_published_values_of_the_first_positions():
 
 def test_the_slowest_pair_turns_once_every_two_pi_times_base_to_the_power_d_minus_two_over_d():
     d_model, base = 8, 10.0
-    period = (
-        2 * math.pi * base ** ((d_model - 2) / d_model)
-    )  # the docstring's and the page's claim
+    # the docstring's and the page's claim
+    period = 2 * math.pi * base ** ((d_model - 2) / d_model)
     table = tnp.sinusoidal_encoding(200, d_model, base)
-    angle = np.unwrap(
-        np.arctan2(table[:, d_model - 2], table[:, d_model - 1])
-    )  # (sin, cos) of the last pair
+    # (sin, cos) of the last pair
+    angle = np.unwrap(np.arctan2(table[:, d_model - 2], table[:, d_model - 1]))
     np.testing.assert_allclose(
         angle, 2 * math.pi * np.arange(200) / period, rtol=0, atol=1e-12
     )
-    assert (
-        period < 2 * math.pi * base
-    )  # "just under 2π·base" for a wide table, far under for this narrow one
+    # "just under 2π·base" for a wide table, far under for this narrow one
+    assert period < 2 * math.pi * base
 
 
 def test_an_odd_width_ends_with_a_lone_sine_at_the_frequency_of_its_pair():
@@ -225,9 +222,8 @@ def test_the_encoding_of_p_plus_k_is_the_rotation_of_k_applied_to_the_encoding_o
 def test_one_rotation_serves_every_position():
     table = tnp.sinusoidal_encoding(200, 32)
     rotation = tnp.shift_rotation(7, 32)
-    np.testing.assert_allclose(
-        table[:-7] @ rotation.T, table[7:], rtol=0, atol=1e-12
-    )  # all rows at once
+    # all rows at once
+    np.testing.assert_allclose(table[:-7] @ rotation.T, table[7:], rtol=0, atol=1e-12)
     torch_table = ttorch.sinusoidal_encoding(200, 32, dtype=torch.float64)
     torch_rotation = ttorch.shift_rotation(7, 32, dtype=torch.float64)
     torch.testing.assert_close(
@@ -276,9 +272,8 @@ def test_the_dot_product_cannot_tell_before_from_after():
 def test_with_an_odd_width_the_lone_sine_breaks_the_distance_property():
     # The documented cost of an odd d_model: the last column has no cosine partner.
     table = tnp.sinusoidal_encoding(1002, 5)
-    lone = math.sin(1000 / 10000**0.8) * math.sin(
-        1001 / 10000**0.8
-    )  # the lone column's share at 1000 and 1001
+    # the lone column's share at 1000 and 1001
+    lone = math.sin(1000 / 10000**0.8) * math.sin(1001 / 10000**0.8)
     assert table[1000] @ table[1001] - table[0] @ table[1] == pytest.approx(
         lone, abs=1e-12
     )
@@ -320,17 +315,16 @@ def test_the_concatenated_variant_is_not_a_column_permutation_of_the_papers_tabl
             for other in range(64)
         )
     ]
+    # only sin(pos) and cos(pos), the pair of frequency 1, appear in both
     assert matching == [
         0,
         32,
-    ]  # only sin(pos) and cos(pos), the pair of frequency 1, appear in both
+    ]
     slowest_paper = 1 / 10000 ** (62 / 64)
-    assert concatenated[999, 31] == pytest.approx(
-        math.sin(999 / 10000), abs=1e-15
-    )  # t2t ends exactly at 1/10000
-    assert paper[999, 62] == pytest.approx(
-        math.sin(999 * slowest_paper), abs=1e-15
-    )  # the paper stops before it
+    # t2t ends exactly at 1/10000
+    assert concatenated[999, 31] == pytest.approx(math.sin(999 / 10000), abs=1e-15)
+    # the paper stops before it
+    assert paper[999, 62] == pytest.approx(math.sin(999 * slowest_paper), abs=1e-15)
 
 
 # RoPE.
@@ -348,12 +342,13 @@ def test_rope_matches_the_complex_number_formula(shape):
         rtol=0,
         atol=1e-12,
     )
+    # float32 of entries up to about 4
     np.testing.assert_allclose(
         ttorch.rotary_embedding(torch.from_numpy(x).float()).numpy(),
         expected,
         rtol=0,
         atol=1e-5,
-    )  # float32 of entries up to about 4
+    )
 
 
 def test_rope_uses_interleaved_pairs_which_is_rotate_half_after_a_fixed_permutation():
@@ -444,9 +439,8 @@ def test_rope_passes_gradients_and_keeps_the_dtype():
     x = torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True)
     rotated = ttorch.rotary_embedding(x)
     assert rotated.dtype == torch.float64
-    (
-        rotated**2
-    ).sum().backward()  # a rotation keeps the squared norm, so the gradient is 2x
+    # a rotation keeps the squared norm, so the gradient is 2x
+    (rotated**2).sum().backward()
     torch.testing.assert_close(x.grad, 2 * x.detach(), rtol=0, atol=1e-12)
 
 
@@ -463,19 +457,19 @@ def test_alibi_slopes_of_8_heads_are_the_published_ones():
 
 def test_alibi_slopes_of_16_heads_start_at_one_over_root_two():
     expected = [2 ** (-k / 2) for k in range(1, 17)]
-    np.testing.assert_allclose(
-        tnp.alibi_slopes(16), expected, rtol=1e-14
-    )  # 2**-0.5 is rounded, then raised
+    # 2**-0.5 is rounded, then raised
+    np.testing.assert_allclose(tnp.alibi_slopes(16), expected, rtol=1e-14)
 
 
 @pytest.mark.parametrize(
     "num_heads, exponents",
     [
         (6, [2, 4, 6, 8, 1, 3]),  # 4 heads' slopes, then the 1st and 3rd of 8 heads'
+        # 8 heads' slopes, then 4 of 16 heads'
         (
             12,
             [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 1.5, 2.5, 3.5],
-        ),  # 8 heads' slopes, then 4 of 16 heads'
+        ),
         (3, [4, 8, 2]),
     ],
 )
@@ -489,9 +483,8 @@ def test_alibi_slopes_of_a_number_of_heads_that_is_not_a_power_of_two(
         expected,
         rtol=1e-15,
     )
-    np.testing.assert_allclose(
-        alibi_reference_slopes(num_heads), expected, rtol=1e-15
-    )  # the reference agrees
+    # the reference agrees
+    np.testing.assert_allclose(alibi_reference_slopes(num_heads), expected, rtol=1e-15)
 
 
 @pytest.mark.parametrize("num_heads", range(1, 65))
@@ -549,9 +542,8 @@ def test_numpy_dropout_zeroes_about_p_of_the_sum_and_rescales_the_rest():
         tokens, table, dropout_p=0.25, rng=np.random.default_rng(6)
     )
     zeroed = out == 0
-    assert (
-        0.23 < zeroed.mean() < 0.27
-    )  # 20,000 entries: the standard error of the fraction is 0.003
+    # 20,000 entries: the standard error of the fraction is 0.003
+    assert 0.23 < zeroed.mean() < 0.27
     np.testing.assert_allclose(out[~zeroed], 10.0 / 0.75, rtol=1e-15)
     again = tnp.embed_positions(
         tokens, table, dropout_p=0.25, rng=np.random.default_rng(6)
@@ -602,14 +594,12 @@ def test_a_learned_table_has_one_trainable_row_per_position():
     rows = learned(5)
     assert rows.shape == (5, 8)
     torch.testing.assert_close(rows, learned.table.weight[:5], rtol=0, atol=0)
-    assert (
-        0.01 < learned.table.weight.std().item() < 0.03
-    )  # initialised with standard deviation 0.02
+    # initialised with standard deviation 0.02
+    assert 0.01 < learned.table.weight.std().item() < 0.03
     rows.sum().backward()
     grad = learned.table.weight.grad
-    assert (grad[:5] == 1).all() and (
-        grad[5:] == 0
-    ).all()  # rows no sequence reached get no training signal
+    # rows no sequence reached get no training signal
+    assert (grad[:5] == 1).all() and (grad[5:] == 0).all()
 
 
 def test_a_learned_table_refuses_positions_beyond_its_rows():
@@ -634,18 +624,16 @@ def test_the_sinusoidal_module_has_no_parameters_and_a_row_for_every_position():
     torch.testing.assert_close(
         module(10), ttorch.sinusoidal_encoding(10, 8), rtol=0, atol=0
     )
-    assert (
-        module.double()(40).dtype == torch.float64
-    )  # the buffer follows the module's dtype
+    # the buffer follows the module's dtype
+    assert module.double()(40).dtype == torch.float64
 
 
 def test_embed_positions_module_with_a_learned_table_trains_the_table():
     torch.manual_seed(1)
     module = ttorch.EmbedPositions(d_model=8, max_length=10, learned=True)
     module(torch.randn(2, 6, 8)).sum().backward()
-    assert (
-        module.positions.table.weight.grad[:6] == 2
-    ).all()  # two sequences each reach rows 0 to 5
+    # two sequences each reach rows 0 to 5
+    assert (module.positions.table.weight.grad[:6] == 2).all()
 
 
 # NumPy and PyTorch agree.

@@ -20,9 +20,8 @@ from transformer_tutorial.numpy.attention_steps import (
 )
 
 T = 5
-X = np.array(
-    [[4.0], [0.0], [2.0], [6.0], [3.0]]
-)  # one feature per position, small integers
+# one feature per position, small integers
+X = np.array([[4.0], [0.0], [2.0], [6.0], [3.0]])
 POSITIONS = [str(t) for t in range(T)]
 
 
@@ -80,9 +79,8 @@ def attention_step_loop() -> Figure:
 
 def attention_step_matrix() -> Figure:
     """Step 2: the same means as (lower-triangular weights) @ x."""
-    weights = mean_with_matrix(
-        np.eye(T)
-    )  # every step is weights @ x, so x = I gives the weights
+    # every step is weights @ x, so x = I gives the weights
+    weights = mean_with_matrix(np.eye(T))
     figure = Figure(figsize=(6.0, 3.0), layout="constrained")
     axes = figure.subplots(1, 3, width_ratios=[T, 1.2, 1.2])
     _grid(axes[0], weights, "weights", _fractions(weights), "Blues", 1)

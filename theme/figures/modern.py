@@ -29,9 +29,8 @@ def shared_heads(num_heads: int = 8, groups: tuple[int, ...] = (8, 2, 1)) -> Fig
     figure = Figure(figsize=(PAGE_WIDTH, 2.6), layout="constrained")
     for ax, num_kv_heads in zip(figure.subplots(1, len(groups)), groups, strict=True):
         size = num_heads // num_kv_heads
-        kv_x = [
-            (g + 0.5) * size - 0.5 for g in range(num_kv_heads)
-        ]  # each key/value head under its group
+        # each key/value head under its group
+        kv_x = [(g + 0.5) * size - 0.5 for g in range(num_kv_heads)]
         for h in range(num_heads):
             color = GROUP_COLORS[h // size]
             ax.plot([h, kv_x[h // size]], [1, 0], color=color, linewidth=1.5)

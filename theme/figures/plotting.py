@@ -64,10 +64,11 @@ _CYCLES = {
         "#b0b0b0",
     ],
 }
+# blocked, may attend
 _MASKS = {
     "light": ("#eeeeee", "#3b6fb6"),
     "dark": ("#353b47", "#6b9be0"),
-}  # blocked, may attend
+}
 
 WEIGHT_COLORMAP = "Blues"
 

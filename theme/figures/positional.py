@@ -44,9 +44,8 @@ def sinusoidal_dimensions(length: int = 120, d_model: int = 128) -> Figure:
         two_i = column - column % 2
         wavelength = 2 * np.pi * 10000 ** (two_i / d_model)
         wave = "sin" if column % 2 == 0 else "cos"
-        style = ("-" if column % 2 == 0 else "--") + (
-            "o" if column < 2 else ""
-        )  # dots: positions are integers
+        # dots: positions are integers
+        style = ("-" if column % 2 == 0 else "--") + ("o" if column < 2 else "")
         ax.plot(positions, table[:, column], style, color=color, markersize=2.5)
         ax.set_ylim(-1.15, 1.15)
         ax.set_yticks([-1, 0, 1])

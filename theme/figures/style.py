@@ -17,12 +17,13 @@ import matplotlib as mpl
 QUERY = "#0072B2"  # blue
 KEY = "#D55E00"  # vermillion
 VALUE = "#009E73"  # bluish green
+# orange, reddish purple, sky blue, yellow
 HEADS = (
     "#E69F00",
     "#CC79A7",
     "#56B4E9",
     "#F0E442",
-)  # orange, reddish purple, sky blue, yellow
+)
 MASK_ALLOWED = "#8C8C8C"  # a query may attend to this key (drawn filled)
 MASK_BLOCKED = "none"  # it may not (left empty, so the background shows through)
 FILL_ALPHA = 0.45

@@ -80,6 +80,7 @@ def sampling_distributions() -> Figure:
     """One next-token distribution reshaped by temperature and by top-k (fixed logits over ten characters)."""
     from transformer_tutorial.numpy.decoder_only import next_token_probabilities
 
+    # ␣ stands for the space character
     characters = [
         "␣",
         "e",
@@ -91,7 +92,7 @@ def sampling_distributions() -> Figure:
         "s",
         "r",
         "h",
-    ]  # ␣ stands for the space character
+    ]
     logits = np.array([2.4, 2.0, 1.5, 1.2, 1.0, 0.8, 0.5, 0.2, -0.2, -0.6])
     settings = [(1.0, None), (0.5, None), (2.0, None), (1.0, 3)]
     figure = Figure(figsize=(PAGE_WIDTH, 4.8), layout="constrained")

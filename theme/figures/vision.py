@@ -83,9 +83,8 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
     for layer, ax in enumerate(axes[1:]):
         strip = np.full((8, step * len(examples) - 1), np.nan)
         for col, example in enumerate(examples):
-            weights = np.array(example["class_attention"][layer]).mean(
-                axis=0
-            )  # (T,): mean over the heads
+            # (T,): mean over the heads
+            weights = np.array(example["class_attention"][layer]).mean(axis=0)
             grid = weights[1:].reshape(side, side)
             strip[:, col * step : col * step + 8] = np.kron(
                 grid, np.ones((patch_size, patch_size))

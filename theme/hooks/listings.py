@@ -56,9 +56,8 @@ def without_checks(lines: list[str]) -> list[str]:
                 for statement in body
                 if isinstance(statement, ast.stmt) and _is_check(statement)
             ]
-            if len(checks) == len(
-                body
-            ):  # a block of checks only: its parent is a check, or it is left alone
+            # a block of checks only: its parent is a check, or it is left alone
+            if len(checks) == len(body):
                 continue
             for statement in checks:
                 first = statement.lineno - 1
@@ -74,9 +73,8 @@ def short_docstrings(lines: list[str]) -> list[str]:
         tree = ast.parse(textwrap.dedent("\n".join(lines)))
     except SyntaxError:  # not a whole statement: leave it as it is
         return lines
-    cuts: list[
-        tuple[int, int, list[str]]
-    ] = []  # (first, last) 0-based line indices, replacement lines
+    # (first, last) 0-based line indices, replacement lines
+    cuts: list[tuple[int, int, list[str]]] = []
     for node in ast.walk(tree):
         if (
             not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
@@ -133,7 +131,6 @@ def on_config(config):
     if not any(
         isinstance(extension, ShortListings) for extension in config.markdown_extensions
     ):
-        config.markdown_extensions.append(
-            ShortListings()
-        )  # after pymdownx.snippets, which it extends
+        # after pymdownx.snippets, which it extends
+        config.markdown_extensions.append(ShortListings())
     return config

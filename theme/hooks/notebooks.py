@@ -44,9 +44,8 @@ from nbclient import NotebookClient
 
 _render_notebook = jupyter_plugin.convert.nb2html  # mkdocs-jupyter's own renderer
 _pool: ThreadPoolExecutor | None = None
-_runs: dict[
-    str, Future[Path]
-] = {}  # resolved source path -> its run, which gives the executed copy
+# resolved source path -> its run, which gives the executed copy
+_runs: dict[str, Future[Path]] = {}
 _folder: tempfile.TemporaryDirectory | None = None
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 _stylesheets: dict[str, str] = {}  # path in the site -> CSS
@@ -85,9 +84,8 @@ def on_config(config):
     )
     if not sources:
         return config
-    kernel = (
-        jupyter.config["kernel_name"] or "python3"
-    )  # ipykernel's own kernel, on the Python of the build
+    # ipykernel's own kernel, on the Python of the build
+    kernel = jupyter.config["kernel_name"] or "python3"
     _folder = tempfile.TemporaryDirectory(prefix="notebooks-")
     # Threads are enough: each kernel is a process of its own, and a thread only waits for its kernel's replies.
     _pool = ThreadPoolExecutor(max_workers=len(sources))
@@ -155,9 +153,8 @@ def _render_executed_copy(nb_path, execute=False, **options):
         return _render_notebook(nb_path, execute=execute, **options)
     try:
         executed = run.result()
-    except (
-        Exception
-    ) as error:  # a cell raised (nbclient's CellExecutionError) or the kernel died
+    # a cell raised (nbclient's CellExecutionError) or the kernel died
+    except Exception as error:
         raise PluginError(f"notebook {nb_path} failed:\n{error}") from error
     rendered = _render_notebook(str(executed), execute=False, **options)
     alts = [
@@ -184,9 +181,8 @@ def on_page_content(html: str, page, config, files) -> str:
         target, anchor = link["target"], link["anchor"] or ""
         if not target or target.startswith(("/", "data")):
             return link[0]
-        if target.endswith(
-            (".md", ".py")
-        ):  # a source file, as on any page: relative to this notebook's source
+        # a source file, as on any page: relative to this notebook's source
+        if target.endswith((".md", ".py")):
             src_uri = posixpath.normpath(
                 posixpath.join(posixpath.dirname(page.file.src_uri), target)
             )
@@ -245,9 +241,8 @@ def on_post_build(config):
 def _stop(**_event) -> None:
     global _pool, _folder
     if _pool is not None:
-        _pool.shutdown(
-            cancel_futures=True
-        )  # a run already started finishes first: its kernel then shuts down
+        # a run already started finishes first: its kernel then shuts down
+        _pool.shutdown(cancel_futures=True)
     _pool = None
     _runs.clear()
     _stylesheets.clear()

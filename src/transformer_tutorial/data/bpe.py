@@ -113,9 +113,8 @@ class BPETokenizer:
     ) -> None:
         self.vocabulary = list(vocabulary)
         self.ids = {token: index for index, token in enumerate(self.vocabulary)}
-        self.ranks = {
-            tuple(pair): rank for rank, pair in enumerate(merges)
-        }  # earlier merges come first
+        # earlier merges come first
+        self.ranks = {tuple(pair): rank for rank, pair in enumerate(merges)}
 
     @classmethod
     def train(cls, text: str, vocab_size: int) -> BPETokenizer:

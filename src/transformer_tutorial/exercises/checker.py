@@ -130,9 +130,8 @@ def load_file(path: str | Path, name: str) -> Any:
         raise ReaderError(f"no file {path}")
     try:
         namespace = runpy.run_path(str(path), run_name="__exercise__")
-    except (
-        Exception
-    ) as error:  # the reader's file raised while it was read: show where, in their file
+    # the reader's file raised while it was read: show where, in their file
+    except Exception as error:
         raise ReaderError(
             f"{path} raised an error while it was run:\n{reader_traceback(error)}"
         ) from None
@@ -439,9 +438,8 @@ def check_function(
         inputs = to_torch(case.args) if backend == "torch" else case.args
         try:
             result = quietly(function, *_copies(inputs))
-        except (
-            Exception
-        ) as error:  # the reader's code raised: show it with the reader's own lines
+        # the reader's code raised: show it with the reader's own lines
+        except Exception as error:
             result = (
                 _retry_with_tensors(function, case)
                 if guessed and number == 1 and backend == "numpy"
@@ -461,9 +459,8 @@ def check_function(
             backend, library = "torch", "PyTorch"
         actual = to_numpy(result)
         if case.post is not None:
-            with contextlib.suppress(
-                Exception
-            ):  # a result of the wrong shape for the follow-up computation
+            # a result of the wrong shape for the follow-up computation
+            with contextlib.suppress(Exception):
                 actual = quietly(case.post, actual)
         for reference, compute in case.references.items():
             expected = compute()
@@ -552,9 +549,8 @@ def diagnose(
             theirs = quietly(mistake.function, *_copies(case.args))
             if case.post is not None:
                 theirs = quietly(case.post, theirs)
-        except (
-            Exception
-        ):  # this mistake fails on these inputs, so it is not the reader's
+        # this mistake fails on these inputs, so it is not the reader's
+        except Exception:
             continue
         if _matches(theirs, actual) and compare(
             expected, to_numpy(theirs), exercise.rtol, exercise.atol

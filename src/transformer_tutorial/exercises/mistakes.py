@@ -25,9 +25,8 @@ from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encodi
 
 
 def softmax_without_shift(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    exps = np.exp(
-        x
-    )  # overflows to inf for scores above about 709 (float64) or 88 (float32)
+    # overflows to inf for scores above about 709 (float64) or 88 (float32)
+    exps = np.exp(x)
     return exps / exps.sum(axis=axis, keepdims=True)
 
 
@@ -62,9 +61,8 @@ def attention_with_infinite_fill(query, key, value, mask=None):
     scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    weights = np.exp(
-        scores - scores.max(axis=-1, keepdims=True)
-    )  # -inf - -inf = NaN on a fully masked row
+    # -inf - -inf = NaN on a fully masked row
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
     weights = weights / weights.sum(axis=-1, keepdims=True)
     return weights @ value, weights
 

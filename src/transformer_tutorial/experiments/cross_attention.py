@@ -21,6 +21,7 @@ from transformer_tutorial.torch.model import Transformer
 from transformer_tutorial.torch.training import ReversalRecipe, train_reversal
 
 RESULT = "reversal-attention"
+# eight distinct symbols (ids from FIRST_SYMBOL = 3), the longest trained on
 SOURCE = (
     5,
     9,
@@ -30,7 +31,7 @@ SOURCE = (
     4,
     10,
     7,
-)  # eight distinct symbols (ids from FIRST_SYMBOL = 3), the longest trained on
+)
 
 
 def cross_attention_weights(
@@ -56,9 +57,8 @@ def measure_cross_attention(
 ) -> dict:
     """Train the chapter's recipe and record its cross-attention on ``source`` reversed, teacher-forced."""
     recipe = ReversalRecipe() if recipe is None else recipe
-    torch.set_num_threads(
-        1
-    )  # as in experiments/reversal.py: the same arithmetic on every machine
+    # as in experiments/reversal.py: the same arithmetic on every machine
+    torch.set_num_threads(1)
     model, log = train_reversal(recipe, progress=False)
     model.eval()
     task = recipe.task
@@ -71,9 +71,10 @@ def measure_cross_attention(
         "training_seconds": round(log.seconds, 2),
         "source_tokens": [task.decode([i]) for i in source],
         "target_tokens": ["<s>", *(task.decode([i]) for i in source[::-1])],
+        # (L, H, T, S)
         "cross_attention": [
             layer.double().numpy().round(4).tolist() for layer in layers
-        ],  # (L, H, T, S)
+        ],
     }
 
 

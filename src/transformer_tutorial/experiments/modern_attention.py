@@ -269,18 +269,16 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
         )
         with torch.no_grad():
             filled = model.new_cache()
-            model(
-                prompt, filled
-            )  # the prompt's keys and values, computed once and not timed
+            # the prompt's keys and values, computed once and not timed
+            model(prompt, filled)
         bytes_per_token = cache_bytes_per_token(filled)
         state: dict[str, list[KeyValueCache]] = {}
 
         def restore(filled=filled, state=state) -> None:
             state["cache"] = [KeyValueCache() for _ in filled]
             for copy, layer in zip(state["cache"], filled, strict=True):
-                copy.update(
-                    layer.keys, layer.values
-                )  # the same tensors: update concatenates new ones
+                # the same tensors: update concatenates new ones
+                copy.update(layer.keys, layer.values)
 
         def decode(
             fused: bool, model=model, next_tokens=next_tokens, state=state
@@ -371,9 +369,8 @@ def matched_llama_config(
         )
 
     base = count_parameters(LlamaDecoder(config(1)))
-    per_unit = (
-        count_parameters(LlamaDecoder(config(2))) - base
-    )  # parameters per unit of F: 3·D per layer
+    # parameters per unit of F: 3·D per layer
+    per_unit = count_parameters(LlamaDecoder(config(2))) - base
     return config(max(1, 1 + round((budget - base) / per_unit)))
 
 

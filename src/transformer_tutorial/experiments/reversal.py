@@ -42,9 +42,8 @@ def measure_reversal_run(
     as good as its worst seed, so the results keep every run.
     """
     recipe = ReversalRecipe() if recipe is None else recipe
-    torch.set_num_threads(
-        1
-    )  # the matrices are tiny: one thread is fastest, and every machine does the same
+    # the matrices are tiny: one thread is fastest, and every machine does the same
+    torch.set_num_threads(1)
     runs = []
     for seed in seeds:
         cpu_start = time.process_time()
@@ -53,12 +52,10 @@ def measure_reversal_run(
         runs.append(
             {
                 "seed": seed,
-                "training_seconds": round(
-                    log.seconds, 2
-                ),  # wall clock: longer when the machine is busy
-                "training_cpu_seconds": round(
-                    cpu_seconds, 2
-                ),  # CPU time of this one-thread process
+                # wall clock: longer when the machine is busy
+                "training_seconds": round(log.seconds, 2),
+                # CPU time of this one-thread process
+                "training_cpu_seconds": round(cpu_seconds, 2),
                 "final_loss": round(float(np.mean(log.losses[-20:])), 4),
                 "exact_match_accuracy": exact_match_accuracy(
                     model, recipe.task, held_out, seed=HELD_OUT_SEED

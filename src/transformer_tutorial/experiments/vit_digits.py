@@ -103,9 +103,8 @@ def _examples(
     with torch.no_grad(), recorded_attention(model) as records:
         model(chosen)
     maps = [records[f"layers.{i}.self_attention"][0] for i in range(len(model.layers))]
-    class_rows = torch.stack(
-        [layer[:, :, 0, :] for layer in maps], dim=1
-    )  # (B, layers, H, T)
+    # (B, layers, H, T)
+    class_rows = torch.stack([layer[:, :, 0, :] for layer in maps], dim=1)
     return [
         {
             "label": int(labels[index]),

@@ -109,11 +109,12 @@ def scaled_dot_product_attention(
         >>> w.round(3), out.round(2)
         (array([[0.67, 0.33]]), array([[13.3]]))
     """
+    # as NumPy reads lists
     query, key, value = (
         np.asarray(query),
         np.asarray(key),
         np.asarray(value),
-    )  # as NumPy reads lists
+    )
     check_query_key_value(query, key, value)
     d = query.shape[-1]
     # (..., T, S); scaling q first is T·d_k work, not T·S

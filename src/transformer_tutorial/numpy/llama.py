@@ -136,6 +136,5 @@ def llama_decoder(tokens: np.ndarray, params: LlamaDecoderParams) -> np.ndarray:
     mask = causal_mask(tokens.shape[1])
     for block in params.blocks:
         x = llama_block(x, block, mask)
-    return (
-        rms_norm(x, params.final_norm) @ params.token_embedding.T
-    )  # weight tying, as in the site's GPT
+    # weight tying, as in the site's GPT
+    return rms_norm(x, params.final_norm) @ params.token_embedding.T

@@ -152,17 +152,14 @@ def grouped_query_attention_layer(
     check_multi_head_inputs(query, key, value, params.d_model)
     head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d_k)
-    k = split_heads(
-        key @ params.w_k + params.b_k, params.num_kv_heads
-    )  # (B, G, S, d_k)
-    v = split_heads(
-        value @ params.w_v + params.b_v, params.num_kv_heads
-    )  # (B, G, S, d_k)
+    # (B, G, S, d_k)
+    k = split_heads(key @ params.w_k + params.b_k, params.num_kv_heads)
+    # (B, G, S, d_k)
+    v = split_heads(value @ params.w_v + params.b_v, params.num_kv_heads)
     if rope:
         q, k = rotary_embedding(q), rotary_embedding(k)
-    heads, weights = grouped_query_attention(
-        q, k, v, head_mask
-    )  # (B, H, T, d_k), (B, H, T, S)
+    # (B, H, T, d_k), (B, H, T, S)
+    heads, weights = grouped_query_attention(q, k, v, head_mask)
     return merge_heads(heads) @ params.w_o + params.b_o, weights
 
 

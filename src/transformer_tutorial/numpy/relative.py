@@ -77,13 +77,13 @@ def rotary_embedding(
     theta = 1.0 / base ** (np.arange(0, width, 2) / width)  # (d_k / 2,)
     angles = positions[:, None] * theta  # (T, d_k / 2)
     cos, sin = np.cos(angles).astype(x.dtype), np.sin(angles).astype(x.dtype)
+    # the two members of every pair: (..., T, d_k / 2) each
     even, odd = (
         x[..., 0::2],
         x[..., 1::2],
-    )  # the two members of every pair: (..., T, d_k / 2) each
-    rotated = np.stack(
-        [even * cos - odd * sin, even * sin + odd * cos], axis=-1
-    )  # (..., T, d_k / 2, 2)
+    )
+    # (..., T, d_k / 2, 2)
+    rotated = np.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1)
     return rotated.reshape(x.shape)
 
 

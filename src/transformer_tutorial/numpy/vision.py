@@ -141,12 +141,12 @@ def embed_image(images: np.ndarray, params: VisionTransformerParams) -> np.ndarr
             f"{params.patch_embedding.patch_size}, but the position table has rows "
             f"for {len(params.positions) - 1}"
         )
+    # (B, 1, D)
     class_tokens = np.broadcast_to(
         params.class_token, (len(images), 1, patches.shape[2])
-    )  # (B, 1, D)
-    return (
-        np.concatenate([class_tokens, patches], axis=1) + params.positions
-    )  # (B, M + 1, D)
+    )
+    # (B, M + 1, D)
+    return np.concatenate([class_tokens, patches], axis=1) + params.positions
 
 
 def vision_transformer(

@@ -48,9 +48,8 @@ class DecoderOnly(nn.Module):
         self.config = config
         d_model = config.d_model
         self.token_embedding = nn.Embedding(config.vocab_size, d_model)
-        nn.init.normal_(
-            self.token_embedding.weight, std=0.02
-        )  # small logits at first: a near-uniform start
+        # small logits at first: a near-uniform start
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
         self.positions = LearnedPositionalEmbedding(config.max_len, d_model)
         self.dropout = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList(
@@ -67,9 +66,8 @@ class DecoderOnly(nn.Module):
         )
         self.final_norm = LayerNorm(d_model, config.eps)
         self.output = nn.Linear(d_model, config.vocab_size, bias=False)
-        self.output.weight = (
-            self.token_embedding.weight
-        )  # weight tying: one (V, D) matrix, two uses
+        # weight tying: one (V, D) matrix, two uses
+        self.output.weight = self.token_embedding.weight
 
     # --8<-- [start:forward]
     def forward(

@@ -26,12 +26,10 @@ class DecodingStep:
 
 @dataclass
 class GreedyResult:
-    tokens: (
-        torch.Tensor
-    )  # (B, T) generated ids after BOS, PAD after each sequence's EOS
-    steps: list[DecodingStep] = field(
-        default_factory=list
-    )  # filled for sequence 0 when record=True
+    # (B, T) generated ids after BOS, PAD after each sequence's EOS
+    tokens: torch.Tensor
+    # filled for sequence 0 when record=True
+    steps: list[DecodingStep] = field(default_factory=list)
 
 
 # --8<-- [start:greedy_decode]

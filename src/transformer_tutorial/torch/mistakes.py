@@ -48,31 +48,31 @@ class TokenSplitAttention(MultiHeadAttention):
         head_mask = mask_with_head_axis(
             mask, query.shape[0], query.shape[1], key.shape[1]
         )
+        # (B, T, D), (B, S, D), (B, S, D)
         q, k, v = (
             self.q_proj(query),
             self.k_proj(key),
             self.v_proj(value),
-        )  # (B, T, D), (B, S, D), (B, S, D)
+        )
         if head_mask is not None:
+            # (B, T, S)
             head_mask = head_mask[:, 0].expand(
                 query.shape[0], query.shape[1], key.shape[1]
-            )  # (B, T, S)
+            )
         query_blocks = torch.arange(query.shape[1]).tensor_split(self.num_heads)
         key_blocks = torch.arange(key.shape[1]).tensor_split(self.num_heads)
         outputs = []
         for rows, cols in zip(query_blocks, key_blocks, strict=True):
             block_mask = None if head_mask is None else head_mask[:, rows][:, :, cols]
-            if (
-                len(cols) == 0
-            ):  # a block with no keys (more heads than positions): nothing to read
+            # a block with no keys (more heads than positions): nothing to read
+            if len(cols) == 0:
                 outputs.append(torch.zeros_like(q[:, rows]))
                 continue
             output, _ = scaled_dot_product_attention(
                 q[:, rows], k[:, cols], v[:, cols], block_mask
             )
-            outputs.append(
-                output
-            )  # each block has all D features, so its scores are scaled by √D
+            # each block has all D features, so its scores are scaled by √D
+            outputs.append(output)
         return self.out_proj(torch.cat(outputs, dim=1)), None
 
 

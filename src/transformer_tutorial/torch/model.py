@@ -103,22 +103,22 @@ class Decoder(nn.Module):
 # --8<-- [start:decoding_cache]
 @dataclass
 class DecodingCache:
-    """What ``Transformer.decode`` keeps between steps: each decoder layer's keys and
-    values, and which cached target positions are real tokens rather than padding (a
-    later query must not attend to those)."""
+    """What ``Transformer.decode`` keeps between steps: each decoder layer's keys and values, and which cached
+    target positions are tokens rather than padding (a later query must not attend to padding)."""
 
     layers: list[DecoderLayerCache]
-    real: torch.Tensor | None = None  # (B, S) boolean, True at the real tokens
+    not_padding: torch.Tensor | None = None  # (B, S) boolean, True at the tokens
 
     def __len__(self) -> int:
         """How many target positions are cached."""
-        return 0 if self.real is None else self.real.shape[1]
+        return 0 if self.not_padding is None else self.not_padding.shape[1]
 
-    def remember(self, real: torch.Tensor) -> torch.Tensor:
-        """Append the (B, T) flags of new positions; return all of them, (B, S +
-        T)."""
-        self.real = real if self.real is None else torch.cat([self.real, real], dim=1)
-        return self.real
+    def remember(self, not_padding: torch.Tensor) -> torch.Tensor:
+        """Append the (B, T) flags of new positions; return all of them, (B, S + T)."""
+        if self.not_padding is not None:
+            not_padding = torch.cat([self.not_padding, not_padding], dim=1)
+        self.not_padding = not_padding
+        return not_padding
 
 
 # --8<-- [end:decoding_cache]
@@ -234,17 +234,16 @@ class Transformer(nn.Module):
         the cached ones.
         """
         check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
-        real = tgt != self.config.pad_id  # (B, T): the keys that are not padding
-        if (
-            cache is not None
-        ):  # the new positions may also read every cached one that is not padding
-            real = cache.remember(
-                real
-            )  # (B, S), S = the cached positions and the new ones
-        offset, length = real.shape[1] - tgt.shape[1], tgt.shape[1]
-        tgt_mask = real[:, None, :] & causal_mask(
+        not_padding = tgt != self.config.pad_id  # (B, T)
+        # the new positions may also read every cached one that is not padding
+        if cache is not None:
+            # (B, S), S = the cached positions and the new ones
+            not_padding = cache.remember(not_padding)
+        offset, length = not_padding.shape[1] - tgt.shape[1], tgt.shape[1]
+        # (B, T, S)
+        tgt_mask = not_padding[:, None, :] & causal_mask(
             length, offset + length, device=tgt.device
-        )  # (B, T, S)
+        )
         y = self.embed(tgt, self.tgt_embedding, "tgt", offset)
         return self.decoder(
             y, memory, tgt_mask, src_mask, None if cache is None else cache.layers

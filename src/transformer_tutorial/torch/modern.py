@@ -176,9 +176,8 @@ class GroupedQueryAttention(nn.Module):
         bias = module.q_proj.bias is not None
         ours = cls(module.d_model, module.num_heads, module.num_heads, bias=bias)
         ours.to(device=module.q_proj.weight.device, dtype=module.q_proj.weight.dtype)
-        ours.load_state_dict(
-            module.state_dict()
-        )  # the same four projections, under the same names
+        # the same four projections, under the same names
+        ours.load_state_dict(module.state_dict())
         return ours
 
     def numpy_params(self) -> GroupedQueryAttentionParams:

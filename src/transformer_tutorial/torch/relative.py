@@ -80,17 +80,16 @@ def rotary_embedding(
     check_positive_number("base", base)
     two_i = torch.arange(0, width, 2, dtype=torch.float64, device=x.device)
     theta = 1.0 / base ** (two_i / width)  # (d_k / 2,)
-    angles = (
-        positions.to(device=x.device, dtype=torch.float64)[:, None] * theta
-    )  # (T, d_k / 2)
+    # (T, d_k / 2)
+    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
+    # the two members of every pair: (..., T, d_k / 2) each
     even, odd = (
         x[..., 0::2],
         x[..., 1::2],
-    )  # the two members of every pair: (..., T, d_k / 2) each
-    rotated = torch.stack(
-        [even * cos - odd * sin, even * sin + odd * cos], dim=-1
-    )  # (..., T, d_k / 2, 2)
+    )
+    # (..., T, d_k / 2, 2)
+    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
     return rotated.reshape(x.shape)
 
 

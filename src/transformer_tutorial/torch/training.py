@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+# the text bar: tqdm.auto warns on stderr in a notebook without ipywidgets
 from tqdm import (
     tqdm,
-)  # the text bar: tqdm.auto warns on stderr in a notebook without ipywidgets
+)
 
 from transformer_tutorial.checks import check_positive_int
 from transformer_tutorial.config import TransformerConfig

@@ -164,9 +164,8 @@ class VisionTransformer(nn.Module):
         self.image_shape = (in_channels, height, width)
         num_patches = (height // patch_size) * (width // patch_size)
         self.patch_embedding = PatchEmbedding(patch_size, in_channels, d_model)
-        self.class_token = nn.Parameter(
-            torch.zeros(d_model)
-        )  # zeros at first, as in the ViT code
+        # zeros at first, as in the ViT code
+        self.class_token = nn.Parameter(torch.zeros(d_model))
         self.positions = LearnedPositionalEmbedding(num_patches + 1, d_model)
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(

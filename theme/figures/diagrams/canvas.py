@@ -72,9 +72,10 @@ def draw_cells(
             )
             if values is not None:
                 text = fmt.format(values[row, col])
+                # no "-0.0"
                 text = (
                     text[1:] if text.startswith("-") and not text.strip("-0.") else text
-                )  # no "-0.0"
+                )
                 ax.text(
                     x + size / 2,
                     y + size / 2,

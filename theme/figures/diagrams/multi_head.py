@@ -53,9 +53,8 @@ def head_split_cells(x: np.ndarray, num_heads: int) -> HeadSplit:
     """Split (B, T, D) ``x`` into heads with ``split_heads`` and record where every number of sequence 0 goes."""
     _, length, width = x.shape
     heads = split_heads(x, num_heads)[0]  # (H, T, d)
-    label = np.arange(length * width).reshape(
-        1, length, width
-    )  # every cell numbered, to be followed
+    # every cell numbered, to be followed
+    label = np.arange(length * width).reshape(1, length, width)
     head_of_cell = np.empty(length * width, dtype=int)
     piece_of_cell = np.empty(length * width, dtype=int)
     for head, cells in enumerate(split_heads(label, num_heads)[0]):
@@ -89,9 +88,8 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
 
     draw_label(ax, 0, top - 0.25, f"x: (B, T, D), T = {length}, D = {d_model}")
     draw_cells(ax, 0, top, split.tokens, head_colors)
-    grouped = split.heads.transpose(
-        1, 0, 2
-    )  # (T, H, d): the same numbers, each row cut into H groups of d
+    # (T, H, d): the same numbers, each row cut into H groups of d
+    grouped = split.heads.transpose(1, 0, 2)
     for head in range(num_heads):
         draw_cells(
             ax,
@@ -104,9 +102,8 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
     draw_arrow(
         ax, (d_model + 0.2, top + length / 2), (x_grouped - 0.2, top + length / 2)
     )
-    for head in range(
-        num_heads
-    ):  # (H, T, d): head first, each head a (T, d) matrix of its own
+    # (H, T, d): head first, each head a (T, d) matrix of its own
+    for head in range(num_heads):
         left = x_heads + head * (d + 0.9)
         draw_cells(ax, left, top, split.heads[head], style.head_color(head))
         draw_frame(ax, left, top, d, length, style.head_color(head), lw=2.2)

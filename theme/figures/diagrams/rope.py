@@ -61,9 +61,8 @@ def _pair_panel(ax: Axes, data: dict[str, np.ndarray], m: int, n: int) -> None:
         *(1.18 * k), f"k at {n}", color=style.KEY, ha="center", va="center", fontsize=9
     )
     start = np.degrees(np.arctan2(q[1], q[0]))
-    turn = (
-        np.degrees(np.arctan2(k[1], k[0])) - start + 180
-    ) % 360 - 180  # from q to k, within ±180°
+    # from q to k, within ±180°
+    turn = (np.degrees(np.arctan2(k[1], k[0])) - start + 180) % 360 - 180
     theta1, theta2 = sorted((start, start + turn))
     ax.add_patch(
         Arc((0, 0), 0.7, 0.7, theta1=theta1, theta2=theta2, color=style.ink(), lw=1)
@@ -87,10 +86,11 @@ def rope_rotation(length: int = 6, d: int = 4) -> Figure:
     angle = np.radians(20)
     q = np.zeros(d)
     k = np.zeros(d)
+    # unit pairs 20° apart; the other pairs give 0.5
     q[:2], k[:2] = (
         (1.0, 0.0),
         (np.cos(angle), np.sin(angle)),
-    )  # unit pairs 20° apart; the other pairs give 0.5
+    )
     q[2:], k[2:] = 0.5 / np.sqrt(d - 2), 0.5 / np.sqrt(d - 2)
     data = rope_example(q, k, length)
     figure = Figure(figsize=(style.FULL_WIDTH, 2.9), layout="constrained")

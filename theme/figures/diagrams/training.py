@@ -28,9 +28,8 @@ def cross_attention_map(result: dict[str, Any], layer: int = -1) -> dict[str, An
     decoder's queries (the target so far, starting with <s>), columns the encoder's keys and values (the
     source); ``strongest`` is the source position each query reads most.
     """
-    weights = np.asarray(result["cross_attention"][layer], dtype=float).mean(
-        axis=0
-    )  # (H, T, S) -> (T, S)
+    # (H, T, S) -> (T, S)
+    weights = np.asarray(result["cross_attention"][layer], dtype=float).mean(axis=0)
     return {
         "weights": weights,
         "queries": result["target_tokens"],

@@ -99,9 +99,8 @@ def _heads_cases() -> list[Case]:
                 )[0]
             )
         }
-        if (
-            t == s
-        ):  # self-attention, which nn.MultiheadAttention computes with identity projections
+        # self-attention, which nn.MultiheadAttention computes with identity projections
+        if t == s:
             references["nn.MultiheadAttention (identity projections)"] = (
                 lambda q=q, h=h: _identity_mha(q, h)
             )

@@ -189,9 +189,8 @@ def _time_workload(
             continue
         library = next(iter(cases.values())).library
         if library != last_library:
-            time.sleep(
-                settings.pause_s
-            )  # let the other thread pool's idle threads stop spinning
+            # let the other thread pool's idle threads stop spinning
+            time.sleep(settings.pause_s)
         last_library = library
         resets = {name: case.reset for name, case in cases.items()}
         measured = time_interleaved(calls, resets, settings, device)

@@ -54,29 +54,31 @@ TIMING_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "median_s": (float, type(None)),  # None when the call failed (see error)
-    "times_s": (
-        list,
-    ),  # every timed call, in order, after the warm-up, by settings.clock
+    # every timed call, in order, after the warm-up, by settings.clock
+    "times_s": (list,),
+    # the median by time.perf_counter (the same when clock is "wall")
     "wall_median_s": (
         float,
         type(None),
-    ),  # the median by time.perf_counter (the same when clock is "wall")
+    ),
+    # median minor page faults per call (None where unknown)
     "page_faults": (
         int,
         type(None),
-    ),  # median minor page faults per call (None where unknown)
-    "flops": (
-        int,
-    ),  # model FLOPs of one call: 2 x multiply-adds, x3 for forward+backward
+    ),
+    # model FLOPs of one call: 2 x multiply-adds, x3 for forward+backward
+    "flops": (int,),
     "tflops": (float, type(None)),
+    # median_s / median_s of torch-mha for the same pass, width and length
     "ratio_to_mha": (
         float,
         type(None),
-    ),  # median_s / median_s of torch-mha for the same pass, width and length
+    ),
+    # paired_ratio against torch-mha, where timed in the same rounds
     "paired_ratio_to_mha": (
         float,
         type(None),
-    ),  # paired_ratio against torch-mha, where timed in the same rounds
+    ),
     "error": (str, type(None)),
 }
 
@@ -87,9 +89,8 @@ MEMORY_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "peak_bytes": (int, type(None)),  # above what was allocated before the call
-    "weights_bytes": (
-        int,
-    ),  # the size of one (B, H, T, S) tensor of attention weights in the run's dtype
+    # the size of one (B, H, T, S) tensor of attention weights in the run's dtype
+    "weights_bytes": (int,),
     "error": (str, type(None)),
 }
 
@@ -111,17 +112,14 @@ TARGET_FIELDS: dict[str, tuple[type, ...]] = {
     "denominator": (str,),
     "pass": (str,),
     "limit": (float,),  # the target holds where numerator / denominator <= limit
-    "estimator": (
-        str,
-    ),  # "median of round-by-round ratios" (same rounds) or "ratio of medians"
-    "ratios": (
-        list,
-    ),  # [{"d_model", "length", "ratio", "ratio_of_medians"}] (generation: the prompt length)
+    # "median of round-by-round ratios" (same rounds) or "ratio of medians"
+    "estimator": (str,),
+    # [{"d_model", "length", "ratio", "ratio_of_medians"}] (generation: the prompt length)
+    "ratios": (list,),
     "worst": (float, type(None)),
     "geometric_mean": (float, type(None)),
-    "status": (
-        str,
-    ),  # "met" (every ratio within the limit), "missed" or "not measured"
+    # "met" (every ratio within the limit), "missed" or "not measured"
+    "status": (str,),
 }
 
 
@@ -149,12 +147,10 @@ RECHECK_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "rounds": (int,),
-    "first_ratio": (
-        float,
-    ),  # the ratio of the first measurement, above the target's limit
-    "ratio": (
-        float,
-    ),  # the median of the recheck's round-by-round ratios: it decides the size
+    # the ratio of the first measurement, above the target's limit
+    "first_ratio": (float,),
+    # the median of the recheck's round-by-round ratios: it decides the size
+    "ratio": (float,),
     "quartiles": (list,),  # the first and third quartiles of those ratios
 }
 

@@ -59,15 +59,12 @@ def synchronizer(device: torch.device) -> Callable[[], None]:
 class Samples:
     """What ``time_interleaved`` measured of one call, one entry per timed call (the warm-up left out)."""
 
-    times: list[float] = dataclasses.field(
-        default_factory=list
-    )  # seconds, by settings.clock
-    wall_times: list[float] = dataclasses.field(
-        default_factory=list
-    )  # seconds, by time.perf_counter
-    page_faults: list[int] = dataclasses.field(
-        default_factory=list
-    )  # minor page faults (empty if unknown)
+    # seconds, by settings.clock
+    times: list[float] = dataclasses.field(default_factory=list)
+    # seconds, by time.perf_counter
+    wall_times: list[float] = dataclasses.field(default_factory=list)
+    # minor page faults (empty if unknown)
+    page_faults: list[int] = dataclasses.field(default_factory=list)
     error: str | None = (
         None  # "out of memory: ..." when the call ran out of memory; then nothing is timed
     )

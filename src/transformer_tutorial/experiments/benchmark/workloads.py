@@ -68,9 +68,8 @@ class Settings:
     num_heads: int
     widths: tuple[int, ...]  # d_model values
     lengths: tuple[int, ...]  # T = S: self-attention over one sequence of this length
-    memory_lengths: tuple[
-        int, ...
-    ]  # peak memory is measured at these lengths, for the largest width
+    # peak memory is measured at these lengths, for the largest width
+    memory_lengths: tuple[int, ...]
     warmup: int = 1
     min_repeats: int = 3
     max_repeats: int = 25
@@ -147,9 +146,8 @@ class Workload:
     x: torch.Tensor  # (B, T, D)
     ours: MultiHeadAttention
     reference: nn.MultiheadAttention
-    heads: tuple[
-        torch.Tensor, torch.Tensor, torch.Tensor
-    ]  # q, k, v: (B, H, T, d), projected by ``ours``
+    # q, k, v: (B, H, T, d), projected by ``ours``
+    heads: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     cases: dict[str, Case]
 
 
