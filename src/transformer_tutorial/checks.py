@@ -1,8 +1,8 @@
 """Argument checks shared by the NumPy and PyTorch backends.
 
-Both backends validate their inputs the same way and raise the same messages, so the checks live here. They
-rely only on what NumPy arrays and PyTorch tensors have in common: ``.shape``, ``.ndim`` and ``.dtype``.
-Every message names the argument, the shape it received and the shape it expected.
+Both backends validate their inputs the same way and raise the same messages, so the checks live here. They rely only on
+what NumPy arrays and PyTorch tensors have in common: ``.shape``, ``.ndim`` and ``.dtype``. Every message names the
+argument, the shape it received and the shape it expected.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def check_ndim(name: str, array: Any, ndim: int, layout: str) -> None:
 
 
 def check_positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
-    """Raise unless ``value`` is an integer above zero (or at least zero, with ``allow_zero``).
+    """Raise unless ``value`` is an integer above
+    zero (or at least zero, with ``allow_zero``).
 
     Examples:
         >>> check_positive_int("num_heads", 2.0)
@@ -73,7 +74,8 @@ def check_positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
 
 
 def check_int(name: str, value: Any) -> None:
-    """Raise ``TypeError`` unless ``value`` is an integer (of any sign; ``True`` and ``2.0`` are refused).
+    """Raise ``TypeError`` unless ``value`` is an integer
+    (of any sign; ``True`` and ``2.0`` are refused).
 
     Examples:
         >>> check_int("offset", 1.5)
@@ -125,7 +127,8 @@ def check_heads(
     name: str = "d_model",
     shape: Sequence[int] | None = None,
 ) -> None:
-    """Raise unless ``d_model`` features split evenly over ``num_heads`` heads (both positive ints).
+    """Raise unless ``d_model`` features split evenly
+    over ``num_heads`` heads (both positive ints).
 
     With ``shape``, ``d_model`` is the feature count of the array ``name`` of that shape, for the message.
 
@@ -151,7 +154,8 @@ def check_heads(
 
 
 def check_kv_heads(num_heads: int, num_kv_heads: int) -> None:
-    """Raise unless ``num_kv_heads`` (G) key/value heads can be shared evenly by ``num_heads`` (H) query heads.
+    """Raise unless ``num_kv_heads`` (G) key/value heads
+    can be shared evenly by ``num_heads`` (H) query heads.
 
     Examples:
         >>> check_kv_heads(8, 3)
@@ -184,7 +188,8 @@ def check_top_p(value: Any) -> None:
 
 
 def check_grouped_heads(query: Any, key: Any, value: Any) -> tuple[int, int]:
-    """Check grouped-query inputs: query (B, H, T, d_k), key (B, G, S, d_k), value (B, G, S, d_v); return (H, G)."""
+    """Check grouped-query inputs: query (B, H, T, d_k), key
+    (B, G, S, d_k), value (B, G, S, d_v); return (H, G)."""
     check_ndim("query", query, 4, "(B, H, T, d_k)")
     check_ndim("key", key, 4, "(B, G, S, d_k)")
     check_ndim("value", value, 4, "(B, G, S, d_v)")
@@ -204,7 +209,8 @@ def check_grouped_heads(query: Any, key: Any, value: Any) -> tuple[int, int]:
 def check_same_size(
     name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str
 ) -> None:
-    """Raise ``ValueError`` unless two arrays have the same size along the given axes.
+    """Raise ``ValueError`` unless two arrays
+    have the same size along the given axes.
 
     Examples:
         >>> import numpy as np
@@ -221,7 +227,8 @@ def check_same_size(
 
 
 def check_axis(name: str, axis: int, ndim: int) -> None:
-    """Raise ``ValueError`` unless ``axis`` indexes one of ``ndim`` dimensions (negative counts from the end)."""
+    """Raise ``ValueError`` unless ``axis`` indexes one of
+    ``ndim`` dimensions (negative counts from the end)."""
     if isinstance(axis, bool) or not isinstance(axis, int):
         raise TypeError(f"{name} must be an int, got {type(axis).__name__}")
     if not -ndim <= axis < ndim:
@@ -231,7 +238,8 @@ def check_axis(name: str, axis: int, ndim: int) -> None:
 
 
 def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
-    """True when an array of ``shape`` broadcasts to ``target`` without changing ``target``.
+    """True when an array of ``shape`` broadcasts
+    to ``target`` without changing ``target``.
 
     Examples:
         >>> broadcasts_to((1, 4), (3, 4))
@@ -248,7 +256,8 @@ def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
 
 
 def check_bool(name: str, mask: Any) -> None:
-    """Raise ``TypeError`` unless ``mask`` is boolean (a float mask of 0/1 or of -inf/0 is another convention)."""
+    """Raise ``TypeError`` unless ``mask`` is boolean (a
+    float mask of 0/1 or of -inf/0 is another convention)."""
     if not is_bool_dtype(mask):
         raise TypeError(
             f"{name} must be boolean (True = may attend), got dtype {mask.dtype}; convert a 0/1 mask with mask == 1"
@@ -256,8 +265,8 @@ def check_bool(name: str, mask: Any) -> None:
 
 
 def check_bool_mask(name: str, mask: Any, target: Sequence[int], layout: str) -> None:
-    """Raise unless ``mask`` is boolean (``TypeError``) and broadcasts to ``target`` without changing it
-    (``ValueError``)."""
+    """Raise unless ``mask`` is boolean (``TypeError``) and
+    broadcasts to ``target`` without changing it (``ValueError``)."""
     check_bool(name, mask)
     if not broadcasts_to(mask.shape, target):
         raise ValueError(
@@ -272,10 +281,11 @@ def check_float_arrays(
     dtype: Any = None,
     dtype_of: str = "",
 ) -> None:
-    """Raise ``TypeError`` unless every value is an ``array_type`` and all share one floating-point dtype.
+    """Raise ``TypeError`` unless every value is an
+    ``array_type`` and all share one floating-point dtype.
 
-    PyTorch multiplies only tensors of one dtype, and integers not at all. With ``dtype``, that dtype is the
-    one required (``dtype_of`` says whose it is, such as "the weights").
+    PyTorch multiplies only tensors of one dtype, and integers not at all. With ``dtype``, that dtype is the one
+    required (``dtype_of`` says whose it is, such as "the weights").
 
     Examples:
         >>> import numpy as np
@@ -300,7 +310,8 @@ def check_float_arrays(
 
 
 def check_query_key_value(query: Any, key: Any, value: Any) -> None:
-    """Check attention inputs (..., T, d_k), (..., S, d_k), (..., S, d_v): the dimensions that must agree do."""
+    """Check attention inputs (..., T, d_k), (..., S, d_k),
+    (..., S, d_v): the dimensions that must agree do."""
     for name, array in (("query", query), ("key", key), ("value", value)):
         if array.ndim < 2:
             raise ValueError(
@@ -316,7 +327,8 @@ def check_query_key_value(query: Any, key: Any, value: Any) -> None:
 
 
 def check_attention_mask(mask: Any, scores_shape: Sequence[int]) -> None:
-    """A mask for scores (..., T, S) is (T, S), or has one entry per score dimension (each 1 or the full size).
+    """A mask for scores (..., T, S) is (T, S), or has one
+    entry per score dimension (each 1 or the full size).
 
     Requiring the full number of dimensions stops a (B, 1, S) mask from lining up with (H, T, S) by accident.
     """
@@ -349,7 +361,8 @@ def check_multi_head_inputs(query: Any, key: Any, value: Any, d_model: int) -> N
 def mask_with_head_axis(
     mask: Any, batch: int, query_length: int, key_length: int
 ) -> Any:
-    """Check a multi-head attention mask and insert the head axis: (T, S) -> (1, 1, T, S), (B, T, S) -> (B, 1, T, S).
+    """Check a multi-head attention mask and insert the head
+    axis: (T, S) -> (1, 1, T, S), (B, T, S) -> (B, 1, T, S).
 
     Accepted: (T, S) for every sequence alike, (B, T, S) per sequence, or (B, 1, S) for key padding.
     """
@@ -369,7 +382,8 @@ def mask_with_head_axis(
 
 
 def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
-    """Check a (B, T) array of token ids: integers in [0, vocab_size), at most ``max_len`` positions."""
+    """Check a (B, T) array of token ids: integers in
+    [0, vocab_size), at most ``max_len`` positions."""
     check_ndim(name, tokens, 2, "(B, T)")
     if "int" not in str(tokens.dtype):
         raise TypeError(f"{name} must hold integer token ids, got dtype {tokens.dtype}")
@@ -388,15 +402,16 @@ def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
 
 
 def check_patch_size(patch_size: int, height: int, width: int, what: str) -> None:
-    """Raise unless ``patch_size`` is a positive int that divides ``height`` and ``width``; ``what`` starts the
-    message by saying whose height and width they are."""
+    """Raise unless ``patch_size`` is a positive int that divides ``height`` and
+    ``width``; ``what`` starts the message by saying whose height and width they are."""
     check_positive_int("patch_size", patch_size)
     if height % patch_size or width % patch_size:
         raise ValueError(f"{what}, not both divisible by patch_size={patch_size}")
 
 
 def check_image_patches(name: str, images: Any, patch_size: int) -> None:
-    """Raise unless ``patch_size`` is a positive int that divides the height and the width of (B, C, H, W) images.
+    """Raise unless ``patch_size`` is a positive int that
+    divides the height and the width of (B, C, H, W) images.
 
     Examples:
         >>> import numpy as np
@@ -417,7 +432,8 @@ def check_image_patches(name: str, images: Any, patch_size: int) -> None:
 def check_patch_sequence(
     name: str, patches: Any, patch_size: int, height: int, width: int
 ) -> int:
-    """Check (B, N, C·P·P) patches against the (H, W) image they should tile; return the number of channels C."""
+    """Check (B, N, C·P·P) patches against the (H, W) image
+    they should tile; return the number of channels C."""
     check_positive_int("height", height)
     check_positive_int("width", width)
     check_patch_size(patch_size, height, width, f"height={height} and width={width}")
@@ -438,7 +454,8 @@ def check_patch_sequence(
 def check_generation_room(
     prompt_length: int, max_new_tokens: int, max_len: int
 ) -> None:
-    """A prompt of ``prompt_length`` tokens has room for ``max_new_tokens`` more within ``max_len`` positions."""
+    """A prompt of ``prompt_length`` tokens has room for
+    ``max_new_tokens`` more within ``max_len`` positions."""
     if prompt_length == 0:
         raise ValueError(
             "prompt must hold at least one token per sequence, got shape (B, 0)"

@@ -16,7 +16,8 @@ SENTENCE = ["the", "cat", "sat", "on", "the", "mat"]
 
 
 def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:
-    """Measured: the variance of q·k grows like d_k, and unscaled scores push softmax towards a single key."""
+    """Measured: the variance of q·k grows like d_k, and
+    unscaled scores push softmax towards a single key."""
     rng = np.random.default_rng(0)
     widths = 2 ** np.arange(1, 10)  # d_k = 2 ... 512
     variances, peak_unscaled, peak_scaled = [], [], []
@@ -53,7 +54,8 @@ def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:
 
 
 def multi_head_weights(num_heads: int = 4, d_model: int = 16) -> Figure:
-    """The weights of every head of an untrained multi-head attention layer, for one short sentence."""
+    """The weights of every head of an untrained
+    multi-head attention layer, for one short sentence."""
     rng = np.random.default_rng(1)
     vocabulary = sorted(set(SENTENCE))
     # a seeded embedding table, one row per word

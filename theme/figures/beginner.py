@@ -1,7 +1,7 @@
 """Figures of the beginner's path: attention grown in four steps, and what a vocabulary's size buys.
 
-Each step's figure is drawn from the functions of ``numpy.attention_steps``; the tokenization figure plots the
-stored measurement of ``experiments.tokenization``. Small, so that they read at phone width.
+Each step's figure is drawn from the functions of ``numpy.attention_steps``; the tokenization figure plots the stored
+measurement of ``experiments.tokenization``. Small, so that they read at phone width.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def _column(ax: Axes, values: np.ndarray, title: str) -> None:
 
 
 def attention_step_loop() -> Figure:
-    """Step 1: each output is the mean of the inputs up to its position, computed by a loop."""
+    """Step 1: each output is the mean of the
+    inputs up to its position, computed by a loop."""
     figure = Figure(figsize=(4.2, 3.0), layout="constrained")
     left, right = figure.subplots(1, 2)
     _column(left, X, "x")
@@ -93,7 +94,8 @@ def attention_step_matrix() -> Figure:
 
 
 def attention_step_softmax() -> Figure:
-    """Step 3: scores 0 where a query may look and -inf elsewhere; their softmax is the triangle of step 2."""
+    """Step 3: scores 0 where a query may look and -inf
+    elsewhere; their softmax is the triangle of step 2."""
     scores = np.where(causal_mask(T), 0.0, -np.inf)
     weights = mean_with_softmax(np.eye(T))
     figure = Figure(figsize=(6.0, 3.0), layout="constrained")
@@ -115,7 +117,8 @@ def attention_step_softmax() -> Figure:
 
 
 def attention_step_head() -> Figure:
-    """Step 4: scores q·k/√d_k from queries and keys (random weights); the softmax now weighs positions unevenly."""
+    """Step 4: scores q·k/√d_k from queries and keys (random
+    weights); the softmax now weighs positions unevenly."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(T, 4))
     q, k = (
@@ -152,7 +155,8 @@ def attention_step_head() -> Figure:
 
 
 def tokenization_lengths(results: dict[str, Any]) -> Figure:
-    """Measured: vocabulary size against the length of the site's text in tokens (stored as ``tokenization``)."""
+    """Measured: vocabulary size against the length of the
+    site's text in tokens (stored as ``tokenization``)."""
     rows = results["rows"]
     sizes = [row["vocab_size"] for row in rows]
     tokens = [row["tokens"] / 1000 for row in rows]

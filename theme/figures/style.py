@@ -1,13 +1,13 @@
 """The site's one visual language: the same colour for the same thing on every picture.
 
-The colours are the Okabe–Ito palette (Okabe & Ito, "Color Universal Design", 2008), chosen to stay apart for
-readers with the common forms of colour blindness. Queries, keys and values keep their colour everywhere,
-including the hand-drawn architecture diagram (``docs/diagrams/transformer.svg``); heads take the four
-remaining colours in order. A head colour never marks a query, key or value, and the reverse.
+The colours are the Okabe–Ito palette (Okabe & Ito, "Color Universal Design", 2008), chosen to stay apart for readers
+with the common forms of colour blindness. Queries, keys and values keep their colour everywhere, including the
+hand-drawn architecture diagram (``docs/diagrams/transformer.svg``); heads take the four remaining colours in order. A
+head colour never marks a query, key or value, and the reverse.
 
-The pictures take their text, line and background colours from matplotlib's ``rcParams``, so that the same
-drawing code serves a light and a dark rendering; the fills below are drawn half transparent (``FILL_ALPHA``)
-so that they read on either background with the text colour on top of them.
+The pictures take their text, line and background colours from matplotlib's ``rcParams``, so that the same drawing code
+serves a light and a dark rendering; the fills below are drawn half transparent (``FILL_ALPHA``) so that they read on
+either background with the text colour on top of them.
 """
 
 from __future__ import annotations
@@ -38,12 +38,14 @@ SMALLEST_FONT = 8
 
 
 def head_color(head: int) -> str:
-    """The colour of head ``head`` (0-based); the palette has four, so head 4 is head 0's colour again."""
+    """The colour of head ``head`` (0-based); the palette
+    has four, so head 4 is head 0's colour again."""
     return HEADS[head % len(HEADS)]
 
 
 def ink() -> str:
-    """The colour text and lines are drawn in, from the current ``rcParams`` (dark on light, light on dark)."""
+    """The colour text and lines are drawn in, from the
+    current ``rcParams`` (dark on light, light on dark)."""
     return mpl.rcParams["text.color"]
 
 

@@ -11,7 +11,8 @@ from figures.plotting import PAGE_WIDTH, muted
 
 
 def vit_digits_confusion(results: dict[str, Any]) -> Figure:
-    """Measured: the confusion matrix of the tiny ViT on the 450 test digits (the stored result ``vit-digits``)."""
+    """Measured: the confusion matrix of the tiny ViT on
+    the 450 test digits (the stored result ``vit-digits``)."""
     run = results["runs"][0]
     confusion = np.array(run["confusion"])
     figure = Figure(figsize=(5.6, 4.8), layout="constrained")
@@ -36,11 +37,11 @@ def vit_digits_confusion(results: dict[str, Any]) -> Figure:
 
 
 def vit_digits_attention(results: dict[str, Any]) -> Figure:
-    """Measured: what the class token attends to, in each layer (mean over heads), for one test image per digit.
+    """Measured: what the class token attends to, in each
+    layer (mean over heads), for one test image per digit.
 
-    Each row is one image: the digits side by side, then each layer's weights on the patches, spread over the
-    pixels of their patch, with a blank column between digits (one image per row draws much faster than one
-    small axes per digit).
+    Each row is one image: the digits side by side, then each layer's weights on the patches, spread over the pixels of
+    their patch, with a blank column between digits (one image per row draws much faster than one small axes per digit).
     """
     from matplotlib.patches import Rectangle
 

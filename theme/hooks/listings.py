@@ -1,16 +1,15 @@
-"""MkDocs hook: a listing included from ``src/`` shows the idea: the code, the summary of each docstring, and
-no argument checks.
+"""MkDocs hook: a listing included from ``src/`` shows the idea:
+the code, the summary of each docstring, and no argument checks.
 
-A page includes a function or class from the package with a snippet section (``--8<-- "file.py:name"``). The
-docstrings in ``src/`` are written for the API reference: arguments, shapes, errors, doctests. The argument
-checks are there so that a wrong call fails with a clear message. On a page that teaches the idea both would
-be most of the listing, so a listing keeps the first paragraph of each docstring (its summary), leaves out
-the statements that only check arguments (a call to a ``check_*`` function, an ``if`` whose body only raises),
-and leaves both to the reference page of that module. Every other line is shown as it is in ``src/``, which
-stays the one source of truth.
+A page includes a function or class from the package with a snippet section (``--8<-- "file.py:name"``). The docstrings
+in ``src/`` are written for the API reference: arguments, shapes, errors, doctests. The argument checks are there so
+that a wrong call fails with a clear message. On a page that teaches the idea both would be most of the listing, so a
+listing keeps the first paragraph of each docstring (its summary), leaves out the statements that only check arguments
+(a call to a ``check_*`` function, an ``if`` whose body only raises), and leaves both to the reference page of that
+module. Every other line is shown as it is in ``src/``, which stays the one source of truth.
 
-The hook adds a Markdown extension that gives pymdownx.snippets' ``process_snippet_lines`` (its documented
-place for changing the lines of a snippet) this shortening, for the sections of ``.py`` files.
+The hook adds a Markdown extension that gives pymdownx.snippets' ``process_snippet_lines`` (its documented place for
+changing the lines of a snippet) this shortening, for the sections of ``.py`` files.
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ from markdown import Extension, Markdown
 
 
 def _is_check(statement: ast.stmt) -> bool:
-    """A statement that only checks arguments: ``check_*(...)``, ``raise``, or a block made of nothing else."""
+    """A statement that only checks arguments: ``check_*(...)``,
+    ``raise``, or a block made of nothing else."""
     if isinstance(statement, ast.Raise):
         return True
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
@@ -39,8 +39,8 @@ def _is_check(statement: ast.stmt) -> bool:
 
 
 def without_checks(lines: list[str]) -> list[str]:
-    """``lines`` of Python source without the statements that only check arguments (and the comments just
-    above them)."""
+    """``lines`` of Python source without the statements that
+    only check arguments (and the comments just above them)."""
     try:
         tree = ast.parse(textwrap.dedent("\n".join(lines)))
     except SyntaxError:
@@ -68,7 +68,8 @@ def without_checks(lines: list[str]) -> list[str]:
 
 
 def short_docstrings(lines: list[str]) -> list[str]:
-    """``lines`` of Python source with every multi-paragraph docstring cut to its first paragraph."""
+    """``lines`` of Python source with every
+    multi-paragraph docstring cut to its first paragraph."""
     try:
         tree = ast.parse(textwrap.dedent("\n".join(lines)))
     except SyntaxError:  # not a whole statement: leave it as it is
@@ -111,8 +112,8 @@ def short_docstrings(lines: list[str]) -> list[str]:
 
 
 class ShortListings(Extension):
-    """Cut the docstrings of Python snippet sections to their summaries, and leave out their argument checks
-    (needs pymdownx.snippets first)."""
+    """Cut the docstrings of Python snippet sections to their summaries,
+    and leave out their argument checks (needs pymdownx.snippets first)."""
 
     def extendMarkdown(self, md: Markdown) -> None:
         snippets = md.preprocessors["snippet"]

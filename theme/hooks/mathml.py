@@ -37,7 +37,8 @@ MATHJAX_LOADER = re.compile(
 
 
 def tex_to_mathml(tex: str, display: bool, where: str) -> str:
-    """One formula as a ``<math>`` element, or a build error that names the page and the formula."""
+    """One formula as a ``<math>`` element, or a
+    build error that names the page and the formula."""
     try:
         mathml = convert(tex.strip(), display="block" if display else "inline")
     # latex2mathml raises many types; the build must stop on any of them
@@ -72,7 +73,8 @@ def _dollars(match: re.Match[str], where: str) -> str:
 
 
 def _cell_end(page_html: str, start: int) -> int:
-    """Where the ``<div>`` that opens just before ``start`` closes: the matching ``</div>``, inner divs counted."""
+    """Where the ``<div>`` that opens just before ``start``
+    closes: the matching ``</div>``, inner divs counted."""
     depth = 1
     for tag in DIV_TAG.finditer(page_html, start):
         depth += -1 if tag[0] == "</div>" else 1

@@ -1,11 +1,11 @@
 """MkDocs hook: run the notebooks side by side, and offer each one as an ``.ipynb`` download.
 
-The notebooks live in ``docs/notebooks/`` as jupytext percent-format ``.py`` files (readable diffs, lintable
-code), and mkdocs-jupyter renders them. Left to itself, mkdocs-jupyter runs each notebook when it reaches that
-page, one after another, and the notebooks would be most of the build's time. So, when the plugin is set to
-execute, this hook starts every notebook on a kernel of its own as soon as the configuration is read; when
-mkdocs-jupyter reaches a notebook's page, it waits for that run and renders the executed copy. A cell that
-raises fails the build with its traceback, as it did before.
+The notebooks live in ``docs/notebooks/`` as jupytext percent-format ``.py`` files (readable diffs, lintable code), and
+mkdocs-jupyter renders them. Left to itself, mkdocs-jupyter runs each notebook when it reaches that page, one after
+another, and the notebooks would be most of the build's time. So, when the plugin is set to execute, this hook starts
+every notebook on a kernel of its own as soon as the configuration is read; when mkdocs-jupyter reaches a notebook's
+page, it waits for that run and renders the executed copy. A cell that raises fails the build with its traceback, as it
+did before.
 
 The hook also holds the notebooks to what a page promises its reader:
 
@@ -59,7 +59,8 @@ _IMAGE_TAG = re.compile(r"<img [^>]*>")
 
 
 def _not_in_lightbox(tag: re.Match[str]) -> str:
-    """An inline image (a figure of the notebook) with the class that mkdocs-glightbox skips: wrapped in a link
+    """An inline image (a figure of the notebook) with the
+    class that mkdocs-glightbox skips: wrapped in a link
     to itself, each figure would be in the page twice."""
     if 'src="data:' not in tag[0]:
         return tag[0]
@@ -101,7 +102,8 @@ def on_config(config):
 
 
 def _execute(source: Path, target: Path, kernel: str) -> Path:
-    """Run every cell of the notebook ``source`` in its own folder, as Jupyter would; write the result to ``target``."""
+    """Run every cell of the notebook ``source`` in its own
+    folder, as Jupyter would; write the result to ``target``."""
     notebook = jupytext.read(source)
     NotebookClient(
         notebook,
@@ -114,7 +116,8 @@ def _execute(source: Path, target: Path, kernel: str) -> Path:
 
 
 def machine_paths(source: Path) -> list[str]:
-    """Paths that belong to the machine that runs a notebook, which no output may show."""
+    """Paths that belong to the machine that
+    runs a notebook, which no output may show."""
     paths = {
         str(source.resolve().parents[2]),
         sys.prefix,
@@ -125,7 +128,8 @@ def machine_paths(source: Path) -> list[str]:
 
 
 def check_outputs(notebook, name: str, forbidden: list[str]) -> None:
-    """Fail if a cell wrote to stderr, printed one of the ``forbidden`` paths, or drew a figure without alt text."""
+    """Fail if a cell wrote to stderr, printed one of the
+    ``forbidden`` paths, or drew a figure without alt text."""
     for number, cell in enumerate(notebook.cells, 1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
@@ -147,7 +151,8 @@ def check_outputs(notebook, name: str, forbidden: list[str]) -> None:
 
 
 def _render_executed_copy(nb_path, execute=False, **options):
-    """mkdocs-jupyter's renderer, given the copy this hook executed instead of executing the notebook again."""
+    """mkdocs-jupyter's renderer, given the copy this hook
+    executed instead of executing the notebook again."""
     run = _runs.get(str(Path(nb_path).resolve()))
     if not execute or run is None:
         return _render_notebook(nb_path, execute=execute, **options)

@@ -1,10 +1,10 @@
 """The machinery of the checker: cases, comparisons, known mistakes, and a reader's file or function.
 
-An exercise is a list of cases. Each case holds inputs and one or more expected values, each from a named
-reference (the package's NumPy code, or PyTorch's own operation where PyTorch has one). The reader's function
-runs on each case in turn; the first case where its result differs from a reference is reported with the
-inputs, the expected and the actual values, and the name of a known mistake if one of the exercise's planted
-mistakes gives exactly what the reader's function gave.
+An exercise is a list of cases. Each case holds inputs and one or more expected values, each from a named reference (the
+package's NumPy code, or PyTorch's own operation where PyTorch has one). The reader's function runs on each case in
+turn; the first case where its result differs from a reference is reported with the inputs, the expected and the actual
+values, and the name of a known mistake if one of the exercise's planted mistakes gives exactly what the reader's
+function gave.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ KINDS = {"implement": "Implement", "predict": "Predict", "bug": "Find the bug"}
 
 @dataclass(frozen=True)
 class Mistake:
-    """A known wrong answer: a function with the exercise's signature, and what it does wrong."""
+    """A known wrong answer: a function with the
+    exercise's signature, and what it does wrong."""
 
     name: str  # short, shown to the reader: "this splits tokens, not features"
     explanation: str  # one or two sentences on what to change
@@ -42,8 +43,8 @@ class Mistake:
 class Case:
     """One set of inputs, and what the right answer is according to each reference.
 
-    ``references`` maps a reference's name to a function of no argument that computes the expected value as
-    NumPy arrays (lazily, so that torch is imported only when a case compares with it).
+    ``references`` maps a reference's name to a function of no argument that computes the expected value as NumPy arrays
+    (lazily, so that torch is imported only when a case compares with it).
     """
 
     description: str
@@ -58,8 +59,8 @@ class Case:
 class Exercise:
     """One exercise of one chapter.
 
-    For "implement" and "bug" exercises the reader writes ``function`` with ``parameters``; for "predict"
-    exercises the reader's file defines a variable ``answer``.
+    For "implement" and "bug" exercises the reader writes ``function`` with ``parameters``; for "predict" exercises the
+    reader's file defines a variable ``answer``.
     """
 
     id: str  # "chapter/name"
@@ -93,7 +94,8 @@ class Exercise:
 
 @dataclass
 class Report:
-    """What the checker found. True when the answer is correct; ``str(report)`` is the message to read."""
+    """What the checker found. True when the answer is
+    correct; ``str(report)`` is the message to read."""
 
     exercise: str
     status: str  # "correct", "wrong" or "error"
@@ -120,10 +122,11 @@ class ReaderError(Exception):
 
 
 def load_file(path: str | Path, name: str) -> Any:
-    """Run the reader's file (and nothing else) and return what it defines under ``name``.
+    """Run the reader's file (and nothing else)
+    and return what it defines under ``name``.
 
-    ``__name__`` is not ``"__main__"`` while it runs, so a reader's own tests under
-    ``if __name__ == "__main__":`` stay out of the check.
+    ``__name__`` is not ``"__main__"`` while it runs, so a reader's own tests under ``if __name__ == "__main__":`` stay
+    out of the check.
     """
     path = Path(path)
     if not path.is_file():
@@ -147,7 +150,8 @@ def load_file(path: str | Path, name: str) -> Any:
 
 
 def _is_own(value: Any, path: Path) -> bool:
-    """Whether ``value`` is a function or variable of the reader's file rather than a module it imported."""
+    """Whether ``value`` is a function or variable of
+    the reader's file rather than a module it imported."""
     if isinstance(value, types.ModuleType):
         return False
     code = getattr(value, "__code__", None)
@@ -155,7 +159,8 @@ def _is_own(value: Any, path: Path) -> bool:
 
 
 def reader_traceback(error: BaseException) -> str:
-    """The traceback of an exception raised in the reader's code, without the checker's own frames."""
+    """The traceback of an exception raised in the
+    reader's code, without the checker's own frames."""
     frames = [
         frame
         for frame in traceback.extract_tb(error.__traceback__)
@@ -183,8 +188,8 @@ def _library(value: Any) -> str | None:
 def uses_torch(function: Callable[..., Any]) -> bool:
     """Whether a function is written for tensors.
 
-    True when its code refers to torch (a name bound to something from torch), or when it refers to neither
-    torch nor NumPy and its module imported torch but not NumPy.
+    True when its code refers to torch (a name bound to something from torch), or when it refers to neither torch nor
+    NumPy and its module imported torch but not NumPy.
     """
     code = getattr(function, "__code__", None)
     if code is None:
@@ -254,7 +259,8 @@ def to_torch(value: Any) -> Any:
 
 
 def describe(value: Any) -> str:
-    """An argument as the report shows it: arrays by shape and dtype, small arrays also by value."""
+    """An argument as the report shows it: arrays
+    by shape and dtype, small arrays also by value."""
     if isinstance(value, np.ndarray):
         text = f"{value.shape} {value.dtype}"
         if value.size <= 8:
@@ -289,7 +295,8 @@ def compare(
     atol: float | None,
     what: str = "result",
 ) -> str | None:
-    """None when ``actual`` matches ``expected``; otherwise what differs, for the report."""
+    """None when ``actual`` matches ``expected``;
+    otherwise what differs, for the report."""
     if isinstance(expected, tuple):
         if not isinstance(actual, tuple | list) or len(actual) != len(expected):
             return f"expected a tuple of {len(expected)} values, got {type(actual).__name__}"
@@ -381,7 +388,8 @@ def compare(
 
 
 def _matches(a: Any, b: Any) -> bool:
-    """Whether two results are the same (NaN equal to NaN), for recognising a known mistake."""
+    """Whether two results are the same (NaN equal
+    to NaN), for recognising a known mistake."""
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):
         return len(a) == len(b) and all(
             _matches(x, y) for x, y in zip(a, b, strict=True)
@@ -406,7 +414,8 @@ def _matches(a: Any, b: Any) -> bool:
 
 
 def quietly(function: Callable[..., Any], *args: Any) -> Any:
-    """Call ``function`` with overflow and invalid-value warnings silenced (a wrong softmax makes NaN)."""
+    """Call ``function`` with overflow and invalid-value
+    warnings silenced (a wrong softmax makes NaN)."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         return function(*args)
@@ -419,7 +428,8 @@ def quietly(function: Callable[..., Any], *args: Any) -> Any:
 def check_function(
     exercise: Exercise, function: Callable[..., Any], backend: str = "auto"
 ) -> Report:
-    """Run a reader's function on every case of an exercise and report the first difference, or success."""
+    """Run a reader's function on every case of an
+    exercise and report the first difference, or success."""
     try:
         check_signature(exercise, function)
     except ReaderError as error:
@@ -510,7 +520,8 @@ def check_function(
 
 
 def _retry_with_tensors(function: Callable[..., Any], case: Case) -> Any:
-    """The result for tensor inputs, or None if the function fails on those too (its NumPy error is shown)."""
+    """The result for tensor inputs, or None if the
+    function fails on those too (its NumPy error is shown)."""
     try:
         return quietly(function, *_copies(to_torch(case.args)))
     except Exception:
@@ -518,7 +529,8 @@ def _retry_with_tensors(function: Callable[..., Any], case: Case) -> Any:
 
 
 def _copies(args: tuple) -> tuple:
-    """Fresh copies of array arguments, so that a function that writes into its input spoils nothing."""
+    """Fresh copies of array arguments, so that a
+    function that writes into its input spoils nothing."""
     return tuple(
         arg.clone()
         if hasattr(arg, "clone")
@@ -540,7 +552,8 @@ def _inputs(exercise: Exercise, case: Case) -> str:
 def diagnose(
     exercise: Exercise, case: Case, actual: Any, expected: Any
 ) -> Mistake | None:
-    """The known mistake that gives the reader's (wrong) result on this case, if there is one.
+    """The known mistake that gives the reader's
+    (wrong) result on this case, if there is one.
 
     A mistake that happens to give the right answer on this case explains nothing, and is passed over.
     """
@@ -560,7 +573,8 @@ def diagnose(
 
 
 def check_answer(exercise: Exercise, answer: Any) -> Report:
-    """Compare a reader's answer to a "predict" exercise with the value the code computes."""
+    """Compare a reader's answer to a "predict"
+    exercise with the value the code computes."""
     expected = exercise.answer()
     if isinstance(expected, tuple) and isinstance(answer, list):
         answer = tuple(answer)
@@ -592,7 +606,8 @@ def run_check(exercise: Exercise, value: Any, backend: str = "auto") -> Report:
 def references(
     numpy_reference: Callable[..., Any], *args: Any, **others: Callable[[], Any]
 ) -> dict:
-    """The usual ``references`` of a case: the package's NumPy function on ``args``, and others by name."""
+    """The usual ``references`` of a case: the package's
+    NumPy function on ``args``, and others by name."""
     return {
         "the package's NumPy reference": lambda: quietly(numpy_reference, *args),
         **others,

@@ -1,9 +1,9 @@
 """What the trained reversal model's cross-attention looks at, stored for the picture of the training chapter.
 
-Training the chapter's recipe takes about twenty seconds, too long for every site build, so the weights of one
-example are measured once and stored in the package as ``reversal-attention``
-(``transformer_tutorial.results.load("reversal-attention")``). Run
-``python -m transformer_tutorial.experiments.cross_attention --store`` to measure them again.
+Training the chapter's recipe takes about twenty seconds, too long for every site build, so the weights of one example
+are measured once and stored in the package as ``reversal-attention``
+(``transformer_tutorial.results.load("reversal-attention")``). Run ``python -m
+transformer_tutorial.experiments.cross_attention --store`` to measure them again.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ SOURCE = (
 def cross_attention_weights(
     model: Transformer, source: torch.Tensor, target: torch.Tensor
 ) -> list[torch.Tensor]:
-    """The cross-attention weights of every decoder layer for one teacher-forced pass: (H, T, S) per layer.
+    """The cross-attention weights of every decoder layer
+    for one teacher-forced pass: (H, T, S) per layer.
 
     Args:
         model: A ``Transformer`` in eval mode.
@@ -55,7 +56,8 @@ def cross_attention_weights(
 def measure_cross_attention(
     recipe: ReversalRecipe | None = None, source: tuple[int, ...] = SOURCE
 ) -> dict:
-    """Train the chapter's recipe and record its cross-attention on ``source`` reversed, teacher-forced."""
+    """Train the chapter's recipe and record its
+    cross-attention on ``source`` reversed, teacher-forced."""
     recipe = ReversalRecipe() if recipe is None else recipe
     # as in experiments/reversal.py: the same arithmetic on every machine
     torch.set_num_threads(1)
@@ -79,7 +81,8 @@ def measure_cross_attention(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m transformer_tutorial.experiments.cross_attention --store``: measure and store the weights."""
+    """``python -m transformer_tutorial.experiments.cross_attention
+    --store``: measure and store the weights."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)

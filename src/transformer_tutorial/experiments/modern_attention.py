@@ -14,8 +14,8 @@ Four measurements, stored with the machine and the date as the result ``modern-a
 
 Run it from the repository root::
 
-    python -m transformer_tutorial.experiments.modern_attention --store
-    python -m transformer_tutorial.experiments.modern_attention --quick   # seconds; the tests run this
+python -m transformer_tutorial.experiments.modern_attention --store python -m
+transformer_tutorial.experiments.modern_attention --quick   # seconds; the tests run this
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ RESULT = "modern-attention"
 
 @dataclass(frozen=True)
 class ModernSettings:
-    """What one run measures. The timing itself (warm-up, rounds, clock) follows ``benchmark.Settings``."""
+    """What one run measures. The timing itself (warm-up,
+    rounds, clock) follows ``benchmark.Settings``."""
 
     head_width: int = 64
     lengths: tuple[int, ...] = (256, 512, 1024, 2048, 4096)
@@ -142,11 +143,8 @@ def _median_ms(samples) -> float:
 def traced_peak_bytes(call: Callable[[], Any]) -> int:
     """The most memory (``tracemalloc``) that ``call()`` held above what it found.
 
-    NumPy reports every array buffer it allocates to ``tracemalloc``, so the peak
-    counts
-    the score matrices, the temporaries and the result, and nothing that existed
-    before
-    the call.
+    NumPy reports every array buffer it allocates to ``tracemalloc``, so the peak counts the score matrices, the
+    temporaries and the result, and nothing that existed before the call.
     """
     tracemalloc.start()
     try:
@@ -163,7 +161,8 @@ def traced_peak_bytes(call: Callable[[], Any]) -> int:
 
 
 def measure_memory(settings: ModernSettings) -> list[dict[str, Any]]:
-    """Peak memory of explicit and tiled NumPy attention over one head, T = S, float64, no mask."""
+    """Peak memory of explicit and tiled NumPy
+    attention over one head, T = S, float64, no mask."""
     rng = np.random.default_rng(0)
     block = settings.block_size
     rows = []
@@ -193,7 +192,8 @@ def measure_memory(settings: ModernSettings) -> list[dict[str, Any]]:
 
 
 def measure_times(settings: ModernSettings) -> list[dict[str, Any]]:
-    """Time of one head of self-attention, T = S, float32, no mask, for each implementation."""
+    """Time of one head of self-attention, T = S,
+    float32, no mask, for each implementation."""
     generator = torch.Generator().manual_seed(0)
     block = settings.block_size
     rows = []
@@ -237,13 +237,15 @@ def measure_times(settings: ModernSettings) -> list[dict[str, Any]]:
 
 
 def cache_bytes_per_token(cache: list[KeyValueCache]) -> float:
-    """The bytes of every layer's cached keys and values, divided by the number of cached positions."""
+    """The bytes of every layer's cached keys and
+    values, divided by the number of cached positions."""
     total = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache)
     return total / len(cache[0])
 
 
 def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
-    """For each G dividing H: the cache's bytes per token after the prompt, and the time per generated token."""
+    """For each G dividing H: the cache's bytes per token
+    after the prompt, and the time per generated token."""
     heads = settings.cache_heads
     rows = []
     for num_kv_heads in [g for g in range(1, heads + 1) if heads % g == 0]:
@@ -314,8 +316,9 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
 
 
 class PaperStyleDecoder(nn.Module):
-    """A decoder-only model built like the paper's decoder layer without cross-attention: sinusoids added to
-    embeddings scaled by √D, post-norm layers with ReLU, no final norm, and the output tied to the embedding."""
+    """A decoder-only model built like the paper's decoder layer without
+    cross-attention: sinusoids added to embeddings scaled by √D, post-norm
+    layers with ReLU, no final norm, and the output tied to the embedding."""
 
     def __init__(self, config: DecoderOnlyConfig) -> None:
         super().__init__()
@@ -355,7 +358,8 @@ def count_parameters(model: nn.Module) -> int:
 def matched_llama_config(
     settings: ModernSettings, vocab_size: int, budget: int
 ) -> LlamaConfig:
-    """The LLaMA-style sizes with SwiGLU's width F chosen so that the parameter count is closest to ``budget``."""
+    """The LLaMA-style sizes with SwiGLU's width F chosen
+    so that the parameter count is closest to ``budget``."""
 
     def config(d_ff: int) -> LlamaConfig:
         return LlamaConfig(
@@ -375,7 +379,8 @@ def matched_llama_config(
 
 
 def train_character_models(settings: ModernSettings) -> dict[str, Any]:
-    """Paper-style, GPT-style (the site's ``DecoderOnly``) and LLaMA-style decoders, same steps and windows."""
+    """Paper-style, GPT-style (the site's ``DecoderOnly``)
+    and LLaMA-style decoders, same steps and windows."""
     text = load_corpus()  # the fixed corpus that ships with the package
     tokenizer = CharTokenizer.from_text(text)
     ids = tokenizer.encode(text)
@@ -438,7 +443,8 @@ def train_character_models(settings: ModernSettings) -> dict[str, Any]:
 
 
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
-    """The numbers a reader asks about: memory at the longest length, cache bytes per G, the mean losses."""
+    """The numbers a reader asks about: memory at the
+    longest length, cache bytes per G, the mean losses."""
     longest = results["memory"][-1]
     losses = {}
     for name in ("paper", "gpt", "llama"):
@@ -461,7 +467,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(settings: ModernSettings) -> dict[str, Any]:
-    """Every measurement on one PyTorch thread and one BLAS thread, with the machine and the settings."""
+    """Every measurement on one PyTorch thread and one
+    BLAS thread, with the machine and the settings."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -1,7 +1,7 @@
 """Attention in NumPy: softmax, scaled dot-product attention, masks, and multi-head attention.
 
-Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's
-width, D / H). Boolean masks mean True = may attend.
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's width, D /
+H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -34,22 +34,18 @@ def softmax(
 ) -> np.ndarray:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
-    Softmax does not change when the same constant is added to every entry along
-    ``axis``, so subtracting the
-    largest entry first changes nothing mathematically, and keeps ``exp`` from
-    overflowing.
+    Softmax does not change when the same constant is added to every entry along ``axis``, so subtracting the largest
+    entry first changes nothing mathematically, and keeps ``exp`` from overflowing.
 
     Args:
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
-        mask: Optional boolean array that broadcasts to ``x.shape``; True where an
-            entry may receive weight. Masked entries get exactly zero, and a slice with
-            no True entry is all zeros instead of NaN.
+        mask: Optional boolean array that broadcasts to ``x.shape``; True where an entry may receive weight. Masked
+            entries get exactly zero, and a slice with no True entry is all zeros instead of NaN.
 
     Returns:
-        An array of ``x.shape`` whose slices along ``axis`` are non-negative and sum
-        to one (zero where the
-        whole slice is masked).
+        An array of ``x.shape`` whose slices along ``axis`` are non-negative and sum to one (zero where the whole slice
+        is masked).
 
     Examples:
         >>> softmax(np.array([1.0, 2.0, 3.0])).round(4)
@@ -93,13 +89,12 @@ def scaled_dot_product_attention(
         query: (..., T, d_k) queries.
         key: (..., S, d_k) keys.
         value: (..., S, d_v) values.
-        mask: Optional boolean (T, S), or an array with one entry per score dimension
-            (each of size 1 or the full size), True where a query may attend to a key.
+        mask: Optional boolean (T, S), or an array with one entry per score dimension (each of size 1 or the full size),
+            True where a query may attend to a key.
 
     Returns:
-        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
-        that may attend to nothing
-        (a fully masked row, or no keys at all) gets zero weights and a zero output.
+        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query that may attend to nothing (a fully
+        masked row, or no keys at all) gets zero weights and a zero output.
 
     Examples:
         >>> q = np.array([[1.0, 0.0]])
@@ -132,8 +127,7 @@ def scaled_dot_product_attention(
 def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
     """Cut each position's features into H slices: (B, T, D) -> (B, H, T, D / H).
 
-    The split is along the feature axis: every head sees every token, through its own
-    D / H features.
+    The split is along the feature axis: every head sees every token, through its own D / H features.
 
     Examples:
         >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, 2 tokens, 6 features
@@ -152,8 +146,8 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
 
 # --8<-- [start:merge_heads]
 def merge_heads(x: np.ndarray) -> np.ndarray:
-    """Undo ``split_heads``: (B, H, T, d_k) -> (B, T, H·d_k),
-    head 0's features first.
+    """Undo ``split_heads``: (B, H, T, d_k) ->
+    (B, T, H·d_k), head 0's features first.
 
     Examples:
         >>> x = np.random.default_rng(0).normal(size=(2, 5, 8))
@@ -173,9 +167,8 @@ def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
     """(T, S) boolean mask that lets each query
     see its own position and the ones before it.
 
-    The queries are taken to be the last T of the S positions, so the same mask
-    serves a decoder that has
-    cached S - T earlier keys.
+    The queries are taken to be the last T of the S positions, so the same mask serves a decoder that has cached S - T
+    earlier keys.
 
     Examples:
         >>> causal_mask(3).astype(int)
@@ -200,8 +193,7 @@ def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
     """(B, 1, S) boolean mask, True at real tokens: every
     query may attend to every key that is not padding.
 
-    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
-    S) score array.
+    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T, S) score array.
 
     Examples:
         >>> padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).astype(int)
@@ -260,8 +252,8 @@ def from_mha_mask(
     attn_mask: np.ndarray | None,
     key_padding_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``nn.MultiheadAttention``'s masks
-    (True = blocked) as one of ours (True = may attend).
+    """``nn.MultiheadAttention``'s masks (True =
+    blocked) as one of ours (True = may attend).
 
     Args:
         attn_mask: (T, S) boolean or None.
@@ -283,11 +275,11 @@ def from_mha_mask(
 # --8<-- [start:multi_head_attention_params]
 @dataclass
 class MultiHeadAttentionParams:
-    """The weights of multi-head attention, in the paper's orientation: ``x @ w +
-    b``.
+    """The weights of multi-head attention, in
+    the paper's orientation: ``x @ w + b``.
 
-    ``w_q``, ``w_k``, ``w_v`` (D, D) hold the H heads' matrices side by side: columns
-    ``h·d_k : (h+1)·d_k`` are head h's. ``w_o`` (D, D) maps the merged heads back to D.
+    ``w_q``, ``w_k``, ``w_v`` (D, D) hold the H heads' matrices side by side: columns ``h·d_k : (h+1)·d_k`` are head
+    h's. ``w_o`` (D, D) maps the merged heads back to D.
     """
 
     w_q: np.ndarray  # W^Q = [W_0^Q … W_{H-1}^Q]
@@ -325,7 +317,8 @@ class MultiHeadAttentionParams:
     def random(
         cls, d_model: int, num_heads: int, rng: np.random.Generator
     ) -> MultiHeadAttentionParams:
-        """Weights drawn uniformly from ±1/√D (the scale of ``nn.Linear``'s default), biases likewise."""
+        """Weights drawn uniformly from ±1/√D (the scale
+        of ``nn.Linear``'s default), biases likewise."""
         check_positive_int("d_model", d_model)
         bound = 1 / np.sqrt(d_model)
 
@@ -339,7 +332,8 @@ class MultiHeadAttentionParams:
         )
 
     def head(self, h: int) -> tuple[np.ndarray, ...]:
-        """Head h's own projections: (W_h^Q, b_h^Q, W_h^K, b_h^K, W_h^V, b_h^V), each (D, d_k) or (d_k,)."""
+        """Head h's own projections: (W_h^Q, b_h^Q, W_h^K,
+        b_h^K, W_h^V, b_h^V), each (D, d_k) or (d_k,)."""
         d_k = self.d_model // self.num_heads
         cols = slice(h * d_k, (h + 1) * d_k)
         return (
@@ -358,7 +352,8 @@ def check_inputs(
     value: np.ndarray,
     params: MultiHeadAttentionParams,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """query (B, T, D), key and value (B, S, D) as arrays (nested lists are read as NumPy would), checked."""
+    """query (B, T, D), key and value (B, S, D) as arrays
+    (nested lists are read as NumPy would), checked."""
     query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     check_multi_head_inputs(query, key, value, params.d_model)
     return query, key, value
@@ -374,9 +369,8 @@ def multi_head_attention_per_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Multi-head attention written as the definition reads: one loop turn per head.
 
-    Each head projects the inputs with its own weights and attends on its own; the
-    head
-    outputs are concatenated along the features and projected by W^O.
+    Each head projects the inputs with its own weights and attends on its own; the head outputs are concatenated along
+    the features and projected by W^O.
 
     Args:
         query: (B, T, D). key, value: (B, S, D).
@@ -415,8 +409,8 @@ def multi_head_attention(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
-    ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend.
-    Returns the output (B, T, D) and the weights (B, H, T, S).
+    ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend. Returns the output (B, T, D) and the weights
+    (B, H, T, S).
     """
     query, key, value = check_inputs(query, key, value, params)
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # project, split

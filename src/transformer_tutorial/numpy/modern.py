@@ -1,8 +1,8 @@
-"""Attention as today's models run it, in NumPy: grouped-query attention, tiled attention with an online softmax,
-and sliding-window masks.
+"""Attention as today's models run it, in NumPy: grouped-query attention,
+tiled attention with an online softmax, and sliding-window masks.
 
-Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions),
-D (model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
+Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions), D
+(model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -45,18 +45,16 @@ def grouped_query_attention(
 
     Query head h reads key/value head h // (H / G).
 
-    G = H is multi-head attention, G = 1 is multi-query attention. The queries are
-    regrouped as (B, G, H / G, T, d_k) so that every member of a group meets its
-    group's
-    keys by broadcasting: the keys and values are never copied H / G times.
+    G = H is multi-head attention, G = 1 is multi-query attention. The queries are regrouped as (B, G, H / G, T, d_k) so
+    that every member of a group meets its group's keys by broadcasting: the keys and values are never copied H / G
+    times.
 
     Args:
         query: (B, H, T, d_k). key: (B, G, S, d_k). value: (B, G, S, d_v); G divides H.
         mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
 
     Returns:
-        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row
-        gives zeros.
+        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row gives zeros.
     """
     num_heads, num_kv_heads = check_grouped_heads(query, key, value)
     batch, _, length, width = query.shape
@@ -77,10 +75,11 @@ def grouped_query_attention(
 
 @dataclass
 class GroupedQueryAttentionParams:
-    """The weights of grouped-query attention, in the paper's orientation (a projection is ``x @ w + b``).
+    """The weights of grouped-query attention, in the
+    paper's orientation (a projection is ``x @ w + b``).
 
-    ``w_q`` and ``w_o`` are (D, D); ``w_k`` and ``w_v`` are (D, G·d_k): G key/value heads of d_k = D / H features,
-    so they are H / G times smaller than in multi-head attention. Biases are (D,) or (G·d_k,).
+    ``w_q`` and ``w_o`` are (D, D); ``w_k`` and ``w_v`` are (D, G·d_k): G key/value heads of d_k = D / H features, so
+    they are H / G times smaller than in multi-head attention. Biases are (D,) or (G·d_k,).
     """
 
     w_q: np.ndarray
@@ -138,7 +137,8 @@ def grouped_query_attention_layer(
     mask: np.ndarray | None = None,
     rope: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Project to H query heads and G key/value heads, attend with ``grouped_query_attention``, merge, project.
+    """Project to H query heads and G key/value heads,
+    attend with ``grouped_query_attention``, merge, project.
 
     Args:
         query: (B, T, D). key, value: (B, S, D).
@@ -171,20 +171,14 @@ def tiled_attention(
     mask: np.ndarray | None = None,
     block_size: int = 64,
 ) -> np.ndarray:
-    """softmax(Q Kᵀ / √d_k) V, tile by tile, never holding more than one tile of
-    scores.
+    """softmax(Q Kᵀ / √d_k) V, tile by tile,
+    never holding more than one tile of scores.
 
-    For each block of queries, the keys are read one block at a time. Every query
-    keeps
-    a running maximum m of the scores it has seen, the running sum l of exp(score -
-    m),
-    and the running weighted sum of values. When a block raises the maximum, the old
-    sum
-    and the old output are multiplied by exp(m_old - m_new), which is what they would
-    have been had the new maximum been subtracted from the start (the online
-    softmax).
-    At the end, the output is divided by l. A tile that the mask blocks entirely is
-    skipped.
+    For each block of queries, the keys are read one block at a time. Every query keeps a running maximum m of the
+    scores it has seen, the running sum l of exp(score - m), and the running weighted sum of values. When a block raises
+    the maximum, the old sum and the old output are multiplied by exp(m_old - m_new), which is what they would have been
+    had the new maximum been subtracted from the start (the online softmax). At the end, the output is divided by l. A
+    tile that the mask blocks entirely is skipped.
 
     Args:
         query: (..., T, d_k). key: (..., S, d_k). value: (..., S, d_v).
@@ -192,8 +186,8 @@ def tiled_attention(
         block_size: Queries and keys per tile.
 
     Returns:
-        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to
-        rounding; a fully masked row gives zeros.
+        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to rounding; a fully masked row gives
+        zeros.
     """
     check_query_key_value(query, key, value)
     check_positive_int("block_size", block_size)
@@ -243,9 +237,8 @@ def sliding_window_mask(
 ) -> np.ndarray:
     """(T, S) causal mask letting each query see only the last ``window`` positions.
 
-    A query's own position is one of them. As in ``causal_mask``, the queries are the
-    last T of the S positions. Each row has at most ``window`` True entries, so
-    attention costs O(T·window) instead of O(T·S).
+    A query's own position is one of them. As in ``causal_mask``, the queries are the last T of the S positions. Each
+    row has at most ``window`` True entries, so attention costs O(T·window) instead of O(T·S).
 
     Examples:
         >>> sliding_window_mask(5, window=2).astype(int)

@@ -1,7 +1,7 @@
 """Attention in PyTorch: softmax, scaled dot-product attention, masks, and multi-head attention.
 
-Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's
-width, D / H). Boolean masks mean True = may attend.
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's width, D /
+H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from transformer_tutorial.numpy.attention import MultiHeadAttentionParams
 
 
 def to_numpy(tensor: Tensor) -> np.ndarray:
-    """A tensor as a float64 NumPy array (detached, on the CPU): how weights reach the NumPy backend."""
+    """A tensor as a float64 NumPy array (detached,
+    on the CPU): how weights reach the NumPy backend."""
     return tensor.detach().double().cpu().numpy()
 
 
@@ -47,22 +48,18 @@ def softmax(
 ) -> torch.Tensor:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
-    Softmax does not change when the same constant is added to every entry along
-    ``axis``, so subtracting the
-    largest entry first changes nothing mathematically, and keeps ``exp`` from
-    overflowing.
+    Softmax does not change when the same constant is added to every entry along ``axis``, so subtracting the largest
+    entry first changes nothing mathematically, and keeps ``exp`` from overflowing.
 
     Args:
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
-        mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an
-            entry may receive weight. Masked entries get exactly zero, and a slice with
-            no True entry is all zeros instead of NaN.
+        mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an entry may receive weight. Masked
+            entries get exactly zero, and a slice with no True entry is all zeros instead of NaN.
 
     Returns:
-        A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum
-        to one (zero where the
-        whole slice is masked).
+        A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum to one (zero where the whole slice
+        is masked).
 
     Examples:
         >>> softmax(torch.tensor([1.0, 2.0, 3.0])).round(decimals=4)
@@ -108,16 +105,14 @@ def scaled_dot_product_attention(
         query: (..., T, d_k) queries.
         key: (..., S, d_k) keys.
         value: (..., S, d_v) values.
-        mask: Optional boolean (T, S), or a tensor with one entry per score dimension
-            (each of size 1 or the full size), True where a query may attend to a key.
-        dropout_p: Probability of zeroing each weight before it multiplies the
-            values; keep it 0 outside training. The returned weights are the ones
-            before dropout.
+        mask: Optional boolean (T, S), or a tensor with one entry per score dimension (each of size 1 or the full size),
+            True where a query may attend to a key.
+        dropout_p: Probability of zeroing each weight before it multiplies the values; keep it 0 outside training. The
+            returned weights are the ones before dropout.
 
     Returns:
-        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
-        that may attend to nothing
-        (a fully masked row, or no keys at all) gets zero weights and a zero output.
+        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query that may attend to nothing (a fully
+        masked row, or no keys at all) gets zero weights and a zero output.
 
     Examples:
         >>> q = torch.tensor([[1.0, 0.0]])
@@ -150,8 +145,7 @@ def scaled_dot_product_attention(
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     """Cut each position's features into H slices: (B, T, D) -> (B, H, T, D / H).
 
-    The split is along the feature axis: every head sees every token, through its own
-    D / H features.
+    The split is along the feature axis: every head sees every token, through its own D / H features.
 
     Examples:
         >>> x = torch.arange(12.0).reshape(1, 2, 6)  # 1 sequence, 2 tokens, 6 features
@@ -170,8 +164,8 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
 
 # --8<-- [start:merge_heads]
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """Undo ``split_heads``: (B, H, T, d_k) -> (B, T, H·d_k),
-    head 0's features first.
+    """Undo ``split_heads``: (B, H, T, d_k) ->
+    (B, T, H·d_k), head 0's features first.
 
     Examples:
         >>> x = torch.randn(2, 5, 8)
@@ -195,9 +189,8 @@ def causal_mask(
     """(T, S) boolean mask that lets each query
     see its own position and the ones before it.
 
-    The queries are taken to be the last T of the S positions, so the same mask
-    serves a decoder that has
-    cached S - T earlier keys.
+    The queries are taken to be the last T of the S positions, so the same mask serves a decoder that has cached S - T
+    earlier keys.
 
     Examples:
         >>> causal_mask(3).int()
@@ -224,8 +217,7 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """(B, 1, S) boolean mask, True at real tokens: every
     query may attend to every key that is not padding.
 
-    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
-    S) score tensor.
+    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T, S) score tensor.
 
     Examples:
         >>> padding_mask(torch.tensor([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).int()
@@ -284,8 +276,8 @@ def from_mha_mask(
     attn_mask: torch.Tensor | None,
     key_padding_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``nn.MultiheadAttention``'s masks
-    (True = blocked) as one of ours (True = may attend).
+    """``nn.MultiheadAttention``'s masks (True =
+    blocked) as one of ours (True = may attend).
 
     Args:
         attn_mask: (T, S) boolean or None.
@@ -306,13 +298,12 @@ def from_mha_mask(
 
 # --8<-- [start:key_value_cache]
 class KeyValueCache:
-    """Keys and values of earlier positions, kept while a model decodes token by
-    token.
+    """Keys and values of earlier positions,
+    kept while a model decodes token by token.
 
-    Self-attention appends each new position's key and value (B, H, 1, d_k) and attends
-    over all of them, instead of projecting the whole prefix again at every step.
-    Cross-attention (``static=True``) projects the encoder's memory once and keeps
-    it.
+    Self-attention appends each new position's key and value (B, H, 1, d_k) and attends over all of them, instead of
+    projecting the whole prefix again at every step. Cross-attention (``static=True``) projects the encoder's memory
+    once and keeps it.
     """
 
     def __init__(self, static: bool = False) -> None:
@@ -325,8 +316,8 @@ class KeyValueCache:
         return 0 if self.keys is None else self.keys.shape[2]
 
     def update(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
-        """Append (B, H, T, d_k) keys and values; return all of them, (B, H, S + T,
-        d_k)."""
+        """Append (B, H, T, d_k) keys and values;
+        return all of them, (B, H, S + T, d_k)."""
         if self.keys is None or self.static:
             self.keys, self.values = keys, values
         else:
@@ -378,9 +369,8 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
-        ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend.
-        ``cache``: see ``keys_values``. Returns (B, T, D) and the weights (B, H, T,
-        S).
+        ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend. ``cache``: see ``keys_values``. Returns (B,
+        T, D) and the weights (B, H, T, S).
         """
         self.check_inputs(query, key, value)
         q = split_heads(self.q_proj(query), self.num_heads)  # project, split
@@ -399,8 +389,7 @@ class MultiHeadAttention(nn.Module):
         v: Tensor,
         mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """Every head at once: (B, H, T, d_k) outputs, and weights (None when
-        fused)."""
+        """Every head at once: (B, H, T, d_k) outputs, and weights (None when fused)."""
         dropout_p = self.dropout if self.training else 0.0
         if self.fused:  # PyTorch's kernel: faster, and it never stores T × S weights
             heads = F.scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
@@ -430,7 +419,8 @@ class MultiHeadAttention(nn.Module):
     def check_inputs(
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
     ) -> None:
-        """Raise unless query (B, T, D), key and value (B, S, D) are tensors in the dtype of the weights."""
+        """Raise unless query (B, T, D), key and value (B,
+        S, D) are tensors in the dtype of the weights."""
         inputs = {"query": query, "key": key, "value": value}
         check_float_arrays(
             inputs,
@@ -451,9 +441,8 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """The same attention as the definition reads: one loop turn per head.
 
-        Head h's projections are rows ``h·d_k : (h+1)·d_k`` of each ``nn.Linear`` weight
-        (PyTorch stores them transposed, output features first). Returns the output
-        (B, T, D) and the weights (B, H, T, S).
+        Head h's projections are rows ``h·d_k : (h+1)·d_k`` of each ``nn.Linear`` weight (PyTorch stores them
+        transposed, output features first). Returns the output (B, T, D) and the weights (B, H, T, S).
         """
         self.check_inputs(query, key, value)
         mask = mask_with_head_axis(mask, len(query), query.shape[1], key.shape[1])
@@ -476,10 +465,11 @@ class MultiHeadAttention(nn.Module):
 
     @classmethod
     def from_pytorch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
-        """Ours, with the weights of an ``nn.MultiheadAttention`` (same dtype and device).
+        """Ours, with the weights of an
+        ``nn.MultiheadAttention`` (same dtype and device).
 
-        PyTorch stacks the three input projections in ``in_proj_weight`` (3D, D): rows 0…D-1 are the query
-        projection, then the key, then the value.
+        PyTorch stacks the three input projections in ``in_proj_weight`` (3D, D): rows 0…D-1 are the query projection,
+        then the key, then the value.
         """
         check_array(
             "module", module, nn.MultiheadAttention, "torch.nn.MultiheadAttention"
@@ -517,7 +507,8 @@ class MultiHeadAttention(nn.Module):
         return ours
 
     def to_pytorch(self) -> nn.MultiheadAttention:
-        """An ``nn.MultiheadAttention`` (batch first) with these weights: the way back from ``from_pytorch``."""
+        """An ``nn.MultiheadAttention`` (batch first) with
+        these weights: the way back from ``from_pytorch``."""
         weight = self.q_proj.weight
         bias = self.q_proj.bias is not None
         module = nn.MultiheadAttention(
@@ -537,7 +528,8 @@ class MultiHeadAttention(nn.Module):
         return module
 
     def numpy_params(self) -> MultiHeadAttentionParams:
-        """The weights as float64 NumPy arrays for the NumPy backend, in the paper's orientation (x @ W)."""
+        """The weights as float64 NumPy arrays for the
+        NumPy backend, in the paper's orientation (x @ W)."""
 
         projections = (self.q_proj, self.k_proj, self.v_proj, self.out_proj)
         weights = [to_numpy(proj.weight.T) for proj in projections]
@@ -549,7 +541,8 @@ class MultiHeadAttention(nn.Module):
 
 
 def head_projection(proj: nn.Linear, rows: slice, x: Tensor) -> Tensor:
-    """x W_iᵀ + b_i: the projection by the ``rows`` of one head (all of them without a bias)."""
+    """x W_iᵀ + b_i: the projection by the ``rows``
+    of one head (all of them without a bias)."""
     return F.linear(
         x, proj.weight[rows], None if proj.bias is None else proj.bias[rows]
     )
@@ -562,8 +555,8 @@ def recorded_attention(
     """Record the attention weights of every
     ``MultiHeadAttention`` inside ``model`` while the block runs.
 
-    Yields a dictionary from each attention module's name (such as ``"decoder.layers.0.cross_attention"``) to
-    the per-head weights (B, H, T, S) of each of its calls, in order (None for calls on the fused path).
+    Yields a dictionary from each attention module's name (such as ``"decoder.layers.0.cross_attention"``) to the
+    per-head weights (B, H, T, S) of each of its calls, in order (None for calls on the fused path).
 
     Examples:
         >>> layer = MultiHeadAttention(8, 2)

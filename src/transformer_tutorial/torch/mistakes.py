@@ -27,11 +27,12 @@ ACCURACY_MARGIN = 0.25
 
 
 class TokenSplitAttention(MultiHeadAttention):
-    """WRONG on purpose: "heads" that each get a block of consecutive positions with all D features.
+    """WRONG on purpose: "heads" that each get a block
+    of consecutive positions with all D features.
 
-    The queries are cut into H blocks along the sequence, and so are the keys and values; block i of the
-    queries attends only to block i of the keys, and the results are joined along the sequence again. No
-    position can read a position outside its own block.
+    The queries are cut into H blocks along the sequence, and so are the keys and values; block i of the queries attends
+    only to block i of the keys, and the results are joined along the sequence again. No position can read a position
+    outside its own block.
     """
 
     def forward(
@@ -77,7 +78,8 @@ class TokenSplitAttention(MultiHeadAttention):
 
 
 def with_token_split_attention(model: nn.Module) -> nn.Module:
-    """Replace every ``MultiHeadAttention`` in ``model`` by a ``TokenSplitAttention`` with the same weights."""
+    """Replace every ``MultiHeadAttention`` in ``model``
+    by a ``TokenSplitAttention`` with the same weights."""
     for module in list(model.modules()):
         for name, child in module.named_children():
             if type(child) is MultiHeadAttention:

@@ -103,8 +103,9 @@ class Decoder(nn.Module):
 # --8<-- [start:decoding_cache]
 @dataclass
 class DecodingCache:
-    """What ``Transformer.decode`` keeps between steps: each decoder layer's keys and values, and which cached
-    target positions are tokens rather than padding (a later query must not attend to padding)."""
+    """What ``Transformer.decode`` keeps between steps: each decoder
+    layer's keys and values, and which cached target positions are tokens
+    rather than padding (a later query must not attend to padding)."""
 
     layers: list[DecoderLayerCache]
     not_padding: torch.Tensor | None = None  # (B, S) boolean, True at the tokens
@@ -127,10 +128,10 @@ class DecodingCache:
 class Transformer(nn.Module):
     """The encoder-decoder Transformer of "Attention Is All You Need".
 
-    Tokens are embedded, scaled by √D and added to the sinusoidal position table; the encoder reads the source;
-    the decoder reads the target so far and the encoder's output; a final linear layer maps each target position
-    to one score (logit) per vocabulary entry. With ``share_embeddings``, that linear layer reuses the embedding
-    matrix (weight tying).
+    Tokens are embedded, scaled by √D and added to the sinusoidal position table; the encoder reads the source; the
+    decoder reads the target so far and the encoder's output; a final linear layer maps each target position to one
+    score (logit) per vocabulary entry. With ``share_embeddings``, that linear layer reuses the embedding matrix (weight
+    tying).
     """
 
     def __init__(self, config: TransformerConfig) -> None:
@@ -173,9 +174,8 @@ class Transformer(nn.Module):
         name: str = "tokens",
         offset: int = 0,
     ) -> torch.Tensor:
-        """Token ids (B, T) at positions offset … offset +
-        T - 1 -> vectors (B, T, D): embedding · √D plus the
-        positional encoding, then dropout."""
+        """Token ids (B, T) at positions offset … offset + T - 1 -> vectors
+        (B, T, D): embedding · √D plus the positional encoding, then dropout."""
         check_tokens(
             name,
             tokens,
@@ -211,8 +211,8 @@ class Transformer(nn.Module):
 
     # --8<-- [start:forward]
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Source ids (B, S) -> the memory (B, S, D)
-        and the source padding mask (B, 1, S).
+        """Source ids (B, S) -> the memory (B, S,
+        D) and the source padding mask (B, 1, S).
         """
         src_mask = padding_mask(src, self.config.pad_id)
         return self.encoder(
@@ -230,8 +230,7 @@ class Transformer(nn.Module):
         """Target ids (B, T) and the memory -> the
         decoder's last hidden states (B, T, D).
 
-        With a ``cache`` (from ``new_cache``), ``tgt`` holds only the positions after
-        the cached ones.
+        With a ``cache`` (from ``new_cache``), ``tgt`` holds only the positions after the cached ones.
         """
         check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
         not_padding = tgt != self.config.pad_id  # (B, T)
@@ -250,8 +249,8 @@ class Transformer(nn.Module):
         )
 
     def new_cache(self) -> DecodingCache:
-        """An empty key/value cache, one entry per decoder
-        layer, for decoding one token at a time.
+        """An empty key/value cache, one entry per
+        decoder layer, for decoding one token at a time.
         """
         return DecodingCache([DecoderLayerCache() for _ in self.decoder.layers])
 
@@ -266,7 +265,8 @@ class Transformer(nn.Module):
     # --8<-- [end:forward]
 
     def numpy_params(self) -> TransformerParams:
-        """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.model``."""
+        """Every weight as float64 NumPy arrays,
+        for ``transformer_tutorial.numpy.model``."""
 
         return TransformerParams(
             config=self.config,

@@ -1,8 +1,8 @@
-"""Attention as today's models run it, in PyTorch: grouped-query attention, tiled attention with an online
-softmax, and sliding-window masks.
+"""Attention as today's models run it, in PyTorch: grouped-query attention,
+tiled attention with an online softmax, and sliding-window masks.
 
-Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions),
-D (model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
+Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions), D
+(model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -50,20 +50,17 @@ def grouped_query_attention(
 
     Query head h reads key/value head h // (H / G).
 
-    G = H is multi-head attention, G = 1 is multi-query attention. The queries are
-    regrouped as (B, G, H / G, T, d_k) so that every member of a group meets its
-    group's
-    keys by broadcasting: the keys and values are never copied H / G times.
+    G = H is multi-head attention, G = 1 is multi-query attention. The queries are regrouped as (B, G, H / G, T, d_k) so
+    that every member of a group meets its group's keys by broadcasting: the keys and values are never copied H / G
+    times.
 
     Args:
         query: (B, H, T, d_k). key: (B, G, S, d_k). value: (B, G, S, d_v); G divides H.
         mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
-        dropout_p: Probability of zeroing each weight before it multiplies the values
-            (training only).
+        dropout_p: Probability of zeroing each weight before it multiplies the values (training only).
 
     Returns:
-        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row
-        gives zeros.
+        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row gives zeros.
     """
     num_heads, num_kv_heads = check_grouped_heads(query, key, value)
     batch, _, length, width = query.shape
@@ -83,7 +80,8 @@ def grouped_query_attention(
 
 
 class GroupedQueryAttention(nn.Module):
-    """Grouped-query attention, batch first: H query heads, G key/value heads, an explicit and a fused path.
+    """Grouped-query attention, batch first: H query heads,
+    G key/value heads, an explicit and a fused path.
 
     With G < H the key and value projections, and the key/value cache, are H / G times smaller than in
     ``MultiHeadAttention``. The fused path hands the heads to ``F.scaled_dot_product_attention`` with
@@ -136,17 +134,13 @@ class GroupedQueryAttention(nn.Module):
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
         Args:
-            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
-                With a cache, S counts the cached positions too.
-            fused: Use ``F.scaled_dot_product_attention(..., enable_gqa=True)``; no
-                weights are returned then.
-            cache: Keys and values of earlier calls, (B, G, S, d_k) each: what
-                grouped-query attention shrinks.
+            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend. With a cache, S counts the cached
+                positions too.
+            fused: Use ``F.scaled_dot_product_attention(..., enable_gqa=True)``; no weights are returned then.
+            cache: Keys and values of earlier calls, (B, G, S, d_k) each: what grouped-query attention shrinks.
 
         Returns:
-            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S),
-            or
-            None when fused.
+            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or None when fused.
         """
         check_multi_head_inputs(query, key, value, self.d_model)
         start = 0 if cache is None else len(cache)  # positions already cached
@@ -172,7 +166,8 @@ class GroupedQueryAttention(nn.Module):
 
     @classmethod
     def from_multi_head(cls, module: MultiHeadAttention) -> GroupedQueryAttention:
-        """A grouped-query copy of ``module`` with G = H and the same weights (same dtype and device)."""
+        """A grouped-query copy of ``module`` with G =
+        H and the same weights (same dtype and device)."""
         bias = module.q_proj.bias is not None
         ours = cls(module.d_model, module.num_heads, module.num_heads, bias=bias)
         ours.to(device=module.q_proj.weight.device, dtype=module.q_proj.weight.dtype)
@@ -205,20 +200,14 @@ def tiled_attention(
     mask: torch.Tensor | None = None,
     block_size: int = 64,
 ) -> torch.Tensor:
-    """softmax(Q Kᵀ / √d_k) V, tile by tile, never holding more than one tile of
-    scores.
+    """softmax(Q Kᵀ / √d_k) V, tile by tile,
+    never holding more than one tile of scores.
 
-    For each block of queries, the keys are read one block at a time. Every query
-    keeps
-    a running maximum m of the scores it has seen, the running sum l of exp(score -
-    m),
-    and the running weighted sum of values. When a block raises the maximum, the old
-    sum
-    and the old output are multiplied by exp(m_old - m_new), which is what they would
-    have been had the new maximum been subtracted from the start (the online
-    softmax).
-    At the end, the output is divided by l. A tile that the mask blocks entirely is
-    skipped.
+    For each block of queries, the keys are read one block at a time. Every query keeps a running maximum m of the
+    scores it has seen, the running sum l of exp(score - m), and the running weighted sum of values. When a block raises
+    the maximum, the old sum and the old output are multiplied by exp(m_old - m_new), which is what they would have been
+    had the new maximum been subtracted from the start (the online softmax). At the end, the output is divided by l. A
+    tile that the mask blocks entirely is skipped.
 
     Args:
         query: (..., T, d_k). key: (..., S, d_k). value: (..., S, d_v).
@@ -226,8 +215,8 @@ def tiled_attention(
         block_size: Queries and keys per tile.
 
     Returns:
-        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to
-        rounding; a fully masked row gives zeros.
+        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to rounding; a fully masked row gives
+        zeros.
     """
     check_query_key_value(query, key, value)
     check_positive_int("block_size", block_size)
@@ -277,9 +266,8 @@ def sliding_window_mask(
 ) -> torch.Tensor:
     """(T, S) causal mask letting each query see only the last ``window`` positions.
 
-    A query's own position is one of them. As in ``causal_mask``, the queries are the
-    last T of the S positions. Each row has at most ``window`` True entries, so
-    attention costs O(T·window) instead of O(T·S).
+    A query's own position is one of them. As in ``causal_mask``, the queries are the last T of the S positions. Each
+    row has at most ``window`` True entries, so attention costs O(T·window) instead of O(T·S).
 
     Examples:
         >>> sliding_window_mask(5, window=2).int()

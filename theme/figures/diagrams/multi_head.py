@@ -35,8 +35,8 @@ class HeadSplit:
 
     Attributes:
         tokens: (T, D) the sequence before the split.
-        head_of_cell: (T, D) the head each number of ``tokens`` lands in, found by following it through
-            ``split_heads``: this is what colours the picture.
+        head_of_cell: (T, D) the head each number of ``tokens`` lands in, found by following it through ``split_heads``:
+            this is what colours the picture.
         heads: (H, T, d) ``split_heads(x, H)[0]``, head by head.
         token_pieces: the seed's bug, ``np.split(tokens, H)``: H pieces of (T / H, D), whole tokens each.
         piece_of_cell: (T, D) the piece each number of ``tokens`` lands in under that bug.
@@ -50,7 +50,8 @@ class HeadSplit:
 
 
 def head_split_cells(x: np.ndarray, num_heads: int) -> HeadSplit:
-    """Split (B, T, D) ``x`` into heads with ``split_heads`` and record where every number of sequence 0 goes."""
+    """Split (B, T, D) ``x`` into heads with ``split_heads``
+    and record where every number of sequence 0 goes."""
     _, length, width = x.shape
     heads = split_heads(x, num_heads)[0]  # (H, T, d)
     # every cell numbered, to be followed
@@ -71,7 +72,8 @@ def head_split_cells(x: np.ndarray, num_heads: int) -> HeadSplit:
 
 
 def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
-    """(T, D) → (T, H, d) → (H, T, d) on a numbered sequence, coloured by head, above the seed's token split."""
+    """(T, D) → (T, H, d) → (H, T, d) on a numbered sequence,
+    coloured by head, above the seed's token split."""
     x = np.arange(float(length * d_model)).reshape(1, length, d_model)
     split = head_split_cells(x, num_heads)
     d = d_model // num_heads
@@ -161,11 +163,11 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
 def qkv_scores(
     x: np.ndarray, params: MultiHeadAttentionParams
 ) -> dict[str, np.ndarray]:
-    """One head's queries, keys and values of a (T, D) input, its (T, T) scores and weights, and its output.
+    """One head's queries, keys and values of a (T, D)
+    input, its (T, T) scores and weights, and its output.
 
-    ``params`` must have one head. The queries, keys and values are the three projections of the same ``x``;
-    the scores are ``q · k / √d_k``, before the softmax, and the weights and output come from
-    ``scaled_dot_product_attention``.
+    ``params`` must have one head. The queries, keys and values are the three projections of the same ``x``; the scores
+    are ``q · k / √d_k``, before the softmax, and the weights and output come from ``scaled_dot_product_attention``.
     """
     if params.num_heads != 1:
         raise ValueError(
@@ -195,7 +197,8 @@ QKV_TOKENS = ("I", "like", "tea")
 
 
 def qkv_projections(d_model: int = 4) -> Figure:
-    """One input x, three projections Q, K, V, and the score table: cell (t, s) is q_t · k_s / √d_k."""
+    """One input x, three projections Q, K, V, and
+    the score table: cell (t, s) is q_t · k_s / √d_k."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(len(QKV_TOKENS), d_model)).round(1)
     params = MultiHeadAttentionParams.random(d_model, 1, rng)

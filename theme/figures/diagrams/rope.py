@@ -22,10 +22,11 @@ if TYPE_CHECKING:  # drawing needs torch only when it is called
 
 
 def rope_example(q: np.ndarray, k: np.ndarray, length: int) -> dict[str, np.ndarray]:
-    """One query vector and one key vector (d,) placed at every position 0 … length - 1 and rotated by RoPE.
+    """One query vector and one key vector (d,) placed at
+    every position 0 … length - 1 and rotated by RoPE.
 
-    Returns ``queries`` and ``keys`` (length, d), the rotated copies from ``rotary_embedding``, and ``scores``
-    (length, length): ``scores[m, n]`` is the query at position m against the key at position n.
+    Returns ``queries`` and ``keys`` (length, d), the rotated copies from ``rotary_embedding``, and ``scores`` (length,
+    length): ``scores[m, n]`` is the query at position m against the key at position n.
     """
     queries = rotary_embedding(np.tile(q, (length, 1)))
     keys = rotary_embedding(np.tile(k, (length, 1)))
@@ -82,7 +83,8 @@ def _pair_panel(ax: Axes, data: dict[str, np.ndarray], m: int, n: int) -> None:
 
 
 def rope_rotation(length: int = 6, d: int = 4) -> Figure:
-    """RoPE turns the first feature pair of q and k by its position; equal offsets give equal angles and scores."""
+    """RoPE turns the first feature pair of q and k by its
+    position; equal offsets give equal angles and scores."""
     angle = np.radians(20)
     q = np.zeros(d)
     k = np.zeros(d)

@@ -171,7 +171,8 @@ def _online_cases() -> list[Case]:
 
 
 def _cache_bytes_per_token() -> int:
-    """The bytes of keys and values a 6-layer LLaMA-style decoder caches per token (H=8, G=2, d=32, float32)."""
+    """The bytes of keys and values a 6-layer LLaMA-style
+    decoder caches per token (H=8, G=2, d=32, float32)."""
     torch, _ = torch_and_functional()
     from transformer_tutorial.config import LlamaConfig
     from transformer_tutorial.torch.llama import LlamaDecoder

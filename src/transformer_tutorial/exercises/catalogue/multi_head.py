@@ -15,7 +15,8 @@ from transformer_tutorial.numpy import attention as np_attention
 
 
 def _identity_mha(x: np.ndarray, num_heads: int) -> np.ndarray:
-    """nn.MultiheadAttention's self-attention of x with every projection the identity: (B, T, D) -> (B, T, D)."""
+    """nn.MultiheadAttention's self-attention of x with
+    every projection the identity: (B, T, D) -> (B, T, D)."""
     torch, _ = torch_and_functional()
     width = x.shape[-1]
     module = torch.nn.MultiheadAttention(
@@ -30,7 +31,8 @@ def _identity_mha(x: np.ndarray, num_heads: int) -> np.ndarray:
 
 
 def _attend_heads(heads: np.ndarray) -> np.ndarray:
-    """Self-attention within each head of (B, H, T, d), heads merged again: what a split feeds into."""
+    """Self-attention within each head of (B, H, T,
+    d), heads merged again: what a split feeds into."""
     output, _ = np_attention.scaled_dot_product_attention(heads, heads, heads)
     return np_attention.merge_heads(output)
 

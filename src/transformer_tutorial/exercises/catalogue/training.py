@@ -50,7 +50,8 @@ def _cache_case(
     d_v: int,
     dtype: type = np.float64,
 ) -> Case:
-    """One step with a cache of S - 1 earlier positions; the references attend over all S positions at once."""
+    """One step with a cache of S - 1 earlier positions;
+    the references attend over all S positions at once."""
     *lead, length, d = shape
     q_all = normal(seed, *lead, length, d, dtype=dtype)
     k_all = normal(seed + 1, *lead, length, d, dtype=dtype)

@@ -214,12 +214,13 @@ def _check_fields(where: str, row: Any, fields: dict[str, tuple[type, ...]]) -> 
 
 
 def validate_results(results: Any) -> None:
-    """Raise ``ValueError`` naming the first field of ``results`` that does not follow the schema.
+    """Raise ``ValueError`` naming the first field
+    of ``results`` that does not follow the schema.
 
-    The schema: the fields and types of ``RESULTS_FIELDS``, ``MACHINE_FIELDS``, ``TIMING_FIELDS``,
-    ``MEMORY_FIELDS``, ``GENERATION_FIELDS``, ``RECHECK_FIELDS`` and ``TARGET_FIELDS``; known implementation
-    and pass names; positive times; one median per row that is the median of its times; every ratio to ``torch-mha``
-    consistent with the two medians.
+    The schema: the fields and types of ``RESULTS_FIELDS``, ``MACHINE_FIELDS``, ``TIMING_FIELDS``, ``MEMORY_FIELDS``,
+    ``GENERATION_FIELDS``, ``RECHECK_FIELDS`` and ``TARGET_FIELDS``; known implementation and pass names; positive
+    times; one median per row that is the median of its times; every ratio to ``torch-mha`` consistent with the two
+    medians.
 
     Examples:
         >>> validate_results([])
@@ -302,7 +303,8 @@ def validate_results(results: Any) -> None:
 
 
 def format_targets(results: dict[str, Any]) -> str:
-    """One line per target: its worst and geometric-mean ratio against its limit, and whether it holds."""
+    """One line per target: its worst and geometric-mean
+    ratio against its limit, and whether it holds."""
     lines = []
     for row in results["targets"]:
         if row["worst"] is None:
@@ -318,7 +320,8 @@ def format_targets(results: dict[str, Any]) -> str:
 
 
 def format_summary(results: dict[str, Any]) -> str:
-    """The medians as text tables, one per pass and width: milliseconds, and the ratio to torch-mha."""
+    """The medians as text tables, one per pass and
+    width: milliseconds, and the ratio to torch-mha."""
     lines = [
         f"{results['machine']['device']} ({results['machine']['cpu']}), {results['settings']['dtype']}, "
         f"batch {results['settings']['batch']}, {results['settings']['num_heads']} heads, "
@@ -361,5 +364,6 @@ def format_summary(results: dict[str, Any]) -> str:
 
 
 def dumps_results(results: dict[str, Any]) -> str:
-    """The results as JSON text with one row per line, so that a stored file reads and diffs well."""
+    """The results as JSON text with one row per
+    line, so that a stored file reads and diffs well."""
     return stored.dumps(results)
