@@ -3,13 +3,62 @@
 Both backends validate their inputs the same way and raise the same messages, so the checks live here. They rely only on
 what NumPy arrays and PyTorch tensors have in common: ``.shape``, ``.ndim`` and ``.dtype``. Every message names the
 argument, the shape it received and the shape it expected.
+
+Arguments are validated once, where a reader's call enters the package: a public function names its check with
+``@validated(check)``, and the validated functions it calls in turn trust their arguments (see ``validated``).
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import numbers
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+# True while a validated function runs: the validated functions it calls skip their checks.
+_INSIDE_CHECKED_CALL = contextvars.ContextVar("inside_checked_call", default=False)
+
+
+def validated(check: Callable[..., None]) -> Callable[[Function], Function]:
+    """Run ``check`` with a public function's arguments before the function, once per call from outside.
+
+    ``check`` takes the same arguments as the function and raises on bad ones. While the function runs, every
+    validated function it calls skips its own check: its arguments were derived from arguments checked already, so a
+    reader's mistake is reported once, by the function the reader called, and the work is not repeated at each layer.
+
+    Examples:
+        >>> def check_positive(x):
+        ...     if x <= 0:
+        ...         raise ValueError(f"x must be positive, got {x}")
+        >>> @validated(check_positive)
+        ... def halve(x):
+        ...     return x / 2
+        >>> halve(3)
+        1.5
+        >>> halve(-1)
+        Traceback (most recent call last):
+        ...
+        ValueError: x must be positive, got -1
+    """
+
+    def decorate(function: Function) -> Function:
+        @functools.wraps(function)
+        def entry_point(*args: Any, **kwargs: Any) -> Any:
+            if _INSIDE_CHECKED_CALL.get():
+                return function(*args, **kwargs)
+            check(*args, **kwargs)
+            token = _INSIDE_CHECKED_CALL.set(True)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _INSIDE_CHECKED_CALL.reset(token)
+
+        return entry_point  # type: ignore[return-value]
+
+    return decorate
 
 
 def format_shape(shape: Sequence[int]) -> str:
@@ -358,19 +407,16 @@ def check_multi_head_inputs(query: Any, key: Any, value: Any, d_model: int) -> N
     check_same_size("key", key, 1, "value", value, 1, "length")
 
 
-def mask_with_head_axis(
+def check_multi_head_mask(
     mask: Any, batch: int, query_length: int, key_length: int
-) -> Any:
-    """Check a multi-head attention mask and insert the head
-    axis: (T, S) -> (1, 1, T, S), (B, T, S) -> (B, 1, T, S).
-
-    Accepted: (T, S) for every sequence alike, (B, T, S) per sequence, or (B, 1, S) for key padding.
-    """
+) -> None:
+    """Check a multi-head attention mask: (T, S) for every sequence alike, (B, T, S) per sequence, or (B, 1, S) for
+    key padding; boolean, True = may attend."""
     if mask is None:
-        return None
+        return
     if mask.ndim == 2:
         check_bool_mask("mask", mask, (query_length, key_length), "(T, S)")
-        return mask[None, None]
+        return
     if mask.ndim != 3:
         raise ValueError(
             f"mask must have shape (T, S) = {format_shape((query_length, key_length))}, (B, T, S) = "
@@ -378,7 +424,35 @@ def mask_with_head_axis(
             f"{format_shape((batch, 1, key_length))}, got {format_shape(mask.shape)}"
         )
     check_bool_mask("mask", mask, (batch, query_length, key_length), "(B, T, S)")
-    return mask[:, None]
+
+
+def check_scores_mask(query: Any, key: Any, mask: Any) -> None:
+    """Check that the batch dimensions of query (..., T, d_k) and key (..., S, d_k) broadcast, and that ``mask`` fits
+    their scores (..., T, S)."""
+    batch = broadcast_shape(query.shape[:-2], key.shape[:-2])
+    if batch is None:
+        raise ValueError(
+            f"query {format_shape(query.shape)} and key {format_shape(key.shape)} have leading dimensions that do not "
+            "broadcast"
+        )
+    if mask is not None:
+        check_attention_mask(mask, (*batch, query.shape[-2], key.shape[-2]))
+
+
+def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...] | None:
+    """The shape ``a`` and ``b`` broadcast to, or None if they do not.
+
+    Examples:
+        >>> broadcast_shape((2, 1, 3), (4, 1)), broadcast_shape((2,), (3,))
+        ((2, 4, 3), None)
+    """
+    result = []
+    for x, y in zip(reversed(tuple(a)), reversed(tuple(b)), strict=False):
+        if x != y and 1 not in (x, y):
+            return None
+        result.append(max(x, y) if 0 not in (x, y) else 0)
+    longer = tuple(a) if len(a) > len(b) else tuple(b)
+    return (*longer[: len(longer) - len(result)], *reversed(result))
 
 
 def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:

@@ -37,3 +37,11 @@ def mask_tile(mask: Mask, rows: slice, cols: slice) -> Mask:
         rows if mask.shape[-2] > 1 else slice(None),
         cols if mask.shape[-1] > 1 else slice(None),
     ]
+
+
+def with_head_axis(mask: Mask | None) -> Mask | None:
+    """A multi-head attention mask with a head axis: (T, S) -> (1, 1, T, S), (B, T, S) or (B, 1, S) -> (B, 1, T or
+    1, S)."""
+    if mask is None:
+        return None
+    return mask[None, None] if mask.ndim == 2 else mask[:, None]

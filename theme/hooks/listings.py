@@ -67,6 +67,12 @@ def without_checks(lines: list[str]) -> list[str]:
     return [line for number, line in enumerate(lines) if number not in dropped]
 
 
+def without_validation(lines: list[str]) -> list[str]:
+    """``lines`` without ``@validated(...)`` decorators: a public function's check is a function of its own, which the
+    reference page documents, and a reader who copies the listing gets code that runs without it."""
+    return [line for line in lines if not line.strip().startswith("@validated(")]
+
+
 def short_docstrings(lines: list[str]) -> list[str]:
     """``lines`` of Python source with every
     multi-paragraph docstring cut to its first paragraph."""
@@ -122,7 +128,7 @@ class ShortListings(Extension):
         def process_snippet_lines(lines, target):
             lines = process(lines, target)
             if target.get("section") and str(target.get("snippet", "")).endswith(".py"):
-                return without_checks(short_docstrings(lines))
+                return without_checks(without_validation(short_docstrings(lines)))
             return lines
 
         snippets.process_snippet_lines = process_snippet_lines

@@ -12,21 +12,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from transformer_tutorial.checks import (
-    check_attention_mask,
     check_axis,
     check_bool,
     check_bool_mask,
     check_heads,
     check_multi_head_inputs,
+    check_multi_head_mask,
     check_ndim,
     check_positive_int,
     check_query_key_value,
+    check_scores_mask,
     format_shape,
-    mask_with_head_axis,
+    validated,
 )
+from transformer_tutorial.masks import with_head_axis
+
+
+def check_softmax(
+    x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None
+) -> None:
+    check_axis("axis", axis, np.ndim(x))
+    if mask is not None:
+        check_bool_mask("mask", mask, np.shape(x), "(the shape of x)")
 
 
 # --8<-- [start:softmax]
+@validated(check_softmax)
 def softmax(
     x: np.ndarray,
     axis: int = -1,
@@ -58,9 +69,7 @@ def softmax(
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
-    check_axis("axis", axis, x.ndim)
     if mask is not None:
-        check_bool_mask("mask", mask, x.shape, "(the shape of x)")
         x = np.where(mask, x, -np.inf)
     if x.shape[axis] == 0:  # nothing to normalise over
         return np.zeros_like(x)
@@ -76,7 +85,19 @@ def softmax(
 # --8<-- [end:softmax]
 
 
+def check_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> None:
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
+    check_query_key_value(query, key, value)
+    check_scores_mask(query, key, mask)
+
+
 # --8<-- [start:scaled_dot_product_attention]
+@validated(check_attention)
 def scaled_dot_product_attention(
     query: np.ndarray,
     key: np.ndarray,
@@ -104,18 +125,10 @@ def scaled_dot_product_attention(
         >>> w.round(3), out.round(2)
         (array([[0.67, 0.33]]), array([[13.3]]))
     """
-    # as NumPy reads lists
-    query, key, value = (
-        np.asarray(query),
-        np.asarray(key),
-        np.asarray(value),
-    )
-    check_query_key_value(query, key, value)
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     d = query.shape[-1]
     # (..., T, S); scaling q first is T·d_k work, not T·S
     scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)
-    if mask is not None:
-        check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
     return weights @ value, weights
 
@@ -123,7 +136,13 @@ def scaled_dot_product_attention(
 # --8<-- [end:scaled_dot_product_attention]
 
 
+def check_split_heads(x: np.ndarray, num_heads: int) -> None:
+    check_ndim("x", x, 3, "(B, T, D)")
+    check_heads(x.shape[-1], num_heads, "x", x.shape)
+
+
 # --8<-- [start:split_heads]
+@validated(check_split_heads)
 def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
     """Cut each position's features into H slices: (B, T, D) -> (B, H, T, D / H).
 
@@ -135,16 +154,19 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
         array([[2., 3.],
                [8., 9.]])
     """
-    check_ndim("x", x, 3, "(B, T, D)")
     batch, length, width = x.shape
-    check_heads(width, num_heads, "x", x.shape)
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
 
 
 # --8<-- [end:split_heads]
 
 
+def check_merge_heads(x: np.ndarray) -> None:
+    check_ndim("x", x, 4, "(B, H, T, d_k)")
+
+
 # --8<-- [start:merge_heads]
+@validated(check_merge_heads)
 def merge_heads(x: np.ndarray) -> np.ndarray:
     """Undo ``split_heads``: (B, H, T, d_k) ->
     (B, T, H·d_k), head 0's features first.
@@ -154,7 +176,6 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
         >>> bool((merge_heads(split_heads(x, 4)) == x).all())
         True
     """
-    check_ndim("x", x, 4, "(B, H, T, d_k)")
     batch, heads, length, head_width = x.shape
     return x.transpose(0, 2, 1, 3).reshape(batch, length, heads * head_width)
 
@@ -346,20 +367,22 @@ class MultiHeadAttentionParams:
         )
 
 
-def check_inputs(
+def check_multi_head_call(
     query: np.ndarray,
     key: np.ndarray,
     value: np.ndarray,
     params: MultiHeadAttentionParams,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """query (B, T, D), key and value (B, S, D) as arrays
-    (nested lists are read as NumPy would), checked."""
+    mask: np.ndarray | None = None,
+) -> None:
+    """Raise unless query (B, T, D), key and value (B, S, D) (nested lists are read as NumPy would) fit the weights,
+    and ``mask`` is boolean (T, S), (B, T, S) or (B, 1, S)."""
     query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     check_multi_head_inputs(query, key, value, params.d_model)
-    return query, key, value
+    check_multi_head_mask(mask, len(query), query.shape[1], key.shape[1])
 
 
 # --8<-- [start:multi_head_attention_per_head]
+@validated(check_multi_head_call)
 def multi_head_attention_per_head(
     query: np.ndarray,
     key: np.ndarray,
@@ -380,8 +403,8 @@ def multi_head_attention_per_head(
     Returns:
         ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
     """
-    query, key, value = check_inputs(query, key, value, params)
-    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
+    head_mask = with_head_axis(mask)
     if head_mask is not None:
         head_mask = head_mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
     outputs, weights = [], []
@@ -400,6 +423,7 @@ def multi_head_attention_per_head(
 
 
 # --8<-- [start:multi_head_attention]
+@validated(check_multi_head_call)
 def multi_head_attention(
     query: np.ndarray,
     key: np.ndarray,
@@ -412,11 +436,11 @@ def multi_head_attention(
     ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend. Returns the output (B, T, D) and the weights
     (B, H, T, S).
     """
-    query, key, value = check_inputs(query, key, value, params)
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # project, split
     k = split_heads(key @ params.w_k + params.b_k, params.num_heads)  # (B, H, S, d_k)
     v = split_heads(value @ params.w_v + params.b_v, params.num_heads)
-    mask = mask_with_head_axis(mask, len(query), query.shape[1], k.shape[2])
+    mask = with_head_axis(mask)  # (B or 1, 1, T or 1, S)
     heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, H, T, d_k)
     return merge_heads(heads) @ params.w_o + params.b_o, weights  # merge, project
 

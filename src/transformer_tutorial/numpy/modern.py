@@ -18,12 +18,14 @@ from transformer_tutorial.checks import (
     check_heads,
     check_kv_heads,
     check_multi_head_inputs,
+    check_multi_head_mask,
     check_positive_int,
     check_query_key_value,
+    check_scores_mask,
     format_shape,
-    mask_with_head_axis,
+    validated,
 )
-from transformer_tutorial.masks import grouped_mask, mask_tile
+from transformer_tutorial.masks import grouped_mask, mask_tile, with_head_axis
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
     causal_mask,
@@ -34,7 +36,20 @@ from transformer_tutorial.numpy.attention import (
 from transformer_tutorial.numpy.relative import rotary_embedding
 
 
+def check_grouped_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> None:
+    num_heads, _ = check_grouped_heads(query, key, value)
+    if mask is not None:
+        batch, _, length, _ = query.shape
+        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
+
+
 # --8<-- [start:grouped_query_attention]
+@validated(check_grouped_attention)
 def grouped_query_attention(
     query: np.ndarray,
     key: np.ndarray,
@@ -56,10 +71,8 @@ def grouped_query_attention(
     Returns:
         ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row gives zeros.
     """
-    num_heads, num_kv_heads = check_grouped_heads(query, key, value)
-    batch, _, length, width = query.shape
-    if mask is not None:
-        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
+    batch, num_heads, length, width = query.shape
+    num_kv_heads = key.shape[1]
     group = num_heads // num_kv_heads
     # Query head h = g·(H/G) + member: (B, H, T, d_k) -> (B, G, H/G, T, d_k).
     q = query.reshape(batch, num_kv_heads, group, length, width)
@@ -129,6 +142,19 @@ class GroupedQueryAttentionParams:
         )  # fmt: skip
 
 
+def check_grouped_layer_call(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    params: GroupedQueryAttentionParams,
+    mask: np.ndarray | None = None,
+    rope: bool = False,
+) -> None:
+    check_multi_head_inputs(query, key, value, params.d_model)
+    check_multi_head_mask(mask, len(query), query.shape[1], key.shape[1])
+
+
+@validated(check_grouped_layer_call)
 def grouped_query_attention_layer(
     query: np.ndarray,
     key: np.ndarray,
@@ -149,8 +175,7 @@ def grouped_query_attention_layer(
     Returns:
         ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
     """
-    check_multi_head_inputs(query, key, value, params.d_model)
-    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+    head_mask = with_head_axis(mask)
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d_k)
     # (B, G, S, d_k)
     k = split_heads(key @ params.w_k + params.b_k, params.num_kv_heads)
@@ -163,7 +188,18 @@ def grouped_query_attention_layer(
     return merge_heads(heads) @ params.w_o + params.b_o, weights
 
 
+def check_tiled_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+    block_size: int = 64,
+) -> None:
+    check_scores_mask(query, key, mask)
+
+
 # --8<-- [start:tiled_attention]
+@validated(check_tiled_attention)
 def tiled_attention(
     query: np.ndarray,
     key: np.ndarray,
@@ -193,8 +229,6 @@ def tiled_attention(
     check_positive_int("block_size", block_size)
     length, keys = query.shape[-2], key.shape[-2]
     batch_shape = np.broadcast_shapes(query.shape[:-2], key.shape[:-2])
-    if mask is not None:
-        check_attention_mask(mask, (*batch_shape, length, keys))
     q = query / math.sqrt(query.shape[-1])
     dtype = np.result_type(q, value)
     output = np.zeros((*batch_shape, length, value.shape[-1]), dtype=dtype)

@@ -18,19 +18,21 @@ from torch import Tensor, nn
 
 from transformer_tutorial.checks import (
     check_array,
-    check_attention_mask,
     check_axis,
     check_bool,
     check_bool_mask,
     check_float_arrays,
     check_heads,
     check_multi_head_inputs,
+    check_multi_head_mask,
     check_ndim,
     check_positive_int,
     check_query_key_value,
+    check_scores_mask,
     format_shape,
-    mask_with_head_axis,
+    validated,
 )
+from transformer_tutorial.masks import with_head_axis
 from transformer_tutorial.numpy.attention import MultiHeadAttentionParams
 
 
@@ -40,7 +42,17 @@ def to_numpy(tensor: Tensor) -> np.ndarray:
     return tensor.detach().double().cpu().numpy()
 
 
+def check_softmax(
+    x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None
+) -> None:
+    check_array("x", x, torch.Tensor, "torch.Tensor")
+    check_axis("axis", axis, x.ndim)
+    if mask is not None:
+        check_bool_mask("mask", mask, x.shape, "(the shape of x)")
+
+
 # --8<-- [start:softmax]
+@validated(check_softmax)
 def softmax(
     x: torch.Tensor,
     axis: int = -1,
@@ -69,12 +81,9 @@ def softmax(
         >>> softmax(torch.tensor([1.0, 2.0, 3.0]), mask=torch.tensor([True, True, False])).round(decimals=4)
         tensor([0.2689, 0.7311, 0.0000])
     """
-    check_array("x", x, torch.Tensor, "torch.Tensor")
     if not x.is_floating_point():
         x = x.float()
-    check_axis("axis", axis, x.ndim)
     if mask is not None:
-        check_bool_mask("mask", mask, x.shape, "(the shape of x)")
         x = x.masked_fill(~mask, float("-inf"))
     if x.shape[axis] == 0:  # nothing to normalise over
         return torch.zeros_like(x)
@@ -91,7 +100,21 @@ def softmax(
 # --8<-- [end:softmax]
 
 
+def check_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> None:
+    arrays = {"query": query, "key": key, "value": value}
+    check_float_arrays(arrays, torch.Tensor, "torch.Tensor")
+    check_query_key_value(query, key, value)
+    check_scores_mask(query, key, mask)
+
+
 # --8<-- [start:scaled_dot_product_attention]
+@validated(check_attention)
 def scaled_dot_product_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -122,15 +145,9 @@ def scaled_dot_product_attention(
         >>> w.round(decimals=3), out.round(decimals=2)
         (tensor([[0.6700, 0.3300]]), tensor([[13.3000]]))
     """
-    check_float_arrays(
-        {"query": query, "key": key, "value": value}, torch.Tensor, "torch.Tensor"
-    )
-    check_query_key_value(query, key, value)
     d = query.shape[-1]
     # (..., T, S); scaling q first is T·d_k work, not T·S
     scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)
-    if mask is not None:
-        check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
     return F.dropout(
         weights,
@@ -141,7 +158,13 @@ def scaled_dot_product_attention(
 # --8<-- [end:scaled_dot_product_attention]
 
 
+def check_split_heads(x: torch.Tensor, num_heads: int) -> None:
+    check_ndim("x", x, 3, "(B, T, D)")
+    check_heads(x.shape[-1], num_heads, "x", x.shape)
+
+
 # --8<-- [start:split_heads]
+@validated(check_split_heads)
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     """Cut each position's features into H slices: (B, T, D) -> (B, H, T, D / H).
 
@@ -153,16 +176,19 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
         tensor([[2., 3.],
                 [8., 9.]])
     """
-    check_ndim("x", x, 3, "(B, T, D)")
     batch, length, width = x.shape
-    check_heads(width, num_heads, "x", x.shape)
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(1, 2)
 
 
 # --8<-- [end:split_heads]
 
 
+def check_merge_heads(x: torch.Tensor) -> None:
+    check_ndim("x", x, 4, "(B, H, T, d_k)")
+
+
 # --8<-- [start:merge_heads]
+@validated(check_merge_heads)
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """Undo ``split_heads``: (B, H, T, d_k) ->
     (B, T, H·d_k), head 0's features first.
@@ -172,7 +198,6 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
         >>> bool((merge_heads(split_heads(x, 4)) == x).all())
         True
     """
-    check_ndim("x", x, 4, "(B, H, T, d_k)")
     batch, heads, length, head_width = x.shape
     return x.transpose(1, 2).reshape(batch, length, heads * head_width)
 
@@ -329,6 +354,29 @@ class KeyValueCache:
 # --8<-- [end:key_value_cache]
 
 
+def check_multi_head_call(
+    module: MultiHeadAttention,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None = None,
+    cache: KeyValueCache | None = None,
+) -> None:
+    """Raise unless query (B, T, D), key and value (B, S, D) are tensors in the dtype of the weights, and ``mask`` is
+    boolean (T, S), (B, T, S) or (B, 1, S) over the keys, cached ones included."""
+    arrays = {"query": query, "key": key, "value": value}
+    weights = module.q_proj.weight.dtype
+    check_float_arrays(arrays, torch.Tensor, "torch.Tensor", weights, "the weights")
+    check_multi_head_inputs(query, key, value, module.d_model)
+    cached = 0 if cache is None else len(cache)
+    keys = (
+        cached
+        if cache is not None and cache.static and cached
+        else cached + key.shape[1]
+    )
+    check_multi_head_mask(mask, len(query), query.shape[1], keys)
+
+
 # --8<-- [start:multi_head_attention]
 class MultiHeadAttention(nn.Module):
     """Multi-head attention, batch first: project, split, attend, merge, project.
@@ -359,6 +407,7 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W^O
 
+    @validated(check_multi_head_call)
     def forward(
         self,
         query: Tensor,
@@ -372,10 +421,9 @@ class MultiHeadAttention(nn.Module):
         ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend. ``cache``: see ``keys_values``. Returns (B,
         T, D) and the weights (B, H, T, S).
         """
-        self.check_inputs(query, key, value)
         q = split_heads(self.q_proj(query), self.num_heads)  # project, split
         k, v = self.keys_values(key, value, cache)  # project, split: (B, H, S, d_k)
-        mask = mask_with_head_axis(mask, len(query), query.shape[1], k.shape[2])
+        mask = with_head_axis(mask)  # (B or 1, 1, T or 1, S)
         heads, weights = self.attend(q, k, v, mask)  # attend: (B, H, T, d_k)
         return self.out_proj(merge_heads(heads)), weights  # merge, project
 
@@ -416,22 +464,8 @@ class MultiHeadAttention(nn.Module):
 
     # --8<-- [end:keys_values]
 
-    def check_inputs(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
-    ) -> None:
-        """Raise unless query (B, T, D), key and value (B,
-        S, D) are tensors in the dtype of the weights."""
-        inputs = {"query": query, "key": key, "value": value}
-        check_float_arrays(
-            inputs,
-            torch.Tensor,
-            "torch.Tensor",
-            self.q_proj.weight.dtype,
-            "the weights",
-        )
-        check_multi_head_inputs(query, key, value, self.d_model)
-
     # --8<-- [start:per_head]
+    @validated(check_multi_head_call)
     def per_head(
         self,
         query: Tensor,
@@ -444,8 +478,7 @@ class MultiHeadAttention(nn.Module):
         Head h's projections are rows ``h·d_k : (h+1)·d_k`` of each ``nn.Linear`` weight (PyTorch stores them
         transposed, output features first). Returns the output (B, T, D) and the weights (B, H, T, S).
         """
-        self.check_inputs(query, key, value)
-        mask = mask_with_head_axis(mask, len(query), query.shape[1], key.shape[1])
+        mask = with_head_axis(mask)
         if mask is not None:
             mask = mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
         d_k = self.d_model // self.num_heads

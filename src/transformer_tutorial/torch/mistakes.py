@@ -12,10 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from transformer_tutorial.checks import mask_with_head_axis
+from transformer_tutorial.checks import validated
+from transformer_tutorial.masks import with_head_axis
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
     MultiHeadAttention,
+    check_multi_head_call,
     scaled_dot_product_attention,
 )
 from transformer_tutorial.torch.model import Transformer
@@ -35,6 +37,7 @@ class TokenSplitAttention(MultiHeadAttention):
     outside its own block.
     """
 
+    @validated(check_multi_head_call)
     def forward(
         self,
         query: torch.Tensor,
@@ -45,10 +48,7 @@ class TokenSplitAttention(MultiHeadAttention):
     ) -> tuple[torch.Tensor, None]:
         if cache is not None:
             raise ValueError("TokenSplitAttention has no cache: decode it without one")
-        self.check_inputs(query, key, value)
-        head_mask = mask_with_head_axis(
-            mask, query.shape[0], query.shape[1], key.shape[1]
-        )
+        head_mask = with_head_axis(mask)
         # (B, T, D), (B, S, D), (B, S, D)
         q, k, v = (
             self.q_proj(query),

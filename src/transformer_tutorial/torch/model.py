@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from transformer_tutorial.checks import check_same_size, check_tokens
+from transformer_tutorial.checks import check_same_size, check_tokens, validated
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.numpy.model import TransformerParams
 from transformer_tutorial.torch.attention import causal_mask, padding_mask, to_numpy
@@ -125,6 +125,39 @@ class DecodingCache:
 # --8<-- [end:decoding_cache]
 
 
+def check_embed(
+    model: Transformer,
+    tokens: torch.Tensor,
+    embedding: nn.Embedding,
+    name: str = "tokens",
+    offset: int = 0,
+) -> None:
+    check_tokens(name, tokens, embedding.num_embeddings, model.config.max_len - offset)
+
+
+def check_encode(model: Transformer, src: torch.Tensor) -> None:
+    check_embed(model, src, model.src_embedding, "src")
+
+
+def check_decode(
+    model: Transformer,
+    tgt: torch.Tensor,
+    memory: torch.Tensor,
+    src_mask: torch.Tensor,
+    cache: DecodingCache | None = None,
+) -> None:
+    """Checked before the step is remembered, so that a refused call leaves the cache as it was."""
+    check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
+    offset = 0 if cache is None else len(cache)
+    check_embed(model, tgt, model.tgt_embedding, "tgt", offset)
+
+
+def check_forward(model: Transformer, src: torch.Tensor, tgt: torch.Tensor) -> None:
+    check_same_size("src", src, 0, "tgt", tgt, 0, "batch size")
+    check_encode(model, src)
+    check_embed(model, tgt, model.tgt_embedding, "tgt")
+
+
 class Transformer(nn.Module):
     """The encoder-decoder Transformer of "Attention Is All You Need".
 
@@ -167,6 +200,7 @@ class Transformer(nn.Module):
                 embedding.weight[config.pad_id].zero_()
 
     # --8<-- [start:embed]
+    @validated(check_embed)
     def embed(
         self,
         tokens: torch.Tensor,
@@ -176,12 +210,6 @@ class Transformer(nn.Module):
     ) -> torch.Tensor:
         """Token ids (B, T) at positions offset … offset + T - 1 -> vectors
         (B, T, D): embedding · √D plus the positional encoding, then dropout."""
-        check_tokens(
-            name,
-            tokens,
-            embedding.num_embeddings,
-            self.config.max_len - offset,
-        )
         vectors = embedding(tokens)  # (B, T, D)
         table = self.positional_encoding(offset, tokens.shape[1], vectors)  # (T, D)
         return embed_positions(
@@ -210,6 +238,7 @@ class Transformer(nn.Module):
     # --8<-- [end:embed]
 
     # --8<-- [start:forward]
+    @validated(check_encode)
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Source ids (B, S) -> the memory (B, S,
         D) and the source padding mask (B, 1, S).
@@ -220,6 +249,7 @@ class Transformer(nn.Module):
             src_mask,
         ), src_mask
 
+    @validated(check_decode)
     def decode(
         self,
         tgt: torch.Tensor,
@@ -232,7 +262,6 @@ class Transformer(nn.Module):
 
         With a ``cache`` (from ``new_cache``), ``tgt`` holds only the positions after the cached ones.
         """
-        check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
         not_padding = tgt != self.config.pad_id  # (B, T)
         # the new positions may also read every cached one that is not padding
         if cache is not None:
@@ -254,11 +283,11 @@ class Transformer(nn.Module):
         """
         return DecodingCache([DecoderLayerCache() for _ in self.decoder.layers])
 
+    @validated(check_forward)
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """Source ids (B, S) and target ids (B, T) -> logits
         (B, T, V): position t scores the token after tgt[:, t].
         """
-        check_same_size("src", src, 0, "tgt", tgt, 0, "batch size")
         memory, src_mask = self.encode(src)
         return self.output(self.decode(tgt, memory, src_mask))
 

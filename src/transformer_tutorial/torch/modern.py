@@ -16,15 +16,18 @@ from torch import nn
 
 from transformer_tutorial.checks import (
     check_attention_mask,
+    check_float_arrays,
     check_grouped_heads,
     check_heads,
     check_kv_heads,
     check_multi_head_inputs,
+    check_multi_head_mask,
     check_positive_int,
     check_query_key_value,
-    mask_with_head_axis,
+    check_scores_mask,
+    validated,
 )
-from transformer_tutorial.masks import grouped_mask, mask_tile
+from transformer_tutorial.masks import grouped_mask, mask_tile, with_head_axis
 from transformer_tutorial.numpy.modern import GroupedQueryAttentionParams
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
@@ -38,7 +41,21 @@ from transformer_tutorial.torch.attention import (
 from transformer_tutorial.torch.relative import rotary_embedding
 
 
+def check_grouped_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> None:
+    num_heads, _ = check_grouped_heads(query, key, value)
+    if mask is not None:
+        batch, _, length, _ = query.shape
+        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
+
+
 # --8<-- [start:grouped_query_attention]
+@validated(check_grouped_attention)
 def grouped_query_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -62,10 +79,8 @@ def grouped_query_attention(
     Returns:
         ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row gives zeros.
     """
-    num_heads, num_kv_heads = check_grouped_heads(query, key, value)
-    batch, _, length, width = query.shape
-    if mask is not None:
-        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
+    batch, num_heads, length, width = query.shape
+    num_kv_heads = key.shape[1]
     group = num_heads // num_kv_heads
     # Query head h = g·(H/G) + member: (B, H, T, d_k) -> (B, G, H/G, T, d_k).
     q = query.reshape(batch, num_kv_heads, group, length, width)
@@ -77,6 +92,23 @@ def grouped_query_attention(
 
 
 # --8<-- [end:grouped_query_attention]
+
+
+def check_grouped_call(
+    module: GroupedQueryAttention,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    fused: bool | None = None,
+    cache: KeyValueCache | None = None,
+) -> None:
+    arrays = {"query": query, "key": key, "value": value}
+    weights = module.q_proj.weight.dtype
+    check_float_arrays(arrays, torch.Tensor, "torch.Tensor", weights, "the weights")
+    check_multi_head_inputs(query, key, value, module.d_model)
+    keys = key.shape[1] + (0 if cache is None else len(cache))
+    check_multi_head_mask(mask, len(query), query.shape[1], keys)
 
 
 class GroupedQueryAttention(nn.Module):
@@ -122,6 +154,7 @@ class GroupedQueryAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     # --8<-- [start:forward]
+    @validated(check_grouped_call)
     def forward(
         self,
         query: torch.Tensor,
@@ -142,7 +175,6 @@ class GroupedQueryAttention(nn.Module):
         Returns:
             ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or None when fused.
         """
-        check_multi_head_inputs(query, key, value, self.d_model)
         start = 0 if cache is None else len(cache)  # positions already cached
         q = split_heads(self.q_proj(query), self.num_heads)  # (B, H, T, d_k)
         k = split_heads(self.k_proj(key), self.num_kv_heads)  # (B, G, S, d_k)
@@ -153,8 +185,7 @@ class GroupedQueryAttention(nn.Module):
             q, k = rotary_embedding(q, q_positions), rotary_embedding(k, k_positions)
         if cache is not None:
             k, v = cache.update(k, v)
-        batch, length, _ = query.shape
-        head_mask = mask_with_head_axis(mask, batch, length, k.shape[2])
+        head_mask = with_head_axis(mask)
         if self.fused if fused is None else fused:
             heads = F.scaled_dot_product_attention(q, k, v, head_mask, enable_gqa=True)
             weights = None
@@ -192,7 +223,18 @@ class GroupedQueryAttention(nn.Module):
         )
 
 
+def check_tiled_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    block_size: int = 64,
+) -> None:
+    check_scores_mask(query, key, mask)
+
+
 # --8<-- [start:tiled_attention]
+@validated(check_tiled_attention)
 def tiled_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -222,8 +264,6 @@ def tiled_attention(
     check_positive_int("block_size", block_size)
     length, keys = query.shape[-2], key.shape[-2]
     batch_shape = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2])
-    if mask is not None:
-        check_attention_mask(mask, (*batch_shape, length, keys))
     q = query / math.sqrt(query.shape[-1])
     output = q.new_zeros((*batch_shape, length, value.shape[-1]))
     for q_start in range(0, length, block_size):
