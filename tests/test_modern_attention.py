@@ -7,14 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from transformer_tutorial.numpy import attention as np_attention
+from transformer_tutorial.numpy import masks as np_masks
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.torch import modern
-from transformer_tutorial.torch.attention import (
-    KeyValueCache,
-    MultiHeadAttention,
-    causal_mask,
-    padding_mask,
-)
+from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention
+from transformer_tutorial.torch.masks import causal_mask, padding_mask
 
 RNG = np.random.default_rng(17)
 
@@ -203,16 +200,16 @@ Q, K, V = (
     RNG.normal(size=(2, 3, KEYS, 8)),
     RNG.normal(size=(2, 3, KEYS, 5)),
 )
-PADDING = np_attention.padding_mask(
+PADDING = np_masks.padding_mask(
     np.array([[1] * KEYS, [1] * 4 + [0] * (KEYS - 4)]), pad_id=0
 )[:, None]
 FULLY_MASKED = np.ones((LENGTH, KEYS), dtype=bool)
 FULLY_MASKED[2] = False  # query 2 may attend to nothing
 MASKS = {
     "none": None,
-    "causal": np_attention.causal_mask(LENGTH, KEYS),
+    "causal": np_masks.causal_mask(LENGTH, KEYS),
     "padding": PADDING,
-    "padding and causal": PADDING & np_attention.causal_mask(LENGTH, KEYS),
+    "padding and causal": PADDING & np_masks.causal_mask(LENGTH, KEYS),
     "sliding window": np_modern.sliding_window_mask(LENGTH, 3, KEYS),
     "a fully masked row": FULLY_MASKED,
 }
@@ -286,7 +283,7 @@ def test_a_window_as_long_as_the_sequence_is_the_causal_mask(length):
     for window in (length, length + 3):
         assert (
             np_modern.sliding_window_mask(length, window)
-            == np_attention.causal_mask(length)
+            == np_masks.causal_mask(length)
         ).all()
         assert torch.equal(
             modern.sliding_window_mask(length, window), causal_mask(length)

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 
 from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.numpy import llama as np_llama
-from transformer_tutorial.numpy.attention import causal_mask as np_causal_mask
-from transformer_tutorial.torch.attention import causal_mask
+from transformer_tutorial.numpy.masks import causal_mask as np_causal_mask
 from transformer_tutorial.torch.decoder_only import generate
 from transformer_tutorial.torch.llama import LlamaBlock, LlamaDecoder, RMSNorm, SwiGLU
+from transformer_tutorial.torch.masks import causal_mask
 
 CONFIG = LlamaConfig(
     vocab_size=23,

@@ -26,9 +26,7 @@ from transformer_tutorial.data.tasks import BOS, EOS, FIRST_SYMBOL, PAD, Reversa
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
-    causal_mask,
     multi_head_attention,
-    padding_mask,
     softmax,
 )
 from transformer_tutorial.numpy.layers import (
@@ -39,6 +37,7 @@ from transformer_tutorial.numpy.layers import (
     add_and_norm,
     decoder_layer,
 )
+from transformer_tutorial.numpy.masks import causal_mask, padding_mask
 from transformer_tutorial.numpy.model import TransformerParams, embed, encode
 
 RESULT_NAME = "reversal-model"

@@ -50,7 +50,7 @@ from transformer_tutorial.experiments.benchmark import (
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.torch import attention, modern
-from transformer_tutorial.torch.attention import KeyValueCache, causal_mask
+from transformer_tutorial.torch.attention import KeyValueCache
 from transformer_tutorial.torch.decoder_only import (
     DecoderOnly,
     evaluate_language_model,
@@ -58,6 +58,7 @@ from transformer_tutorial.torch.decoder_only import (
 )
 from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.llama import LlamaDecoder
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.positional import SinusoidalPositionalEncoding
 
 RESULT = "modern-attention"

@@ -16,7 +16,8 @@ import math
 import numpy as np
 
 from transformer_tutorial.checks import check_array, check_ndim, check_same_size
-from transformer_tutorial.numpy.attention import causal_mask, softmax
+from transformer_tutorial.numpy.attention import softmax
+from transformer_tutorial.numpy.masks import causal_mask
 
 
 def _check_sequence(x: np.ndarray) -> None:

@@ -22,13 +22,14 @@ from transformer_tutorial.checks import (
     check_tokens,
 )
 from transformer_tutorial.config import DecoderOnlyConfig
-from transformer_tutorial.numpy.attention import causal_mask, softmax
+from transformer_tutorial.numpy.attention import softmax
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
     LayerNormParams,
     encoder_layer,
     layer_norm,
 )
+from transformer_tutorial.numpy.masks import causal_mask
 
 
 @dataclass

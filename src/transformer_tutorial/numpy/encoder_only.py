@@ -20,7 +20,6 @@ from transformer_tutorial.config import EncoderOnlyConfig
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
     multi_head_attention,
-    padding_mask,
 )
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
@@ -29,6 +28,7 @@ from transformer_tutorial.numpy.layers import (
     encoder_layer,
     layer_norm,
 )
+from transformer_tutorial.numpy.masks import padding_mask
 
 
 @dataclass

@@ -20,7 +20,7 @@ from transformer_tutorial.checks import (
     check_tokens,
 )
 from transformer_tutorial.config import LlamaConfig
-from transformer_tutorial.numpy.attention import causal_mask
+from transformer_tutorial.numpy.masks import causal_mask
 from transformer_tutorial.numpy.modern import (
     GroupedQueryAttentionParams,
     grouped_query_attention_layer,

@@ -11,7 +11,6 @@ import numpy as np
 
 from transformer_tutorial.checks import check_same_size, check_tokens
 from transformer_tutorial.config import TransformerConfig
-from transformer_tutorial.numpy.attention import causal_mask, padding_mask
 from transformer_tutorial.numpy.layers import (
     DecoderLayerParams,
     EncoderLayerParams,
@@ -20,6 +19,7 @@ from transformer_tutorial.numpy.layers import (
     encoder_layer,
     layer_norm,
 )
+from transformer_tutorial.numpy.masks import causal_mask, padding_mask
 from transformer_tutorial.numpy.positional import embed_positions, sinusoidal_encoding
 
 

@@ -25,14 +25,14 @@ from transformer_tutorial.checks import (
     format_shape,
     validated,
 )
-from transformer_tutorial.masks import grouped_mask, mask_tile, with_head_axis
+from transformer_tutorial.mask_shapes import grouped_mask, mask_tile, with_head_axis
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
-    causal_mask,
     merge_heads,
     scaled_dot_product_attention,
     split_heads,
 )
+from transformer_tutorial.numpy.masks import causal_mask
 from transformer_tutorial.numpy.relative import rotary_embedding
 
 

@@ -16,7 +16,8 @@ import math
 import torch
 
 from transformer_tutorial.checks import check_array, check_ndim, check_same_size
-from transformer_tutorial.torch.attention import causal_mask, softmax
+from transformer_tutorial.torch.attention import softmax
+from transformer_tutorial.torch.masks import causal_mask
 
 
 def _check_sequence(x: torch.Tensor) -> None:

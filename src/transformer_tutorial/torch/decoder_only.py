@@ -25,13 +25,9 @@ from transformer_tutorial.checks import (
 )
 from transformer_tutorial.config import DecoderOnlyConfig
 from transformer_tutorial.numpy.decoder_only import DecoderOnlyParams
-from transformer_tutorial.torch.attention import (
-    KeyValueCache,
-    causal_mask,
-    softmax,
-    to_numpy,
-)
+from transformer_tutorial.torch.attention import KeyValueCache, softmax, to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
 

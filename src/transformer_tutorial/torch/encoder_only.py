@@ -18,8 +18,9 @@ from torch import nn
 
 from transformer_tutorial.checks import check_ndim, check_tokens, format_shape
 from transformer_tutorial.numpy.encoder_only import EncoderOnlyConfig, EncoderOnlyParams
-from transformer_tutorial.torch.attention import padding_mask, to_numpy
+from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
+from transformer_tutorial.torch.masks import padding_mask
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
 

@@ -23,7 +23,8 @@ from transformer_tutorial.numpy.llama import (
     RMSNormParams,
     SwiGLUParams,
 )
-from transformer_tutorial.torch.attention import KeyValueCache, causal_mask, to_numpy
+from transformer_tutorial.torch.attention import KeyValueCache, to_numpy
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.modern import GroupedQueryAttention
 
 

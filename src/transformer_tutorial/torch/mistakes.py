@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from transformer_tutorial.checks import validated
-from transformer_tutorial.masks import with_head_axis
+from transformer_tutorial.mask_shapes import with_head_axis
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
     MultiHeadAttention,

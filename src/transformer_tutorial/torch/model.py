@@ -13,13 +13,14 @@ from torch import nn
 from transformer_tutorial.checks import check_same_size, check_tokens, validated
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.numpy.model import TransformerParams
-from transformer_tutorial.torch.attention import causal_mask, padding_mask, to_numpy
+from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import (
     DecoderLayer,
     DecoderLayerCache,
     EncoderLayer,
     LayerNorm,
 )
+from transformer_tutorial.torch.masks import causal_mask, padding_mask
 from transformer_tutorial.torch.positional import embed_positions, sinusoidal_encoding
 
 

@@ -27,17 +27,17 @@ from transformer_tutorial.checks import (
     check_scores_mask,
     validated,
 )
-from transformer_tutorial.masks import grouped_mask, mask_tile, with_head_axis
+from transformer_tutorial.mask_shapes import grouped_mask, mask_tile, with_head_axis
 from transformer_tutorial.numpy.modern import GroupedQueryAttentionParams
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
     MultiHeadAttention,
-    causal_mask,
     merge_heads,
     scaled_dot_product_attention,
     split_heads,
     to_numpy,
 )
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.relative import rotary_embedding
 
 

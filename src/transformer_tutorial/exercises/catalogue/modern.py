@@ -13,13 +13,14 @@ from transformer_tutorial.exercises.catalogue.common import (
 )
 from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
 from transformer_tutorial.numpy import attention as np_attention
+from transformer_tutorial.numpy import masks as np_masks
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.numpy import sampling as np_sampling
 
 
 def _grouped_cases() -> list[Case]:
     torch, F = torch_and_functional()
-    causal = np_attention.causal_mask(6)
+    causal = np_masks.causal_mask(6)
     padding = np.ones((2, 1, 1, 7), dtype=bool)
     padding[1, ..., 4:] = False  # the second sequence has 4 real keys
     specs = [

@@ -12,6 +12,7 @@ from transformer_tutorial.exercises.catalogue.common import (
 )
 from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
 from transformer_tutorial.numpy import attention as np_attention
+from transformer_tutorial.numpy import masks as np_masks
 
 
 def _learning_rate_reference(step: int, d_model: int, warmup: int) -> float:
@@ -73,7 +74,7 @@ def _cache_case(
 
     def package():
         output, _ = np_attention.scaled_dot_product_attention(
-            q_all, k_all, v_all, np_attention.causal_mask(length)
+            q_all, k_all, v_all, np_masks.causal_mask(length)
         )
         return output[..., -1:, :], k_all, v_all
 
