@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from transformer_tutorial import checks
+from transformer_tutorial import checks, validation
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.torch import MultiHeadAttention
 from transformer_tutorial.torch.model import Transformer
@@ -41,11 +41,11 @@ def test_a_validated_function_checks_a_call_from_outside_and_trusts_its_own_call
         if x < 0:
             raise ValueError("x must not be negative")
 
-    @checks.validated(check_inner)
+    @validation.validated(check_inner)
     def inner(x):
         return x + 1
 
-    @checks.validated(lambda x: seen.append(("outer", x)))
+    @validation.validated(lambda x: seen.append(("outer", x)))
     def outer(x):
         return inner(x - 10)  # -> inner(-9): not checked, the outer call was
 
@@ -58,13 +58,13 @@ def test_a_validated_function_checks_a_call_from_outside_and_trusts_its_own_call
 
 
 def test_a_check_that_raises_leaves_no_trusted_state_behind():
-    @checks.validated(lambda x: (_ for _ in ()).throw(TypeError("bad")))
+    @validation.validated(lambda x: (_ for _ in ()).throw(TypeError("bad")))
     def refused(x):
         return x
 
     with pytest.raises(TypeError):
         refused(1)
-    assert checks._INSIDE_CHECKED_CALL.get() is False
+    assert validation._INSIDE_CHECKED_CALL.get() is False
 
 
 def counting(monkeypatch, name):

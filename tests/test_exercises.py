@@ -22,7 +22,7 @@ from transformer_tutorial.exercises import (
     mistakes,
 )
 from transformer_tutorial.exercises.__main__ import main
-from transformer_tutorial.exercises.checker import compare
+from transformer_tutorial.exercises.comparison import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -20,7 +20,7 @@ SITE_MODULES = {"figures", "hooks"}
 
 # The part of the package a module belongs to, and the parts it may import. Third-party libraries are free,
 # except torch, which the NumPy backend and the framework-free parts never import.
-SHARED = {"checks", "config", "costs", "mask_shapes", "results"}
+SHARED = {"checks", "config", "costs", "mask_shapes", "results", "validation"}
 MAY_IMPORT = {
     "shared": {"shared"},
     "data": {"shared", "data"},

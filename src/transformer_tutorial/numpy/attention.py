@@ -22,9 +22,9 @@ from transformer_tutorial.checks import (
     check_query_key_value,
     check_scores_mask,
     format_shape,
-    validated,
 )
 from transformer_tutorial.mask_shapes import with_head_axis
+from transformer_tutorial.validation import validated
 
 
 def check_softmax(

@@ -23,7 +23,6 @@ from transformer_tutorial.checks import (
     check_query_key_value,
     check_scores_mask,
     format_shape,
-    validated,
 )
 from transformer_tutorial.mask_shapes import grouped_mask, mask_tile, with_head_axis
 from transformer_tutorial.numpy.attention import (
@@ -34,6 +33,7 @@ from transformer_tutorial.numpy.attention import (
 )
 from transformer_tutorial.numpy.masks import causal_mask
 from transformer_tutorial.numpy.relative import rotary_embedding
+from transformer_tutorial.validation import validated
 
 
 def check_grouped_attention(

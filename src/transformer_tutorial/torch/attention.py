@@ -27,10 +27,10 @@ from transformer_tutorial.checks import (
     check_ndim,
     check_query_key_value,
     check_scores_mask,
-    validated,
 )
 from transformer_tutorial.mask_shapes import with_head_axis
 from transformer_tutorial.numpy.attention import MultiHeadAttentionParams
+from transformer_tutorial.validation import validated
 
 
 def to_numpy(tensor: Tensor) -> np.ndarray:

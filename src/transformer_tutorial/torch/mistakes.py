@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from transformer_tutorial.checks import validated
 from transformer_tutorial.mask_shapes import with_head_axis
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
@@ -21,6 +20,7 @@ from transformer_tutorial.torch.attention import (
     scaled_dot_product_attention,
 )
 from transformer_tutorial.torch.model import Transformer
+from transformer_tutorial.validation import validated
 
 # What tests/test_training.py requires of each mistake, after the same short training as the correct model: a final
 # loss at least LOSS_MARGIN higher, and an exact-sequence accuracy on held-out sequences at least ACCURACY_MARGIN lower.

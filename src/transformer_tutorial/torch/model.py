@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from transformer_tutorial.checks import check_same_size, check_tokens, validated
+from transformer_tutorial.checks import check_same_size, check_tokens
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.numpy.model import TransformerParams
 from transformer_tutorial.torch.attention import to_numpy
@@ -22,6 +22,7 @@ from transformer_tutorial.torch.layers import (
 )
 from transformer_tutorial.torch.masks import causal_mask, padding_mask
 from transformer_tutorial.torch.positional import embed_positions, sinusoidal_encoding
+from transformer_tutorial.validation import validated
 
 
 # --8<-- [start:stacks]

@@ -25,7 +25,6 @@ from transformer_tutorial.checks import (
     check_positive_int,
     check_query_key_value,
     check_scores_mask,
-    validated,
 )
 from transformer_tutorial.mask_shapes import grouped_mask, mask_tile, with_head_axis
 from transformer_tutorial.numpy.modern import GroupedQueryAttentionParams
@@ -39,6 +38,7 @@ from transformer_tutorial.torch.attention import (
 )
 from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.relative import rotary_embedding
+from transformer_tutorial.validation import validated
 
 
 def check_grouped_attention(

@@ -11,7 +11,8 @@ from transformer_tutorial.exercises.catalogue.common import (
     random_mask,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import masks as np_masks
 from transformer_tutorial.numpy import modern as np_modern
