@@ -1,15 +1,17 @@
-"""Exercises a reader can check: each chapter's exercises, and a checker that compares a reader's
-answer with the package's reference and, where PyTorch has the operation, with PyTorch's own.
+"""Exercises a reader can check: each chapter's exercises, and a checker that compares a reader's answer with the
+package's reference and, where PyTorch has the operation, with PyTorch's own.
 
 In a Python session::
 
-from transformer_tutorial.exercises import check check("multi-head/split-heads", my_split_heads)   # a function, NumPy
-or PyTorch check("multi-head/predict-split-shape", (2, 8, 10, 8))   # an answer to a "predict" exercise
+    from transformer_tutorial.exercises import check
+    check("multi-head/split-heads", my_split_heads)   # a function, NumPy or PyTorch
+    check("multi-head/predict-split-shape", (2, 8, 10, 8))   # an answer to a "predict" exercise
 
 From a shell::
 
-python -m transformer_tutorial.exercises list python -m transformer_tutorial.exercises check multi-head/split-heads
-my_solution.py python -m transformer_tutorial.exercises check --all my_solutions/
+    python -m transformer_tutorial.exercises list
+    python -m transformer_tutorial.exercises check multi-head/split-heads my_solution.py
+    python -m transformer_tutorial.exercises check --all my_solutions/
 
 The checker runs nothing but the named file: the function the exercise names (or the variable ``answer``).
 """

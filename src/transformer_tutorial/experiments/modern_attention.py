@@ -14,8 +14,8 @@ Four measurements, stored with the machine and the date as the result ``modern-a
 
 Run it from the repository root::
 
-python -m transformer_tutorial.experiments.modern_attention --store python -m
-transformer_tutorial.experiments.modern_attention --quick   # seconds; the tests run this
+    python -m transformer_tutorial.experiments.modern_attention --store
+    python -m transformer_tutorial.experiments.modern_attention --quick   # seconds; the tests run this
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Measured: a Transformer processes a sequence in parallel where a
-recurrent network cannot, and generation is sequential either way.
+"""Measured: a Transformer processes a sequence in parallel where a recurrent network cannot, and generation is
+sequential either way.
 
 Three measurements, on one device, written with the machine and the date to one JSON file:
 
@@ -12,8 +12,8 @@ Three measurements, on one device, written with the machine and the date to one 
 
 Run it from the repository root::
 
-python -m transformer_tutorial.experiments.parallelism --store python -m transformer_tutorial.experiments.parallelism
---quick   # seconds; the tests run this
+    python -m transformer_tutorial.experiments.parallelism --store
+    python -m transformer_tutorial.experiments.parallelism --quick   # seconds; the tests run this
 """
 
 from __future__ import annotations

@@ -6,19 +6,19 @@ time, the test accuracy, the confusion matrix and the class token's attention ov
 test image of every digit, with the machine, the versions, the date and the exact command, in one JSON file.
 The site plots that file instead of training at build time. Run it from the repository root::
 
-python -m transformer_tutorial.experiments.vit_digits --quick  # about a second of training: the tests' settings python
--m transformer_tutorial.experiments.vit_digits --store
+    python -m transformer_tutorial.experiments.vit_digits --quick  # about a second of training: the tests' settings
+    python -m transformer_tutorial.experiments.vit_digits --store
 
-Training uses one thread: the model is so small that a step has little work to share, and on a busy machine two threads
-mostly wait for each other (steps were many times slower when we tried two on a loaded 2-core machine).
+Training uses one thread: the model is so small that a step has little work to share, and on a busy machine two
+threads mostly wait for each other (steps were many times slower when we tried two on a loaded 2-core machine).
 
 The results file (``SCHEMA_VERSION`` 1) is a JSON object: ``schema``, ``schema_version``, ``mode`` (``quick`` or
-``full``), ``command``, ``date``, ``machine`` (see ``benchmark.machine_info``, plus ``load_average`` before and after),
-``data`` (``train``, ``test``, ``seed``) and ``runs``, one object per patch size: its ``settings``, ``tokens`` (patches
-+ 1), ``parameters``, ``seconds`` (training only), ``epoch_losses`` (the mean loss of each epoch), ``correct``,
-``accuracy``, ``confusion`` (10 × 10, rows = true digit) and ``examples`` (``label``, ``predicted``, ``image`` 8 × 8 in
-[0, 1], and ``class_attention``: layers × heads × positions, the class token's row of each attention map, position 0
-being the class token itself).
+``full``), ``command``, ``date``, ``machine`` (see ``benchmark.machine_info``, plus ``load_average`` before and
+after), ``data`` (``train``, ``test``, ``seed``) and ``runs``, one object per patch size: its ``settings``,
+``tokens`` (patches + 1), ``parameters``, ``seconds`` (training only), ``epoch_losses`` (the mean loss of each
+epoch), ``correct``, ``accuracy``, ``confusion`` (10 × 10, rows = true digit) and ``examples`` (``label``,
+``predicted``, ``image`` 8 × 8 in [0, 1], and ``class_attention``: layers × heads × positions, the class token's
+row of each attention map, position 0 being the class token itself).
 """
 
 from __future__ import annotations
