@@ -61,3 +61,17 @@ def built_site(request: pytest.FixtureRequest) -> Path:
         log = (folder / "build.log").read_text(encoding="utf-8")
         pytest.fail(f"mkdocs build --strict failed:\n{log}", pytrace=False)
     return folder / "site"
+
+
+@pytest.fixture(params=["numpy", "torch"])
+def backend(request: pytest.FixtureRequest):
+    """(the backend module, a function that makes one of its arrays from a NumPy array)."""
+    import numpy as np
+    import torch
+
+    from transformer_tutorial import numpy as tnp
+    from transformer_tutorial import torch as ttorch
+
+    if request.param == "numpy":
+        return tnp, np.asarray
+    return ttorch, torch.from_numpy

@@ -8,18 +8,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import DTYPES, assert_close
 from torch import nn
 
 from transformer_tutorial import numpy as tnp
 from transformer_tutorial import torch as ttorch
 from transformer_tutorial.costs import attention_multiply_adds
 from transformer_tutorial.torch import MultiHeadAttention
-
-# Float32 results agree to rounding (about 1e-7 here); float64 ones to about 1e-16.
-TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
-DTYPES = pytest.mark.parametrize(
-    "dtype", [torch.float32, torch.float64], ids=["float32", "float64"]
-)
 
 
 def reference_pair(d_model: int, num_heads: int, dtype: torch.dtype, seed: int = 0):
@@ -64,12 +59,6 @@ def random_mask(
     )
     mask[..., 0] = True
     return mask
-
-
-def assert_close(
-    actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype
-) -> None:
-    torch.testing.assert_close(actual, expected, rtol=0, atol=TOLERANCE[dtype])
 
 
 # Ours against nn.MultiheadAttention, outputs and per-head weights.

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-import pytest
 import torch
+from helpers import raises
 
 from transformer_tutorial import numpy as tnp
 from transformer_tutorial import torch as ttorch
 
 
-@pytest.fixture(params=["numpy", "torch"])
-def backend(request):
-    """(the backend module, a function that makes one of its arrays from a NumPy array)."""
-    if request.param == "numpy":
-        return tnp, np.asarray
-    return ttorch, torch.from_numpy
-
-
 def zeros(*shape):
     return np.zeros(shape)
-
-
-def raises(error, message):
-    return pytest.raises(error, match=re.escape(message))
 
 
 def test_d_model_not_divisible_by_the_number_of_heads():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import DTYPES, TOLERANCE, assert_close
 from project import randomise
 from torch import nn
 
@@ -16,15 +17,6 @@ from transformer_tutorial.torch.layers import (
     FeedForward,
     LayerNorm,
 )
-
-TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
-DTYPES = pytest.mark.parametrize(
-    "dtype", [torch.float32, torch.float64], ids=["float32", "float64"]
-)
-
-
-def assert_close(actual, expected, dtype):
-    torch.testing.assert_close(actual, expected, rtol=0, atol=TOLERANCE[dtype])
 
 
 @DTYPES

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from project import randomise
@@ -34,15 +35,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def assert_close(actual, expected, atol: float) -> None:
-    """Equal within ``atol``, for tensors or arrays (numpy's check: torch.testing's first call imports for seconds)."""
-
-    def array(value):
-        return value.detach().numpy() if isinstance(value, torch.Tensor) else value
-
-    np.testing.assert_allclose(array(actual), array(expected), rtol=0, atol=atol)
 
 
 def reference_patches(images: np.ndarray, patch_size: int) -> np.ndarray:
