@@ -19,11 +19,11 @@ from transformer_tutorial.numpy.relative import rotary_embedding as np_rope
 from transformer_tutorial.torch import conventions as conv
 from transformer_tutorial.torch.attention import (
     MultiHeadAttention,
-    causal_mask,
     scaled_dot_product_attention,
 )
 from transformer_tutorial.torch.decoder_only import DecoderOnly, language_model_loss
 from transformer_tutorial.torch.layers import EncoderLayer
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 from transformer_tutorial.torch.relative import rotary_embedding
 
