@@ -226,7 +226,7 @@ class MultiHeadLatentAttention(nn.Module):
         cache: LatentCache | None = None,
         absorb: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Self-attention of ``x`` (B, T, D) through MLA; returns (B, T, D) and (B, H, T, S).
+        """MLA self-attention: x (B, T, D) -> (B, T, D), and weights (B, H, T, S).
 
         With a cache, the new positions follow the cached ones and only their latents
         and rotated keys are appended. ``absorb`` picks the absorbed form.
