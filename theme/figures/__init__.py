@@ -42,6 +42,7 @@ from figures.diagrams import (
     vit_patches,
 )
 from figures.encoder import minilm_head_scores, minilm_heads
+from figures.latent import published_cache_sizes
 from figures.modern import (
     kv_cache_sizes,
     shared_heads,
@@ -94,6 +95,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "qkv-projections": qkv_projections,
     "kv-cache": kv_cache,
     "rope-rotation": rope_rotation,
+    "published-cache-sizes": published_cache_sizes,
 }
 
 # name -> (function of the parsed JSON, name of the stored result it plots)
