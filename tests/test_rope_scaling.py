@@ -34,9 +34,14 @@ def test_scale_one_is_plain_rope_exactly(method):
     plain = np_scaling.rope_frequencies(D_K)
     frequencies, factor = np_scaling.scaled_frequencies(D_K, method, 1.0, 64)
     assert np.array_equal(frequencies, plain) and factor == 1.0
-    assert np.array_equal(np_scaling.rotate(X, frequencies), np_relative.rotary_embedding(X))
+    assert np.array_equal(
+        np_scaling.rotate(X, frequencies), np_relative.rotary_embedding(X)
+    )
     frequencies_t, factor_t = rope_scaling.scaled_frequencies(D_K, method, 1.0, 64)
-    assert torch.equal(frequencies_t, rope_scaling.rope_frequencies(D_K)) and factor_t == 1.0
+    assert (
+        torch.equal(frequencies_t, rope_scaling.rope_frequencies(D_K))
+        and factor_t == 1.0
+    )
 
 
 def test_position_interpolation_turns_position_m_like_m_over_s():
@@ -75,9 +80,13 @@ def test_yarn_interpolates_slow_pairs_keeps_fast_ones_and_ramps_between():
             assert got[i] == pytest.approx(plain[i], rel=1e-15)
         else:
             gamma = (r - 1) / 31
-            assert got[i] == pytest.approx((1 - gamma) * plain[i] / s + gamma * plain[i], rel=1e-14)
+            assert got[i] == pytest.approx(
+                (1 - gamma) * plain[i] / s + gamma * plain[i], rel=1e-14
+            )
     # with these sizes all three regimes occur
-    assert (turns < 1).any() and (turns > 32).any() and ((turns > 1) & (turns < 32)).any()
+    assert (
+        (turns < 1).any() and (turns > 32).any() and ((turns > 1) & (turns < 32)).any()
+    )
 
 
 def test_yarn_temperature():
@@ -85,15 +94,21 @@ def test_yarn_temperature():
     report prints for its lengths."""
     assert round(np_scaling.yarn_attention_factor(4.0), 3) == 1.139
     assert round(np_scaling.yarn_attention_factor(40.0), 3) == 1.369
-    assert rope_scaling.yarn_attention_factor(4.0) == np_scaling.yarn_attention_factor(4.0)
+    assert rope_scaling.yarn_attention_factor(4.0) == np_scaling.yarn_attention_factor(
+        4.0
+    )
 
 
 @pytest.mark.parametrize("method", ["plain", "linear", "ntk", "yarn"])
 def test_numpy_equals_pytorch(method):
     frequencies, factor = np_scaling.scaled_frequencies(D_K, method, 6.0, 128)
     frequencies_t, factor_t = rope_scaling.scaled_frequencies(D_K, method, 6.0, 128)
-    assert np.abs(frequencies_t.numpy() - frequencies).max() < 1e-15 and factor == factor_t
-    positions = np.tile(np.arange(40), (2, 1)) * 3  # (B, T) positions, one row per sequence
+    assert (
+        np.abs(frequencies_t.numpy() - frequencies).max() < 1e-15 and factor == factor_t
+    )
+    positions = (
+        np.tile(np.arange(40), (2, 1)) * 3
+    )  # (B, T) positions, one row per sequence
     got = np_scaling.rotate(X, frequencies, positions)
     got_t = rope_scaling.rotate(torch.tensor(X), frequencies_t, torch.tensor(positions))
     assert np.abs(got_t.numpy() - got).max() < 1e-12
@@ -110,11 +125,16 @@ def test_errors_name_the_argument(backend):
     with pytest.raises(ValueError, match="d_k must be even"):
         backend.rope_frequencies(7)
     x = np.zeros((2, 5, 8)) if backend is np_scaling else torch.zeros(2, 5, 8)
-    with pytest.raises(ValueError, match=r"frequencies must have shape \(d_k / 2,\) = \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"frequencies must have shape \(d_k / 2,\) = \(4,\)"
+    ):
         backend.rotate(x, backend.rope_frequencies(6))
     with pytest.raises(ValueError, match=r"positions must have shape \(T,\) = \(5,\)"):
-        backend.rotate(x, backend.rope_frequencies(8), np.arange(4) if backend is np_scaling
-                       else torch.arange(4))
+        backend.rotate(
+            x,
+            backend.rope_frequencies(8),
+            np.arange(4) if backend is np_scaling else torch.arange(4),
+        )
 
 
 def test_half_precision_rotation_keeps_the_dtype():
@@ -146,7 +166,9 @@ def hugging_face(kind, parameters, max_positions, seq_len):
 def test_linear_matches_hugging_face():
     expected, factor = hugging_face("linear", {"factor": 4.0}, 256, 256)
     got = np_scaling.linear_frequencies(np_scaling.rope_frequencies(D_K), 4.0)
-    assert np.abs(got / expected - 1).max() < 1e-6 and factor == 1.0  # theirs is float32
+    assert (
+        np.abs(got / expected - 1).max() < 1e-6 and factor == 1.0
+    )  # theirs is float32
 
 
 def test_ntk_aware_matches_hugging_faces_dynamic_scaling_at_its_length():

@@ -37,7 +37,8 @@ def model(qk: bool = False, seed: int = 0) -> LlamaDecoder:
     with torch.no_grad():  # every weight away from its initial value, norms' scales too
         for parameter in decoder.parameters():
             parameter.add_(
-                0.2 * torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+                0.2
+                * torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
             )
     return decoder
 
@@ -47,8 +48,14 @@ TOKENS = np.random.default_rng(1).integers(0, 13, size=(2, LENGTH))
 
 def step_by_step(forward, params, tokens, cache):
     """Logits (B, T, V) of feeding ``tokens`` one position at a time through ``cache``."""
-    rows = [forward(params, tokens[:, i : i + 1], cache) for i in range(tokens.shape[1])]
-    return np.concatenate(rows, axis=1) if isinstance(rows[0], np.ndarray) else torch.cat(rows, 1)
+    rows = [
+        forward(params, tokens[:, i : i + 1], cache) for i in range(tokens.shape[1])
+    ]
+    return (
+        np.concatenate(rows, axis=1)
+        if isinstance(rows[0], np.ndarray)
+        else torch.cat(rows, 1)
+    )
 
 
 # Streaming ------------------------------------------------------------------------------------------------------
@@ -106,7 +113,11 @@ def test_eviction_keeps_the_sinks_and_the_last_window(backend, sinks, window):
         view = cache.append(0, key, key * 10)
         cache.advance(1)
         kept = [*range(min(sinks, position + 1))]
-        kept += [p for p in range(max(0, position + 1 - window), position + 1) if p not in kept]
+        kept += [
+            p
+            for p in range(max(0, position + 1 - window), position + 1)
+            if p not in kept
+        ]
         assert list(np.asarray(cache.text_positions)) == kept
         assert np.asarray(view.keys)[0, 0, :, 0].tolist() == kept
         assert np.asarray(view.values)[0, 0, :, 1].tolist() == [10 * p for p in kept]
@@ -151,7 +162,9 @@ def test_streaming_errors_name_the_argument(backend):
         backend.SinkWindowCache(2, positions="absolute")
     cache = backend.SinkWindowCache(1, num_sinks=1, window=2)
     zeros = np.zeros if backend is np_streaming else torch.zeros
-    with pytest.raises(ValueError, match=r"keys and values must both be \(B, G, T, d_k\)"):
+    with pytest.raises(
+        ValueError, match=r"keys and values must both be \(B, G, T, d_k\)"
+    ):
         cache.append(0, zeros((1, 1, 2)), zeros((1, 1, 2)))
     with pytest.raises(ValueError, match="append one position at a time"):
         cache.append(0, zeros((1, 1, 5, 2)), zeros((1, 1, 5, 2)))
@@ -160,7 +173,9 @@ def test_streaming_errors_name_the_argument(backend):
 
 
 def test_attention_on_first_sums_the_first_columns():
-    weights = np.random.default_rng(0).dirichlet(np.ones(6), size=(2, 3, 4))  # (B, H, T, S)
+    weights = np.random.default_rng(0).dirichlet(
+        np.ones(6), size=(2, 3, 4)
+    )  # (B, H, T, S)
     mass = np_streaming.attention_on_first(weights, 2)
     assert mass.shape == (2, 3, 4)
     assert np.allclose(mass, weights[..., 0] + weights[..., 1], rtol=0, atol=1e-15)
@@ -185,7 +200,9 @@ def decode_batch(forward, params, cache, tokens):
         logits.append(forward(params, tokens[:1, :length], cache.batch([sequence])))
     for step in range(STEPS):
         column = [[int(tokens[0, length + step])] for length in PROMPTS]
-        column = np.array(column) if isinstance(tokens, np.ndarray) else torch.tensor(column)
+        column = (
+            np.array(column) if isinstance(tokens, np.ndarray) else torch.tensor(column)
+        )
         logits.append(forward(params, column, cache.batch(sequences)))
     return logits
 
@@ -209,7 +226,10 @@ def test_paged_decoding_equals_the_contiguous_cache_exactly(block_size):
             cached_decoding.llama_forward, decoder, contiguous_t, tokens_t
         )
     assert all(torch.equal(a, b) for a, b in zip(got_t, expected_t, strict=True))
-    assert max(np.abs(a.numpy() - b).max() for a, b in zip(got_t, got, strict=True)) < 1e-12
+    assert (
+        max(np.abs(a.numpy() - b).max() for a, b in zip(got_t, got, strict=True))
+        < 1e-12
+    )
     # and both are the decoder's own logits, position by position
     for row, length in enumerate(PROMPTS):
         full = llama_decoder(tokens[:, : length + STEPS], params)[0]
@@ -241,8 +261,11 @@ def test_running_out_of_blocks_raises_a_clear_error(backend):
     cache = backend.PagedCache(3, 4, 1, 1, 2)
     first, second = cache.add_sequence(), cache.add_sequence()
     cache.grow([first], 8)
-    with pytest.raises(backend.OutOfBlocksError, match="out of blocks: .* need 2 new blocks of 4 "
-                       r"positions, and only 1 of the pool's 3 blocks are free"):
+    with pytest.raises(
+        backend.OutOfBlocksError,
+        match="out of blocks: .* need 2 new blocks of 4 "
+        r"positions, and only 1 of the pool's 3 blocks are free",
+    ):
         cache.grow([second], 5)
     assert cache.block_tables[second] == []  # nothing taken by the refused request
     with pytest.raises(ValueError, match="sequence 7 is not in the cache"):
@@ -258,7 +281,9 @@ def test_running_out_of_blocks_raises_a_clear_error(backend):
 
 
 def test_head_rms_norm_matches_torchs_rms_norm():
-    x = torch.randn(2, 3, 5, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(
+        2, 3, 5, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
     weight = torch.rand(8, dtype=torch.float64) + 0.5
     expected = F.rms_norm(x, (8,), weight, eps=1e-5)
     assert (qk_norm.head_rms_norm(x, weight, 1e-5) - expected).abs().max() < 1e-15
@@ -314,7 +339,9 @@ def test_qk_norm_runs_in_half_precision(dtype):
     half = layer.to(dtype)
     out, _ = half(x.to(dtype), x.to(dtype), x.to(dtype))
     assert out.dtype == dtype
-    assert (out.float() - reference).abs().max() < (0.02 if dtype == torch.float16 else 0.1)
+    assert (out.float() - reference).abs().max() < (
+        0.02 if dtype == torch.float16 else 0.1
+    )
 
 
 def test_qk_norm_runs_on_the_meta_device():
