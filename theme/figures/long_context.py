@@ -23,7 +23,7 @@ SEQUENCE_COLORS = ["#3b6fb6", "#d9480f", "#2b8a3e", "#ae3ec9"]
 
 def sink_columns(results: dict[str, Any]) -> Figure:
     """The mean attention map of every head of the first seed's model over held-out windows."""
-    first = results["seeds"][0]["sinks"]
+    first, count = results["seeds"][0]["sinks"], results["settings"]["num_sinks"]
     maps = np.asarray(first["maps"])  # (layers, H, T, T)
     masses = {(row["layer"], row["head"]): row["mass"] for row in first["heads"]}
     layers, heads = maps.shape[:2]
@@ -34,7 +34,9 @@ def sink_columns(results: dict[str, Any]) -> Figure:
         ax.set_xticks([])
         ax.set_yticks([])
         share = masses[(layer, head)]
-        ax.set_title(f"layer {layer}, head {head}\n{share:.0%} on first 4", fontsize=8)
+        ax.set_title(
+            f"layer {layer}, head {head}\n{share:.0%} on first {count}", fontsize=8
+        )
         if head == 0:
             ax.set_ylabel("query", fontsize=8)
         if layer == layers - 1:
@@ -162,14 +164,13 @@ def rope_frequencies_scaled(
 
 
 def extrapolation_losses(results: dict[str, Any]) -> Figure:
-    """Stored held-out loss per position bucket at 4L (no fine-tuning) and 2L (after it), mean over seeds."""
+    """Stored held-out loss per position bucket at 2L and 4L (no fine-tuning) and 2L (after it), mean over seeds."""
     length = results["settings"]["train_length"]
     rows = [row for seed in results["seeds"] for row in seed["extrapolation"]]
     figure = Figure(figsize=(PAGE_WIDTH, 3.2), layout="constrained")
-    left, right = figure.subplots(1, 2, sharey=True)
-    for ax, (span, tuned) in zip(
-        (left, right), ((4 * length, False), (2 * length, True)), strict=True
-    ):
+    panels = ((2 * length, False), (4 * length, False), (2 * length, True))
+    axes = figure.subplots(1, len(panels), sharey=True)
+    for ax, (span, tuned) in zip(axes, panels, strict=True):
         for method, style in zip(
             ("plain", "linear", "ntk", "yarn"), ("o-", "s--", "^-.", "d:"), strict=True
         ):
@@ -181,10 +182,9 @@ def extrapolation_losses(results: dict[str, Any]) -> Figure:
             starts = [i * length for i in range(len(mean))]
             ax.plot(starts, mean, style, label=method)
         ax.axvline(length, color=muted(), linewidth=0.8)
-        ax.set(
-            xlabel="positions from",
-            title=f"length {span}, {'after' if tuned else 'no'} fine-tuning",
-        )
+        ax.set_xlabel("positions from", fontsize=8)
+        ax.set_title(f"{span} long, {'after' if tuned else 'no'} fine-tune", fontsize=9)
+    left = axes[0]
     left.set_ylabel("held-out loss (nats)")
     left.legend(fontsize=8)
     return figure
