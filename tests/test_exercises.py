@@ -75,6 +75,7 @@ def test_each_find_the_bug_exercise_shows_one_of_its_known_mistakes():
         "modern-attention/top-p-crossing": mistakes.nucleus_mask,
         "modern-attention/online-softmax-sum": mistakes.online_attention,
         "latent-attention/rope-on-latent": latent_catalogue.cache_row,
+        "long-contexts/sinks-twice": mistakes.kept_positions,
         "encoder-only-models/tanh-gelu": mistakes.gelu_tanh,
         "vision-transformers/patch-strips": mistakes.patchify,
     }
