@@ -58,6 +58,7 @@ from transformer_tutorial.torch.decoder_only import (
 )
 from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.llama import LlamaDecoder
+from transformer_tutorial.torch.modes import seeded
 from transformer_tutorial.torch.positional import SinusoidalPositionalEncoding
 
 RESULT = "modern-attention"
@@ -247,17 +248,17 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
     heads = settings.cache_heads
     rows = []
     for num_kv_heads in [g for g in range(1, heads + 1) if heads % g == 0]:
-        torch.manual_seed(0)
-        config = LlamaConfig(
-            vocab_size=64,
-            d_model=settings.cache_width,
-            num_heads=heads,
-            num_kv_heads=num_kv_heads,
-            num_layers=settings.cache_layers,
-            d_ff=int(8 / 3 * settings.cache_width),
-            max_len=settings.prompt_length + settings.new_tokens,
-        )
-        model = LlamaDecoder(config).eval()
+        with seeded(0):  # the caller's global random state is given back
+            config = LlamaConfig(
+                vocab_size=64,
+                d_model=settings.cache_width,
+                num_heads=heads,
+                num_kv_heads=num_kv_heads,
+                num_layers=settings.cache_layers,
+                d_ff=int(8 / 3 * settings.cache_width),
+                max_len=settings.prompt_length + settings.new_tokens,
+            )
+            model = LlamaDecoder(config).eval()
         prompt = torch.randint(
             0,
             64,
@@ -402,18 +403,18 @@ def train_character_models(settings: ModernSettings) -> dict[str, Any]:
     runs = []
     for name, build in builders.items():
         for seed in settings.seeds:
-            torch.manual_seed(seed)
-            model = build()
-            start = time.process_time()
-            losses = train_language_model(
-                model,
-                train_ids,
-                settings.corpus_steps,
-                settings.corpus_batch,
-                settings.corpus_context,
-                settings.corpus_learning_rate,
-                seed=seed,
-            )
+            with seeded(seed):  # the caller's global random state is given back
+                model = build()
+                start = time.process_time()
+                losses = train_language_model(
+                    model,
+                    train_ids,
+                    settings.corpus_steps,
+                    settings.corpus_batch,
+                    settings.corpus_context,
+                    settings.corpus_learning_rate,
+                    seed=seed,
+                )
             seconds = time.process_time() - start
             runs.append(
                 {

@@ -46,6 +46,7 @@ from transformer_tutorial.data.digits import (
 )
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
+from transformer_tutorial.torch.modes import seeded
 from transformer_tutorial.torch.vision import (
     VisionTransformer,
     predict,
@@ -80,16 +81,16 @@ QUICK = Settings(patch_sizes=(4,), epochs=3)
 
 def build_model(settings: Settings, patch_size: int) -> VisionTransformer:
     """The ViT of a run, with weights drawn from ``settings.seed``."""
-    torch.manual_seed(settings.seed)
-    return VisionTransformer(
-        image_size=8,
-        patch_size=patch_size,
-        num_classes=NUM_CLASSES,
-        d_model=settings.d_model,
-        num_heads=settings.num_heads,
-        num_layers=settings.num_layers,
-        d_ff=settings.d_ff,
-    )
+    with seeded(settings.seed):  # the caller's global random state is given back
+        return VisionTransformer(
+            image_size=8,
+            patch_size=patch_size,
+            num_classes=NUM_CLASSES,
+            d_model=settings.d_model,
+            num_heads=settings.num_heads,
+            num_layers=settings.num_layers,
+            d_ff=settings.d_ff,
+        )
 
 
 def _examples(

@@ -234,18 +234,15 @@ class Transformer(nn.Module):
         the cached ones.
         """
         check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
+        offset, length = (0 if cache is None else len(cache)), tgt.shape[1]
+        # embed checks the ids first: a refused step must leave the cache untouched
+        y = self.embed(tgt, self.tgt_embedding, "tgt", offset)
         real = tgt != self.config.pad_id  # (B, T): the keys that are not padding
-        if (
-            cache is not None
-        ):  # the new positions may also read every cached one that is not padding
-            real = cache.remember(
-                real
-            )  # (B, S), S = the cached positions and the new ones
-        offset, length = real.shape[1] - tgt.shape[1], tgt.shape[1]
+        if cache is not None:  # the new positions may also read the cached real ones
+            real = cache.remember(real)  # (B, S), S = offset + T
         tgt_mask = real[:, None, :] & causal_mask(
             length, offset + length, device=tgt.device
         )  # (B, T, S)
-        y = self.embed(tgt, self.tgt_embedding, "tgt", offset)
         return self.decoder(
             y, memory, tgt_mask, src_mask, None if cache is None else cache.layers
         )
