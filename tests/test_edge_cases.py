@@ -387,3 +387,43 @@ def test_every_snippet_section_opens_and_closes_in_its_own_file():
             for name in sorted(open_sections)
         ]
     assert problems == []
+
+
+def _global_seed_calls(path: Path) -> list[str]:
+    """``torch.manual_seed(...)``, ``torch.cuda.manual_seed*(...)``, ``np.random.seed(...)`` and ``random.seed(...)``
+    calls in a file (a ``Generator(...).manual_seed`` seeds its own generator and is fine)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        chain, value = [node.func.attr], node.func.value
+        while isinstance(value, ast.Attribute):
+            chain.append(value.attr)
+            value = value.value
+        if isinstance(value, ast.Name):
+            chain.append(value.id)
+        name = ".".join(reversed(chain))
+        if name in {
+            "torch.manual_seed",
+            "torch.random.manual_seed",
+            "np.random.seed",
+            "numpy.random.seed",
+            "random.seed",
+            "torch.cuda.manual_seed",
+            "torch.cuda.manual_seed_all",
+        }:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    return found
+
+
+def test_only_modes_seeded_seeds_a_global_generator_in_the_package_and_the_figures():
+    files = [*(ROOT / "src").rglob("*.py"), *(ROOT / "theme").rglob("*.py")]
+    calls = [call for path in files for call in _global_seed_calls(path)]
+    outside = [
+        call
+        for call in calls
+        if not call.startswith("src/transformer_tutorial/torch/modes.py:")
+    ]
+    assert outside == [] and len(calls) == 1  # the one inside modes.seeded

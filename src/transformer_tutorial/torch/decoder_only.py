@@ -290,20 +290,22 @@ def train_language_model(
     offsets = torch.arange(length + 1)
     losses = []
     model.train()
-    for _ in range(steps):
-        starts = torch.randint(
-            0,
-            len(ids) - length,
-            (batch_size, 1),
-            generator=generator,
-        )
-        # windows: (batch_size, length + 1)
-        loss = language_model_loss(model, ids[starts + offsets])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
+    try:
+        for _ in range(steps):
+            starts = torch.randint(
+                0,
+                len(ids) - length,
+                (batch_size, 1),
+                generator=generator,
+            )
+            # windows: (batch_size, length + 1)
+            loss = language_model_loss(model, ids[starts + offsets])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    finally:  # eval mode afterwards, also after Ctrl-C
+        model.eval()
     return losses
 
 

@@ -307,19 +307,21 @@ def train_classifier(
     log = ClassifierLog()
     start = time.perf_counter()
     model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(images), generator=generator)
-        for batch in order.split(batch_size):
-            loss = F.cross_entropy(
-                model(images[batch].to(device)), labels[batch].to(device)
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            log.losses.append(loss.item())
-            log.learning_rates.append(scheduler.get_last_lr()[0])
-            scheduler.step()
-    model.eval()
+    try:
+        for _ in range(epochs):
+            order = torch.randperm(len(images), generator=generator)
+            for batch in order.split(batch_size):
+                loss = F.cross_entropy(
+                    model(images[batch].to(device)), labels[batch].to(device)
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                log.losses.append(loss.item())
+                log.learning_rates.append(scheduler.get_last_lr()[0])
+                scheduler.step()
+    finally:  # eval mode afterwards, also after Ctrl-C
+        model.eval()
     log.seconds = time.perf_counter() - start
     return log
 
