@@ -131,9 +131,11 @@ display(Markdown("\n".join(rows)))
 # with a beam of one it is greedy decoding by construction (the tests check this).
 
 # %%
+beams = {}
 for width in (1, 3):
-    tokens = beam_search(model, source, beam_size=width, max_new_tokens=12)
-    print(f"beam {width}: {task.decode(tokens)}")
+    beams[width] = beam_search(model, source, beam_size=width, max_new_tokens=12)
+    print(f"beam {width}: {task.decode(beams[width])}")
+assert beams[1] == beams[3], "On a task this easy it finds the same answer"
 
 # %% [markdown]
 # ## The key/value cache
@@ -157,6 +159,7 @@ for use_cache in (True, False):
     ).tokens
     timings[use_cache] = time.perf_counter() - start
 print("same tokens:", torch.equal(outputs[True], outputs[False]))
+assert torch.equal(outputs[True], outputs[False]), "The tokens are identical"
 speedup = timings[False] / timings[True]
 print(f"cache {timings[True]:.2f} s, none {timings[False]:.2f} s: {speedup:.1f}x")
 
