@@ -15,9 +15,9 @@
 #
 # This notebook runs the [training chapter](../training.md) end to end: it trains a small encoder-decoder
 # Transformer on the reversal task with the paper's recipe, checks it on sequences it has never seen, decodes
-# step by step, and looks inside its attention. It runs on a laptop CPU; the site executes it on every build, so
-# the numbers below were produced by the code above them. With the same library versions and thread count, you
-# get the same losses and accuracies; the timings depend on the machine.
+# step by step, and looks inside its attention. It runs on a laptop CPU, and the numbers below were produced by
+# the code above them, in the run you are looking at. With the same library versions and thread count, you get
+# the same losses and accuracies; the timings depend on the machine.
 
 # %%
 import time
