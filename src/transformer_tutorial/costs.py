@@ -16,9 +16,8 @@ def attention_multiply_adds(
     """Multiply-adds of one multi-head attention
     call on one sequence, for each matrix product.
 
-    Each head has d = D / H features, so the per-head products cost H · (T·S·d) =
-    T·S·D together: the number
-    of heads cancels out.
+    Each head has d = D / H features, so the per-head products cost H · (T·S·d) = T·S·D together: the number of heads
+    cancels out.
 
     Examples:
         >>> one = attention_multiply_adds(10, 10, 64, num_heads=1)
@@ -46,11 +45,12 @@ def attention_multiply_adds(
 def layer_multiply_adds_per_position(
     length: int, d_model: int, d_ff: int
 ) -> dict[str, int]:
-    """Multiply-adds per position of one Transformer encoder layer and of one LSTM layer of the same width D.
+    """Multiply-adds per position of one Transformer encoder
+    layer and of one LSTM layer of the same width D.
 
-    Transformer: the four projections 4·D², the feed-forward network 2·D·d_ff, and attention 2·T·D (scores and
-    weighted sum, all heads together). LSTM: four gates, each one (D × D) product with the input and one with the
-    previous hidden state, 8·D², whatever the length.
+    Transformer: the four projections 4·D², the feed-forward network 2·D·d_ff, and attention 2·T·D (scores and weighted
+    sum, all heads together). LSTM: four gates, each one (D × D) product with the input and one with the previous hidden
+    state, 8·D², whatever the length.
 
     Examples:
         >>> costs = layer_multiply_adds_per_position(16, d_model=256, d_ff=1024)

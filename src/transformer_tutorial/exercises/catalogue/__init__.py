@@ -1,8 +1,8 @@
 """Every exercise of the site, chapter by chapter, one module per chapter.
 
-A case's inputs are NumPy arrays made from a seeded generator, so every run checks the same numbers; a
-PyTorch solution receives them as tensors of the same dtype. Each reference is computed when the case is
-compared, from the package's NumPy code and, where PyTorch has the operation, from PyTorch itself.
+A case's inputs are NumPy arrays made from a seeded generator, so every run checks the same numbers; a PyTorch solution
+receives them as tensors of the same dtype. Each reference is computed when the case is compared, from the package's
+NumPy code and, where PyTorch has the operation, from PyTorch itself.
 """
 
 from __future__ import annotations
