@@ -22,6 +22,7 @@ from transformer_tutorial.exercises import (
     mistakes,
 )
 from transformer_tutorial.exercises.__main__ import main
+from transformer_tutorial.exercises.catalogue import latent as latent_catalogue
 from transformer_tutorial.exercises.comparison import compare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,8 @@ def test_each_find_the_bug_exercise_shows_one_of_its_known_mistakes():
         "causal-self-attention/mask-after-softmax": mistakes.causal_attention,
         "modern-attention/top-p-crossing": mistakes.nucleus_mask,
         "modern-attention/online-softmax-sum": mistakes.online_attention,
+        "latent-attention/rope-on-latent": latent_catalogue.cache_row,
+        "long-contexts/sinks-twice": mistakes.kept_positions,
         "encoder-only-models/tanh-gelu": mistakes.gelu_tanh,
         "vision-transformers/patch-strips": mistakes.patchify,
     }

@@ -196,6 +196,7 @@ class LlamaConfig:
         d_ff: F, the width of SwiGLU's two parallel hidden layers.
         max_len: The longest sequence the model accepts (RoPE itself has no table that would run out).
         eps: RMSNorm epsilon.
+        qk_norm: RMSNorm on each head's queries and keys before RoPE (QK-norm).
     """
 
     vocab_size: int
@@ -206,6 +207,7 @@ class LlamaConfig:
     d_ff: int = 172
     max_len: int = 128
     eps: float = 1e-5
+    qk_norm: bool = False
 
     def __post_init__(self) -> None:
         for name in (

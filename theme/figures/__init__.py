@@ -42,6 +42,14 @@ from figures.diagrams import (
     vit_patches,
 )
 from figures.encoder import minilm_head_scores, minilm_heads
+from figures.latent import published_cache_sizes
+from figures.long_context import (
+    block_table,
+    extrapolation_losses,
+    qk_norm_logits,
+    rope_frequencies_scaled,
+    sink_columns,
+)
 from figures.modern import (
     kv_cache_sizes,
     shared_heads,
@@ -94,6 +102,9 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "qkv-projections": qkv_projections,
     "kv-cache": kv_cache,
     "rope-rotation": rope_rotation,
+    "published-cache-sizes": published_cache_sizes,
+    "block-table": block_table,
+    "rope-scaling-frequencies": rope_frequencies_scaled,
 }
 
 # name -> (function of the parsed JSON, name of the stored result it plots)
@@ -109,6 +120,9 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "tiled-memory": (tiled_memory, "modern-attention"),
     "kv-cache-sizes": (kv_cache_sizes, "modern-attention"),
     "cross-attention": (cross_attention, "reversal-attention"),
+    "sink-columns": (sink_columns, "long-context"),
+    "extrapolation-losses": (extrapolation_losses, "long-context"),
+    "qk-norm-logits": (qk_norm_logits, "long-context"),
 }
 
 

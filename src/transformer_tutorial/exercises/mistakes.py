@@ -447,3 +447,44 @@ def online_attention_inverted_rescale(query, key, value, block_size):
         out = out * rescale + exps @ value[..., block, :]
         best = new_best
     return out / total
+
+
+# --- long contexts ---------------------------------------------------------------------------------------------
+
+
+def yarn_frequencies_ramp_reversed(frequencies, factor, original_length):
+    turns = original_length * frequencies / (2 * np.pi)
+    ramp = np.clip((turns - 1) / 31, 0, 1)
+    return (
+        ramp * frequencies / factor + (1 - ramp) * frequencies
+    )  # fast pairs squeezed, slow ones kept
+
+
+def yarn_frequencies_wavelength_as_turns(frequencies, factor, original_length):
+    turns = 2 * np.pi / frequencies  # the wavelength λ, not the turns L / λ
+    ramp = np.clip((turns - 1) / 31, 0, 1)
+    return (1 - ramp) * frequencies / factor + ramp * frequencies
+
+
+# --8<-- [start:sinks_twice]
+def kept_positions(total, num_sinks, window):
+    """The positions a sink + window cache keeps after ``total`` positions."""
+    sinks = np.arange(min(num_sinks, total))
+    recent = np.arange(max(total - window, 0), total)
+    return np.concatenate([sinks, recent])
+
+
+# --8<-- [end:sinks_twice]
+kept_positions_sinks_twice = kept_positions
+
+
+def kept_positions_without_sinks(total, num_sinks, window):
+    return np.arange(max(total - window, 0), total)
+
+
+def kept_positions_window_includes_sinks(total, num_sinks, window):
+    if total <= window:
+        return np.arange(total)
+    return np.concatenate(
+        [np.arange(num_sinks), np.arange(total - window + num_sinks, total)]
+    )

@@ -25,6 +25,7 @@ from transformer_tutorial.numpy.modern import (
     GroupedQueryAttentionParams,
     grouped_query_attention_layer,
 )
+from transformer_tutorial.numpy.qk_norm import QKNormParams, qk_norm_attention_layer
 
 
 @dataclass
@@ -51,6 +52,7 @@ class LlamaBlockParams:
     attention: GroupedQueryAttentionParams
     feed_forward_norm: RMSNormParams
     feed_forward: SwiGLUParams
+    qk_norm: QKNormParams | None = None  # the scales of QK-norm, when the block has it
 
 
 @dataclass
@@ -108,14 +110,14 @@ def llama_block(
     (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE on its queries and keys.
     """
     normed = rms_norm(x, params.attention_norm)
-    attended, _ = grouped_query_attention_layer(
-        normed,
-        normed,
-        normed,
-        params.attention,
-        mask,
-        rope=True,
-    )
+    if params.qk_norm is None:
+        attended, _ = grouped_query_attention_layer(
+            normed, normed, normed, params.attention, mask, rope=True
+        )
+    else:  # QK-norm: each head's queries and keys RMS-normalised before RoPE
+        attended, _ = qk_norm_attention_layer(
+            normed, normed, normed, params.attention, params.qk_norm, mask
+        )
     h = x + attended  # the residual path is never normalised
     return h + swiglu(rms_norm(h, params.feed_forward_norm), params.feed_forward)
 

@@ -26,6 +26,7 @@ from transformer_tutorial.numpy.llama import (
 from transformer_tutorial.torch.attention import KeyValueCache, to_numpy
 from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.modern import GroupedQueryAttention
+from transformer_tutorial.torch.qk_norm import QKNormAttention
 
 
 # --8<-- [start:rms_norm]
@@ -91,13 +92,18 @@ class LlamaBlock(nn.Module):
         super().__init__()
         d_model = config.d_model
         self.attention_norm = RMSNorm(d_model, config.eps)
-        self.attention = GroupedQueryAttention(
-            d_model,
-            config.num_heads,
-            config.num_kv_heads,
-            bias=False,
-            rope=True,
-        )
+        if config.qk_norm:  # RMSNorm on each head's queries and keys, before RoPE
+            self.attention = QKNormAttention(
+                d_model, config.num_heads, config.num_kv_heads, config.eps
+            )
+        else:
+            self.attention = GroupedQueryAttention(
+                d_model,
+                config.num_heads,
+                config.num_kv_heads,
+                bias=False,
+                rope=True,
+            )
         self.feed_forward_norm = RMSNorm(d_model, config.eps)
         self.feed_forward = SwiGLU(d_model, config.d_ff)
 
@@ -120,6 +126,7 @@ class LlamaBlock(nn.Module):
             self.attention.numpy_params(),
             self.feed_forward_norm.numpy_params(),
             self.feed_forward.numpy_params(),
+            getattr(self.attention, "qk_norm_params", lambda: None)(),
         )
 
 
