@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.numpy import llama as np_llama
 from transformer_tutorial.numpy.masks import causal_mask as np_causal_mask
-from transformer_tutorial.torch.decoder_only import generate
+from transformer_tutorial.torch.decoder_only import generate, train_language_model
 from transformer_tutorial.torch.llama import LlamaBlock, LlamaDecoder, RMSNorm, SwiGLU
 from transformer_tutorial.torch.masks import causal_mask
 
@@ -128,17 +128,33 @@ def test_the_decoder_is_causal_and_its_cache_gives_the_same_logits():
     )
 
 
-def test_generate_works_with_the_llama_decoder():
+# After each 1 comes one more than the token before that 1: the next token depends on the token two back.
+PATTERN = [1, 2, 1, 3, 1, 4, 1, 5]
+
+
+def test_generate_continues_a_pattern_from_every_phase_with_and_without_the_cache():
+    """A small model trained on the repeated pattern has to read the right cached keys at the right (rotated)
+    positions at every step: a stale cache or positions that restart at 0 break the pattern. The prompts come
+    from the training text; this checks decoding, not generalisation."""
     torch.manual_seed(8)
-    model = LlamaDecoder(CONFIG).eval()
-    prompt = torch.tensor([[1, 2, 3]])
-    cached = generate(
-        prompt, model, 6, torch.Generator().manual_seed(0), use_cache=True
+    config = LlamaConfig(
+        vocab_size=23,
+        d_model=16,
+        num_heads=2,
+        num_kv_heads=1,
+        num_layers=1,
+        d_ff=32,
+        max_len=32,
     )
-    recomputed = generate(
-        prompt, model, 6, torch.Generator().manual_seed(0), use_cache=False
-    )
-    assert torch.equal(cached, recomputed) and cached.shape == (1, 9)
+    model = LlamaDecoder(config)
+    ids = np.array(PATTERN * 20)
+    train_language_model(model, ids, 100, batch_size=8, length=16, learning_rate=1e-2)
+    for start in range(len(PATTERN)):
+        prompt = torch.tensor([(PATTERN * 3)[start : start + 4]])
+        expected = (PATTERN * 5)[start : start + 16]
+        for use_cache in (True, False):
+            tokens = generate(prompt, model, 12, top_k=1, use_cache=use_cache)
+            assert tokens[0].tolist() == expected, (start, use_cache)
 
 
 def test_parameter_counts_follow_the_formula():

@@ -152,6 +152,28 @@ def test_the_length_penalty_changes_the_chosen_hypothesis(backend):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_best_hypothesis_that_needs_exactly_max_new_tokens_is_found(backend):
+    """ "a a EOS" wins with alpha = 0.6 and needs all three steps that max_new_tokens=3 allows; with two steps
+    "a a" cannot end, and "EOS" is the best finished hypothesis."""
+    if backend == "numpy":
+        search, log_probs = np_sampling.penalised_beam_search, table_log_probs
+    else:
+        search, log_probs = (
+            sampling.penalised_beam_search,
+            lambda p: torch.from_numpy(table_log_probs(p.numpy())),
+        )
+    tokens, score = search(
+        log_probs, [BOS], beam_size=4, max_new_tokens=3, eos_id=0, alpha=0.6
+    )
+    assert tokens == [1, 1, 0]
+    assert math.isclose(score, math.log(0.5 * 0.95 * 0.95) / (8 / 6) ** 0.6)
+    shorter, _ = search(
+        log_probs, [BOS], beam_size=4, max_new_tokens=2, eos_id=0, alpha=0.6
+    )
+    assert shorter == [0]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_beam_search_of_width_one_is_greedy_and_finds_better_with_a_wider_beam(backend):
     """Greedy takes 'b' first (0.6) and ends with probability 0.6 · 0.5; the beam of 2 finds 'a EOS' (0.4 · 0.9)."""
     table = {(): [0.0, 0.4, 0.6], (1,): [0.9, 0.05, 0.05], (2,): [0.5, 0.25, 0.25]}

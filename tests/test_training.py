@@ -110,18 +110,6 @@ def tiny_model(
 TASK = ReversalTask(num_symbols=6, min_length=2, max_length=6)
 
 
-def test_beam_search_of_width_one_is_greedy_decoding():
-    model = tiny_model(TASK, seed=2)
-    batch = TASK.batch(np.random.default_rng(1), 6)
-    for row in range(6):
-        src = torch.from_numpy(batch.src[row : row + 1])
-        greedy = greedy_decode(model, src, max_new_tokens=12).tokens[0].tolist()
-        beam = beam_search(model, src, beam_size=1, max_new_tokens=12)
-        assert beam == greedy[: len(beam)] and all(
-            token == PAD for token in greedy[len(beam) :]
-        )
-
-
 def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search():
     # vocabulary of 5: every sequence can be listed
     task = ReversalTask(num_symbols=2, min_length=2, max_length=2)
@@ -175,25 +163,6 @@ def test_an_interrupted_training_run_leaves_the_attention_paths_as_it_found_them
     assert not model.training
 
 
-def test_greedy_decoding_records_each_step_for_the_table():
-    model = tiny_model(TASK, seed=4)
-    result = greedy_decode(
-        model,
-        torch.tensor([[3, 4, 5]]),
-        max_new_tokens=3,
-        record=True,
-        stop_at_eos=False,
-    )
-    assert [step.prefix for step in result.steps] == [
-        [BOS],
-        [BOS, result.tokens[0, 0].item()],
-        [BOS, *result.tokens[0, :2].tolist()],
-    ]
-    for step in result.steps:
-        assert step.chosen == int(step.probabilities.argmax())
-        torch.testing.assert_close(step.probabilities.sum(), torch.tensor(1.0))
-
-
 # Short training runs: the loss falls below what an untrained model reaches, and the mistakes cost accuracy.
 
 # held out: 1 in 4 of the 625 of length 4
@@ -233,6 +202,48 @@ def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trai
 # so a wrong position, a stale cache or a token after EOS changes what these tests see.
 
 SOURCES = torch.from_numpy(QUICK.batch(np.random.default_rng(11), 16).src)
+
+
+def test_beam_search_of_width_one_is_greedy_decoding(trained):
+    model, _, _ = trained
+    beams = []
+    for row in range(8):
+        src = SOURCES[row : row + 1]
+        greedy = greedy_decode(model, src, max_new_tokens=8).tokens[0].tolist()
+        beam = beam_search(model, src, beam_size=1, max_new_tokens=8)
+        assert beam == greedy[: len(beam)] and all(
+            token == PAD for token in greedy[len(beam) :]
+        )
+        beams.append(tuple(beam))
+    # the answers differ from source to source, in their tokens and their lengths
+    assert len(set(beams)) >= 6 and len({len(beam) for beam in beams}) >= 2
+
+
+def test_greedy_decoding_records_each_step_for_the_table(trained):
+    model, _, _ = trained
+    result = greedy_decode(
+        model,
+        torch.tensor([[3, 4, 5, 6]]),
+        max_new_tokens=5,
+        record=True,
+        stop_at_eos=False,
+    )
+    chosen = [step.chosen for step in result.steps]
+    assert (
+        chosen == result.tokens[0].tolist() == [6, 5, 4, 3, EOS]
+    )  # reversed, then EOS
+    assert [step.prefix for step in result.steps] == [
+        [BOS, *chosen[:t]] for t in range(5)
+    ]
+    for step in result.steps:
+        assert step.chosen == int(step.probabilities.argmax())
+        torch.testing.assert_close(step.probabilities.sum(), torch.tensor(1.0))
+
+
+def test_beam_search_finds_an_answer_that_needs_exactly_max_new_tokens(trained):
+    """Reversing four symbols takes five tokens, EOS included: a search one step short would never see EOS."""
+    model, _, _ = trained
+    assert beam_search(model, torch.tensor([[3, 4, 5, 6]]), 3, 5) == [6, 5, 4, 3, EOS]
 
 
 def test_cached_greedy_decoding_gives_the_probabilities_of_recomputing_the_prefix(

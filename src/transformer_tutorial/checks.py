@@ -364,8 +364,8 @@ def check_multi_head_inputs(query: Any, key: Any, value: Any, d_model: int) -> N
 def check_multi_head_mask(
     mask: Any, batch: int, query_length: int, key_length: int
 ) -> None:
-    """Check a multi-head attention mask: (T, S) for every sequence alike, (B, T, S) per sequence, or (B, 1, S) for
-    key padding; boolean, True = may attend."""
+    """Check a multi-head attention mask: (T, S) for every sequence alike, (B, T,
+    S) per sequence, or (B, 1, S) for key padding; boolean, True = may attend."""
     if mask is None:
         return
     if mask.ndim == 2:
@@ -381,8 +381,8 @@ def check_multi_head_mask(
 
 
 def check_scores_mask(query: Any, key: Any, mask: Any) -> None:
-    """Check that the batch dimensions of query (..., T, d_k) and key (..., S, d_k) broadcast, and that ``mask`` fits
-    their scores (..., T, S)."""
+    """Check that the batch dimensions of query (..., T, d_k) and key (...,
+    S, d_k) broadcast, and that ``mask`` fits their scores (..., T, S)."""
     batch = broadcast_shape(query.shape[:-2], key.shape[:-2])
     if batch is None:
         raise ValueError(
@@ -420,8 +420,8 @@ def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
             f"{name} has {tokens.shape[1]} positions (shape {format_shape(tokens.shape)}), more than the "
             f"positional table's max_len={max_len}"
         )
-    if tokens.shape[0] * tokens.shape[1] == 0:
-        return
+    if tokens.shape[0] * tokens.shape[1] == 0 or getattr(tokens, "is_meta", False):
+        return  # no ids, or a tensor on the meta device: shapes without values
     smallest, largest = int(tokens.min()), int(tokens.max())
     if smallest < 0 or largest >= vocab_size:
         raise ValueError(

@@ -121,11 +121,10 @@ def kv_cache_bytes_per_token(
 ) -> float:
     """The bytes a decoder's cache holds per token of context, all layers together.
 
-    multi-head, grouped-query and multi-query attention keep a key and a value of
-    ``head_width`` numbers for each of ``num_kv_heads`` heads (H, G and 1); a sliding
-    window keeps those of the last ``window`` tokens only, so per token of a context
-    of ``context_length`` it holds min(window, n) / n of them; MLA ("latent") keeps
-    the latent and the one rotated key: kv_latent_width + rope_width numbers.
+    multi-head, grouped-query and multi-query attention keep a key and a value of ``head_width`` numbers for each of
+    ``num_kv_heads`` heads (H, G and 1); a sliding window keeps those of the last ``window`` tokens only, so per token
+    of a context of ``context_length`` it holds min(window, n) / n of them; MLA ("latent") keeps the latent and the one
+    rotated key: kv_latent_width + rope_width numbers.
 
     Examples:
         >>> kv_cache_bytes_per_token("grouped-query", 32, 128, num_kv_heads=8)
@@ -194,7 +193,8 @@ class PublishedAttention:
     rope_width: int = 0
 
     def bytes_per_token(self, context_length: int, bytes_per_number: int = 2) -> float:
-        """Cache bytes per token of a context of ``context_length`` tokens (16-bit numbers by default)."""
+        """Cache bytes per token of a context of
+        ``context_length`` tokens (16-bit numbers by default)."""
         return kv_cache_bytes_per_token(
             self.attention,
             self.num_layers,

@@ -40,8 +40,8 @@ def mask_tile(mask: Mask, rows: slice, cols: slice) -> Mask:
 
 
 def with_head_axis(mask: Mask | None) -> Mask | None:
-    """A multi-head attention mask with a head axis: (T, S) -> (1, 1, T, S), (B, T, S) or (B, 1, S) -> (B, 1, T or
-    1, S)."""
+    """A multi-head attention mask with a head axis: (T, S) ->
+    (1, 1, T, S), (B, T, S) or (B, 1, S) -> (B, 1, T or 1, S)."""
     if mask is None:
         return None
     return mask[None, None] if mask.ndim == 2 else mask[:, None]

@@ -1,5 +1,5 @@
-"""Validate once, at the entry point: a public function's check runs when a reader calls it, and not again in the
-validated functions it calls with arguments derived from checked ones."""
+"""Validate once, at the entry point: a public function's check runs when a reader calls it,
+and not again in the validated functions it calls with arguments derived from checked ones."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ _INSIDE_CHECKED_CALL = contextvars.ContextVar("inside_checked_call", default=Fal
 
 
 def validated(check: Callable[..., None]) -> Callable[[Function], Function]:
-    """Run ``check`` with a public function's arguments before the function, once per call from outside.
+    """Run ``check`` with a public function's arguments
+    before the function, once per call from outside.
 
-    ``check`` takes the same arguments as the function and raises on bad ones. While the function runs, every
-    validated function it calls skips its own check: its arguments were derived from arguments checked already, so a
-    reader's mistake is reported once, by the function the reader called, and the work is not repeated at each layer.
+    ``check`` takes the same arguments as the function and raises on bad ones. While the function runs, every validated
+    function it calls skips its own check: its arguments were derived from arguments checked already, so a reader's
+    mistake is reported once, by the function the reader called, and the work is not repeated at each layer.
 
     Examples:
         >>> def check_positive(x):

@@ -21,7 +21,8 @@ KIND_LABELS = {"latent": "MLA", "sliding-window": "sliding window of 4096"}
 
 
 def published_cache_sizes() -> Figure:
-    """Gigabytes of cache for one 128k-token sequence, 16-bit numbers, for each published configuration."""
+    """Gigabytes of cache for one 128k-token sequence,
+    16-bit numbers, for each published configuration."""
     figure = Figure(figsize=(PAGE_WIDTH, 4.0), layout="constrained")
     ax = figure.subplots()
     rows = list(reversed(PUBLISHED))  # the first entry on top

@@ -1,5 +1,5 @@
-"""Figures of the long-contexts chapter: sink columns, a paged cache's block tables, RoPE's frequencies before and
-after each scaling, and the stored extrapolation and QK-norm measurements."""
+"""Figures of the long-contexts chapter: sink columns, a paged cache's block tables, RoPE's
+frequencies before and after each scaling, and the stored extrapolation and QK-norm measurements."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ SEQUENCE_COLORS = ["#3b6fb6", "#d9480f", "#2b8a3e", "#ae3ec9"]
 
 
 def sink_columns(results: dict[str, Any]) -> Figure:
-    """The mean attention map of every head of the first seed's model over held-out windows."""
+    """The mean attention map of every head of
+    the first seed's model over held-out windows."""
     first, count = results["seeds"][0]["sinks"], results["settings"]["num_sinks"]
     maps = np.asarray(first["maps"])  # (layers, H, T, T)
     masses = {(row["layer"], row["head"]): row["mass"] for row in first["heads"]}
@@ -45,7 +46,8 @@ def sink_columns(results: dict[str, Any]) -> Figure:
 
 
 def block_table(lengths: tuple[int, ...] = (7, 13, 3), block_size: int = 4) -> Figure:
-    """Three sequences' block tables pointing into one pool of blocks, drawn from a real ``PagedCache``."""
+    """Three sequences' block tables pointing into one
+    pool of blocks, drawn from a real ``PagedCache``."""
     num_blocks = 8
     cache = PagedCache(num_blocks, block_size, 1, 1, 1)
     sequences = [cache.add_sequence() for _ in lengths]
@@ -131,7 +133,8 @@ def block_table(lengths: tuple[int, ...] = (7, 13, 3), block_size: int = 4) -> F
 def rope_frequencies_scaled(
     d_k: int = 64, factor: float = 4.0, length: int = 512
 ) -> Figure:
-    """RoPE's frequency of every pair, and what each scaling makes of it, with the ratio to the plain one."""
+    """RoPE's frequency of every pair, and what each
+    scaling makes of it, with the ratio to the plain one."""
     plain = rope_frequencies(d_k)
     scaled = {
         "plain RoPE": plain,
@@ -164,7 +167,8 @@ def rope_frequencies_scaled(
 
 
 def extrapolation_losses(results: dict[str, Any]) -> Figure:
-    """Stored held-out loss per position bucket at 2L and 4L (no fine-tuning) and 2L (after it), mean over seeds."""
+    """Stored held-out loss per position bucket at 2L and
+    4L (no fine-tuning) and 2L (after it), mean over seeds."""
     length = results["settings"]["train_length"]
     rows = [row for seed in results["seeds"] for row in seed["extrapolation"]]
     figure = Figure(figsize=(PAGE_WIDTH, 3.2), layout="constrained")
@@ -191,7 +195,8 @@ def extrapolation_losses(results: dict[str, Any]) -> Figure:
 
 
 def qk_norm_logits(results: dict[str, Any]) -> Figure:
-    """Stored largest attention logit over training, with and without QK-norm, each seed."""
+    """Stored largest attention logit over
+    training, with and without QK-norm, each seed."""
     figure = Figure(figsize=(PAGE_WIDTH, 2.8), layout="constrained")
     ax = figure.subplots()
     for seed in results["seeds"]:

@@ -68,8 +68,9 @@ def without_checks(lines: list[str]) -> list[str]:
 
 
 def without_validation(lines: list[str]) -> list[str]:
-    """``lines`` without ``@validated(...)`` decorators: a public function's check is a function of its own, which the
-    reference page documents, and a reader who copies the listing gets code that runs without it."""
+    """``lines`` without ``@validated(...)`` decorators: a public function's
+    check is a function of its own, which the reference page documents, and
+    a reader who copies the listing gets code that runs without it."""
     return [line for line in lines if not line.strip().startswith("@validated(")]
 
 

@@ -24,9 +24,12 @@ ARITHMATEX = re.compile(
 )
 MARKDOWN_CELL = re.compile(r'<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>')
 DIV_TAG = re.compile(r"<div[\s>]|</div>")
-# $$display$$ first, then $inline$; a dollar sign escaped as \$ is text.
+# Code (<pre>, <code>) is skipped whole; then $$display$$, then $inline$. A dollar sign escaped as \$ is text
+# (theme/hooks/notebooks.py writes it as &#36; before nbconvert would drop the backslash).
 DOLLAR_MATH = re.compile(
-    r"\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$", re.DOTALL
+    r"(?P<code><pre[\s>].*?</pre>|<code[\s>].*?</code>)"
+    r"|\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$",
+    re.DOTALL,
 )
 UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
 # mkdocs-jupyter (0.26) writes a MathJax loader into every notebook page. No option leaves it out:
@@ -67,6 +70,8 @@ def _arithmatex(match: re.Match[str], where: str) -> str:
 
 
 def _dollars(match: re.Match[str], where: str) -> str:
+    if match["code"] is not None:
+        return match["code"]
     if match["display"] is not None:
         return tex_to_mathml(html.unescape(match["display"]), True, where)
     return tex_to_mathml(html.unescape(match["inline"]), False, where)

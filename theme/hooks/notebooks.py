@@ -56,6 +56,9 @@ _NOT_TEXT = re.compile(
 )
 _LINK = re.compile(r'href="(?P<target>[^"#:]*)(?P<anchor>#[^"]*)?"')
 _IMAGE_TAG = re.compile(r"<img [^>]*>")
+_CODE_OR_ESCAPED_DOLLAR = re.compile(
+    r"(?P<code>```.*?```|~~~.*?~~~|`[^`\n]*`)|\\\$", re.DOTALL
+)
 
 
 def _not_in_lightbox(tag: re.Match[str]) -> str:
@@ -150,6 +153,15 @@ def check_outputs(notebook, name: str, forbidden: list[str]) -> None:
                 )
 
 
+def escaped_dollars(markdown: str) -> str:
+    """Markdown with each ``\\$`` outside code written as ``&#36;``.
+
+    nbconvert turns ``\\$`` into a bare ``$``, which the MathML hook would then read as the start of a formula;
+    the entity shows the same dollar sign and is no delimiter. Code spans and fences keep their text as written.
+    """
+    return _CODE_OR_ESCAPED_DOLLAR.sub(lambda part: part["code"] or "&#36;", markdown)
+
+
 def _render_executed_copy(nb_path, execute=False, **options):
     """mkdocs-jupyter's renderer, given the copy this hook
     executed instead of executing the notebook again."""
@@ -161,7 +173,13 @@ def _render_executed_copy(nb_path, execute=False, **options):
     # a cell raised (nbclient's CellExecutionError) or the kernel died
     except Exception as error:
         raise PluginError(f"notebook {nb_path} failed:\n{error}") from error
-    rendered = _render_notebook(str(executed), execute=False, **options)
+    shown = executed.with_name(f"{executed.stem}-shown.ipynb")
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = escaped_dollars(cell.source)
+    nbformat.write(notebook, shown)
+    rendered = _render_notebook(str(shown), execute=False, **options)
     alts = [
         cell.metadata["alt"]
         for cell in nbformat.read(executed, as_version=4).cells
@@ -184,7 +202,7 @@ def on_page_content(html: str, page, config, files) -> str:
 
     def checked(link: re.Match[str]) -> str:
         target, anchor = link["target"], link["anchor"] or ""
-        if not target or target.startswith(("/", "data")):
+        if not target or target.startswith("/"):  # (a data: URI never matches _LINK)
             return link[0]
         # a source file, as on any page: relative to this notebook's source
         if target.endswith((".md", ".py")):

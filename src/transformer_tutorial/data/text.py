@@ -1,9 +1,9 @@
 """Text for the small language models of the site: a character tokenizer, and a corpus made of the site's pages.
 
-The corpus is the prose of the site's own Markdown pages, so that a model trained on it learns to babble about
-attention from text this project wrote. It ships with the package as ``corpus.txt`` (``load_corpus``), made by
-``site_corpus`` from the pages of one version of the site: a fixed text, so that the models trained on it, and
-the numbers the pages print about them, do not change each time a page is edited. Framework-free.
+The corpus is the prose of the site's own Markdown pages, so that a model trained on it learns to babble about attention
+from text this project wrote. It ships with the package as ``corpus.txt`` (``load_corpus``), made by ``site_corpus``
+from the pages of one version of the site: a fixed text, so that the models trained on it, and the numbers the pages
+print about them, do not change each time a page is edited. Framework-free.
 
 Make it again from a clone of the repository with::
 

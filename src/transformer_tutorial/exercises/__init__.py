@@ -1,5 +1,5 @@
-"""Exercises a reader can check: each chapter's exercises, and a checker that compares a reader's answer with the
-package's reference and, where PyTorch has the operation, with PyTorch's own.
+"""Exercises a reader can check: each chapter's exercises, and a checker that compares a reader's
+answer with the package's reference and, where PyTorch has the operation, with PyTorch's own.
 
 In a Python session::
 

@@ -299,6 +299,16 @@ def check_function(
                 )
             backend, library = "torch", "PyTorch"
         actual = to_numpy(result)
+        narrowed = narrowed_precision(case.args, actual)
+        if narrowed is not None:
+            return Report(
+                exercise.id,
+                "wrong",
+                f"wrong: {exercise.id} ({library})\n  case {number} of {len(cases)}: {case.description}\n"
+                f"{_inputs(exercise, case)}  {narrowed}",
+                checked,
+                summary=f"case {number}: {narrowed.split(':')[0]}",
+            )
         if case.post is not None:
             # a result of the wrong shape for the follow-up computation
             with contextlib.suppress(Exception):
@@ -347,6 +357,36 @@ def check_function(
         "correct",
         f"correct: {exercise.id} ({library})\n  {len(checked)} cases agree with {against}:{listing}",
         checked,
+    )
+
+
+def _float_dtypes(value: Any) -> set[np.dtype]:
+    """The float dtypes of the arrays in ``value`` (in tuples and lists too)."""
+    if isinstance(value, tuple | list):
+        return set().union(*(_float_dtypes(item) for item in value))
+    if isinstance(value, np.ndarray | np.floating) and np.issubdtype(
+        value.dtype, np.floating
+    ):
+        return {np.dtype(value.dtype)}
+    return set()
+
+
+def narrowed_precision(args: tuple, actual: Any) -> str | None:
+    """What to tell a reader whose result is float32 or
+    float16 when every float input was float64, or None.
+
+    Such a result can sit within float32's tolerance of the answer and still be wrong: the case asks for float64.
+    """
+    if _float_dtypes(args) != {np.dtype(np.float64)}:
+        return None
+    narrower = sorted(
+        str(dtype) for dtype in _float_dtypes(actual) if dtype.itemsize < 8
+    )
+    if not narrower:
+        return None
+    return (
+        f"the result is {narrower[0]}, but the inputs are float64: compute in the dtype of the inputs "
+        "(float32 keeps about 7 significant digits, float64 about 16)"
     )
 
 

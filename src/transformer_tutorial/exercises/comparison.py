@@ -1,5 +1,5 @@
-"""How the checker compares a reader's result with a reference: arrays and tensors alike, with the first differing
-entry described in words."""
+"""How the checker compares a reader's result with a reference: arrays
+and tensors alike, with the first differing entry described in words."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Character models of the modern-attention chapter: a paper-style decoder, and the LLaMA-style sizes that match its
-parameter budget, trained side by side on the site's corpus with the same steps and windows."""
+"""Character models of the modern-attention chapter: a paper-style decoder, and the LLaMA-style sizes that
+match its parameter budget, trained side by side on the site's corpus with the same steps and windows."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from transformer_tutorial.torch.decoder_only import (
 from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.llama import LlamaDecoder
 from transformer_tutorial.torch.masks import causal_mask
+from transformer_tutorial.torch.modes import seeded
 from transformer_tutorial.torch.positional import SinusoidalPositionalEncoding
 
 if TYPE_CHECKING:
@@ -116,18 +117,18 @@ def train_character_models(settings: ModernSettings) -> dict[str, Any]:
     runs = []
     for name, build in builders.items():
         for seed in settings.seeds:
-            torch.manual_seed(seed)
-            model = build()
-            start = time.process_time()
-            losses = train_language_model(
-                model,
-                train_ids,
-                settings.corpus_steps,
-                settings.corpus_batch,
-                settings.corpus_context,
-                settings.corpus_learning_rate,
-                seed=seed,
-            )
+            with seeded(seed):  # the caller's global random state is given back
+                model = build()
+                start = time.process_time()
+                losses = train_language_model(
+                    model,
+                    train_ids,
+                    settings.corpus_steps,
+                    settings.corpus_batch,
+                    settings.corpus_context,
+                    settings.corpus_learning_rate,
+                    seed=seed,
+                )
             seconds = time.process_time() - start
             runs.append(
                 {

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from transformer_tutorial.torch.layers import FeedForward, LayerNorm
+from transformer_tutorial.torch.modes import seeded
 
 INITIALISATIONS = ("default", "variance-preserving")
 
@@ -37,13 +38,12 @@ def gradient_norms(
 
     Each layer is ``x + FFN(x)`` (``residual``) or ``FFN(x)``, followed by a LayerNorm when ``layer_norm`` is
     set (post-norm); the loss is the mean squared error against a random target. ``init`` is ``"default"``
-    (PyTorch's ``nn.Linear``) or ``"variance-preserving"`` (He). Seeded with a forked generator, so repeatable,
-    and the caller's random state is left as it was.
+    (PyTorch's ``nn.Linear``) or ``"variance-preserving"`` (He). Seeded (``modes.seeded``), so repeatable, and the
+    caller's random state is left as it was.
     """
     if init not in INITIALISATIONS:
         raise ValueError(f"init must be one of {INITIALISATIONS}, got {init!r}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):  # the caller's global random state is given back
         blocks = [FeedForward(d_model, 4 * d_model) for _ in range(depth)]
         if init == "variance-preserving":
             for block in blocks:
@@ -75,8 +75,7 @@ def variance_ratio(d_model: int = 64, init: str = "default") -> float:
     """How much one feed-forward block multiplies the variance of its input, at initialisation (seeded)."""
     if init not in INITIALISATIONS:
         raise ValueError(f"init must be one of {INITIALISATIONS}, got {init!r}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):
         block = FeedForward(d_model, 4 * d_model)
         if init == "variance-preserving":
             _variance_preserving(block)

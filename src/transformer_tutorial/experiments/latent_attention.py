@@ -55,13 +55,15 @@ from transformer_tutorial.torch.decoder_only import (
 )
 from transformer_tutorial.torch.latent import LatentCache, MultiHeadLatentAttention
 from transformer_tutorial.torch.llama import LlamaBlock, LlamaDecoder
+from transformer_tutorial.torch.modes import seeded
 
 RESULT = "latent-attention"
 
 
 @dataclass(frozen=True)
 class LatentShape:
-    """MLA's widths: d_h, d_R, d_c and d_q (the number of heads and D come from the ``LlamaConfig``)."""
+    """MLA's widths: d_h, d_R, d_c and d_q (the number
+    of heads and D come from the ``LlamaConfig``)."""
 
     head_width: int
     rope_width: int
@@ -70,7 +72,8 @@ class LatentShape:
 
 
 class LatentBlock(LlamaBlock):
-    """The LLaMA-style block with multi-head latent attention in place of grouped-query attention."""
+    """The LLaMA-style block with multi-head latent
+    attention in place of grouped-query attention."""
 
     def __init__(self, config: LlamaConfig, shape: LatentShape) -> None:
         super().__init__(config)
@@ -114,7 +117,8 @@ def astuple(shape: LatentShape) -> tuple[int, int, int, int]:
 
 @dataclass(frozen=True)
 class LatentSettings:
-    """What one run measures; the corpus model's width, heads, layers, window and budget follow ``ModernSettings``."""
+    """What one run measures; the corpus model's width, heads,
+    layers, window and budget follow ``ModernSettings``."""
 
     corpus: ModernSettings = field(default_factory=ModernSettings)
     corpus_latent: LatentShape = LatentShape(12, 6, 24, 36)
@@ -145,7 +149,8 @@ QUICK = LatentSettings(
 
 
 def closest_budget(build: Callable[[int], nn.Module], budget: int) -> int:
-    """The SwiGLU width F for which ``build(F)`` has the parameter count closest to ``budget``."""
+    """The SwiGLU width F for which ``build(F)``
+    has the parameter count closest to ``budget``."""
     base = count_parameters(build(1))
     per_unit = count_parameters(build(2)) - base
     return max(1, 1 + round((budget - base) / per_unit))
@@ -160,7 +165,8 @@ def builders(
     shape: LatentShape,
     budget: int | None = None,
 ) -> dict[str, Callable[[], nn.Module]]:
-    """The three decoders; with a ``budget``, each with the SwiGLU width that matches it, else F = 8/3 D."""
+    """The three decoders; with a ``budget``, each with
+    the SwiGLU width that matches it, else F = 8/3 D."""
 
     def config(num_kv_heads: int, d_ff: int) -> LlamaConfig:
         return LlamaConfig(
@@ -182,7 +188,8 @@ def builders(
 
 
 def cache_bytes_per_token(cache: list[Any]) -> float:
-    """The bytes of every tensor in every layer's cache, divided by the number of cached positions."""
+    """The bytes of every tensor in every layer's
+    cache, divided by the number of cached positions."""
     total = sum(
         tensor.nbytes
         for layer in cache
@@ -193,7 +200,8 @@ def cache_bytes_per_token(cache: list[Any]) -> float:
 
 
 def train_character_models(settings: LatentSettings) -> dict[str, Any]:
-    """The three decoders, same budget, steps and windows, from each seed; held-out loss on the last 10%."""
+    """The three decoders, same budget, steps and windows,
+    from each seed; held-out loss on the last 10%."""
     corpus = settings.corpus
     text = load_corpus()
     tokenizer = CharTokenizer.from_text(text)
@@ -212,8 +220,8 @@ def train_character_models(settings: LatentSettings) -> dict[str, Any]:
     runs = []
     for name, build in builders(*sizes, budget=budget).items():
         for seed in settings.seeds:
-            torch.manual_seed(seed)
-            model = build()
+            with seeded(seed):  # the caller's global random state is given back
+                model = build()
             start = time.process_time()
             losses = train_language_model(
                 model,
@@ -252,7 +260,8 @@ def train_character_models(settings: LatentSettings) -> dict[str, Any]:
 
 
 def measure_decoding(settings: LatentSettings) -> list[dict[str, Any]]:
-    """Per kind: cache bytes per token after the prompt, and the time per generated token (MLA: both paths)."""
+    """Per kind: cache bytes per token after the prompt,
+    and the time per generated token (MLA: both paths)."""
     max_len = settings.prompt_length + settings.new_tokens
     sizes = (
         64,
@@ -270,8 +279,8 @@ def measure_decoding(settings: LatentSettings) -> list[dict[str, Any]]:
     )
     rows = []
     for name, build in builders(*sizes).items():
-        torch.manual_seed(0)
-        model = build().eval()
+        with seeded(0):
+            model = build().eval()
         with torch.no_grad():
             filled = model.new_cache()
             model(prompt, filled)  # the prompt's cache, computed once and not timed
@@ -318,7 +327,8 @@ def measure_decoding(settings: LatentSettings) -> list[dict[str, Any]]:
 
 
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
-    """Mean held-out loss and cache bytes per kind, and MLA's time per token on both paths."""
+    """Mean held-out loss and cache bytes per
+    kind, and MLA's time per token on both paths."""
     runs = results["character_models"]["runs"]
     summary: dict[str, Any] = {"mean_held_out_loss": {}, "cache_bytes_per_token": {}}
     for name in ("multi-head", "grouped-query", "latent"):
@@ -333,7 +343,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(settings: LatentSettings) -> dict[str, Any]:
-    """Every measurement on one PyTorch thread and one BLAS thread, with the machine and the settings."""
+    """Every measurement on one PyTorch thread and one
+    BLAS thread, with the machine and the settings."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

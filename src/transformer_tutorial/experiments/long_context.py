@@ -1,8 +1,8 @@
-"""Measured: attention sinks, streaming caches, paged memory, RoPE beyond its training length and QK-norm, on
-small LLaMA-style character models trained here.
+"""Measured: attention sinks, streaming caches, paged memory, RoPE beyond its
+training length and QK-norm, on small LLaMA-style character models trained here.
 
-Stored with the machine and the date as the result ``long-context`` (``results.load("long-context")``), which
-the long-contexts page and its figures read:
+Stored with the machine and the date as the result ``long-context`` (``results.load("long-context")``), which the
+long-contexts page and its figures read:
 
 * ``training``: for each seed, a LLaMA-style model trained on windows of L characters of the corpus, with and
   without QK-norm (same seed, same windows, same initial weights), and the largest attention logit on a
@@ -49,6 +49,7 @@ from transformer_tutorial.torch.attention import split_heads
 from transformer_tutorial.torch.cached_decoding import llama_forward
 from transformer_tutorial.torch.llama import LlamaDecoder
 from transformer_tutorial.torch.masks import causal_mask
+from transformer_tutorial.torch.modes import seeded
 from transformer_tutorial.torch.paged import PagedCache
 from transformer_tutorial.torch.qk_norm import head_rms_norm
 from transformer_tutorial.torch.relative import rotary_embedding
@@ -111,7 +112,8 @@ QUICK = LongContextSettings(
 
 
 def corpus_split() -> tuple[CharTokenizer, np.ndarray, np.ndarray]:
-    """The character tokenizer, the first nine tenths of the corpus (training) and the last tenth (held out)."""
+    """The character tokenizer, the first nine tenths of
+    the corpus (training) and the last tenth (held out)."""
     text = load_corpus()
     tokenizer = CharTokenizer.from_text(text)
     ids = tokenizer.encode(text)
@@ -120,16 +122,14 @@ def corpus_split() -> tuple[CharTokenizer, np.ndarray, np.ndarray]:
 
 
 def held_out_windows(held_out: np.ndarray, length: int, count: int) -> torch.Tensor:
-    """The first ``count`` consecutive, non-overlapping windows of ``length`` + 1 held-out characters."""
+    """The first ``count`` consecutive, non-overlapping
+    windows of ``length`` + 1 held-out characters."""
     count = min(count, (len(held_out) - 1) // length)
     rows = [held_out[i * length : i * length + length + 1] for i in range(count)]
     return torch.as_tensor(np.stack(rows), dtype=torch.int64)
 
 
 def build(settings: LongContextSettings, vocab_size: int, qk_norm: bool, seed: int):
-    torch.manual_seed(
-        seed
-    )  # QK-norm's scales start at one and draw nothing: the same initial weights
     config = LlamaConfig(
         vocab_size=vocab_size,
         d_model=settings.width,
@@ -140,12 +140,15 @@ def build(settings: LongContextSettings, vocab_size: int, qk_norm: bool, seed: i
         max_len=4 * settings.train_length,
         qk_norm=qk_norm,
     )
-    return LlamaDecoder(config)
+    # QK-norm's scales start at one and draw nothing: the same initial weights
+    with seeded(seed):  # the caller's global random state is given back
+        return LlamaDecoder(config)
 
 
 @torch.no_grad()
 def largest_logit(model: LlamaDecoder, tokens: torch.Tensor) -> float:
-    """The largest attention score q·k / √d_k that any causal query gives any key, over every layer and head."""
+    """The largest attention score q·k / √d_k that any
+    causal query gives any key, over every layer and head."""
     length = tokens.shape[1]
     mask = causal_mask(length)
     x, largest = model.token_embedding(tokens), -math.inf
@@ -175,7 +178,8 @@ def train(
     factor: float = 1.0,
     probe: torch.Tensor | None = None,
 ) -> list[dict[str, float]]:
-    """AdamW on random windows of ``ids`` (seeded), through ``llama_forward`` with the method's frequencies.
+    """AdamW on random windows of ``ids`` (seeded), through
+    ``llama_forward`` with the method's frequencies.
 
     Returns the largest attention logit on ``probe`` every ``logit_every`` steps (none without a probe).
     """
@@ -218,7 +222,8 @@ def position_losses(
     factor: float = 1.0,
     original_length: int | None = None,
 ) -> torch.Tensor:
-    """(T,) the held-out cross-entropy at each position, averaged over the windows (B, T + 1)."""
+    """(T,) the held-out cross-entropy at each
+    position, averaged over the windows (B, T + 1)."""
     frequencies, attention_factor = scaled_frequencies(
         model.config.d_model // model.config.num_heads, method, factor, original_length
     )
@@ -236,22 +241,21 @@ def buckets(losses: torch.Tensor, width: int) -> list[float]:
 def sink_mass(
     model: LlamaDecoder, windows: torch.Tensor, num_sinks: int
 ) -> dict[str, Any]:
-    """Per layer and head: the mean attention mass on the first ``num_sinks`` keys, over queries at positions
-    ``num_sinks`` and later (the earlier ones have nothing else to read), and the uniform baseline."""
+    """Per layer and head: the mean attention mass on the first
+    ``num_sinks`` keys, over queries at positions ``num_sinks`` and later
+    (the earlier ones have nothing else to read), and the uniform baseline."""
     tokens = windows[:, :-1]
     length = tokens.shape[1]
     mask = causal_mask(length)
     later = torch.arange(num_sinks, length)
-    uniform = (
-        (num_sinks / (later + 1).double()).mean().item()
-    )  # k / (t + 1) for a query at t
+    # k / (t + 1) for a query at t
+    uniform = (num_sinks / (later + 1).double()).mean().item()
     x, rows, maps = model.token_embedding(tokens), [], []
     for layer, block in enumerate(model.blocks):
         h = block.attention_norm(x)
         _, weights = block.attention(h, h, h, mask)  # (B, H, T, T)
-        mass = attention_on_first(weights, num_sinks)[:, :, later].mean(
-            dim=(0, 2)
-        )  # (H,)
+        # (H,)
+        mass = attention_on_first(weights, num_sinks)[:, :, later].mean(dim=(0, 2))
         rows += [
             {"layer": layer, "head": head, "mass": round(value, 4)}
             for head, value in enumerate(mass.tolist())
@@ -265,7 +269,8 @@ def sink_mass(
 def streaming_losses(
     model: LlamaDecoder, windows: torch.Tensor, settings: LongContextSettings
 ) -> dict[str, Any]:
-    """Held-out loss of decoding each window one character at a time through each cache."""
+    """Held-out loss of decoding each window
+    one character at a time through each cache."""
     size, sinks = settings.cache_size, settings.num_sinks
     caches = {
         "full": dict(),
@@ -291,16 +296,16 @@ def streaming_losses(
         ).mean(0)
         out[name] = {
             "all": round(losses.mean().item(), 4),
-            "after_eviction": round(
-                losses[size:].mean().item(), 4
-            ),  # once the caches differ
+            # once the caches differ
+            "after_eviction": round(losses[size:].mean().item(), 4),
             "buckets": buckets(losses, settings.train_length),
         }
     return out
 
 
 def paged_memory(settings: LongContextSettings) -> dict[str, Any]:
-    """Positions reserved for a batch of requests of log-normal lengths (an assumption, not measured traffic)."""
+    """Positions reserved for a batch of requests of
+    log-normal lengths (an assumption, not measured traffic)."""
     rng = np.random.default_rng(settings.paged_seed)
     drawn = rng.lognormal(
         math.log(settings.paged_median), settings.paged_sigma, settings.paged_requests
@@ -367,11 +372,12 @@ def run_seed(settings: LongContextSettings, seed: int, data) -> dict[str, Any]:
                  "buckets": buckets(losses, length)}
             )  # fmt: skip
     windows = held_out_windows(held_out, 2 * length, settings.eval_windows)
+    # plain: the control, the same steps at 2L
     for method in (
         "plain",
         "linear",
         "yarn",
-    ):  # plain: the control, the same steps at 2L
+    ):
         tuned = copy.deepcopy(model)
         train(
             tuned,
@@ -414,7 +420,8 @@ def run_seed(settings: LongContextSettings, seed: int, data) -> dict[str, Any]:
 
 
 def run(settings: LongContextSettings) -> dict[str, Any]:
-    """Every measurement on one PyTorch thread and one BLAS thread, with the machine and the settings."""
+    """Every measurement on one PyTorch thread and one
+    BLAS thread, with the machine and the settings."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -49,6 +49,7 @@ from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.torch import attention, modern
 from transformer_tutorial.torch.attention import KeyValueCache
 from transformer_tutorial.torch.llama import LlamaDecoder
+from transformer_tutorial.torch.modes import seeded
 
 RESULT = "modern-attention"
 
@@ -239,17 +240,17 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
     heads = settings.cache_heads
     rows = []
     for num_kv_heads in [g for g in range(1, heads + 1) if heads % g == 0]:
-        torch.manual_seed(0)
-        config = LlamaConfig(
-            vocab_size=64,
-            d_model=settings.cache_width,
-            num_heads=heads,
-            num_kv_heads=num_kv_heads,
-            num_layers=settings.cache_layers,
-            d_ff=int(8 / 3 * settings.cache_width),
-            max_len=settings.prompt_length + settings.new_tokens,
-        )
-        model = LlamaDecoder(config).eval()
+        with seeded(0):  # the caller's global random state is given back
+            config = LlamaConfig(
+                vocab_size=64,
+                d_model=settings.cache_width,
+                num_heads=heads,
+                num_kv_heads=num_kv_heads,
+                num_layers=settings.cache_layers,
+                d_ff=int(8 / 3 * settings.cache_width),
+                max_len=settings.prompt_length + settings.new_tokens,
+            )
+            model = LlamaDecoder(config).eval()
         prompt = torch.randint(
             0,
             64,

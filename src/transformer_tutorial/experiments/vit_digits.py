@@ -9,16 +9,16 @@ The site plots that file instead of training at build time. Run it from the repo
     python -m transformer_tutorial.experiments.vit_digits --quick  # about a second of training: the tests' settings
     python -m transformer_tutorial.experiments.vit_digits --store
 
-Training uses one thread: the model is so small that a step has little work to share, and on a busy machine two
-threads mostly wait for each other (steps were many times slower when we tried two on a loaded 2-core machine).
+Training uses one thread: the model is so small that a step has little work to share, and on a busy machine two threads
+mostly wait for each other (steps were many times slower when we tried two on a loaded 2-core machine).
 
 The results file (``SCHEMA_VERSION`` 1) is a JSON object: ``schema``, ``schema_version``, ``mode`` (``quick`` or
-``full``), ``command``, ``date``, ``machine`` (see ``benchmark.machine_info``, plus ``load_average`` before and
-after), ``data`` (``train``, ``test``, ``seed``) and ``runs``, one object per patch size: its ``settings``,
-``tokens`` (patches + 1), ``parameters``, ``seconds`` (training only), ``epoch_losses`` (the mean loss of each
-epoch), ``correct``, ``accuracy``, ``confusion`` (10 × 10, rows = true digit) and ``examples`` (``label``,
-``predicted``, ``image`` 8 × 8 in [0, 1], and ``class_attention``: layers × heads × positions, the class token's
-row of each attention map, position 0 being the class token itself).
+``full``), ``command``, ``date``, ``machine`` (see ``benchmark.machine_info``, plus ``load_average`` before and after),
+``data`` (``train``, ``test``, ``seed``) and ``runs``, one object per patch size: its ``settings``, ``tokens`` (patches
++ 1), ``parameters``, ``seconds`` (training only), ``epoch_losses`` (the mean loss of each epoch), ``correct``,
+``accuracy``, ``confusion`` (10 × 10, rows = true digit) and ``examples`` (``label``, ``predicted``, ``image`` 8 × 8 in
+[0, 1], and ``class_attention``: layers × heads × positions, the class token's row of each attention map, position 0
+being the class token itself).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from transformer_tutorial.data.digits import (
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
 from transformer_tutorial.torch.attention import recorded_attention
+from transformer_tutorial.torch.modes import seeded
 from transformer_tutorial.torch.vision import (
     VisionTransformer,
     predict,
@@ -82,16 +83,16 @@ QUICK = Settings(patch_sizes=(4,), epochs=3)
 
 def build_model(settings: Settings, patch_size: int) -> VisionTransformer:
     """The ViT of a run, with weights drawn from ``settings.seed``."""
-    torch.manual_seed(settings.seed)
-    return VisionTransformer(
-        image_size=8,
-        patch_size=patch_size,
-        num_classes=NUM_CLASSES,
-        d_model=settings.d_model,
-        num_heads=settings.num_heads,
-        num_layers=settings.num_layers,
-        d_ff=settings.d_ff,
-    )
+    with seeded(settings.seed):  # the caller's global random state is given back
+        return VisionTransformer(
+            image_size=8,
+            patch_size=patch_size,
+            num_classes=NUM_CLASSES,
+            d_model=settings.d_model,
+            num_heads=settings.num_heads,
+            num_layers=settings.num_layers,
+            d_ff=settings.d_ff,
+        )
 
 
 def _examples(

@@ -263,7 +263,8 @@ def check_multi_head_call(
     params: MultiHeadAttentionParams,
     mask: np.ndarray | None = None,
 ) -> None:
-    """Raise unless query (B, T, D), key and value (B, S, D) (nested lists are read as NumPy would) fit the weights,
+    """Raise unless query (B, T, D), key and value (B, S, D)
+    (nested lists are read as NumPy would) fit the weights,
     and ``mask`` is boolean (T, S), (B, T, S) or (B, 1, S)."""
     query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     check_multi_head_inputs(query, key, value, params.d_model)

@@ -1,11 +1,11 @@
-"""A LLaMA-style decoder in NumPy that reads its keys and values through any cache and rotates them with any RoPE
-frequencies: the common ground of the streaming cache (``numpy.streaming``), the paged cache
-(``numpy.paged``) and RoPE scaling (``numpy.rope_scaling``).
+"""A LLaMA-style decoder in NumPy that reads its keys and values through any cache and rotates
+them with any RoPE frequencies: the common ground of the streaming cache (``numpy.streaming``),
+the paged cache (``numpy.paged``) and RoPE scaling (``numpy.rope_scaling``).
 
-The caches here keep keys *before* RoPE. At every step the attention rotates the keys it reads by the
-positions the cache gives them, so a cache that drops entries can renumber the ones it keeps, and the same
-weights can run with scaled frequencies. Without a cache, and with a full one, the result is the ordinary
-decoder's (the tests compare it with ``llama_decoder``).
+The caches here keep keys *before* RoPE. At every step the attention rotates the keys it reads by the positions the
+cache gives them, so a cache that drops entries can renumber the ones it keeps, and the same weights can run with scaled
+frequencies. Without a cache, and with a full one, the result is the ordinary decoder's (the tests compare it with
+``llama_decoder``).
 
 Shapes use B (batch), H (query heads), G (key/value heads), T (new positions), S (positions read), D, V, d_k.
 """
@@ -46,7 +46,8 @@ class CacheView:
 
 
 class DecodingCache(Protocol):
-    """What ``llama_forward`` needs of a cache: ``append`` for every layer, then ``advance`` once."""
+    """What ``llama_forward`` needs of a cache:
+    ``append`` for every layer, then ``advance`` once."""
 
     def append(self, layer: int, keys: np.ndarray, values: np.ndarray) -> CacheView: ...
 
@@ -69,10 +70,11 @@ def llama_forward(
     frequencies: np.ndarray | None = None,
     attention_factor: float = 1.0,
 ) -> np.ndarray:
-    """Token ids (B, T) -> logits (B, T, V), reading keys and values through ``cache``.
+    """Token ids (B, T) -> logits (B, T, V),
+    reading keys and values through ``cache``.
 
-    ``frequencies`` (d_k / 2,) replace RoPE's own; ``attention_factor`` multiplies
-    the rotated queries and keys (YaRN's temperature).
+    ``frequencies`` (d_k / 2,) replace RoPE's own; ``attention_factor`` multiplies the rotated queries and keys (YaRN's
+    temperature).
     """
     config = params.config
     check_tokens("tokens", tokens, config.vocab_size, config.max_len)

@@ -1,10 +1,10 @@
-"""Multi-head latent attention (MLA, DeepSeek-V2) in NumPy: keys and values rebuilt from one small latent per
-token, a decoupled RoPE part with one rotated key shared by every head, and the absorbed form that attends to
-the cached latents directly.
+"""Multi-head latent attention (MLA, DeepSeek-V2) in NumPy: keys and values rebuilt
+from one small latent per token, a decoupled RoPE part with one rotated key shared
+by every head, and the absorbed form that attends to the cached latents directly.
 
-Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width), d_h (one head's
-content width), d_R (the rotated part's width), d_c (the key/value latent) and d_q (the query latent). A
-projection is ``x @ w``, in the paper's orientation. Boolean masks mean True = may attend.
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width), d_h (one head's content
+width), d_R (the rotated part's width), d_c (the key/value latent) and d_q (the query latent). A projection is ``x @
+w``, in the paper's orientation. Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ from transformer_tutorial.numpy.relative import rotary_embedding
 
 @dataclass
 class LatentAttentionParams:
-    """The weights of multi-head latent attention, named after the paper's matrices (no biases).
+    """The weights of multi-head latent attention,
+    named after the paper's matrices (no biases).
 
-    ``w_dq`` (D, d_q) and ``w_dkv`` (D, d_c) compress; ``w_uq``, ``w_uk`` and ``w_uv`` expand a latent to H
-    heads of d_h; ``w_qr`` (d_q, H·d_R) gives each head's rotated query part and ``w_kr`` (D, d_R) the one
-    rotated key that all heads share; ``w_o`` (H·d_h, D) is the output projection.
+    ``w_dq`` (D, d_q) and ``w_dkv`` (D, d_c) compress; ``w_uq``, ``w_uk`` and ``w_uv`` expand a latent to H heads of
+    d_h; ``w_qr`` (d_q, H·d_R) gives each head's rotated query part and ``w_kr`` (D, d_R) the one rotated key that all
+    heads share; ``w_o`` (H·d_h, D) is the output projection.
     """
 
     w_dq: np.ndarray
@@ -124,7 +125,8 @@ class LatentAttentionParams:
 
 
 class LatentCache:
-    """What MLA keeps per cached token: the latent c_KV (B, S, d_c) and the rotated key (B, S, d_R)."""
+    """What MLA keeps per cached token: the latent
+    c_KV (B, S, d_c) and the rotated key (B, S, d_R)."""
 
     def __init__(self) -> None:
         self.latents: np.ndarray | None = None  # (B, S, d_c)
@@ -137,7 +139,8 @@ class LatentCache:
     def update(
         self, latents: np.ndarray, rotated_keys: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Append (B, T, d_c) latents and (B, T, d_R) rotated keys; return all of them."""
+        """Append (B, T, d_c) latents and (B, T,
+        d_R) rotated keys; return all of them."""
         if self.latents is None:
             self.latents, self.rotated_keys = latents, rotated_keys
         else:
@@ -151,7 +154,8 @@ class LatentCache:
 def check_latent_inputs(
     q_content: Any, q_rotary: Any, latents: Any, rotated_keys: Any, w_uk: Any
 ) -> None:
-    """Check the inputs of ``absorbed_scores`` and of the two attention forms: the sizes that must agree do."""
+    """Check the inputs of ``absorbed_scores`` and of the
+    two attention forms: the sizes that must agree do."""
     check_ndim("q_content", q_content, 4, "(B, H, T, d_h)")
     check_ndim("q_rotary", q_rotary, 4, "(B, H, T, d_R)")
     check_ndim("latents", latents, 3, "(B, S, d_c)")
@@ -181,8 +185,8 @@ def compress(
 ) -> tuple[np.ndarray, np.ndarray]:
     """What one token leaves in the cache: its latent and its one rotated key.
 
-    c_KV = x W^DKV, (B, T, d_c), and k_R = RoPE(x W^KR), (B, T, d_R), shared by all
-    heads: d_c + d_R numbers per token per layer.
+    c_KV = x W^DKV, (B, T, d_c), and k_R = RoPE(x W^KR), (B, T, d_R), shared by all heads: d_c + d_R numbers per token
+    per layer.
     """
     latents = x @ params.w_dkv
     rotated_keys = rotary_embedding(x @ params.w_kr, positions)
@@ -215,10 +219,11 @@ def expanded_latent_attention(
     w_uv: np.ndarray,
     mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """MLA as training computes it: rebuild every head's keys and values, then attend.
+    """MLA as training computes it: rebuild
+    every head's keys and values, then attend.
 
-    Head i's key is [c W^UK_i ; k_R] and its value c W^UV_i. The query is
-    [q_C ; q_R], d_h + d_R wide, so the scores are divided by √(d_h + d_R).
+    Head i's key is [c W^UK_i ; k_R] and its value c W^UV_i. The query is [q_C ; q_R], d_h + d_R wide, so the scores are
+    divided by √(d_h + d_R).
 
     Returns:
         ``(heads, weights)``: (B, H, T, d_h) and (B, H, T, S).
@@ -250,8 +255,8 @@ def absorbed_scores(
 ) -> np.ndarray:
     """The scores of MLA computed against the cached latents: (B, H, T, S).
 
-    q_C · (c W^UK_i) = (q_C W^UK_iᵀ) · c, so W^UK moves to the query side, and
-    every head compares a d_c-wide query with the latents themselves.
+    q_C · (c W^UK_i) = (q_C W^UK_iᵀ) · c, so W^UK moves to the query side, and every head compares a d_c-wide query with
+    the latents themselves.
     """
     check_latent_inputs(q_content, q_rotary, latents, rotated_keys, w_uk)
     _, num_heads, _, d_h = q_content.shape
@@ -274,8 +279,8 @@ def absorbed_latent_attention(
 ) -> tuple[np.ndarray, np.ndarray]:
     """MLA as inference runs it: attend to the latents; no key or value is built.
 
-    The weights average the latents, and W^UV_i turns the average into head i's
-    output: W^UV then W^O, one fixed product that the output projection absorbs.
+    The weights average the latents, and W^UV_i turns the average into head i's output: W^UV then W^O, one fixed product
+    that the output projection absorbs.
 
     Returns:
         ``(heads, weights)``: (B, H, T, d_h) and (B, H, T, S).
@@ -304,8 +309,8 @@ def multi_head_latent_attention(
 ) -> tuple[np.ndarray, np.ndarray]:
     """MLA self-attention: x (B, T, D) -> (B, T, D), and weights (B, H, T, S).
 
-    With a cache, the new positions follow the cached ones and only their latents
-    and rotated keys are appended. ``absorb`` picks the absorbed form.
+    With a cache, the new positions follow the cached ones and only their latents and rotated keys are appended.
+    ``absorb`` picks the absorbed form.
     """
     check_ndim("x", x, 3, "(B, T, D)")
     if x.shape[-1] != params.d_model:

@@ -12,23 +12,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import erf
 
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
     multi_head_attention,
 )
 
-_erf = np.frompyfunc(math.erf, 1, 1)
-
 
 def relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0), in the dtype of x."""
     return np.maximum(x, 0.0)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """The exact GELU, x·Φ(x) with Φ the standard
-    normal CDF (not the tanh approximation)."""
-    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(x.dtype))
+    """The exact GELU, x·Φ(x) with Φ the standard normal
+    CDF (not the tanh approximation), in the dtype of x.
+
+    SciPy's erf (SciPy comes with scikit-learn) works on whole arrays of float32 or float64; other float dtypes are
+    computed in float64 and rounded back, as PyTorch computes float16 in float32."""
+    x = np.asarray(x)
+    exact = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
+    return (0.5 * exact * (1.0 + erf(exact / math.sqrt(2.0)))).astype(x.dtype)
 
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

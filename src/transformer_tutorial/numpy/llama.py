@@ -118,8 +118,13 @@ def rms_norm(x: np.ndarray, params: RMSNormParams) -> np.ndarray:
 
 
 def silu(x: np.ndarray) -> np.ndarray:
-    """SiLU (also called swish): x · sigmoid(x)."""
-    return x / (1.0 + np.exp(-x))
+    """SiLU (also called swish): x · sigmoid(x), in the dtype of x.
+
+    exp(-x) would overflow below -88 in float32 (-11 in float16); exp(-|x|) never does, and sigmoid(x) is 1 / (1 + e)
+    for x ≥ 0 and e / (1 + e) below, with e = exp(-|x|)."""
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return x * np.where(x >= 0, 1, e) / (1 + e)
 
 
 # --8<-- [start:swiglu]

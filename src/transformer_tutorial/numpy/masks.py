@@ -1,5 +1,5 @@
-"""Attention masks in NumPy: causal and padding masks in this site's convention (True = may attend), and the
-conversions to and from ``nn.MultiheadAttention``'s (True = blocked).
+"""Attention masks in NumPy: causal and padding masks in this site's convention (True =
+may attend), and the conversions to and from ``nn.MultiheadAttention``'s (True = blocked).
 
 Shapes use B (batch), H (heads), T (query positions) and S (key positions).
 """

@@ -1,15 +1,14 @@
-"""A paged key/value cache in NumPy, as in PagedAttention (Kwon et al., 2023, arXiv 2309.06180): keys and values
-live in fixed-size blocks of one shared pool, and a block table per sequence says which blocks hold its
-positions, in order.
+"""A paged key/value cache in NumPy, as in PagedAttention (Kwon et al., 2023, arXiv 2309.06180): keys and values live
+in fixed-size blocks of one shared pool, and a block table per sequence says which blocks hold its positions, in order.
 
-A contiguous cache reserves the longest length for every sequence up front, so a batch of mostly short
-sequences leaves most of its memory empty. The paged cache takes a block only when a sequence's last block is
-full, and gives a sequence's blocks back when it ends, so the only memory held and unused is the part of each
-sequence's last block that is not filled yet. Attention reads through the table: it gathers each sequence's
-blocks into one (G, S, d_k) run of keys, which is what a paged attention kernel does without the copy.
+A contiguous cache reserves the longest length for every sequence up front, so a batch of mostly short sequences leaves
+most of its memory empty. The paged cache takes a block only when a sequence's last block is full, and gives a
+sequence's blocks back when it ends, so the only memory held and unused is the part of each sequence's last block that
+is not filled yet. Attention reads through the table: it gathers each sequence's blocks into one (G, S, d_k) run of
+keys, which is what a paged attention kernel does without the copy.
 
-``ContiguousCache`` is the baseline with the same interface. Both keep keys before RoPE for
-``llama_forward`` (``numpy.cached_decoding``), which rotates them by their positions at every step.
+``ContiguousCache`` is the baseline with the same interface. Both keep keys before RoPE for ``llama_forward``
+(``numpy.cached_decoding``), which rotates them by their positions at every step.
 
 Shapes use B (batch), G (key/value heads), T (new positions), S (positions read), d_k, and N (blocks).
 """
@@ -33,8 +32,8 @@ def padded_view(
 ) -> CacheView:
     """The view of sequences of different lengths, gathered into (B, G, S, d_k) runs.
 
-    ``lengths`` (B,) counts each sequence's positions before the ``count`` new ones;
-    S is the longest sequence after them. Keys past a sequence's end are masked.
+    ``lengths`` (B,) counts each sequence's positions before the ``count`` new ones; S is the longest sequence after
+    them. Keys past a sequence's end are masked.
     """
     batch, size = len(lengths), keys.shape[2]
     key_positions = np.broadcast_to(np.arange(size), (batch, size))
@@ -45,12 +44,11 @@ def padded_view(
 
 # --8<-- [start:paged_cache]
 class PagedCache:
-    """Keys and values of every layer in a pool of ``num_blocks`` blocks of
-    ``block_size`` positions.
+    """Keys and values of every layer in a pool of
+    ``num_blocks`` blocks of ``block_size`` positions.
 
-    Each sequence has a block table: block j of its table holds its positions
-    j·block_size to (j + 1)·block_size - 1. ``add_sequence`` starts one,
-    ``free_sequence`` gives its blocks back, ``batch`` decodes several.
+    Each sequence has a block table: block j of its table holds its positions j·block_size to (j + 1)·block_size - 1.
+    ``add_sequence`` starts one, ``free_sequence`` gives its blocks back, ``batch`` decodes several.
     """
 
     def __init__(
@@ -108,7 +106,8 @@ class PagedCache:
             self.block_tables[sequence] += [self.free_blocks.pop() for _ in range(need)]
 
     def batch(self, sequences: list[int]) -> PagedBatch:
-        """The cache that ``llama_forward`` reads for these sequences, row b being sequences[b]."""
+        """The cache that ``llama_forward`` reads for
+        these sequences, row b being sequences[b]."""
         for sequence in sequences:
             self._check_sequence(sequence)
         if len(set(sequences)) != len(sequences):
@@ -163,9 +162,10 @@ class PagedBatch:
         width = math.ceil(longest / size)
         padded = np.array([t + [0] * (width - len(t)) for t in tables])  # block 0 pads
 
+        # (N, G, size, d_k) -> (B, G, S, d_k)
         def gather(
             pool: np.ndarray,
-        ) -> np.ndarray:  # (N, G, size, d_k) -> (B, G, S, d_k)
+        ) -> np.ndarray:
             runs = pool[padded]  # (B, width, G, size, d_k): each row's blocks, in order
             batch, _, heads, _, width_k = runs.shape
             runs = runs.transpose(0, 2, 1, 3, 4).reshape(batch, heads, -1, width_k)
@@ -184,7 +184,8 @@ class PagedBatch:
 
 
 class ContiguousCache:
-    """The baseline: ``max_len`` positions reserved for each of ``batch_size`` rows, whatever they hold.
+    """The baseline: ``max_len`` positions reserved for
+    each of ``batch_size`` rows, whatever they hold.
 
     The same interface as ``PagedCache``: ``add_sequence`` takes a free row, ``free_sequence`` gives it back.
     """
@@ -212,7 +213,8 @@ class ContiguousCache:
         self.lengths: dict[int, int] = {}
 
     def add_sequence(self) -> int:
-        """Take a free row; return it. Raises ``OutOfBlocksError`` when every row is taken."""
+        """Take a free row; return it. Raises
+        ``OutOfBlocksError`` when every row is taken."""
         if not self.free_rows:
             raise OutOfBlocksError(f"all {self.keys.shape[1]} rows are taken")
         row = self.free_rows.pop()

@@ -243,8 +243,9 @@ def check_multi_head_call(
     mask: Tensor | None = None,
     cache: KeyValueCache | None = None,
 ) -> None:
-    """Raise unless query (B, T, D), key and value (B, S, D) are tensors in the dtype of the weights, and ``mask`` is
-    boolean (T, S), (B, T, S) or (B, 1, S) over the keys, cached ones included."""
+    """Raise unless query (B, T, D), key and value (B, S, D) are
+    tensors in the dtype of the weights, and ``mask`` is boolean (T,
+    S), (B, T, S) or (B, 1, S) over the keys, cached ones included."""
     arrays = {"query": query, "key": key, "value": value}
     weights = module.q_proj.weight.dtype
     check_float_arrays(arrays, torch.Tensor, "torch.Tensor", weights, "the weights")

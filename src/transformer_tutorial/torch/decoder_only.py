@@ -28,6 +28,7 @@ from transformer_tutorial.numpy.decoder_only import DecoderOnlyParams
 from transformer_tutorial.torch.attention import KeyValueCache, softmax, to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
 from transformer_tutorial.torch.masks import causal_mask
+from transformer_tutorial.torch.modes import device_of, evaluating
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
 
@@ -172,6 +173,9 @@ def sample_from(
         (*probabilities.shape[:-1], 1),
         generator=generator,
         dtype=torch.float64,
+        device=None
+        if generator is None
+        else generator.device,  # a CUDA generator draws there
     )
     u = u.to(cumulative.device) * cumulative[..., -1:]  # (..., 1), in [0, total)
     return (cumulative <= u).sum(dim=-1)
@@ -203,19 +207,17 @@ def generate(
     check_ndim("prompt", prompt, 2, "(B, T)")
     check_positive_int("max_new_tokens", max_new_tokens, allow_zero=True)
     check_generation_room(prompt.shape[1], max_new_tokens, model.config.max_len)
-    was_training = model.training
-    model.eval()
     cache = model.new_cache() if use_cache else None
-    tokens = prompt
-    new = prompt  # what the model has not seen yet
-    for _ in range(max_new_tokens):
-        logits = model(new, cache) if use_cache else model(tokens)  # (B, T, V)
-        # the last position's
-        probabilities = next_token_probabilities(logits[:, -1], temperature, top_k)
-        drawn = sample_from(probabilities, generator)[:, None]  # (B, 1)
-        tokens = torch.cat([tokens, drawn], dim=1)
-        new = drawn
-    model.train(was_training)
+    tokens = prompt.to(device_of(model))
+    new = tokens  # what the model has not seen yet
+    with evaluating(model):
+        for _ in range(max_new_tokens):
+            logits = model(new, cache) if use_cache else model(tokens)  # (B, T, V)
+            # the last position's
+            probabilities = next_token_probabilities(logits[:, -1], temperature, top_k)
+            drawn = sample_from(probabilities, generator)[:, None]  # (B, 1)
+            tokens = torch.cat([tokens, drawn], dim=1)
+            new = drawn
     return tokens
 
 
@@ -230,6 +232,7 @@ def language_model_loss(model: DecoderOnly, windows: torch.Tensor) -> torch.Tens
     Every position of every window is a training example: position t's logits are scored against token t + 1.
     """
     # (B, T) each: targets are the inputs shifted by one
+    windows = windows.to(device_of(model))  # the text may sit on another device
     inputs, targets = windows[:, :-1], windows[:, 1:]
     logits = model(inputs)  # (B, T, V), in one pass thanks to the causal mask
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
@@ -262,7 +265,7 @@ def train_language_model(
     check_positive_int("batch_size", batch_size)
     length = model.config.max_len if length is None else length
     check_positive_int("length", length)
-    if len(ids) <= length + 1:
+    if len(ids) < length + 1:
         raise ValueError(
             f"ids has {len(ids)} tokens, too few for windows of length + 1 = {length + 1}"
         )
@@ -271,20 +274,22 @@ def train_language_model(
     offsets = torch.arange(length + 1)
     losses = []
     model.train()
-    for _ in range(steps):
-        starts = torch.randint(
-            0,
-            len(ids) - length,
-            (batch_size, 1),
-            generator=generator,
-        )
-        # windows: (batch_size, length + 1)
-        loss = language_model_loss(model, ids[starts + offsets])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
+    try:
+        for _ in range(steps):
+            starts = torch.randint(
+                0,
+                len(ids) - length,
+                (batch_size, 1),
+                generator=generator,
+            )
+            # windows: (batch_size, length + 1)
+            loss = language_model_loss(model, ids[starts + offsets])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    finally:  # eval mode afterwards, also after Ctrl-C
+        model.eval()
     return losses
 
 
@@ -308,8 +313,5 @@ def evaluate_language_model(
     windows = torch.stack(
         [ids[i * length : (i + 1) * length + 1] for i in range(count)]
     )
-    was_training = model.training
-    model.eval()
-    loss = language_model_loss(model, windows).item()
-    model.train(was_training)
-    return loss
+    with evaluating(model):
+        return language_model_loss(model, windows).item()

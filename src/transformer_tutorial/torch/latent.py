@@ -1,10 +1,10 @@
-"""Multi-head latent attention (MLA, DeepSeek-V2) in PyTorch: keys and values rebuilt from one small latent per
-token, a decoupled RoPE part with one rotated key shared by every head, and the absorbed form that attends to
-the cached latents directly.
+"""Multi-head latent attention (MLA, DeepSeek-V2) in PyTorch: keys and values rebuilt
+from one small latent per token, a decoupled RoPE part with one rotated key shared by
+every head, and the absorbed form that attends to the cached latents directly.
 
-Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width), d_h (one head's
-content width), d_R (the rotated part's width), d_c (the key/value latent) and d_q (the query latent). A
-projection is an ``nn.Linear`` without bias. Boolean masks mean True = may attend.
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width), d_h (one head's content
+width), d_R (the rotated part's width), d_c (the key/value latent) and d_q (the query latent). A projection is an
+``nn.Linear`` without bias. Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from transformer_tutorial.torch.relative import rotary_embedding
 
 
 class LatentCache:
-    """What MLA keeps per cached token: the latent c_KV (B, S, d_c) and the rotated key (B, S, d_R)."""
+    """What MLA keeps per cached token: the latent
+    c_KV (B, S, d_c) and the rotated key (B, S, d_R)."""
 
     def __init__(self) -> None:
         self.latents: torch.Tensor | None = None  # (B, S, d_c)
@@ -46,7 +47,8 @@ class LatentCache:
     def update(
         self, latents: torch.Tensor, rotated_keys: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append (B, T, d_c) latents and (B, T, d_R) rotated keys; return all of them."""
+        """Append (B, T, d_c) latents and (B, T,
+        d_R) rotated keys; return all of them."""
         if self.latents is None:
             self.latents, self.rotated_keys = latents, rotated_keys
         else:
@@ -65,10 +67,11 @@ def expanded_latent_attention(
     w_uv: torch.Tensor,
     mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """MLA as training computes it: rebuild every head's keys and values, then attend.
+    """MLA as training computes it: rebuild
+    every head's keys and values, then attend.
 
-    Head i's key is [c W^UK_i ; k_R] and its value c W^UV_i. The query is
-    [q_C ; q_R], d_h + d_R wide, so the scores are divided by √(d_h + d_R).
+    Head i's key is [c W^UK_i ; k_R] and its value c W^UV_i. The query is [q_C ; q_R], d_h + d_R wide, so the scores are
+    divided by √(d_h + d_R).
 
     Returns:
         ``(heads, weights)``: (B, H, T, d_h) and (B, H, T, S).
@@ -98,8 +101,8 @@ def absorbed_scores(
 ) -> torch.Tensor:
     """The scores of MLA computed against the cached latents: (B, H, T, S).
 
-    q_C · (c W^UK_i) = (q_C W^UK_iᵀ) · c, so W^UK moves to the query side, and
-    every head compares a d_c-wide query with the latents themselves.
+    q_C · (c W^UK_i) = (q_C W^UK_iᵀ) · c, so W^UK moves to the query side, and every head compares a d_c-wide query with
+    the latents themselves.
     """
     check_latent_inputs(q_content, q_rotary, latents, rotated_keys, w_uk)
     _, num_heads, _, d_h = q_content.shape
@@ -122,8 +125,8 @@ def absorbed_latent_attention(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """MLA as inference runs it: attend to the latents; no key or value is built.
 
-    The weights average the latents, and W^UV_i turns the average into head i's
-    output: W^UV then W^O, one fixed product that the output projection absorbs.
+    The weights average the latents, and W^UV_i turns the average into head i's output: W^UV then W^O, one fixed product
+    that the output projection absorbs.
 
     Returns:
         ``(heads, weights)``: (B, H, T, d_h) and (B, H, T, S).
@@ -143,7 +146,8 @@ def absorbed_latent_attention(
 
 
 class MultiHeadLatentAttention(nn.Module):
-    """Multi-head latent attention, batch first, with a latent cache and an absorbed inference path.
+    """Multi-head latent attention, batch first, with
+    a latent cache and an absorbed inference path.
 
     Args:
         d_model: D, the width of the inputs and of the output.
@@ -198,8 +202,8 @@ class MultiHeadLatentAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """What one token leaves in the cache: its latent and its one rotated key.
 
-        c_KV = x W^DKV, (B, T, d_c), and k_R = RoPE(x W^KR), (B, T, d_R), shared by all
-        heads: d_c + d_R numbers per token per layer.
+        c_KV = x W^DKV, (B, T, d_c), and k_R = RoPE(x W^KR), (B, T, d_R), shared by all heads: d_c + d_R numbers per
+        token per layer.
         """
         latents = self.kv_down(x)
         rotated_keys = rotary_embedding(self.k_rope(x), positions)
@@ -229,8 +233,8 @@ class MultiHeadLatentAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """MLA self-attention: x (B, T, D) -> (B, T, D), and weights (B, H, T, S).
 
-        With a cache, the new positions follow the cached ones and only their latents
-        and rotated keys are appended. ``absorb`` picks the absorbed form.
+        With a cache, the new positions follow the cached ones and only their latents and rotated keys are appended.
+        ``absorb`` picks the absorbed form.
         """
         check_ndim("x", x, 3, "(B, T, D)")
         if x.shape[-1] != self.d_model:

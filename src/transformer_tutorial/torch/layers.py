@@ -31,6 +31,13 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+def widened(x: torch.Tensor) -> torch.Tensor:
+    """x in float32 if it is float16 or bfloat16, else x itself: where
+    norms compute their statistics, as PyTorch's own norms do (a mean of
+    squares overflows float16 above 256 and loses bfloat16's few digits)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 # --8<-- [start:layer_norm]
 class LayerNorm(nn.Module):
     """Normalise each position's D features to mean 0
@@ -48,12 +55,14 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(d_model))  # β
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., D) -> (..., D)."""
-        centred = x - x.mean(dim=-1, keepdim=True)
+        """(..., D) -> (..., D), in the dtype of x."""
+        h = widened(x)  # float16 cannot hold 300²: the statistics are taken in float32
+        centred = h - h.mean(dim=-1, keepdim=True)
         # The mean of the squares, not Tensor.var: the same value, and many times faster
         # on the CPU.
         variance = centred.square().mean(dim=-1, keepdim=True)
-        return centred / torch.sqrt(variance + self.eps) * self.weight + self.bias
+        normalised = centred / torch.sqrt(variance + self.eps)
+        return (normalised * self.weight + self.bias).to(x.dtype)
 
     # --8<-- [end:layer_norm]
 
@@ -302,21 +311,24 @@ def _from_pytorch(
         norm_first=layer.norm_first,
         activation=_activation_name(layer),
         eps=layer.norm1.eps,
-    ).to(layer.linear1.weight.dtype)
+    ).to(device=layer.linear1.weight.device, dtype=layer.linear1.weight.dtype)
     for name, module in attention.items():
         setattr(ours, name, MultiHeadAttention.from_pytorch(module))
     with torch.no_grad():
-        for theirs, mine in (
+        pairs = [
             (layer.linear1, ours.feed_forward.linear_1),
             (layer.linear2, ours.feed_forward.linear_2),
-        ):
-            mine.weight.copy_(theirs.weight)
-            mine.bias.copy_(theirs.bias)
+        ]
         for i in range(1, sublayers + 1):
-            add_norm, norm = getattr(ours, f"add_norm_{i}"), getattr(layer, f"norm{i}")
-            add_norm.norm.weight.copy_(norm.weight)
-            add_norm.norm.bias.copy_(norm.bias)
+            add_norm = getattr(ours, f"add_norm_{i}")
+            pairs.append((getattr(layer, f"norm{i}"), add_norm.norm))
             add_norm.dropout.p = getattr(layer, f"dropout{i}").p
+        for theirs, mine in pairs:
+            mine.weight.copy_(theirs.weight)
+            if theirs.bias is None:  # built with bias=False: a zero bias adds nothing
+                mine.bias.zero_()
+            else:
+                mine.bias.copy_(theirs.bias)
     return ours
 
 

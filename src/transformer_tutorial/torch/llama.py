@@ -24,6 +24,7 @@ from transformer_tutorial.numpy.llama import (
     SwiGLUParams,
 )
 from transformer_tutorial.torch.attention import KeyValueCache, to_numpy
+from transformer_tutorial.torch.layers import widened
 from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.modern import GroupedQueryAttention
 from transformer_tutorial.torch.qk_norm import QKNormAttention
@@ -44,8 +45,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean_square = x.square().mean(dim=-1, keepdim=True)
-        return x * torch.rsqrt(mean_square + self.eps) * self.weight
+        h = widened(x)  # float16 cannot hold 300²: the statistics are taken in float32
+        mean_square = h.square().mean(dim=-1, keepdim=True)
+        return (h * torch.rsqrt(mean_square + self.eps) * self.weight).to(x.dtype)
 
     # --8<-- [end:rms_norm]
 

@@ -78,15 +78,20 @@ class TokenSplitAttention(MultiHeadAttention):
 
 
 def with_token_split_attention(model: nn.Module) -> nn.Module:
-    """Replace every ``MultiHeadAttention`` in ``model``
-    by a ``TokenSplitAttention`` with the same weights."""
+    """Replace every ``MultiHeadAttention`` in ``model`` by a ``TokenSplitAttention``
+    with the same weights (and biases or none, dtype, device and mode)."""
     for module in list(model.modules()):
         for name, child in module.named_children():
             if type(child) is MultiHeadAttention:
+                weight = child.q_proj.weight
                 wrong = TokenSplitAttention(
-                    child.d_model, child.num_heads, child.dropout
-                )
+                    child.d_model,
+                    child.num_heads,
+                    child.dropout,
+                    bias=child.q_proj.bias is not None,
+                ).to(device=weight.device, dtype=weight.dtype)
                 wrong.load_state_dict(child.state_dict())
+                wrong.train(child.training)
                 setattr(module, name, wrong)
     return model
 

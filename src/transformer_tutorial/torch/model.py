@@ -148,7 +148,8 @@ def check_decode(
     src_mask: torch.Tensor,
     cache: DecodingCache | None = None,
 ) -> None:
-    """Checked before the step is remembered, so that a refused call leaves the cache as it was."""
+    """Checked before the step is remembered, so
+    that a refused call leaves the cache as it was."""
     check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
     offset = 0 if cache is None else len(cache)
     check_embed(model, tgt, model.tgt_embedding, "tgt", offset)

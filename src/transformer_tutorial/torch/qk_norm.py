@@ -1,9 +1,9 @@
 """QK-norm in PyTorch: RMSNorm on each head's queries and keys, before RoPE and before the scores.
 
-A score is a dot product q·k / √d_k, so it grows with the lengths of q and k, and nothing in a plain block stops
-the projections from growing them during training. Normalising every head's query and key to a root mean
-square of one (times a learned scale of d_k numbers) bounds each score by the product of those scales. Several
-open models of 2025 use it to keep the logits, and the softmax, from running away.
+A score is a dot product q·k / √d_k, so it grows with the lengths of q and k, and nothing in a plain block stops the
+projections from growing them during training. Normalising every head's query and key to a root mean square of one
+(times a learned scale of d_k numbers) bounds each score by the product of those scales. Several open models of 2025 use
+it to keep the logits, and the softmax, from running away.
 
 Shapes use B (batch), H (query heads), G (key/value heads), T and S (positions), D (model width), d_k (D / H).
 """
@@ -31,8 +31,8 @@ def head_rms_norm(
 ) -> torch.Tensor:
     """RMSNorm of each head's rows: x / √(mean(x²) + ε) · weight.
 
-    (..., d_k) -> (..., d_k), with weight (d_k,). The mean runs over one head's
-    d_k features, not over the D features of the whole position.
+    (..., d_k) -> (..., d_k), with weight (d_k,). The mean runs over one head's d_k features, not over the D features of
+    the whole position.
     """
     # in float32 at least, as PyTorch's own norms do for half types
     statistics = x.to(torch.promote_types(x.dtype, torch.float32))
@@ -44,7 +44,8 @@ def head_rms_norm(
 
 
 class QKNormAttention(GroupedQueryAttention):
-    """Grouped-query attention with RoPE whose queries and keys are RMS-normalised per head before the rotation.
+    """Grouped-query attention with RoPE whose queries and
+    keys are RMS-normalised per head before the rotation.
 
     The same four projections as ``GroupedQueryAttention`` (no biases), plus two learned scales of d_k numbers,
     ``query_weight`` and ``key_weight``, shared by the heads.
@@ -81,8 +82,8 @@ class QKNormAttention(GroupedQueryAttention):
         fused: bool | None = None,
         cache: KeyValueCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Like ``GroupedQueryAttention.forward``, with the queries and keys
-        normalised per head before RoPE.
+        """Like ``GroupedQueryAttention.forward``, with the
+        queries and keys normalised per head before RoPE.
         """
         check_multi_head_inputs(query, key, value, self.d_model)
         start = 0 if cache is None else len(cache)
@@ -108,7 +109,8 @@ class QKNormAttention(GroupedQueryAttention):
     # --8<-- [end:qk_norm_attention]
 
     def qk_norm_params(self) -> QKNormParams:
-        """The two scales as float64 NumPy arrays, for ``transformer_tutorial.numpy.qk_norm``."""
+        """The two scales as float64 NumPy arrays,
+        for ``transformer_tutorial.numpy.qk_norm``."""
 
         def array(weight: torch.Tensor):
             return weight.detach().double().cpu().numpy()

@@ -1,10 +1,10 @@
-"""RoPE beyond its training length, in PyTorch: position interpolation, NTK-aware scaling and YaRN, each written
-as a change to the rotation frequencies, and a rotation that takes any frequencies.
+"""RoPE beyond its training length, in PyTorch: position interpolation, NTK-aware scaling and YaRN,
+each written as a change to the rotation frequencies, and a rotation that takes any frequencies.
 
-A model trained at length L has seen every pair of features turn through angles p·θ_i for p < L only. At
-longer lengths the slow pairs reach angles they never saw. Each method maps the frequencies θ_i to new ones
-θ'_i so that a context s = L' / L times longer stays, for the pairs where it matters, inside what training
-showed. YaRN also sharpens the softmax a little (its attention temperature).
+A model trained at length L has seen every pair of features turn through angles p·θ_i for p < L only. At longer lengths
+the slow pairs reach angles they never saw. Each method maps the frequencies θ_i to new ones θ'_i so that a context s =
+L' / L times longer stays, for the pairs where it matters, inside what training showed. YaRN also sharpens the softmax a
+little (its attention temperature).
 
 Shapes use B (batch), H (heads), T (positions) and d_k (one head's width); the frequencies are (d_k / 2,).
 """
@@ -41,8 +41,7 @@ def rope_frequencies(
 ) -> torch.Tensor:
     """RoPE's angle per position of each pair of features: θ_i = base^(-2i / d_k).
 
-    (d_k / 2,), the fastest pair first. ``rotary_embedding`` turns pair i of the
-    row at position p through p·θ_i.
+    (d_k / 2,), the fastest pair first. ``rotary_embedding`` turns pair i of the row at position p through p·θ_i.
     """
     check_positive_int("d_k", d_k)
     if d_k % 2:
@@ -59,8 +58,8 @@ def rope_frequencies(
 def linear_frequencies(frequencies: torch.Tensor, factor: float) -> torch.Tensor:
     """Position interpolation: every frequency divided by s = L' / L.
 
-    (d_k / 2,) -> (d_k / 2,). Turning position m by θ / s is turning position
-    m / s by θ: the L' positions are squeezed into the L that training saw.
+    (d_k / 2,) -> (d_k / 2,). Turning position m by θ / s is turning position m / s by θ: the L' positions are squeezed
+    into the L that training saw.
     """
     _check_scaling(factor)
     return torch.as_tensor(frequencies, dtype=torch.float64) / factor
@@ -76,11 +75,11 @@ def ntk_frequencies(
     base: float = 10000.0,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """NTK-aware scaling: RoPE's frequencies with the base raised to
-    base · s^(d_k / (d_k - 2)).
+    """NTK-aware scaling: RoPE's frequencies with
+    the base raised to base · s^(d_k / (d_k - 2)).
 
-    (d_k / 2,). The fastest pair (i = 0) keeps θ_0 = 1; the slowest is divided by
-    exactly s; the pairs between are divided by less the faster they turn.
+    (d_k / 2,). The fastest pair (i = 0) keeps θ_0 = 1; the slowest is divided by exactly s; the pairs between are
+    divided by less the faster they turn.
     """
     _check_scaling(factor)
     check_positive_int("d_k", d_k)
@@ -100,14 +99,13 @@ def yarn_frequencies(
     alpha: float = 1.0,
     beta: float = 32.0,
 ) -> torch.Tensor:
-    """YaRN's "NTK-by-parts" frequencies: interpolate the slow pairs, keep
-    the fast ones, and blend those between.
+    """YaRN's "NTK-by-parts" frequencies: interpolate the
+    slow pairs, keep the fast ones, and blend those between.
 
-    (d_k / 2,) -> (d_k / 2,). Pair i turns r_i = L / λ_i times inside the training
-    length L, λ_i = 2π / θ_i being its wavelength. With the ramp
-    γ = clip((r - α) / (β - α), 0, 1), the new frequency is
-    (1 - γ) θ / s + γ θ: a pair that turns fewer than α times is interpolated
-    like position interpolation, one that turns more than β times is left alone.
+    (d_k / 2,) -> (d_k / 2,). Pair i turns r_i = L / λ_i times inside the training length L, λ_i = 2π / θ_i being its
+    wavelength. With the ramp γ = clip((r - α) / (β - α), 0, 1), the new frequency is (1 - γ) θ / s + γ θ: a pair that
+    turns fewer than α times is interpolated like position interpolation, one that turns more than β times is left
+    alone.
     """
     _check_scaling(factor, original_length)
     check_positive_number("alpha", alpha)
@@ -125,8 +123,8 @@ def yarn_frequencies(
 
 
 def yarn_attention_factor(factor: float) -> float:
-    """YaRN's attention temperature as a factor on queries and keys:
-    √(1/t) = 0.1 ln s + 1.
+    """YaRN's attention temperature as a factor
+    on queries and keys: √(1/t) = 0.1 ln s + 1.
 
     Multiplying both the queries and the keys by it multiplies every score by 1/t.
     """
@@ -145,7 +143,8 @@ def scaled_frequencies(
     base: float = 10000.0,
     device: torch.device | None = None,
 ) -> tuple[torch.Tensor, float]:
-    """The frequencies (d_k / 2,) and the query/key factor of one method: "plain", "linear", "ntk" or "yarn".
+    """The frequencies (d_k / 2,) and the query/key factor
+    of one method: "plain", "linear", "ntk" or "yarn".
 
     "plain" ignores ``factor``; "yarn" needs ``original_length``, L. The factor is 1 except for YaRN.
     """
@@ -174,8 +173,8 @@ def rotate(
 ) -> torch.Tensor:
     """RoPE with any frequencies: turn pair i of the row at position p through p·θ_i.
 
-    x: (..., T, d_k); frequencies: (d_k / 2,); positions: (T,), or (B, T) for x of
-    shape (B, H, T, d_k) when every sequence has its own positions.
+    x: (..., T, d_k); frequencies: (d_k / 2,); positions: (T,), or (B, T) for x of shape (B, H, T, d_k) when every
+    sequence has its own positions.
     """
     check_array("x", x, torch.Tensor, "torch.Tensor")
     if not x.is_floating_point():

@@ -121,9 +121,10 @@ def penalised_beam_search(
         log_probs = next_log_probs(prefixes).double().cpu()  # (n, V)
         scores = torch.tensor([score for _, score in beams], dtype=torch.float64)
         totals = scores[:, None] + log_probs
-        best = torch.topk(totals.flatten(), min(beam_size, totals.numel()))
+        # a stable sort: of equal totals, the lower index first (as NumPy's twin does)
+        best = torch.argsort(-totals.flatten(), stable=True)[:beam_size]
         beams_before, beams = beams, []
-        values, indices = best.values.tolist(), best.indices.tolist()
+        values, indices = totals.flatten()[best].tolist(), best.tolist()
         for total, index in zip(values, indices, strict=True):
             beam, token = divmod(index, totals.shape[1])
             extended = [*beams_before[beam][0], token]

@@ -1,14 +1,14 @@
-"""Attention sinks and streaming, in PyTorch: a key/value cache that keeps the first few positions (the "sinks")
-and a window of the most recent ones, as in StreamingLLM (Xiao et al., 2023, arXiv 2309.17453).
+"""Attention sinks and streaming, in PyTorch: a key/value cache that keeps the first few positions (the
+"sinks") and a window of the most recent ones, as in StreamingLLM (Xiao et al., 2023, arXiv 2309.17453).
 
-Trained causal models put much of their attention on the first tokens, whatever those tokens are: softmax
-weights must sum to one, and a query with nothing useful to read parks its weight there. A sliding window that
-evicts those first tokens takes away where that weight went, and the model's predictions break. Keeping a few
-of them beside the window does not break.
+Trained causal models put much of their attention on the first tokens, whatever those tokens are: softmax weights must
+sum to one, and a query with nothing useful to read parks its weight there. A sliding window that evicts those first
+tokens takes away where that weight went, and the model's predictions break. Keeping a few of them beside the window
+does not break.
 
-The same class is three caches: the full cache (``window=None``), a plain sliding window (``num_sinks=0``), and
-sinks plus a window. It keeps keys before RoPE, so that ``llama_forward`` (``torch.cached_decoding``) can give
-them positions *within the cache* (``positions="cache"``, the paper's rule) or their positions in the text.
+The same class is three caches: the full cache (``window=None``), a plain sliding window (``num_sinks=0``), and sinks
+plus a window. It keeps keys before RoPE, so that ``llama_forward`` (``torch.cached_decoding``) can give them positions
+*within the cache* (``positions="cache"``, the paper's rule) or their positions in the text.
 
 Shapes use B (batch), H (heads), G (key/value heads), T (new positions), S (kept positions), d_k.
 """
@@ -26,11 +26,11 @@ POSITION_RULES = ("cache", "text")
 
 # --8<-- [start:sink_window_cache]
 class SinkWindowCache:
-    """Keys and values of every layer: the first ``num_sinks`` positions and the
-    last ``window`` ones.
+    """Keys and values of every layer: the first
+    ``num_sinks`` positions and the last ``window`` ones.
 
-    ``window=None`` keeps everything (the full cache); ``num_sinks=0`` is a plain
-    sliding window. Keys are kept before RoPE, with their positions in the text.
+    ``window=None`` keeps everything (the full cache); ``num_sinks=0`` is a plain sliding window. Keys are kept before
+    RoPE, with their positions in the text.
     """
 
     def __init__(
@@ -49,13 +49,11 @@ class SinkWindowCache:
                 f"positions must be one of {POSITION_RULES}, got {positions!r}"
             )
         self.num_sinks, self.window, self.positions = num_sinks, window, positions
-        self.keys: list[torch.Tensor | None] = [
-            None
-        ] * num_layers  # (B, G, S, d_k) each
+        # (B, G, S, d_k) each
+        self.keys: list[torch.Tensor | None] = [None] * num_layers
         self.values: list[torch.Tensor | None] = [None] * num_layers
-        self.text_positions = torch.zeros(
-            0, dtype=torch.int64
-        )  # (S,) where each kept entry sat
+        # (S,) where each kept entry sat
+        self.text_positions = torch.zeros(0, dtype=torch.int64)
         self.seen = 0  # positions appended so far
 
     def __len__(self) -> int:
@@ -63,15 +61,16 @@ class SinkWindowCache:
         return len(self.text_positions)
 
     def kept(self, total: int) -> torch.Tensor:
-        """Which of ``total`` entries (oldest first) the cache keeps: the sinks and the window."""
+        """Which of ``total`` entries (oldest first)
+        the cache keeps: the sinks and the window."""
         if self.window is None or total <= self.num_sinks + self.window:
             return torch.arange(total)
         sinks = torch.arange(min(self.num_sinks, total))
         return torch.cat([sinks, torch.arange(total - self.window, total)])
 
     def append(self, layer: int, keys: torch.Tensor, values: torch.Tensor) -> CacheView:
-        """Add (B, G, T, d_k) keys and values to ``layer``; evict; return what its
-        attention reads.
+        """Add (B, G, T, d_k) keys and values to
+        ``layer``; evict; return what its attention reads.
         """
         self._check(layer, keys, values)
         count = keys.shape[2]
@@ -131,8 +130,8 @@ class SinkWindowCache:
 def attention_on_first(weights: torch.Tensor, count: int) -> torch.Tensor:
     """The attention mass each query puts on the first ``count`` keys.
 
-    weights: (B, H, T, S) -> (B, H, T). Each row of weights sums to one, so this is
-    the share of the row that lands on the first keys.
+    weights: (B, H, T, S) -> (B, H, T). Each row of weights sums to one, so this is the share of the row that lands on
+    the first keys.
     """
     check_positive_int("count", count)
     if weights.ndim != 4 or weights.shape[-1] < count:

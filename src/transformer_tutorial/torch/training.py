@@ -26,6 +26,7 @@ from transformer_tutorial.data.tasks import EOS, PAD, ReversalTask
 from transformer_tutorial.torch.attention import MultiHeadAttention
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.model import Transformer
+from transformer_tutorial.torch.modes import device_of, seeded
 
 
 # --8<-- [start:learning_rate]
@@ -153,12 +154,13 @@ def train(
         lambda index: learning_rate(index + 1, model.config.d_model, warmup, lr_factor),
     )
     log = TrainingLog()
+    device = device_of(model)  # the batches arrive on the CPU
     start = time.perf_counter()
     with training_mode(model):
         for _ in tqdm(
             range(steps), desc="training", disable=not progress, mininterval=3.0
         ):
-            src, tgt_in, tgt_out = next_batch()
+            src, tgt_in, tgt_out = (t.to(device) for t in next_batch())
             loss = label_smoothed_loss(
                 model(src, tgt_in),
                 tgt_out,
@@ -206,11 +208,11 @@ def exact_match_accuracy(
     """The share of ``num_sequences`` distinct held-out sequences (which the training
     stream never produces) that greedy decoding reverses exactly, EOS included."""
     batch = task.held_out_batch(np.random.default_rng(seed), num_sequences)
-    src = torch.from_numpy(batch.src)
+    src = torch.from_numpy(batch.src).to(device_of(model))
     generated = greedy_decode(
         model, src, max_new_tokens=batch.tgt_out.shape[1], use_cache=use_cache
     ).tokens
-    expected = torch.from_numpy(batch.tgt_out)
+    expected = torch.from_numpy(batch.tgt_out).to(generated.device)
     width = min(generated.shape[1], expected.shape[1])
     correct = (generated[:, :width] == expected[:, :width]) | (
         expected[:, :width] == PAD
@@ -272,17 +274,18 @@ def train_reversal(
     """Build a model from the recipe and train it; the
     same seed gives the same model on the same machine.
     """
-    torch.manual_seed(recipe.seed)
-    model = Transformer(recipe.config())
-    log = train(
-        model,
-        recipe.batches(),
-        recipe.steps,
-        recipe.warmup,
-        recipe.lr_factor,
-        recipe.smoothing,
-        progress,
-    )
+    # the initial weights and dropout; the caller's state is kept
+    with seeded(recipe.seed):
+        model = Transformer(recipe.config())
+        log = train(
+            model,
+            recipe.batches(),
+            recipe.steps,
+            recipe.warmup,
+            recipe.lr_factor,
+            recipe.smoothing,
+            progress,
+        )
     return model, log
 
 

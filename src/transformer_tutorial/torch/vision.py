@@ -32,6 +32,7 @@ from transformer_tutorial.numpy.vision import (
 )
 from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
+from transformer_tutorial.torch.modes import device_of, evaluating
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 from transformer_tutorial.torch.training import TrainingLog
 
@@ -252,6 +253,7 @@ def train_classifier(
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)
     generator = torch.Generator().manual_seed(seed)
+    device = device_of(model)  # the images may wait on the CPU
     steps_per_epoch = math.ceil(len(images) / batch_size)
     total = epochs * steps_per_epoch
     warmup = max(1, round(warmup_fraction * total))
@@ -266,17 +268,21 @@ def train_classifier(
     log = TrainingLog()
     start = time.perf_counter()
     model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(images), generator=generator)
-        for batch in order.split(batch_size):
-            loss = F.cross_entropy(model(images[batch]), labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            log.losses.append(loss.item())
-            log.learning_rates.append(scheduler.get_last_lr()[0])
-            scheduler.step()
-    model.eval()
+    try:
+        for _ in range(epochs):
+            order = torch.randperm(len(images), generator=generator)
+            for batch in order.split(batch_size):
+                loss = F.cross_entropy(
+                    model(images[batch].to(device)), labels[batch].to(device)
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                log.losses.append(loss.item())
+                log.learning_rates.append(scheduler.get_last_lr()[0])
+                scheduler.step()
+    finally:  # eval mode afterwards, also after Ctrl-C
+        model.eval()
     log.seconds = time.perf_counter() - start
     return log
 
@@ -288,9 +294,12 @@ def train_classifier(
 def predict(
     model: nn.Module, images: torch.Tensor, batch_size: int = 512
 ) -> torch.Tensor:
-    """The class each image scores highest: (B, C,
-    height, width) -> (B,) integer labels, in eval mode."""
-    model.eval()
-    return torch.cat(
-        [model(chunk).argmax(dim=-1) for chunk in images.split(batch_size)]
-    )
+    """The class each image scores highest: (B,
+    C, height, width) -> (B,) integer labels.
+
+    The model runs in eval mode and is given back in the mode it was in."""
+    with evaluating(model):
+        images = images.to(device_of(model))
+        return torch.cat(
+            [model(chunk).argmax(dim=-1) for chunk in images.split(batch_size)]
+        )

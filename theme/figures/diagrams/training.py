@@ -168,14 +168,15 @@ def kv_cache(steps: int = 6) -> Figure:
 
     from transformer_tutorial.config import TransformerConfig
     from transformer_tutorial.torch.model import Transformer
+    from transformer_tutorial.torch.modes import seeded
 
-    torch.manual_seed(0)
-    model = Transformer(
-        TransformerConfig(
-            12, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=32
-        )
-    ).eval()
-    source = torch.tensor([[3, 4, 5, 6]])
+    with seeded(0):  # the caller's global random state is given back
+        model = Transformer(
+            TransformerConfig(
+                12, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=32
+            )
+        ).eval()
+        source = torch.tensor([[3, 4, 5, 6]])
     data = kv_cache_steps(model, source, steps)
     size = 0.9
     left_with, left_without = 1.9, 1.9 + steps * size + 2.4

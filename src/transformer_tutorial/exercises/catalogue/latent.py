@@ -40,7 +40,8 @@ def _score_cases() -> list[Case]:
         )
 
         def expanded(args=args, h=h):
-            """The independent reference: build every head's keys in PyTorch, then score."""
+            """The independent reference: build every
+            head's keys in PyTorch, then score."""
             q_c, q_r, c, k_r, w_uk = (torch.from_numpy(a) for a in args)
             keys = (c @ w_uk).unflatten(-1, (h, -1)).transpose(1, 2)  # (B, H, S, d_h)
             scores = q_c @ keys.transpose(-1, -2) + q_r @ k_r[:, None].transpose(-1, -2)
@@ -87,7 +88,8 @@ def _scores_with_heads_interleaved(q_content, q_rotary, latents, rotated_keys, w
 
 
 def cache_row_reference(x, w_dkv, w_kr):
-    """(B, T, d_c + d_R): the latent and the rotated key of each position 0 … T - 1, side by side."""
+    """(B, T, d_c + d_R): the latent and the rotated
+    key of each position 0 … T - 1, side by side."""
     latents = x @ w_dkv
     rotated_keys = rotary_embedding(x @ w_kr)
     return np.concatenate([latents, rotated_keys], axis=-1)
@@ -151,7 +153,8 @@ def _cache_row_cases() -> list[Case]:
 
 
 def _deepseek_v3_bytes_per_token() -> int:
-    """Bytes of MLA cache per token of DeepSeek-V3 (61 layers, d_c = 512, d_R = 64), 16-bit numbers."""
+    """Bytes of MLA cache per token of DeepSeek-V3
+    (61 layers, d_c = 512, d_R = 64), 16-bit numbers."""
     from transformer_tutorial.costs import PUBLISHED
 
     v3 = next(config for config in PUBLISHED if config.model == "DeepSeek-V3")

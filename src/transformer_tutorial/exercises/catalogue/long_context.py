@@ -59,7 +59,8 @@ def _kept_cases() -> list[Case]:
 
 
 def _blocks_taken() -> int:
-    """Blocks of 16 positions that sequences of 5, 16, 17 and 40 positions take from a paged cache."""
+    """Blocks of 16 positions that sequences of 5,
+    16, 17 and 40 positions take from a paged cache."""
     cache = np_paged.PagedCache(32, 16, 1, 1, 1)
     for length in (5, 16, 17, 40):
         cache.grow([cache.add_sequence()], length)

@@ -178,16 +178,17 @@ def _cache_bytes_per_token() -> int:
     torch, _ = torch_and_functional()
     from transformer_tutorial.config import LlamaConfig
     from transformer_tutorial.torch.llama import LlamaDecoder
+    from transformer_tutorial.torch.modes import seeded
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=100, d_model=256, num_heads=8, num_kv_heads=2, num_layers=6
-    )
-    model = LlamaDecoder(config).eval()
-    cache = model.new_cache()
-    with torch.no_grad():
-        model(torch.zeros(1, 10, dtype=torch.long), cache)
-    return sum(layer.keys.nbytes + layer.values.nbytes for layer in cache) // 10
+    with seeded(0):  # the caller's global random state is given back
+        config = LlamaConfig(
+            vocab_size=100, d_model=256, num_heads=8, num_kv_heads=2, num_layers=6
+        )
+        model = LlamaDecoder(config).eval()
+        cache = model.new_cache()
+        with torch.no_grad():
+            model(torch.zeros(1, 10, dtype=torch.long), cache)
+        return sum(layer.keys.nbytes + layer.values.nbytes for layer in cache) // 10
 
 
 MODERN = [

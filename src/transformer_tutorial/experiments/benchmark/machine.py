@@ -16,8 +16,6 @@ import torch
 import torch.utils._pytree
 from threadpoolctl import threadpool_info
 
-# --8<-- [end:recheck]
-
 
 def _cpu_model() -> str:
     try:

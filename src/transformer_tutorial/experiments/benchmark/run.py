@@ -49,6 +49,7 @@ from transformer_tutorial.experiments.benchmark.workloads import (
 )
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.model import Transformer
+from transformer_tutorial.torch.modes import seeded
 
 
 @contextlib.contextmanager
@@ -306,19 +307,19 @@ def time_generation(
         32,
         settings.generation_tokens,
     )
-    torch.manual_seed(0)
-    config = TransformerConfig(
-        16,
-        16,
-        d_model=width,
-        num_heads=settings.num_heads,
-        num_layers=2,
-        d_ff=4 * width,
-        dropout=0.0,
-        max_len=max(prompt_length, new_tokens + 1),
-    )
-    model = Transformer(config).to(device=device, dtype=dtype).eval()
-    src = torch.randint(3, 16, (1, prompt_length), device=device)
+    with seeded(0):  # the caller's global random state is given back
+        config = TransformerConfig(
+            16,
+            16,
+            d_model=width,
+            num_heads=settings.num_heads,
+            num_layers=2,
+            d_ff=4 * width,
+            dropout=0.0,
+            max_len=max(prompt_length, new_tokens + 1),
+        )
+        model = Transformer(config).to(device=device, dtype=dtype).eval()
+        src = torch.randint(3, 16, (1, prompt_length), device=device)
     calls = {
         "cached": lambda: greedy_decode(
             model, src, new_tokens, use_cache=True, stop_at_eos=False
@@ -341,3 +342,6 @@ def time_generation(
             "ratio": round_to(cached / recompute),
         }
     ]
+
+
+# --8<-- [end:generation]

@@ -31,8 +31,6 @@ from transformer_tutorial.experiments.benchmark.workloads import (
     build_workload,
 )
 
-# --8<-- [end:generation]
-
 
 @dataclass(frozen=True)
 class Target:
@@ -265,3 +263,6 @@ def recheck_missed(
             del workload
             free_memory(device)
     return rechecks
+
+
+# --8<-- [end:recheck]

@@ -28,6 +28,7 @@ from transformer_tutorial.numpy.attention import (
     multi_head_attention,
 )
 from transformer_tutorial.torch.attention import MultiHeadAttention, split_heads
+from transformer_tutorial.torch.modes import seeded
 
 PASSES = ("forward", "forward+backward")
 
@@ -187,19 +188,19 @@ def build_workload(
     GPU. The modules are in eval mode; their dropout is 0, so train mode would compute the same thing.
     """
     device = torch.device(device)
-    torch.manual_seed(seed)
-    reference = nn.MultiheadAttention(
-        d_model, num_heads, batch_first=True, device=device, dtype=dtype
-    ).eval()
-    ours = MultiHeadAttention.from_pytorch(reference).eval()
-    x = torch.randn(batch, length, d_model, device=device, dtype=dtype)
-    grad_output = torch.randn_like(x)
-    with torch.no_grad():
-        heads = tuple(
-            split_heads(proj(x), num_heads).contiguous()
-            for proj in (ours.q_proj, ours.k_proj, ours.v_proj)
-        )
-    grad_heads = torch.randn_like(heads[0])
+    with seeded(seed):  # the caller's global random state is given back
+        reference = nn.MultiheadAttention(
+            d_model, num_heads, batch_first=True, device=device, dtype=dtype
+        ).eval()
+        ours = MultiHeadAttention.from_pytorch(reference).eval()
+        x = torch.randn(batch, length, d_model, device=device, dtype=dtype)
+        grad_output = torch.randn_like(x)
+        with torch.no_grad():
+            heads = tuple(
+                split_heads(proj(x), num_heads).contiguous()
+                for proj in (ours.q_proj, ours.k_proj, ours.v_proj)
+            )
+        grad_heads = torch.randn_like(heads[0])
     x_leaf = x.detach().clone().requires_grad_(True)
     heads_leaf = tuple(h.detach().clone().requires_grad_(True) for h in heads)
 
