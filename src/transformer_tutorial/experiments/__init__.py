@@ -10,7 +10,11 @@ backends; no backend imports an experiment.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,44 @@ def add_destination(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--output", type=Path, help="write the results to this JSON file instead"
     )
+
+
+def _processor() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def provenance(command: str) -> dict[str, Any]:
+    """What every stored result names: the command that made it, the date (UTC) and the machine it ran on.
+
+    The machine is described without importing torch, so that an experiment that does not need it stays light;
+    ``benchmark.machine_info`` records more (threads, BLAS, huge pages) where timings depend on it.
+    """
+
+    def version(package: str) -> str | None:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "command": command,
+        "date": datetime.now(UTC).date().isoformat(),
+        "machine": {
+            "cpu": _processor(),
+            "logical_cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "numpy": version("numpy"),
+            "torch": version("torch"),
+        },
+    }
 
 
 def keep(

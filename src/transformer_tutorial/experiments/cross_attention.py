@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 
 import torch
 
 from transformer_tutorial.data.tasks import BOS
-from transformer_tutorial.experiments import add_destination, keep
+from transformer_tutorial.experiments import add_destination, keep, provenance
 from transformer_tutorial.torch.attention import recorded_attention
 from transformer_tutorial.torch.model import Transformer
 from transformer_tutorial.torch.training import ReversalRecipe, train_reversal
@@ -88,9 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     result = measure_cross_attention()
     result.update(
-        date=datetime.now(UTC).date().isoformat(),
         torch=torch.__version__,
-        command="python -m transformer_tutorial.experiments.cross_attention --store",
+        **provenance(
+            "python -m transformer_tutorial.experiments.cross_attention --store"
+        ),
     )
     print(
         json.dumps(

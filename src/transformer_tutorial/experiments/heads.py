@@ -247,6 +247,27 @@ def pronoun_accuracy(
 # --8<-- [end:scores]
 
 
+def prefers_first_noun(
+    weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]
+) -> np.ndarray:
+    """(B, L, H): whether each sentence's pronoun gives the noun that comes first in the sentence more weight
+    than the one that comes second, per head, whichever of the two it refers to.
+
+    On pairs of sentences that differ only in the words that decide the referent, a head that follows the
+    referent changes its preference within each pair; a head that does not keeps it.
+    """
+    preferences = []
+    for b, (case, words) in enumerate(zip(cases, tokens, strict=True)):
+        antecedent = word_position(words, case.antecedent)
+        other = word_position(words, case.other)
+        first, second = sorted((antecedent, other))
+        pronoun = word_position(words, case.pronoun, after=second)
+        preferences.append(
+            weights[:, b, :, pronoun, first] > weights[:, b, :, pronoun, second]
+        )
+    return np.array(preferences)
+
+
 @dataclass(frozen=True)
 class HeadFindings:
     """The scores of every head, (L, H) each, the best head of each score as

@@ -207,6 +207,29 @@ def summarise(
     return summary
 
 
+def lstm_wins(
+    layers: list[dict[str, Any]], against: str = "pytorch_transformer"
+) -> tuple[int, int]:
+    """In how many of the timed settings the LSTM was faster than the Transformer layer ``against``, of how many.
+
+    ``layers`` is the stored result's ``"layers"``; ``against`` is ``"pytorch_transformer"`` or ``"transformer"``
+    (ours).
+    """
+    wins = sum(row["lstm_ms"] < row[f"{against}_ms"] for row in layers)
+    return wins, len(layers)
+
+
+def layer_faster_lengths(
+    layers: list[dict[str, Any]], batch: int, against: str = "pytorch_transformer"
+) -> list[int]:
+    """The sequence lengths at which the Transformer layer ``against`` beat the LSTM, for one batch size."""
+    return [
+        row["length"]
+        for row in layers
+        if row["batch"] == batch and row[f"{against}_ms"] < row["lstm_ms"]
+    ]
+
+
 def run(settings: ParallelismSettings, threads: int = 1) -> dict[str, Any]:
     """Every measurement, with the machine and the settings."""
     previous = torch.get_num_threads()

@@ -18,7 +18,7 @@ from typing import Any
 
 from transformer_tutorial.data.bpe import BPETokenizer, split_words
 from transformer_tutorial.data.text import load_corpus
-from transformer_tutorial.experiments import add_destination, keep
+from transformer_tutorial.experiments import add_destination, keep, provenance
 
 BPE_SIZES = (256, 512, 1024, 2048)
 RESULT = "tokenization"
@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = measure(corpus())
-    results["command"] = (
-        "python -m transformer_tutorial.experiments.tokenization --store"
+    results.update(
+        provenance("python -m transformer_tutorial.experiments.tokenization --store")
     )
     for row in results["rows"]:
         print(

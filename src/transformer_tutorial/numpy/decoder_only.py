@@ -22,9 +22,10 @@ from transformer_tutorial.checks import (
     check_tokens,
 )
 from transformer_tutorial.config import DecoderOnlyConfig
-from transformer_tutorial.numpy.attention import softmax
+from transformer_tutorial.numpy.attention import MultiHeadAttentionParams, softmax
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
+    FeedForwardParams,
     LayerNormParams,
     encoder_layer,
     layer_norm,
@@ -43,6 +44,40 @@ class DecoderOnlyParams:
     position_embedding: np.ndarray
     layers: list[EncoderLayerParams]
     final_norm: LayerNormParams
+
+    @classmethod
+    def random(
+        cls, config: DecoderOnlyConfig, rng: np.random.Generator
+    ) -> DecoderOnlyParams:
+        """Untrained weights, without PyTorch: embeddings drawn from N(0, 0.02²) (the PyTorch model's start),
+        linear layers uniform in ±1/√fan_in (the scale of ``nn.Linear``), LayerNorms at scale 1 and shift 0."""
+        d, f = config.d_model, config.d_ff
+
+        def uniform(fan_in: int, *shape: int) -> np.ndarray:
+            bound = 1 / np.sqrt(fan_in)
+            return rng.uniform(-bound, bound, size=shape)
+
+        def norm() -> LayerNormParams:
+            return LayerNormParams(np.ones(d), np.zeros(d), config.eps)
+
+        layers = [
+            EncoderLayerParams(
+                MultiHeadAttentionParams.random(d, config.num_heads, rng),
+                FeedForwardParams(
+                    uniform(d, d, f), uniform(d, f), uniform(f, f, d), uniform(f, d)
+                ),
+                norm(),
+                norm(),
+            )
+            for _ in range(config.num_layers)
+        ]
+        return cls(
+            config,
+            rng.normal(0.0, 0.02, size=(config.vocab_size, d)),
+            rng.normal(0.0, 0.02, size=(config.max_len, d)),
+            layers,
+            norm(),
+        )
 
 
 # --8<-- [start:decoder_only]

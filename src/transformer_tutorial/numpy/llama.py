@@ -65,6 +65,43 @@ class LlamaDecoderParams:
     blocks: list[LlamaBlockParams]
     final_norm: RMSNormParams
 
+    @classmethod
+    def random(
+        cls, config: LlamaConfig, rng: np.random.Generator
+    ) -> LlamaDecoderParams:
+        """Untrained weights, without PyTorch: the embedding from N(0, 0.02²), every matrix uniform in
+        ±1/√fan_in (the scale of ``nn.Linear``), zero biases, and every norm's scale at 1."""
+        d, f = config.d_model, config.d_ff
+        kv = config.num_kv_heads * (d // config.num_heads)
+
+        def matrix(rows: int, columns: int) -> np.ndarray:
+            bound = 1 / np.sqrt(rows)
+            return rng.uniform(-bound, bound, size=(rows, columns))
+
+        def norm(width: int = d) -> RMSNormParams:
+            return RMSNormParams(np.ones(width), config.eps)
+
+        def block() -> LlamaBlockParams:
+            attention = GroupedQueryAttentionParams(
+                matrix(d, d), matrix(d, kv), matrix(d, kv), matrix(d, d),
+                np.zeros(d), np.zeros(kv), np.zeros(kv), np.zeros(d),
+                config.num_heads, config.num_kv_heads,
+            )  # fmt: skip
+            d_k = d // config.num_heads
+            qk = QKNormParams(np.ones(d_k), np.ones(d_k), config.eps)
+            return LlamaBlockParams(
+                norm(),
+                attention,
+                norm(),
+                SwiGLUParams(matrix(d, f), matrix(d, f), matrix(f, d)),
+                qk if config.qk_norm else None,
+            )
+
+        embedding = rng.normal(0.0, 0.02, size=(config.vocab_size, d))
+        return cls(
+            config, embedding, [block() for _ in range(config.num_layers)], norm()
+        )
+
 
 # --8<-- [start:rms_norm]
 def rms_norm(x: np.ndarray, params: RMSNormParams) -> np.ndarray:

@@ -139,7 +139,7 @@ MULTI_HEAD = [
     Exercise(
         "multi-head/scale-by-d-model",
         "bug",
-        "Heads that are too sure of themselves",
+        "Heads that spread their weight too evenly",
         "multi_head_attention",
         ("query", "key", "value", "num_heads"),
         _heads_cases,
