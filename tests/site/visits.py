@@ -93,14 +93,14 @@ REPORT = """async ({zoom, showAllTabs}) => {
     return report;
 }"""
 
-# The queries of the search test, and the chapter section each must find first.
+# The queries of the search test, and the chapters one of which must come first (None: any chapter).
 SEARCHES = {
-    "softmax": None,  # any chapter
-    "KV cache": "training/#the-keyvalue-cache",
-    "RoPE": "relative-positions/",
-    "GQA": "modern-attention/#grouped-query-attention",
-    "MQA": "modern-attention/#grouped-query-attention",
-    "flash attention": "modern-attention/#tiled-attention-and-the-online-softmax",
+    "softmax": None,
+    "KV cache": ("training/",),
+    "RoPE": ("relative-positions/",),
+    "GQA": ("modern-attention/",),
+    "MQA": ("modern-attention/",),
+    "flash attention": ("modern-attention/", "flash"),
 }
 
 
@@ -161,7 +161,9 @@ SOLUTION_TABS = """() => [...document.querySelectorAll("article details")]
         const set = box.querySelector(".tabbed-set");
         const checked = set.querySelector(":scope > input:checked");
         const label = checked && set.querySelector(`label[for="${checked.id}"]`);
-        return {open: box.open, summary: box.querySelector("summary").innerText, tab: label && label.innerText};
+        const labels = [...set.querySelectorAll(":scope > .tabbed-labels > label")].map(l => l.textContent.trim());
+        return {open: box.open, summary: box.querySelector("summary").textContent, labels,
+                tab: label && label.textContent.trim()};
     })"""
 
 

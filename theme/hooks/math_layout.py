@@ -47,6 +47,8 @@ def on_page_content(html: str, page, config, files) -> str:
     html = _PRIME.sub(r"<mrow>\1<mo>&#x02032;</mo></mrow>", html)
     html = _INLINE.sub(lambda match: split_inline(match[1]), html)
     html = _PUNCTUATED.sub(r'<span class="math-nowrap">\1\2</span>', html)
+    if getattr(page, "nb_url", None):
+        return html  # a notebook page's text is mostly code, in elements that are not <code> (copy buttons' text)
     html = symbols_as_math(html)
     for item in _toc_items(page.toc):
         item.title = _SYMBOL.sub(lambda m: symbol(m[1]), item.title)

@@ -9,7 +9,9 @@ Every page downloads the search index, so it keeps what a reader searches for an
 - a formula is indexed as a line of text with sub- and superscripts ("qᵀ R<sub>t</sub>…"), not as the letters of
   its MathML run together;
 - the chapters rank above the API reference: a reader who searches a topic wants the chapter that teaches it,
-  and the reference ranks lower (``REFERENCE_BOOST``);
+  and the reference ranks lower (``REFERENCE_BOOST``). An API entry keeps its name (the heading) and its
+  summary, the first paragraph of its docstring: the rest is on its page, one click away, and the API
+  reference was most of the index that every page downloads;
 - a section's title in the index carries the abbreviations a reader types for it (``ABBREVIATIONS``), so that
   "GQA" or "flash attention" finds the section that teaches it.
 
@@ -20,8 +22,10 @@ hook gives it the searchable version of the page to index, and tells it to skip 
 from __future__ import annotations
 
 import html
+import json
 import re
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 from types import SimpleNamespace
 
 from mkdocs.plugins import event_priority
@@ -146,3 +150,17 @@ def _linear(element) -> str:
     if name == "mtr":
         return " ".join(parts) + "; "
     return "".join(parts)
+
+
+def on_post_build(config) -> None:
+    """Each API reference entry keeps its summary only (runs after Material's plugin has written the index)."""
+    path = Path(config["site_dir"], "search", "search_index.json")
+    if not path.is_file():
+        return
+    index = json.loads(path.read_text(encoding="utf-8"))
+    for entry in index["docs"]:
+        if entry["location"].startswith("reference/") and "</p>" in entry["text"]:
+            entry["text"] = entry["text"][: entry["text"].index("</p>") + len("</p>")]
+    path.write_text(
+        json.dumps(index, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+    )
