@@ -12,9 +12,8 @@ WEIGHTS = "**/reversal-model.json"
 def test_the_live_model_waits_for_slow_weights_and_then_answers(browser, site_url):
     watcher = PageWatcher(browser, site_url)
     held = []
-    watcher.page.route(
-        WEIGHTS, held.append
-    )  # the weights are held back until the test lets them go
+    # The weights are held back until the test lets them go.
+    watcher.page.route(WEIGHTS, lambda route: held.append(route))
     page = watcher.open(LIVE)
     assert held, "the page did not ask for its weights"
     assert "Loading the model's weights" in page.inner_text(".live-model__message")
