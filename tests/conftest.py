@@ -7,6 +7,7 @@ the suite runs on the other cores meanwhile.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +36,8 @@ def pytest_collection_modifyitems(
         return
     # a stable sort: the order is otherwise kept
     items.sort(key=lambda item: id(item) in needs_site)
+    if os.environ.get("BUILT_SITE"):
+        return
     folder = Path(tempfile.mkdtemp(prefix="site-build-"))
     # the build keeps its own handle
     with (folder / "build.log").open("w", encoding="utf-8") as log:
@@ -55,7 +58,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def built_site(request: pytest.FixtureRequest) -> Path:
-    """The whole site, built with ``--strict`` (warnings are errors); the build executes every notebook."""
+    """The whole site, built with ``--strict`` (warnings are errors); the build executes every notebook.
+
+    ``BUILT_SITE=/tmp/site pytest -m site`` tests a site built before instead, for a quicker loop on the site's
+    tests alone (``make test`` always builds it afresh)."""
+    if os.environ.get("BUILT_SITE"):
+        return Path(os.environ["BUILT_SITE"])
     build, folder = request.config.stash[SITE_BUILD]
     if build.wait() != 0:
         log = (folder / "build.log").read_text(encoding="utf-8")

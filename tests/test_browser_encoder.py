@@ -47,9 +47,8 @@ def test_the_file_reads_back_as_safetensors(tmp_path):
     rng = np.random.default_rng(1)
     weights = {"a.weight": rng.normal(size=(3, 8)), "a.bias": rng.normal(size=(8,))}
     data = int8_checkpoint(weights, {"layers": "1"})
-    assert (
-        int.from_bytes(data[:8], "little") % 8 == 0
-    )  # the tensors start on an 8-byte boundary
+    # the tensors start on an 8-byte boundary
+    assert int.from_bytes(data[:8], "little") % 8 == 0
     path = tmp_path / "m.bin"
     path.write_bytes(data)
     raw = read_safetensors(path)

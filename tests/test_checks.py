@@ -130,7 +130,6 @@ def test_a_refused_decoding_step_leaves_the_cache_as_it_was():
     with pytest.raises(ValueError, match="outside the vocabulary"):
         model.decode(torch.tensor([[99]]), memory, src_mask, cache)
     assert len(cache) == 1
-    model.decode(
-        torch.tensor([[2]]), memory, src_mask, cache
-    )  # the next valid step works
+    # the next valid step works
+    model.decode(torch.tensor([[2]]), memory, src_mask, cache)
     assert len(cache) == 2

@@ -206,9 +206,8 @@ def test_pre_norm_and_post_norm_are_different_models():
     difference = (pre(x, None) - post(x, None)).abs().mean() / post(
         x, None
     ).abs().mean()
-    assert (
-        difference > 0.1
-    )  # far above rounding (1e-15): a different function of the same weights
+    # far above rounding (1e-15): a different function of the same weights
+    assert difference > 0.1
 
 
 def test_learned_and_sinusoidal_positions_are_different_models():

@@ -277,9 +277,8 @@ def half_and_reference(setup: Setup, dtype: torch.dtype, scale: float, device: s
     if setup.call_theirs is None:  # ours in float64 is the reference
         return actual, setup.run(copy.deepcopy(ours).double(), *wide)
     theirs = setup.theirs
-    if (
-        theirs is not None
-    ):  # PyTorch's module, with the same rounding of the same weights
+    # PyTorch's module, with the same rounding of the same weights
+    if theirs is not None:
         theirs = copy.deepcopy(theirs).to(device=device, dtype=dtype).double()
     return actual, setup.call_theirs(theirs, *wide)
 
@@ -362,9 +361,8 @@ def test_decoding_and_evaluating_helpers_run_in_half_precision(dtype, device):
         tokens = generate(src, models[name], 3, generator=generator)
         assert tokens.shape == (1, 7) and tokens.device.type == device
         loss = evaluate_language_model(models[name], torch.arange(3, 20))
-        assert (
-            0 < loss < 10
-        )  # a finite cross-entropy near log(20) = 3.0 for an untrained model
+        # a finite cross-entropy near log(20) = 3.0 for an untrained model
+        assert 0 < loss < 10
     torch.manual_seed(0)
     vision = SETUPS["VisionTransformer"]().ours.to(device=device, dtype=dtype)
     labels = predict(vision, torch.randn(3, 1, 8, 8, dtype=dtype))

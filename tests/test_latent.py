@@ -247,20 +247,17 @@ def rope_on_latent_keys(seed: int = 0) -> dict[str, float]:
     return {
         "max_error": float(error.max()),
         "relative_error": float(np.linalg.norm(folded - exact) / np.linalg.norm(exact)),
-        "error_at_key_0": float(
-            error[..., 0].max()
-        ),  # the key at position 0 is not rotated
+        # the key at position 0 is not rotated
+        "error_at_key_0": float(error[..., 0].max()),
     }
 
 
 def test_rope_on_the_latent_keys_breaks_absorption_by_a_measured_amount():
     failure = rope_on_latent_keys()
-    assert (
-        failure["error_at_key_0"] < 1e-12
-    )  # the fold is right where RoPE does nothing
-    assert (
-        failure["relative_error"] > 0.3
-    )  # and wrong elsewhere, by a good fraction of the scores themselves
+    # the fold is right where RoPE does nothing
+    assert failure["error_at_key_0"] < 1e-12
+    # and wrong elsewhere, by a good fraction of the scores themselves
+    assert failure["relative_error"] > 0.3
     # the decoupled design absorbs exactly
     params, x = inputs()
     positions = np.arange(T)

@@ -19,9 +19,8 @@ def test_quick_mode_writes_every_measurement(tmp_path):
         latent_attention.QUICK.corpus.corpus_width,
     )
     layers = latent_attention.QUICK.corpus.corpus_layers
-    for run in (
-        runs
-    ):  # within half a step of SwiGLU's width F (3·D parameters per unit, per layer)
+    # within half a step of SwiGLU's width F (3·D parameters per unit, per layer)
+    for run in runs:
         assert abs(run["parameters"] - budget) <= 3 * width * layers / 2
     # float32 caches: K and V of H, H / 2 heads of d_h; the latent and the rotated key for MLA
     quick = latent_attention.QUICK

@@ -106,9 +106,8 @@ def test_numpy_equals_pytorch(method):
     assert (
         np.abs(frequencies_t.numpy() - frequencies).max() < 1e-15 and factor == factor_t
     )
-    positions = (
-        np.tile(np.arange(40), (2, 1)) * 3
-    )  # (B, T) positions, one row per sequence
+    # (B, T) positions, one row per sequence
+    positions = np.tile(np.arange(40), (2, 1)) * 3
     got = np_scaling.rotate(X, frequencies, positions)
     got_t = rope_scaling.rotate(torch.tensor(X), frequencies_t, torch.tensor(positions))
     assert np.abs(got_t.numpy() - got).max() < 1e-12
@@ -166,9 +165,8 @@ def hugging_face(kind, parameters, max_positions, seq_len):
 def test_linear_matches_hugging_face():
     expected, factor = hugging_face("linear", {"factor": 4.0}, 256, 256)
     got = np_scaling.linear_frequencies(np_scaling.rope_frequencies(D_K), 4.0)
-    assert (
-        np.abs(got / expected - 1).max() < 1e-6 and factor == 1.0
-    )  # theirs is float32
+    # theirs is float32
+    assert np.abs(got / expected - 1).max() < 1e-6 and factor == 1.0
 
 
 def test_ntk_aware_matches_hugging_faces_dynamic_scaling_at_its_length():

@@ -173,9 +173,8 @@ def test_streaming_errors_name_the_argument(backend):
 
 
 def test_attention_on_first_sums_the_first_columns():
-    weights = np.random.default_rng(0).dirichlet(
-        np.ones(6), size=(2, 3, 4)
-    )  # (B, H, T, S)
+    # (B, H, T, S)
+    weights = np.random.default_rng(0).dirichlet(np.ones(6), size=(2, 3, 4))
     mass = np_streaming.attention_on_first(weights, 2)
     assert mass.shape == (2, 3, 4)
     assert np.allclose(mass, weights[..., 0] + weights[..., 1], rtol=0, atol=1e-15)

@@ -229,9 +229,8 @@ def test_greedy_decoding_records_each_step_for_the_table(trained):
         stop_at_eos=False,
     )
     chosen = [step.chosen for step in result.steps]
-    assert (
-        chosen == result.tokens[0].tolist() == [6, 5, 4, 3, EOS]
-    )  # reversed, then EOS
+    # reversed, then EOS
+    assert chosen == result.tokens[0].tolist() == [6, 5, 4, 3, EOS]
     assert [step.prefix for step in result.steps] == [
         [BOS, *chosen[:t]] for t in range(5)
     ]

@@ -19,6 +19,8 @@ from transformer_tutorial.numpy.attention_steps import (
     mean_with_softmax,
 )
 
+from .plotting import ink
+
 T = 5
 # one feature per position, small integers
 X = np.array([[4.0], [0.0], [2.0], [6.0], [3.0]])
@@ -39,15 +41,11 @@ def _grid(
     ax.imshow(shown, cmap=cmap, vmin=0, vmax=vmax)
     for (row, col), text in np.ndenumerate(np.array(labels, dtype=object)):
         dark = np.isfinite(values[row, col]) and values[row, col] > 0.6 * vmax
-        ax.text(
-            col,
-            row,
-            text,
-            ha="center",
-            va="center",
-            fontsize=10,
-            color="white" if dark else "black",
+        # An empty cell (a masked one) shows the page's background: its label takes the palette's ink.
+        colour = (
+            ("white" if dark else "black") if np.isfinite(values[row, col]) else ink()
         )
+        ax.text(col, row, text, ha="center", va="center", fontsize=10, color=colour)
     ax.set_yticks(range(values.shape[0]), POSITIONS[: values.shape[0]])
     ax.set_xticks(
         range(values.shape[1]),
