@@ -189,15 +189,18 @@ def test_dollars_inside_code_in_a_notebook_cell_are_not_typeset():
 
 
 def test_an_escaped_dollar_in_a_notebook_source_stays_a_dollar():
-    notebooks = load_hook("notebooks")
+    from nbconvert.filters.markdown import (
+        markdown2html_mistune,
+    )  # what mkdocs-jupyter renders cells with
+
+    notebooks, mathml = load_hook("notebooks"), load_hook("mathml")
     source = "It costs \\$5, and \\$6 with $x$ of tax; `\\$7` in code."
-    protected = notebooks.escaped_dollars(source)
-    mathml = load_hook("mathml")
-    page = f'<div class="jp-RenderedMarkdown"><p>{protected}</p></div>'
-    out = mathml.typeset(page, "nb.py")
-    assert out.count("<math") == 1
-    assert "costs &#36;5, and &#36;6" in out
-    assert "`\\$7`" in out  # code spans keep their text as written
+    cell = markdown2html_mistune(notebooks.escaped_dollars(source))
+    page = f'<div class="jp-RenderedMarkdown">{cell}</div>'
+    out = notebooks.shown_dollars(mathml.typeset(page, "nb.py"))
+    assert out.count("<math") == 1 and "<mi>x</mi>" in out
+    assert "costs &#36;5, and &#36;6 with" in out
+    assert "<code>\\$7</code>" in out  # code spans keep their text as written
 
 
 # 7. Every relative link in a notebook is checked, whatever its name starts with.
