@@ -332,6 +332,22 @@ def test_predicting_leaves_the_model_in_the_mode_it_found(training):
         assert transformer.training is training
 
 
+def test_no_attention_row_of_a_training_batch_is_fully_masked():
+    """Why ``training_mode`` may take the fused path, whose CUDA kernels once gave NaN on a fully masked row:
+    training never makes one. Every source holds a symbol (its keys are not all padding), and every decoder
+    input starts with BOS, which each causal row can see. (The kernels themselves are checked on such a row in
+    ``test_dtypes_and_devices.py``.)"""
+    from transformer_tutorial.data.tasks import BOS, PAD
+    from transformer_tutorial.torch.training import ReversalRecipe, reversal_batches
+
+    recipe = ReversalRecipe()
+    next_batch = reversal_batches(recipe.task, 256, seed=0)
+    for _ in range(4):
+        src, tgt_in, _ = next_batch()
+        assert (src != PAD).any(dim=1).all()
+        assert (tgt_in[:, 0] == BOS).all()
+
+
 # 12. Library functions leave the caller's global random state alone.
 
 
