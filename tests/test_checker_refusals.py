@@ -47,6 +47,9 @@ def off_by(value, relative: float):
     array = np.array(value, copy=True)
     if array.dtype == bool:
         array.flat[0] = ~array.flat[0]
+    elif array.dtype.kind in "iu":  # integers: at least one off, whatever the scale
+        scale = max(float(np.abs(array).max()), 1.0)
+        array.flat[0] += max(1, round(relative * scale))
     else:
         scale = max(float(np.abs(array).max()), 1.0)
         array.flat[0] += relative * scale

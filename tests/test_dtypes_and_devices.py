@@ -37,13 +37,13 @@ from transformer_tutorial.config import (
 )
 from transformer_tutorial.torch.attention import (
     MultiHeadAttention,
-    causal_mask,
     scaled_dot_product_attention,
 )
 from transformer_tutorial.torch.decoder_only import DecoderOnly, generate
 from transformer_tutorial.torch.decoding import beam_search, greedy_decode
 from transformer_tutorial.torch.layers import DecoderLayer, EncoderLayer, LayerNorm
 from transformer_tutorial.torch.llama import LlamaDecoder, RMSNorm
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.model import Transformer
 from transformer_tutorial.torch.modern import GroupedQueryAttention
 from transformer_tutorial.torch.vision import VisionTransformer, predict

@@ -1,5 +1,5 @@
-"""Measured: a Transformer processes a sequence in parallel where a recurrent network cannot, and generation is
-sequential either way.
+"""Measured: a Transformer processes a sequence in parallel where a
+recurrent network cannot, and generation is sequential either way.
 
 Three measurements, on one device, written with the machine and the date to one JSON file:
 
@@ -49,7 +49,8 @@ RESULT = "parallelism"  # transformer_tutorial.results.load("parallelism")
 
 @dataclass(frozen=True)
 class ParallelismSettings:
-    """What one run measures. The timing itself (warm-up, rounds, clock) follows ``benchmark.Settings``."""
+    """What one run measures. The timing itself (warm-up,
+    rounds, clock) follows ``benchmark.Settings``."""
 
     batches: tuple[int, ...] = (1, 16)
     width: int = 256
@@ -99,8 +100,8 @@ def _median_ms(samples) -> float:
 
 
 def time_layers(settings: ParallelismSettings) -> list[dict[str, Any]]:
-    """Forward time of a Transformer encoder layer (ours, and PyTorch's with the same weights) and of an LSTM
-    layer of the same width, for each batch size and length."""
+    """Forward time of a Transformer encoder layer (ours, and PyTorch's with the same
+    weights) and of an LSTM layer of the same width, for each batch size and length."""
     with seeded(0):  # the caller's global random state is given back
         width, heads = settings.width, settings.timing.num_heads
         reference = nn.TransformerEncoderLayer(
@@ -135,7 +136,8 @@ def time_layers(settings: ParallelismSettings) -> list[dict[str, Any]]:
 
 
 def time_decoder(settings: ParallelismSettings) -> list[dict[str, Any]]:
-    """One teacher-forced pass over T target positions against generating T tokens, cached and not."""
+    """One teacher-forced pass over T target positions
+    against generating T tokens, cached and not."""
     with seeded(0):  # the caller's global random state is given back
         vocab = 16
         config = TransformerConfig(
@@ -184,7 +186,8 @@ def time_decoder(settings: ParallelismSettings) -> list[dict[str, Any]]:
 def summarise(
     layers: list[dict[str, Any]], decoder: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The ratios a reader asks about, at the shortest and longest lengths, and for the longest target."""
+    """The ratios a reader asks about, at the shortest
+    and longest lengths, and for the longest target."""
     summary: dict[str, Any] = {"lstm_over_pytorch_transformer": {}}
     for row in layers:
         if row["length"] in (layers[0]["length"], layers[-1]["length"]):
@@ -202,6 +205,29 @@ def summarise(
         3,
     )
     return summary
+
+
+def lstm_wins(
+    layers: list[dict[str, Any]], against: str = "pytorch_transformer"
+) -> tuple[int, int]:
+    """In how many of the timed settings the LSTM was faster than the Transformer layer ``against``, of how many.
+
+    ``layers`` is the stored result's ``"layers"``; ``against`` is ``"pytorch_transformer"`` or ``"transformer"``
+    (ours).
+    """
+    wins = sum(row["lstm_ms"] < row[f"{against}_ms"] for row in layers)
+    return wins, len(layers)
+
+
+def layer_faster_lengths(
+    layers: list[dict[str, Any]], batch: int, against: str = "pytorch_transformer"
+) -> list[int]:
+    """The sequence lengths at which the Transformer layer ``against`` beat the LSTM, for one batch size."""
+    return [
+        row["length"]
+        for row in layers
+        if row["batch"] == batch and row[f"{against}_ms"] < row["lstm_ms"]
+    ]
 
 
 def run(settings: ParallelismSettings, threads: int = 1) -> dict[str, Any]:

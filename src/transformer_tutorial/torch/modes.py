@@ -24,7 +24,8 @@ from torch import nn
 
 @contextmanager
 def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode while the block runs, then the mode ``model`` had before (also when the block raises).
+    """Eval mode while the block runs, then the mode
+    ``model`` had before (also when the block raises).
 
     Examples:
         >>> model = nn.Dropout(0.5)
@@ -43,7 +44,8 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def device_of(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (or buffer); the CPU for a model that has neither."""
+    """The device of the model's first parameter (or
+    buffer); the CPU for a model that has neither."""
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
@@ -51,10 +53,11 @@ def device_of(model: nn.Module) -> torch.device:
 
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Seed torch's global generator for the block, and give the caller's random state back after it.
+    """Seed torch's global generator for the block,
+    and give the caller's random state back after it.
 
-    The state of the CPU generator and of every CUDA generator in use is saved and restored
-    (``torch.random.fork_rng``), so a reader's own ``torch.manual_seed`` still decides what they draw next.
+    The state of the CPU generator and of every CUDA generator in use is saved and restored (``torch.random.fork_rng``),
+    so a reader's own ``torch.manual_seed`` still decides what they draw next.
 
     Examples:
         >>> _ = torch.manual_seed(123)
