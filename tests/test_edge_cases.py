@@ -189,15 +189,18 @@ def test_dollars_inside_code_in_a_notebook_cell_are_not_typeset():
 
 
 def test_an_escaped_dollar_in_a_notebook_source_stays_a_dollar():
-    notebooks = load_hook("notebooks")
+    from nbconvert.filters.markdown import (
+        markdown2html_mistune,
+    )  # what mkdocs-jupyter renders cells with
+
+    notebooks, mathml = load_hook("notebooks"), load_hook("mathml")
     source = "It costs \\$5, and \\$6 with $x$ of tax; `\\$7` in code."
-    protected = notebooks.escaped_dollars(source)
-    mathml = load_hook("mathml")
-    page = f'<div class="jp-RenderedMarkdown"><p>{protected}</p></div>'
-    out = mathml.typeset(page, "nb.py")
-    assert out.count("<math") == 1
-    assert "costs &#36;5, and &#36;6" in out
-    assert "`\\$7`" in out  # code spans keep their text as written
+    cell = markdown2html_mistune(notebooks.escaped_dollars(source))
+    page = f'<div class="jp-RenderedMarkdown">{cell}</div>'
+    out = notebooks.shown_dollars(mathml.typeset(page, "nb.py"))
+    assert out.count("<math") == 1 and "<mi>x</mi>" in out
+    assert "costs &#36;5, and &#36;6 with" in out
+    assert "<code>\\$7</code>" in out  # code spans keep their text as written
 
 
 # 7. Every relative link in a notebook is checked, whatever its name starts with.
@@ -327,6 +330,22 @@ def test_predicting_leaves_the_model_in_the_mode_it_found(training):
         transformer = small_transformer().train(training)
         function(transformer)
         assert transformer.training is training
+
+
+def test_no_attention_row_of_a_training_batch_is_fully_masked():
+    """Why ``training_mode`` may take the fused path, whose CUDA kernels once gave NaN on a fully masked row:
+    training never makes one. Every source holds a symbol (its keys are not all padding), and every decoder
+    input starts with BOS, which each causal row can see. (The kernels themselves are checked on such a row in
+    ``test_dtypes_and_devices.py``.)"""
+    from transformer_tutorial.data.tasks import BOS, PAD
+    from transformer_tutorial.torch.training import ReversalRecipe, reversal_batches
+
+    recipe = ReversalRecipe()
+    next_batch = reversal_batches(recipe.task, 256, seed=0)
+    for _ in range(4):
+        src, tgt_in, _ = next_batch()
+        assert (src != PAD).any(dim=1).all()
+        assert (tgt_in[:, 0] == BOS).all()
 
 
 # 12. Library functions leave the caller's global random state alone.

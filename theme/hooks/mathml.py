@@ -25,7 +25,7 @@ ARITHMATEX = re.compile(
 MARKDOWN_CELL = re.compile(r'<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>')
 DIV_TAG = re.compile(r"<div[\s>]|</div>")
 # Code (<pre>, <code>) is skipped whole; then $$display$$, then $inline$. A dollar sign escaped as \$ is text
-# (theme/hooks/notebooks.py writes it as &#36; before nbconvert would drop the backslash).
+# (theme/hooks/notebooks.py hides it from nbconvert, which would drop the backslash, and from this hook).
 DOLLAR_MATH = re.compile(
     r"(?P<code><pre[\s>].*?</pre>|<code[\s>].*?</code>)"
     r"|\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$",

@@ -56,6 +56,7 @@ _NOT_TEXT = re.compile(
 )
 _LINK = re.compile(r'href="(?P<target>[^"#:]*)(?P<anchor>#[^"]*)?"')
 _IMAGE_TAG = re.compile(r"<img [^>]*>")
+ESCAPED_DOLLAR = "\ue024"  # stands for a dollar sign written \$ until the page is finished (U+E024: private use)
 _CODE_OR_ESCAPED_DOLLAR = re.compile(
     r"(?P<code>```.*?```|~~~.*?~~~|`[^`\n]*`)|\\\$", re.DOTALL
 )
@@ -154,12 +155,21 @@ def check_outputs(notebook, name: str, forbidden: list[str]) -> None:
 
 
 def escaped_dollars(markdown: str) -> str:
-    """Markdown with each ``\\$`` outside code written as ``&#36;``.
+    """Markdown with each ``\\$`` outside code written as ``ESCAPED_DOLLAR``.
 
-    nbconvert turns ``\\$`` into a bare ``$``, which the MathML hook would then read as the start of a formula;
-    the entity shows the same dollar sign and is no delimiter. Code spans and fences keep their text as written.
+    nbconvert turns ``\\$`` into a bare ``$`` (and ``&#36;`` too), which the MathML hook would then read as the
+    start of a formula; a character of the private use area passes through both untouched, and
+    ``shown_dollars`` writes it back as a dollar sign once the page's content is typeset. Code spans and fences
+    keep their text as written.
     """
-    return _CODE_OR_ESCAPED_DOLLAR.sub(lambda part: part["code"] or "&#36;", markdown)
+    return _CODE_OR_ESCAPED_DOLLAR.sub(
+        lambda part: part["code"] or ESCAPED_DOLLAR, markdown
+    )
+
+
+def shown_dollars(page_html: str) -> str:
+    """The finished page with every ``ESCAPED_DOLLAR`` shown as a dollar sign again."""
+    return page_html.replace(ESCAPED_DOLLAR, "&#36;")
 
 
 def _render_executed_copy(nb_path, execute=False, **options):
@@ -238,6 +248,15 @@ def on_page_content(html: str, page, config, files) -> str:
         return f'<link rel="stylesheet" href="{get_relative_url(path, page.url)}">'
 
     return _STYLE.sub(link, html)
+
+
+@event_priority(
+    100
+)  # after every page's content is typeset, before the search plugin reads it
+def on_page_context(context, page, config, nav):
+    if getattr(page, "nb_url", None):
+        page.content = shown_dollars(page.content)
+    return context
 
 
 def on_post_page(output: str, page, config) -> str:

@@ -132,7 +132,7 @@ def beam_search(
             log_probs = torch.log_softmax(model.output(hidden[:, -1]), dim=-1)
             beam_scores = torch.tensor([score for _, score in beams], device=src.device)
             scores = beam_scores[:, None] + log_probs
-            # a stable sort: of equal scores, the lower index first (as NumPy's twin does)
+            # a stable sort: of equal scores, the lower index first, as in NumPy
             best = torch.argsort(-scores.flatten(), stable=True)[:beam_size]
             beams = []
             for score, index in zip(
