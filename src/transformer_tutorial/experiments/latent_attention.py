@@ -117,8 +117,11 @@ def astuple(shape: LatentShape) -> tuple[int, int, int, int]:
 
 @dataclass(frozen=True)
 class LatentSettings:
-    """What one run measures; the corpus model's width, heads,
-    layers, window and budget follow ``ModernSettings``."""
+    """What one run measures.
+
+    The character models take their width, heads, layers, window, batch and learning rate from ``corpus`` (the
+    settings of ``modern_attention``); ``corpus_steps`` and ``seeds`` here replace the steps and seeds stored there.
+    """
 
     corpus: ModernSettings = field(default_factory=ModernSettings)
     corpus_latent: LatentShape = LatentShape(12, 6, 24, 36)
