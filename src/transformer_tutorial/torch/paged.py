@@ -111,7 +111,8 @@ class PagedCache:
             self.block_tables[sequence] += [self.free_blocks.pop() for _ in range(need)]
 
     def batch(self, sequences: list[int]) -> PagedBatch:
-        """The cache that ``llama_forward`` reads for these sequences, row b being sequences[b]."""
+        """The cache that ``llama_forward`` reads for these sequences, row b being
+        sequences[b]."""
         for sequence in sequences:
             self._check_sequence(sequence)
         if len(set(sequences)) != len(sequences):

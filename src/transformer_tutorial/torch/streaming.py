@@ -63,7 +63,8 @@ class SinkWindowCache:
         return len(self.text_positions)
 
     def kept(self, total: int) -> torch.Tensor:
-        """Which of ``total`` entries (oldest first) the cache keeps: the sinks and the window."""
+        """Which of ``total`` entries (oldest first) the cache keeps: the sinks and
+        the window."""
         if self.window is None or total <= self.num_sinks + self.window:
             return torch.arange(total)
         sinks = torch.arange(min(self.num_sinks, total))
