@@ -123,9 +123,8 @@ def test_beam_search_of_width_one_is_greedy_decoding():
 
 
 def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search():
-    task = ReversalTask(
-        num_symbols=2, min_length=2, max_length=2
-    )  # vocabulary of 5: every sequence can be listed
+    # vocabulary of 5: every sequence can be listed
+    task = ReversalTask(num_symbols=2, min_length=2, max_length=2)
     model = tiny_model(task, seed=3)
     src = torch.tensor([[3, 4]])
 
@@ -149,9 +148,8 @@ def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search
 
 def test_an_interrupted_training_run_leaves_the_attention_paths_as_it_found_them():
     model = tiny_model(TASK)
-    model.decoder.layers[
-        0
-    ].cross_attention.fused = True  # one layer set to the fused path by its owner
+    # one layer set to the fused path by its owner
+    model.decoder.layers[0].cross_attention.fused = True
     paths = [
         module.fused
         for module in model.modules()
@@ -198,9 +196,8 @@ def test_greedy_decoding_records_each_step_for_the_table():
 
 # Short training runs: the loss falls below what an untrained model reaches, and the mistakes cost accuracy.
 
-QUICK = ReversalTask(
-    num_symbols=5, min_length=2, max_length=4
-)  # held out: 1 in 4 of the 625 of length 4
+# held out: 1 in 4 of the 625 of length 4
+QUICK = ReversalTask(num_symbols=5, min_length=2, max_length=4)
 
 
 def quick_training(model: Transformer, steps: int = 250) -> float:
@@ -225,12 +222,10 @@ def trained():
 
 def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trained):
     model, loss, untrained_loss = trained
-    assert (
-        untrained_loss > 2.0
-    )  # about ln(8): an untrained model spreads its bets over the vocabulary
-    assert loss < 0.8, (
-        loss
-    )  # the broken models below stay above 1.0 after the same training
+    # about ln(8): an untrained model spreads its bets over the vocabulary
+    assert untrained_loss > 2.0
+    # the broken models below stay above 1.0 after the same training
+    assert loss < 0.8, loss
     assert exact_match_accuracy(model, QUICK, 100, seed=7) > 0.4
 
 
@@ -342,9 +337,8 @@ def test_the_held_out_sequences_never_occur_in_any_training_stream_of_the_stored
     assert len(evaluated) == 1000  # distinct
     assert all(is_held_out(np.array(sequence)) for sequence in evaluated)
     lengths = np.bincount((held_out != PAD).sum(axis=1))
-    assert (
-        lengths[HELD_OUT_FROM_LENGTH:].tolist() == [200] * 5
-    )  # lengths 4 to 8, taken in turn
+    # lengths 4 to 8, taken in turn
+    assert lengths[HELD_OUT_FROM_LENGTH:].tolist() == [200] * 5
     for seed in (0, 1, 2):  # the seeds the measurement trains with
         next_batch = ReversalRecipe(seed=seed).batches()
         trained_on = set().union(
@@ -397,6 +391,5 @@ def test_the_held_out_part_is_a_quarter_of_the_long_sequences_and_none_of_the_sh
         for row in task.batch(rng, 500, part="training").src
     )
     with pytest.raises(ValueError, match="too few held-out sequences of length 4"):
-        task.held_out_batch(
-            rng, 100
-        )  # 3^4 = 81 sequences of length 4, about 20 held out
+        # 3^4 = 81 sequences of length 4, about 20 held out
+        task.held_out_batch(rng, 100)

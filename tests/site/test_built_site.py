@@ -125,9 +125,8 @@ def test_notebook_pages_link_shared_stylesheets_instead_of_inlining_them(built_s
         assert links, f"{notebook.name}: no shared stylesheet"
         stylesheets |= {(page.parent / link).resolve() for link in links}
     assert all(path.is_file() for path in stylesheets)
-    assert (
-        sum(path.stat().st_size for path in stylesheets) > 100_000
-    )  # nbconvert's styles, now fetched once
+    # nbconvert's styles, now fetched once
+    assert sum(path.stat().st_size for path in stylesheets) > 100_000
 
 
 def test_no_page_fetches_anything_from_another_host(built_site):
@@ -382,9 +381,8 @@ def test_picking_a_tab_switches_every_linked_tab_set(browser, site_url):
 def test_search_finds_a_word(browser, site_url):
     watcher = PageWatcher(browser, site_url)
     page = watcher.open("")
-    page.locator("input.md-search__input").fill(
-        "softmax"
-    )  # the header box, visible at desktop widths
+    # the header box, visible at desktop widths
+    page.locator("input.md-search__input").fill("softmax")
     results = page.locator(".md-search-result__item")
     results.first.wait_for(state="visible", timeout=10_000)
     assert results.count() >= 1

@@ -101,9 +101,8 @@ def rendered_blocks(page: Path) -> list[tuple[set[str], str, list[str]]]:
     )
     text = page.read_text(encoding="utf-8")
     blocks = []
-    parts = re.split(
-        r"(?m)^\s*```", text
-    )  # outside, inside, outside, ... of every fence
+    # outside, inside, outside, ... of every fence
+    parts = re.split(r"(?m)^\s*```", text)
     fences, headings, heading = [], [], ""
     for number, part in enumerate(parts):
         if number % 2:

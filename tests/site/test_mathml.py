@@ -24,9 +24,8 @@ def test_arithmatex_spans_and_divs_become_inline_and_block_math():
         in out
     )
     assert 'display="block"' in out
-    assert (
-        "<mo>&#x0003C;</mo>" in out
-    )  # the escaped "<" was read as a less-than sign, not as markup
+    # the escaped "<" was read as a less-than sign, not as markup
+    assert "<mo>&#x0003C;</mo>" in out
 
 
 def test_dollar_math_is_typeset_inside_notebook_markdown_cells_only():

@@ -9,7 +9,8 @@ from transformer_tutorial.experiments.gradients import gradient_at_first_layer
 
 
 def residual_gradients(depths: tuple[int, ...] = (2, 4, 8, 16, 32)) -> Figure:
-    """Measured: the gradient reaching the first layer of a deep stack, with and without residual connections."""
+    """Measured: the gradient reaching the first layer of
+    a deep stack, with and without residual connections."""
     figure = Figure(figsize=(PAGE_WIDTH, 3.8), layout="constrained")
     ax = figure.subplots()
     for residual, layer_norm, style in (

@@ -51,7 +51,8 @@ def on_files(files, config):
 
 
 def on_env(env, config, files):
-    """The pages are rendered and MkDocs copies the files next, so the explorer's data must be on disk now."""
+    """The pages are rendered and MkDocs copies the files
+    next, so the explorer's data must be on disk now."""
     try:
         data = _explorer.result()
     except Exception as error:

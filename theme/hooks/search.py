@@ -1,9 +1,9 @@
 """MkDocs hook: keep code listings out of the search index.
 
-Every page downloads the search index, and the code blocks were nearly half of it: listings included from
-``src/``, examples and their printed output, and the signatures of the API reference. A reader searches for
-words and names; the prose and the headings hold both (every function has a heading on its API reference
-page), so the blocks are marked with Material's ``data-search-exclude`` and the index keeps the rest.
+Every page downloads the search index, and the code blocks were nearly half of it: listings included from ``src/``,
+examples and their printed output, and the signatures of the API reference. A reader searches for words and names; the
+prose and the headings hold both (every function has a heading on its API reference page), so the blocks are marked with
+Material's ``data-search-exclude`` and the index keeps the rest.
 """
 
 from __future__ import annotations

@@ -32,9 +32,8 @@ _MARKUP_LINE = re.compile(r"^[ \t]*(?:<[^\n]*>|--8<--[^\n]*)[ \t]*$\n?", re.MULT
 def site_corpus(docs_dir: str | Path) -> str:
     """The prose of every Markdown page under ``docs_dir``, in path order.
 
-    Pages are separated by a blank line. Code blocks, HTML and snippet includes are
-        left out: the model should
-    learn sentences, not code."""
+    Pages are separated by a blank line. Code blocks, HTML and snippet includes are left out: the model should learn
+    sentences, not code."""
     pages = sorted(Path(docs_dir).rglob("*.md"))
     if not pages:
         raise FileNotFoundError(f"no Markdown pages under {docs_dir}")
@@ -52,14 +51,16 @@ def site_corpus(docs_dir: str | Path) -> str:
 
 
 def load_corpus() -> str:
-    """The corpus that ships with the package: the prose of the site's pages (``site_corpus``)."""
+    """The corpus that ships with the package: the
+    prose of the site's pages (``site_corpus``)."""
     return (
         resources.files(__package__).joinpath("corpus.txt").read_text(encoding="utf-8")
     )
 
 
 def write_corpus(text: str) -> Path:
-    """Replace the packaged corpus with ``text`` (for a maintainer, after the pages changed); returns its path."""
+    """Replace the packaged corpus with ``text`` (for a
+    maintainer, after the pages changed); returns its path."""
     destination = Path(str(resources.files(__package__))) / "corpus.txt"
     destination.write_text(text, encoding="utf-8")
     return destination

@@ -1,10 +1,10 @@
 """The commands that measure, and store what they measured among ``transformer_tutorial.results``.
 
-Each module runs as ``python -m transformer_tutorial.experiments.<name>``: ``benchmark`` (attention's time and
-memory), ``parallelism`` (a Transformer layer against an LSTM, one pass against generation), ``reversal`` (the
-training chapter's model from several seeds), ``vit_digits`` (the tiny Vision Transformer), ``heads`` (what the
-heads of all-MiniLM-L6-v2 attend to) and ``gradients`` (how much gradient reaches the bottom of a deep stack).
-An experiment may use both backends; no backend imports an experiment.
+Each module runs as ``python -m transformer_tutorial.experiments.<name>``: ``benchmark`` (attention's time and memory),
+``parallelism`` (a Transformer layer against an LSTM, one pass against generation), ``reversal`` (the training chapter's
+model from several seeds), ``vit_digits`` (the tiny Vision Transformer), ``heads`` (what the heads of all-MiniLM-L6-v2
+attend to) and ``gradients`` (how much gradient reaches the bottom of a deep stack). An experiment may use both
+backends; no backend imports an experiment.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from transformer_tutorial import results
 
 
 def add_destination(parser: argparse.ArgumentParser, name: str) -> None:
-    """Give an experiment's command line ``--store`` (into the package, as the result ``name``) and ``--output``."""
+    """Give an experiment's command line ``--store`` (into
+    the package, as the result ``name``) and ``--output``."""
     parser.add_argument(
         "--store",
         action="store_true",
@@ -35,7 +36,8 @@ def keep(
     data: dict[str, Any],
     dumps: Callable[[Any], str] = results.dumps,
 ) -> Path | None:
-    """Write ``data`` where the command line asked (``add_destination``), say where, and return the path."""
+    """Write ``data`` where the command line asked
+    (``add_destination``), say where, and return the path."""
     destination = args.output or (results.path(name) if args.store else None)
     if destination is not None:
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,11 @@ from transformer_tutorial.torch.layers import FeedForward, LayerNorm
 def gradient_at_first_layer(
     depth: int, residual: bool, layer_norm: bool, d_model: int = 64
 ) -> float:
-    """The norm of the loss gradient at the first layer's weights, in a stack of ``depth`` feed-forward layers.
+    """The norm of the loss gradient at the first layer's
+    weights, in a stack of ``depth`` feed-forward layers.
 
-    Each layer is ``x + FFN(x)`` (``residual``) or ``FFN(x)``, followed by a LayerNorm when ``layer_norm`` is
-    set (post-norm); the loss is the mean squared error against a random target. Seeded, so repeatable.
+    Each layer is ``x + FFN(x)`` (``residual``) or ``FFN(x)``, followed by a LayerNorm when ``layer_norm`` is set
+    (post-norm); the loss is the mean squared error against a random target. Seeded, so repeatable.
     """
     torch.manual_seed(0)
     blocks = [FeedForward(d_model, 4 * d_model) for _ in range(depth)]

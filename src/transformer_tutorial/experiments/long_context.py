@@ -45,9 +45,10 @@ from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.data.text import CharTokenizer, load_corpus
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
-from transformer_tutorial.torch.attention import causal_mask, split_heads
+from transformer_tutorial.torch.attention import split_heads
 from transformer_tutorial.torch.cached_decoding import llama_forward
 from transformer_tutorial.torch.llama import LlamaDecoder
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.paged import PagedCache
 from transformer_tutorial.torch.qk_norm import head_rms_norm
 from transformer_tutorial.torch.relative import rotary_embedding

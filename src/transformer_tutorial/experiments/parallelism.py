@@ -48,7 +48,8 @@ RESULT = "parallelism"  # transformer_tutorial.results.load("parallelism")
 
 @dataclass(frozen=True)
 class ParallelismSettings:
-    """What one run measures. The timing itself (warm-up, rounds, clock) follows ``benchmark.Settings``."""
+    """What one run measures. The timing itself (warm-up,
+    rounds, clock) follows ``benchmark.Settings``."""
 
     batches: tuple[int, ...] = (1, 16)
     width: int = 256
@@ -98,8 +99,8 @@ def _median_ms(samples) -> float:
 
 
 def time_layers(settings: ParallelismSettings) -> list[dict[str, Any]]:
-    """Forward time of a Transformer encoder layer (ours, and PyTorch's with the same weights) and of an LSTM
-    layer of the same width, for each batch size and length."""
+    """Forward time of a Transformer encoder layer (ours, and PyTorch's with the same
+    weights) and of an LSTM layer of the same width, for each batch size and length."""
     torch.manual_seed(0)
     width, heads = settings.width, settings.timing.num_heads
     reference = nn.TransformerEncoderLayer(
@@ -134,7 +135,8 @@ def time_layers(settings: ParallelismSettings) -> list[dict[str, Any]]:
 
 
 def time_decoder(settings: ParallelismSettings) -> list[dict[str, Any]]:
-    """One teacher-forced pass over T target positions against generating T tokens, cached and not."""
+    """One teacher-forced pass over T target positions
+    against generating T tokens, cached and not."""
     torch.manual_seed(0)
     vocab = 16
     config = TransformerConfig(
@@ -182,7 +184,8 @@ def time_decoder(settings: ParallelismSettings) -> list[dict[str, Any]]:
 def summarise(
     layers: list[dict[str, Any]], decoder: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The ratios a reader asks about, at the shortest and longest lengths, and for the longest target."""
+    """The ratios a reader asks about, at the shortest
+    and longest lengths, and for the longest target."""
     summary: dict[str, Any] = {"lstm_over_pytorch_transformer": {}}
     for row in layers:
         if row["length"] in (layers[0]["length"], layers[-1]["length"]):

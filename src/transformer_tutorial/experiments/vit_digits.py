@@ -46,6 +46,7 @@ from transformer_tutorial.data.digits import (
 )
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
+from transformer_tutorial.torch.attention import recorded_attention
 from transformer_tutorial.torch.vision import (
     VisionTransformer,
     predict,
@@ -60,7 +61,8 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class Settings:
-    """The model and the training of one run; ``patch_sizes`` gives one run each, the first being the main one."""
+    """The model and the training of one run; ``patch_sizes``
+    gives one run each, the first being the main one."""
 
     patch_sizes: tuple[int, ...] = (4, 2)
     d_model: int = 32
@@ -95,14 +97,16 @@ def build_model(settings: Settings, patch_size: int) -> VisionTransformer:
 def _examples(
     model: VisionTransformer, images: np.ndarray, labels: np.ndarray
 ) -> list[dict[str, Any]]:
-    """The first test image of every digit: its label, the model's answer and the class token's attention."""
+    """The first test image of every digit: its label,
+    the model's answer and the class token's attention."""
     indices = [int(np.flatnonzero(labels == digit)[0]) for digit in range(NUM_CLASSES)]
     chosen = torch.from_numpy(images[indices])
     predicted = predict(model, chosen)
-    maps = model.attention_weights(chosen)  # per layer: (B, H, T, T)
-    class_rows = torch.stack(
-        [layer[:, :, 0, :] for layer in maps], dim=1
-    )  # (B, layers, H, T)
+    with torch.no_grad(), recorded_attention(model) as records:
+        model(chosen)
+    maps = [records[f"layers.{i}.self_attention"][0] for i in range(len(model.layers))]
+    # (B, layers, H, T)
+    class_rows = torch.stack([layer[:, :, 0, :] for layer in maps], dim=1)
     return [
         {
             "label": int(labels[index]),
@@ -117,7 +121,8 @@ def _examples(
 def train_and_test(
     settings: Settings, patch_size: int, digits: DigitsSplit | None = None
 ) -> dict[str, Any]:
-    """One run: build the model, train it on the training digits, test it on the others."""
+    """One run: build the model, train it on
+    the training digits, test it on the others."""
     digits = load_digits(seed=settings.seed) if digits is None else digits
     model = build_model(settings, patch_size)
     train_images, train_labels = (
@@ -167,7 +172,8 @@ def train_and_test(
 def run(
     settings: Settings = FULL, mode: str = "custom", command: str = ""
 ) -> dict[str, Any]:
-    """Every run of ``settings``, with the machine and the versions, as the JSON object described above."""
+    """Every run of ``settings``, with the machine and
+    the versions, as the JSON object described above."""
     digits = load_digits(seed=settings.seed)
     load_before = _load_average()
     runs = [
@@ -213,7 +219,8 @@ def summary(results: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """The command line: ``--quick`` for the tests' short run, ``--output`` to write the JSON file."""
+    """The command line: ``--quick`` for the tests'
+    short run, ``--output`` to write the JSON file."""
     parser = argparse.ArgumentParser(
         prog="python -m transformer_tutorial.experiments.vit_digits",
         description=__doc__.split("\n")[0],
@@ -236,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def dumps_results(results: dict[str, Any]) -> str:
-    """The results as indented JSON, with every innermost list of numbers on one line (readable diffs)."""
+    """The results as indented JSON, with every innermost
+    list of numbers on one line (readable diffs)."""
     text = json.dumps(results, indent=1)
     numbers = re.compile(r"\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]")
     return (

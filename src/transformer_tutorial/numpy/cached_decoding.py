@@ -18,8 +18,9 @@ from typing import Protocol
 import numpy as np
 
 from transformer_tutorial.checks import check_tokens, format_shape
-from transformer_tutorial.numpy.attention import causal_mask, merge_heads, split_heads
+from transformer_tutorial.numpy.attention import merge_heads, split_heads
 from transformer_tutorial.numpy.llama import LlamaDecoderParams, rms_norm, swiglu
+from transformer_tutorial.numpy.masks import causal_mask
 from transformer_tutorial.numpy.modern import grouped_query_attention
 from transformer_tutorial.numpy.qk_norm import head_rms_norm
 from transformer_tutorial.numpy.rope_scaling import rope_frequencies, rotate

@@ -1,11 +1,11 @@
-"""The LLaMA-style decoder in NumPy: RMSNorm, the SwiGLU feed-forward network, and pre-norm blocks with RoPE and
-grouped-query attention.
+"""The LLaMA-style decoder in NumPy: RMSNorm, the SwiGLU feed-forward
+network, and pre-norm blocks with RoPE and grouped-query attention.
 
-The block differs from the paper's decoder layer in four places: RMSNorm instead of LayerNorm, normalisation
-before each sub-layer (pre-norm) instead of after the residual sum, a gated feed-forward network (SwiGLU)
-instead of Linear-ReLU-Linear, and rotary position embeddings on the queries and keys instead of sinusoids
-added to the input; none of its linear layers has a bias. The weights come from the PyTorch ``LlamaDecoder``
-(``numpy_params()``), which is the one that trains.
+The block differs from the paper's decoder layer in four places: RMSNorm instead of LayerNorm, normalisation before each
+sub-layer (pre-norm) instead of after the residual sum, a gated feed-forward network (SwiGLU) instead of
+Linear-ReLU-Linear, and rotary position embeddings on the queries and keys instead of sinusoids added to the input; none
+of its linear layers has a bias. The weights come from the PyTorch ``LlamaDecoder`` (``numpy_params()``), which is the
+one that trains.
 
 Shapes use B (batch), T (positions), D (model width), F (feed-forward width) and V (vocabulary size).
 """
@@ -20,7 +20,7 @@ from transformer_tutorial.checks import (
     check_tokens,
 )
 from transformer_tutorial.config import LlamaConfig
-from transformer_tutorial.numpy.attention import causal_mask
+from transformer_tutorial.numpy.masks import causal_mask
 from transformer_tutorial.numpy.modern import (
     GroupedQueryAttentionParams,
     grouped_query_attention_layer,
@@ -38,7 +38,8 @@ class RMSNormParams:
 
 @dataclass
 class SwiGLUParams:
-    """SwiGLU's three matrices, in the orientation ``x @ w``: ``w_gate`` and ``w_up`` (D, F), ``w_down`` (F, D)."""
+    """SwiGLU's three matrices, in the orientation ``x @
+    w``: ``w_gate`` and ``w_up`` (D, F), ``w_down`` (F, D)."""
 
     w_gate: np.ndarray
     w_up: np.ndarray
@@ -56,7 +57,8 @@ class LlamaBlockParams:
 
 @dataclass
 class LlamaDecoderParams:
-    """The token embedding (V, D), which is also the output layer, the blocks, and the final RMSNorm."""
+    """The token embedding (V, D), which is also the
+    output layer, the blocks, and the final RMSNorm."""
 
     config: LlamaConfig
     token_embedding: np.ndarray
@@ -68,9 +70,8 @@ class LlamaDecoderParams:
 def rms_norm(x: np.ndarray, params: RMSNormParams) -> np.ndarray:
     """Divide each position's features by their root mean square, then scale them.
 
-    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no
-    learned
-    shift): x / √(mean(x²) + ε) · weight.
+    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no learned shift): x / √(mean(x²) + ε) ·
+    weight.
     """
     mean_square = np.mean(x * x, axis=-1, keepdims=True)
     return x / np.sqrt(mean_square + params.eps) * params.weight
@@ -88,9 +89,8 @@ def silu(x: np.ndarray) -> np.ndarray:
 def swiglu(x: np.ndarray, params: SwiGLUParams) -> np.ndarray:
     """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down.
 
-    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of
-    the
-    other passes: three D × F matrices where the paper's network has two.
+    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of the other passes: three D × F
+    matrices where the paper's network has two.
     """
     return (silu(x @ params.w_gate) * (x @ params.w_up)) @ params.w_down
 
@@ -104,12 +104,10 @@ def llama_block(
     params: LlamaBlockParams,
     mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h +
-    SwiGLU(RMSNorm(h)).
+    """One pre-norm block: h = x +
+    Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)).
 
-    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE
-    on
-    its queries and keys.
+    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE on its queries and keys.
     """
     normed = rms_norm(x, params.attention_norm)
     if params.qk_norm is None:
@@ -128,7 +126,8 @@ def llama_block(
 
 
 def llama_decoder(tokens: np.ndarray, params: LlamaDecoderParams) -> np.ndarray:
-    """Token ids (B, T) -> logits (B, T, V): embed, run the blocks under a causal mask, RMSNorm, output layer.
+    """Token ids (B, T) -> logits (B, T, V): embed, run
+    the blocks under a causal mask, RMSNorm, output layer.
 
     No position is added to the embeddings: RoPE gives the attention of every block the positions it needs.
     """
@@ -138,6 +137,5 @@ def llama_decoder(tokens: np.ndarray, params: LlamaDecoderParams) -> np.ndarray:
     mask = causal_mask(tokens.shape[1])
     for block in params.blocks:
         x = llama_block(x, block, mask)
-    return (
-        rms_norm(x, params.final_norm) @ params.token_embedding.T
-    )  # weight tying, as in the site's GPT
+    # weight tying, as in the site's GPT
+    return rms_norm(x, params.final_norm) @ params.token_embedding.T

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer_tutorial.checks import check_multi_head_inputs, mask_with_head_axis
+from transformer_tutorial.checks import check_multi_head_inputs, check_multi_head_mask
+from transformer_tutorial.mask_shapes import with_head_axis
 from transformer_tutorial.numpy.attention import merge_heads, split_heads
 from transformer_tutorial.numpy.modern import (
     GroupedQueryAttentionParams,
@@ -61,7 +62,8 @@ def qk_norm_attention_layer(
     (B, H, T, S).
     """
     check_multi_head_inputs(query, key, value, params.d_model)
-    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+    check_multi_head_mask(mask, query.shape[0], query.shape[1], key.shape[1])
+    head_mask = with_head_axis(mask)
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d_k)
     k = split_heads(
         key @ params.w_k + params.b_k, params.num_kv_heads

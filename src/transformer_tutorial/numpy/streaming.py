@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from transformer_tutorial.checks import check_int, check_positive_int, format_shape
-from transformer_tutorial.numpy.attention import causal_mask
 from transformer_tutorial.numpy.cached_decoding import CacheView
+from transformer_tutorial.numpy.masks import causal_mask
 
 POSITION_RULES = ("cache", "text")
 

@@ -18,8 +18,9 @@ import torch
 
 from transformer_tutorial.checks import check_tokens, format_shape
 from transformer_tutorial.numpy.cached_decoding import CacheView
-from transformer_tutorial.torch.attention import causal_mask, merge_heads, split_heads
+from transformer_tutorial.torch.attention import merge_heads, split_heads
 from transformer_tutorial.torch.llama import LlamaDecoder
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.modern import grouped_query_attention
 from transformer_tutorial.torch.qk_norm import head_rms_norm
 from transformer_tutorial.torch.rope_scaling import rope_frequencies, rotate

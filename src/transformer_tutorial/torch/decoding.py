@@ -1,8 +1,8 @@
 """Generating a target sequence with a trained encoder-decoder: greedy decoding and beam search.
 
-The encoder runs once over the source. The decoder then produces one token per step, each step reading the
-tokens produced so far. With a key/value cache a step projects only the newest token; without one it recomputes
-the whole prefix, which gives the same tokens at a higher cost. Shapes use B (batch), S (source), T (target).
+The encoder runs once over the source. The decoder then produces one token per step, each step reading the tokens
+produced so far. With a key/value cache a step projects only the newest token; without one it recomputes the whole
+prefix, which gives the same tokens at a higher cost. Shapes use B (batch), S (source), T (target).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from transformer_tutorial.torch.model import Transformer
 
 @dataclass
 class DecodingStep:
-    """What greedy decoding saw at one step, for one sequence: the prefix and the next-token probabilities."""
+    """What greedy decoding saw at one step, for one
+    sequence: the prefix and the next-token probabilities."""
 
     prefix: list[int]
     probabilities: torch.Tensor  # (V,)
@@ -26,12 +27,10 @@ class DecodingStep:
 
 @dataclass
 class GreedyResult:
-    tokens: (
-        torch.Tensor
-    )  # (B, T) generated ids after BOS, PAD after each sequence's EOS
-    steps: list[DecodingStep] = field(
-        default_factory=list
-    )  # filled for sequence 0 when record=True
+    # (B, T) generated ids after BOS, PAD after each sequence's EOS
+    tokens: torch.Tensor
+    # filled for sequence 0 when record=True
+    steps: list[DecodingStep] = field(default_factory=list)
 
 
 # --8<-- [start:greedy_decode]
@@ -51,16 +50,12 @@ def greedy_decode(
         model: A trained model, in eval mode.
         src: (B, S) source ids.
         max_new_tokens: The most tokens to generate per sequence.
-        use_cache: Keep each layer's keys and values between steps (same result, less
-            work).
-        record: Keep, for sequence 0, the prefix and the full next-token distribution
-            of every step.
-        stop_at_eos: Stop once every sequence has produced EOS (set False to time a
-            fixed number of steps).
+        use_cache: Keep each layer's keys and values between steps (same result, less work).
+        record: Keep, for sequence 0, the prefix and the full next-token distribution of every step.
+        stop_at_eos: Stop once every sequence has produced EOS (set False to time a fixed number of steps).
 
     Returns:
-        The generated ids (B, T), T ≤ max_new_tokens, without the leading BOS; PAD
-        after a sequence's EOS.
+        The generated ids (B, T), T ≤ max_new_tokens, without the leading BOS; PAD after a sequence's EOS.
     """
     memory, src_mask = model.encode(src)
     batch = src.shape[0]
@@ -103,13 +98,10 @@ def beam_search(
     """Keep the ``beam_size`` most probable prefixes
     at every step; return the best finished sequence.
 
-    A prefix's score is the sum of the log-probabilities of its tokens. Each step
-    extends every live prefix by
-    every token, keeps the best ``beam_size`` extensions, and sets aside those that
-    end with EOS. The search stops
-    when no live prefix can beat the best finished one (log-probabilities only fall
-    as a prefix grows).
-    With ``beam_size=1`` this is exactly greedy decoding.
+    A prefix's score is the sum of the log-probabilities of its tokens. Each step extends every live prefix by every
+    token, keeps the best ``beam_size`` extensions, and sets aside those that end with EOS. The search stops when no
+    live prefix can beat the best finished one (log-probabilities only fall as a prefix grows). With ``beam_size=1``
+    this is exactly greedy decoding.
 
     Args:
         src: (1, S): one source sequence.

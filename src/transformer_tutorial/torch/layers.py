@@ -36,8 +36,7 @@ class LayerNorm(nn.Module):
     """Normalise each position's D features to mean 0
     and variance 1, then scale and shift them (learned).
 
-    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside
-    the square root, as in
+    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside the square root, as in
     ``nn.LayerNorm``.
     """
 
@@ -67,9 +66,8 @@ class FeedForward(nn.Module):
     """The position-wise feed-forward network:
     Linear (D -> F), activation, Linear (F -> D).
 
-    It sees one position at a time: the same weights transform every position, and no
-        information moves
-    between positions (that is attention's job).
+    It sees one position at a time: the same weights transform every position, and no information moves between
+    positions (that is attention's job).
     """
 
     def __init__(self, d_model: int, d_ff: int, activation: str = "relu") -> None:
@@ -103,9 +101,8 @@ class AddAndNorm(nn.Module):
     """A residual connection around a sub-layer, with
     LayerNorm after the sum (post-norm) or before (pre-norm).
 
-    Post-norm, the paper's form: ``LayerNorm(x + Dropout(sublayer(x)))``.
-    Pre-norm: ``x + Dropout(sublayer(LayerNorm(x)))``, which leaves the residual path
-    free of normalisation.
+    Post-norm, the paper's form: ``LayerNorm(x + Dropout(sublayer(x)))``. Pre-norm: ``x +
+    Dropout(sublayer(LayerNorm(x)))``, which leaves the residual path free of normalisation.
     """
 
     def __init__(
@@ -164,8 +161,7 @@ class EncoderLayer(nn.Module):
     ) -> torch.Tensor:
         """x: (B, S, D); mask: (B, 1, S) source padding or None. Returns (B, S, D).
 
-        ``cache`` is for a causal stack (a decoder-only model) that runs one position
-        at a time.
+        ``cache`` is for a causal stack (a decoder-only model) that runs one position at a time.
         """
         x = self.add_norm_1(
             x,
@@ -177,7 +173,8 @@ class EncoderLayer(nn.Module):
 
     @classmethod
     def from_pytorch(cls, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
-        """Ours, with the weights and dropout probabilities of a batch-first ``nn.TransformerEncoderLayer``."""
+        """Ours, with the weights and dropout probabilities
+        of a batch-first ``nn.TransformerEncoderLayer``."""
         return _from_pytorch(
             cls, layer, {"self_attention": layer.self_attn}, sublayers=2
         )
@@ -193,8 +190,9 @@ class EncoderLayer(nn.Module):
 
 @dataclass
 class DecoderLayerCache:
-    """What one decoder layer keeps between decoding steps: its self-attention's growing keys and values, and the
-    memory's keys and values for cross-attention, computed once."""
+    """What one decoder layer keeps between decoding steps: its
+    self-attention's growing keys and values, and the memory's
+    keys and values for cross-attention, computed once."""
 
     self_attention: KeyValueCache = field(default_factory=KeyValueCache)
     cross_attention: KeyValueCache = field(
@@ -205,8 +203,8 @@ class DecoderLayerCache:
 # --8<-- [start:decoder_layer]
 class DecoderLayer(nn.Module):
     """Masked self-attention over the target so far,
-    cross-attention over the encoder's output ("memory"),
-    then the feed-forward network, each wrapped in Add & Norm."""
+    cross-attention over the encoder's output ("memory"), then
+    the feed-forward network, each wrapped in Add & Norm."""
 
     def __init__(
         self,
@@ -238,8 +236,7 @@ class DecoderLayer(nn.Module):
         self_mask: (T, T) or (B, T, T), causal and target padding;
         memory_mask: (B, 1, S) source padding. Returns (B, T, D).
 
-        With a ``cache``, y holds only the new positions and the earlier ones are
-        read from the cache."""
+        With a ``cache``, y holds only the new positions and the earlier ones are read from the cache."""
         self_cache = None if cache is None else cache.self_attention
         cross_cache = None if cache is None else cache.cross_attention
         y = self.add_norm_1(
@@ -262,7 +259,8 @@ class DecoderLayer(nn.Module):
 
     @classmethod
     def from_pytorch(cls, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
-        """Ours, with the weights and dropout probabilities of a batch-first ``nn.TransformerDecoderLayer``."""
+        """Ours, with the weights and dropout probabilities
+        of a batch-first ``nn.TransformerDecoderLayer``."""
         attention = {
             "self_attention": layer.self_attn,
             "cross_attention": layer.multihead_attn,
@@ -286,11 +284,12 @@ def _from_pytorch(
     attention: dict[str, nn.MultiheadAttention],
     sublayers: int,
 ):
-    """The body of both ``from_pytorch``: an encoder or decoder layer of ours, copied from PyTorch's.
+    """The body of both ``from_pytorch``: an encoder
+    or decoder layer of ours, copied from PyTorch's.
 
-    PyTorch's ``normI`` and ``dropoutI`` belong to our ``add_norm_I``. PyTorch also drops out inside the
-    feed-forward network (``layer.dropout``), which the paper does not; so with dropout above zero the two
-    layers agree in eval mode only.
+    PyTorch's ``normI`` and ``dropoutI`` belong to our ``add_norm_I``. PyTorch also drops out inside the feed-forward
+    network (``layer.dropout``), which the paper does not; so with dropout above zero the two layers agree in eval mode
+    only.
     """
     if not layer.self_attn.batch_first:
         raise ValueError(

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer_tutorial.checks import check_multi_head_inputs, mask_with_head_axis
+from transformer_tutorial.checks import check_multi_head_inputs, check_multi_head_mask
+from transformer_tutorial.mask_shapes import with_head_axis
 from transformer_tutorial.numpy.qk_norm import QKNormParams
 from transformer_tutorial.torch.attention import KeyValueCache, merge_heads, split_heads
 from transformer_tutorial.torch.modern import (
@@ -95,9 +96,8 @@ class QKNormAttention(GroupedQueryAttention):
         q, k = rotary_embedding(q, q_positions), rotary_embedding(k, k_positions)
         if cache is not None:
             k, v = cache.update(k, v)
-        head_mask = mask_with_head_axis(
-            mask, query.shape[0], query.shape[1], k.shape[2]
-        )
+        check_multi_head_mask(mask, query.shape[0], query.shape[1], k.shape[2])
+        head_mask = with_head_axis(mask)
         if self.fused if fused is None else fused:
             heads = F.scaled_dot_product_attention(q, k, v, head_mask, enable_gqa=True)
             weights = None

@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 
 from transformer_tutorial.checks import check_int, check_positive_int, format_shape
-from transformer_tutorial.torch.attention import causal_mask
 from transformer_tutorial.torch.cached_decoding import CacheView
+from transformer_tutorial.torch.masks import causal_mask
 
 POSITION_RULES = ("cache", "text")
 
