@@ -54,7 +54,7 @@ def test_position_interpolation_turns_position_m_like_m_over_s():
 
 
 def test_ntk_aware_scaling_changes_the_base():
-    """NTK-aware: b' = b · s^(|D| / (|D| - 2)) (YaRN paper, section 3.1). The fastest pair keeps its
+    """NTK-aware: b' = b · s^(|D| / (|D| - 2)) (as the YaRN paper writes it). The fastest pair keeps its
     frequency; the slowest is divided by exactly s, as position interpolation would."""
     s = 8.0
     got = np_scaling.ntk_frequencies(D_K, s)
@@ -67,7 +67,7 @@ def test_ntk_aware_scaling_changes_the_base():
 
 
 def test_yarn_interpolates_slow_pairs_keeps_fast_ones_and_ramps_between():
-    """YaRN (Peng et al., 2023, section 3.2, "NTK-by-parts"): r = L / λ, γ(r) the ramp from α = 1 to β = 32,
+    """YaRN (Peng et al., 2023, "NTK-by-parts"): r = L / λ, γ(r) the ramp from α = 1 to β = 32,
     h(θ) = (1 - γ(r)) θ / s + γ(r) θ."""
     s, length = 4.0, 256
     plain = np_scaling.rope_frequencies(D_K)
@@ -90,8 +90,9 @@ def test_yarn_interpolates_slow_pairs_keeps_fast_ones_and_ramps_between():
 
 
 def test_yarn_temperature():
-    """√(1/t) = 0.1 ln s + 1 (YaRN, section 3.4): 1.139 at s = 4 and 1.369 at s = 40, the values the Qwen2.5-1M
-    report prints for its lengths."""
+    """√(1/t) = 0.1 ln s + 1 (YaRN), worked by hand: ln 4 = 1.386 gives 1.139, ln 40 = 3.689 gives 1.369,
+    and s = 1 gives exactly 1."""
+    assert np_scaling.yarn_attention_factor(1.0) == 1.0
     assert round(np_scaling.yarn_attention_factor(4.0), 3) == 1.139
     assert round(np_scaling.yarn_attention_factor(40.0), 3) == 1.369
     assert rope_scaling.yarn_attention_factor(4.0) == np_scaling.yarn_attention_factor(

@@ -455,9 +455,8 @@ def online_attention_inverted_rescale(query, key, value, block_size):
 def yarn_frequencies_ramp_reversed(frequencies, factor, original_length):
     turns = original_length * frequencies / (2 * np.pi)
     ramp = np.clip((turns - 1) / 31, 0, 1)
-    return (
-        ramp * frequencies / factor + (1 - ramp) * frequencies
-    )  # fast pairs squeezed, slow ones kept
+    # fast pairs squeezed, slow ones kept
+    return ramp * frequencies / factor + (1 - ramp) * frequencies
 
 
 def yarn_frequencies_wavelength_as_turns(frequencies, factor, original_length):

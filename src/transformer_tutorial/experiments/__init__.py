@@ -46,7 +46,8 @@ def _processor() -> str:
 
 
 def provenance(command: str) -> dict[str, Any]:
-    """What every stored result names: the command that made it, the date (UTC) and the machine it ran on.
+    """What every stored result names: the command that
+    made it, the date (UTC) and the machine it ran on.
 
     The machine is described without importing torch, so that an experiment that does not need it stays light;
     ``benchmark.machine_info`` records more (threads, BLAS, huge pages) where timings depend on it.

@@ -1,13 +1,13 @@
-"""all-MiniLM-L6-v2 for the attention explorer's own-sentence box: the weights as int8 with one scale per row,
-the sentences the browser's tokenizer and encoder are checked on, and what the rounding costs.
+"""all-MiniLM-L6-v2 for the attention explorer's own-sentence box: the weights as int8 with one scale
+per row, the sentences the browser's tokenizer and encoder are checked on, and what the rounding costs.
 
     python -m transformer_tutorial.experiments.browser_encoder --store   # about a minute, one core
 
-The site's build writes ``int8_checkpoint()`` next to the explorer (``theme/hooks/interactive.py``); the page
-downloads it only when a reader asks. ``--store`` runs the NumPy encoder on the 200 ``check_sentences()`` twice,
-on the float checkpoint and on the int8 one, and stores the largest attention difference and the cosine of the
-two sentence embeddings as the result ``browser-encoder``, which the explorer page prints. The browser tests
-show that the page computes what NumPy computes on the int8 weights, so these figures hold for the page.
+The site's build writes ``int8_checkpoint()`` next to the explorer (``theme/hooks/interactive.py``); the page downloads
+it only when a reader asks. ``--store`` runs the NumPy encoder on the 200 ``check_sentences()`` twice, on the float
+checkpoint and on the int8 one, and stores the largest attention difference and the cosine of the two sentence
+embeddings as the result ``browser-encoder``, which the explorer page prints. The browser tests show that the page
+computes what NumPy computes on the int8 weights, so these figures hold for the page.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def quantise_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def quantise_matrix(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same with one scale for the whole matrix (repeated per row), the scheme the page does not use: a few
-    large entries then set the step for every row."""
+    """The same with one scale for the whole matrix (repeated per row), the scheme
+    the page does not use: a few large entries then set the step for every row."""
     largest = np.abs(weight).max()
     scale = np.full(
         weight.shape[0], largest / LEVELS if largest > 0 else 1.0, np.float32
@@ -61,17 +61,19 @@ def dequantise_rows(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 def quantised_names(weights: dict[str, np.ndarray]) -> list[str]:
-    """The tensors stored as int8: every matrix (the embedding tables and the linear layers). Biases and
-    LayerNorm parameters, 1-D and 0.4 % of the parameters, stay float32."""
+    """The tensors stored as int8: every matrix (the embedding
+    tables and the linear layers). Biases and LayerNorm
+    parameters, 1-D and 0.4 % of the parameters, stay float32."""
     return [name for name, tensor in weights.items() if tensor.ndim == 2]
 
 
 def int8_checkpoint(
     weights: dict[str, np.ndarray], metadata: dict[str, str], per_row: bool = True
 ) -> bytes:
-    """The weights in the safetensors format: each matrix ``name`` as int8 with its row scales ``name.scale``
-    (float32), every other tensor as float32. ``metadata`` goes into the header as ``__metadata__``. With
-    ``per_row=False``, every row of a matrix gets the matrix's one scale (for comparison)."""
+    """The weights in the safetensors format: each matrix ``name`` as int8 with
+    its row scales ``name.scale`` (float32), every other tensor as float32.
+    ``metadata`` goes into the header as ``__metadata__``. With ``per_row=False``,
+    every row of a matrix gets the matrix's one scale (for comparison)."""
     quantise = quantise_rows if per_row else quantise_matrix
     tensors: dict[str, np.ndarray] = {}
     for name, tensor in weights.items():
@@ -97,7 +99,8 @@ def int8_checkpoint(
 
 
 def read_int8_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
-    """The float64 weights that an ``int8_checkpoint`` file stands for, under the checkpoint's names."""
+    """The float64 weights that an ``int8_checkpoint``
+    file stands for, under the checkpoint's names."""
     from transformer_tutorial.data.pretrained import read_safetensors
 
     stored = read_safetensors(path)
@@ -176,16 +179,18 @@ EDGE_CASES = (
     "中",
 )
 
+# about 600 tokens: cut at the model's limit of 256
 LONG_TEXT = " ".join(
     "The river reached the old mill at the edge of the village, and the wheel turned faster."
     for _ in range(30)
-)  # about 600 tokens: cut at the model's limit of 256
+)
 
 
 @functools.cache
 def check_sentences(count: int = 200) -> tuple[str, ...]:
-    """``count`` texts: the edge cases above, three that pass the 256-token limit, and sentences of the site's
-    prose (``data.text.load_corpus``), taken evenly through it."""
+    """``count`` texts: the edge cases above, three that pass
+    the 256-token limit, and sentences of the site's prose
+    (``data.text.load_corpus``), taken evenly through it."""
     long = (LONG_TEXT, LONG_TEXT.upper(), "word " * 300)
     fixed = (*EDGE_CASES, *long)
     prose = [
@@ -211,9 +216,10 @@ def _params(int8_file: str | None):
 
 
 def encode(text: str, int8_file: str | Path | None = None) -> dict[str, Any]:
-    """One text through the NumPy encoder, cut at the model's limit: its token ids, every layer's attention
-    weights (L, H, T, T) and its unit-length sentence embedding (D,). With ``int8_file``, on the weights of that
-    ``int8_checkpoint`` file; otherwise on the float checkpoint."""
+    """One text through the NumPy encoder, cut at the model's limit: its
+    token ids, every layer's attention weights (L, H, T, T) and its
+    unit-length sentence embedding (D,). With ``int8_file``, on the weights
+    of that ``int8_checkpoint`` file; otherwise on the float checkpoint."""
     from transformer_tutorial.numpy.encoder_only import encoder_only, mean_pool
 
     params, pretrained = _params(None if int8_file is None else str(int8_file))
@@ -229,7 +235,8 @@ def encode(text: str, int8_file: str | Path | None = None) -> dict[str, Any]:
 
 
 def measure(int8_file: str | Path, texts: tuple[str, ...]) -> dict[str, Any]:
-    """Float checkpoint against int8 weights on ``texts``: the largest attention difference and the cosines."""
+    """Float checkpoint against int8 weights on ``texts``:
+    the largest attention difference and the cosines."""
     differences, cosines = [], []
     for text in texts:
         exact, rounded = encode(text), encode(text, int8_file)
@@ -247,7 +254,8 @@ def measure(int8_file: str | Path, texts: tuple[str, ...]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """``python -m transformer_tutorial.experiments.browser_encoder --store``: measure, print, store."""
+    """``python -m transformer_tutorial.experiments.browser_encoder
+    --store``: measure, print, store."""
     import tempfile
 
     parser = argparse.ArgumentParser(description=main.__doc__)

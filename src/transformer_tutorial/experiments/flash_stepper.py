@@ -1,9 +1,9 @@
-"""The example of the FlashAttention stepper: 8 queries, 8 keys and 8 values of width 4, and the steps that
-NumPy's ``tiled_attention`` takes on them, recorded through its ``on_tile`` argument.
+"""The example of the FlashAttention stepper: 8 queries, 8 keys and 8 values of width 4, and the
+steps that NumPy's ``tiled_attention`` takes on them, recorded through its ``on_tile`` argument.
 
-The site's build writes ``stepper_data()`` next to the page (``theme/hooks/interactive.py``); the page's
-JavaScript replays the algorithm on those numbers in float64, and the browser tests compare every number it
-shows with ``recorded_steps``.
+The site's build writes ``stepper_data()`` next to the page (``theme/hooks/interactive.py``); the page's JavaScript
+replays the algorithm on those numbers in float64, and the browser tests compare every number it shows with
+``recorded_steps``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ SEED = 3
 
 
 def flash_example(seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Queries, keys and values, each (8, 4) float64, rounded to two decimals so that a reader can copy them.
-    The keys are spread wide (scale 1.5), so that several tiles raise a row's running maximum."""
+    """Queries, keys and values, each (8, 4) float64, rounded to two
+    decimals so that a reader can copy them. The keys are spread wide
+    (scale 1.5), so that several tiles raise a row's running maximum."""
     rng = np.random.default_rng(seed)
     query = rng.normal(size=(LENGTH, WIDTH)).round(2)
     key = (1.5 * rng.normal(size=(LENGTH, WIDTH))).round(2)
@@ -35,8 +36,8 @@ def flash_example(seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 def recorded_steps(
     block_size: int, causal: bool, seed: int = SEED
 ) -> tuple[list[TileStep], np.ndarray, np.ndarray]:
-    """Every tile that ``tiled_attention`` reads or skips on the example, its output
-    (8, 4), and the explicit softmax(Q Kᵀ / √d) V (8, 4) beside it."""
+    """Every tile that ``tiled_attention`` reads or skips on the example, its
+    output (8, 4), and the explicit softmax(Q Kᵀ / √d) V (8, 4) beside it."""
     query, key, value = flash_example(seed)
     mask = causal_mask(LENGTH) if causal else None
     steps: list[TileStep] = []

@@ -1,9 +1,9 @@
 """An experiment of the architecture chapter: how much gradient reaches the bottom of a deep stack.
 
 The control is the initialisation. PyTorch's default ``nn.Linear`` initialisation draws weights with variance
-1/(3·fan_in), so each feed-forward block shrinks the size of what passes through it; a variance-preserving
-(He) initialisation keeps that size. Comparing the two separates what depth does from what the initial scale
-of the weights does.
+1/(3·fan_in), so each feed-forward block shrinks the size of what passes through it; a variance-preserving (He)
+initialisation keeps that size. Comparing the two separates what depth does from what the initial scale of the weights
+does.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ def gradient_norms(
     d_model: int = 64,
     init: str = "default",
 ) -> tuple[float, float]:
-    """The norm of the loss gradient at the first and at the last layer's weights, in a stack of ``depth``
-    feed-forward layers.
+    """The norm of the loss gradient at the first and at the last
+    layer's weights, in a stack of ``depth`` feed-forward layers.
 
-    Each layer is ``x + FFN(x)`` (``residual``) or ``FFN(x)``, followed by a LayerNorm when ``layer_norm`` is
-    set (post-norm); the loss is the mean squared error against a random target. ``init`` is ``"default"``
-    (PyTorch's ``nn.Linear``) or ``"variance-preserving"`` (He). Seeded (``modes.seeded``), so repeatable, and the
-    caller's random state is left as it was.
+    Each layer is ``x + FFN(x)`` (``residual``) or ``FFN(x)``, followed by a LayerNorm when ``layer_norm`` is set
+    (post-norm); the loss is the mean squared error against a random target. ``init`` is ``"default"`` (PyTorch's
+    ``nn.Linear``) or ``"variance-preserving"`` (He). Seeded (``modes.seeded``), so repeatable, and the caller's random
+    state is left as it was.
     """
     if init not in INITIALISATIONS:
         raise ValueError(f"init must be one of {INITIALISATIONS}, got {init!r}")
@@ -67,12 +67,14 @@ def gradient_at_first_layer(
     d_model: int = 64,
     init: str = "default",
 ) -> float:
-    """The norm of the loss gradient at the first layer's weights (``gradient_norms``)."""
+    """The norm of the loss gradient at the
+    first layer's weights (``gradient_norms``)."""
     return gradient_norms(depth, residual, layer_norm, d_model, init)[0]
 
 
 def variance_ratio(d_model: int = 64, init: str = "default") -> float:
-    """How much one feed-forward block multiplies the variance of its input, at initialisation (seeded)."""
+    """How much one feed-forward block multiplies the
+    variance of its input, at initialisation (seeded)."""
     if init not in INITIALISATIONS:
         raise ValueError(f"init must be one of {INITIALISATIONS}, got {init!r}")
     with seeded(0):

@@ -250,11 +250,12 @@ def pronoun_accuracy(
 def prefers_first_noun(
     weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]
 ) -> np.ndarray:
-    """(B, L, H): whether each sentence's pronoun gives the noun that comes first in the sentence more weight
-    than the one that comes second, per head, whichever of the two it refers to.
+    """(B, L, H): whether each sentence's pronoun gives the noun
+    that comes first in the sentence more weight than the one that
+    comes second, per head, whichever of the two it refers to.
 
-    On pairs of sentences that differ only in the words that decide the referent, a head that follows the
-    referent changes its preference within each pair; a head that does not keeps it.
+    On pairs of sentences that differ only in the words that decide the referent, a head that follows the referent
+    changes its preference within each pair; a head that does not keeps it.
     """
     preferences = []
     for b, (case, words) in enumerate(zip(cases, tokens, strict=True)):

@@ -119,8 +119,8 @@ def astuple(shape: LatentShape) -> tuple[int, int, int, int]:
 class LatentSettings:
     """What one run measures.
 
-    The character models take their width, heads, layers, window, batch and learning rate from ``corpus`` (the
-    settings of ``modern_attention``); ``corpus_steps`` and ``seeds`` here replace the steps and seeds stored there.
+    The character models take their width, heads, layers, window, batch and learning rate from ``corpus`` (the settings
+    of ``modern_attention``); ``corpus_steps`` and ``seeds`` here replace the steps and seeds stored there.
     """
 
     corpus: ModernSettings = field(default_factory=ModernSettings)

@@ -240,8 +240,9 @@ HELD_OUT_SEED = (
 
 
 def exact_match(model: LiveModel, num_sequences: int, seed: int) -> float:
-    """The share of ``num_sequences`` distinct held-out sequences (``held_out_batch``, which the training stream
-    never produces) that the NumPy backend reverses exactly, EOS included."""
+    """The share of ``num_sequences`` distinct held-out sequences
+    (``held_out_batch``, which the training stream never produces)
+    that the NumPy backend reverses exactly, EOS included."""
     batch = model.task.held_out_batch(np.random.default_rng(seed), num_sequences)
     tokens = greedy_generate(batch.src, model.params, batch.tgt_out.shape[1]).tokens
     width = batch.tgt_out.shape[1]
@@ -251,8 +252,9 @@ def exact_match(model: LiveModel, num_sequences: int, seed: int) -> float:
 
 
 def live_recipe():
-    """The training chapter's recipe with a smaller model (D = 32, d_ff = 128, so that the file is small), 600
-    steps instead of 400 and a learning-rate factor of 0.5 instead of 0.3."""
+    """The training chapter's recipe with a smaller model (D =
+    32, d_ff = 128, so that the file is small), 600 steps instead
+    of 400 and a learning-rate factor of 0.5 instead of 0.3."""
     from transformer_tutorial.torch.training import ReversalRecipe
 
     return replace(ReversalRecipe(), d_model=32, d_ff=128, steps=600, lr_factor=0.5)

@@ -210,7 +210,8 @@ def summarise(
 def lstm_wins(
     layers: list[dict[str, Any]], against: str = "pytorch_transformer"
 ) -> tuple[int, int]:
-    """In how many of the timed settings the LSTM was faster than the Transformer layer ``against``, of how many.
+    """In how many of the timed settings the LSTM was faster
+    than the Transformer layer ``against``, of how many.
 
     ``layers`` is the stored result's ``"layers"``; ``against`` is ``"pytorch_transformer"`` or ``"transformer"``
     (ours).
@@ -222,7 +223,8 @@ def lstm_wins(
 def layer_faster_lengths(
     layers: list[dict[str, Any]], batch: int, against: str = "pytorch_transformer"
 ) -> list[int]:
-    """The sequence lengths at which the Transformer layer ``against`` beat the LSTM, for one batch size."""
+    """The sequence lengths at which the Transformer
+    layer ``against`` beat the LSTM, for one batch size."""
     return [
         row["length"]
         for row in layers

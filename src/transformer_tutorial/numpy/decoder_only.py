@@ -49,8 +49,9 @@ class DecoderOnlyParams:
     def random(
         cls, config: DecoderOnlyConfig, rng: np.random.Generator
     ) -> DecoderOnlyParams:
-        """Untrained weights, without PyTorch: embeddings drawn from N(0, 0.02²) (the PyTorch model's start),
-        linear layers uniform in ±1/√fan_in (the scale of ``nn.Linear``), LayerNorms at scale 1 and shift 0."""
+        """Untrained weights, without PyTorch: embeddings drawn from N(0,
+        0.02²) (the PyTorch model's start), linear layers uniform in ±1/√fan_in
+        (the scale of ``nn.Linear``), LayerNorms at scale 1 and shift 0."""
         d, f = config.d_model, config.d_ff
 
         def uniform(fan_in: int, *shape: int) -> np.ndarray:

@@ -69,8 +69,9 @@ class LlamaDecoderParams:
     def random(
         cls, config: LlamaConfig, rng: np.random.Generator
     ) -> LlamaDecoderParams:
-        """Untrained weights, without PyTorch: the embedding from N(0, 0.02²), every matrix uniform in
-        ±1/√fan_in (the scale of ``nn.Linear``), zero biases, and every norm's scale at 1."""
+        """Untrained weights, without PyTorch: the embedding from
+        N(0, 0.02²), every matrix uniform in ±1/√fan_in (the scale
+        of ``nn.Linear``), zero biases, and every norm's scale at 1."""
         d, f = config.d_model, config.d_ff
         kv = config.num_kv_heads * (d // config.num_heads)
 

@@ -55,7 +55,7 @@ def llama_forward(
     attention_factor: float = 1.0,
 ) -> torch.Tensor:
     """Token ids (B, T) -> logits (B, T, V),
-    reading keys and values through ``cache``.
+    with keys and values read through ``cache``.
 
     ``frequencies`` (d_k / 2,) replace RoPE's own; ``attention_factor`` multiplies the rotated queries and keys (YaRN's
     temperature).

@@ -240,13 +240,13 @@ def check_tiled_attention(
 
 @dataclass(frozen=True)
 class TileStep:
-    """What ``tiled_attention`` did with one tile, for a reader who follows it step by step.
+    """What ``tiled_attention`` did with one tile,
+    for a reader who follows it step by step.
 
-    ``rows`` and ``cols`` are the first query and the first key of the tile. A skipped tile (the mask blocks all
-    of it) has only those; otherwise the fields hold the values just after the tile was read: its scaled scores
-    (..., b, b_k) with -inf where masked, and per query row (..., b, 1) the running maximum m, the factor
-    exp(m_old - m_new) that rescaled the old sum and output, the running sum l, and the unnormalised output
-    (..., b, d_v).
+    ``rows`` and ``cols`` are the first query and the first key of the tile. A skipped tile (the mask blocks all of it)
+    has only those; otherwise the fields hold the values just after the tile was read: its scaled scores (..., b, b_k)
+    with -inf where masked, and per query row (..., b, 1) the running maximum m, the factor exp(m_old - m_new) that
+    rescaled the old sum and output, the running sum l, and the unnormalised output (..., b, d_v).
     """
 
     rows: int

@@ -2,8 +2,8 @@
 
 A score is a dot product q·k / √d_k, so it grows with the lengths of q and k, and nothing in a plain block stops the
 projections from growing them during training. Normalising every head's query and key to a root mean square of one
-(times a learned scale of d_k numbers) bounds each score by the product of those scales. Several open models of 2025 use
-it to keep the logits, and the softmax, from running away.
+(times a learned scale of d_k numbers) bounds each score by the product of those scales. Open models such as Qwen3 and
+OLMo 2 use it to keep the logits, and the softmax, from running away.
 
 Shapes use B (batch), H (query heads), G (key/value heads), T and S (positions), D (model width), d_k (D / H).
 """
