@@ -124,12 +124,13 @@ claim = "The untrained model starts at the uniform baseline"
 assert abs(before - uniform) < 0.05, claim  # nats, as on the causal page
 claim = "After training, the held-out loss is below the frequency baseline"
 assert after < unigram, claim
-#
+
+# %% [markdown]
 # ## Sampling
 #
-# Each sample starts from the same prompt and draws 38 characters, which fills the 48 positions of the context,
-# with the key/value cache: the prompt is processed once, then every step feeds the model only the newest
-# character.
+# Each sample starts from the same prompt and draws 38 characters, which fills the 48 positions of the
+# context, with the key/value cache: the prompt is processed once, then every step feeds the model only the
+# newest character.
 
 # %%
 prompt = torch.from_numpy(tokenizer.encode("Attention "))[None]  # (1, 10)
