@@ -9,15 +9,11 @@ from sybil.sybil import SybilCollection
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # examples that draw must not need a screen
 # the models in tests and examples are tiny: one thread is fastest, and deterministic
-torch.set_num_threads(
-    1
-)
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).parent
 
 # tests/site/test_page_examples.py runs the harness on throwaway pages
-pytest_plugins = [
-    "pytester"
-]
+pytest_plugins = ["pytester"]
 
 pytest_collect_file = SybilCollection(make_sybils(ROOT / "docs", ROOT / "src")).pytest()

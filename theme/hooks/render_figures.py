@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import site
 import sys
 import tempfile
 import traceback
@@ -27,12 +28,13 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
-# The figures are the site's own code, not the package's: they sit beside this folder. The worker processes
-# below start from the parent's sys.path, so they find them too.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The figures are the site's own code, not the package's: they sit beside this folder. The worker process below
+# adds the folder to its own path before it reads its first task (``site.addsitedir``).
+THEME = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, THEME)
 
-from figures import DATA_FIGURES, FIGURES, figure_svg
-from figures.plotting import PALETTES
+from figures import DATA_FIGURES, FIGURES, figure_svg  # noqa: E402
+from figures.plotting import PALETTES  # noqa: E402
 
 _pool: ProcessPoolExecutor | None = None
 _folder: tempfile.TemporaryDirectory | None = None
@@ -47,7 +49,10 @@ def on_config(config):
     # would import matplotlib and the package again only to compete with them for those cores.
     # A fresh interpreter, not a fork: the parent may already have threads (PyTorch's among them).
     _pool = ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=site.addsitedir,
+        initargs=(THEME,),
     )
     _folder = tempfile.TemporaryDirectory(prefix="figures-")
     for name in [*FIGURES, *DATA_FIGURES]:
