@@ -8,6 +8,8 @@ Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (quer
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -229,8 +231,30 @@ def check_tiled_attention(
     value: torch.Tensor,
     mask: torch.Tensor | None = None,
     block_size: int = 64,
+    on_tile: Callable[[TileStep], None] | None = None,
 ) -> None:
     check_scores_mask(query, key, mask)
+
+
+@dataclass(frozen=True)
+class TileStep:
+    """What ``tiled_attention`` did with one tile, for a reader who follows it step by step.
+
+    ``rows`` and ``cols`` are the first query and the first key of the tile. A skipped tile (the mask blocks all
+    of it) has only those; otherwise the fields hold the values just after the tile was read: its scaled scores
+    (..., b, b_k) with -inf where masked, and per query row (..., b, 1) the running maximum m, the factor
+    exp(m_old - m_new) that rescaled the old sum and output, the running sum l, and the unnormalised output
+    (..., b, d_v).
+    """
+
+    rows: int
+    cols: int
+    skipped: bool
+    scores: torch.Tensor | None = None
+    running_max: torch.Tensor | None = None
+    rescale: torch.Tensor | None = None
+    running_sum: torch.Tensor | None = None
+    accumulated: torch.Tensor | None = None
 
 
 # --8<-- [start:tiled_attention]
@@ -241,6 +265,7 @@ def tiled_attention(
     value: torch.Tensor,
     mask: torch.Tensor | None = None,
     block_size: int = 64,
+    on_tile: Callable[[TileStep], None] | None = None,
 ) -> torch.Tensor:
     """softmax(Q Kᵀ / √d_k) V, tile by tile,
     never holding more than one tile of scores.
@@ -255,6 +280,7 @@ def tiled_attention(
         query: (..., T, d_k). key: (..., S, d_k). value: (..., S, d_v).
         mask: Optional boolean (T, S), or one size per score dimension (1 or full).
         block_size: Queries and keys per tile.
+        on_tile: Called with a ``TileStep`` after each tile, skipped ones included.
 
     Returns:
         (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to rounding; a fully masked row gives
@@ -278,8 +304,10 @@ def tiled_attention(
             scores = q_block @ key[..., cols, :].transpose(-1, -2)  # one (b, b) tile
             if mask is not None:
                 allowed = mask_tile(mask, rows, cols)
-                if not allowed.any():
-                    continue  # nothing in this tile may be attended to
+                if not allowed.any():  # nothing in this tile may be attended to
+                    if on_tile is not None:
+                        on_tile(TileStep(q_start, k_start, skipped=True))
+                    continue
                 scores = scores.masked_fill(~allowed, float("-inf"))
             new_max = torch.maximum(running_max, scores.amax(dim=-1, keepdim=True))
             # A row masked so far has max -inf: it is shifted by 0, and rescaled by 0.
@@ -289,6 +317,9 @@ def tiled_attention(
             running_sum = running_sum * rescale + exps.sum(dim=-1, keepdim=True)
             accumulated = accumulated * rescale + exps @ value[..., cols, :]
             running_max = new_max
+            if on_tile is not None:  # a record for the reader, never read back
+                state = scores, running_max, rescale, running_sum, accumulated
+                on_tile(TileStep(q_start, k_start, False, *state))
         safe_sum = torch.where(running_sum > 0, running_sum, 1.0)  # masked row: 0 / 1
         output[..., rows, :] = accumulated / safe_sum
     return output
