@@ -103,7 +103,6 @@
     return parts.join(" ");
   }
 
-  // --8<-- [start:run]
   async function run(text, view = {}) {
     // Tokenise, run the encoder, and show the result in the explorer
     const encoded = model.tokenizer.encode(text, model.encoder.maxLength);
@@ -123,7 +122,6 @@
     status.classList.toggle("is-warning", encoded.cut > 0 || unknown.length > 0);
     return { ids, milliseconds };
   }
-  // --8<-- [end:run]
 
   async function submit(text, view = {}) {
     if (!text.trim()) {

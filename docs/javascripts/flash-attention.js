@@ -105,7 +105,7 @@
     return `Step ${index + 1} of ${total}: ${where}.${news}`;
   }
 
-  function drawScores(index) {
+  function drawScores(index, final) {
     // The 8 × 8 scores: tiles read so far show their scores, the current one is framed, skipped ones hatched
     const T = data.query.length;
     const S = data.key.length;
@@ -124,11 +124,12 @@
         const classes = ["flash__cell"];
         let content = "";
         if (cell) {
-          classes.push(cell.n === index ? "is-current" : "is-read");
+          const current = cell.n === index && !final;
+          classes.push(current ? "is-current" : "is-read");
           if (cell.step.skipped) {
             classes.push("is-skipped");
-            content = cell.n === index ? "skip" : "";
-          } else if (cell.n === index) {
+            content = current ? "skip" : "";
+          } else if (current) {
             content = number(cell.value, "score", { "data-row": t, "data-col": s });
           } else {
             content = Number.isFinite(cell.value) ? cell.value.toFixed(2) : "−∞";
@@ -218,7 +219,7 @@
     first.disabled = back.disabled = state.step === 0;
     next.disabled = last.disabled = state.step === run.steps.length;
     label.textContent = describe(run.steps[state.step], state.step);
-    drawScores(Math.min(state.step, run.steps.length - 1));
+    drawScores(Math.min(state.step, run.steps.length - 1), state.step === run.steps.length);
     drawRows(state.step);
     drawResult(state.step);
   }

@@ -24,7 +24,6 @@
     return { tensors, metadata: header.__metadata__ || {} };
   }
 
-  // --8<-- [start:erf]
   function erf(x) {
     // The error function to double precision, for the exact GELU of the NumPy side (JavaScript has none).
     // Small |x|: a series of positive terms, erf(x) = 2/√π · e^(-x²) · Σ (2x²)ⁿ x / (1·3·…·(2n+1)).
@@ -58,7 +57,6 @@
     }
     return sign * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f);
   }
-  // --8<-- [end:erf]
 
   class MiniLM {
     constructor(buffer) {

@@ -97,7 +97,9 @@ def test_every_number_shown_equals_numpys_tiled_attention(stepper, block_size, c
         by_kind(last, "explicit", explicit.shape), explicit, rtol=0, atol=1e-12
     )
     checked += 2 * tiled.size
-    assert re.search(r"Step \d+ of \d+: every row.s o divided by its sum", shown[-1]["label"])
+    assert re.search(
+        r"Step \d+ of \d+: every row.s o divided by its sum", shown[-1]["label"]
+    )
     print(
         f"\nstepper, tiles of {block_size}, causal={causal}: {checked} numbers equal NumPy to 1e-12"
     )
