@@ -11,39 +11,47 @@
 
   // --8<-- [start:replay]
   function replay(query, key, value, blockSize, causal) {
-    // The steps of tiled_attention: for each block of query rows, each block of keys in turn, keeping per row
-    // the running maximum m, the running sum l and the unnormalised output o
-    const T = query.length;
-    const S = key.length;
+    // tiled_attention, step by step: for each block of query rows, each block of
+    // keys in turn; every row keeps its running maximum m, its running sum l and
+    // its unnormalised output o
     const d = query[0].length;
     const q = query.map(row => row.map(x => x / Math.sqrt(d)));
+    const dot = (a, b) => a.reduce((sum, x, i) => sum + x * b[i], 0);
+    const range = (start, end) =>
+      Array.from({ length: Math.min(blockSize, end - start) }, (_, i) => start + i);
+    const allowed = (t, s) => !causal || s <= t;
     const steps = [];
     const output = [];
-    for (let r0 = 0; r0 < T; r0 += blockSize) {
-      const rows = Array.from({ length: Math.min(blockSize, T - r0) }, (_, i) => r0 + i);
+    for (let r0 = 0; r0 < query.length; r0 += blockSize) {
+      const rows = range(r0, query.length);
       let m = rows.map(() => -Infinity);
       let l = rows.map(() => 0);
       let o = rows.map(() => value[0].map(() => 0));
-      for (let c0 = 0; c0 < S; c0 += blockSize) {
-        const cols = Array.from({ length: Math.min(blockSize, S - c0) }, (_, j) => c0 + j);
-        const allowed = (t, s) => !causal || s <= t;
+      for (let c0 = 0; c0 < key.length; c0 += blockSize) {
+        const cols = range(c0, key.length);
         if (!rows.some(t => cols.some(s => allowed(t, s)))) {
-          steps.push({ rows, cols, skipped: true });
+          steps.push({ rows, cols, skipped: true }); // the mask hides the whole tile
           continue;
         }
-        const scores = rows.map(t => cols.map(s =>
-          allowed(t, s) ? q[t].reduce((sum, x, i) => sum + x * key[s][i], 0) : -Infinity));
+        const scores = rows.map(t =>
+          cols.map(s => (allowed(t, s) ? dot(q[t], key[s]) : -Infinity)));
         const previous = m;
         m = rows.map((_, i) => Math.max(previous[i], ...scores[i]));
         const shift = m.map(x => (Number.isFinite(x) ? x : 0));
-        const rescale = rows.map((_, i) => Math.exp(previous[i] - shift[i])); // exp(m_old - m_new)
+        // exp(m_old - m_new): what the old sum and output are multiplied by
+        const rescale = rows.map((_, i) => Math.exp(previous[i] - shift[i]));
         const exps = scores.map((row, i) => row.map(x => Math.exp(x - shift[i])));
-        l = rows.map((_, i) => l[i] * rescale[i] + exps[i].reduce((a, b) => a + b, 0));
+        l = rows.map((_, i) => l[i] * rescale[i] + exps[i].reduce((a, b) => a + b));
         o = rows.map((_, i) => o[i].map((x, k) =>
-          x * rescale[i] + exps[i].reduce((sum, e, j) => sum + e * value[cols[j]][k], 0)));
-        steps.push({ rows, cols, skipped: false, scores, previous, max: m, rescale, sum: l, accumulated: o });
+          x * rescale[i] + dot(exps[i], cols.map(s => value[s][k]))));
+        steps.push({
+          rows, cols, skipped: false, scores, previous, max: m, rescale, sum: l,
+          accumulated: o,
+        });
       }
-      rows.forEach((t, i) => { output[t] = o[i].map(x => x / (l[i] > 0 ? l[i] : 1)); });
+      rows.forEach((t, i) => {
+        output[t] = o[i].map(x => x / (l[i] > 0 ? l[i] : 1));
+      });
     }
     return { steps, output };
   }

@@ -37,8 +37,8 @@ def flash_example(seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 def recorded_steps(
     block_size: int, causal: bool, seed: int = SEED
 ) -> tuple[list[TileStep], np.ndarray, np.ndarray]:
-    """Every tile ``tiled_attention`` reads (or skips) on the example, its output (8, 4), and the explicit
-    softmax(Q Kᵀ / √d) V (8, 4) beside it."""
+    """Every tile that ``tiled_attention`` reads or skips on the example, its output
+    (8, 4), and the explicit softmax(Q Kᵀ / √d) V (8, 4) beside it."""
     query, key, value = flash_example(seed)
     mask = causal_mask(LENGTH) if causal else None
     steps: list[TileStep] = []
