@@ -83,7 +83,7 @@
     }).catch(error => {
       loading = null;
       progress.hidden = true;
-      say(`The model could not be downloaded (${error.message}). The stored sentences above still work; ` +
+      say(`The model could not be downloaded (${error.message}). The stored sentences still work; ` +
         "press Run it to try again.", true);
       throw error;
     });
