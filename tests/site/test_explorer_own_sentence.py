@@ -24,26 +24,25 @@ EXPLORER = "attention-explorer/"
 WEIGHTS = "attention-explorer/minilm-int8.bin"
 SENTENCES = browser_encoder.check_sentences()
 # Run in the browser and in NumPy: an ordinary sentence, accents and CJK, an emoji ([UNK]), digits and
-# punctuation, and a text past the 256-token limit
+# punctuation (a text past the 256-token limit is compared in test_bad_input_gets_a_clear_message)
 RUN = [
     "The animal didn't cross the street because it was too tired.",
     "Café, naïve, façade, résumé, Ångström, Øresund, Straße, İstanbul.",
     "Emoji: 😀🎉👍🏽 and ❤️ and 🇫🇷 flags.",
     "Numbers: 1, 22, 333, 4444, 55555, 3.14159, 1e-5, 2,099,712 and 0x1F.",
     "Mixed 日本語 and English in one 句子.",
-    browser_encoder.LONG_TEXT,
 ]
-ENCODE = """async ([ids, heads]) => {
+ENCODE = """async ids => {
     const started = performance.now();
     const out = await window.explorerSentence.model().encoder.run(ids);
-    const milliseconds = performance.now() - started;
-    const T = ids.length;
-    // the whole (L, H, T, T) for short sentences; some heads of a long one (the transfer would be large)
-    const picked = heads === null ? [Array.from(out.attention)] : heads.map(([l, h]) =>
-        Array.from(out.attention.subarray((l * 12 + h) * T * T, (l * 12 + h + 1) * T * T)));
-    return {attention: picked, embedding: Array.from(out.embedding), milliseconds};
+    return {attention: Array.from(out.attention), embedding: Array.from(out.embedding),
+            milliseconds: performance.now() - started};
 }"""
-LONG_HEADS = [[0, 0], [3, 1], [5, 11]]
+
+
+SHOWN_ROWS = """([s, heads]) => heads.map(([l, h, i]) => Array.from(
+    {length: window.attentionExplorer.data().sentences[s].tokens.length},
+    (_, j) => window.attentionExplorer.weight(s, l, h, i, j)))"""
 
 
 @pytest.fixture(scope="module")
@@ -138,12 +137,9 @@ def test_the_page_tokenises_200_texts_as_our_wordpiece_and_the_tokenizers_librar
         assert ids == ours.tolist(), text
         assert ids == theirs.encode(text).ids, text
     unknown = pretrained.tokenizer.unk_id
-    assert (
-        sum(unknown in ids for ids in page_ids) >= 3
-    )  # emoji, symbols: [UNK] is exercised
-    assert (
-        sum(len(ids) == pretrained.max_length for ids in page_ids) == 3
-    )  # cut at the limit
+    # [UNK] (emoji, symbols) and the cut at the limit are exercised
+    assert sum(unknown in ids for ids in page_ids) >= 3
+    assert sum(len(ids) == pretrained.max_length for ids in page_ids) == 3
 
 
 @pytest.mark.browser
@@ -158,20 +154,10 @@ def test_the_page_computes_what_numpy_computes_on_the_same_int8_weights(
         exact = browser_encoder.encode(text)
         ids = expected["ids"]
         lengths.append(len(ids))
-        long = len(ids) > 64
-        shown = page.evaluate(ENCODE, [ids, LONG_HEADS if long else None])
+        shown = page.evaluate(ENCODE, ids)
         times.append(shown["milliseconds"])
-        attention = np.array(shown["attention"])
-        if long:
-            assert len(ids) == 256
-            reference = np.stack([expected["attention"][l_, h] for l_, h in LONG_HEADS])
-            float_reference = np.stack(
-                [exact["attention"][l_, h] for l_, h in LONG_HEADS]
-            )
-            attention = attention.reshape(reference.shape)
-        else:
-            reference, float_reference = expected["attention"], exact["attention"]
-            attention = attention.reshape(reference.shape)
+        reference, float_reference = expected["attention"], exact["attention"]
+        attention = np.array(shown["attention"]).reshape(reference.shape)
         embedding = np.array(shown["embedding"])
         largest_int8 = max(
             largest_int8,
@@ -187,28 +173,22 @@ def test_the_page_computes_what_numpy_computes_on_the_same_int8_weights(
     # What the explorer shows for the first sentence is that sentence's weights
     index = page.evaluate("() => window.attentionExplorer.state()")["sentence"]
     first = browser_encoder.encode(RUN[0], int8_file)["attention"]
-    T = first.shape[-1]
-    rows = page.evaluate(
-        """([s, T]) => [[0, 2, 3], [3, 1, 8], [5, 11, 0]].map(([l, h, i]) =>
-            Array.from({length: T}, (_, j) => window.attentionExplorer.weight(s, l, h, i, j)))""",
-        [index, T],
-    )
-    for row, (l_, h, i) in zip(rows, [(0, 2, 3), (3, 1, 8), (5, 11, 0)], strict=True):
+    heads = [(0, 2, 3), (3, 1, 8), (5, 11, 0)]
+    rows = page.evaluate(SHOWN_ROWS, [index, heads])
+    for row, (l_, h, i) in zip(rows, heads, strict=True):
         np.testing.assert_allclose(row, first[l_, h, i], rtol=0, atol=1e-5)
-    short = times[:-1]
     print(
         f"\nown sentence: page against NumPy on the int8 weights {largest_int8:.1e};"
         f" against the float checkpoint: attention {largest_float:.3f}, smallest cosine {smallest_cosine:.4f}"
         f"\nown sentence: first result {timing.get('first', float('nan')):.0f} ms after the download"
-        f" (typed, run, drawn); {np.mean(short):.0f} ms per sentence of {min(lengths)} to"
-        f" {max(lengths[:-1])} tokens,"
-        f" {times[-1]:.0f} ms for 256 tokens"
+        f" (typed, run, drawn); {np.mean(times):.0f} ms per sentence of {min(lengths)} to"
+        f" {max(lengths)} tokens"
     )
     assert not own.problems, "\n".join(own.problems)
 
 
 @pytest.mark.browser
-def test_bad_input_gets_a_clear_message(own):
+def test_bad_input_gets_a_clear_message(own, int8_file):
     page = own.page
     before = page.evaluate("() => window.attentionExplorer.state()")["sentence"]
     page.fill("#explorer-text", "   ")
@@ -232,6 +212,16 @@ def test_bad_input_gets_a_clear_message(own):
     )
     assert "the last 46 were left out" in page.inner_text("#explorer-own-status")
     assert page.locator(".explorer__token").count() == 256
+    # the text cut at the limit, through every position embedding the model has: NumPy's weights to 1e-5
+    expected = browser_encoder.encode("word " * 300, int8_file)["attention"]
+    index = page.evaluate("() => window.attentionExplorer.state()")["sentence"]
+    heads = [(0, 0, 255), (3, 1, 128), (5, 11, 0)]
+    rows = page.evaluate(SHOWN_ROWS, [index, heads])
+    for row, (l_, h, i) in zip(rows, heads, strict=True):
+        np.testing.assert_allclose(row, expected[l_, h, i], rtol=0, atol=1e-5)
+    print(
+        f"\nown sentence: 256 tokens, {page.inner_text('#explorer-own-status').split('. ')[-1]}"
+    )
     assert not own.problems, "\n".join(own.problems)
 
 
@@ -239,9 +229,8 @@ def test_bad_input_gets_a_clear_message(own):
 def test_the_explorer_pins_a_token_draws_the_maps_once_and_fits_a_phone(own):
     page = own.page
     page.select_option("#explorer-sentence", "0")
-    assert (
-        page.locator("h2.explorer__title").count() == 1
-    )  # h1, then h2: no level skipped
+    # h1, then h2: no level skipped
+    assert page.locator("h2.explorer__title").count() == 1
     # Ticking "numbers" or picking another head draws no small map again
     page.evaluate(
         """() => {
@@ -319,9 +308,8 @@ def test_a_link_to_a_sentence_a_slow_download_and_a_failed_one(browser, site_url
     page.select_option("#explorer-sentence", "2")  # the stored sentences still work
     assert page.evaluate("() => window.attentionExplorer.state()")["sentence"] == 2
     page.unroute(f"**/{WEIGHTS}")
-    page.click(
-        ".explorer__own button"
-    )  # and a second try downloads and runs the sentence
+    # and a second try downloads and runs the sentence
+    page.click(".explorer__own button")
     page.wait_for_function(
         "() => /Six layers/.test(document.querySelector('#explorer-own-status').textContent)"
     )

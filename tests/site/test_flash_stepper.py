@@ -86,9 +86,8 @@ def test_every_number_shown_equals_numpys_tiled_attention(stepper, block_size, c
                 got[finite], expected[finite], rtol=0, atol=1e-12
             )
             checked += int(finite.sum())
-        assert (
-            len(numbers) == b * b + 3 * b + b * tiled.shape[1]
-        )  # nothing else is shown
+        # nothing else is shown
+        assert len(numbers) == b * b + 3 * b + b * tiled.shape[1]
     last = shown[-1]["numbers"]
     np.testing.assert_allclose(
         by_kind(last, "output", tiled.shape), tiled, rtol=0, atol=1e-12
