@@ -13,7 +13,7 @@ from transformer_tutorial.experiments.flash_stepper import (
     recorded_steps,
     stepper_data,
 )
-from transformer_tutorial.numpy.attention import causal_mask
+from transformer_tutorial.numpy.masks import causal_mask
 from transformer_tutorial.numpy.modern import tiled_attention
 from transformer_tutorial.torch import modern
 

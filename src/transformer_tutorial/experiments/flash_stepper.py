@@ -12,10 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from transformer_tutorial.numpy.attention import (
-    causal_mask,
-    scaled_dot_product_attention,
-)
+from transformer_tutorial.numpy.attention import scaled_dot_product_attention
+from transformer_tutorial.numpy.masks import causal_mask
 from transformer_tutorial.numpy.modern import TileStep, tiled_attention
 
 LENGTH, WIDTH = 8, 4
