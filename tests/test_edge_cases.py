@@ -189,9 +189,10 @@ def test_dollars_inside_code_in_a_notebook_cell_are_not_typeset():
 
 
 def test_an_escaped_dollar_in_a_notebook_source_stays_a_dollar():
+    # what mkdocs-jupyter renders cells with
     from nbconvert.filters.markdown import (
         markdown2html_mistune,
-    )  # what mkdocs-jupyter renders cells with
+    )
 
     notebooks, mathml = load_hook("notebooks"), load_hook("mathml")
     source = "It costs \\$5, and \\$6 with $x$ of tax; `\\$7` in code."
