@@ -44,6 +44,7 @@ from figures.diagrams import (
     vit_patches,
 )
 from figures.encoder import minilm_head_scores, minilm_heads
+from figures.heads import head_count_accuracy, head_count_patterns
 from figures.modern import (
     kv_cache_sizes,
     shared_heads,
@@ -111,6 +112,8 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "tiled-memory": (tiled_memory, "modern-attention"),
     "kv-cache-sizes": (kv_cache_sizes, "modern-attention"),
     "cross-attention": (cross_attention, "reversal-attention"),
+    "head-count-accuracy": (head_count_accuracy, "head-count"),
+    "head-count-patterns": (head_count_patterns, "head-count"),
 }
 
 
