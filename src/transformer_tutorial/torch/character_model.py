@@ -86,7 +86,8 @@ def sample_text(
     check_positive_int("length", length)
     was_training = model.training
     model.eval()  # no dropout while writing
-    tokens = torch.from_numpy(tokenizer.encode(prompt))[None]  # (1, T0)
+    device = model.token_embedding.weight.device  # sample where the model lives
+    tokens = torch.from_numpy(tokenizer.encode(prompt))[None].to(device)  # (1, T0)
     for _ in range(length):
         window = tokens[:, -model.config.max_len :]  # the last max_len characters
         logits = model(window)[:, -1]  # (1, V)
