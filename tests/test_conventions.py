@@ -19,11 +19,11 @@ from transformer_tutorial.numpy.relative import rotary_embedding as np_rope
 from transformer_tutorial.torch import conventions as conv
 from transformer_tutorial.torch.attention import (
     MultiHeadAttention,
-    causal_mask,
     scaled_dot_product_attention,
 )
 from transformer_tutorial.torch.decoder_only import DecoderOnly, language_model_loss
 from transformer_tutorial.torch.layers import EncoderLayer
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 from transformer_tutorial.torch.relative import rotary_embedding
 
@@ -206,9 +206,8 @@ def test_pre_norm_and_post_norm_are_different_models():
     difference = (pre(x, None) - post(x, None)).abs().mean() / post(
         x, None
     ).abs().mean()
-    assert (
-        difference > 0.1
-    )  # far above rounding (1e-15): a different function of the same weights
+    # far above rounding (1e-15): a different function of the same weights
+    assert difference > 0.1
 
 
 def test_learned_and_sinusoidal_positions_are_different_models():

@@ -18,9 +18,9 @@
     if (symbols.length === 0) {
       return { error: `Type a sequence of ${shortest} to ${longest} letters from a to ${model.symbols.at(-1)}.` };
     }
-    const unknown = [...symbols].filter(symbol => !model.symbols.includes(symbol));
+    const unknown = [...new Set([...symbols].filter(symbol => !model.symbols.includes(symbol)))];
     if (unknown.length) {
-      const listed = [...new Set(unknown)].map(symbol => `"${symbol}"`).join(", ");
+      const listed = unknown.map(symbol => `"${symbol}"`).join(", ");
       return {
         error: `${listed} ${unknown.length === 1 ? "is not a symbol" : "are not symbols"} of this model: ` +
           `it knows the ${model.symbols.length} lower-case letters a to ${model.symbols.at(-1)}.`,
@@ -95,9 +95,18 @@
     })));
   }
 
+  let shown = null; // the ids whose reversal is on the page: the same sequence again is not recomputed
+
   function run(event) {
     if (event) event.preventDefault();
+    if (!model) {
+      // The weights are still on their way (or failed): say so instead of failing on the missing model.
+      if (!message.classList.contains("is-error")) message.textContent = LOADING;
+      return;
+    }
     const parsed = parse(input.value);
+    if (parsed.ids && shown !== null && parsed.ids.join() === shown) return;
+    shown = null;
     output.replaceChildren();
     stepper.replaceChildren();
     heads.replaceChildren();
@@ -110,6 +119,7 @@
     input.removeAttribute("aria-invalid");
     message.classList.remove("is-error");
     source = parsed.ids;
+    shown = source.join();
     const started = performance.now();
     steps = generate(source);
     const milliseconds = performance.now() - started;
@@ -132,19 +142,37 @@
   }
 
   form.addEventListener("submit", run);
+  input.addEventListener("input", () => { shown = null; });
+
+  // Until the weights arrive the form waits, and says so.
+  const LOADING = "Loading the model's weights… The model answers as soon as they arrive.";
+  message.textContent = LOADING;
+  root.setAttribute("aria-busy", "true");
+  button.disabled = true;
+
+  function failed(text) {
+    message.textContent = text;
+    message.classList.add("is-error");
+    root.removeAttribute("aria-busy");
+  }
 
   window.liveModel = {
     ready: fetch(root.dataset.weights)
-      .then(response => response.json())
+      .then(response => {
+        if (!response.ok) {
+          throw new Error(`the server answered ${response.status}${response.statusText ? " " + response.statusText : ""}`);
+        }
+        return response.json().catch(() => { throw new Error("the file that arrived is not the model's weights"); });
+      })
       .then(data => {
         model = Transformer.loadModel(data);
         window.liveModel.model = model;
+        root.removeAttribute("aria-busy");
+        button.disabled = false;
         run();
       })
-      .catch(error => {
-        message.textContent = `The model's weights could not be read (${error.message}).`;
-        message.classList.add("is-error");
-      }),
+      .catch(error => failed(`The model's weights could not be loaded (${error.message}). ` +
+        "Reload the page to try again; the rest of the page works without them.")),
     parse: text => parse(text),
     generate,
   };

@@ -4,27 +4,25 @@
 The site is built once per test run, in the background while the other tests run (the ``built_site`` fixture,
 in ``tests/conftest.py``). The build executes every notebook: a cell that raises fails it. Without Chromium
 the browser tests skip locally (``apt-get install chromium`` enables them); with ``CI=true`` a missing Chromium
-is a failure, so CI can never pass by skipping them.
+is a failure, so CI can never pass by skipping them. Each page is opened once per view (a colour scheme at a
+width), and that one visit collects every measurement the tests below read (tests/site/visits.py).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
 import sys
-import threading
-from collections.abc import Iterator
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
+from browsing import BASE_PATH, PageWatcher
 from project import ROOT
+from visits import SEARCHES, VIEWS
+
+__all__ = ["PageWatcher"]  # tests/site/test_interactive_pages.py imports it from here
 
 NOTEBOOKS = sorted((ROOT / "docs" / "notebooks").glob("*.py"))
 
@@ -125,9 +123,10 @@ def test_notebook_pages_link_shared_stylesheets_instead_of_inlining_them(built_s
         assert links, f"{notebook.name}: no shared stylesheet"
         stylesheets |= {(page.parent / link).resolve() for link in links}
     assert all(path.is_file() for path in stylesheets)
-    assert (
-        sum(path.stat().st_size for path in stylesheets) > 100_000
-    )  # nbconvert's styles, now fetched once
+    # nbconvert's styles, fetched once, and only the rules a notebook page can use (all of JupyterLab's was 590 kB)
+    css = "".join(path.read_text(encoding="utf-8") for path in stylesheets)
+    assert ".jp-OutputArea" in css and ".jp-InputArea" in css
+    assert len(css.encode()) < 150_000
 
 
 def test_no_page_fetches_anything_from_another_host(built_site):
@@ -190,165 +189,29 @@ def test_the_search_index_has_no_code_and_clean_notebook_entries(built_site):
     )
 
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-# Chromium's own background traffic (updates, sync, field trials) would otherwise show up as failed requests.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# The browser tests below read the measurements of one visit per page and view (tests/site/visits.py).
 
 
-# The site is served under the path of its public address, as GitHub Pages serves it: the 404 page uses
-# addresses that start with that path, since it answers for any missing address at any depth.
-BASE_PATH = urlsplit(
-    yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["site_url"]
-).path
-
-
-class SiteHandler(SimpleHTTPRequestHandler):
-    """Serves the built site under BASE_PATH, and its 404 page for anything missing."""
-
-    def send_head(self):
-        if not self.path.startswith(BASE_PATH):
-            self.send_error(404)
-            return None
-        self.path = "/" + self.path.removeprefix(BASE_PATH)
-        if not Path(self.translate_path(self.path)).exists():
-            body = (Path(self.directory) / "404.html").read_bytes()
-            self.send_response(404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return None
-        return super().send_head()
-
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def site_url(built_site: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(SiteHandler, directory=str(built_site))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}{BASE_PATH}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(
-                f"CI=true but there is no Chromium at {CHROMIUM}: .ci/run must install it"
-            )
-        pytest.skip(
-            f"no Chromium at {CHROMIUM} (apt-get install chromium); CI runs these tests"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
-
-
-class PageWatcher:
-    """Opens pages and records every console error, failed request and request to another host."""
-
-    def __init__(self, browser, site_url: str, width: int = 1280) -> None:
-        self.site_url = site_url
-        self.problems: list[str] = []
-        self.page = browser.new_page(viewport={"width": width, "height": 900})
-        self.page.on("console", self._console)
-        self.page.on(
-            "pageerror",
-            lambda error: self.problems.append(f"{self.where}: uncaught {error}"),
-        )
-        self.page.on("requestfailed", self._failed)
-        self.page.on("request", self._request)
-        self.page.on("response", self._response)
-        self.where = ""
-
-    def _console(self, message) -> None:
-        if message.type == "error":
-            self.problems.append(f"{self.where}: console error {message.text}")
-
-    def _failed(self, request) -> None:
-        # A request still in flight when the next page opens is aborted by the browser, not refused by the server.
-        if request.failure != "net::ERR_ABORTED":
-            self.problems.append(
-                f"{self.where}: failed {request.url} ({request.failure})"
-            )
-
-    def _request(self, request) -> None:
-        if not request.url.startswith((self.site_url, "data:", "blob:")):
-            self.problems.append(f"{self.where}: request to another host {request.url}")
-
-    def _response(self, response) -> None:
-        if response.status >= 400:
-            self.problems.append(
-                f"{self.where}: HTTP {response.status} for {response.url}"
-            )
-
-    def open(self, path: str):
-        self.where = path
-        self.page.goto(self.site_url + path, wait_until="load")
-        return self.page
-
-
-MATH_REPORT = """() => {
-    const formulas = [...document.querySelectorAll("article math")];
-    const flat = formulas.filter(m => { const r = m.getBoundingClientRect(); return r.width === 0 || r.height === 0; });
-    const fractions = [...document.querySelectorAll("article mfrac")].filter(f => f.children.length === 2);
-    const stacked = fractions.every(f =>
-        f.children[0].getBoundingClientRect().bottom <= f.children[1].getBoundingClientRect().top + 1);
-    const text = document.querySelector("article").innerText;
-    return {count: formulas.length, flat: flat.length, fractions: fractions.length, stacked,
-            rawTex: /\\\\\\(|\\\\\\[|\\$\\$/.test(text)};
-}"""
-
-
-def site_pages(site: Path) -> list[str]:
-    return sorted(
-        str(page.relative_to(site).parent) + "/" for page in site.rglob("index.html")
-    )
-
-
-@pytest.mark.browser
-def test_every_page_loads_cleanly_offline_with_typeset_math(
-    browser, built_site, site_url
-):
-    watcher = PageWatcher(browser, site_url)
-    pages = [page.removeprefix("./") for page in site_pages(built_site)]
-    assert len(pages) >= 3
+def test_every_page_loads_cleanly_offline_with_typeset_math(visits, built_site):
+    view = visits["light"]
+    assert len(view.reports) >= 3
     typeset_pages = 0
-    for path in pages:
-        page = watcher.open(path)
-        report = page.evaluate(MATH_REPORT)
-        if report["count"]:
+    for path, report in view.reports.items():
+        math = report["math"]
+        if math["count"]:
             typeset_pages += 1
-            assert report["flat"] == 0, (
-                f"{path}: {report['flat']} formulas were not laid out"
+            assert math["flat"] == 0, (
+                f"{path}: {math['flat']} formulas were not laid out"
             )
-            assert report["stacked"], (
+            assert math["stacked"], (
                 f"{path}: a fraction's numerator is not above its denominator"
             )
-        assert not report["rawTex"], f"{path}: TeX delimiters left in the text"
+        assert not math["rawTex"], f"{path}: TeX delimiters left in the text"
     assert typeset_pages >= 2, "the home page and the notebook both have formulas"
-    assert not watcher.problems, "\n".join(watcher.problems)
+    problems = [problem for name in VIEWS for problem in visits[name].problems]
+    assert not problems, "\n".join(problems)
 
 
-@pytest.mark.browser
 def test_a_missing_address_gets_the_styled_404_page(browser, site_url):
     watcher = PageWatcher(browser, site_url)
     watcher.open("no/such/page/")
@@ -359,87 +222,68 @@ def test_a_missing_address_gets_the_styled_404_page(browser, site_url):
         f"no/such/page/: HTTP 404 for {site_url}no/such/page/",
         "no/such/page/: console error Failed to load resource: the server responded with a status of 404 (Not Found)",
     ]
+    watcher.close()
 
 
-@pytest.mark.browser
-def test_picking_a_tab_switches_every_linked_tab_set(browser, site_url):
-    watcher = PageWatcher(browser, site_url)
-    page = watcher.open("")
-    tab_sets = page.locator(".tabbed-set")
-    assert tab_sets.count() >= 2
-    assert (
-        "import numpy" in tab_sets.nth(1).locator(".tabbed-block").nth(0).inner_text()
-    )
-    tab_sets.nth(0).locator("label", has_text="PyTorch").click()
-    second_set = tab_sets.nth(1)
-    second_set.locator(".tabbed-block").nth(1).wait_for(state="visible")
-    assert "import torch" in second_set.locator(".tabbed-block").nth(1).inner_text()
-    assert not second_set.locator(".tabbed-block").nth(0).is_visible()
-    assert not watcher.problems, "\n".join(watcher.problems)
+def test_picking_a_tab_switches_every_linked_tab_set(visits):
+    done = visits["light"].reports[""]["actions"]
+    assert "import numpy" in done["tabs_before"]
+    assert "import torch" in done["tabs_after"] and done["numpy_hidden"]
 
 
-@pytest.mark.browser
-def test_search_finds_a_word(browser, site_url):
-    watcher = PageWatcher(browser, site_url)
-    page = watcher.open("")
-    page.locator("input.md-search__input").fill(
-        "softmax"
-    )  # the header box, visible at desktop widths
-    results = page.locator(".md-search-result__item")
-    results.first.wait_for(state="visible", timeout=10_000)
-    assert results.count() >= 1
-    assert "softmax" in results.first.inner_text().lower()
-    assert not watcher.problems, "\n".join(watcher.problems)
-
-
-@pytest.mark.browser
-def test_the_colour_scheme_toggle_switches_to_dark(browser, site_url):
-    watcher = PageWatcher(browser, site_url)
-    page = watcher.open("")
-    before = page.get_attribute("body", "data-md-color-scheme")
-    page.locator("form[data-md-component='palette'] label:visible").first.click()
-    after = page.get_attribute("body", "data-md-color-scheme")
-    assert {before, after} == {"default", "slate"}
-    assert not watcher.problems, "\n".join(watcher.problems)
-
-
-# Every tab's code blocks count, not only the open tab's: all tab panels are shown while measuring.
-SHOW_ALL_TABS = (
-    ".tabbed-set > .tabbed-content > .tabbed-block { display: block !important; }"
-)
-MEASURE_CODE = """() => [...document.querySelectorAll("article pre")].map(pre => {
-    const box = pre.querySelector(":scope > code") || pre;
-    return box.scrollWidth > box.clientWidth + 1 || pre.scrollWidth > pre.clientWidth + 1;
-})"""
-MEASURE_FIGURES = """() => [...document.querySelectorAll("article img")]
-    .filter(img => img.src.includes("/figures/") && img.offsetParent !== null)
-    .map(img => ({
-        src: img.src.split("/").pop(),
-        scale: img.clientWidth / img.naturalWidth,
-        caption: (img.closest("figure")?.querySelector("figcaption")?.innerText || ""),
-    }))"""
-
-
-def pages_with_figures(site: Path) -> list[str]:
-    return [
-        path.removeprefix("./")
-        for path in site_pages(site)
-        if "figures/" in (site / path / "index.html").read_text(encoding="utf-8")
+def test_tabs_inside_closed_solution_boxes_follow_the_readers_choice(visits):
+    done = visits["light"].reports["multi-head-attention/"]["actions"]
+    closed = [
+        box for box in done["after"] if not box["open"] and "PyTorch" in box["labels"]
     ]
+    assert closed, "no closed box with NumPy | PyTorch tabs on the multi-head page"
+    assert [box for box in closed if box["tab"] != "PyTorch"] == []
 
 
-@pytest.mark.browser
-def test_code_blocks_do_not_scroll_sideways_at_1280_px(browser, built_site, site_url):
-    watcher = PageWatcher(browser, site_url, width=1280)
+def test_the_colour_scheme_toggle_switches_to_dark_and_back(visits):
+    schemes = visits["light"].reports[""]["actions"]["schemes"]
+    assert schemes == ["default", "slate", "default"]
+
+
+def test_search_ranks_each_chapter_above_the_reference_for_its_topic(visits):
+    searches = visits["light"].reports[""]["actions"]["searches"]
+    wrong = {}
+    for query, expected in SEARCHES.items():
+        found = searches[query]
+        page = urlsplit(found["first"] or "").path.removeprefix(BASE_PATH)
+        if (
+            not found["first"]
+            or page.startswith("reference/")
+            or (expected and not any(page.startswith(e) or e in page for e in expected))
+        ):
+            wrong[query] = (page, found["count"])
+    assert not wrong, wrong
+    assert "softmax" in searches["softmax"]["text"].lower()
+
+
+def test_search_snippets_keep_tab_labels_apart(visits):
+    searches = visits["light"].reports[""]["actions"]["searches"]
+    assert "NumPyPyTorch" not in " ".join(found["text"] for found in searches.values())
+
+
+def test_the_search_index_keeps_formulas_readable(built_site):
+    index = json.loads(
+        (built_site / "search" / "search_index.json").read_text(encoding="utf-8")
+    )
+    text = " ".join(entry["text"] for entry in index["docs"])
+    # A formula reads as a formula, with its scripts: RoPE's qᵀR_tᵀR_s k was indexed as "q⊤Rt⊤Rsk".
+    assert "q⊤Rt⊤Rs" not in text
+    assert "R<sub>t</sub><sup>⊤</sup>" in text
+    assert "NumPyPyTorch" not in text
+
+
+def test_code_blocks_do_not_scroll_sideways_at_1280_px(visits):
     scrolling, blocks = [], 0
-    for path in [page.removeprefix("./") for page in site_pages(built_site)]:
-        page = watcher.open(path)
-        page.add_style_tag(content=SHOW_ALL_TABS)
-        overflows = page.evaluate(MEASURE_CODE)
-        blocks += len(overflows)
+    for path, report in visits["light"].reports.items():
+        blocks += len(report["code"])
         scrolling += [
             f"{path or 'home'} block {number}"
-            for number, wide in enumerate(overflows)
+            for number, wide in enumerate(report["code"])
             if wide
         ]
     assert blocks > 100
@@ -449,37 +293,46 @@ def test_code_blocks_do_not_scroll_sideways_at_1280_px(browser, built_site, site
     )
 
 
-@pytest.mark.browser
-def test_no_page_is_wider_than_a_phone(browser, built_site, site_url):
-    watcher = PageWatcher(browser, site_url, width=390)
-    too_wide = {}
-    for path in [page.removeprefix("./") for page in site_pages(built_site)]:
-        width = watcher.open(path).evaluate(
-            "() => document.documentElement.scrollWidth"
-        )
-        if width > 390:
-            too_wide[path or "home"] = width
+def test_no_page_is_wider_than_a_phone(visits):
+    reports = visits["phone"].reports
+    too_wide = {
+        path or "home": r["width"] for path, r in reports.items() if r["width"] > 390
+    }
     assert not too_wide
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_figures_are_shown_at_their_drawn_size_with_a_numbered_caption(
-    browser, built_site, site_url, scheme
-):
-    page = browser.new_page(
-        viewport={"width": 1280, "height": 900}, color_scheme=scheme
-    )
+def test_tables_fit_a_phone(visits):
+    wide = [
+        f"{path}: {table['width']} px in {table['column']} ({table['head']!r})"
+        for path, report in visits["phone"].reports.items()
+        for table in report["tables"]
+        if table["width"] > table["column"] + 1
+    ]
+    assert not wide, "\n".join(wide)
+
+
+@pytest.mark.parametrize("view", ["light", "phone"])
+def test_no_formula_is_clipped(visits, view):
+    clipped = [
+        f"{path}: {formula['text']!r}"
+        for path, report in visits[view].reports.items()
+        for formula in report["clipped"]
+        if formula["inline"] or not formula["hint"]
+    ]
+    assert not clipped, "\n".join(clipped)
+
+
+@pytest.mark.parametrize("view", ["light", "dark"])
+def test_figures_are_shown_at_their_drawn_size_with_a_numbered_caption(visits, view):
     shown = []
-    for path in pages_with_figures(built_site):
-        page.goto(site_url + path, wait_until="load")
-        assert page.get_attribute("body", "data-md-color-scheme") == (
-            "slate" if scheme == "dark" else "default"
-        )
-        for figure in page.evaluate(MEASURE_FIGURES):
+    for path, report in visits[view].reports.items():
+        if not report["figures"]:
+            continue
+        assert report["scheme"] == ("slate" if view == "dark" else "default")
+        for figure in report["figures"]:
             shown.append(figure["src"])
             assert figure["src"].endswith(
-                "-dark.svg#only-dark" if scheme == "dark" else ".svg#only-light"
+                "-dark.svg#only-dark" if view == "dark" else ".svg#only-light"
             ), figure
             assert figure["scale"] >= 0.9, (
                 f"{path}: {figure['src']} is shown at {figure['scale']:.0%}"
@@ -488,15 +341,38 @@ def test_figures_are_shown_at_their_drawn_size_with_a_numbered_caption(
                 f"{path}: {figure['src']} has no caption"
             )
     assert len(shown) >= 20
-    page.close()
 
 
-@pytest.mark.browser
-def test_a_figure_opens_full_size(browser, site_url):
-    watcher = PageWatcher(browser, site_url)
-    page = watcher.open("attention/")
-    page.locator("article a.glightbox:visible").first.click()
-    page.locator(".glightbox-container .gslide-image img").first.wait_for(
-        state="visible", timeout=10_000
-    )
-    assert not watcher.problems, "\n".join(watcher.problems)
+@pytest.mark.parametrize("view", ["light", "dark"])
+def test_a_page_fetches_only_the_figures_of_the_scheme_shown(visits, view):
+    wrong = {
+        path: names
+        for path, report in visits[view].reports.items()
+        if (
+            names := [
+                name
+                for name in report["figure_requests"]
+                if name.endswith("-dark.svg") != (view == "dark")
+            ]
+        )
+    }
+    assert not wrong
+
+
+FIGURE_TEXT_PX = (
+    9  # the smallest text of a figure, in CSS px as displayed once the reader taps it
+)
+
+
+def test_a_figure_tapped_on_a_phone_opens_with_legible_text(visits):
+    small, measured = [], 0
+    for path, report in visits["phone"].reports.items():
+        for figure in report["figures"]:
+            if figure.get("textOnPage") is None:
+                continue  # a drawing without text
+            measured += 1
+            zoomed = figure.get("textZoomed")
+            if zoomed is None or zoomed < FIGURE_TEXT_PX or not figure["zoomClosed"]:
+                small.append(f"{path}: {figure['src']} {zoomed}")
+    assert measured >= 20
+    assert not small, "\n".join(small)

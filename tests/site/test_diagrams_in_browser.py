@@ -2,7 +2,7 @@
 the light and the dark palette, and fits a phone's width.
 
 The pages are found from the built site (whichever page links the figure), so a page that moves or splits
-keeps its picture checked.
+keeps its picture checked. The measurements come from the one visit per page and view (tests/site/visits.py).
 """
 
 from __future__ import annotations
@@ -11,18 +11,6 @@ import pytest
 
 DIAGRAMS = ("head-split", "qkv-projections", "attention-masks", "cross-attention", "kv-cache", "rope-rotation",
             "vit-patches")  # fmt: skip
-
-FIGURE_REPORT = """(name) => {
-    const images = [...document.querySelectorAll(`article img[src*="figures/${name}"]`)];
-    return images.map(img => {
-        const box = img.getBoundingClientRect();
-        const figure = img.closest("figure");
-        const caption = figure && figure.querySelector("figcaption");
-        return {visible: box.width > 0 && box.height > 0, loaded: img.complete && img.naturalWidth > 0,
-                alt: img.getAttribute("alt") || "", caption: caption ? caption.innerText.trim() : "",
-                right: box.right, viewport: document.documentElement.clientWidth};
-    });
-}"""
 
 
 def pages_of(site, names) -> dict[str, list[str]]:
@@ -35,29 +23,18 @@ def pages_of(site, names) -> dict[str, list[str]]:
             if f"figures/{name}.svg" in page.read_text(encoding="utf-8")
         ]
         assert len(found) == 1, f"{name}: shown on {len(found)} pages"
-        pages.setdefault(str(found[0].relative_to(site).parent) + "/", []).append(name)
+        path = (str(found[0].relative_to(site).parent) + "/").removeprefix("./")
+        pages.setdefault(path, []).append(name)
     return pages
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize(
-    ("scheme", "width"), [("light", 1280), ("dark", 1280), ("light", 390)]
-)
-def test_every_diagram_is_shown_with_alt_text_and_a_caption(
-    browser, built_site, site_url, scheme, width
-):
+@pytest.mark.parametrize("view", ["light", "dark", "phone"])
+def test_every_diagram_is_shown_with_alt_text_and_a_caption(visits, built_site, view):
     problems = []
-    page = browser.new_page(
-        viewport={"width": width, "height": 900}, color_scheme=scheme
-    )
     for path, names in pages_of(built_site, DIAGRAMS).items():
-        page.goto(site_url + path, wait_until="load")
+        report = visits[view].reports[path]
         for name in names:
-            shown = [
-                image
-                for image in page.evaluate(FIGURE_REPORT, name)
-                if image["visible"]
-            ]
+            shown = [image for image in report["figures"] if image["name"] == name]
             if len(shown) != 1:
                 problems.append(f"{name}: {len(shown)} visible images")
                 continue
@@ -74,5 +51,4 @@ def test_every_diagram_is_shown_with_alt_text_and_a_caption(
                 problems.append(
                     f"{name}: wider than the page ({image['right']:.0f} px)"
                 )
-    page.close()
-    assert not problems, f"{scheme}, {width} px:\n" + "\n".join(problems)
+    assert not problems, f"{view}:\n" + "\n".join(problems)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
-from project import ROOT, build_site
+from project import ROOT, build_site, start_build
+
+pytestmark = pytest.mark.site  # each test builds a small site
 
 CONFIG = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
 NOTEBOOKS = sorted((ROOT / "docs" / "notebooks").glob("*.py"))
@@ -52,55 +55,58 @@ def test_a_missing_snippet_fails_the_build(tmp_path, include):
     assert "missing_section" in result.stderr or "no_such_file.py" in result.stderr
 
 
-def test_a_notebook_cell_that_raises_fails_the_build(tmp_path):
+# The notebook-failure builds: a one-page site with one notebook each, all started at once (each mostly waits
+# for its kernel), with only the plugin and the hook that run notebooks.
+BROKEN_NOTEBOOKS = {
+    "raises": (
+        '# %%\nraise RuntimeError("this cell is broken on purpose")\n',
+        "this cell is broken on purpose",
+    ),
+    "broken-link": (
+        "# %% [markdown]\n# See [the missing page](../missing.md).\n",
+        "missing.md, which is not a page",
+    ),
+    "stderr": (
+        '# %%\nimport sys\n\nprint("careful", file=sys.stderr)\n',
+        "wrote to stderr",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def notebook_builds(tmp_path_factory) -> dict[str, subprocess.CompletedProcess[str]]:
     (jupyter,) = [
         plugin
         for plugin in CONFIG["plugins"]
         if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin
     ]
-    notebook = """\
-        # %% [markdown]
-        # # A notebook that breaks
+    builds = {}
+    for name, (cell, _) in BROKEN_NOTEBOOKS.items():
+        folder = tmp_path_factory.mktemp(name)
+        pages = {
+            "index.md": "# Home\n",
+            "notebooks/shaky.py": "# %% [markdown]\n# # A notebook\n\n" + cell,
+        }
+        # The hook runs the notebooks side by side before mkdocs-jupyter renders them: it must fail the build too.
+        config = make_project(
+            folder, pages, plugins=[jupyter], hooks=["theme/hooks/notebooks.py"]
+        )
+        builds[name] = start_build(
+            config, folder / "site", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    results = {}
+    for name, build in builds.items():
+        stdout, stderr = build.communicate()
+        results[name] = subprocess.CompletedProcess(
+            build.args, build.returncode, stdout, stderr
+        )
+    return results
 
-        # %%
-        raise RuntimeError("this cell is broken on purpose")
-        """
-    pages = {"index.md": "# Home\n", "notebooks/broken.py": notebook}
-    # The hook runs the notebooks side by side before mkdocs-jupyter renders them: it must fail the build too.
-    config = make_project(
-        tmp_path, pages, plugins=[jupyter], hooks=["theme/hooks/notebooks.py"]
-    )
-    result = build_site(config, tmp_path / "site")
-    assert result.returncode != 0
-    assert "this cell is broken on purpose" in result.stdout + result.stderr
 
-
-@pytest.mark.parametrize(
-    ("cell", "message"),
-    [
-        (
-            "# %% [markdown]\n# See [the missing page](../missing.md).\n",
-            "missing.md, which is not a page",
-        ),
-        ('# %%\nimport sys\n\nprint("careful", file=sys.stderr)\n', "wrote to stderr"),
-    ],
-    ids=["broken-link", "stderr"],
-)
-def test_a_notebook_that_shows_the_reader_something_broken_fails_the_build(
-    tmp_path, cell, message
+@pytest.mark.parametrize("broken", BROKEN_NOTEBOOKS)
+def test_a_notebook_that_raises_or_shows_something_broken_fails_the_build(
+    notebook_builds, broken
 ):
-    (jupyter,) = [
-        plugin
-        for plugin in CONFIG["plugins"]
-        if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin
-    ]
-    pages = {
-        "index.md": "# Home\n",
-        "notebooks/shaky.py": "# %% [markdown]\n# # A notebook\n\n" + cell,
-    }
-    config = make_project(
-        tmp_path, pages, plugins=[jupyter], hooks=["theme/hooks/notebooks.py"]
-    )
-    result = build_site(config, tmp_path / "site")
+    result = notebook_builds[broken]
     assert result.returncode != 0
-    assert message in result.stdout + result.stderr
+    assert BROKEN_NOTEBOOKS[broken][1] in result.stdout + result.stderr

@@ -4,11 +4,13 @@ Each figure becomes ``figures/<name>.svg``, a file of the build that a page link
 a page that links to a figure nobody draws fails the strict build. It is drawn a second time in the site's
 dark palette, as ``figures/<name>-dark.svg``: on the page, each figure's image is followed by its dark twin,
 and Material's ``#only-light`` and ``#only-dark`` address fragments show the one that matches the colour
-scheme the reader picked (the lightbox, mkdocs-glightbox, keeps the two in separate galleries).
+scheme the reader picked. Both images load lazily: a browser fetches a figure when the reader nears it, and
+never the twin that is hidden (Chromium and Firefox do not fetch a lazy image that is not displayed), so a page
+downloads only the figures of the scheme shown.
 
-Drawing them all takes a core for a good part of the build, so they are drawn in another process from the
-moment the configuration is read, while MkDocs renders the pages; the files are written just before MkDocs
-copies them into the site. A figure whose code raises fails the build with that figure's traceback.
+Drawing them all takes a core for a good part of the build, so they are drawn in another process from the moment the
+configuration is read, while MkDocs renders the pages; the files are written just before MkDocs copies them into the
+site. A figure whose code raises fails the build with that figure's traceback.
 """
 
 from __future__ import annotations
@@ -66,16 +68,17 @@ _IMAGE = re.compile(
 )
 
 
-@event_priority(50)  # before mkdocs-glightbox wraps each image in a link to itself
+@event_priority(50)
 def on_page_content(html, page, config, files):
-    """Follow every figure's image with its dark twin; each is shown in its own colour scheme only."""
+    """Follow every figure's image with its dark twin;
+    each is shown in its own colour scheme only."""
 
     def twins(image: re.Match[str]) -> str:
         if image["name"] not in FIGURES and image["name"] not in DATA_FIGURES:
             return image[0]
         light, dark = (
-            f'<img {image["before"]}src="{image["path"]}{_file_name(image["name"], colours)}.svg#only-{colours}"'
-            f"{image['after']}>"
+            f'<img loading="lazy" decoding="async" {image["before"]}'
+            f'src="{image["path"]}{_file_name(image["name"], colours)}.svg#only-{colours}"{image["after"]}>'
             for colours in PALETTES
         )
         return light + dark
@@ -94,7 +97,8 @@ def on_files(files, config):
 
 
 def on_env(env, config, files):
-    """The pages are rendered and MkDocs copies the files next, so every figure must be on disk now."""
+    """The pages are rendered and MkDocs copies the
+    files next, so every figure must be on disk now."""
     for name, drawing in _drawings.items():
         try:
             svg = drawing.result()

@@ -1,12 +1,11 @@
 """Conventions that other code bases choose differently, in NumPy: each one written the other way, to compare.
 
-The site's own conventions are interleaved RoPE pairs (2i, 2i + 1), boolean masks with True = may attend,
-batch-first tensors, separate query, key and value projections and GELU with ``erf``. Each function here is the
-common alternative, so that a test can show whether the two are the same model written differently (equal
-outputs, perhaps after a fixed permutation of weights) or a different model (a measured difference).
+The site's own conventions are interleaved RoPE pairs (2i, 2i + 1), boolean masks with True = may attend, batch-first
+tensors, separate query, key and value projections and GELU with ``erf``. Each function here is the common alternative,
+so that a test can show whether the two are the same model written differently (equal outputs, perhaps after a fixed
+permutation of weights) or a different model (a measured difference).
 
-Shapes use B (batch), T (query positions), S (key positions), D (model width), H (heads) and d_k (one head's
-width).
+Shapes use B (batch), T (query positions), S (key positions), D (model width), H (heads) and d_k (one head's width).
 """
 
 from __future__ import annotations
@@ -58,8 +57,8 @@ def split_half_permutation(d_k: int, num_heads: int = 1) -> np.ndarray:
 
 # --8<-- [start:additive_mask]
 def additive_mask(allowed: np.ndarray) -> np.ndarray:
-    """A boolean mask (True = may attend) as a float mask to add to the scores:
-    0 where allowed, -inf where not."""
+    """A boolean mask (True = may attend) as a float mask
+    to add to the scores: 0 where allowed, -inf where not."""
     return np.where(allowed, 0.0, -np.inf)
 
 
@@ -81,8 +80,8 @@ def attention_with_additive_mask(
 
 # --8<-- [start:blocked_mask]
 def blocked_from_allowed(allowed: np.ndarray) -> np.ndarray:
-    """True = may attend (this site, F.scaled_dot_product_attention) to
-    True = blocked (nn.MultiheadAttention's attn_mask): a negation."""
+    """True = may attend (this site, F.scaled_dot_product_attention)
+    to True = blocked (nn.MultiheadAttention's attn_mask): a negation."""
     return np.logical_not(allowed)
 
 
@@ -93,8 +92,8 @@ def blocked_from_allowed(allowed: np.ndarray) -> np.ndarray:
 def sequence_first_attention(
     x: np.ndarray, params: MultiHeadAttentionParams, mask: np.ndarray | None = None
 ) -> np.ndarray:
-    """Self-attention on a sequence-first (T, B, D) input, returning (T, B, D):
-    the batch-first function between two transposes."""
+    """Self-attention on a sequence-first (T, B, D) input, returning
+    (T, B, D): the batch-first function between two transposes."""
     batch_first = np.swapaxes(x, 0, 1)  # (B, T, D)
     output, _ = multi_head_attention(
         batch_first, batch_first, batch_first, params, mask
@@ -129,8 +128,8 @@ def fuse_qkv(params: MultiHeadAttentionParams) -> tuple[np.ndarray, np.ndarray]:
 
 # --8<-- [start:gelu_tanh]
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
-    """GELU's tanh approximation (GPT-2, BERT's original code):
-    0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))."""
+    """GELU's tanh approximation (GPT-2, BERT's original
+    code): 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))."""
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)

@@ -1,12 +1,11 @@
 """Conventions that other code bases choose differently, in PyTorch: each one written the other way, to compare.
 
-The site's own conventions are interleaved RoPE pairs (2i, 2i + 1), boolean masks with True = may attend,
-batch-first tensors, separate query, key and value projections and GELU with ``erf``. Each function here is the
-common alternative, so that a test can show whether the two are the same model written differently (equal
-outputs, perhaps after a fixed permutation of weights) or a different model (a measured difference).
+The site's own conventions are interleaved RoPE pairs (2i, 2i + 1), boolean masks with True = may attend, batch-first
+tensors, separate query, key and value projections and GELU with ``erf``. Each function here is the common alternative,
+so that a test can show whether the two are the same model written differently (equal outputs, perhaps after a fixed
+permutation of weights) or a different model (a measured difference).
 
-Shapes use B (batch), T (query positions), S (key positions), D (model width), H (heads) and d_k (one head's
-width).
+Shapes use B (batch), T (query positions), S (key positions), D (model width), H (heads) and d_k (one head's width).
 """
 
 from __future__ import annotations
@@ -60,8 +59,8 @@ def split_half_permutation(d_k: int, num_heads: int = 1) -> torch.Tensor:
 def additive_mask(
     allowed: torch.Tensor, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
-    """A boolean mask (True = may attend) as a float mask to add to the scores:
-    0 where allowed, -inf where not."""
+    """A boolean mask (True = may attend) as a float mask
+    to add to the scores: 0 where allowed, -inf where not."""
     zeros = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
     return zeros.masked_fill(~allowed, float("-inf"))
 
@@ -84,8 +83,8 @@ def attention_with_additive_mask(
 
 # --8<-- [start:blocked_mask]
 def blocked_from_allowed(allowed: torch.Tensor) -> torch.Tensor:
-    """True = may attend (this site, F.scaled_dot_product_attention) to
-    True = blocked (nn.MultiheadAttention's attn_mask): a negation."""
+    """True = may attend (this site, F.scaled_dot_product_attention)
+    to True = blocked (nn.MultiheadAttention's attn_mask): a negation."""
     return torch.logical_not(allowed)
 
 
@@ -96,8 +95,8 @@ def blocked_from_allowed(allowed: torch.Tensor) -> torch.Tensor:
 def sequence_first_attention(
     x: torch.Tensor, module: MultiHeadAttention, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Self-attention on a sequence-first (T, B, D) input, returning (T, B, D):
-    the batch-first module between two transposes."""
+    """Self-attention on a sequence-first (T, B, D) input, returning
+    (T, B, D): the batch-first module between two transposes."""
     batch_first = x.transpose(0, 1)  # (B, T, D)
     output, _ = module(batch_first, batch_first, batch_first, mask)
     return output.transpose(0, 1)
@@ -131,8 +130,8 @@ def fuse_qkv(module: MultiHeadAttention) -> tuple[torch.Tensor, torch.Tensor]:
 
 # --8<-- [start:gelu_tanh]
 def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
-    """GELU's tanh approximation (GPT-2, BERT's original code):
-    0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))."""
+    """GELU's tanh approximation (GPT-2, BERT's original
+    code): 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))."""
     return (
         0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
     )

@@ -8,10 +8,10 @@ from transformer_tutorial.exercises import mistakes as wrong
 from transformer_tutorial.exercises.catalogue.common import (
     PACKAGE,
     normal,
-    to_numpy,
     torch_and_functional,
 )
 from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import vision as np_vision
 
 
