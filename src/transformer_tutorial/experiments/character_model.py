@@ -33,6 +33,7 @@ from transformer_tutorial.torch.decoder_only import (
     language_model_loss,
     train_language_model,
 )
+from transformer_tutorial.torch.modes import seeded
 
 RESULT = "character-model"
 HELD_OUT_FRACTION = (
@@ -133,11 +134,13 @@ def train(model: DecoderOnly, train_ids: np.ndarray, held_out_ids: np.ndarray):
 
 def notebook_model_loss(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab: int):
     """The held-out loss of the notebook's model after its 150 steps, with the notebook's settings."""
-    torch.manual_seed(0)
-    model = DecoderOnly(DecoderOnlyConfig(vocab_size=vocab, **NOTEBOOK_CONFIG))
-    train_language_model(
-        model, train_ids, steps=150, batch_size=16, learning_rate=5e-3, seed=0
-    )
+    with seeded(
+        0
+    ):  # the notebook's torch.manual_seed(0), without touching the caller's generator
+        model = DecoderOnly(DecoderOnlyConfig(vocab_size=vocab, **NOTEBOOK_CONFIG))
+        train_language_model(
+            model, train_ids, steps=150, batch_size=16, learning_rate=5e-3, seed=0
+        )
     return evaluate_language_model(model, held_out_ids)
 
 
@@ -154,12 +157,12 @@ def measure(store_checkpoint: bool) -> dict:
     tokenizer = CharTokenizer.from_text(text)
     vocab = len(tokenizer)
     train_ids, held_out_ids = split_ids(tokenizer.encode(text))
-    torch.manual_seed(RECIPE["seed"])
     config = DecoderOnlyConfig(vocab_size=vocab, **CONFIG)
-    model = DecoderOnly(config)
-    cpu_start = time.process_time()
-    curve = train(model, train_ids, held_out_ids)
-    cpu_seconds = time.process_time() - cpu_start
+    with seeded(RECIPE["seed"]):  # the initial weights and the dropout masks
+        model = DecoderOnly(config)
+        cpu_start = time.process_time()
+        curve = train(model, train_ids, held_out_ids)
+        cpu_seconds = time.process_time() - cpu_start
     float32_loss = evaluate_language_model(model, held_out_ids)
     metadata = {
         "config": {"vocab_size": vocab, **CONFIG},

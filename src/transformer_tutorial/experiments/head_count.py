@@ -26,6 +26,7 @@ from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
 from transformer_tutorial.torch.attention import recorded_attention
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
+from transformer_tutorial.torch.modes import seeded
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
 RESULT = "head-count"
@@ -79,8 +80,8 @@ def loss_and_accuracy(
 
 def train_one(num_heads: int, seed: int) -> tuple[TwoJobsModel, dict]:
     """Train one model from ``seed`` (its initial weights and its training stream), scoring it along the way."""
-    torch.manual_seed(seed)
-    model = TwoJobsModel(num_heads)
+    with seeded(seed):  # the initial weights
+        model = TwoJobsModel(num_heads)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     rng = np.random.default_rng(seed)
     held_out = TASK.held_out_batch(np.random.default_rng(HELD_OUT_SEED), HELD_OUT)
