@@ -42,6 +42,7 @@ from figures.diagrams import (
     vit_patches,
 )
 from figures.encoder import minilm_head_scores, minilm_heads
+from figures.heads import head_count_accuracy, head_count_patterns
 from figures.latent import published_cache_sizes
 from figures.long_context import (
     block_table,
@@ -120,6 +121,8 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "tiled-memory": (tiled_memory, "modern-attention"),
     "kv-cache-sizes": (kv_cache_sizes, "modern-attention"),
     "cross-attention": (cross_attention, "reversal-attention"),
+    "head-count-accuracy": (head_count_accuracy, "head-count"),
+    "head-count-patterns": (head_count_patterns, "head-count"),
     "sink-columns": (sink_columns, "long-context"),
     "extrapolation-losses": (extrapolation_losses, "long-context"),
     "qk-norm-logits": (qk_norm_logits, "long-context"),
