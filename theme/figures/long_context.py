@@ -51,9 +51,8 @@ def block_table(lengths: tuple[int, ...] = (7, 13, 3), block_size: int = 4) -> F
     num_blocks = 8
     cache = PagedCache(num_blocks, block_size, 1, 1, 1)
     sequences = [cache.add_sequence() for _ in lengths]
-    for step in range(
-        max(lengths)
-    ):  # the sequences grow together, one position at a time
+    # the sequences grow together, one position at a time
+    for step in range(max(lengths)):
         live = [s for s, n in zip(sequences, lengths, strict=True) if step < n]
         cache.grow(live, 1)
         for s in live:
@@ -150,9 +149,8 @@ def rope_frequencies_scaled(
     ):
         left.semilogy(pairs, values, style, label=label, linewidth=1.6)
         right.plot(pairs, values / plain, style, label=label, linewidth=1.6)
-    turns_once = (
-        2 * np.pi / length
-    )  # a pair slower than this turns less than once inside L
+    # a pair slower than this turns less than once inside L
+    turns_once = 2 * np.pi / length
     left.axhline(turns_once, color=muted(), linewidth=0.8)
     left.text(0, turns_once * 1.4, "one turn in L", fontsize=7, color=muted())
     left.set(

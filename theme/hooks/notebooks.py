@@ -250,9 +250,8 @@ def on_page_content(html: str, page, config, files) -> str:
     return _STYLE.sub(link, html)
 
 
-@event_priority(
-    100
-)  # after every page's content is typeset, before the search plugin reads it
+# after every page's content is typeset, before the search plugin reads it
+@event_priority(100)
 def on_page_context(context, page, config, nav):
     if getattr(page, "nb_url", None):
         page.content = shown_dollars(page.content)

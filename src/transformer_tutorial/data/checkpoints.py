@@ -1,9 +1,9 @@
 """Small trained models shipped with the package: named arrays in a compressed ``.npz`` file, framework-free.
 
-A checkpoint is ``<name>.npz`` in this folder: every weight in float16 (half the bytes of float32, and plenty
-for sampling text), under the flat names of the NumPy backend's parameters, plus one JSON string of metadata
-(the model's sizes, its vocabulary, how it was trained). The backends turn the arrays into their own
-parameters (``transformer_tutorial.numpy.character_model``, ``transformer_tutorial.torch.character_model``).
+A checkpoint is ``<name>.npz`` in this folder: every weight in float16 (half the bytes of float32, and plenty for
+sampling text), under the flat names of the NumPy backend's parameters, plus one JSON string of metadata (the model's
+sizes, its vocabulary, how it was trained). The backends turn the arrays into their own parameters
+(``transformer_tutorial.numpy.character_model``, ``transformer_tutorial.torch.character_model``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def checkpoint_path(name: str) -> Path:
 def write_checkpoint(
     name: str, metadata: dict[str, Any], arrays: dict[str, np.ndarray]
 ) -> Path:
-    """Store ``arrays`` as float16 and ``metadata`` as JSON under ``name``; return the path written."""
+    """Store ``arrays`` as float16 and ``metadata``
+    as JSON under ``name``; return the path written."""
     if _METADATA in arrays:
         raise ValueError(f"{_METADATA!r} is reserved for the metadata")
     half = {key: np.asarray(value, dtype=np.float16) for key, value in arrays.items()}

@@ -1,10 +1,10 @@
 """A toy task that gives every position two jobs at once: read its left neighbour, and read one marked token.
 
-A sequence holds ``length`` symbols out of ``num_symbols``; exactly one position carries a mark (its token id is
-the symbol plus ``num_symbols``). At every position t ≥ 1 the answer is the pair (symbol at t - 1, marked
-symbol), one class out of ``num_symbols ** 2``. The first job is found by position (always one place to the
-left), the second by content (wherever the mark is), so one attention distribution has to split itself between
-two places chosen by different rules, while several heads can take one rule each. Framework-free.
+A sequence holds ``length`` symbols out of ``num_symbols``; exactly one position carries a mark (its token id is the
+symbol plus ``num_symbols``). At every position t ≥ 1 the answer is the pair (symbol at t - 1, marked symbol), one class
+out of ``num_symbols ** 2``. The first job is found by position (always one place to the left), the second by content
+(wherever the mark is), so one attention distribution has to split itself between two places chosen by different rules,
+while several heads can take one rule each. Framework-free.
 
 Held-out sequences: the reversal task's hash (``is_held_out``) puts one sequence in four in a held-out part; the
 training stream (``part="training"``) redraws those, and ``held_out_batch`` draws only from them.
@@ -19,14 +19,14 @@ import numpy as np
 from transformer_tutorial.checks import check_positive_int
 from transformer_tutorial.data.tasks import is_held_out
 
-IGNORE = (
-    -100
-)  # the target of position 0, which has no left neighbour (PyTorch's ignore_index)
+# the target of position 0, which has no left neighbour (PyTorch's ignore_index)
+IGNORE = -100
 
 
 @dataclass(frozen=True)
 class TwoJobsTask:
-    """Sequences of ``length`` symbols, one of them marked; the target pairs each left neighbour with the mark.
+    """Sequences of ``length`` symbols, one of them marked;
+    the target pairs each left neighbour with the mark.
 
     Examples:
         >>> task = TwoJobsTask(num_symbols=4, length=5)
@@ -61,7 +61,8 @@ class TwoJobsTask:
         return tokens
 
     def targets(self, tokens: np.ndarray) -> np.ndarray:
-        """(B, T) int64: ``num_symbols`` · symbol at t - 1 + marked symbol, and ``IGNORE`` at t = 0."""
+        """(B, T) int64: ``num_symbols`` · symbol at t
+        - 1 + marked symbol, and ``IGNORE`` at t = 0."""
         symbols = tokens % self.num_symbols
         marked = (tokens * (tokens >= self.num_symbols)).max(axis=1) - self.num_symbols
         targets = self.num_symbols * symbols[:, :-1] + marked[:, None]
@@ -72,7 +73,8 @@ class TwoJobsTask:
     def batch(
         self, rng: np.random.Generator, size: int, part: str = "any"
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(tokens, targets)``, (B, T) each; ``part="training"`` redraws held-out sequences."""
+        """``(tokens, targets)``, (B, T) each;
+        ``part="training"`` redraws held-out sequences."""
         check_positive_int("size", size)
         if part not in ("any", "training"):
             raise ValueError(f"part must be 'any' or 'training', got {part!r}")
@@ -88,7 +90,8 @@ class TwoJobsTask:
     def held_out_batch(
         self, rng: np.random.Generator, size: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``size`` sequences of the held-out part (which the training stream never draws)."""
+        """``size`` sequences of the held-out part
+        (which the training stream never draws)."""
         check_positive_int("size", size)
         rows = []
         while len(rows) < size:

@@ -1,12 +1,11 @@
 """The model that writes: train the causal chapter's character model for minutes on the site's corpus, and store it.
 
-``python -m transformer_tutorial.experiments.character_model --store`` trains a ``DecoderOnly`` on the first 90%
-of the corpus (``transformer_tutorial.data.text.load_corpus``), stores its weights as the float16 checkpoint
-``character-model`` (``transformer_tutorial.data.checkpoints``) and its measurements as the result
-``character-model`` (``transformer_tutorial.results.load("character-model")``): the held-out loss of the stored
-weights on the last 10%, in nats and bits per character, beside three baselines measured on the same held-out
-text: uniform, a bigram model counted on the training text, and the 150-step model of the character-model
-notebook, trained here with the notebook's settings.
+``python -m transformer_tutorial.experiments.character_model --store`` trains a ``DecoderOnly`` on the first 90% of the
+corpus (``transformer_tutorial.data.text.load_corpus``), stores its weights as the float16 checkpoint
+``character-model`` (``transformer_tutorial.data.checkpoints``) and its measurements as the result ``character-model``
+(``transformer_tutorial.results.load("character-model")``): the held-out loss of the stored weights on the last 10%, in
+nats and bits per character, beside three baselines measured on the same held-out text: uniform, a bigram model counted
+on the training text, and the 150-step model of the character-model notebook, trained here with the notebook's settings.
 """
 
 from __future__ import annotations
@@ -73,7 +72,8 @@ def split_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bigram_loss(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab: int) -> float:
-    """Nats per character of a bigram model counted on ``train_ids`` with add-one smoothing, on ``held_out_ids``."""
+    """Nats per character of a bigram model counted on
+    ``train_ids`` with add-one smoothing, on ``held_out_ids``."""
     counts = np.ones((vocab, vocab))
     np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
     probabilities = counts / counts.sum(axis=1, keepdims=True)
@@ -91,7 +91,8 @@ def learning_rate_at(step: int) -> float:
 
 
 def train(model: DecoderOnly, train_ids: np.ndarray, held_out_ids: np.ndarray):
-    """The recipe's training loop; returns the mean training loss and the held-out loss every 1000 steps."""
+    """The recipe's training loop; returns the mean
+    training loss and the held-out loss every 1000 steps."""
     ids = torch.as_tensor(train_ids)
     generator = torch.Generator().manual_seed(RECIPE["seed"])
     optimizer = torch.optim.AdamW(
@@ -133,10 +134,10 @@ def train(model: DecoderOnly, train_ids: np.ndarray, held_out_ids: np.ndarray):
 
 
 def notebook_model_loss(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab: int):
-    """The held-out loss of the notebook's model after its 150 steps, with the notebook's settings."""
-    with seeded(
-        0
-    ):  # the notebook's torch.manual_seed(0), without touching the caller's generator
+    """The held-out loss of the notebook's model after
+    its 150 steps, with the notebook's settings."""
+    # the notebook's torch.manual_seed(0), without touching the caller's generator
+    with seeded(0):
         model = DecoderOnly(DecoderOnlyConfig(vocab_size=vocab, **NOTEBOOK_CONFIG))
         train_language_model(
             model, train_ids, steps=150, batch_size=16, learning_rate=5e-3, seed=0
@@ -149,10 +150,10 @@ def bits(nats: float) -> float:
 
 
 def measure(store_checkpoint: bool) -> dict:
-    """Train, store the checkpoint (when asked), and measure everything on the held-out text."""
-    torch.set_num_threads(
-        1
-    )  # the matrices are small: one thread, and every machine does the same
+    """Train, store the checkpoint (when asked),
+    and measure everything on the held-out text."""
+    # the matrices are small: one thread, and every machine does the same
+    torch.set_num_threads(1)
     text = load_corpus()
     tokenizer = CharTokenizer.from_text(text)
     vocab = len(tokenizer)
@@ -204,7 +205,8 @@ def measure(store_checkpoint: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m transformer_tutorial.experiments.character_model --store``: train, store checkpoint and result."""
+    """``python -m transformer_tutorial.experiments.character_model
+    --store``: train, store checkpoint and result."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)

@@ -1,12 +1,12 @@
 """Why several heads: one attention layer with 1 head against the same layer with 4, on a task with two jobs.
 
-``python -m transformer_tutorial.experiments.head_count --store`` trains, for each seed and each head count, a
-one-layer model on ``TwoJobsTask`` (every position must read its left neighbour *and* the marked token), and
-scores it on held-out sequences (``TwoJobsTask.held_out_batch``). Splitting the width D into H heads changes
-nothing in the parameter count: W_Q, W_K, W_V and W_O are D × D whatever H is, so the models compared have the
-same number of parameters, the same initialisation recipe, the same training stream and the same steps; only H
-differs. The result ``head-count`` (``transformer_tutorial.results.load("head-count")``) keeps every run, and the
-attention weights of seed 0's models on one held-out sequence, for the figure.
+``python -m transformer_tutorial.experiments.head_count --store`` trains, for each seed and each head count, a one-layer
+model on ``TwoJobsTask`` (every position must read its left neighbour *and* the marked token), and scores it on held-out
+sequences (``TwoJobsTask.held_out_batch``). Splitting the width D into H heads changes nothing in the parameter count:
+W_Q, W_K, W_V and W_O are D × D whatever H is, so the models compared have the same number of parameters, the same
+initialisation recipe, the same training stream and the same steps; only H differs. The result ``head-count``
+(``transformer_tutorial.results.load("head-count")``) keeps every run, and the attention weights of seed 0's models on
+one held-out sequence, for the figure.
 """
 
 from __future__ import annotations
@@ -34,22 +34,25 @@ TASK = TwoJobsTask(num_symbols=8, length=12)
 D_MODEL, D_FF = 32, 64
 HEAD_COUNTS = (1, 4)
 STEPS, BATCH, LEARNING_RATE = 1500, 64, 3e-3
+# steps after which the model is scored on the held-out sequences
 SCORED_AT = (
     100,
     200,
     400,
     800,
     1500,
-)  # steps after which the model is scored on the held-out sequences
+)
+# the evaluation's own stream, of held-out sequences only
 HELD_OUT, HELD_OUT_SEED = (
     1000,
     12345,
-)  # the evaluation's own stream, of held-out sequences only
+)
 
 
 class TwoJobsModel(nn.Module):
-    """Token and learned position embeddings, one pre-norm self-attention layer with ``num_heads`` heads, a final
-    LayerNorm and a linear read-out to the task's classes. Token ids (B, T) -> logits (B, T, classes)."""
+    """Token and learned position embeddings, one pre-norm self-attention
+    layer with ``num_heads`` heads, a final LayerNorm and a linear read-out
+    to the task's classes. Token ids (B, T) -> logits (B, T, classes)."""
 
     def __init__(self, num_heads: int, task: TwoJobsTask = TASK) -> None:
         super().__init__()
@@ -69,7 +72,8 @@ class TwoJobsModel(nn.Module):
 def loss_and_accuracy(
     model: TwoJobsModel, tokens: np.ndarray, targets: np.ndarray
 ) -> tuple[torch.Tensor, float]:
-    """Mean cross-entropy and the share of positions answered right (position 0, which has no task, left out)."""
+    """Mean cross-entropy and the share of positions answered
+    right (position 0, which has no task, left out)."""
     logits = model(torch.from_numpy(tokens))
     target = torch.from_numpy(targets)
     loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
@@ -79,7 +83,8 @@ def loss_and_accuracy(
 
 
 def train_one(num_heads: int, seed: int) -> tuple[TwoJobsModel, dict]:
-    """Train one model from ``seed`` (its initial weights and its training stream), scoring it along the way."""
+    """Train one model from ``seed`` (its initial weights
+    and its training stream), scoring it along the way."""
     with seeded(seed):  # the initial weights
         model = TwoJobsModel(num_heads)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
@@ -126,9 +131,8 @@ def attention_on(model: TwoJobsModel, tokens: np.ndarray) -> list:
 
 def measure(seeds: tuple[int, ...]) -> dict:
     """Every run, and seed 0's attention weights on the first held-out sequence."""
-    torch.set_num_threads(
-        1
-    )  # tiny matrices: one thread, and every machine does the same
+    # tiny matrices: one thread, and every machine does the same
+    torch.set_num_threads(1)
     example, _ = TASK.held_out_batch(np.random.default_rng(HELD_OUT_SEED), 1)
     runs, patterns = [], {}
     for seed in seeds:
@@ -157,7 +161,8 @@ def measure(seeds: tuple[int, ...]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m transformer_tutorial.experiments.head_count --store``: train 1 and 4 heads from each seed, store."""
+    """``python -m transformer_tutorial.experiments.head_count
+    --store``: train 1 and 4 heads from each seed, store."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     add_destination(parser, RESULT)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

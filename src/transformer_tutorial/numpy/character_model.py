@@ -1,9 +1,9 @@
 """The character model that writes, in NumPy: its stored weights as ``DecoderOnlyParams``, and text sampled from it.
 
-The model is the causal chapter's ``decoder_only``, trained for minutes on the site's corpus by
-``python -m transformer_tutorial.experiments.character_model --store``, and shipped with the package as the
-checkpoint ``character-model`` (float16 weights, read as float32). ``sample_text`` draws from it with
-temperature, top-k and top-p (nucleus) sampling.
+The model is the causal chapter's ``decoder_only``, trained for minutes on the site's corpus by ``python -m
+transformer_tutorial.experiments.character_model --store``, and shipped with the package as the checkpoint
+``character-model`` (float16 weights, read as float32). ``sample_text`` draws from it with temperature, top-k and top-p
+(nucleus) sampling.
 
 Shapes use D (model width), F (feed-forward width) and V (vocabulary size).
 """
@@ -35,7 +35,8 @@ _FEED_FORWARD = ("w_1", "b_1", "w_2", "b_2")
 
 
 def flat_params(params: DecoderOnlyParams) -> dict[str, np.ndarray]:
-    """Every weight under a flat name: ``token_embedding``, ``layers.0.self_attention.w_q``, ``final_norm.weight``."""
+    """Every weight under a flat name: ``token_embedding``,
+    ``layers.0.self_attention.w_q``, ``final_norm.weight``."""
     flat = {
         "token_embedding": params.token_embedding,
         "position_embedding": params.position_embedding,
@@ -110,8 +111,8 @@ def sample_text(
 ) -> str:
     """The prompt followed by ``length`` characters drawn one at a time.
 
-    Each draw keeps the top k logits, divides by the temperature, then keeps
-    the smallest set of characters whose probabilities reach ``top_p``.
+    Each draw keeps the top k logits, divides by the temperature, then keeps the smallest set of characters whose
+    probabilities reach ``top_p``.
     """
     check_positive_int("length", length)
     tokens = tokenizer.encode(prompt)[None]  # (1, T0)

@@ -1,9 +1,9 @@
 """The character model that writes, in PyTorch: its stored weights as a ``DecoderOnly``, and text sampled from it.
 
-The model is the causal chapter's ``DecoderOnly``, trained for minutes on the site's corpus by
-``python -m transformer_tutorial.experiments.character_model --store``, and shipped with the package as the
-checkpoint ``character-model`` (float16 weights, read as float32). ``sample_text`` draws from it with
-temperature, top-k and top-p (nucleus) sampling.
+The model is the causal chapter's ``DecoderOnly``, trained for minutes on the site's corpus by ``python -m
+transformer_tutorial.experiments.character_model --store``, and shipped with the package as the checkpoint
+``character-model`` (float16 weights, read as float32). ``sample_text`` draws from it with temperature, top-k and top-p
+(nucleus) sampling.
 
 Shapes use D (model width), F (feed-forward width) and V (vocabulary size).
 """
@@ -24,7 +24,8 @@ from transformer_tutorial.torch.sampling import nucleus_probabilities
 
 @torch.no_grad()
 def decoder_only_from_params(params: DecoderOnlyParams) -> DecoderOnly:
-    """A ``DecoderOnly`` holding the weights of NumPy ``params`` (the inverse of ``numpy_params``), in eval mode."""
+    """A ``DecoderOnly`` holding the weights of NumPy
+    ``params`` (the inverse of ``numpy_params``), in eval mode."""
     model = DecoderOnly(params.config)
 
     def copy(target: torch.Tensor, source) -> None:
@@ -59,7 +60,8 @@ def decoder_only_from_params(params: DecoderOnlyParams) -> DecoderOnly:
 
 
 def load_character_model() -> tuple[DecoderOnly, CharTokenizer]:
-    """The stored character model and its tokenizer: ``(model, tokenizer)``, the model in eval mode."""
+    """The stored character model and its tokenizer:
+    ``(model, tokenizer)``, the model in eval mode."""
     metadata, arrays = read_checkpoint(CHECKPOINT)
     config = DecoderOnlyConfig(**metadata["config"])
     model = decoder_only_from_params(params_from_flat(config, arrays))
@@ -80,8 +82,8 @@ def sample_text(
 ) -> str:
     """The prompt followed by ``length`` characters drawn one at a time.
 
-    Each draw keeps the top k logits, divides by the temperature, then keeps
-    the smallest set of characters whose probabilities reach ``top_p``.
+    Each draw keeps the top k logits, divides by the temperature, then keeps the smallest set of characters whose
+    probabilities reach ``top_p``.
     """
     check_positive_int("length", length)
     was_training = model.training
