@@ -8,14 +8,16 @@ from doc_examples import make_sybils
 from sybil.sybil import SybilCollection
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # examples that draw must not need a screen
+# the models in tests and examples are tiny: one thread is fastest, and deterministic
 torch.set_num_threads(
     1
-)  # the models in tests and examples are tiny: one thread is fastest, and deterministic
+)
 
 ROOT = Path(__file__).parent
 
+# tests/site/test_page_examples.py runs the harness on throwaway pages
 pytest_plugins = [
     "pytester"
-]  # tests/site/test_page_examples.py runs the harness on throwaway pages
+]
 
 pytest_collect_file = SybilCollection(make_sybils(ROOT / "docs", ROOT / "src")).pytest()

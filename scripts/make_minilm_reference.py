@@ -88,9 +88,8 @@ def main() -> None:
     weights = folder / "model.safetensors"
     model = SentenceTransformer(str(folder), device="cpu")
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(
-        str(folder)
-    )  # the fast tokenizer, built on `tokenizers`
+    # the fast tokenizer, built on `tokenizers`
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
     max_length = model.max_seq_length
 
     def ids(text: str) -> list[int]:
@@ -104,9 +103,8 @@ def main() -> None:
     bert = BertModel.from_pretrained(str(folder), attn_implementation="eager").eval()
     encoded = tokenizer(ATTENTION_SENTENCE, return_tensors="pt")
     with torch.no_grad():
-        attentions = bert(
-            **encoded, output_attentions=True
-        ).attentions  # L tensors (1, H, T, T)
+        # L tensors (1, H, T, T)
+        attentions = bert(**encoded, output_attentions=True).attentions
     attention = torch.stack(attentions)[:, 0].numpy()  # (L, H, T, T)
 
     reference = {
@@ -125,9 +123,8 @@ def main() -> None:
         "max_length": max_length,
         "sentences": SENTENCES,
         "input_ids": [ids(text) for text in SENTENCES],
-        "embeddings": np.round(
-            embeddings.astype(np.float64), 9
-        ).tolist(),  # float32 holds about 8 digits
+        # float32 holds about 8 digits
+        "embeddings": np.round(embeddings.astype(np.float64), 9).tolist(),
         "tokenizer_texts": TOKENIZER_TEXTS,
         "tokenizer_ids": [ids(text) for text in TOKENIZER_TEXTS],
         "attention_sentence": ATTENTION_SENTENCE,

@@ -21,9 +21,8 @@ from project import ROOT, start_build
 settings.register_profile("untimed", deadline=None)
 settings.load_profile("untimed")
 
-SITE_BUILD = pytest.StashKey[
-    tuple[subprocess.Popen[str], Path]
-]()  # the build, and the folder it writes to
+# the build, and the folder it writes to
+SITE_BUILD = pytest.StashKey[tuple[subprocess.Popen[str], Path]]()
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what will not run
@@ -35,15 +34,13 @@ def pytest_collection_modifyitems(
     }
     if not needs_site:
         return
-    items.sort(
-        key=lambda item: id(item) in needs_site
-    )  # a stable sort: the order is otherwise kept
+    # a stable sort: the order is otherwise kept
+    items.sort(key=lambda item: id(item) in needs_site)
     if os.environ.get("BUILT_SITE"):
         return
     folder = Path(tempfile.mkdtemp(prefix="site-build-"))
-    with (folder / "build.log").open(
-        "w", encoding="utf-8"
-    ) as log:  # the build keeps its own handle
+    # the build keeps its own handle
+    with (folder / "build.log").open("w", encoding="utf-8") as log:
         build = start_build(
             ROOT / "mkdocs.yml", folder / "site", stdout=log, stderr=subprocess.STDOUT
         )
@@ -72,3 +69,17 @@ def built_site(request: pytest.FixtureRequest) -> Path:
         log = (folder / "build.log").read_text(encoding="utf-8")
         pytest.fail(f"mkdocs build --strict failed:\n{log}", pytrace=False)
     return folder / "site"
+
+
+@pytest.fixture(params=["numpy", "torch"])
+def backend(request: pytest.FixtureRequest):
+    """(the backend module, a function that makes one of its arrays from a NumPy array)."""
+    import numpy as np
+    import torch
+
+    from transformer_tutorial import numpy as tnp
+    from transformer_tutorial import torch as ttorch
+
+    if request.param == "numpy":
+        return tnp, np.asarray
+    return ttorch, torch.from_numpy

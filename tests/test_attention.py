@@ -8,18 +8,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import DTYPES, assert_close
 from torch import nn
 
 from transformer_tutorial import numpy as tnp
 from transformer_tutorial import torch as ttorch
 from transformer_tutorial.costs import attention_multiply_adds
 from transformer_tutorial.torch import MultiHeadAttention
-
-# Float32 results agree to rounding (about 1e-7 here); float64 ones to about 1e-16.
-TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
-DTYPES = pytest.mark.parametrize(
-    "dtype", [torch.float32, torch.float64], ids=["float32", "float64"]
-)
 
 
 def reference_pair(d_model: int, num_heads: int, dtype: torch.dtype, seed: int = 0):
@@ -64,12 +59,6 @@ def random_mask(
     )
     mask[..., 0] = True
     return mask
-
-
-def assert_close(
-    actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype
-) -> None:
-    torch.testing.assert_close(actual, expected, rtol=0, atol=TOLERANCE[dtype])
 
 
 # Ours against nn.MultiheadAttention, outputs and per-head weights.
@@ -262,9 +251,8 @@ def test_mask_conversions_round_trip():
     for backend, convert in ((ttorch, lambda t: t), (tnp, lambda t: t.numpy())):
         attn_mask = backend.to_mha_mask(convert(mask), num_heads=3)
         assert attn_mask.shape == (6, 3, 4)
-        assert (
-            np.asarray(attn_mask[4]) == ~np.asarray(convert(mask)[1])
-        ).all()  # sequence-major: B·H
+        # sequence-major: B·H
+        assert (np.asarray(attn_mask[4]) == ~np.asarray(convert(mask)[1])).all()
         assert (
             np.asarray(backend.from_mha_mask(attn_mask[::3]))
             == np.asarray(convert(mask))
@@ -290,9 +278,8 @@ def test_split_heads_splits_features_not_tokens():
     x = np.arange(2 * 3 * 8).reshape(2, 3, 8)
     heads = tnp.split_heads(x, 4)
     assert heads.shape == (2, 4, 3, 2)
-    assert (
-        heads[1, 2, 0] == x[1, 0, 4:6]
-    ).all()  # head 2, token 0 = features 4 and 5 of token 0
+    # head 2, token 0 = features 4 and 5 of token 0
+    assert (heads[1, 2, 0] == x[1, 0, 4:6]).all()
     torch.testing.assert_close(
         ttorch.split_heads(torch.from_numpy(x), 4), torch.from_numpy(heads)
     )
@@ -315,9 +302,8 @@ def test_multiply_adds_do_not_depend_on_the_number_of_heads(
         module = MultiHeadAttention(d_model, num_heads)
         with FlopCounterMode(display=False) as counter:
             module(query, key, value)
-        multiply_adds = (
-            counter.get_total_flops() // 2
-        )  # the counter counts a multiply-add as two FLOPs
+        # the counter counts a multiply-add as two FLOPs
+        multiply_adds = counter.get_total_flops() // 2
         assert multiply_adds == sum(
             attention_multiply_adds(
                 query_length, key_length, d_model, num_heads
@@ -373,8 +359,7 @@ def test_static_cache_projects_the_memory_once():
     cache = ttorch.KeyValueCache(static=True)
     first, _ = ours(target[:, :1], memory, memory, cache=cache)
     cached_keys = cache.keys
-    rest, _ = ours(
-        target[:, 1:], memory * 0, memory * 0, cache=cache
-    )  # the memory passed now is ignored
+    # the memory passed now is ignored
+    rest, _ = ours(target[:, 1:], memory * 0, memory * 0, cache=cache)
     assert cache.keys is cached_keys and len(cache) == 7
     assert_close(torch.cat([first, rest], dim=1), full, torch.float64)

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-import pytest
 import torch
+from helpers import raises
 
 from transformer_tutorial import numpy as tnp
 from transformer_tutorial import torch as ttorch
 
 
-@pytest.fixture(params=["numpy", "torch"])
-def backend(request):
-    """(the backend module, a function that makes one of its arrays from a NumPy array)."""
-    if request.param == "numpy":
-        return tnp, np.asarray
-    return ttorch, torch.from_numpy
-
-
 def zeros(*shape):
     return np.zeros(shape)
-
-
-def raises(error, message):
-    return pytest.raises(error, match=re.escape(message))
 
 
 def test_d_model_not_divisible_by_the_number_of_heads():
@@ -76,9 +62,8 @@ def test_mask_of_the_wrong_shape(backend):
 
 def test_mask_that_would_line_up_with_the_wrong_axes(backend):
     module, array = backend
-    q = array(
-        zeros(2, 2, 5, 8)
-    )  # (B, H, T, d_k) with B = H = 2: a (B, 1, S) mask would broadcast over B as if H
+    # (B, H, T, d_k) with B = H = 2: a (B, 1, S) mask would broadcast over B as if H
+    q = array(zeros(2, 2, 5, 8))
     with raises(
         ValueError,
         "mask must have 2 dimensions (T, S) or 4 like the scores (2, 2, 5, 5), got shape (2, 1, 5)",

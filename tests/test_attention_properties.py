@@ -89,9 +89,8 @@ def test_weights_are_a_distribution_over_the_allowed_keys_or_all_zero(
         size=(2, batch, num_heads, max(length, key_length), d_model)
     )
     query, key = query[:, :, :length], key[:, :, :key_length]
-    mask = (
-        rng.random((batch, 1, length, key_length)) > 0.5
-    )  # some rows end up fully masked
+    # some rows end up fully masked
+    mask = rng.random((batch, 1, length, key_length)) > 0.5
     output, weights = tnp.scaled_dot_product_attention(query, key, key, mask)
     allowed_anywhere = np.broadcast_to(mask, weights.shape).any(axis=-1)
     np.testing.assert_allclose(
@@ -99,9 +98,8 @@ def test_weights_are_a_distribution_over_the_allowed_keys_or_all_zero(
     )
     assert (weights[~np.broadcast_to(mask, weights.shape)] == 0).all()
     assert np.isfinite(output).all()
-    assert (
-        output[~allowed_anywhere] == 0
-    ).all()  # nothing to attend to: zero output, not NaN
+    # nothing to attend to: zero output, not NaN
+    assert (output[~allowed_anywhere] == 0).all()
 
 
 @few_examples

@@ -24,9 +24,8 @@ def test_the_loop_takes_the_mean_of_each_prefix(x):
     # Independent of the code under test: the mean of rows 0..t written out with a running sum.
     running = np.cumsum(x, axis=0) / np.arange(1, T + 1)[:, None]
     np.testing.assert_allclose(np_steps.mean_with_loop(x), running, rtol=0, atol=1e-14)
-    assert not np.allclose(
-        running[1:], x[1:]
-    )  # the means are not the inputs: the check could fail
+    # the means are not the inputs: the check could fail
+    assert not np.allclose(running[1:], x[1:])
 
 
 def test_the_triangular_product_equals_the_loop_and_the_masked_softmax_of_zeros_equals_both(
@@ -51,9 +50,8 @@ def test_the_weights_of_steps_one_to_three_are_the_same_triangle():
 def test_zero_query_weights_turn_the_head_back_into_the_running_mean(x):
     rng = np.random.default_rng(1)
     w_value = rng.normal(size=(D, d))
-    zeros = np.zeros(
-        (D, d)
-    )  # every score 0: the softmax of step 3 again, now over values
+    # every score 0: the softmax of step 3 again, now over values
+    zeros = np.zeros((D, d))
     head = np_steps.causal_attention_head(x, zeros, rng.normal(size=(D, d)), w_value)
     np.testing.assert_allclose(
         head, np_steps.mean_with_softmax(x @ w_value), rtol=0, atol=1e-14
@@ -72,9 +70,8 @@ def test_the_head_is_scaled_dot_product_attention_with_a_causal_mask(x):
     q, k, v = (torch.from_numpy(x @ w) for w in (w_query, w_key, w_value))
     fused = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     np.testing.assert_allclose(head, fused.numpy(), rtol=0, atol=1e-12)
-    assert not np.allclose(
-        head, np_steps.mean_with_softmax(x @ w_value)
-    )  # the scores do change the weights
+    # the scores do change the weights
+    assert not np.allclose(head, np_steps.mean_with_softmax(x @ w_value))
 
 
 def test_the_backends_agree_step_by_step(x):

@@ -10,9 +10,6 @@ import copy
 import dataclasses
 import json
 import math
-import time
-
-import numpy as np
 
 try:
     import resource
@@ -35,19 +32,13 @@ from transformer_tutorial.experiments.benchmark import (
     PASSES,
     QUICK,
     TARGETS,
-    build_workload,
     dumps_results,
     evaluate_targets,
-    large_tensor_ops,
-    model_flops,
-    peak_memory_bytes,
     run_benchmark,
-    time_interleaved,
     validate_results,
 )
 from transformer_tutorial.experiments.benchmark.__main__ import main
 from transformer_tutorial.experiments.benchmark.workloads import MEMORY_IMPLEMENTATIONS
-from transformer_tutorial.torch.attention import merge_heads
 
 CPU = torch.device("cpu")
 STORED = [
@@ -69,9 +60,8 @@ def quick() -> dict:
 
 def test_the_quick_run_follows_the_schema(quick):
     validate_results(quick)
-    validate_results(
-        json.loads(dumps_results(quick))
-    )  # and survives the trip through the file
+    # and survives the trip through the file
+    validate_results(json.loads(dumps_results(quick)))
 
 
 def test_the_quick_run_times_every_implementation_pass_width_and_length(quick):
@@ -110,9 +100,8 @@ def test_the_quick_run_measures_memory_of_explicit_and_fused_paths(quick):
         for r in quick["memory"]
     )
     explicit = [r for r in quick["memory"] if r["implementation"] == "torch-explicit"]
-    assert all(
-        r["peak_bytes"] >= r["weights_bytes"] for r in explicit
-    )  # it returns the weights
+    # it returns the weights
+    assert all(r["peak_bytes"] >= r["weights_bytes"] for r in explicit)
 
 
 def test_the_run_applies_and_records_one_thread_count_for_both_libraries(quick):
@@ -172,9 +161,8 @@ def test_a_target_between_implementations_timed_in_the_same_rounds_pairs_the_rou
     assert fused["ratio"] == 1.5 and fused["ratio_of_medians"] == 1.0
     assert targets["fused-vs-mha"]["estimator"] == "median of round-by-round ratios"
     assert targets["fused-vs-mha"]["status"] == "missed"
-    (numpy,) = targets["numpy-vs-explicit"][
-        "ratios"
-    ]  # NumPy and PyTorch never share a round
+    # NumPy and PyTorch never share a round
+    (numpy,) = targets["numpy-vs-explicit"]["ratios"]
     assert numpy["ratio"] == numpy["ratio_of_medians"] == 1.0
     assert targets["numpy-vs-explicit"]["estimator"] == "ratio of medians"
 
@@ -265,176 +253,6 @@ def test_a_stored_results_file_follows_the_schema_and_names_its_machine(name):
 
 def test_there_is_a_stored_cpu_run():
     assert "cpu-benchmark" in STORED
-
-
-# --- What the benchmark times is the same computation everywhere ---------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def workload():
-    return build_workload(d_model=16, num_heads=2, length=8, batch=2)
-
-
-def test_every_forward_case_computes_nn_multihead_attention(workload):
-    expected = workload.cases["torch-mha"].forward()
-    for name in ("torch-explicit", "torch-fused", "torch-mha-weights"):
-        torch.testing.assert_close(
-            workload.cases[name].forward(), expected, rtol=0, atol=1e-6, msg=name
-        )
-    with torch.no_grad():
-        heads = workload.cases["torch-sdpa"].forward()  # (B, H, T, d)
-        torch.testing.assert_close(
-            workload.ours.out_proj(merge_heads(heads)), expected, rtol=0, atol=1e-6
-        )
-    np.testing.assert_allclose(
-        workload.cases["numpy-float64"].forward(), expected.double(), rtol=0, atol=1e-6
-    )
-    np.testing.assert_allclose(
-        workload.cases["numpy-float32"].forward(), expected, rtol=0, atol=1e-6
-    )
-
-
-def test_the_numpy_float32_case_really_runs_in_float32(workload):
-    # NumPy 2 promotes float32 / np.float64 scalar to float64: a benchmark of "float32" would time float64.
-    assert workload.cases["numpy-float32"].forward().dtype == np.float32
-    assert workload.cases["numpy-float64"].forward().dtype == np.float64
-
-
-def test_every_backward_case_computes_the_same_gradients(workload):
-    grads = {}
-    for name in ("torch-explicit", "torch-fused", "torch-mha"):
-        case = workload.cases[name]
-        case.reset()
-        case.forward_backward()
-        if name == "torch-mha":
-            weight = workload.reference.in_proj_weight.grad
-            grads[name] = (*weight.chunk(3), workload.reference.out_proj.weight.grad)
-        else:
-            ours = workload.ours
-            grads[name] = tuple(
-                p.weight.grad.clone()
-                for p in (ours.q_proj, ours.k_proj, ours.v_proj, ours.out_proj)
-            )
-    for name in ("torch-explicit", "torch-fused"):
-        for got, expected in zip(grads[name], grads["torch-mha"], strict=True):
-            torch.testing.assert_close(got, expected, rtol=0, atol=1e-5, msg=name)
-
-
-def test_the_reset_drops_the_gradients_so_each_backward_starts_afresh(workload):
-    case = workload.cases["torch-fused"]
-    case.reset()
-    case.forward_backward()
-    first = workload.ours.q_proj.weight.grad.clone()
-    case.reset()
-    assert workload.ours.q_proj.weight.grad is None
-    case.forward_backward()
-    torch.testing.assert_close(workload.ours.q_proj.weight.grad, first, rtol=0, atol=0)
-
-
-# --- The measurements themselves -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("pass_", PASSES)
-@pytest.mark.parametrize("name", ["torch-fused", "torch-mha", "torch-sdpa"])
-def test_model_flops_match_an_independent_count(name, pass_):
-    batch, length, width, heads = 3, 10, 12, 4
-    projections = (
-        0 if name == "torch-sdpa" else 4 * length * width * width
-    )  # W^Q, W^K, W^V, W^O
-    attention = (
-        2 * length * length * width
-    )  # Q·Kᵀ and weights·V over all heads: T·S·d per head each
-    forward = 2 * batch * (projections + attention)
-    expected = forward if pass_ == "forward" else 3 * forward
-    assert model_flops(name, pass_, batch, length, width, heads) == expected
-
-
-def test_peak_memory_on_the_cpu_counts_what_is_held_at_once():
-    def two_at_once():
-        a = torch.empty(1000, 1000)  # 4 MB each
-        b = torch.empty(1000, 1000)
-        return a, b
-
-    def one_after_another():
-        for _ in range(3):
-            torch.empty(1000, 1000)
-
-    assert peak_memory_bytes(two_at_once, CPU) == 8_000_000
-    assert peak_memory_bytes(one_after_another, CPU) == 4_000_000
-
-
-def test_the_explicit_path_holds_the_weights_and_the_fused_path_does_not():
-    work = build_workload(d_model=16, num_heads=4, length=256)
-    weights = (
-        4 * 256 * 256 * 4
-    )  # (B, H, T, S) float32: 1 MiB, against 16 KiB for each projected input
-    assert peak_memory_bytes(work.cases["torch-explicit"].forward, CPU) >= weights
-    assert peak_memory_bytes(work.cases["torch-fused"].forward, CPU) < weights / 4
-
-
-def test_a_call_that_runs_out_of_memory_is_recorded_and_the_others_still_timed():
-    def too_big():
-        raise MemoryError("pretend")
-
-    settings = dataclasses.replace(QUICK, min_repeats=3, max_repeats=3)
-    nothing = {"small": lambda: None, "big": lambda: None}
-    samples = time_interleaved(
-        {"small": lambda: 1 + 1, "big": too_big}, nothing, settings, CPU
-    )
-    assert (
-        samples["big"].error == "out of memory: pretend"
-        and samples["small"].error is None
-    )
-    assert samples["big"].times == samples["big"].wall_times == []
-    assert len(samples["small"].times) == len(samples["small"].wall_times) == 3
-
-
-@pytest.mark.parametrize("clock", ["wall", "process"])
-def test_the_clock_decides_which_times_are_kept(clock):
-    def sleep_a_little():
-        time.sleep(0.002)  # two milliseconds on the wall clock, next to no CPU time
-
-    settings = dataclasses.replace(
-        QUICK, warmup=1, min_repeats=2, max_repeats=2, clock=clock
-    )
-    samples = time_interleaved(
-        {"sleep": sleep_a_little}, {"sleep": lambda: None}, settings, CPU
-    )["sleep"]
-    assert len(samples.times) == 2 and min(samples.wall_times) >= 0.002
-    assert (min(samples.times) >= 0.002) == (clock == "wall")
-
-
-@pytest.mark.skipif(
-    resource is None,
-    reason="page faults are counted through the resource module (Unix)",
-)
-def test_page_faults_count_the_first_touch_of_fresh_memory():
-    def touch_fresh_pages():
-        np.ones(
-            64 * 2**20 // 8
-        )  # 64 MiB: at least 16 384 pages of 4 KiB, or 32 huge pages of 2 MiB
-
-    settings = dataclasses.replace(QUICK, warmup=1, min_repeats=2, max_repeats=2)
-    samples = time_interleaved(
-        {"a": touch_fresh_pages, "b": lambda: None},
-        {"a": lambda: None, "b": lambda: None},
-        settings,
-        CPU,
-    )
-    assert min(samples["a"].page_faults) >= 32 and max(samples["b"].page_faults) < 32
-
-
-def test_large_tensor_ops_lists_the_score_sized_passes_of_each_path():
-    work = build_workload(d_model=8, num_heads=2, length=32)
-    size = 2 * 32 * 32  # B·H·T·S, eight times the size of a projected input (B·T·D)
-    explicit = large_tensor_ops(work.cases["torch-explicit"].forward, size)
-    assert (
-        explicit[0] == "bmm" and "exp" in explicit
-    )  # the scores, then the softmax's passes
-    assert large_tensor_ops(work.cases["torch-fused"].forward, size) == []
-    assert large_tensor_ops(lambda: torch.ones(size).view(2, -1).t(), size) == [
-        "ones"
-    ]  # views are no new tensor
 
 
 # --- The schema check rejects what it should -----------------------------------------------------------------
@@ -528,12 +346,10 @@ def test_every_target_is_in_the_results(quick):
     "draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput]
 )
 def test_the_figures_draw_the_quick_run(quick, draw):
-    figure = draw(
-        json.loads(dumps_results(quick))
-    )  # tests/test_figures.py renders them from the stored run
-    title = figure.get_suptitle().replace(
-        "\n", " "
-    )  # wrapped to the width of the figure
+    # tests/test_figures.py renders them from the stored run
+    figure = draw(json.loads(dumps_results(quick)))
+    # wrapped to the width of the figure
+    title = figure.get_suptitle().replace("\n", " ")
     assert title.startswith("Measured on") and title in quick_title(quick)
     assert all(ax.get_lines() for ax in figure.axes)
 
@@ -542,9 +358,8 @@ def test_the_figures_draw_the_quick_run(quick, draw):
     "draw", [benchmark_times, benchmark_memory, benchmark_ratios, benchmark_throughput]
 )
 def test_the_figures_draw_a_run_without_numpy(bfloat16_run, draw):
-    figure = draw(
-        json.loads(dumps_results(bfloat16_run))
-    )  # as on a GPU: NumPy is not timed
+    # as on a GPU: NumPy is not timed
+    figure = draw(json.loads(dumps_results(bfloat16_run)))
     assert (
         figure.get_suptitle().startswith("Measured on")
         and "bfloat16" in figure.get_suptitle()

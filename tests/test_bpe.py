@@ -41,9 +41,8 @@ def test_the_trainer_learns_the_merges_and_vocabulary_of_the_tokenizers_library(
 ):
     ours, library = trained
     vocabulary, merges = library_vocabulary_and_merges(library)
-    assert (
-        len(merges) > 800
-    )  # a real vocabulary, not a few merges that any rule would agree on
+    # a real vocabulary, not a few merges that any rule would agree on
+    assert len(merges) > 800
     assert list(ours.ranks) == merges
     assert ours.vocabulary == vocabulary
 
@@ -57,9 +56,8 @@ def test_the_tokenizer_gives_the_ids_of_the_tokenizers_library(trained):
         ids = ours.encode(text)
         assert ids == library.encode(text).ids
         assert ours.decode(ids) == library.decode(ids) == text
-    assert (
-        len(ours.encode(CORPUS)) < len(CORPUS) / 2.5
-    )  # subwords: fewer tokens than characters
+    # subwords: fewer tokens than characters
+    assert len(ours.encode(CORPUS)) < len(CORPUS) / 2.5
 
 
 def test_the_words_are_the_librarys_pre_tokens_and_join_back_into_the_text(trained):
@@ -115,9 +113,8 @@ def test_every_merge_is_a_most_frequent_pair_and_ties_go_to_the_smallest_ids(see
         segmentation = {
             word: glue(symbols, pair) for word, symbols in segmentation.items()
         }
-    assert (
-        ties > 5
-    )  # the tie rule decided many steps, so a different rule would have failed this test
+    # the tie rule decided many steps, so a different rule would have failed this test
+    assert ties > 5
     tokenizer = BPETokenizer(vocabulary, merges)
     assert [tokenizer.tokens(word) for word in words] == [
         segmentation[word] for word in words

@@ -47,9 +47,8 @@ def small_model(
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "embedding" in name or "positions" in name:
-                parameter.mul_(
-                    50.0
-                )  # std 1 instead of 0.02, so that the logits are far from uniform
+                # std 1 instead of 0.02, so that the logits are far from uniform
+                parameter.mul_(50.0)
     return model
 
 
@@ -68,18 +67,15 @@ def test_numpy_forward_equals_the_pytorch_model():
 def test_the_output_layer_is_the_token_embedding():
     model = small_model()
     assert model.output.weight is model.token_embedding.weight
-    counted = sum(
-        parameter.numel() for parameter in model.parameters()
-    )  # a shared Parameter is listed once
+    # a shared Parameter is listed once
+    counted = sum(parameter.numel() for parameter in model.parameters())
     v, d, f, n, t = (
         SMALL[key] for key in ("vocab_size", "d_model", "d_ff", "num_layers", "max_len")
     )
-    per_layer = (
-        4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * 2 * d
-    )  # attention, feed-forward, two norms
-    assert (
-        counted == v * d + t * d + n * per_layer + 2 * d
-    )  # the (V, D) matrix once; no separate output layer
+    # attention, feed-forward, two norms
+    per_layer = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * 2 * d
+    # the (V, D) matrix once; no separate output layer
+    assert counted == v * d + t * d + n * per_layer + 2 * d
 
 
 @settings(max_examples=8, deadline=None)
@@ -92,15 +88,13 @@ def test_no_position_sees_the_future(cut, seed):
     changed[:, cut:] = torch.from_numpy(
         rng.integers(0, SMALL["vocab_size"], size=(2, 10 - cut))
     )
-    changed[:, cut] = (TOKENS[:, cut] + 1) % SMALL[
-        "vocab_size"
-    ]  # at least one token really changes
+    # at least one token really changes
+    changed[:, cut] = (TOKENS[:, cut] + 1) % SMALL["vocab_size"]
     with torch.no_grad():
         before, after = model(TOKENS), model(changed)
     torch.testing.assert_close(after[:, :cut], before[:, :cut], rtol=0, atol=1e-12)
-    assert (
-        after[:, cut] - before[:, cut]
-    ).abs().max() > 1e-3  # the changed position itself does see it
+    # the changed position itself does see it
+    assert (after[:, cut] - before[:, cut]).abs().max() > 1e-3
     params = model.numpy_params()
     np_before = np_decoder.decoder_only(TOKENS.numpy(), params)
     np_after = np_decoder.decoder_only(changed.numpy(), params)
@@ -128,9 +122,8 @@ def test_the_cache_gives_the_logits_of_the_full_pass(dtype):
     cache = model.new_cache()
     with torch.no_grad():
         full = model(TOKENS)
-        pieces = [
-            model(TOKENS[:, :4], cache)
-        ]  # a prompt of four tokens, then one token at a time
+        # a prompt of four tokens, then one token at a time
+        pieces = [model(TOKENS[:, :4], cache)]
         for t in range(4, TOKENS.shape[1]):
             pieces.append(model(TOKENS[:, t : t + 1], cache))
     assert len(cache[0]) == TOKENS.shape[1]
@@ -156,9 +149,8 @@ def test_cached_sampling_equals_uncached_sampling(sampling):
     other_seed = generate(
         prompt, model, 20, torch.Generator().manual_seed(4), **sampling
     )
-    assert not torch.equal(
-        other_seed, with_cache
-    )  # the tokens really are drawn at random
+    # the tokens really are drawn at random
+    assert not torch.equal(other_seed, with_cache)
 
 
 def greedy(model: DecoderOnly, prompt: torch.Tensor, steps: int) -> torch.Tensor:
@@ -293,9 +285,8 @@ def test_draws_follow_the_distribution(backend):
         expected,
     )
     untempered = reference_distribution(LOGITS[0], 1.0, 5)
-    assert (
-        np.abs(frequencies - untempered) > 5 * standard_error
-    ).sum() >= 3  # the test can tell the difference
+    # the test can tell the difference
+    assert (np.abs(frequencies - untempered) > 5 * standard_error).sum() >= 3
 
 
 def test_sample_from_never_draws_an_entry_of_probability_zero():
@@ -314,9 +305,8 @@ def test_an_untrained_model_starts_at_the_uniform_baseline():
 
 
 def test_training_learns_a_repeating_text():
-    ids = np.tile(
-        np.arange(5), 60
-    )  # 0 1 2 3 4 0 1 2 …: each token determines the next one
+    # 0 1 2 3 4 0 1 2 …: each token determines the next one
+    ids = np.tile(np.arange(5), 60)
     torch.manual_seed(0)
     model = DecoderOnly(
         DecoderOnlyConfig(

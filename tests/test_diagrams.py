@@ -34,9 +34,8 @@ def test_head_split_cells_are_the_heads_of_split_heads_and_are_coloured_by_head(
     d = 4
     for head in range(3):
         assert np.array_equal(split.heads[head], split_heads(x, 3)[0, head])
-        assert np.array_equal(
-            split.heads[head], x[0, :, head * d : (head + 1) * d]
-        )  # features, every token
+        # features, every token
+        assert np.array_equal(split.heads[head], x[0, :, head * d : (head + 1) * d])
         assert np.array_equal(
             split.heads[head],
             torch_split_heads(torch.from_numpy(x), 3)[0, head].numpy(),
@@ -49,9 +48,8 @@ def test_head_split_cells_are_the_heads_of_split_heads_and_are_coloured_by_head(
 def test_the_token_split_gives_each_head_whole_tokens_like_the_seeds_bug():
     x = np.random.default_rng(1).normal(size=(1, 6, 6))
     split = diagrams.head_split_cells(x, num_heads=3)
-    blocks = torch.arange(6).tensor_split(
-        3
-    )  # the blocks of mistakes.TokenSplitAttention
+    # the blocks of mistakes.TokenSplitAttention
+    blocks = torch.arange(6).tensor_split(3)
     for piece, rows in zip(split.token_pieces, blocks, strict=True):
         assert np.array_equal(piece, x[0, rows.numpy()])
     assert np.array_equal(
@@ -104,9 +102,8 @@ def test_mask_cells_in_both_conventions_block_what_pytorch_blocks():
             attn_mask=torch.from_numpy(masks["attn_mask"]),
             key_padding_mask=torch.from_numpy(masks["key_padding_mask"])[None],
         )
-    assert np.array_equal(
-        weights[0].numpy() > 0, masks["both"]
-    )  # zero exactly where the picture shows blocked
+    # zero exactly where the picture shows blocked
+    assert np.array_equal(weights[0].numpy() > 0, masks["both"])
 
 
 def test_cross_attention_weights_are_what_pytorchs_module_computes_from_the_same_inputs():
@@ -166,9 +163,8 @@ def test_kv_cache_steps_grow_the_real_cache_by_one_and_hold_what_recomputing_giv
     with torch.no_grad():
         memory, src_mask = model.encode(source)
         fresh = model.new_cache()
-        model.decode(
-            torch.tensor([data["tokens"]]), memory, src_mask, fresh
-        )  # the whole prefix at once
+        # the whole prefix at once
+        model.decode(torch.tensor([data["tokens"]]), memory, src_mask, fresh)
     assert torch.allclose(
         data["cache"].layers[0].self_attention.keys,
         fresh.layers[0].self_attention.keys,
@@ -187,9 +183,8 @@ def test_rope_example_rotates_each_pair_and_its_scores_depend_only_on_the_offset
     data = diagrams.rope_example(q, k, length=6)
     theta = 10000.0 ** (-np.arange(0, 8, 2) / 8)
     for position in range(6):
-        turned = (q[0::2] + 1j * q[1::2]) * np.exp(
-            1j * position * theta
-        )  # a rotation as a complex product
+        # a rotation as a complex product
+        turned = (q[0::2] + 1j * q[1::2]) * np.exp(1j * position * theta)
         assert np.allclose(data["queries"][position, 0::2], turned.real)
         assert np.allclose(data["queries"][position, 1::2], turned.imag)
     assert np.allclose(
@@ -200,9 +195,8 @@ def test_rope_example_rotates_each_pair_and_its_scores_depend_only_on_the_offset
     for offset in range(-5, 6):
         diagonal = np.diagonal(scores, offset)
         assert np.allclose(diagonal, diagonal[0])
-    assert not np.isclose(
-        scores[0, 1], scores[1, 0]
-    )  # an offset and its reverse differ
+    # an offset and its reverse differ
+    assert not np.isclose(scores[0, 1], scores[1, 0])
 
 
 def test_patch_sequence_is_the_image_cut_row_by_row():
@@ -219,9 +213,10 @@ def test_the_palette_keeps_queries_keys_values_and_heads_apart():
     assert len(set(colours)) == len(colours)
     assert style.head_color(len(style.HEADS)) == style.head_color(0)
     text = (ROOT / "docs" / "diagrams" / "transformer.svg").read_text(encoding="utf-8")
+    # the hand-drawn architecture uses the same three
     for colour in (
         style.QUERY,
         style.KEY,
         style.VALUE,
-    ):  # the hand-drawn architecture uses the same three
+    ):
         assert colour.lower() in text.lower()

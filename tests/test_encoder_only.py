@@ -90,9 +90,8 @@ def test_padding_gets_no_attention_and_changes_nothing():
         alone = sentence_embedding(TOKENS[1:2, :3], model)
         batched = sentence_embedding(TOKENS, model)
     for layer_weights in weights:
-        assert (
-            layer_weights[1, :, :, 3:] == 0
-        ).all()  # no query of sentence 1 looks at its padding
+        # no query of sentence 1 looks at its padding
+        assert (layer_weights[1, :, :, 3:] == 0).all()
     torch.testing.assert_close(batched[1:2], alone, rtol=0, atol=1e-12)
 
 
@@ -139,9 +138,8 @@ def test_bad_inputs_are_refused():
 
 
 def test_head_scores_on_attention_patterns_made_by_hand():
-    previous = np.zeros(
-        (1, 2, 1, 8, 8)
-    )  # one layer, two sentences (6 and 4 real tokens), one head
+    # one layer, two sentences (6 and 4 real tokens), one head
+    previous = np.zeros((1, 2, 1, 8, 8))
     for b, n in enumerate((6, 4)):
         for i in range(n):
             previous[0, b, 0, i, max(i - 1, 0)] = (
@@ -149,17 +147,19 @@ def test_head_scores_on_attention_patterns_made_by_hand():
             )
     assert offset_scores(previous, [6, 4], -1)[0, 0] == 1.0
     assert offset_scores(previous, [6, 4], +1)[0, 0] == 0.0
+    # one of the 6 words splits its attention
     previous[0, 1, 0, 2, 1], previous[0, 1, 0, 2, 3] = (
         0.5,
         0.5,
-    )  # one of the 6 words splits its attention
+    )
     np.testing.assert_allclose(offset_scores(previous, [6, 4], -1)[0, 0], 5.5 / 6)
     tokens = [["[CLS]", "the", "dog", "saw", "a", "cat", "and", "it", "ran", "[SEP]"]]
     weights = np.zeros((1, 1, 1, 10, 10))
+    # "it" -> "dog" 0.75, -> "cat" 0.25
     weights[0, 0, 0, 7, 2], weights[0, 0, 0, 7, 5] = (
         0.75,
         0.25,
-    )  # "it" -> "dog" 0.75, -> "cat" 0.25
+    )
     case = Coreference("The dog saw a cat and it ran.", "it", "dog", "cat")
     to_antecedent, to_other = pronoun_scores(weights, tokens, [case])
     assert to_antecedent[0, 0] == 0.75 and to_other[0, 0] == 0.25
@@ -305,9 +305,8 @@ def test_pytorch_embeddings_equal_the_reference(minilm, minilm_torch):
     expected = np.array(REFERENCE["embeddings"])
     for rows, ids in reference_batches(minilm):
         for row, i in zip(ids, rows, strict=True):
-            assert (
-                row[row != 0].tolist() == REFERENCE["input_ids"][i]
-            )  # our tokenizer's ids, then padding
+            # our tokenizer's ids, then padding
+            assert row[row != 0].tolist() == REFERENCE["input_ids"][i]
         with torch.no_grad():
             ours = sentence_embedding(torch.from_numpy(ids), minilm_torch).numpy()
         assert ours.dtype == np.float32
@@ -320,9 +319,8 @@ NUMPY_ROWS = [10, 11, 12, 13, 17, 18]
 
 @NEEDS_MINILM
 def test_numpy_embeddings_equal_the_reference_in_float32(minilm):
-    params = EncoderOnlyParams.from_bert(
-        minilm.weights, minilm.config
-    )  # float32 arrays, as stored
+    # float32 arrays, as stored
+    params = EncoderOnlyParams.from_bert(minilm.weights, minilm.config)
     ids = minilm.tokenizer.encode_batch(
         [REFERENCE["sentences"][i] for i in NUMPY_ROWS], minilm.max_length
     )

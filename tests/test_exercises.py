@@ -22,7 +22,8 @@ from transformer_tutorial.exercises import (
     mistakes,
 )
 from transformer_tutorial.exercises.__main__ import main
-from transformer_tutorial.exercises.checker import compare
+from transformer_tutorial.exercises.catalogue import latent as latent_catalogue
+from transformer_tutorial.exercises.comparison import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -73,6 +74,8 @@ def test_each_find_the_bug_exercise_shows_one_of_its_known_mistakes():
         "causal-self-attention/mask-after-softmax": mistakes.causal_attention,
         "modern-attention/top-p-crossing": mistakes.nucleus_mask,
         "modern-attention/online-softmax-sum": mistakes.online_attention,
+        "latent-attention/rope-on-latent": latent_catalogue.cache_row,
+        "long-contexts/sinks-twice": mistakes.kept_positions,
         "encoder-only-models/tanh-gelu": mistakes.gelu_tanh,
         "vision-transformers/patch-strips": mistakes.patchify,
     }
@@ -105,9 +108,8 @@ def test_a_wrong_answer_that_is_no_known_mistake_shows_the_first_difference():
 
 def test_predict_answers_are_compared_with_what_the_code_computes():
     assert check("multi-head/predict-split-shape", (2, 8, 10, 8))
-    assert check(
-        "multi-head/predict-split-shape", [2, 8, 10, 8]
-    )  # a list is read as a tuple
+    # a list is read as a tuple
+    assert check("multi-head/predict-split-shape", [2, 8, 10, 8])
     wrong = check("multi-head/predict-split-shape", (2, 10, 8, 8))
     assert (
         wrong.status == "wrong"
@@ -121,9 +123,8 @@ def test_a_pytorch_function_gets_tensors():
     import torch
 
     def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-        return x.unflatten(-1, (num_heads, -1)).transpose(
-            1, 2
-        )  # unflatten exists on tensors only
+        # unflatten exists on tensors only
+        return x.unflatten(-1, (num_heads, -1)).transpose(1, 2)
 
     report = check("multi-head/split-heads", split_heads)
     assert report and "(PyTorch)" in str(report)
@@ -167,9 +168,8 @@ def test_a_missing_function_a_wrong_signature_and_the_readers_errors_are_clear(
         and f'File "{raising}", line 3, in helper' in text
     )
     assert "ValueError: cannot reshape array" in text
-    assert "exercises" + os.sep not in text.replace(
-        str(tmp_path), ""
-    )  # none of the checker's own frames
+    # none of the checker's own frames
+    assert "exercises" + os.sep not in text.replace(str(tmp_path), "")
     broken = write(tmp_path, "broken.py", "import numpy as np\n\nvalue = 1 / 0\n")
     text = str(check_file("multi-head/split-heads", broken))
     assert (

@@ -20,7 +20,7 @@ SITE_MODULES = {"figures", "hooks"}
 
 # The part of the package a module belongs to, and the parts it may import. Third-party libraries are free,
 # except torch, which the NumPy backend and the framework-free parts never import.
-SHARED = {"checks", "config", "costs", "masks", "results"}
+SHARED = {"checks", "config", "costs", "mask_shapes", "results", "validation"}
 MAY_IMPORT = {
     "shared": {"shared"},
     "data": {"shared", "data"},
@@ -55,9 +55,8 @@ def imports_of(path: Path, package: str) -> list[tuple[int, str]]:
             else:
                 module = node.module or ""
             found.append((node.lineno, module))
-            if (
-                module.count(".") == 0 and module == PACKAGE.name
-            ):  # from transformer_tutorial import numpy
+            # from transformer_tutorial import numpy
+            if module.count(".") == 0 and module == PACKAGE.name:
                 found += [
                     (node.lineno, f"{module}.{alias.name}") for alias in node.names
                 ]

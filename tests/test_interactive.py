@@ -35,9 +35,8 @@ def round_trip(model: Transformer):
         for name, a in live_model.flat_params(model.numpy_params()).items()
     }
     arrays = {name: live_model.decode_array(entry) for name, entry in entries.items()}
-    with (
-        torch.no_grad()
-    ):  # the torch model keeps the same float32-rounded weights, for a fair comparison
+    # the torch model keeps the same float32-rounded weights, for a fair comparison
+    with torch.no_grad():
         for parameter in model.parameters():
             parameter.copy_(parameter.float().double())
     return live_model.params_from_flat(arrays, model.config)
@@ -80,9 +79,8 @@ def test_numpy_greedy_decoding_matches_torch_with_every_cross_attention_weight()
     for hook in hooks:
         hook.remove()
     expected = torch.stack(caught, dim=1).numpy()  # (B, L, H, T, S)
-    real = (
-        prefix != PAD
-    )  # after a sequence's EOS its steps are padding, which the comparison leaves out
+    # after a sequence's EOS its steps are padding, which the comparison leaves out
+    real = prefix != PAD
     steps = np.broadcast_to(real[:, None, None, :, None], expected.shape)
     np.testing.assert_allclose(ours.cross_attention[steps], expected[steps], atol=1e-10)
     probabilities = torch.softmax(logits, dim=-1).numpy()
@@ -94,9 +92,8 @@ def test_numpy_greedy_decoding_matches_torch_with_every_cross_attention_weight()
 def test_the_stored_model_reverses_held_out_sequences_as_its_file_says():
     model = live_model.load_live_model()
     assert model.info["held_out"]["exact_match"] == 1.0
-    assert (
-        live_model.exact_match(model, 200, seed=7) == 1.0
-    )  # a fresh sample, other than the file's
+    # a fresh sample, other than the file's
+    assert live_model.exact_match(model, 200, seed=7) == 1.0
     out = live_model.greedy_generate(np.array([[3, 4, 5, 12]]), model.params, 5)
     assert out.tokens.tolist() == [[12, 5, 4, 3, EOS]]
 
@@ -117,21 +114,18 @@ def test_the_explorer_file_holds_the_numpy_encoders_weights_to_one_byte():
     params, tokenizer = _minilm()
     for entry in data["sentences"][::5]:
         ids = tokenizer.encode_batch([entry["text"]])
-        with threadpool_limits(
-            1
-        ):  # small matrices: one BLAS thread is far faster on a busy machine
+        # small matrices: one BLAS thread is far faster on a busy machine
+        with threadpool_limits(1):
             _, weights = encoder_only(ids, params, return_weights=True)
-        expected = np.stack(weights)[
-            :, 0, :, : entry["real"], : entry["real"]
-        ]  # (L, H, T, T) of real tokens
+        # (L, H, T, T) of real tokens
+        expected = np.stack(weights)[:, 0, :, : entry["real"], : entry["real"]]
         size = len(entry["tokens"])
         stored = dequantise(entry["weights"], (6, 12, size, size))[
             :, :, : entry["real"], : entry["real"]
         ]
         assert np.abs(stored - expected).max() <= 0.5 / LEVELS + 1e-9
-    found = (
-        measure_minilm_heads()
-    )  # the encoder-only chapter's measurement, through the PyTorch encoder
+    # the encoder-only chapter's measurement, through the PyTorch encoder
+    found = measure_minilm_heads()
     assert [(m["layer"], m["head"]) for m in data["measured"]] == [
         found.best_previous,
         found.best_next,

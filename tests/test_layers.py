@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import DTYPES, TOLERANCE, assert_close
 from project import randomise
 from torch import nn
 
@@ -16,15 +17,6 @@ from transformer_tutorial.torch.layers import (
     FeedForward,
     LayerNorm,
 )
-
-TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
-DTYPES = pytest.mark.parametrize(
-    "dtype", [torch.float32, torch.float64], ids=["float32", "float64"]
-)
-
-
-def assert_close(actual, expected, dtype):
-    torch.testing.assert_close(actual, expected, rtol=0, atol=TOLERANCE[dtype])
 
 
 @DTYPES
@@ -59,9 +51,8 @@ def test_feed_forward_is_the_same_function_at_every_position(dtype):
     x = torch.randn(2, 6, 8, dtype=dtype)
     together = ffn(x)
     for t in range(6):
-        assert_close(
-            together[:, t], ffn(x[:, t]), dtype
-        )  # one position alone gives the same result
+        # one position alone gives the same result
+        assert_close(together[:, t], ffn(x[:, t]), dtype)
     order = torch.randperm(6, generator=torch.Generator().manual_seed(0))
     assert_close(ffn(x[:, order]), together[:, order], dtype)
 
@@ -171,15 +162,15 @@ def test_post_norm_and_pre_norm_are_different_functions_of_the_same_weights():
         rtol=0,
         atol=1e-12,
     )
+    # eps = 1e-5 inside the root shrinks the variance slightly
     torch.testing.assert_close(
         standardised.var(-1, unbiased=False),
         torch.ones(1, 4, dtype=torch.float64),
         rtol=0,
         atol=1e-4,
-    )  # eps = 1e-5 inside the root shrinks the variance slightly
-    assert (
-        pre.mean(-1).abs() > 1e-3
-    ).any()  # pre-norm's output is a residual sum, not normalised
+    )
+    # pre-norm's output is a residual sum, not normalised
+    assert (pre.mean(-1).abs() > 1e-3).any()
 
 
 def test_nn_transformer_encoder_adds_a_final_layer_norm_that_the_paper_does_not_have():
@@ -263,9 +254,8 @@ def test_from_pytorch_without_dropout_matches_in_train_mode_too(kind):
 
 @KINDS
 def test_from_pytorch_with_the_default_dropout_matches_in_eval_mode(kind):
-    reference = pytorch_layer(
-        kind
-    ).eval()  # PyTorch's default, dropout=0.1: eval mode must switch all of it off
+    # PyTorch's default, dropout=0.1: eval mode must switch all of it off
+    reference = pytorch_layer(kind).eval()
     assert reference.dropout1.p == 0.1
     ours = OURS[kind].from_pytorch(reference).eval()
     x, memory = (

@@ -53,15 +53,13 @@ def test_numpy_forward_equals_the_pytorch_model(changes):
 
 
 def test_eval_mode_switches_off_the_default_dropout():
-    model = small_model(
-        dropout=0.1
-    )  # the paper's rate, on the embeddings and on every sub-layer's output
+    # the paper's rate, on the embeddings and on every sub-layer's output
+    model = small_model(dropout=0.1)
     with torch.no_grad():
         first, second = model(SRC, TGT), model(SRC, TGT)
     assert torch.equal(first, second)
-    expected = transformer(
-        SRC.numpy(), TGT.numpy(), model.numpy_params()
-    )  # NumPy has no dropout at all
+    # NumPy has no dropout at all
+    expected = transformer(SRC.numpy(), TGT.numpy(), model.numpy_params())
     np.testing.assert_allclose(first.numpy(), expected, rtol=0, atol=1e-12)
 
 
@@ -135,9 +133,8 @@ def test_the_decoder_never_sees_target_tokens_after_the_current_one(t, seed):
 
 def test_padding_does_not_change_the_outputs_at_real_positions():
     model = small_model()
-    longer_src = torch.cat(
-        [SRC, torch.zeros(2, 4, dtype=torch.long)], dim=1
-    )  # four more pads
+    # four more pads
+    longer_src = torch.cat([SRC, torch.zeros(2, 4, dtype=torch.long)], dim=1)
     longer_tgt = torch.cat([TGT, torch.zeros(2, 3, dtype=torch.long)], dim=1)
     with torch.no_grad():
         logits = model(SRC, TGT)
@@ -153,9 +150,8 @@ def test_padding_does_not_change_the_outputs_at_real_positions():
 
 def test_cached_decoding_of_padded_targets_equals_decoding_the_whole_prefix():
     model = small_model()
-    tgt = torch.tensor(
-        [[1, 11, 12, 0, 0, 0], [1, 14, 0, 15, 16, 17]]
-    )  # padding at the end and in the middle
+    # padding at the end and in the middle
+    tgt = torch.tensor([[1, 11, 12, 0, 0, 0], [1, 14, 0, 15, 16, 17]])
     with torch.no_grad():
         memory, src_mask = model.encode(SRC)
         whole = model.decode(tgt, memory, src_mask)

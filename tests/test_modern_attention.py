@@ -7,14 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from transformer_tutorial.numpy import attention as np_attention
+from transformer_tutorial.numpy import masks as np_masks
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.torch import modern
-from transformer_tutorial.torch.attention import (
-    KeyValueCache,
-    MultiHeadAttention,
-    causal_mask,
-    padding_mask,
-)
+from transformer_tutorial.torch.attention import KeyValueCache, MultiHeadAttention
+from transformer_tutorial.torch.masks import causal_mask, padding_mask
 
 RNG = np.random.default_rng(17)
 
@@ -47,9 +44,10 @@ def test_grouped_query_attention_equals_pytorch_enable_gqa(
         heads(2, num_kv_heads, 7, 8, dtype, 2),
         heads(2, num_kv_heads, 7, 4, dtype, 3),
     )
+    # (B,1,1,S)
     pad = padding_mask(
         torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]]), pad_id=0
-    )[:, None]  # (B,1,1,S)
+    )[:, None]
     for mask in (None, causal_mask(5, 7), pad, pad & causal_mask(5, 7)):
         ours, weights = modern.grouped_query_attention(q, k, v, mask)
         expected = reference_gqa(q, k, v, mask)
@@ -136,10 +134,11 @@ def test_numpy_and_pytorch_layers_agree_and_the_paths_agree(rope):
     with torch.no_grad():
         explicit, weights = layer(x, x, x, mask)
         fused, none = layer(x, x, x, mask, fused=True)
+    # G·d = 2·4 rows: three times fewer than D
     assert none is None and layer.k_proj.weight.shape == (
         8,
         24,
-    )  # G·d = 2·4 rows: three times fewer than D
+    )
     torch.testing.assert_close(fused, explicit, rtol=0, atol=1e-14)
     numpy_out, numpy_weights = np_modern.grouped_query_attention_layer(
         x.numpy(), x.numpy(), x.numpy(), layer.numpy_params(), mask.numpy(), rope=rope
@@ -201,16 +200,16 @@ Q, K, V = (
     RNG.normal(size=(2, 3, KEYS, 8)),
     RNG.normal(size=(2, 3, KEYS, 5)),
 )
-PADDING = np_attention.padding_mask(
+PADDING = np_masks.padding_mask(
     np.array([[1] * KEYS, [1] * 4 + [0] * (KEYS - 4)]), pad_id=0
 )[:, None]
 FULLY_MASKED = np.ones((LENGTH, KEYS), dtype=bool)
 FULLY_MASKED[2] = False  # query 2 may attend to nothing
 MASKS = {
     "none": None,
-    "causal": np_attention.causal_mask(LENGTH, KEYS),
+    "causal": np_masks.causal_mask(LENGTH, KEYS),
     "padding": PADDING,
-    "padding and causal": PADDING & np_attention.causal_mask(LENGTH, KEYS),
+    "padding and causal": PADDING & np_masks.causal_mask(LENGTH, KEYS),
     "sliding window": np_modern.sliding_window_mask(LENGTH, 3, KEYS),
     "a fully masked row": FULLY_MASKED,
 }
@@ -221,9 +220,8 @@ def test_tiled_attention_equals_explicit_attention_for_every_block_size(mask_nam
     mask = MASKS[mask_name]
     expected, _ = np_attention.scaled_dot_product_attention(Q, K, V, mask)
     torch_mask = None if mask is None else torch.from_numpy(mask)
-    for block_size in range(
-        1, KEYS + 1
-    ):  # 1 … S: most leave a partial last block of queries or keys
+    # 1 … S: most leave a partial last block of queries or keys
+    for block_size in range(1, KEYS + 1):
         ours = np_modern.tiled_attention(Q, K, V, mask, block_size)
         np.testing.assert_allclose(
             ours, expected, rtol=0, atol=1e-12, err_msg=f"block_size={block_size}"
@@ -253,9 +251,8 @@ def test_tiled_attention_equals_the_fused_kernel_and_survives_large_scores():
     torch.testing.assert_close(
         modern.tiled_attention(q, k, v, mask, block_size=4), fused, rtol=0, atol=1e-12
     )
-    big = np_modern.tiled_attention(
-        1000 * Q, K, V, block_size=3
-    )  # scores in the thousands: exp would overflow
+    # scores in the thousands: exp would overflow
+    big = np_modern.tiled_attention(1000 * Q, K, V, block_size=3)
     np.testing.assert_allclose(
         big,
         np_attention.scaled_dot_product_attention(1000 * Q, K, V)[0],
@@ -286,7 +283,7 @@ def test_a_window_as_long_as_the_sequence_is_the_causal_mask(length):
     for window in (length, length + 3):
         assert (
             np_modern.sliding_window_mask(length, window)
-            == np_attention.causal_mask(length)
+            == np_masks.causal_mask(length)
         ).all()
         assert torch.equal(
             modern.sliding_window_mask(length, window), causal_mask(length)
@@ -295,9 +292,8 @@ def test_a_window_as_long_as_the_sequence_is_the_causal_mask(length):
 
 def test_a_window_of_one_attends_only_to_itself():
     assert (np_modern.sliding_window_mask(6, 1) == np.eye(6, dtype=bool)).all()
-    cached = modern.sliding_window_mask(
-        2, 1, key_length=5
-    )  # two new queries after three cached positions
+    # two new queries after three cached positions
+    cached = modern.sliding_window_mask(2, 1, key_length=5)
     assert torch.equal(
         cached, torch.tensor([[0, 0, 0, 1, 0], [0, 0, 0, 0, 1]], dtype=torch.bool)
     )
@@ -305,9 +301,8 @@ def test_a_window_of_one_attends_only_to_itself():
 
 def test_each_row_sees_the_last_w_positions_and_the_backends_agree():
     mask = np_modern.sliding_window_mask(12, 4)
-    assert mask.sum() == 4 * 12 - (
-        1 + 2 + 3
-    )  # the first rows have fewer than w positions to see
+    # the first rows have fewer than w positions to see
+    assert mask.sum() == 4 * 12 - (1 + 2 + 3)
     for t in range(12):
         assert np.flatnonzero(mask[t]).tolist() == list(range(max(0, t - 3), t + 1))
     assert (

@@ -4,7 +4,8 @@ stored run has every field the page and the figures read."""
 import json
 
 from transformer_tutorial import results as stored_results
-from transformer_tutorial.experiments import modern_attention
+from transformer_tutorial.config import DecoderOnlyConfig
+from transformer_tutorial.experiments import character_models, modern_attention
 
 
 def test_quick_mode_writes_every_measurement(tmp_path):
@@ -31,17 +32,16 @@ def test_quick_mode_writes_every_measurement(tmp_path):
 
 def test_the_llama_model_gets_the_paper_models_parameter_budget():
     settings = modern_attention.ModernSettings()
-    paper = modern_attention.PaperStyleDecoder(
-        modern_attention.DecoderOnlyConfig(
+    paper = character_models.PaperStyleDecoder(
+        DecoderOnlyConfig(
             vocab_size=100, d_model=48, num_heads=4, num_layers=2, d_ff=192, max_len=48
         )
     )
-    budget = modern_attention.count_parameters(paper)
-    config = modern_attention.matched_llama_config(settings, 100, budget)
-    llama = modern_attention.count_parameters(modern_attention.LlamaDecoder(config))
-    assert (
-        abs(llama - budget) <= 3 * 48 * 2 / 2
-    )  # within half a step of F (3·D parameters per layer)
+    budget = character_models.count_parameters(paper)
+    config = character_models.matched_llama_config(settings, 100, budget)
+    llama = character_models.count_parameters(character_models.LlamaDecoder(config))
+    # within half a step of F (3·D parameters per layer)
+    assert abs(llama - budget) <= 3 * 48 * 2 / 2
 
 
 def test_the_stored_run_is_complete():

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 import torch
+from helpers import raises
 
 from transformer_tutorial import numpy as tnp
 from transformer_tutorial import torch as ttorch
-
-
-@pytest.fixture(params=["numpy", "torch"])
-def backend(request):
-    """(the backend module, a function that makes one of its arrays from a NumPy array)."""
-    if request.param == "numpy":
-        return tnp, np.asarray
-    return ttorch, torch.from_numpy
-
-
-def raises(error, message):
-    return pytest.raises(error, match=re.escape(message))
-
 
 TABLES = ["sinusoidal_encoding", "concatenated_sinusoidal_encoding"]
 

@@ -79,9 +79,8 @@ def test_masked_entries_get_zero_and_a_fully_masked_row_is_zeros_not_nan():
 
 def test_large_scores_do_not_overflow():
     x = [1000.0, 1001.0, 1002.0]
-    expected = textbook_softmax(
-        [0.0, 1.0, 2.0]
-    )  # shifting every score by the same amount changes nothing
+    # shifting every score by the same amount changes nothing
+    expected = textbook_softmax([0.0, 1.0, 2.0])
     np.testing.assert_allclose(tnp.softmax(np.array(x)), expected, rtol=1e-14)
     np.testing.assert_allclose(
         ttorch.softmax(torch.tensor(x, dtype=torch.float64)).numpy(),

@@ -9,9 +9,8 @@ from transformer_tutorial.experiments.tokenization import RESULT, corpus, measur
 def test_the_stored_measurement_is_reproduced():
     assert RESULT == "tokenization"
     stored = results.load("tokenization")
-    measured = measure(
-        corpus(), bpe_sizes=(256,)
-    )  # the cheap rows: characters, the smallest BPE, words
+    # the cheap rows: characters, the smallest BPE, words
+    measured = measure(corpus(), bpe_sizes=(256,))
     rows = {row["tokenizer"]: row for row in stored["rows"]}
     assert [rows[row["tokenizer"]] for row in measured["rows"]] == measured["rows"]
     assert (
@@ -19,9 +18,8 @@ def test_the_stored_measurement_is_reproduced():
         and stored["last_tenth"] == measured["last_tenth"]
     )
     lengths = [row["tokens"] for row in stored["rows"]]
-    assert lengths == sorted(
-        lengths, reverse=True
-    )  # a larger vocabulary never gave a longer text here
+    # a larger vocabulary never gave a longer text here
+    assert lengths == sorted(lengths, reverse=True)
 
 
 def test_the_measurement_on_a_small_text():

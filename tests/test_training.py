@@ -110,22 +110,9 @@ def tiny_model(
 TASK = ReversalTask(num_symbols=6, min_length=2, max_length=6)
 
 
-def test_beam_search_of_width_one_is_greedy_decoding():
-    model = tiny_model(TASK, seed=2)
-    batch = TASK.batch(np.random.default_rng(1), 6)
-    for row in range(6):
-        src = torch.from_numpy(batch.src[row : row + 1])
-        greedy = greedy_decode(model, src, max_new_tokens=12).tokens[0].tolist()
-        beam = beam_search(model, src, beam_size=1, max_new_tokens=12)
-        assert beam == greedy[: len(beam)] and all(
-            token == PAD for token in greedy[len(beam) :]
-        )
-
-
 def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search():
-    task = ReversalTask(
-        num_symbols=2, min_length=2, max_length=2
-    )  # vocabulary of 5: every sequence can be listed
+    # vocabulary of 5: every sequence can be listed
+    task = ReversalTask(num_symbols=2, min_length=2, max_length=2)
     model = tiny_model(task, seed=3)
     src = torch.tensor([[3, 4]])
 
@@ -149,9 +136,8 @@ def test_a_wide_beam_finds_the_most_probable_sequence_found_by_exhaustive_search
 
 def test_an_interrupted_training_run_leaves_the_attention_paths_as_it_found_them():
     model = tiny_model(TASK)
-    model.decoder.layers[
-        0
-    ].cross_attention.fused = True  # one layer set to the fused path by its owner
+    # one layer set to the fused path by its owner
+    model.decoder.layers[0].cross_attention.fused = True
     paths = [
         module.fused
         for module in model.modules()
@@ -177,30 +163,10 @@ def test_an_interrupted_training_run_leaves_the_attention_paths_as_it_found_them
     assert not model.training
 
 
-def test_greedy_decoding_records_each_step_for_the_table():
-    model = tiny_model(TASK, seed=4)
-    result = greedy_decode(
-        model,
-        torch.tensor([[3, 4, 5]]),
-        max_new_tokens=3,
-        record=True,
-        stop_at_eos=False,
-    )
-    assert [step.prefix for step in result.steps] == [
-        [BOS],
-        [BOS, result.tokens[0, 0].item()],
-        [BOS, *result.tokens[0, :2].tolist()],
-    ]
-    for step in result.steps:
-        assert step.chosen == int(step.probabilities.argmax())
-        torch.testing.assert_close(step.probabilities.sum(), torch.tensor(1.0))
-
-
 # Short training runs: the loss falls below what an untrained model reaches, and the mistakes cost accuracy.
 
-QUICK = ReversalTask(
-    num_symbols=5, min_length=2, max_length=4
-)  # held out: 1 in 4 of the 625 of length 4
+# held out: 1 in 4 of the 625 of length 4
+QUICK = ReversalTask(num_symbols=5, min_length=2, max_length=4)
 
 
 def quick_training(model: Transformer, steps: int = 250) -> float:
@@ -225,12 +191,10 @@ def trained():
 
 def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trained):
     model, loss, untrained_loss = trained
-    assert (
-        untrained_loss > 2.0
-    )  # about ln(8): an untrained model spreads its bets over the vocabulary
-    assert loss < 0.8, (
-        loss
-    )  # the broken models below stay above 1.0 after the same training
+    # about ln(8): an untrained model spreads its bets over the vocabulary
+    assert untrained_loss > 2.0
+    # the broken models below stay above 1.0 after the same training
+    assert loss < 0.8, loss
     assert exact_match_accuracy(model, QUICK, 100, seed=7) > 0.4
 
 
@@ -238,6 +202,47 @@ def test_a_short_training_run_brings_the_loss_far_below_the_untrained_model(trai
 # so a wrong position, a stale cache or a token after EOS changes what these tests see.
 
 SOURCES = torch.from_numpy(QUICK.batch(np.random.default_rng(11), 16).src)
+
+
+def test_beam_search_of_width_one_is_greedy_decoding(trained):
+    model, _, _ = trained
+    beams = []
+    for row in range(8):
+        src = SOURCES[row : row + 1]
+        greedy = greedy_decode(model, src, max_new_tokens=8).tokens[0].tolist()
+        beam = beam_search(model, src, beam_size=1, max_new_tokens=8)
+        assert beam == greedy[: len(beam)] and all(
+            token == PAD for token in greedy[len(beam) :]
+        )
+        beams.append(tuple(beam))
+    # the answers differ from source to source, in their tokens and their lengths
+    assert len(set(beams)) >= 6 and len({len(beam) for beam in beams}) >= 2
+
+
+def test_greedy_decoding_records_each_step_for_the_table(trained):
+    model, _, _ = trained
+    result = greedy_decode(
+        model,
+        torch.tensor([[3, 4, 5, 6]]),
+        max_new_tokens=5,
+        record=True,
+        stop_at_eos=False,
+    )
+    chosen = [step.chosen for step in result.steps]
+    # reversed, then EOS
+    assert chosen == result.tokens[0].tolist() == [6, 5, 4, 3, EOS]
+    assert [step.prefix for step in result.steps] == [
+        [BOS, *chosen[:t]] for t in range(5)
+    ]
+    for step in result.steps:
+        assert step.chosen == int(step.probabilities.argmax())
+        torch.testing.assert_close(step.probabilities.sum(), torch.tensor(1.0))
+
+
+def test_beam_search_finds_an_answer_that_needs_exactly_max_new_tokens(trained):
+    """Reversing four symbols takes five tokens, EOS included: a search one step short would never see EOS."""
+    model, _, _ = trained
+    assert beam_search(model, torch.tensor([[3, 4, 5, 6]]), 3, 5) == [6, 5, 4, 3, EOS]
 
 
 def test_cached_greedy_decoding_gives_the_probabilities_of_recomputing_the_prefix(
@@ -342,9 +347,8 @@ def test_the_held_out_sequences_never_occur_in_any_training_stream_of_the_stored
     assert len(evaluated) == 1000  # distinct
     assert all(is_held_out(np.array(sequence)) for sequence in evaluated)
     lengths = np.bincount((held_out != PAD).sum(axis=1))
-    assert (
-        lengths[HELD_OUT_FROM_LENGTH:].tolist() == [200] * 5
-    )  # lengths 4 to 8, taken in turn
+    # lengths 4 to 8, taken in turn
+    assert lengths[HELD_OUT_FROM_LENGTH:].tolist() == [200] * 5
     for seed in (0, 1, 2):  # the seeds the measurement trains with
         next_batch = ReversalRecipe(seed=seed).batches()
         trained_on = set().union(
@@ -397,6 +401,5 @@ def test_the_held_out_part_is_a_quarter_of_the_long_sequences_and_none_of_the_sh
         for row in task.batch(rng, 500, part="training").src
     )
     with pytest.raises(ValueError, match="too few held-out sequences of length 4"):
-        task.held_out_batch(
-            rng, 100
-        )  # 3^4 = 81 sequences of length 4, about 20 held out
+        # 3^4 = 81 sequences of length 4, about 20 held out
+        task.held_out_batch(rng, 100)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from project import randomise
@@ -34,15 +35,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def assert_close(actual, expected, atol: float) -> None:
-    """Equal within ``atol``, for tensors or arrays (numpy's check: torch.testing's first call imports for seconds)."""
-
-    def array(value):
-        return value.detach().numpy() if isinstance(value, torch.Tensor) else value
-
-    np.testing.assert_allclose(array(actual), array(expected), rtol=0, atol=atol)
 
 
 def reference_patches(images: np.ndarray, patch_size: int) -> np.ndarray:
@@ -151,9 +143,8 @@ def test_patch_embedding_is_a_convolution_with_kernel_and_stride_equal_to_the_pa
         )
         conv.bias.copy_(ours.linear.bias)
     images = torch.randn(3, channels, height, width, dtype=dtype)
-    expected = (
-        conv(images).flatten(2).transpose(1, 2)
-    )  # (B, D, rows, cols) -> (B, M, D), patches row by row
+    # (B, D, rows, cols) -> (B, M, D), patches row by row
+    expected = conv(images).flatten(2).transpose(1, 2)
     tolerance = 1e-6 if dtype == torch.float32 else 1e-12
     assert_close(ours(images), expected, tolerance)
     numpy_result = np_vision.patch_embedding(
@@ -216,14 +207,14 @@ def test_without_position_embeddings_the_model_cannot_tell_the_patches_apart():
         3, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3)
     )
     swapped = images.clone()
+    # patches (1, 2) <-> (3, 4)
     swapped[..., :4, :], swapped[..., 4:, :] = (
         images[..., 4:, :],
         images[..., :4, :],
-    )  # patches (1, 2) <-> (3, 4)
+    )
     with torch.no_grad():
-        assert not torch.allclose(
-            model(images), model(swapped), atol=1e-6
-        )  # learned positions tell them apart
+        # learned positions tell them apart
+        assert not torch.allclose(model(images), model(swapped), atol=1e-6)
         model.positions.table.weight.zero_()
         assert_close(model(images), model(swapped), 1e-12)  # attention alone cannot
 
@@ -239,9 +230,8 @@ def test_attention_weights_are_the_softmax_of_scaled_scores_of_each_layer():
     assert [tuple(m.shape) for m in maps] == [(2, 3, 5, 5)] * 2
     with torch.no_grad():
         first = model.layers[0]
-        x = first.add_norm_1.norm(
-            model.embed_image(images)
-        )  # pre-norm: attention reads the normalised input
+        # pre-norm: attention reads the normalised input
+        x = first.add_norm_1.norm(model.embed_image(images))
         attention = first.self_attention
         heads = [slice(h * 4, (h + 1) * 4) for h in range(3)]
         q, k = attention.q_proj(x), attention.k_proj(x)
@@ -283,9 +273,8 @@ def test_load_digits_splits_all_1797_images_once_and_scales_them_to_0_1():
     )
     assert images.min() == 0 and images.max() == 1
     again = load_digits()
-    np.testing.assert_array_equal(
-        again.test_labels, digits.test_labels
-    )  # the split is seeded
+    # the split is seeded
+    np.testing.assert_array_equal(again.test_labels, digits.test_labels)
     assert not np.array_equal(load_digits(seed=1).test_labels, digits.test_labels)
 
 
@@ -305,9 +294,8 @@ def test_the_learning_rate_warms_up_then_decays_to_zero():
         model, images, labels, epochs=5, batch_size=4, lr=0.01, warmup_fraction=0.2
     )
     assert len(log.losses) == 20 and not model.training
-    np.testing.assert_allclose(
-        log.learning_rates[:4], [0.0025, 0.005, 0.0075, 0.01]
-    )  # 4 warm-up steps
+    # 4 warm-up steps
+    np.testing.assert_allclose(log.learning_rates[:4], [0.0025, 0.005, 0.0075, 0.01])
     expected_after = [0.005 * (1 + math.cos(math.pi * step / 16)) for step in range(16)]
     np.testing.assert_allclose(log.learning_rates[4:], expected_after)
 
@@ -319,13 +307,11 @@ def test_a_short_training_run_beats_chance_by_a_wide_margin():
     confusion = np.array(results["confusion"])
     assert confusion.sum() == 450 and np.trace(confusion) == results["correct"]
     assert len(results["examples"]) == 10
-    attention = np.array(
-        results["examples"][0]["class_attention"]
-    )  # layers × heads × positions
+    # layers × heads × positions
+    attention = np.array(results["examples"][0]["class_attention"])
     assert attention.shape == (2, 4, 5)
-    np.testing.assert_allclose(
-        attention.sum(axis=-1), 1, atol=1e-3
-    )  # each row of weights sums to one
+    # each row of weights sums to one
+    np.testing.assert_allclose(attention.sum(axis=-1), 1, atol=1e-3)
 
 
 def test_the_stored_measurement_is_a_full_run_of_the_current_settings_and_meets_the_goal():

@@ -21,26 +21,31 @@ SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     ("text", "words"),
     [
         ("Hello, World!", ["hello", ",", "world", "!"]),
+        # accents stripped, lower case
         (
             "Crème brûlée à Zürich",
             ["creme", "brulee", "a", "zurich"],
-        ),  # accents stripped, lower case
+        ),
+        # all white space
         (
             "tabs\tnew\nlines\r\n  and\u00a0nbsp",
             ["tabs", "new", "lines", "and", "nbsp"],
-        ),  # all white space
+        ),
+        # control and format characters dropped
         (
             "zero\u200bwidth\x00null\x07bell",
             ["zerowidthnullbell"],
-        ),  # control and format characters dropped
+        ),
+        # ASCII symbols split
         (
             "x^2 + $5 (50%)",
             ["x", "^", "2", "+", "$", "5", "(", "50", "%", ")"],
-        ),  # ASCII symbols split
+        ),
+        # ideographs become words; katakana does not
         (
             "東京タワー",
             ["東", "京", "タワー"],
-        ),  # ideographs become words; katakana does not
+        ),
         ("don't", ["don", "'", "t"]),
         ("", []),
     ],

@@ -1,5 +1,6 @@
 // The attention explorer: every head of all-MiniLM-L6-v2 on the sentences of
-// transformer_tutorial.experiments.explorer, whose weights the site's build computes with the NumPy encoder.
+// transformer_tutorial.experiments.explorer, whose weights the site's build computes with the NumPy encoder,
+// and on the reader's own sentences, which explorer-sentence.js runs in the browser and adds with addSentence.
 "use strict";
 
 (() => {
@@ -11,6 +12,9 @@
   let data = null;
   const decoded = new Map(); // sentence index -> Uint8Array of (L, H, T, T) bytes
   const state = { sentence: 0, layer: 0, head: 0, token: null, numbers: false };
+  let preview = null; // the token under the pointer: shown while it is there, without moving the pinned one
+  let drawnSentence = null; // the sentence the small maps show
+  let onMissingText = () => {}; // what to do with an address that names a sentence not run yet
 
   function bytes(index) {
     if (!decoded.has(index)) {
@@ -26,7 +30,8 @@
     // the byte round(w · 255) at (layer, head, from, to)
     const size = data.sentences[sentence].tokens.length;
     const index = ((layer * data.heads + head) * size + from) * size + to;
-    return bytes(sentence)[index] / data.levels;
+    const own = data.sentences[sentence].attention; // a sentence run here: float64
+    return own ? own[index] : bytes(sentence)[index] / data.levels;
   }
   // --8<-- [end:weight]
 
@@ -45,7 +50,7 @@
     element("label", { for: "explorer-head" }, "Head"), headSelect,
     element("label", { class: "explorer__toggle" }, numbers, " Show the weights as numbers"));
   const grid = element("div", { class: "explorer__grid", role: "group", "aria-label": "All heads: pick one" });
-  const title = element("h3", { class: "explorer__title", tabindex: "-1" });
+  const title = element("h2", { class: "explorer__title", tabindex: "-1" });
   const note = element("p", { class: "explorer__note" });
   const tokens = element("div", { class: "explorer__tokens", role: "group", "aria-label": "Tokens" });
   const looksAt = element("div", { class: "explorer__strip", "aria-live": "polite" });
@@ -59,18 +64,23 @@
   }
 
   function drawThumbnail(canvas, layer, head) {
+    // One pixel per weight, the ink at opacity w, written as one image (a 256-token sentence has 65,536)
     const size = data.sentences[state.sentence].tokens.length;
     const context = canvas.getContext("2d");
     canvas.width = size;
     canvas.height = size;
-    context.clearRect(0, 0, size, size);
-    const rgb = ink();
+    const image = context.createImageData(size, size);
+    const [r, g, b] = ink().split(",").map(Number);
     for (let i = 0; i < size; i++) {
       for (let j = 0; j < size; j++) {
-        context.fillStyle = `rgba(${rgb}, ${weight(state.sentence, layer, head, i, j)})`;
-        context.fillRect(j, i, 1, 1);
+        const at = 4 * (i * size + j);
+        image.data[at] = r;
+        image.data[at + 1] = g;
+        image.data[at + 2] = b;
+        image.data[at + 3] = Math.round(255 * weight(state.sentence, layer, head, i, j));
       }
     }
+    context.putImageData(image, 0, 0);
   }
 
   function buildGrid() {
@@ -101,14 +111,19 @@
     });
   }
 
-  function drawGrid() {
+  function markGrid() {
     grid.querySelectorAll(".explorer__thumb").forEach(button => {
-      const l = Number(button.dataset.layer);
-      const h = Number(button.dataset.head);
-      const selected = l === state.layer && h === state.head;
+      const selected = Number(button.dataset.layer) === state.layer && Number(button.dataset.head) === state.head;
       button.setAttribute("aria-pressed", String(selected));
       button.tabIndex = selected ? 0 : -1;
-      drawThumbnail(button.querySelector("canvas"), l, h);
+    });
+  }
+
+  function drawGrid() {
+    // The 72 small maps: drawn again only for another sentence or colour scheme, never for a click
+    drawnSentence = state.sentence;
+    grid.querySelectorAll(".explorer__thumb").forEach(button => {
+      drawThumbnail(button.querySelector("canvas"), Number(button.dataset.layer), Number(button.dataset.head));
     });
   }
 
@@ -119,7 +134,7 @@
 
   function drawStrips() {
     const sentence = data.sentences[state.sentence];
-    const i = state.token;
+    const i = preview === null ? state.token : preview;
     const strip = (node, label, value) => {
       node.replaceChildren(element("span", { class: "explorer__strip-label" }, label),
         ...sentence.tokens.map((token, j) => {
@@ -131,7 +146,8 @@
         }));
     };
     if (i === null) {
-      looksAt.replaceChildren("Point at a token, or move to it with the Tab key, to see where it looks.");
+      looksAt.replaceChildren("Point at a token to see where it looks; click it, or move to it with the Tab key, " +
+        "to keep it.");
       lookedAtBy.replaceChildren();
       return;
     }
@@ -159,18 +175,26 @@
         ` In this sentence "${sentence.tokens[sentence.pronoun]}" (position ${sentence.pronoun}) refers to ` +
         `"${sentence.tokens[sentence.antecedent]}", not to "${sentence.tokens[sentence.other]}".`));
     }
+    if (sentence.own) {
+      note.append(element("span", { class: "explorer__case" }, ` Your sentence, run in this browser: ${sentence.note}`));
+    }
     if (sentence.real < sentence.tokens.length) {
       note.append(element("span", {}, ` Padded from ${sentence.real} to ${sentence.tokens.length} tokens: ` +
         "no token attends to [PAD], so its column is empty."));
     }
     tokens.replaceChildren(...sentence.tokens.map((token, i) => {
+      const unknown = token === "[UNK]" && sentence.words ? sentence.words[i] : null;
       const button = element("button", {
-        type: "button", class: "explorer__token", "data-index": i, "aria-pressed": String(i === state.token),
+        type: "button", class: "explorer__token" + (unknown ? " is-unknown" : ""), "data-index": i,
+        "aria-pressed": String(i === state.token),
+        ...(unknown ? { title: `"${unknown}" is not in the vocabulary` } : {}),
       }, token);
-      const pick = () => { state.token = i; markTokens(); drawStrips(); };
-      button.addEventListener("mouseenter", pick);
-      button.addEventListener("focus", pick);
-      button.addEventListener("click", pick);
+      // Pointing previews a token; a click, a tap or the keyboard pins it
+      const pin = () => { state.token = i; preview = null; markTokens(); drawStrips(); };
+      button.addEventListener("mouseenter", () => { preview = i; drawStrips(); });
+      button.addEventListener("mouseleave", () => { preview = null; drawStrips(); });
+      button.addEventListener("focus", pin);
+      button.addEventListener("click", pin);
       return button;
     }));
     const table = element("table", { class: "explorer__table" + (state.numbers ? " shows-numbers" : "") });
@@ -201,31 +225,64 @@
     const sentenceChanged = change.sentence !== undefined && change.sentence !== state.sentence;
     Object.assign(state, change);
     if (sentenceChanged) state.token = null;
+    preview = null;
     const sentence = data.sentences[state.sentence];
     if (state.token === null && sentence.pronoun !== undefined) state.token = sentence.pronoun;
     sentenceSelect.value = String(state.sentence);
     layerSelect.value = String(state.layer);
     headSelect.value = String(state.head);
     numbers.checked = state.numbers;
-    drawGrid();
+    if (drawnSentence !== state.sentence) drawGrid();
+    markGrid();
     drawDetail();
-    if (!fromHash) {
-      history.replaceState(null, "", `#sentence=${state.sentence}&layer=${state.layer}&head=${state.head}`);
-    }
+    if (!fromHash) history.replaceState(null, "", "#" + address());
+  }
+
+  function address() {
+    // A stored sentence by its number; the reader's own by its text, so that a link can run it again
+    const sentence = data.sentences[state.sentence];
+    const which = sentence.own ? `text=${encodeURIComponent(sentence.text)}` : `sentence=${state.sentence}`;
+    return `${which}&layer=${state.layer}&head=${state.head}`;
   }
 
   function fromHash() {
     const values = Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
     const change = {};
-    for (const [key, limit] of [["sentence", data.sentences.length], ["layer", data.layers], ["head", data.heads]]) {
+    for (const [key, limit] of [["sentence", data.stored], ["layer", data.layers], ["head", data.heads]]) {
       const value = Number.parseInt(values[key], 10);
       if (Number.isInteger(value) && value >= 0 && value < limit) change[key] = value;
+    }
+    if (values.text !== undefined) {
+      const found = data.sentences.findIndex(sentence => sentence.own && sentence.text === values.text);
+      if (found >= 0) change.sentence = found;
+      else onMissingText(values.text, change);
     }
     return change;
   }
 
+  function addSentence(sentence, view = {}) {
+    // A sentence run in the browser: {text, tokens, words, attention (L, H, T, T), note}. The same text again
+    // replaces the earlier run; the explorer then shows it, on the head in `view` or the current one
+    let index = data.sentences.findIndex(other => other.own && other.text === sentence.text);
+    const entry = { ...sentence, own: true, group: "Your sentences", real: sentence.tokens.length };
+    const label = sentence.text.length > 60 ? sentence.text.slice(0, 59) + "…" : sentence.text;
+    if (index < 0) {
+      index = data.sentences.push(entry) - 1;
+      if (!ownGroup.isConnected) sentenceSelect.prepend(ownGroup);
+      ownGroup.append(element("option", { value: index }, label));
+    } else {
+      data.sentences[index] = entry;
+    }
+    drawnSentence = null;
+    select({ ...view, sentence: index });
+    return index;
+  }
+
+  const ownGroup = element("optgroup", { label: "Your sentences" });
+
   function start(loaded) {
     data = loaded;
+    data.stored = data.sentences.length;
     const groups = new Map();
     data.sentences.forEach((sentence, index) => {
       if (!groups.has(sentence.group)) groups.set(sentence.group, element("optgroup", { label: sentence.group }));
@@ -243,7 +300,7 @@
     select(fromHash(), true);
     window.addEventListener("hashchange", () => select(fromHash(), true));
     // Material's palette toggle changes the colour scheme on <body>: draw the small maps again in its colours
-    new MutationObserver(drawGrid).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
+    new MutationObserver(() => { drawnSentence = null; select({}, true); }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
   }
 
   window.attentionExplorer = {
@@ -258,5 +315,8 @@
     weight: (...args) => weight(...args),
     data: () => data,
     state: () => ({ ...state }),
+    addSentence: (...args) => addSentence(...args),
+    onMissingText: handler => { onMissingText = handler; },
+    select: change => select(change),
   };
 })();

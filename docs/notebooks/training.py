@@ -15,9 +15,9 @@
 #
 # This notebook runs the [training chapter](../training.md) end to end: it trains a small encoder-decoder
 # Transformer on the reversal task with the paper's recipe, checks it on sequences it has never seen, decodes
-# step by step, and looks inside its attention. It runs on a laptop CPU; the site executes it on every build, so
-# the numbers below were produced by the code above them. With the same library versions and thread count, you
-# get the same losses and accuracies; the timings depend on the machine.
+# step by step, and looks inside its attention. It runs on a laptop CPU, and the numbers below were produced by
+# the code above them, in the run you are looking at. With the same library versions and thread count, you get
+# the same losses and accuracies; the timings depend on the machine.
 
 # %%
 import time
@@ -131,9 +131,11 @@ display(Markdown("\n".join(rows)))
 # with a beam of one it is greedy decoding by construction (the tests check this).
 
 # %%
+beams = {}
 for width in (1, 3):
-    tokens = beam_search(model, source, beam_size=width, max_new_tokens=12)
-    print(f"beam {width}: {task.decode(tokens)}")
+    beams[width] = beam_search(model, source, beam_size=width, max_new_tokens=12)
+    print(f"beam {width}: {task.decode(beams[width])}")
+assert beams[1] == beams[3], "On a task this easy it finds the same answer"
 
 # %% [markdown]
 # ## The key/value cache
@@ -157,6 +159,7 @@ for use_cache in (True, False):
     ).tokens
     timings[use_cache] = time.perf_counter() - start
 print("same tokens:", torch.equal(outputs[True], outputs[False]))
+assert torch.equal(outputs[True], outputs[False]), "The tokens are identical"
 speedup = timings[False] / timings[True]
 print(f"cache {timings[True]:.2f} s, none {timings[False]:.2f} s: {speedup:.1f}x")
 

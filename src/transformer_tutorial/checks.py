@@ -1,8 +1,11 @@
 """Argument checks shared by the NumPy and PyTorch backends.
 
-Both backends validate their inputs the same way and raise the same messages, so the checks live here. They
-rely only on what NumPy arrays and PyTorch tensors have in common: ``.shape``, ``.ndim`` and ``.dtype``.
-Every message names the argument, the shape it received and the shape it expected.
+Both backends validate their inputs the same way and raise the same messages, so the checks live here. They rely only on
+what NumPy arrays and PyTorch tensors have in common: ``.shape``, ``.ndim`` and ``.dtype``. Every message names the
+argument, the shape it received and the shape it expected.
+
+Arguments are validated once, where a reader's call enters the package: a public function names its check with
+``@validated(check)`` (``transformer_tutorial.validation``).
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def check_ndim(name: str, array: Any, ndim: int, layout: str) -> None:
 
 
 def check_positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
-    """Raise unless ``value`` is an integer above zero (or at least zero, with ``allow_zero``).
+    """Raise unless ``value`` is an integer above
+    zero (or at least zero, with ``allow_zero``).
 
     Examples:
         >>> check_positive_int("num_heads", 2.0)
@@ -73,7 +77,8 @@ def check_positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
 
 
 def check_int(name: str, value: Any) -> None:
-    """Raise ``TypeError`` unless ``value`` is an integer (of any sign; ``True`` and ``2.0`` are refused).
+    """Raise ``TypeError`` unless ``value`` is an integer
+    (of any sign; ``True`` and ``2.0`` are refused).
 
     Examples:
         >>> check_int("offset", 1.5)
@@ -125,7 +130,8 @@ def check_heads(
     name: str = "d_model",
     shape: Sequence[int] | None = None,
 ) -> None:
-    """Raise unless ``d_model`` features split evenly over ``num_heads`` heads (both positive ints).
+    """Raise unless ``d_model`` features split evenly
+    over ``num_heads`` heads (both positive ints).
 
     With ``shape``, ``d_model`` is the feature count of the array ``name`` of that shape, for the message.
 
@@ -151,7 +157,8 @@ def check_heads(
 
 
 def check_kv_heads(num_heads: int, num_kv_heads: int) -> None:
-    """Raise unless ``num_kv_heads`` (G) key/value heads can be shared evenly by ``num_heads`` (H) query heads.
+    """Raise unless ``num_kv_heads`` (G) key/value heads
+    can be shared evenly by ``num_heads`` (H) query heads.
 
     Examples:
         >>> check_kv_heads(8, 3)
@@ -184,7 +191,8 @@ def check_top_p(value: Any) -> None:
 
 
 def check_grouped_heads(query: Any, key: Any, value: Any) -> tuple[int, int]:
-    """Check grouped-query inputs: query (B, H, T, d_k), key (B, G, S, d_k), value (B, G, S, d_v); return (H, G)."""
+    """Check grouped-query inputs: query (B, H, T, d_k), key
+    (B, G, S, d_k), value (B, G, S, d_v); return (H, G)."""
     check_ndim("query", query, 4, "(B, H, T, d_k)")
     check_ndim("key", key, 4, "(B, G, S, d_k)")
     check_ndim("value", value, 4, "(B, G, S, d_v)")
@@ -204,7 +212,8 @@ def check_grouped_heads(query: Any, key: Any, value: Any) -> tuple[int, int]:
 def check_same_size(
     name_a: str, a: Any, axis_a: int, name_b: str, b: Any, axis_b: int, what: str
 ) -> None:
-    """Raise ``ValueError`` unless two arrays have the same size along the given axes.
+    """Raise ``ValueError`` unless two arrays
+    have the same size along the given axes.
 
     Examples:
         >>> import numpy as np
@@ -221,7 +230,8 @@ def check_same_size(
 
 
 def check_axis(name: str, axis: int, ndim: int) -> None:
-    """Raise ``ValueError`` unless ``axis`` indexes one of ``ndim`` dimensions (negative counts from the end)."""
+    """Raise ``ValueError`` unless ``axis`` indexes one of
+    ``ndim`` dimensions (negative counts from the end)."""
     if isinstance(axis, bool) or not isinstance(axis, int):
         raise TypeError(f"{name} must be an int, got {type(axis).__name__}")
     if not -ndim <= axis < ndim:
@@ -231,7 +241,8 @@ def check_axis(name: str, axis: int, ndim: int) -> None:
 
 
 def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
-    """True when an array of ``shape`` broadcasts to ``target`` without changing ``target``.
+    """True when an array of ``shape`` broadcasts
+    to ``target`` without changing ``target``.
 
     Examples:
         >>> broadcasts_to((1, 4), (3, 4))
@@ -248,7 +259,8 @@ def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
 
 
 def check_bool(name: str, mask: Any) -> None:
-    """Raise ``TypeError`` unless ``mask`` is boolean (a float mask of 0/1 or of -inf/0 is another convention)."""
+    """Raise ``TypeError`` unless ``mask`` is boolean (a
+    float mask of 0/1 or of -inf/0 is another convention)."""
     if not is_bool_dtype(mask):
         raise TypeError(
             f"{name} must be boolean (True = may attend), got dtype {mask.dtype}; convert a 0/1 mask with mask == 1"
@@ -256,8 +268,8 @@ def check_bool(name: str, mask: Any) -> None:
 
 
 def check_bool_mask(name: str, mask: Any, target: Sequence[int], layout: str) -> None:
-    """Raise unless ``mask`` is boolean (``TypeError``) and broadcasts to ``target`` without changing it
-    (``ValueError``)."""
+    """Raise unless ``mask`` is boolean (``TypeError``) and
+    broadcasts to ``target`` without changing it (``ValueError``)."""
     check_bool(name, mask)
     if not broadcasts_to(mask.shape, target):
         raise ValueError(
@@ -272,10 +284,11 @@ def check_float_arrays(
     dtype: Any = None,
     dtype_of: str = "",
 ) -> None:
-    """Raise ``TypeError`` unless every value is an ``array_type`` and all share one floating-point dtype.
+    """Raise ``TypeError`` unless every value is an
+    ``array_type`` and all share one floating-point dtype.
 
-    PyTorch multiplies only tensors of one dtype, and integers not at all. With ``dtype``, that dtype is the
-    one required (``dtype_of`` says whose it is, such as "the weights").
+    PyTorch multiplies only tensors of one dtype, and integers not at all. With ``dtype``, that dtype is the one
+    required (``dtype_of`` says whose it is, such as "the weights").
 
     Examples:
         >>> import numpy as np
@@ -300,7 +313,8 @@ def check_float_arrays(
 
 
 def check_query_key_value(query: Any, key: Any, value: Any) -> None:
-    """Check attention inputs (..., T, d_k), (..., S, d_k), (..., S, d_v): the dimensions that must agree do."""
+    """Check attention inputs (..., T, d_k), (..., S, d_k),
+    (..., S, d_v): the dimensions that must agree do."""
     for name, array in (("query", query), ("key", key), ("value", value)):
         if array.ndim < 2:
             raise ValueError(
@@ -316,7 +330,8 @@ def check_query_key_value(query: Any, key: Any, value: Any) -> None:
 
 
 def check_attention_mask(mask: Any, scores_shape: Sequence[int]) -> None:
-    """A mask for scores (..., T, S) is (T, S), or has one entry per score dimension (each 1 or the full size).
+    """A mask for scores (..., T, S) is (T, S), or has one
+    entry per score dimension (each 1 or the full size).
 
     Requiring the full number of dimensions stops a (B, 1, S) mask from lining up with (H, T, S) by accident.
     """
@@ -346,18 +361,16 @@ def check_multi_head_inputs(query: Any, key: Any, value: Any, d_model: int) -> N
     check_same_size("key", key, 1, "value", value, 1, "length")
 
 
-def mask_with_head_axis(
+def check_multi_head_mask(
     mask: Any, batch: int, query_length: int, key_length: int
-) -> Any:
-    """Check a multi-head attention mask and insert the head axis: (T, S) -> (1, 1, T, S), (B, T, S) -> (B, 1, T, S).
-
-    Accepted: (T, S) for every sequence alike, (B, T, S) per sequence, or (B, 1, S) for key padding.
-    """
+) -> None:
+    """Check a multi-head attention mask: (T, S) for every sequence alike, (B, T,
+    S) per sequence, or (B, 1, S) for key padding; boolean, True = may attend."""
     if mask is None:
-        return None
+        return
     if mask.ndim == 2:
         check_bool_mask("mask", mask, (query_length, key_length), "(T, S)")
-        return mask[None, None]
+        return
     if mask.ndim != 3:
         raise ValueError(
             f"mask must have shape (T, S) = {format_shape((query_length, key_length))}, (B, T, S) = "
@@ -365,11 +378,40 @@ def mask_with_head_axis(
             f"{format_shape((batch, 1, key_length))}, got {format_shape(mask.shape)}"
         )
     check_bool_mask("mask", mask, (batch, query_length, key_length), "(B, T, S)")
-    return mask[:, None]
+
+
+def check_scores_mask(query: Any, key: Any, mask: Any) -> None:
+    """Check that the batch dimensions of query (..., T, d_k) and key (...,
+    S, d_k) broadcast, and that ``mask`` fits their scores (..., T, S)."""
+    batch = broadcast_shape(query.shape[:-2], key.shape[:-2])
+    if batch is None:
+        raise ValueError(
+            f"query {format_shape(query.shape)} and key {format_shape(key.shape)} have leading dimensions that do not "
+            "broadcast"
+        )
+    if mask is not None:
+        check_attention_mask(mask, (*batch, query.shape[-2], key.shape[-2]))
+
+
+def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...] | None:
+    """The shape ``a`` and ``b`` broadcast to, or None if they do not.
+
+    Examples:
+        >>> broadcast_shape((2, 1, 3), (4, 1)), broadcast_shape((2,), (3,))
+        ((2, 4, 3), None)
+    """
+    result = []
+    for x, y in zip(reversed(tuple(a)), reversed(tuple(b)), strict=False):
+        if x != y and 1 not in (x, y):
+            return None
+        result.append(max(x, y) if 0 not in (x, y) else 0)
+    longer = tuple(a) if len(a) > len(b) else tuple(b)
+    return (*longer[: len(longer) - len(result)], *reversed(result))
 
 
 def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
-    """Check a (B, T) array of token ids: integers in [0, vocab_size), at most ``max_len`` positions."""
+    """Check a (B, T) array of token ids: integers in
+    [0, vocab_size), at most ``max_len`` positions."""
     check_ndim(name, tokens, 2, "(B, T)")
     if "int" not in str(tokens.dtype):
         raise TypeError(f"{name} must hold integer token ids, got dtype {tokens.dtype}")
@@ -378,8 +420,8 @@ def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
             f"{name} has {tokens.shape[1]} positions (shape {format_shape(tokens.shape)}), more than the "
             f"positional table's max_len={max_len}"
         )
-    if tokens.shape[0] * tokens.shape[1] == 0:
-        return
+    if tokens.shape[0] * tokens.shape[1] == 0 or getattr(tokens, "is_meta", False):
+        return  # no ids, or a tensor on the meta device: shapes without values
     smallest, largest = int(tokens.min()), int(tokens.max())
     if smallest < 0 or largest >= vocab_size:
         raise ValueError(
@@ -388,15 +430,16 @@ def check_tokens(name: str, tokens: Any, vocab_size: int, max_len: int) -> None:
 
 
 def check_patch_size(patch_size: int, height: int, width: int, what: str) -> None:
-    """Raise unless ``patch_size`` is a positive int that divides ``height`` and ``width``; ``what`` starts the
-    message by saying whose height and width they are."""
+    """Raise unless ``patch_size`` is a positive int that divides ``height`` and
+    ``width``; ``what`` starts the message by saying whose height and width they are."""
     check_positive_int("patch_size", patch_size)
     if height % patch_size or width % patch_size:
         raise ValueError(f"{what}, not both divisible by patch_size={patch_size}")
 
 
 def check_image_patches(name: str, images: Any, patch_size: int) -> None:
-    """Raise unless ``patch_size`` is a positive int that divides the height and the width of (B, C, H, W) images.
+    """Raise unless ``patch_size`` is a positive int that
+    divides the height and the width of (B, C, H, W) images.
 
     Examples:
         >>> import numpy as np
@@ -417,7 +460,8 @@ def check_image_patches(name: str, images: Any, patch_size: int) -> None:
 def check_patch_sequence(
     name: str, patches: Any, patch_size: int, height: int, width: int
 ) -> int:
-    """Check (B, N, C·P·P) patches against the (H, W) image they should tile; return the number of channels C."""
+    """Check (B, N, C·P·P) patches against the (H, W) image
+    they should tile; return the number of channels C."""
     check_positive_int("height", height)
     check_positive_int("width", width)
     check_patch_size(patch_size, height, width, f"height={height} and width={width}")
@@ -438,7 +482,8 @@ def check_patch_sequence(
 def check_generation_room(
     prompt_length: int, max_new_tokens: int, max_len: int
 ) -> None:
-    """A prompt of ``prompt_length`` tokens has room for ``max_new_tokens`` more within ``max_len`` positions."""
+    """A prompt of ``prompt_length`` tokens has room for
+    ``max_new_tokens`` more within ``max_len`` positions."""
     if prompt_length == 0:
         raise ValueError(
             "prompt must hold at least one token per sequence, got shape (B, 0)"

@@ -25,8 +25,8 @@ class TransformerConfig:
         d_ff: Width of the hidden layer of each position-wise feed-forward network.
         dropout: Dropout on each sub-layer's output and on the sum of embeddings and positions.
         max_len: Longest sequence the positional table covers.
-        share_embeddings: One embedding matrix for source and target tokens and for the output layer
-            (needs one shared vocabulary, as in the paper's English-German model).
+        share_embeddings: One embedding matrix for source and target tokens and for the output layer (needs one shared
+            vocabulary, as in the paper's English-German model).
         norm_first: False for post-norm (the paper: LayerNorm after each residual sum), True for pre-norm.
         pad_id: The padding token id, ignored by attention.
         eps: The LayerNorm epsilon.
@@ -146,7 +146,8 @@ class EncoderOnlyConfig:
 
 @dataclass(frozen=True)
 class DecoderOnlyConfig:
-    """The sizes of a GPT-style model. The defaults make a small character-level model that trains on a CPU.
+    """The sizes of a GPT-style model. The defaults make
+    a small character-level model that trains on a CPU.
 
     Attributes:
         vocab_size: V, the number of token ids.
@@ -195,6 +196,7 @@ class LlamaConfig:
         d_ff: F, the width of SwiGLU's two parallel hidden layers.
         max_len: The longest sequence the model accepts (RoPE itself has no table that would run out).
         eps: RMSNorm epsilon.
+        qk_norm: RMSNorm on each head's queries and keys before RoPE (QK-norm).
     """
 
     vocab_size: int
@@ -205,6 +207,7 @@ class LlamaConfig:
     d_ff: int = 172
     max_len: int = 128
     eps: float = 1e-5
+    qk_norm: bool = False
 
     def __post_init__(self) -> None:
         for name in (

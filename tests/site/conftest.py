@@ -19,9 +19,8 @@ SITE_FIXTURES = {"built_site", "site_url", "browser", "visits"}
 BROWSER_FIXTURES = {"browser", "visits"}
 
 
-@pytest.hookimpl(
-    tryfirst=True
-)  # before -m deselects, so that "not site" sees the marker
+# before -m deselects, so that "not site" sees the marker
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))

@@ -27,9 +27,8 @@ def headings(page: str) -> set[str]:
     titles = re.findall(r"^#{1,6} (.+?)\s*$", text, re.M)
     anchors = set()
     for title in titles:
-        explicit = re.search(
-            r"\{\s*#([\w-]+)\s*\}$", title
-        )  # attr_list: ## Title { #anchor }
+        # attr_list: ## Title { #anchor }
+        explicit = re.search(r"\{\s*#([\w-]+)\s*\}$", title)
         anchors.add(
             explicit[1] if explicit else slugify(re.sub(r"[`*]", "", title), "-")
         )
@@ -65,6 +64,5 @@ def test_the_anchor_finder_sees_a_heading_with_code_and_symbols():
     assert "why-divide-by-d_k" in headings("attention.md")
     assert "add-norm" in headings("architecture.md")
     assert "no-such-section" not in headings("attention.md")
-    assert "the-keyvalue-cache" in headings(
-        "training.md"
-    )  # set with { #the-keyvalue-cache }
+    # set with { #the-keyvalue-cache }
+    assert "the-keyvalue-cache" in headings("training.md")

@@ -60,9 +60,8 @@ def numpy_weights(minilm, texts: list[str]) -> np.ndarray:
     from transformer_tutorial.numpy.encoder_only import encoder_only
 
     params, tokenizer = minilm
-    with threadpool_limits(
-        1
-    ):  # small matrices: one BLAS thread is far faster on a busy machine
+    # small matrices: one BLAS thread is far faster on a busy machine
+    with threadpool_limits(1):
         _, weights = encoder_only(
             tokenizer.encode_batch(texts), params, return_weights=True
         )
@@ -169,9 +168,8 @@ def test_the_explorer_shows_the_numpy_encoders_weights(explorer, minilm):
             [float(x) for x in row], weights[token], atol=0.005 + 0.5 / levels
         )
         page.locator(".explorer__token").nth(token).hover()
-        to_three = (
-            0.5 / levels + 0.0005
-        )  # the strips' data-weight attributes have three decimals
+        # the strips' data-weight attributes have three decimals
+        to_three = 0.5 / levels + 0.0005
         np.testing.assert_allclose(
             strip_weights(page, 0), weights[token], atol=to_three
         )
@@ -199,13 +197,11 @@ def test_the_explorer_fits_a_phone_and_reads_in_the_dark_scheme(explorer):
 def test_the_explorer_and_the_chapter_link_to_each_other(explorer):
     page = explorer.page
     page.evaluate("() => { location.hash = 'sentence=0&layer=3&head=1'; }")
-    page.locator(
-        ".explorer__note a"
-    ).click()  # the measured head links back to the chapter that measures it
+    # the measured head links back to the chapter that measures it
+    page.locator(".explorer__note a").click()
     page.wait_for_url("**/encoder-only-models/#what-the-heads-do")
-    page.locator(
-        'a[href*="attention-explorer/#sentence=0&layer=0&head=2"]'
-    ).click()  # and back
+    # and back
+    page.locator('a[href*="attention-explorer/#sentence=0&layer=0&head=2"]').click()
     page.wait_for_url("**/attention-explorer/#sentence=0&layer=0&head=2")
     page.wait_for_function("() => window.attentionExplorer !== undefined")
     page.evaluate("() => window.attentionExplorer.ready")
@@ -237,9 +233,8 @@ def test_the_live_model_computes_what_numpy_computes(live):
         assert [step["token"] for step in steps] == ours.tokens[0].tolist()
         probabilities = np.array([step["probabilities"] for step in steps])
         cross = np.array([step["cross"] for step in steps])  # (T, L, H, S)
-        expected_cross = ours.cross_attention[0].transpose(
-            2, 0, 1, 3
-        )  # (L, H, T, S) -> (T, L, H, S)
+        # (L, H, T, S) -> (T, L, H, S)
+        expected_cross = ours.cross_attention[0].transpose(2, 0, 1, 3)
         largest = max(
             largest,
             np.abs(probabilities - ours.probabilities[0]).max(),
@@ -285,16 +280,16 @@ BAD_INPUTS = [
 @pytest.mark.browser
 def test_the_live_model_explains_bad_input(live):
     page = live.page
+    # after the previous test's answer, each must also take it away
     for (
         typed,
         message,
-    ) in BAD_INPUTS:  # after the previous test's answer, each must also take it away
+    ) in BAD_INPUTS:
         page.fill("#live-model-input", typed)
         page.click(".live-model__form button")
         assert message in page.inner_text(".live-model__message"), typed
-        assert page.locator(".live-model__token").count() == 0, (
-            typed
-        )  # no answer at all, not a wrong one
+        # no answer at all, not a wrong one
+        assert page.locator(".live-model__token").count() == 0, typed
         assert page.get_attribute("#live-model-input", "aria-invalid") == "true", typed
     assert not live.problems, "\n".join(live.problems)
 

@@ -30,9 +30,8 @@ FENCE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[^\n]*\n.*?^(?P=indent)?[ \t]*(?P=fence)[ \t]*$",
     re.M | re.S,
 )
-INLINE_CODE = re.compile(
-    r"(?P<ticks>`+)(?:(?!\n[ \t]*\n).)+?(?P=ticks)", re.S
-)  # never across a blank line
+# never across a blank line
+INLINE_CODE = re.compile(r"(?P<ticks>`+)(?:(?!\n[ \t]*\n).)+?(?P=ticks)", re.S)
 # [text](target "title") and ![alt](target): the target is <...> or runs to the first space or closing parenthesis,
 # allowing one level of balanced parentheses inside it.
 INLINE_LINK = re.compile(
@@ -102,9 +101,8 @@ def config_links(text: str) -> list[str]:
         elif isinstance(value, str) and "://" in value:
             found.append(value.strip())
 
-    walk(
-        yaml.load(text, Loader=_ConfigLoader)
-    )  # a SafeLoader that ignores unknown tags
+    # a SafeLoader that ignores unknown tags
+    walk(yaml.load(text, Loader=_ConfigLoader))
     return found
 
 

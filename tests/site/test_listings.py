@@ -44,6 +44,35 @@ def test_a_listing_keeps_the_summary_and_the_code_and_drops_the_checks():
     ]
 
 
+def test_the_lines_next_to_a_docstring_or_a_check_are_kept():
+    """A line straight after a cut docstring, after a dropped check, or after a dropped comment-and-check pair is
+    code the reader must see: losing it by one line would change the listing."""
+    source = textwrap.dedent('''\
+        def attend(query, key):
+            """Attend from query to key.
+
+            More detail for the reference.
+            """
+            scores = query @ key.T
+            check_ndim("scores", scores, 2)
+            weights = softmax(scores)
+            # the widths must agree
+            check_same("query", query, key)
+            # a comment above code stays
+            return weights @ key
+        ''').split("\n")
+    shown = listings.without_checks(listings.short_docstrings(source))
+    assert shown == [
+        "def attend(query, key):",
+        '    """Attend from query to key."""',
+        "    scores = query @ key.T",
+        "    weights = softmax(scores)",
+        "    # a comment above code stays",
+        "    return weights @ key",
+        "",
+    ]
+
+
 def test_a_block_made_only_of_checks_is_left_alone_rather_than_emptied():
     lines = [
         "def check_all(x):",
@@ -101,9 +130,8 @@ def rendered_blocks(page: Path) -> list[tuple[set[str], str, list[str]]]:
     )
     text = page.read_text(encoding="utf-8")
     blocks = []
-    parts = re.split(
-        r"(?m)^\s*```", text
-    )  # outside, inside, outside, ... of every fence
+    # outside, inside, outside, ... of every fence
+    parts = re.split(r"(?m)^\s*```", text)
     fences, headings, heading = [], [], ""
     for number, part in enumerate(parts):
         if number % 2:

@@ -24,9 +24,8 @@ def test_arithmatex_spans_and_divs_become_inline_and_block_math():
         in out
     )
     assert 'display="block"' in out
-    assert (
-        "<mo>&#x0003C;</mo>" in out
-    )  # the escaped "<" was read as a less-than sign, not as markup
+    # the escaped "<" was read as a less-than sign, not as markup
+    assert "<mo>&#x0003C;</mo>" in out
 
 
 def test_dollar_math_is_typeset_inside_notebook_markdown_cells_only():
@@ -73,3 +72,27 @@ def test_the_empty_mathjax_loader_of_notebook_pages_is_removed():
 def test_unreadable_tex_fails_the_build_naming_the_page_and_formula(tex, reason):
     with pytest.raises(PluginError, match=f"attention.md: cannot typeset .*{reason}"):
         mathml.typeset(f'<span class="arithmatex">\\({tex}\\)</span>', "attention.md")
+
+
+def test_two_formulas_of_each_kind_on_one_page_are_typeset_one_by_one():
+    """Each formula ends at its own closing delimiter: a pattern that reached the last one instead would swallow
+    the text between two formulas of the same kind."""
+    page = (
+        '<p><span class="arithmatex">\\(a\\)</span> between inline '
+        '<span class="arithmatex">\\(b\\)</span></p>'
+        '<div class="arithmatex">\\[c\\]</div><p>between display</p>'
+        '<div class="arithmatex">\\[d\\]</div>'
+        '<div class="jp-RenderedMarkdown"><p>$e$ between dollars $f$; '
+        "$$g$$ between double dollars $$h$$</p></div>"
+    )
+    out = mathml.typeset(page, "page.md")
+    assert out.count("<math") == 8
+    for text in (
+        "between inline",
+        "between display",
+        "between dollars",
+        "between double dollars",
+    ):
+        assert text in out
+    for letter in "abcdefgh":
+        assert out.count(f"<mi>{letter}</mi>") == 1, letter

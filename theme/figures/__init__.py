@@ -1,12 +1,10 @@
 """The site's figures, drawn by the site build (not part of the installed package), one module per chapter.
 
 The site build renders every entry of ``FIGURES`` and ``DATA_FIGURES`` with ``figure_svg`` twice, to
-``figures/<name>.svg`` and, in the dark palette, ``figures/<name>-dark.svg`` (see ``theme/hooks/render_figures.py``
-and ``plotting.palette``); in a notebook, call the function and the figure appears.
-Every figure is seeded, so it is the same each time.
-Figures of stored measurements are in ``DATA_FIGURES``: each takes the stored result named beside it
-(``transformer_tutorial.results``), so that the site plots what was measured instead of measuring again at
-build time.
+``figures/<name>.svg`` and, in the dark palette, ``figures/<name>-dark.svg`` (see ``theme/hooks/render_figures.py`` and
+``plotting.palette``); in a notebook, call the function and the figure appears. Every figure is seeded, so it is the
+same each time. Figures of stored measurements are in ``DATA_FIGURES``: each takes the stored result named beside it
+(``transformer_tutorial.results``), so that the site plots what was measured instead of measuring again at build time.
 """
 
 from __future__ import annotations
@@ -44,6 +42,14 @@ from figures.diagrams import (
     vit_patches,
 )
 from figures.encoder import minilm_head_scores, minilm_heads
+from figures.latent import published_cache_sizes
+from figures.long_context import (
+    block_table,
+    extrapolation_losses,
+    qk_norm_logits,
+    rope_frequencies_scaled,
+    sink_columns,
+)
 from figures.modern import (
     kv_cache_sizes,
     shared_heads,
@@ -96,6 +102,9 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "qkv-projections": qkv_projections,
     "kv-cache": kv_cache,
     "rope-rotation": rope_rotation,
+    "published-cache-sizes": published_cache_sizes,
+    "block-table": block_table,
+    "rope-scaling-frequencies": rope_frequencies_scaled,
 }
 
 # name -> (function of the parsed JSON, name of the stored result it plots)
@@ -111,12 +120,15 @@ DATA_FIGURES: dict[str, tuple[Callable[[Any], Figure], str]] = {
     "tiled-memory": (tiled_memory, "modern-attention"),
     "kv-cache-sizes": (kv_cache_sizes, "modern-attention"),
     "cross-attention": (cross_attention, "reversal-attention"),
+    "sink-columns": (sink_columns, "long-context"),
+    "extrapolation-losses": (extrapolation_losses, "long-context"),
+    "qk-norm-logits": (qk_norm_logits, "long-context"),
 }
 
 
 def figure_svg(name: str, colours: str = "light") -> bytes:
-    """Draw figure ``name`` as SVG in palette ``colours`` ("light" or "dark"); a figure of stored
-    measurements reads its result first."""
+    """Draw figure ``name`` as SVG in palette ``colours`` ("light" or
+    "dark"); a figure of stored measurements reads its result first."""
     with palette(colours):
         if name in DATA_FIGURES:
             draw, result = DATA_FIGURES[name]

@@ -16,16 +16,16 @@ SENTENCE = ["the", "cat", "sat", "on", "the", "mat"]
 
 
 def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:
-    """Measured: the variance of q·k grows like d_k, and unscaled scores push softmax towards a single key."""
+    """Measured: the variance of q·k grows like d_k, and
+    unscaled scores push softmax towards a single key."""
     rng = np.random.default_rng(0)
     widths = 2 ** np.arange(1, 10)  # d_k = 2 ... 512
     variances, peak_unscaled, peak_scaled = [], [], []
     for d_k in widths:
         q = rng.standard_normal((samples, 1, d_k))
         k = rng.standard_normal((samples, num_keys, d_k))
-        scores = (q @ k.transpose(0, 2, 1))[
-            :, 0, :
-        ]  # (samples, keys), entries of variance d_k
+        # (samples, keys), entries of variance d_k
+        scores = (q @ k.transpose(0, 2, 1))[:, 0, :]
         variances.append(scores.var())
         peak_unscaled.append(softmax(scores).max(axis=-1).mean())
         peak_scaled.append(softmax(scores / np.sqrt(d_k)).max(axis=-1).mean())
@@ -54,12 +54,12 @@ def dot_product_scaling(samples: int = 1000, num_keys: int = 16) -> Figure:
 
 
 def multi_head_weights(num_heads: int = 4, d_model: int = 16) -> Figure:
-    """The weights of every head of an untrained multi-head attention layer, for one short sentence."""
+    """The weights of every head of an untrained
+    multi-head attention layer, for one short sentence."""
     rng = np.random.default_rng(1)
     vocabulary = sorted(set(SENTENCE))
-    table = rng.standard_normal(
-        (len(vocabulary), d_model)
-    )  # a seeded embedding table, one row per word
+    # a seeded embedding table, one row per word
+    table = rng.standard_normal((len(vocabulary), d_model))
     x = table[[vocabulary.index(word) for word in SENTENCE]][None]  # (1, T, D)
     params = MultiHeadAttentionParams.random(d_model, num_heads, rng)
     params.w_q *= 4  # sharper scores than the default scale, so that the heads' preferences are visible

@@ -1,7 +1,7 @@
 """Figures of the beginner's path: attention grown in four steps, and what a vocabulary's size buys.
 
-Each step's figure is drawn from the functions of ``numpy.attention_steps``; the tokenization figure plots the
-stored measurement of ``experiments.tokenization``. Small, so that they read at phone width.
+Each step's figure is drawn from the functions of ``numpy.attention_steps``; the tokenization figure plots the stored
+measurement of ``experiments.tokenization``. Small, so that they read at phone width.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from transformer_tutorial.numpy.attention_steps import (
 from .plotting import ink
 
 T = 5
-X = np.array(
-    [[4.0], [0.0], [2.0], [6.0], [3.0]]
-)  # one feature per position, small integers
+# one feature per position, small integers
+X = np.array([[4.0], [0.0], [2.0], [6.0], [3.0]])
 POSITIONS = [str(t) for t in range(T)]
 
 
@@ -66,7 +65,8 @@ def _column(ax: Axes, values: np.ndarray, title: str) -> None:
 
 
 def attention_step_loop() -> Figure:
-    """Step 1: each output is the mean of the inputs up to its position, computed by a loop."""
+    """Step 1: each output is the mean of the
+    inputs up to its position, computed by a loop."""
     figure = Figure(figsize=(4.2, 3.0), layout="constrained")
     left, right = figure.subplots(1, 2)
     _column(left, X, "x")
@@ -78,9 +78,8 @@ def attention_step_loop() -> Figure:
 
 def attention_step_matrix() -> Figure:
     """Step 2: the same means as (lower-triangular weights) @ x."""
-    weights = mean_with_matrix(
-        np.eye(T)
-    )  # every step is weights @ x, so x = I gives the weights
+    # every step is weights @ x, so x = I gives the weights
+    weights = mean_with_matrix(np.eye(T))
     figure = Figure(figsize=(6.0, 3.0), layout="constrained")
     axes = figure.subplots(1, 3, width_ratios=[T, 1.2, 1.2])
     _grid(axes[0], weights, "weights", _fractions(weights), "Blues", 1)
@@ -93,7 +92,8 @@ def attention_step_matrix() -> Figure:
 
 
 def attention_step_softmax() -> Figure:
-    """Step 3: scores 0 where a query may look and -inf elsewhere; their softmax is the triangle of step 2."""
+    """Step 3: scores 0 where a query may look and -inf
+    elsewhere; their softmax is the triangle of step 2."""
     scores = np.where(causal_mask(T), 0.0, -np.inf)
     weights = mean_with_softmax(np.eye(T))
     figure = Figure(figsize=(6.0, 3.0), layout="constrained")
@@ -115,7 +115,8 @@ def attention_step_softmax() -> Figure:
 
 
 def attention_step_head() -> Figure:
-    """Step 4: scores q·k/√d_k from queries and keys (random weights); the softmax now weighs positions unevenly."""
+    """Step 4: scores q·k/√d_k from queries and keys (random
+    weights); the softmax now weighs positions unevenly."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(T, 4))
     q, k = (
@@ -152,7 +153,8 @@ def attention_step_head() -> Figure:
 
 
 def tokenization_lengths(results: dict[str, Any]) -> Figure:
-    """Measured: vocabulary size against the length of the site's text in tokens (stored as ``tokenization``)."""
+    """Measured: vocabulary size against the length of the
+    site's text in tokens (stored as ``tokenization``)."""
     rows = results["rows"]
     sizes = [row["vocab_size"] for row in rows]
     tokens = [row["tokens"] / 1000 for row in rows]

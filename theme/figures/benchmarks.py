@@ -1,9 +1,9 @@
 """Figures of stored benchmark results (what ``python -m transformer_tutorial.experiments.benchmark`` writes).
 
-Each function takes the parsed results and returns a ``matplotlib.figure.Figure``; ``figures.DATA_FIGURES``
-registers them with the file they read, so the site plots what was measured instead of measuring at build
-time. Every figure says on which machine, with which settings and on which date its numbers were taken. This
-module needs neither PyTorch nor the machine that ran the benchmark: only the results.
+Each function takes the parsed results and returns a ``matplotlib.figure.Figure``; ``figures.DATA_FIGURES`` registers
+them with the file they read, so the site plots what was measured instead of measuring at build time. Every figure says
+on which machine, with which settings and on which date its numbers were taken. This module needs neither PyTorch nor
+the machine that ran the benchmark: only the results.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ MIB = 2**20
 
 
 def measured_on(results: dict[str, Any]) -> str:
-    """One line naming the machine, the settings and the date of a results file, for a figure's title.
+    """One line naming the machine, the settings and
+    the date of a results file, for a figure's title.
 
     Examples:
         >>> measured_on({"machine": {"device": "cpu", "cpu": "AMD EPYC", "torch_threads": 2},
@@ -80,11 +81,12 @@ def _lengths_axis(ax: Axes, lengths: list[int]) -> None:
 
 
 def benchmark_times(results: dict[str, Any]) -> Figure:
-    """Median time per call against sequence length, on log-log axes, with slopes 1 and 2 for reference.
+    """Median time per call against sequence length, on
+    log-log axes, with slopes 1 and 2 for reference.
 
-    Time that grows in proportion to T (the projections) is a line of slope 1 on these axes, and time that
-    grows like T² (the scores and the weighted sum) a line of slope 2; the curves bend from one to the other.
-    Drawn for the largest width of the run.
+    Time that grows in proportion to T (the projections) is a line of slope 1 on these axes, and time that grows like T²
+    (the scores and the weighted sum) a line of slope 2; the curves bend from one to the other. Drawn for the largest
+    width of the run.
     """
     rows, width = results["timings"], results["settings"]["widths"][-1]
     lengths = results["settings"]["lengths"]
@@ -161,10 +163,11 @@ def _title(figure: Figure, text: str) -> None:
 
 
 def benchmark_memory(results: dict[str, Any]) -> Figure:
-    """Peak memory of one call against length: the explicit path against the fused one.
+    """Peak memory of one call against length:
+    the explicit path against the fused one.
 
-    The dashed line is the size of one (B, H, T, S) tensor of attention weights, which the explicit path must
-    hold and the fused kernel never builds.
+    The dashed line is the size of one (B, H, T, S) tensor of attention weights, which the explicit path must hold and
+    the fused kernel never builds.
     """
     rows = results["memory"]
     width = rows[0]["d_model"] if rows else results["settings"]["widths"][-1]
@@ -202,7 +205,8 @@ def benchmark_memory(results: dict[str, Any]) -> Figure:
 
 
 def benchmark_ratios(results: dict[str, Any]) -> Figure:
-    """The two speed targets of the run, as ratios at every width and length, with the limit drawn in."""
+    """The two speed targets of the run, as ratios at
+    every width and length, with the limit drawn in."""
     targets = {row["name"]: row for row in results["targets"]}
     shown = [
         targets[name]
@@ -256,7 +260,8 @@ def benchmark_ratios(results: dict[str, Any]) -> Figure:
 
 
 def benchmark_throughput(results: dict[str, Any]) -> Figure:
-    """Model TFLOP/s against length, next to the device's matrix-product ceiling (forward+backward counts 3x)."""
+    """Model TFLOP/s against length, next to the device's
+    matrix-product ceiling (forward+backward counts 3x)."""
     rows, width = results["timings"], results["settings"]["widths"][-1]
     lengths = results["settings"]["lengths"]
     ceiling = results["machine"]["matmul_tflops"]

@@ -10,8 +10,9 @@ SENTENCE = ["the", "cat", "sat", "on", "the", "mat"]
 
 
 def minilm_head_scores() -> Figure:
-    """Measured over many sentences: how much each of all-MiniLM-L6-v2's 72 heads attends to the previous token,
-    to the next token, and from a pronoun to the noun it stands for; the best head of each is boxed."""
+    """Measured over many sentences: how much each of all-MiniLM-L6-v2's
+    72 heads attends to the previous token, to the next token, and from
+    a pronoun to the noun it stands for; the best head of each is boxed."""
     from matplotlib.patches import Rectangle
 
     from transformer_tutorial.experiments.heads import (
@@ -61,7 +62,8 @@ def minilm_head_scores() -> Figure:
 
 
 def minilm_heads() -> Figure:
-    """The three heads found by ``minilm_head_scores``, on one sentence: every query's weights over the keys."""
+    """The three heads found by ``minilm_head_scores``,
+    on one sentence: every query's weights over the keys."""
     from matplotlib.patches import Rectangle
 
     from transformer_tutorial.experiments.heads import measure_minilm_heads

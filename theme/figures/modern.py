@@ -1,5 +1,5 @@
-"""Figures of the chapter on attention in today's models: which heads share keys and values, sliding windows,
-and the stored measurements of ``experiments.modern_attention``."""
+"""Figures of the chapter on attention in today's models: which heads share keys and
+values, sliding windows, and the stored measurements of ``experiments.modern_attention``."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ GROUP_COLORS = [
 
 
 def shared_heads(num_heads: int = 8, groups: tuple[int, ...] = (8, 2, 1)) -> Figure:
-    """Query heads (top row) and the key/value heads they read (bottom row), for G = H, a few groups, and G = 1."""
+    """Query heads (top row) and the key/value heads they
+    read (bottom row), for G = H, a few groups, and G = 1."""
     names = {num_heads: "multi-head", 1: "multi-query"}
     figure = Figure(figsize=(PAGE_WIDTH, 2.6), layout="constrained")
     for ax, num_kv_heads in zip(figure.subplots(1, len(groups)), groups, strict=True):
         size = num_heads // num_kv_heads
-        kv_x = [
-            (g + 0.5) * size - 0.5 for g in range(num_kv_heads)
-        ]  # each key/value head under its group
+        # each key/value head under its group
+        kv_x = [(g + 0.5) * size - 0.5 for g in range(num_kv_heads)]
         for h in range(num_heads):
             color = GROUP_COLORS[h // size]
             ax.plot([h, kv_x[h // size]], [1, 0], color=color, linewidth=1.5)
@@ -49,7 +49,8 @@ def shared_heads(num_heads: int = 8, groups: tuple[int, ...] = (8, 2, 1)) -> Fig
 
 
 def sliding_window(length: int = 12, window: int = 3) -> Figure:
-    """A sliding-window mask, and what position t can reach through two and three such layers."""
+    """A sliding-window mask, and what position t
+    can reach through two and three such layers."""
     mask = sliding_window_mask(length, window)
     figure = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
     for ax, layers in zip(figure.subplots(1, 3), (1, 2, 3), strict=True):
@@ -64,7 +65,8 @@ def sliding_window(length: int = 12, window: int = 3) -> Figure:
 
 
 def tiled_memory(results: dict[str, Any]) -> Figure:
-    """Stored peak memory of explicit and tiled NumPy attention, and the time of every path, against length."""
+    """Stored peak memory of explicit and tiled NumPy
+    attention, and the time of every path, against length."""
     memory, times = results["memory"], results["times"]
     lengths = [row["length"] for row in memory]
     block = results["settings"]["block_size"]
@@ -123,7 +125,8 @@ def tiled_memory(results: dict[str, Any]) -> Figure:
 
 
 def kv_cache_sizes(results: dict[str, Any]) -> Figure:
-    """Stored bytes per token of the key/value cache for each G, and the time of each generated token."""
+    """Stored bytes per token of the key/value cache
+    for each G, and the time of each generated token."""
     rows = results["kv_cache"]
     settings = results["settings"]
     groups = [str(row["num_kv_heads"]) for row in rows]

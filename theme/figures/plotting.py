@@ -1,10 +1,10 @@
 """Plotting helpers shared by the site's figures and notebooks (matplotlib's object API, no global state).
 
-Every figure is drawn for the page: ``PAGE_WIDTH`` wide, the width of the text column on a 1280 px screen, so
-that it is shown at its own size and its smallest text (9 pt, 12 px) stays legible. The site draws each
-figure twice, once in each of its colour schemes (``palette("light")`` and ``palette("dark")``), and the page
-shows the one that matches the reader's scheme. Inside a figure function, take the colours of text, rules and
-grid lines from ``ink()``, ``muted()`` and ``grid()``, never a fixed black or grey, so that both drawings read.
+Every figure is drawn for the page: ``PAGE_WIDTH`` wide, the width of the text column on a 1280 px screen, so that it is
+shown at its own size and its smallest text (9 pt, 12 px) stays legible. The site draws each figure twice, once in each
+of its colour schemes (``palette("light")`` and ``palette("dark")``), and the page shows the one that matches the
+reader's scheme. Inside a figure function, take the colours of text, rules and grid lines from ``ink()``, ``muted()``
+and ``grid()``, never a fixed black or grey, so that both drawings read.
 """
 
 from __future__ import annotations
@@ -64,16 +64,18 @@ _CYCLES = {
         "#b0b0b0",
     ],
 }
+# blocked, may attend
 _MASKS = {
     "light": ("#eeeeee", "#3b6fb6"),
     "dark": ("#353b47", "#6b9be0"),
-}  # blocked, may attend
+}
 
 WEIGHT_COLORMAP = "Blues"
 
 
 def style(name: str) -> dict[str, object]:
-    """The matplotlib settings of palette ``name`` ("light" or "dark"): colours and the sizes of text."""
+    """The matplotlib settings of palette ``name``
+    ("light" or "dark"): colours and the sizes of text."""
     if name not in _COLOURS:
         raise ValueError(f"palette must be one of {PALETTES}, got {name!r}")
     colours = _COLOURS[name]
@@ -109,7 +111,8 @@ _current = ["light"]
 
 @contextmanager
 def palette(name: str) -> Iterator[None]:
-    """Draw the figures made inside this block in palette ``name`` ("light" or "dark")."""
+    """Draw the figures made inside this block
+    in palette ``name`` ("light" or "dark")."""
     settings = style(name)
     _current.append(name)
     try:
@@ -135,13 +138,14 @@ def grid() -> str:
 
 
 def mask_colours() -> ListedColormap:
-    """Two colours for a boolean mask in the palette being drawn: blocked, may attend."""
+    """Two colours for a boolean mask in the
+    palette being drawn: blocked, may attend."""
     return ListedColormap(list(_MASKS[_current[-1]]))
 
 
 def svg_bytes(figure: Figure) -> bytes:
-    """The figure as SVG bytes, at its own size and without the creation date, so that an unchanged figure
-    gives identical bytes."""
+    """The figure as SVG bytes, at its own size and without the
+    creation date, so that an unchanged figure gives identical bytes."""
     buffer = io.BytesIO()
     figure.savefig(
         buffer, format="svg", facecolor=figure.get_facecolor(), metadata={"Date": None}
@@ -171,7 +175,8 @@ def plot_mask(
     query_labels: Sequence[str] | None = None,
     key_labels: Sequence[str] | None = None,
 ) -> None:
-    """Draw a (T, S) boolean mask: a filled cell where the query of its row may attend to the key of its column."""
+    """Draw a (T, S) boolean mask: a filled cell where the
+    query of its row may attend to the key of its column."""
     ax.imshow(np.asarray(mask, dtype=float), cmap=mask_colours(), vmin=0, vmax=1)
     _label_axes(ax, query_labels, key_labels)
     ax.set_title(title)
@@ -185,7 +190,8 @@ def plot_weights(
     key_labels: Sequence[str] | None = None,
     annotate: bool = False,
 ) -> None:
-    """Draw (T, S) attention weights as a heat map: row t shows how query t spreads its attention over the keys."""
+    """Draw (T, S) attention weights as a heat map: row t
+    shows how query t spreads its attention over the keys."""
     weights = np.asarray(weights, dtype=float)
     ax.imshow(weights, cmap=WEIGHT_COLORMAP, vmin=0, vmax=1)
     _label_axes(ax, query_labels, key_labels)

@@ -10,7 +10,8 @@ from transformer_tutorial.numpy import causal_mask
 
 
 def sinusoidal_encoding_map(length: int = 100, d_model: int = 128) -> Figure:
-    """The paper's sinusoidal table as a heat map: one row per position, one column per feature."""
+    """The paper's sinusoidal table as a heat map:
+    one row per position, one column per feature."""
     from transformer_tutorial.numpy.positional import sinusoidal_encoding
 
     figure = Figure(figsize=(PAGE_WIDTH, 3.9), layout="constrained")
@@ -30,7 +31,8 @@ def sinusoidal_encoding_map(length: int = 100, d_model: int = 128) -> Figure:
 
 
 def sinusoidal_dimensions(length: int = 120, d_model: int = 128) -> Figure:
-    """A few columns of the sinusoidal table over the positions: each pair of columns is a wave of its own length."""
+    """A few columns of the sinusoidal table over the positions:
+    each pair of columns is a wave of its own length."""
     from transformer_tutorial.numpy.positional import sinusoidal_encoding
 
     table = sinusoidal_encoding(length, d_model)
@@ -44,9 +46,8 @@ def sinusoidal_dimensions(length: int = 120, d_model: int = 128) -> Figure:
         two_i = column - column % 2
         wavelength = 2 * np.pi * 10000 ** (two_i / d_model)
         wave = "sin" if column % 2 == 0 else "cos"
-        style = ("-" if column % 2 == 0 else "--") + (
-            "o" if column < 2 else ""
-        )  # dots: positions are integers
+        # dots: positions are integers
+        style = ("-" if column % 2 == 0 else "--") + ("o" if column < 2 else "")
         ax.plot(positions, table[:, column], style, color=color, markersize=2.5)
         ax.set_ylim(-1.15, 1.15)
         ax.set_yticks([-1, 0, 1])
@@ -59,7 +60,8 @@ def sinusoidal_dimensions(length: int = 120, d_model: int = 128) -> Figure:
 
 
 def sinusoidal_dot_products(length: int = 100, d_model: int = 128) -> Figure:
-    """PE[p]·PE[q] for every pair of positions, and as a function of the offset from two different starts."""
+    """PE[p]·PE[q] for every pair of positions, and as
+    a function of the offset from two different starts."""
     from transformer_tutorial.numpy.positional import sinusoidal_encoding
 
     table = sinusoidal_encoding(400, d_model)
@@ -87,7 +89,8 @@ def sinusoidal_dot_products(length: int = 100, d_model: int = 128) -> Figure:
 
 
 def sinusoidal_variants(length: int = 100, d_model: int = 64) -> Figure:
-    """The paper's interleaved table next to tensor2tensor's concatenated one, same length and width."""
+    """The paper's interleaved table next to tensor2tensor's
+    concatenated one, same length and width."""
     from transformer_tutorial.numpy.positional import (
         concatenated_sinusoidal_encoding,
         sinusoidal_encoding,
@@ -113,7 +116,8 @@ def sinusoidal_variants(length: int = 100, d_model: int = 64) -> Figure:
 
 
 def alibi_biases(num_heads: int = 8, length: int = 8) -> Figure:
-    """ALiBi: the bias of the steepest head under a causal mask, and the bias of every head against distance."""
+    """ALiBi: the bias of the steepest head under a causal
+    mask, and the bias of every head against distance."""
     from transformer_tutorial.numpy.relative import alibi_bias, alibi_slopes
 
     bias = alibi_bias(num_heads, length)

@@ -11,7 +11,8 @@ from figures.plotting import PAGE_WIDTH, muted
 
 
 def learning_rate_schedule() -> Figure:
-    """The warm-up schedule: the paper's base model, and the small reversal model of the training chapter."""
+    """The warm-up schedule: the paper's base model, and
+    the small reversal model of the training chapter."""
     from transformer_tutorial.torch.training import learning_rate
 
     figure = Figure(figsize=(PAGE_WIDTH, 3.3), layout="constrained")
@@ -44,7 +45,8 @@ def learning_rate_schedule() -> Figure:
 def smoothed_target_distribution(
     vocab_size: int = 13, smoothing: float = 0.1, correct: int = 5
 ) -> Figure:
-    """What label smoothing asks the model to predict, next to the one-hot target it replaces."""
+    """What label smoothing asks the model to
+    predict, next to the one-hot target it replaces."""
     import torch
 
     from transformer_tutorial.torch.training import smoothed_targets
@@ -77,9 +79,11 @@ def smoothed_target_distribution(
 
 
 def sampling_distributions() -> Figure:
-    """One next-token distribution reshaped by temperature and by top-k (fixed logits over ten characters)."""
+    """One next-token distribution reshaped by temperature
+    and by top-k (fixed logits over ten characters)."""
     from transformer_tutorial.numpy.decoder_only import next_token_probabilities
 
+    # ␣ stands for the space character
     characters = [
         "␣",
         "e",
@@ -91,7 +95,7 @@ def sampling_distributions() -> Figure:
         "s",
         "r",
         "h",
-    ]  # ␣ stands for the space character
+    ]
     logits = np.array([2.4, 2.0, 1.5, 1.2, 1.0, 0.8, 0.5, 0.2, -0.2, -0.6])
     settings = [(1.0, None), (0.5, None), (2.0, None), (1.0, 3)]
     figure = Figure(figsize=(PAGE_WIDTH, 4.8), layout="constrained")
@@ -113,8 +117,9 @@ def sampling_distributions() -> Figure:
 
 
 def parallelism(results: dict[str, Any]) -> Figure:
-    """Stored timings (``python -m transformer_tutorial.experiments.parallelism``): Transformer layers against an
-    LSTM over growing lengths, and a teacher-forced pass against generating the same tokens one at a time."""
+    """Stored timings (``python -m transformer_tutorial.experiments.parallelism``):
+    Transformer layers against an LSTM over growing lengths, and a teacher-forced
+    pass against generating the same tokens one at a time."""
     batches = sorted({row["batch"] for row in results["layers"]})
     figure = Figure(figsize=(PAGE_WIDTH, 6.8), layout="constrained")
     # The layers at each batch size side by side on top, generation below across the whole width.

@@ -11,7 +11,8 @@ from figures.plotting import PAGE_WIDTH, muted
 
 
 def vit_digits_confusion(results: dict[str, Any]) -> Figure:
-    """Measured: the confusion matrix of the tiny ViT on the 450 test digits (the stored result ``vit-digits``)."""
+    """Measured: the confusion matrix of the tiny ViT on
+    the 450 test digits (the stored result ``vit-digits``)."""
     run = results["runs"][0]
     confusion = np.array(run["confusion"])
     figure = Figure(figsize=(5.6, 4.8), layout="constrained")
@@ -36,11 +37,11 @@ def vit_digits_confusion(results: dict[str, Any]) -> Figure:
 
 
 def vit_digits_attention(results: dict[str, Any]) -> Figure:
-    """Measured: what the class token attends to, in each layer (mean over heads), for one test image per digit.
+    """Measured: what the class token attends to, in each
+    layer (mean over heads), for one test image per digit.
 
-    Each row is one image: the digits side by side, then each layer's weights on the patches, spread over the
-    pixels of their patch, with a blank column between digits (one image per row draws much faster than one
-    small axes per digit).
+    Each row is one image: the digits side by side, then each layer's weights on the patches, spread over the pixels of
+    their patch, with a blank column between digits (one image per row draws much faster than one small axes per digit).
     """
     from matplotlib.patches import Rectangle
 
@@ -83,9 +84,8 @@ def vit_digits_attention(results: dict[str, Any]) -> Figure:
     for layer, ax in enumerate(axes[1:]):
         strip = np.full((8, step * len(examples) - 1), np.nan)
         for col, example in enumerate(examples):
-            weights = np.array(example["class_attention"][layer]).mean(
-                axis=0
-            )  # (T,): mean over the heads
+            # (T,): mean over the heads
+            weights = np.array(example["class_attention"][layer]).mean(axis=0)
             grid = weights[1:].reshape(side, side)
             strip[:, col * step : col * step + 8] = np.kron(
                 grid, np.ones((patch_size, patch_size))

@@ -1,16 +1,15 @@
-"""MkDocs hook: a listing included from ``src/`` shows the idea: the code, the summary of each docstring, and
-no argument checks.
+"""MkDocs hook: a listing included from ``src/`` shows the idea:
+the code, the summary of each docstring, and no argument checks.
 
-A page includes a function or class from the package with a snippet section (``--8<-- "file.py:name"``). The
-docstrings in ``src/`` are written for the API reference: arguments, shapes, errors, doctests. The argument
-checks are there so that a wrong call fails with a clear message. On a page that teaches the idea both would
-be most of the listing, so a listing keeps the first paragraph of each docstring (its summary), leaves out
-the statements that only check arguments (a call to a ``check_*`` function, an ``if`` whose body only raises),
-and leaves both to the reference page of that module. Every other line is shown as it is in ``src/``, which
-stays the one source of truth.
+A page includes a function or class from the package with a snippet section (``--8<-- "file.py:name"``). The docstrings
+in ``src/`` are written for the API reference: arguments, shapes, errors, doctests. The argument checks are there so
+that a wrong call fails with a clear message. On a page that teaches the idea both would be most of the listing, so a
+listing keeps the first paragraph of each docstring (its summary), leaves out the statements that only check arguments
+(a call to a ``check_*`` function, an ``if`` whose body only raises), and leaves both to the reference page of that
+module. Every other line is shown as it is in ``src/``, which stays the one source of truth.
 
-The hook adds a Markdown extension that gives pymdownx.snippets' ``process_snippet_lines`` (its documented
-place for changing the lines of a snippet) this shortening, for the sections of ``.py`` files.
+The hook adds a Markdown extension that gives pymdownx.snippets' ``process_snippet_lines`` (its documented place for
+changing the lines of a snippet) this shortening, for the sections of ``.py`` files.
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ from markdown import Extension, Markdown
 
 
 def _is_check(statement: ast.stmt) -> bool:
-    """A statement that only checks arguments: ``check_*(...)``, ``raise``, or a block made of nothing else."""
+    """A statement that only checks arguments: ``check_*(...)``,
+    ``raise``, or a block made of nothing else."""
     if isinstance(statement, ast.Raise):
         return True
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
@@ -39,8 +39,8 @@ def _is_check(statement: ast.stmt) -> bool:
 
 
 def without_checks(lines: list[str]) -> list[str]:
-    """``lines`` of Python source without the statements that only check arguments (and the comments just
-    above them)."""
+    """``lines`` of Python source without the statements that
+    only check arguments (and the comments just above them)."""
     try:
         tree = ast.parse(textwrap.dedent("\n".join(lines)))
     except SyntaxError:
@@ -56,9 +56,8 @@ def without_checks(lines: list[str]) -> list[str]:
                 for statement in body
                 if isinstance(statement, ast.stmt) and _is_check(statement)
             ]
-            if len(checks) == len(
-                body
-            ):  # a block of checks only: its parent is a check, or it is left alone
+            # a block of checks only: its parent is a check, or it is left alone
+            if len(checks) == len(body):
                 continue
             for statement in checks:
                 first = statement.lineno - 1
@@ -68,15 +67,22 @@ def without_checks(lines: list[str]) -> list[str]:
     return [line for number, line in enumerate(lines) if number not in dropped]
 
 
+def without_validation(lines: list[str]) -> list[str]:
+    """``lines`` without ``@validated(...)`` decorators: a public function's
+    check is a function of its own, which the reference page documents, and
+    a reader who copies the listing gets code that runs without it."""
+    return [line for line in lines if not line.strip().startswith("@validated(")]
+
+
 def short_docstrings(lines: list[str]) -> list[str]:
-    """``lines`` of Python source with every multi-paragraph docstring cut to its first paragraph."""
+    """``lines`` of Python source with every
+    multi-paragraph docstring cut to its first paragraph."""
     try:
         tree = ast.parse(textwrap.dedent("\n".join(lines)))
     except SyntaxError:  # not a whole statement: leave it as it is
         return lines
-    cuts: list[
-        tuple[int, int, list[str]]
-    ] = []  # (first, last) 0-based line indices, replacement lines
+    # (first, last) 0-based line indices, replacement lines
+    cuts: list[tuple[int, int, list[str]]] = []
     for node in ast.walk(tree):
         if (
             not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
@@ -113,8 +119,8 @@ def short_docstrings(lines: list[str]) -> list[str]:
 
 
 class ShortListings(Extension):
-    """Cut the docstrings of Python snippet sections to their summaries, and leave out their argument checks
-    (needs pymdownx.snippets first)."""
+    """Cut the docstrings of Python snippet sections to their summaries,
+    and leave out their argument checks (needs pymdownx.snippets first)."""
 
     def extendMarkdown(self, md: Markdown) -> None:
         snippets = md.preprocessors["snippet"]
@@ -123,7 +129,7 @@ class ShortListings(Extension):
         def process_snippet_lines(lines, target):
             lines = process(lines, target)
             if target.get("section") and str(target.get("snippet", "")).endswith(".py"):
-                return without_checks(short_docstrings(lines))
+                return without_checks(without_validation(short_docstrings(lines)))
             return lines
 
         snippets.process_snippet_lines = process_snippet_lines
@@ -133,7 +139,6 @@ def on_config(config):
     if not any(
         isinstance(extension, ShortListings) for extension in config.markdown_extensions
     ):
-        config.markdown_extensions.append(
-            ShortListings()
-        )  # after pymdownx.snippets, which it extends
+        # after pymdownx.snippets, which it extends
+        config.markdown_extensions.append(ShortListings())
     return config

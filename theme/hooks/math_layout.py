@@ -33,10 +33,11 @@ _PUNCTUATED = re.compile(
 )
 _PRIME = re.compile(r"<msup>(<mi>[^<]*</mi>)<mi>&#x02032;</mi></msup>")
 _SYMBOL = re.compile(r"\bd_(k|v|ff|model)\b")
+# a word as a subscript is a name, set upright as \text{} sets it
 _UPRIGHT = {
     "ff",
     "model",
-}  # a word as a subscript is a name, set upright as \text{} sets it
+}
 # Text inside these elements is code, a formula or not text at all: the symbols there stay as written.
 _KEEP = re.compile(r"<(/?)(code|pre|math|script|style|textarea|svg)\b[^>]*?(/?)>")
 _TAG = re.compile(r"(<[^>]*>)")

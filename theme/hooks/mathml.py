@@ -24,9 +24,12 @@ ARITHMATEX = re.compile(
 )
 MARKDOWN_CELL = re.compile(r'<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>')
 DIV_TAG = re.compile(r"<div[\s>]|</div>")
-# $$display$$ first, then $inline$; a dollar sign escaped as \$ is text.
+# Code (<pre>, <code>) is skipped whole; then $$display$$, then $inline$. A dollar sign escaped as \$ is text
+# (theme/hooks/notebooks.py hides it from nbconvert, which would drop the backslash, and from this hook).
 DOLLAR_MATH = re.compile(
-    r"\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$", re.DOTALL
+    r"(?P<code><pre[\s>].*?</pre>|<code[\s>].*?</code>)"
+    r"|\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$",
+    re.DOTALL,
 )
 UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
 # mkdocs-jupyter (0.26) writes a MathJax loader into every notebook page. No option leaves it out:
@@ -37,19 +40,18 @@ MATHJAX_LOADER = re.compile(
 
 
 def tex_to_mathml(tex: str, display: bool, where: str) -> str:
-    """One formula as a ``<math>`` element, or a build error that names the page and the formula."""
+    """One formula as a ``<math>`` element, or a
+    build error that names the page and the formula."""
     try:
         mathml = convert(tex.strip(), display="block" if display else "inline")
-    except (
-        Exception
-    ) as error:  # latex2mathml raises many types; the build must stop on any of them
+    # latex2mathml raises many types; the build must stop on any of them
+    except Exception as error:
         raise PluginError(
             f"{where}: cannot typeset {tex!r}: {type(error).__name__} {error}"
         ) from error
     unknown = UNKNOWN_COMMAND.search(mathml)
-    if (
-        unknown
-    ):  # latex2mathml prints a command it does not know as text instead of failing
+    # latex2mathml prints a command it does not know as text instead of failing
+    if unknown:
         raise PluginError(
             f"{where}: cannot typeset {tex!r}: unknown command {unknown[1]}"
         )
@@ -63,19 +65,21 @@ def tex_to_mathml(tex: str, display: bool, where: str) -> str:
 def _arithmatex(match: re.Match[str], where: str) -> str:
     tex = html.unescape(match["tex"]).strip()
     display = match["tag"] == "div"
-    return tex_to_mathml(
-        tex[2:-2], display, where
-    )  # drop the \( \) or \[ \] delimiters
+    # drop the \( \) or \[ \] delimiters
+    return tex_to_mathml(tex[2:-2], display, where)
 
 
 def _dollars(match: re.Match[str], where: str) -> str:
+    if match["code"] is not None:
+        return match["code"]
     if match["display"] is not None:
         return tex_to_mathml(html.unescape(match["display"]), True, where)
     return tex_to_mathml(html.unescape(match["inline"]), False, where)
 
 
 def _cell_end(page_html: str, start: int) -> int:
-    """Where the ``<div>`` that opens just before ``start`` closes: the matching ``</div>``, inner divs counted."""
+    """Where the ``<div>`` that opens just before ``start``
+    closes: the matching ``</div>``, inner divs counted."""
     depth = 1
     for tag in DIV_TAG.finditer(page_html, start):
         depth += -1 if tag[0] == "</div>" else 1
@@ -92,9 +96,8 @@ def typeset(page_html: str, where: str) -> str:
     page_html = MATHJAX_LOADER.sub("", page_html)
     pieces, done = [], 0
     for cell in MARKDOWN_CELL.finditer(page_html):
-        if (
-            cell.start() < done
-        ):  # a Markdown cell inside another one was typeset with it
+        # a Markdown cell inside another one was typeset with it
+        if cell.start() < done:
             continue
         end = _cell_end(page_html, cell.end())
         body = DOLLAR_MATH.sub(

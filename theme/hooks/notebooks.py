@@ -1,11 +1,11 @@
 """MkDocs hook: run the notebooks side by side, and offer each one as an ``.ipynb`` download.
 
-The notebooks live in ``docs/notebooks/`` as jupytext percent-format ``.py`` files (readable diffs, lintable
-code), and mkdocs-jupyter renders them. Left to itself, mkdocs-jupyter runs each notebook when it reaches that
-page, one after another, and the notebooks would be most of the build's time. So, when the plugin is set to
-execute, this hook starts every notebook on a kernel of its own as soon as the configuration is read; when
-mkdocs-jupyter reaches a notebook's page, it waits for that run and renders the executed copy. A cell that
-raises fails the build with its traceback, as it did before.
+The notebooks live in ``docs/notebooks/`` as jupytext percent-format ``.py`` files (readable diffs, lintable code), and
+mkdocs-jupyter renders them. Left to itself, mkdocs-jupyter runs each notebook when it reaches that page, one after
+another, and the notebooks would be most of the build's time. So, when the plugin is set to execute, this hook starts
+every notebook on a kernel of its own as soon as the configuration is read; when mkdocs-jupyter reaches a notebook's
+page, it waits for that run and renders the executed copy. A cell that raises fails the build with its traceback, as it
+did before.
 
 The hook also holds the notebooks to what a page promises its reader:
 
@@ -44,9 +44,8 @@ from nbclient import NotebookClient
 
 _render_notebook = jupyter_plugin.convert.nb2html  # mkdocs-jupyter's own renderer
 _pool: ThreadPoolExecutor | None = None
-_runs: dict[
-    str, Future[Path]
-] = {}  # resolved source path -> its run, which gives the executed copy
+# resolved source path -> its run, which gives the executed copy
+_runs: dict[str, Future[Path]] = {}
 _folder: tempfile.TemporaryDirectory | None = None
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 _stylesheets: dict[str, str] = {}  # path in the site -> CSS
@@ -57,10 +56,15 @@ _NOT_TEXT = re.compile(
 )
 _LINK = re.compile(r'href="(?P<target>[^"#:]*)(?P<anchor>#[^"]*)?"')
 _IMAGE_TAG = re.compile(r"<img [^>]*>")
+ESCAPED_DOLLAR = "\ue024"  # stands for a dollar sign written \$ until the page is finished (U+E024: private use)
+_CODE_OR_ESCAPED_DOLLAR = re.compile(
+    r"(?P<code>```.*?```|~~~.*?~~~|`[^`\n]*`)|\\\$", re.DOTALL
+)
 
 
 def _not_in_lightbox(tag: re.Match[str]) -> str:
-    """An inline image (a figure of the notebook) with the class that mkdocs-glightbox skips: wrapped in a link
+    """An inline image (a figure of the notebook) with the
+    class that mkdocs-glightbox skips: wrapped in a link
     to itself, each figure would be in the page twice."""
     if 'src="data:' not in tag[0]:
         return tag[0]
@@ -85,9 +89,8 @@ def on_config(config):
     )
     if not sources:
         return config
-    kernel = (
-        jupyter.config["kernel_name"] or "python3"
-    )  # ipykernel's own kernel, on the Python of the build
+    # ipykernel's own kernel, on the Python of the build
+    kernel = jupyter.config["kernel_name"] or "python3"
     _folder = tempfile.TemporaryDirectory(prefix="notebooks-")
     # Threads are enough: each kernel is a process of its own, and a thread only waits for its kernel's replies.
     _pool = ThreadPoolExecutor(max_workers=len(sources))
@@ -103,7 +106,8 @@ def on_config(config):
 
 
 def _execute(source: Path, target: Path, kernel: str) -> Path:
-    """Run every cell of the notebook ``source`` in its own folder, as Jupyter would; write the result to ``target``."""
+    """Run every cell of the notebook ``source`` in its own
+    folder, as Jupyter would; write the result to ``target``."""
     notebook = jupytext.read(source)
     NotebookClient(
         notebook,
@@ -116,7 +120,8 @@ def _execute(source: Path, target: Path, kernel: str) -> Path:
 
 
 def machine_paths(source: Path) -> list[str]:
-    """Paths that belong to the machine that runs a notebook, which no output may show."""
+    """Paths that belong to the machine that
+    runs a notebook, which no output may show."""
     paths = {
         str(source.resolve().parents[2]),
         sys.prefix,
@@ -127,7 +132,8 @@ def machine_paths(source: Path) -> list[str]:
 
 
 def check_outputs(notebook, name: str, forbidden: list[str]) -> None:
-    """Fail if a cell wrote to stderr, printed one of the ``forbidden`` paths, or drew a figure without alt text."""
+    """Fail if a cell wrote to stderr, printed one of the
+    ``forbidden`` paths, or drew a figure without alt text."""
     for number, cell in enumerate(notebook.cells, 1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
@@ -148,18 +154,42 @@ def check_outputs(notebook, name: str, forbidden: list[str]) -> None:
                 )
 
 
+def escaped_dollars(markdown: str) -> str:
+    """Markdown with each ``\\$`` outside code written as ``ESCAPED_DOLLAR``.
+
+    nbconvert turns ``\\$`` into a bare ``$`` (and ``&#36;`` too), which the MathML hook would then read as the
+    start of a formula; a character of the private use area passes through both untouched, and
+    ``shown_dollars`` writes it back as a dollar sign once the page's content is typeset. Code spans and fences
+    keep their text as written.
+    """
+    return _CODE_OR_ESCAPED_DOLLAR.sub(
+        lambda part: part["code"] or ESCAPED_DOLLAR, markdown
+    )
+
+
+def shown_dollars(page_html: str) -> str:
+    """The finished page with every ``ESCAPED_DOLLAR`` shown as a dollar sign again."""
+    return page_html.replace(ESCAPED_DOLLAR, "&#36;")
+
+
 def _render_executed_copy(nb_path, execute=False, **options):
-    """mkdocs-jupyter's renderer, given the copy this hook executed instead of executing the notebook again."""
+    """mkdocs-jupyter's renderer, given the copy this hook
+    executed instead of executing the notebook again."""
     run = _runs.get(str(Path(nb_path).resolve()))
     if not execute or run is None:
         return _render_notebook(nb_path, execute=execute, **options)
     try:
         executed = run.result()
-    except (
-        Exception
-    ) as error:  # a cell raised (nbclient's CellExecutionError) or the kernel died
+    # a cell raised (nbclient's CellExecutionError) or the kernel died
+    except Exception as error:
         raise PluginError(f"notebook {nb_path} failed:\n{error}") from error
-    rendered = _render_notebook(str(executed), execute=False, **options)
+    shown = executed.with_name(f"{executed.stem}-shown.ipynb")
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = escaped_dollars(cell.source)
+    nbformat.write(notebook, shown)
+    rendered = _render_notebook(str(shown), execute=False, **options)
     alts = [
         cell.metadata["alt"]
         for cell in nbformat.read(executed, as_version=4).cells
@@ -182,11 +212,10 @@ def on_page_content(html: str, page, config, files) -> str:
 
     def checked(link: re.Match[str]) -> str:
         target, anchor = link["target"], link["anchor"] or ""
-        if not target or target.startswith(("/", "data")):
+        if not target or target.startswith("/"):  # (a data: URI never matches _LINK)
             return link[0]
-        if target.endswith(
-            (".md", ".py")
-        ):  # a source file, as on any page: relative to this notebook's source
+        # a source file, as on any page: relative to this notebook's source
+        if target.endswith((".md", ".py")):
             src_uri = posixpath.normpath(
                 posixpath.join(posixpath.dirname(page.file.src_uri), target)
             )
@@ -221,6 +250,15 @@ def on_page_content(html: str, page, config, files) -> str:
     return _STYLE.sub(link, html)
 
 
+@event_priority(
+    100
+)  # after every page's content is typeset, before the search plugin reads it
+def on_page_context(context, page, config, nav):
+    if getattr(page, "nb_url", None):
+        page.content = shown_dollars(page.content)
+    return context
+
+
 def on_post_page(output: str, page, config) -> str:
     if getattr(page, "nb_url", None):
         source = Path(page.file.abs_src_path)
@@ -245,9 +283,8 @@ def on_post_build(config):
 def _stop(**_event) -> None:
     global _pool, _folder
     if _pool is not None:
-        _pool.shutdown(
-            cancel_futures=True
-        )  # a run already started finishes first: its kernel then shuts down
+        # a run already started finishes first: its kernel then shuts down
+        _pool.shutdown(cancel_futures=True)
     _pool = None
     _runs.clear()
     _stylesheets.clear()

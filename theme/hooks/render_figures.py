@@ -8,9 +8,9 @@ scheme the reader picked. Both images load lazily: a browser fetches a figure wh
 never the twin that is hidden (Chromium and Firefox do not fetch a lazy image that is not displayed), so a page
 downloads only the figures of the scheme shown.
 
-Drawing them all takes a core for a good part of the build, so they are drawn in another process from the
-moment the configuration is read, while MkDocs renders the pages; the files are written just before MkDocs
-copies them into the site. A figure whose code raises fails the build with that figure's traceback.
+Drawing them all takes a core for a good part of the build, so they are drawn in another process from the moment the
+configuration is read, while MkDocs renders the pages; the files are written just before MkDocs copies them into the
+site. A figure whose code raises fails the build with that figure's traceback.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ _IMAGE = re.compile(
 
 @event_priority(50)
 def on_page_content(html, page, config, files):
-    """Follow every figure's image with its dark twin; each is shown in its own colour scheme only."""
+    """Follow every figure's image with its dark twin;
+    each is shown in its own colour scheme only."""
 
     def twins(image: re.Match[str]) -> str:
         if image["name"] not in FIGURES and image["name"] not in DATA_FIGURES:
@@ -96,7 +97,8 @@ def on_files(files, config):
 
 
 def on_env(env, config, files):
-    """The pages are rendered and MkDocs copies the files next, so every figure must be on disk now."""
+    """The pages are rendered and MkDocs copies the
+    files next, so every figure must be on disk now."""
     for name, drawing in _drawings.items():
         try:
             svg = drawing.result()

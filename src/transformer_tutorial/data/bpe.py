@@ -1,10 +1,10 @@
 """Byte-pair encoding written to be read: learn merges from a text, then encode and decode with them.
 
-A subword vocabulary is learned, not designed. Start from the characters of a text; count every pair of
-neighbouring symbols inside every word; glue the most frequent pair into one new symbol; repeat until the
-vocabulary has the size asked for. Encoding a new text replays the learned merges, in the order they were
-learned. Plain Python (no NumPy, no backend), and made to give the same merges and ids as the ``tokenizers``
-library trained with the settings of ``tokenizers_reference`` (tests/test_bpe.py checks it on the site's text).
+A subword vocabulary is learned, not designed. Start from the characters of a text; count every pair of neighbouring
+symbols inside every word; glue the most frequent pair into one new symbol; repeat until the vocabulary has the size
+asked for. Encoding a new text replays the learned merges, in the order they were learned. Plain Python (no NumPy, no
+backend), and made to give the same merges and ids as the ``tokenizers`` library trained with the settings of
+``tokenizers_reference`` (tests/test_bpe.py checks it on the site's text).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def split_words(text: str) -> list[str]:
 
 
 def _merge(symbols: list[str], pair: tuple[str, str]) -> list[str]:
-    """``symbols`` with every occurrence of ``pair``, read left to right, glued into one symbol."""
+    """``symbols`` with every occurrence of ``pair``,
+    read left to right, glued into one symbol."""
     merged, i = [], 0
     while i < len(symbols):
         if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
@@ -46,13 +47,11 @@ def train_bpe(text: str, vocab_size: int) -> tuple[list[str], list[tuple[str, st
     """Learn a byte-pair encoding of ``text`` with ``vocab_size`` tokens.
 
     Returns:
-        ``(vocabulary, merges)``: the tokens in id order (the sorted characters
-        first,
-        then each new token as it was made) and the merges in the order learned.
+        ``(vocabulary, merges)``: the tokens in id order (the sorted characters first, then each new token as it was
+        made) and the merges in the order learned.
 
     Raises:
-        ValueError: ``text`` is empty, or ``vocab_size`` is below its character
-            count.
+        ValueError: ``text`` is empty, or ``vocab_size`` is below its character count.
     """
     if not text:
         raise ValueError("text is empty: there is nothing to learn a vocabulary from")
@@ -113,9 +112,8 @@ class BPETokenizer:
     ) -> None:
         self.vocabulary = list(vocabulary)
         self.ids = {token: index for index, token in enumerate(self.vocabulary)}
-        self.ranks = {
-            tuple(pair): rank for rank, pair in enumerate(merges)
-        }  # earlier merges come first
+        # earlier merges come first
+        self.ranks = {tuple(pair): rank for rank, pair in enumerate(merges)}
 
     @classmethod
     def train(cls, text: str, vocab_size: int) -> BPETokenizer:
@@ -171,8 +169,7 @@ class BPETokenizer:
 def tokenizers_reference(text: str, vocab_size: int):
     """The ``tokenizers`` library's BPE trained on ``text`` as ``train_bpe`` trains:
     the same words (a ``Split`` pre-tokenizer on ``WORD``), no normalizer, no special
-    or unknown token, no extra alphabet, every pair may merge
-    (``min_frequency=0``)."""
+    or unknown token, no extra alphabet, every pair may merge (``min_frequency=0``)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())

@@ -1,9 +1,9 @@
 """The 8 × 8 handwritten digits that scikit-learn ships inside its package, split for training (framework-free).
 
-``sklearn.datasets.load_digits`` reads a small file installed with scikit-learn: nothing is downloaded. The set
-has 1,797 grey images of the digits 0 to 9, about 180 of each. Each pixel counts the inked pixels in one 4 × 4
-block of a 32 × 32 scan, so it holds an integer from 0 to 16 (scikit-learn's copy is the test part of the UCI
-"Optical Recognition of Handwritten Digits" set).
+``sklearn.datasets.load_digits`` reads a small file installed with scikit-learn: nothing is downloaded. The set has
+1,797 grey images of the digits 0 to 9, about 180 of each. Each pixel counts the inked pixels in one 4 × 4 block of a 32
+× 32 scan, so it holds an integer from 0 to 16 (scikit-learn's copy is the test part of the UCI "Optical Recognition of
+Handwritten Digits" set).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ NUM_CLASSES = 10
 
 @dataclass(frozen=True)
 class DigitsSplit:
-    """Images (N, 1, 8, 8) scaled to [0, 1] as float32, and labels (N,) as int64, for training and for testing."""
+    """Images (N, 1, 8, 8) scaled to [0, 1] as float32, and
+    labels (N,) as int64, for training and for testing."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -32,9 +33,8 @@ def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
     """The digits, shuffled with ``seed`` and split:
     ``test_size`` images for testing, the rest for training.
 
-    Pixels are divided by 16, so that they lie in [0, 1], and given a channel axis:
-    (N, 1, 8, 8), the layout of a
-    grey image batch in PyTorch.
+    Pixels are divided by 16, so that they lie in [0, 1], and given a channel axis: (N, 1, 8, 8), the layout of a grey
+    image batch in PyTorch.
 
     Examples:
         >>> digits = load_digits()
@@ -63,7 +63,8 @@ def load_digits(test_size: int = 450, seed: int = 0) -> DigitsSplit:
 def confusion_matrix(
     labels: np.ndarray, predictions: np.ndarray, num_classes: int = NUM_CLASSES
 ) -> np.ndarray:
-    """(K, K) counts: row i, column j is the number of images of class i that were predicted as class j.
+    """(K, K) counts: row i, column j is the number of
+    images of class i that were predicted as class j.
 
     Examples:
         >>> confusion_matrix(np.array([0, 0, 1]), np.array([0, 1, 1]), num_classes=2)

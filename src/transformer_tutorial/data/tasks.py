@@ -1,14 +1,14 @@
 """A toy translation task for training a Transformer in seconds: reverse a sequence of symbols (framework-free).
 
-Reversal needs both halves of attention. The decoder must find *which* source position to copy next (the one at
-the mirrored position, so it needs positional information) and *what* is there (content). A plain copy task is
-easier: attending to "the same position" is solvable from positions alone.
+Reversal needs both halves of attention. The decoder must find *which* source position to copy next (the one at the
+mirrored position, so it needs positional information) and *what* is there (content). A plain copy task is easier:
+attending to "the same position" is solvable from positions alone.
 
 Token ids: 0 is padding, 1 starts the target, 2 ends it, and the symbols are 3, 4, ….
 
-Held-out sequences: a fixed hash of its symbols puts one sequence in four of length 4 or more in a held-out part.
-The training stream (``part="training"``) redraws any sequence of that part, and the evaluation
-(``held_out_batch``) draws only from it, so the two never share a sequence.
+Held-out sequences: a fixed hash of its symbols puts one sequence in four of length 4 or more in a held-out part. The
+training stream (``part="training"``) redraws any sequence of that part, and the evaluation (``held_out_batch``) draws
+only from it, so the two never share a sequence.
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ HELD_OUT_ONE_IN = 4
 
 
 def is_held_out(symbols: np.ndarray) -> bool:
-    """Whether a sequence belongs to the held-out part: one in ``HELD_OUT_ONE_IN`` of
-    the sequences at least
-    ``HELD_OUT_FROM_LENGTH`` long, chosen by a hash of the symbols, the same on every
-    machine and in every run.
+    """Whether a sequence belongs to the held-out part: one in
+    ``HELD_OUT_ONE_IN`` of the sequences at least ``HELD_OUT_FROM_LENGTH`` long,
+    chosen by a hash of the symbols, the same on every machine and in every run.
 
     Examples:
         >>> [is_held_out(np.array(symbols)) for symbols in ([3, 4], [3, 4, 5, 6], [3, 4, 5, 8])]
@@ -94,8 +93,8 @@ class ReversalTask:
     def batch(
         self, rng: np.random.Generator, size: int, part: str = "any"
     ) -> ReversalBatch:
-        """``size`` random examples, padded to the longest one; ``part="training"``
-        redraws held-out sequences."""
+        """``size`` random examples, padded to the longest
+        one; ``part="training"`` redraws held-out sequences."""
         check_positive_int("size", size)
         if part not in ("any", "training"):
             raise ValueError(f"part must be 'any' or 'training', got {part!r}")
@@ -118,7 +117,8 @@ class ReversalTask:
     # --8<-- [end:reversal_task]
 
     def held_out_batch(self, rng: np.random.Generator, size: int) -> ReversalBatch:
-        """``size`` distinct sequences of the held-out part, taking the lengths from 4 up in turn."""
+        """``size`` distinct sequences of the held-out
+        part, taking the lengths from 4 up in turn."""
         check_positive_int("size", size)
         lengths = range(max(self.min_length, HELD_OUT_FROM_LENGTH), self.max_length + 1)
         if not lengths:
@@ -144,7 +144,8 @@ class ReversalTask:
 
 @dataclass(frozen=True)
 class ReversalBatch:
-    """``src`` (B, S): the sequences; ``tgt_in`` (B, T): BOS + reversed; ``tgt_out`` (B, T): reversed + EOS."""
+    """``src`` (B, S): the sequences; ``tgt_in`` (B, T):
+    BOS + reversed; ``tgt_out`` (B, T): reversed + EOS."""
 
     src: np.ndarray
     tgt_in: np.ndarray
@@ -152,7 +153,8 @@ class ReversalBatch:
 
 
 def examples(sequences: list[np.ndarray]) -> ReversalBatch:
-    """Source sequences as a padded batch: the sources, the decoder's inputs and its targets."""
+    """Source sequences as a padded batch: the
+    sources, the decoder's inputs and its targets."""
     longest = max(len(symbols) for symbols in sequences)
     src = np.full((len(sequences), longest), PAD)
     tgt_in = np.full((len(sequences), longest + 1), PAD)

@@ -1,9 +1,9 @@
 """Text for the small language models of the site: a character tokenizer, and a corpus made of the site's pages.
 
-The corpus is the prose of the site's own Markdown pages, so that a model trained on it learns to babble about
-attention from text this project wrote. It ships with the package as ``corpus.txt`` (``load_corpus``), made by
-``site_corpus`` from the pages of one version of the site: a fixed text, so that the models trained on it, and
-the numbers the pages print about them, do not change each time a page is edited. Framework-free.
+The corpus is the prose of the site's own Markdown pages, so that a model trained on it learns to babble about attention
+from text this project wrote. It ships with the package as ``corpus.txt`` (``load_corpus``), made by ``site_corpus``
+from the pages of one version of the site: a fixed text, so that the models trained on it, and the numbers the pages
+print about them, do not change each time a page is edited. Framework-free.
 
 Make it again from a clone of the repository with::
 
@@ -32,9 +32,8 @@ _MARKUP_LINE = re.compile(r"^[ \t]*(?:<[^\n]*>|--8<--[^\n]*)[ \t]*$\n?", re.MULT
 def site_corpus(docs_dir: str | Path) -> str:
     """The prose of every Markdown page under ``docs_dir``, in path order.
 
-    Pages are separated by a blank line. Code blocks, HTML and snippet includes are
-        left out: the model should
-    learn sentences, not code."""
+    Pages are separated by a blank line. Code blocks, HTML and snippet includes are left out: the model should learn
+    sentences, not code."""
     pages = sorted(Path(docs_dir).rglob("*.md"))
     if not pages:
         raise FileNotFoundError(f"no Markdown pages under {docs_dir}")
@@ -52,14 +51,16 @@ def site_corpus(docs_dir: str | Path) -> str:
 
 
 def load_corpus() -> str:
-    """The corpus that ships with the package: the prose of the site's pages (``site_corpus``)."""
+    """The corpus that ships with the package: the
+    prose of the site's pages (``site_corpus``)."""
     return (
         resources.files(__package__).joinpath("corpus.txt").read_text(encoding="utf-8")
     )
 
 
 def write_corpus(text: str) -> Path:
-    """Replace the packaged corpus with ``text`` (for a maintainer, after the pages changed); returns its path."""
+    """Replace the packaged corpus with ``text`` (for a
+    maintainer, after the pages changed); returns its path."""
     destination = Path(str(resources.files(__package__))) / "corpus.txt"
     destination.write_text(text, encoding="utf-8")
     return destination

@@ -1,8 +1,8 @@
 """BERT's tokenizer in plain Python: clean and split the text (the "basic" tokenizer), then WordPiece.
 
-It reads a BERT ``vocab.txt`` (one token a line; the line number is the id) and gives the ids that the
-checkpoint's own tokenizer gives: the tests compare it with ids produced by the ``tokenizers`` library on the
-all-MiniLM-L6-v2 vocabulary. Framework-free: it returns NumPy arrays of ids.
+It reads a BERT ``vocab.txt`` (one token a line; the line number is the id) and gives the ids that the checkpoint's own
+tokenizer gives: the tests compare it with ids produced by the ``tokenizers`` library on the all-MiniLM-L6-v2
+vocabulary. Framework-free: it returns NumPy arrays of ids.
 
 The steps, for an uncased model:
 
@@ -40,7 +40,8 @@ def _is_control(char: str) -> bool:
 
 
 def _is_punctuation(char: str) -> bool:
-    """ASCII symbols such as ``$``, ``+`` and ``^`` count as punctuation too, though Unicode calls them symbols."""
+    """ASCII symbols such as ``$``, ``+`` and ``^`` count
+    as punctuation too, though Unicode calls them symbols."""
     code = ord(char)
     if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
         return True
@@ -48,7 +49,8 @@ def _is_punctuation(char: str) -> bool:
 
 
 def _is_ideograph(code: int) -> bool:
-    """The CJK Unified Ideographs blocks, the ones BERT's tokenizer splits into single characters."""
+    """The CJK Unified Ideographs blocks, the ones
+    BERT's tokenizer splits into single characters."""
     return (
         0x4E00 <= code <= 0x9FFF
         or 0x3400 <= code <= 0x4DBF
@@ -102,8 +104,7 @@ class WordPieceTokenizer:
     """BERT's uncased tokenizer over a fixed vocabulary.
 
     Args:
-        vocabulary: The tokens in id order (line i of ``vocab.txt`` is id i). Continuation pieces start with
-            ``##``.
+        vocabulary: The tokens in id order (line i of ``vocab.txt`` is id i). Continuation pieces start with ``##``.
         lowercase: Lower-case and strip accents (an uncased model).
         max_chars_per_word: Longer words become ``[UNK]`` without trying to cut them.
 
@@ -169,7 +170,8 @@ class WordPieceTokenizer:
     # --8<-- [end:wordpiece]
 
     def tokenize(self, text: str) -> list[str]:
-        """The tokens of ``text``, without ``[CLS]`` and ``[SEP]``; special tokens written in the text stay whole."""
+        """The tokens of ``text``, without ``[CLS]`` and
+        ``[SEP]``; special tokens written in the text stay whole."""
         tokens = []
         for part in self._special.split(text):
             if part in SPECIAL_TOKENS:
@@ -180,7 +182,8 @@ class WordPieceTokenizer:
         return tokens
 
     def encode(self, text: str, max_length: int | None = None) -> np.ndarray:
-        """Token ids of ``[CLS] text [SEP]``: an int64 array, cut to ``max_length`` ids (``[SEP]`` kept last)."""
+        """Token ids of ``[CLS] text [SEP]``: an int64 array,
+        cut to ``max_length`` ids (``[SEP]`` kept last)."""
         ids = [self.ids[token] for token in self.tokenize(text)]
         if max_length is not None:
             check_positive_int("max_length", max_length)
@@ -194,7 +197,8 @@ class WordPieceTokenizer:
     def encode_batch(
         self, texts: Sequence[str], max_length: int | None = None
     ) -> np.ndarray:
-        """(B, T) int64 ids of several texts, padded on the right with ``[PAD]`` to the longest one.
+        """(B, T) int64 ids of several texts, padded on
+        the right with ``[PAD]`` to the longest one.
 
         Examples:
             >>> tokenizer = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"])

@@ -1,5 +1,5 @@
-"""Exercises a reader can check: each chapter's exercises, and a checker that compares a reader's answer with the
-package's reference and, where PyTorch has the operation, with PyTorch's own.
+"""Exercises a reader can check: each chapter's exercises, and a checker that compares a reader's
+answer with the package's reference and, where PyTorch has the operation, with PyTorch's own.
 
 In a Python session::
 
@@ -33,7 +33,8 @@ from transformer_tutorial.exercises.checker import (
 
 
 def get(exercise_id: str) -> Exercise:
-    """The exercise called ``exercise_id`` ("chapter/name"); a ``KeyError`` that lists the chapter's ids if none."""
+    """The exercise called ``exercise_id`` ("chapter/name");
+    a ``KeyError`` that lists the chapter's ids if none."""
     if exercise_id not in EXERCISES:
         chapter = exercise_id.split("/")[0]
         known = [key for key in EXERCISES if key.startswith(chapter + "/")] or list(
@@ -44,17 +45,18 @@ def get(exercise_id: str) -> Exercise:
 
 
 def check(exercise_id: str, answer: Any, backend: str = "auto") -> Report:
-    """Check a function (or, for a "predict" exercise, a value) against the exercise's references.
+    """Check a function (or, for a "predict" exercise,
+    a value) against the exercise's references.
 
     Args:
         exercise_id: "chapter/name", as listed on the exercises page.
         answer: The reader's function, or their answer to a "predict" exercise.
-        backend: "numpy" or "torch": which arrays the function receives. "auto" gives tensors to a function
-            whose code refers to torch, NumPy arrays to any other.
+        backend: "numpy" or "torch": which arrays the function receives. "auto" gives tensors to a function whose code
+            refers to torch, NumPy arrays to any other.
 
     Returns:
-        A ``Report``: true when the answer is right; printing it says what was checked, or the first case that
-        differs, with the inputs, the expected and the actual values, and the known mistake that explains it.
+        A ``Report``: true when the answer is right; printing it says what was checked, or the first case that differs,
+        with the inputs, the expected and the actual values, and the known mistake that explains it.
     """
     return run_check(get(exercise_id), answer, backend)
 
@@ -75,7 +77,8 @@ def check_file(exercise_id: str, path: str | Path, backend: str = "auto") -> Rep
 
 
 def solution_path(folder: str | Path, exercise_id: str) -> Path:
-    """Where ``check --all`` looks for an exercise's solution: ``FOLDER/chapter/name.py``."""
+    """Where ``check --all`` looks for an exercise's
+    solution: ``FOLDER/chapter/name.py``."""
     chapter, name = exercise_id.split("/")
     return Path(folder) / chapter / f"{name}.py"
 

@@ -37,7 +37,8 @@ def list_exercises() -> str:
 
 
 def check_folder(folder: Path, backend: str) -> tuple[str, int]:
-    """Check every solution found in ``folder`` (``chapter/name.py``); a table, and how many are not correct."""
+    """Check every solution found in ``folder``
+    (``chapter/name.py``); a table, and how many are not correct."""
     rows, failures, found = [], 0, set()
     for exercise_id, exercise in EXERCISES.items():
         path = solution_path(folder, exercise_id)

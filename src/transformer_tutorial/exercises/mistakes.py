@@ -1,10 +1,10 @@
 """Wrong on purpose: the mistakes the checker recognises, each a short NumPy function with one real bug.
 
-Each has the signature of an exercise, so that the checker can run it on the same inputs as a reader's
-function and say "this is that mistake" when both give the same result. The ones marked with snippet
-sections are the functions of the "find the bug" exercises, shown on the pages. The mistakes that are whole
-models, kept to measure what they cost in training, are in ``transformer_tutorial.torch.mistakes``
-(``TokenSplitAttention`` is the token split below, inside multi-head attention).
+Each has the signature of an exercise, so that the checker can run it on the same inputs as a reader's function and say
+"this is that mistake" when both give the same result. The ones marked with snippet sections are the functions of the
+"find the bug" exercises, shown on the pages. The mistakes that are whole models, kept to measure what they cost in
+training, are in ``transformer_tutorial.torch.mistakes`` (``TokenSplitAttention`` is the token split below, inside
+multi-head attention).
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from transformer_tutorial.numpy.positional import concatenated_sinusoidal_encodi
 
 
 def softmax_without_shift(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    exps = np.exp(
-        x
-    )  # overflows to inf for scores above about 709 (float64) or 88 (float32)
+    # overflows to inf for scores above about 709 (float64) or 88 (float32)
+    exps = np.exp(x)
     return exps / exps.sum(axis=axis, keepdims=True)
 
 
@@ -62,9 +61,8 @@ def attention_with_infinite_fill(query, key, value, mask=None):
     scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    weights = np.exp(
-        scores - scores.max(axis=-1, keepdims=True)
-    )  # -inf - -inf = NaN on a fully masked row
+    # -inf - -inf = NaN on a fully masked row
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
     weights = weights / weights.sum(axis=-1, keepdims=True)
     return weights @ value, weights
 
@@ -94,8 +92,8 @@ def reshape_without_transpose(x: np.ndarray, num_heads: int) -> np.ndarray:
 
 # --8<-- [start:scale_by_d_model]
 def multi_head_attention(query, key, value, num_heads):
-    """Attention in num_heads heads, projections left out: (B, T, D), (B, S, D) ->
-    (B, T, D)."""
+    """Attention in num_heads heads, projections
+    left out: (B, T, D), (B, S, D) -> (B, T, D)."""
     d_model = query.shape[-1]
     q, k, v = (split_heads(x, num_heads) for x in (query, key, value))
     scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(d_model)  # (B, H, T, S)
@@ -155,8 +153,8 @@ def sinusoidal_sin_cos_swapped(length, d_model):
 
 # --8<-- [start:unbiased_variance]
 def layer_norm(x, weight, bias, eps=1e-5):
-    """Normalise each position's features to mean 0, variance 1, then scale and
-    shift."""
+    """Normalise each position's features to
+    mean 0, variance 1, then scale and shift."""
     mean = x.mean(axis=-1, keepdims=True)
     variance = x.var(axis=-1, ddof=1, keepdims=True)
     return (x - mean) / np.sqrt(variance + eps) * weight + bias
@@ -240,8 +238,8 @@ def causal_mask_aligned_to_start(query_length, key_length):
 
 # --8<-- [start:mask_after_softmax]
 def causal_attention(query, key, value):
-    """Attention in which query t sees keys 0…t only; the queries are the last T of
-    the S positions."""
+    """Attention in which query t sees keys 0…t only;
+    the queries are the last T of the S positions."""
     length, keys = query.shape[-2], key.shape[-2]
     scores = query @ np.swapaxes(key, -1, -2) / math.sqrt(query.shape[-1])
     weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
@@ -449,3 +447,43 @@ def online_attention_inverted_rescale(query, key, value, block_size):
         out = out * rescale + exps @ value[..., block, :]
         best = new_best
     return out / total
+
+
+# --- long contexts ---------------------------------------------------------------------------------------------
+
+
+def yarn_frequencies_ramp_reversed(frequencies, factor, original_length):
+    turns = original_length * frequencies / (2 * np.pi)
+    ramp = np.clip((turns - 1) / 31, 0, 1)
+    # fast pairs squeezed, slow ones kept
+    return ramp * frequencies / factor + (1 - ramp) * frequencies
+
+
+def yarn_frequencies_wavelength_as_turns(frequencies, factor, original_length):
+    turns = 2 * np.pi / frequencies  # the wavelength λ, not the turns L / λ
+    ramp = np.clip((turns - 1) / 31, 0, 1)
+    return (1 - ramp) * frequencies / factor + ramp * frequencies
+
+
+# --8<-- [start:sinks_twice]
+def kept_positions(total, num_sinks, window):
+    """The positions a sink + window cache keeps after ``total`` positions."""
+    sinks = np.arange(min(num_sinks, total))
+    recent = np.arange(max(total - window, 0), total)
+    return np.concatenate([sinks, recent])
+
+
+# --8<-- [end:sinks_twice]
+kept_positions_sinks_twice = kept_positions
+
+
+def kept_positions_without_sinks(total, num_sinks, window):
+    return np.arange(max(total - window, 0), total)
+
+
+def kept_positions_window_includes_sinks(total, num_sinks, window):
+    if total <= window:
+        return np.arange(total)
+    return np.concatenate(
+        [np.arange(num_sinks), np.arange(total - window + num_sinks, total)]
+    )

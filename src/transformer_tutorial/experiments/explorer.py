@@ -1,10 +1,10 @@
 """The data of the attention explorer: every head of all-MiniLM-L6-v2 on a set of sentences, computed by the
 NumPy encoder (``transformer_tutorial.numpy.encoder_only``), in a compact JSON file for the page's JavaScript.
 
-Each weight is stored as one byte, ``round(weight * 255)``: 72 heads of a 14-token sentence take 14 kB. The
-site's build writes the file (``theme/hooks/interactive.py``); ``explorer_data()`` gives the same dictionary to
-the tests. The heads marked in the explorer are the ones the encoder-only page measures
-(``transformer_tutorial.experiments.heads``), scored here with the NumPy encoder.
+Each weight is stored as one byte, ``round(weight * 255)``: 72 heads of a 14-token sentence take 14 kB. The site's build
+writes the file (``theme/hooks/interactive.py``); ``explorer_data()`` gives the same dictionary to the tests. The heads
+marked in the explorer are the ones the encoder-only page measures (``transformer_tutorial.experiments.heads``), scored
+here with the NumPy encoder.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ LEVELS = 255  # a weight w is stored as the byte round(w * LEVELS)
 
 @dataclass(frozen=True)
 class ExplorerGroup:
-    """Sentences shown under one heading. With ``padded``, they are run as one batch and kept with the
-    padding tokens that make them as long as the longest; otherwise each runs alone, without padding."""
+    """Sentences shown under one heading. With ``padded``, they are run
+    as one batch and kept with the padding tokens that make them as
+    long as the longest; otherwise each runs alone, without padding."""
 
     title: str
     sentences: tuple[str | Coreference, ...]
@@ -122,8 +123,8 @@ def _minilm():
 # --8<-- [start:attention_weights]
 def attention_weights(sentences: list[str]) -> tuple[np.ndarray, list[list[str]]]:
     """Every head's weights on a batch of sentences, padded to the longest:
-    (L, B, H, T, T), and the tokens of each sentence, [PAD] included. Row i of a head
-    is where token i looks; entry (i, j) is its weight on j."""
+    (L, B, H, T, T), and the tokens of each sentence, [PAD] included. Row i
+    of a head is where token i looks; entry (i, j) is its weight on j."""
     from transformer_tutorial.numpy.encoder_only import encoder_only
 
     params, tokenizer = _minilm()
@@ -138,7 +139,8 @@ def attention_weights(sentences: list[str]) -> tuple[np.ndarray, list[list[str]]
 
 
 def measured_heads() -> list[dict]:
-    """The three heads the encoder-only page finds, scored by the NumPy encoder on that page's sentences."""
+    """The three heads the encoder-only page finds,
+    scored by the NumPy encoder on that page's sentences."""
     probe_weights, probe_tokens = attention_weights(PROBE_SENTENCES)
     lengths = [sum(token != "[PAD]" for token in tokens) for tokens in probe_tokens]
     pronoun_weights, pronoun_tokens = attention_weights(
@@ -201,8 +203,9 @@ def _entry(
 
 @functools.cache
 def explorer_data() -> dict:
-    """The explorer's file as a dictionary: the model's sizes, the measured heads and, for every sentence, its
-    tokens and every head's weights (``weights``: (L, H, T, T) bytes, base64, from ``quantise``)."""
+    """The explorer's file as a dictionary: the model's sizes, the
+    measured heads and, for every sentence, its tokens and every head's
+    weights (``weights``: (L, H, T, T) bytes, base64, from ``quantise``)."""
     params, _ = _minilm()
     sentences = []
     for group in EXPLORER_GROUPS:

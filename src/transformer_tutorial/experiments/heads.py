@@ -62,7 +62,8 @@ ANIMAL_SENTENCE = "The animal didn't cross the street because it was too tired."
 
 @dataclass(frozen=True)
 class Coreference:
-    """A sentence whose ``pronoun`` stands for ``antecedent``, with ``other``, a noun it does not stand for."""
+    """A sentence whose ``pronoun`` stands for ``antecedent``,
+    with ``other``, a noun it does not stand for."""
 
     sentence: str
     pronoun: str
@@ -176,15 +177,12 @@ def offset_scores(
     ``offset`` places away (-1: previous, +1: next), per head.
 
     Args:
-        weights: (L, B, H, T, T) attention weights of B padded sentences, L layers, H
-            heads.
-        lengths: The number of real tokens of each sentence, [CLS] and [SEP]
-            included.
+        weights: (L, B, H, T, T) attention weights of B padded sentences, L layers, H heads.
+        lengths: The number of real tokens of each sentence, [CLS] and [SEP] included.
         offset: -1 for the previous token, +1 for the next one.
 
     Returns:
-        (L, H): for each head, the mean over every word (every real token but [CLS]
-        and [SEP]) of every sentence.
+        (L, H): for each head, the mean over every word (every real token but [CLS] and [SEP]) of every sentence.
     """
     picked = []
     for b, n in enumerate(lengths):
@@ -213,8 +211,7 @@ def pronoun_scores(
     antecedent, and to the other noun, per head.
 
     Args:
-        weights: (L, B, H, T, T) attention weights of the B sentences of ``cases``,
-            padded.
+        weights: (L, B, H, T, T) attention weights of the B sentences of ``cases``, padded.
         tokens: The tokens of each sentence.
         cases: What each pronoun stands for.
 
@@ -234,9 +231,8 @@ def pronoun_scores(
 def pronoun_accuracy(
     weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]
 ) -> np.ndarray:
-    """(L, H): for each head, the share of sentences whose pronoun gives its
-    antecedent more weight than the
-    other noun."""
+    """(L, H): for each head, the share of sentences whose
+    pronoun gives its antecedent more weight than the other noun."""
     correct = []
     for b, (case, words) in enumerate(zip(cases, tokens, strict=True)):
         antecedent = word_position(words, case.antecedent)
@@ -251,12 +247,35 @@ def pronoun_accuracy(
 # --8<-- [end:scores]
 
 
+def prefers_first_noun(
+    weights: np.ndarray, tokens: Sequence[Sequence[str]], cases: Sequence[Coreference]
+) -> np.ndarray:
+    """(B, L, H): whether each sentence's pronoun gives the noun
+    that comes first in the sentence more weight than the one that
+    comes second, per head, whichever of the two it refers to.
+
+    On pairs of sentences that differ only in the words that decide the referent, a head that follows the referent
+    changes its preference within each pair; a head that does not keeps it.
+    """
+    preferences = []
+    for b, (case, words) in enumerate(zip(cases, tokens, strict=True)):
+        antecedent = word_position(words, case.antecedent)
+        other = word_position(words, case.other)
+        first, second = sorted((antecedent, other))
+        pronoun = word_position(words, case.pronoun, after=second)
+        preferences.append(
+            weights[:, b, :, pronoun, first] > weights[:, b, :, pronoun, second]
+        )
+    return np.array(preferences)
+
+
 @dataclass(frozen=True)
 class HeadFindings:
-    """The scores of every head, (L, H) each, the best head of each score as (layer, head), and the weights of
-    every head on ``ANIMAL_SENTENCE`` (L, H, T, T) with its tokens. ``accuracy_first`` and ``accuracy_second`` are
-    the shares of sentences of each group (antecedent first, antecedent second) a head gets right; the best
-    pronoun head is chosen on the first group's average weights."""
+    """The scores of every head, (L, H) each, the best head of each score as
+    (layer, head), and the weights of every head on ``ANIMAL_SENTENCE`` (L, H, T,
+    T) with its tokens. ``accuracy_first`` and ``accuracy_second`` are the shares
+    of sentences of each group (antecedent first, antecedent second) a head gets
+    right; the best pronoun head is chosen on the first group's average weights."""
 
     previous: np.ndarray
     next: np.ndarray
@@ -278,7 +297,8 @@ def _best(scores: np.ndarray) -> tuple[int, int]:
 
 @functools.cache
 def measure_minilm_heads() -> HeadFindings:
-    """Run all-MiniLM-L6-v2 (through our PyTorch ``EncoderOnly``) on the sentences above and score every head.
+    """Run all-MiniLM-L6-v2 (through our PyTorch ``EncoderOnly``)
+    on the sentences above and score every head.
 
     Needs the model package (see ``transformer_tutorial.data.pretrained``). Computed once per process.
     """

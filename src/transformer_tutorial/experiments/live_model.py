@@ -1,15 +1,14 @@
-"""The reversal model that runs in the reader's browser: trained once with PyTorch, stored as a small JSON file,
-run by the NumPy backend here and by the site's JavaScript there.
+"""The reversal model that runs in the reader's browser: trained once with PyTorch, stored
+as a small JSON file, run by the NumPy backend here and by the site's JavaScript there.
 
-The stored result ``reversal-model`` (``transformer_tutorial.results.load("reversal-model")``, package data)
-holds the task, the model's sizes, how it was trained and how well it reverses held-out sequences, and every
-weight as little-endian float32, base64-encoded, under the names of the NumPy backend's parameters
-(``encoder.0.self_attention.w_q``, …). Both readers compute in float64 from those same float32 numbers, so they
-can agree to rounding error.
+The stored result ``reversal-model`` (``transformer_tutorial.results.load("reversal-model")``, package data) holds the
+task, the model's sizes, how it was trained and how well it reverses held-out sequences, and every weight as
+little-endian float32, base64-encoded, under the names of the NumPy backend's parameters
+(``encoder.0.self_attention.w_q``, …). Both readers compute in float64 from those same float32 numbers, so they can
+agree to rounding error.
 
-``python -m transformer_tutorial.experiments.live_model --store`` trains the model again and stores it.
-Shapes use B (batch), S (source positions), T (target positions), D (model width), H (heads), L (layers) and
-V (vocabulary size).
+``python -m transformer_tutorial.experiments.live_model --store`` trains the model again and stores it. Shapes use B
+(batch), S (source positions), T (target positions), D (model width), H (heads), L (layers) and V (vocabulary size).
 """
 
 from __future__ import annotations
@@ -24,12 +23,10 @@ import numpy as np
 from transformer_tutorial import results as stored
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.data.tasks import BOS, EOS, FIRST_SYMBOL, PAD, ReversalTask
-from transformer_tutorial.experiments import add_destination, keep
+from transformer_tutorial.experiments import add_destination, keep, provenance
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
-    causal_mask,
     multi_head_attention,
-    padding_mask,
     softmax,
 )
 from transformer_tutorial.numpy.layers import (
@@ -40,6 +37,7 @@ from transformer_tutorial.numpy.layers import (
     add_and_norm,
     decoder_layer,
 )
+from transformer_tutorial.numpy.masks import causal_mask, padding_mask
 from transformer_tutorial.numpy.model import TransformerParams, embed, encode
 
 RESULT_NAME = "reversal-model"
@@ -47,7 +45,8 @@ COMMAND = "python -m transformer_tutorial.experiments.live_model --store"
 
 
 def encode_array(array: np.ndarray) -> dict:
-    """An array as JSON: its shape, and its values as little-endian float32 bytes in base64."""
+    """An array as JSON: its shape, and its values
+    as little-endian float32 bytes in base64."""
     data = np.ascontiguousarray(array, dtype="<f4").tobytes()
     return {
         "shape": list(array.shape),
@@ -62,8 +61,9 @@ def decode_array(entry: dict) -> np.ndarray:
 
 
 def flat_params(params: TransformerParams) -> dict[str, np.ndarray]:
-    """Every array of ``params`` under a dotted name: ``embedding`` (one table, shared by the source, the
-    target and the output layer), then ``encoder.0.self_attention.w_q``, …, ``decoder.1.norm_3.bias``."""
+    """Every array of ``params`` under a dotted name: ``embedding`` (one
+    table, shared by the source, the target and the output layer), then
+    ``encoder.0.self_attention.w_q``, …, ``decoder.1.norm_3.bias``."""
     if not params.config.share_embeddings:
         raise ValueError(
             "the browser model reads one embedding table: share_embeddings must be True"
@@ -132,7 +132,8 @@ def params_from_flat(
 
 @dataclass(frozen=True)
 class LiveModel:
-    """The stored model: its weights for the NumPy backend, its task, and what the file says about it."""
+    """The stored model: its weights for the NumPy
+    backend, its task, and what the file says about it."""
 
     params: TransformerParams
     task: ReversalTask
@@ -140,8 +141,8 @@ class LiveModel:
 
 
 def load_live_model(data: dict | None = None) -> LiveModel:
-    """The model stored in the package (or the one in ``data``, a result of ``main``), read into NumPy
-    parameters."""
+    """The model stored in the package (or the one in ``data``,
+    a result of ``main``), read into NumPy parameters."""
     data = stored.load(RESULT_NAME) if data is None else data
     config = TransformerConfig(**data["config"])
     if config.norm_first:
@@ -159,12 +160,11 @@ def load_live_model(data: dict | None = None) -> LiveModel:
 def decode_with_cross_attention(
     tgt: np.ndarray, memory: np.ndarray, src_mask: np.ndarray, params: TransformerParams
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``numpy.model.decode``, also returning every decoder layer's cross-attention
-    weights, (B, H, T, S) each.
+    """``numpy.model.decode``, also returning every decoder
+    layer's cross-attention weights, (B, H, T, S) each.
 
-    Post-norm: the cross-attention reads the output of the layer's first Add & Norm,
-    so that is computed and the attention asked again; ``decoder_layer`` itself
-    computes the layer's output.
+    Post-norm: the cross-attention reads the output of the layer's first Add & Norm, so that is computed and the
+    attention asked again; ``decoder_layer`` itself computes the layer's output.
     """
     config = params.config
     tgt_mask = padding_mask(tgt, config.pad_id) & causal_mask(tgt.shape[1])  # (B, T, T)
@@ -188,8 +188,9 @@ def decode_with_cross_attention(
 
 @dataclass(frozen=True)
 class Generation:
-    """What greedy decoding produced for a batch: ``tokens`` (B, T) without the leading BOS, PAD after each
-    EOS; ``probabilities`` (B, T, V), the next-token distribution at every step; ``cross_attention``
+    """What greedy decoding produced for a batch: ``tokens`` (B, T)
+    without the leading BOS, PAD after each EOS; ``probabilities`` (B, T,
+    V), the next-token distribution at every step; ``cross_attention``
     (B, L, H, T, S), where the query of step t looked in the source."""
 
     tokens: np.ndarray
@@ -203,9 +204,9 @@ def greedy_generate(
     params: TransformerParams,
     max_new_tokens: int,
 ) -> Generation:
-    """Greedy decoding with the NumPy backend: at every step, run the decoder over
-    the whole prefix and append the most probable next token, until every sequence
-    has produced EOS. src: (B, S) ids."""
+    """Greedy decoding with the NumPy backend: at every step, run the
+    decoder over the whole prefix and append the most probable next
+    token, until every sequence has produced EOS. src: (B, S) ids."""
     if params.config.norm_first:
         raise ValueError("decode_with_cross_attention computes a post-norm model")
     memory, src_mask = encode(src, params)
@@ -233,9 +234,16 @@ def greedy_generate(
 # --8<-- [end:greedy]
 
 
+HELD_OUT_SEED = (
+    12345  # the generator of the held-out sequences the stored score is measured on
+)
+
+
 def exact_match(model: LiveModel, num_sequences: int, seed: int) -> float:
-    """The share of ``num_sequences`` random sequences that the NumPy backend reverses exactly, EOS included."""
-    batch = model.task.batch(np.random.default_rng(seed), num_sequences)
+    """The share of ``num_sequences`` distinct held-out sequences
+    (``held_out_batch``, which the training stream never produces)
+    that the NumPy backend reverses exactly, EOS included."""
+    batch = model.task.held_out_batch(np.random.default_rng(seed), num_sequences)
     tokens = greedy_generate(batch.src, model.params, batch.tgt_out.shape[1]).tokens
     width = batch.tgt_out.shape[1]
     padded = np.full((num_sequences, width), PAD)
@@ -244,14 +252,17 @@ def exact_match(model: LiveModel, num_sequences: int, seed: int) -> float:
 
 
 def live_recipe():
-    """The training chapter's recipe, made smaller (D = 32, d_ff = 128) so that the file is small."""
+    """The training chapter's recipe with a smaller model (D =
+    32, d_ff = 128, so that the file is small), 600 steps instead
+    of 400 and a learning-rate factor of 0.5 instead of 0.3."""
     from transformer_tutorial.torch.training import ReversalRecipe
 
     return replace(ReversalRecipe(), d_model=32, d_ff=128, steps=600, lr_factor=0.5)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Train the browser's reversal model with PyTorch and store it, with its held-out accuracy, as package data."""
+    """Train the browser's reversal model with PyTorch and
+    store it, with its held-out accuracy, as package data."""
     import argparse
 
     import torch
@@ -280,14 +291,19 @@ def main(argv: list[str] | None = None) -> dict:
             "final_loss": round(float(np.mean(log.losses[-20:])), 4),
             "torch": torch.__version__,
         },
-        "command": COMMAND,
+        **provenance(COMMAND),
         "tensors": {
             name: encode_array(array) for name, array in flat_params(params).items()
         },
     }
     # measured on the stored float32 weights, by the NumPy backend
-    held_out = exact_match(load_live_model(data), 1000, seed=12345)
-    data["held_out"] = {"sequences": 1000, "seed": 12345, "exact_match": held_out}
+    held_out = exact_match(load_live_model(data), 1000, seed=HELD_OUT_SEED)
+    data["held_out"] = {
+        "sequences": 1000,
+        "drawn_by": "ReversalTask.held_out_batch",
+        "seed": HELD_OUT_SEED,
+        "exact_match": held_out,
+    }
     print(
         json.dumps(
             {key: value for key, value in data.items() if key != "tensors"}, indent=1

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,35 +35,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
-from torch import nn
 
-from transformer_tutorial.config import DecoderOnlyConfig, LlamaConfig
-from transformer_tutorial.data.text import CharTokenizer, load_corpus
+from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import (
     Settings,
     machine_info,
     time_interleaved,
 )
+from transformer_tutorial.experiments.character_models import train_character_models
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.torch import attention, modern
-from transformer_tutorial.torch.attention import KeyValueCache, causal_mask
-from transformer_tutorial.torch.decoder_only import (
-    DecoderOnly,
-    evaluate_language_model,
-    train_language_model,
-)
-from transformer_tutorial.torch.layers import EncoderLayer
+from transformer_tutorial.torch.attention import KeyValueCache
 from transformer_tutorial.torch.llama import LlamaDecoder
-from transformer_tutorial.torch.positional import SinusoidalPositionalEncoding
+from transformer_tutorial.torch.modes import seeded
 
 RESULT = "modern-attention"
 
 
 @dataclass(frozen=True)
 class ModernSettings:
-    """What one run measures. The timing itself (warm-up, rounds, clock) follows ``benchmark.Settings``."""
+    """What one run measures. The timing itself (warm-up,
+    rounds, clock) follows ``benchmark.Settings``."""
 
     head_width: int = 64
     lengths: tuple[int, ...] = (256, 512, 1024, 2048, 4096)
@@ -142,11 +134,8 @@ def _median_ms(samples) -> float:
 def traced_peak_bytes(call: Callable[[], Any]) -> int:
     """The most memory (``tracemalloc``) that ``call()`` held above what it found.
 
-    NumPy reports every array buffer it allocates to ``tracemalloc``, so the peak
-    counts
-    the score matrices, the temporaries and the result, and nothing that existed
-    before
-    the call.
+    NumPy reports every array buffer it allocates to ``tracemalloc``, so the peak counts the score matrices, the
+    temporaries and the result, and nothing that existed before the call.
     """
     tracemalloc.start()
     try:
@@ -163,7 +152,8 @@ def traced_peak_bytes(call: Callable[[], Any]) -> int:
 
 
 def measure_memory(settings: ModernSettings) -> list[dict[str, Any]]:
-    """Peak memory of explicit and tiled NumPy attention over one head, T = S, float64, no mask."""
+    """Peak memory of explicit and tiled NumPy
+    attention over one head, T = S, float64, no mask."""
     rng = np.random.default_rng(0)
     block = settings.block_size
     rows = []
@@ -193,7 +183,8 @@ def measure_memory(settings: ModernSettings) -> list[dict[str, Any]]:
 
 
 def measure_times(settings: ModernSettings) -> list[dict[str, Any]]:
-    """Time of one head of self-attention, T = S, float32, no mask, for each implementation."""
+    """Time of one head of self-attention, T = S,
+    float32, no mask, for each implementation."""
     generator = torch.Generator().manual_seed(0)
     block = settings.block_size
     rows = []
@@ -237,27 +228,29 @@ def measure_times(settings: ModernSettings) -> list[dict[str, Any]]:
 
 
 def cache_bytes_per_token(cache: list[KeyValueCache]) -> float:
-    """The bytes of every layer's cached keys and values, divided by the number of cached positions."""
+    """The bytes of every layer's cached keys and
+    values, divided by the number of cached positions."""
     total = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache)
     return total / len(cache[0])
 
 
 def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
-    """For each G dividing H: the cache's bytes per token after the prompt, and the time per generated token."""
+    """For each G dividing H: the cache's bytes per token
+    after the prompt, and the time per generated token."""
     heads = settings.cache_heads
     rows = []
     for num_kv_heads in [g for g in range(1, heads + 1) if heads % g == 0]:
-        torch.manual_seed(0)
-        config = LlamaConfig(
-            vocab_size=64,
-            d_model=settings.cache_width,
-            num_heads=heads,
-            num_kv_heads=num_kv_heads,
-            num_layers=settings.cache_layers,
-            d_ff=int(8 / 3 * settings.cache_width),
-            max_len=settings.prompt_length + settings.new_tokens,
-        )
-        model = LlamaDecoder(config).eval()
+        with seeded(0):  # the caller's global random state is given back
+            config = LlamaConfig(
+                vocab_size=64,
+                d_model=settings.cache_width,
+                num_heads=heads,
+                num_kv_heads=num_kv_heads,
+                num_layers=settings.cache_layers,
+                d_ff=int(8 / 3 * settings.cache_width),
+                max_len=settings.prompt_length + settings.new_tokens,
+            )
+            model = LlamaDecoder(config).eval()
         prompt = torch.randint(
             0,
             64,
@@ -269,18 +262,16 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
         )
         with torch.no_grad():
             filled = model.new_cache()
-            model(
-                prompt, filled
-            )  # the prompt's keys and values, computed once and not timed
+            # the prompt's keys and values, computed once and not timed
+            model(prompt, filled)
         bytes_per_token = cache_bytes_per_token(filled)
         state: dict[str, list[KeyValueCache]] = {}
 
         def restore(filled=filled, state=state) -> None:
             state["cache"] = [KeyValueCache() for _ in filled]
             for copy, layer in zip(state["cache"], filled, strict=True):
-                copy.update(
-                    layer.keys, layer.values
-                )  # the same tensors: update concatenates new ones
+                # the same tensors: update concatenates new ones
+                copy.update(layer.keys, layer.values)
 
         def decode(
             fused: bool, model=model, next_tokens=next_tokens, state=state
@@ -315,133 +306,9 @@ def measure_kv_cache(settings: ModernSettings) -> list[dict[str, Any]]:
     return rows
 
 
-class PaperStyleDecoder(nn.Module):
-    """A decoder-only model built like the paper's decoder layer without cross-attention: sinusoids added to
-    embeddings scaled by √D, post-norm layers with ReLU, no final norm, and the output tied to the embedding."""
-
-    def __init__(self, config: DecoderOnlyConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
-        nn.init.normal_(self.token_embedding.weight, std=config.d_model**-0.5)
-        self.positions = SinusoidalPositionalEncoding(config.max_len, config.d_model)
-        self.layers = nn.ModuleList(
-            EncoderLayer(
-                config.d_model,
-                config.num_heads,
-                config.d_ff,
-                0.0,
-                norm_first=False,
-                activation="relu",
-            )
-            for _ in range(config.num_layers)
-        )
-        self.output = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.output.weight = self.token_embedding.weight
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        length = tokens.shape[1]
-        x = self.token_embedding(tokens) * math.sqrt(
-            self.config.d_model
-        ) + self.positions(length)
-        mask = causal_mask(length, device=tokens.device)
-        for layer in self.layers:
-            x = layer(x, mask)
-        return self.output(x)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def matched_llama_config(
-    settings: ModernSettings, vocab_size: int, budget: int
-) -> LlamaConfig:
-    """The LLaMA-style sizes with SwiGLU's width F chosen so that the parameter count is closest to ``budget``."""
-
-    def config(d_ff: int) -> LlamaConfig:
-        return LlamaConfig(
-            vocab_size=vocab_size,
-            d_model=settings.corpus_width,
-            num_heads=settings.corpus_heads,
-            num_kv_heads=settings.corpus_kv_heads,
-            num_layers=settings.corpus_layers,
-            d_ff=d_ff,
-            max_len=settings.corpus_context,
-        )
-
-    base = count_parameters(LlamaDecoder(config(1)))
-    per_unit = (
-        count_parameters(LlamaDecoder(config(2))) - base
-    )  # parameters per unit of F: 3·D per layer
-    return config(max(1, 1 + round((budget - base) / per_unit)))
-
-
-def train_character_models(settings: ModernSettings) -> dict[str, Any]:
-    """Paper-style, GPT-style (the site's ``DecoderOnly``) and LLaMA-style decoders, same steps and windows."""
-    text = load_corpus()  # the fixed corpus that ships with the package
-    tokenizer = CharTokenizer.from_text(text)
-    ids = tokenizer.encode(text)
-    split = int(0.9 * len(ids))
-    train_ids, held_out = ids[:split], ids[split:]
-    paper_config = DecoderOnlyConfig(
-        vocab_size=len(tokenizer),
-        d_model=settings.corpus_width,
-        num_heads=settings.corpus_heads,
-        num_layers=settings.corpus_layers,
-        d_ff=settings.corpus_d_ff,
-        max_len=settings.corpus_context,
-    )
-    budget = count_parameters(PaperStyleDecoder(paper_config))
-    llama_config = matched_llama_config(settings, len(tokenizer), budget)
-    builders = {
-        "paper": lambda: PaperStyleDecoder(paper_config),
-        "gpt": lambda: DecoderOnly(paper_config),
-        "llama": lambda: LlamaDecoder(llama_config),
-    }
-    runs = []
-    for name, build in builders.items():
-        for seed in settings.seeds:
-            torch.manual_seed(seed)
-            model = build()
-            start = time.process_time()
-            losses = train_language_model(
-                model,
-                train_ids,
-                settings.corpus_steps,
-                settings.corpus_batch,
-                settings.corpus_context,
-                settings.corpus_learning_rate,
-                seed=seed,
-            )
-            seconds = time.process_time() - start
-            runs.append(
-                {
-                    "model": name,
-                    "seed": seed,
-                    "parameters": count_parameters(model),
-                    "train_seconds": round(seconds, 2),
-                    "final_train_loss": round(float(np.mean(losses[-10:])), 4),
-                    "held_out_loss": round(
-                        evaluate_language_model(
-                            model, held_out, settings.corpus_context
-                        ),
-                        4,
-                    ),
-                }
-            )
-    return {
-        "characters": len(text),
-        "vocab_size": len(tokenizer),
-        "held_out_characters": len(held_out),
-        "uniform_loss": round(math.log(len(tokenizer)), 4),
-        "llama_d_ff": llama_config.d_ff,
-        "runs": runs,
-    }
-
-
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
-    """The numbers a reader asks about: memory at the longest length, cache bytes per G, the mean losses."""
+    """The numbers a reader asks about: memory at the
+    longest length, cache bytes per G, the mean losses."""
     longest = results["memory"][-1]
     losses = {}
     for name in ("paper", "gpt", "llama"):
@@ -464,7 +331,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(settings: ModernSettings) -> dict[str, Any]:
-    """Every measurement on one PyTorch thread and one BLAS thread, with the machine and the settings."""
+    """Every measurement on one PyTorch thread and one
+    BLAS thread, with the machine and the settings."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -1,5 +1,5 @@
-"""Measured: a Transformer processes a sequence in parallel where a recurrent network cannot, and generation is
-sequential either way.
+"""Measured: a Transformer processes a sequence in parallel where a
+recurrent network cannot, and generation is sequential either way.
 
 Three measurements, on one device, written with the machine and the date to one JSON file:
 
@@ -42,13 +42,15 @@ from transformer_tutorial.experiments.benchmark import (
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.layers import EncoderLayer
 from transformer_tutorial.torch.model import Transformer
+from transformer_tutorial.torch.modes import seeded
 
 RESULT = "parallelism"  # transformer_tutorial.results.load("parallelism")
 
 
 @dataclass(frozen=True)
 class ParallelismSettings:
-    """What one run measures. The timing itself (warm-up, rounds, clock) follows ``benchmark.Settings``."""
+    """What one run measures. The timing itself (warm-up,
+    rounds, clock) follows ``benchmark.Settings``."""
 
     batches: tuple[int, ...] = (1, 16)
     width: int = 256
@@ -98,23 +100,72 @@ def _median_ms(samples) -> float:
 
 
 def time_layers(settings: ParallelismSettings) -> list[dict[str, Any]]:
-    """Forward time of a Transformer encoder layer (ours, and PyTorch's with the same weights) and of an LSTM
-    layer of the same width, for each batch size and length."""
-    torch.manual_seed(0)
-    width, heads = settings.width, settings.timing.num_heads
-    reference = nn.TransformerEncoderLayer(
-        width, heads, 4 * width, dropout=0.0, batch_first=True
-    ).eval()
-    ours = EncoderLayer.from_pytorch(reference).eval()
-    lstm = nn.LSTM(width, width, batch_first=True).eval()
-    rows = []
-    for batch in settings.batches:
-        for length in settings.lengths:
-            x = torch.randn(batch, length, width)
+    """Forward time of a Transformer encoder layer (ours, and PyTorch's with the same
+    weights) and of an LSTM layer of the same width, for each batch size and length."""
+    with seeded(0):  # the caller's global random state is given back
+        width, heads = settings.width, settings.timing.num_heads
+        reference = nn.TransformerEncoderLayer(
+            width, heads, 4 * width, dropout=0.0, batch_first=True
+        ).eval()
+        ours = EncoderLayer.from_pytorch(reference).eval()
+        lstm = nn.LSTM(width, width, batch_first=True).eval()
+        rows = []
+        for batch in settings.batches:
+            for length in settings.lengths:
+                x = torch.randn(batch, length, width)
+                calls = {
+                    "transformer": lambda x=x: ours(x),
+                    "pytorch_transformer": lambda x=x: reference(x),
+                    "lstm": lambda x=x: lstm(x),
+                }
+                with torch.no_grad():
+                    samples = time_interleaved(
+                        calls,
+                        dict.fromkeys(calls, lambda: None),
+                        settings.timing,
+                        torch.device("cpu"),
+                    )
+                rows.append(
+                    {
+                        "batch": batch,
+                        "length": length,
+                        **{f"{name}_ms": _median_ms(s) for name, s in samples.items()},
+                    }
+                )
+        return rows
+
+
+def time_decoder(settings: ParallelismSettings) -> list[dict[str, Any]]:
+    """One teacher-forced pass over T target positions
+    against generating T tokens, cached and not."""
+    with seeded(0):  # the caller's global random state is given back
+        vocab = 16
+        config = TransformerConfig(
+            vocab,
+            vocab,
+            d_model=settings.decoder_width,
+            num_heads=settings.timing.num_heads,
+            num_layers=settings.decoder_layers,
+            d_ff=4 * settings.decoder_width,
+            dropout=0.0,
+            max_len=max(settings.target_lengths) + 1,
+        )
+        model = Transformer(config).eval()
+        src = torch.randint(3, vocab, (1, settings.source_length))
+        rows = []
+        for length in settings.target_lengths:
+            tgt = torch.cat(
+                [torch.full((1, 1), BOS), torch.randint(3, vocab, (1, length - 1))],
+                dim=1,
+            )
             calls = {
-                "transformer": lambda x=x: ours(x),
-                "pytorch_transformer": lambda x=x: reference(x),
-                "lstm": lambda x=x: lstm(x),
+                "teacher_forced": lambda tgt=tgt: model(src, tgt),
+                "generate_cached": lambda n=length: greedy_decode(
+                    model, src, n, use_cache=True, stop_at_eos=False
+                ),
+                "generate_recomputed": lambda n=length: greedy_decode(
+                    model, src, n, use_cache=False, stop_at_eos=False
+                ),
             }
             with torch.no_grad():
                 samples = time_interleaved(
@@ -125,64 +176,18 @@ def time_layers(settings: ParallelismSettings) -> list[dict[str, Any]]:
                 )
             rows.append(
                 {
-                    "batch": batch,
-                    "length": length,
+                    "target_length": length,
                     **{f"{name}_ms": _median_ms(s) for name, s in samples.items()},
                 }
             )
-    return rows
-
-
-def time_decoder(settings: ParallelismSettings) -> list[dict[str, Any]]:
-    """One teacher-forced pass over T target positions against generating T tokens, cached and not."""
-    torch.manual_seed(0)
-    vocab = 16
-    config = TransformerConfig(
-        vocab,
-        vocab,
-        d_model=settings.decoder_width,
-        num_heads=settings.timing.num_heads,
-        num_layers=settings.decoder_layers,
-        d_ff=4 * settings.decoder_width,
-        dropout=0.0,
-        max_len=max(settings.target_lengths) + 1,
-    )
-    model = Transformer(config).eval()
-    src = torch.randint(3, vocab, (1, settings.source_length))
-    rows = []
-    for length in settings.target_lengths:
-        tgt = torch.cat(
-            [torch.full((1, 1), BOS), torch.randint(3, vocab, (1, length - 1))], dim=1
-        )
-        calls = {
-            "teacher_forced": lambda tgt=tgt: model(src, tgt),
-            "generate_cached": lambda n=length: greedy_decode(
-                model, src, n, use_cache=True, stop_at_eos=False
-            ),
-            "generate_recomputed": lambda n=length: greedy_decode(
-                model, src, n, use_cache=False, stop_at_eos=False
-            ),
-        }
-        with torch.no_grad():
-            samples = time_interleaved(
-                calls,
-                dict.fromkeys(calls, lambda: None),
-                settings.timing,
-                torch.device("cpu"),
-            )
-        rows.append(
-            {
-                "target_length": length,
-                **{f"{name}_ms": _median_ms(s) for name, s in samples.items()},
-            }
-        )
-    return rows
+        return rows
 
 
 def summarise(
     layers: list[dict[str, Any]], decoder: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The ratios a reader asks about, at the shortest and longest lengths, and for the longest target."""
+    """The ratios a reader asks about, at the shortest
+    and longest lengths, and for the longest target."""
     summary: dict[str, Any] = {"lstm_over_pytorch_transformer": {}}
     for row in layers:
         if row["length"] in (layers[0]["length"], layers[-1]["length"]):
@@ -200,6 +205,31 @@ def summarise(
         3,
     )
     return summary
+
+
+def lstm_wins(
+    layers: list[dict[str, Any]], against: str = "pytorch_transformer"
+) -> tuple[int, int]:
+    """In how many of the timed settings the LSTM was faster
+    than the Transformer layer ``against``, of how many.
+
+    ``layers`` is the stored result's ``"layers"``; ``against`` is ``"pytorch_transformer"`` or ``"transformer"``
+    (ours).
+    """
+    wins = sum(row["lstm_ms"] < row[f"{against}_ms"] for row in layers)
+    return wins, len(layers)
+
+
+def layer_faster_lengths(
+    layers: list[dict[str, Any]], batch: int, against: str = "pytorch_transformer"
+) -> list[int]:
+    """The sequence lengths at which the Transformer
+    layer ``against`` beat the LSTM, for one batch size."""
+    return [
+        row["length"]
+        for row in layers
+        if row["batch"] == batch and row[f"{against}_ms"] < row["lstm_ms"]
+    ]
 
 
 def run(settings: ParallelismSettings, threads: int = 1) -> dict[str, Any]:

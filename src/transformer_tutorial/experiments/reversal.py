@@ -1,8 +1,7 @@
 """The measurement behind the training chapter: train the reversal recipe from several seeds, score each model.
 
-Run ``python -m transformer_tutorial.experiments.reversal --store`` to re-measure; the results are stored in the
-package as ``reversal-training`` (``transformer_tutorial.results.load("reversal-training")``), which the
-training page reads.
+Run ``python -m transformer_tutorial.experiments.reversal --store`` to re-measure; the results are stored in the package
+as ``reversal-training`` (``transformer_tutorial.results.load("reversal-training")``), which the training page reads.
 """
 
 from __future__ import annotations
@@ -35,16 +34,16 @@ def measure_reversal_run(
     held_out: int = 1000,
     seeds: tuple[int, ...] = (0, 1, 2),
 ) -> dict:
-    """Train with the recipe once per seed, and measure each model on ``held_out`` distinct sequences of the
-    held-out part, which the training stream never produces (``tests/test_training.py`` replays it to check).
+    """Train with the recipe once per seed, and measure each model on
+    ``held_out`` distinct sequences of the held-out part, which the training
+    stream never produces (``tests/test_training.py`` replays it to check).
 
-    One seed can be lucky (or, on another machine whose arithmetic rounds differently, unlucky): a recipe is
-    as good as its worst seed, so the results keep every run.
+    One seed can be lucky (or, on another machine whose arithmetic rounds differently, unlucky): a recipe is as good as
+    its worst seed, so the results keep every run.
     """
     recipe = ReversalRecipe() if recipe is None else recipe
-    torch.set_num_threads(
-        1
-    )  # the matrices are tiny: one thread is fastest, and every machine does the same
+    # the matrices are tiny: one thread is fastest, and every machine does the same
+    torch.set_num_threads(1)
     runs = []
     for seed in seeds:
         cpu_start = time.process_time()
@@ -53,12 +52,10 @@ def measure_reversal_run(
         runs.append(
             {
                 "seed": seed,
-                "training_seconds": round(
-                    log.seconds, 2
-                ),  # wall clock: longer when the machine is busy
-                "training_cpu_seconds": round(
-                    cpu_seconds, 2
-                ),  # CPU time of this one-thread process
+                # wall clock: longer when the machine is busy
+                "training_seconds": round(log.seconds, 2),
+                # CPU time of this one-thread process
+                "training_cpu_seconds": round(cpu_seconds, 2),
                 "final_loss": round(float(np.mean(log.losses[-20:])), 4),
                 "exact_match_accuracy": exact_match_accuracy(
                     model, recipe.task, held_out, seed=HELD_OUT_SEED
@@ -78,7 +75,8 @@ def measure_reversal_run(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m transformer_tutorial.experiments.reversal --store``: train the chapter's model, store the results."""
+    """``python -m transformer_tutorial.experiments.reversal
+    --store``: train the chapter's model, store the results."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     add_destination(parser, RESULT)
     parser.add_argument(

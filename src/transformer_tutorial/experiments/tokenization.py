@@ -1,14 +1,14 @@
-"""Measure what a vocabulary buys: the vocabulary size and the length of the site's text in tokens, for
-characters, byte-pair encodings of a few sizes, and whole words.
+"""Measure what a vocabulary buys: the vocabulary size and the length of the site's
+text in tokens, for characters, byte-pair encodings of a few sizes, and whole words.
 
-    python -m transformer_tutorial.experiments.tokenization --store   # under a minute
+python -m transformer_tutorial.experiments.tokenization --store   # under a minute
 
 The text is the packaged corpus (``data.text.load_corpus``); ``--store`` stores the results in the package as
 ``tokenization`` (``transformer_tutorial.results.load("tokenization")``), which the tokens page reads.
 
-The word vocabulary is every distinct word of ``bpe.split_words``, which is what byte-pair encoding reaches
-when it is allowed to merge until no pair is left. A vocabulary learned from the first nine tenths of the text
-and applied to the last tenth shows the price of whole words: some words of the last tenth were never seen.
+The word vocabulary is every distinct word of ``bpe.split_words``, which is what byte-pair encoding reaches when it is
+allowed to merge until no pair is left. A vocabulary learned from the first nine tenths of the text and applied to the
+last tenth shows the price of whole words: some words of the last tenth were never seen.
 """
 
 from __future__ import annotations
@@ -18,19 +18,21 @@ from typing import Any
 
 from transformer_tutorial.data.bpe import BPETokenizer, split_words
 from transformer_tutorial.data.text import load_corpus
-from transformer_tutorial.experiments import add_destination, keep
+from transformer_tutorial.experiments import add_destination, keep, provenance
 
 BPE_SIZES = (256, 512, 1024, 2048)
 RESULT = "tokenization"
 
 
 def corpus() -> str:
-    """The text measured: the prose of the site's pages, as packaged (``data.text.load_corpus``)."""
+    """The text measured: the prose of the site's
+    pages, as packaged (``data.text.load_corpus``)."""
     return load_corpus()
 
 
 def measure(text: str, bpe_sizes: tuple[int, ...] = BPE_SIZES) -> dict[str, Any]:
-    """Vocabulary size and length in tokens of ``text`` for each tokenizer, and how the last tenth fares."""
+    """Vocabulary size and length in tokens of ``text``
+    for each tokenizer, and how the last tenth fares."""
     words = split_words(text)
     rows = [
         {"tokenizer": "characters", "vocab_size": len(set(text)), "tokens": len(text)}
@@ -64,13 +66,14 @@ def measure(text: str, bpe_sizes: tuple[int, ...] = BPE_SIZES) -> dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """``python -m transformer_tutorial.experiments.tokenization --store``: measure, print, store the results."""
+    """``python -m transformer_tutorial.experiments.tokenization
+    --store``: measure, print, store the results."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = measure(corpus())
-    results["command"] = (
-        "python -m transformer_tutorial.experiments.tokenization --store"
+    results.update(
+        provenance("python -m transformer_tutorial.experiments.tokenization --store")
     )
     for row in results["rows"]:
         print(

@@ -9,16 +9,16 @@ The site plots that file instead of training at build time. Run it from the repo
     python -m transformer_tutorial.experiments.vit_digits --quick  # about a second of training: the tests' settings
     python -m transformer_tutorial.experiments.vit_digits --store
 
-Training uses one thread: the model is so small that a step has little work to share, and on a busy machine two
-threads mostly wait for each other (steps were many times slower when we tried two on a loaded 2-core machine).
+Training uses one thread: the model is so small that a step has little work to share, and on a busy machine two threads
+mostly wait for each other (steps were many times slower when we tried two on a loaded 2-core machine).
 
 The results file (``SCHEMA_VERSION`` 1) is a JSON object: ``schema``, ``schema_version``, ``mode`` (``quick`` or
-``full``), ``command``, ``date``, ``machine`` (see ``benchmark.machine_info``, plus ``load_average`` before and
-after), ``data`` (``train``, ``test``, ``seed``) and ``runs``, one object per patch size: its ``settings``,
-``tokens`` (patches + 1), ``parameters``, ``seconds`` (training only), ``epoch_losses`` (the mean loss of each
-epoch), ``correct``, ``accuracy``, ``confusion`` (10 × 10, rows = true digit) and ``examples`` (``label``,
-``predicted``, ``image`` 8 × 8 in [0, 1], and ``class_attention``: layers × heads × positions, the class token's
-row of each attention map, position 0 being the class token itself).
+``full``), ``command``, ``date``, ``machine`` (see ``benchmark.machine_info``, plus ``load_average`` before and after),
+``data`` (``train``, ``test``, ``seed``) and ``runs``, one object per patch size: its ``settings``, ``tokens`` (patches
++ 1), ``parameters``, ``seconds`` (training only), ``epoch_losses`` (the mean loss of each epoch), ``correct``,
+``accuracy``, ``confusion`` (10 × 10, rows = true digit) and ``examples`` (``label``, ``predicted``, ``image`` 8 × 8 in
+[0, 1], and ``class_attention``: layers × heads × positions, the class token's row of each attention map, position 0
+being the class token itself).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from transformer_tutorial.data.digits import (
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
 from transformer_tutorial.torch.attention import recorded_attention
+from transformer_tutorial.torch.modes import seeded
 from transformer_tutorial.torch.vision import (
     VisionTransformer,
     predict,
@@ -61,7 +62,8 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class Settings:
-    """The model and the training of one run; ``patch_sizes`` gives one run each, the first being the main one."""
+    """The model and the training of one run; ``patch_sizes``
+    gives one run each, the first being the main one."""
 
     patch_sizes: tuple[int, ...] = (4, 2)
     d_model: int = 32
@@ -81,31 +83,31 @@ QUICK = Settings(patch_sizes=(4,), epochs=3)
 
 def build_model(settings: Settings, patch_size: int) -> VisionTransformer:
     """The ViT of a run, with weights drawn from ``settings.seed``."""
-    torch.manual_seed(settings.seed)
-    return VisionTransformer(
-        image_size=8,
-        patch_size=patch_size,
-        num_classes=NUM_CLASSES,
-        d_model=settings.d_model,
-        num_heads=settings.num_heads,
-        num_layers=settings.num_layers,
-        d_ff=settings.d_ff,
-    )
+    with seeded(settings.seed):  # the caller's global random state is given back
+        return VisionTransformer(
+            image_size=8,
+            patch_size=patch_size,
+            num_classes=NUM_CLASSES,
+            d_model=settings.d_model,
+            num_heads=settings.num_heads,
+            num_layers=settings.num_layers,
+            d_ff=settings.d_ff,
+        )
 
 
 def _examples(
     model: VisionTransformer, images: np.ndarray, labels: np.ndarray
 ) -> list[dict[str, Any]]:
-    """The first test image of every digit: its label, the model's answer and the class token's attention."""
+    """The first test image of every digit: its label,
+    the model's answer and the class token's attention."""
     indices = [int(np.flatnonzero(labels == digit)[0]) for digit in range(NUM_CLASSES)]
     chosen = torch.from_numpy(images[indices])
     predicted = predict(model, chosen)
     with torch.no_grad(), recorded_attention(model) as records:
         model(chosen)
     maps = [records[f"layers.{i}.self_attention"][0] for i in range(len(model.layers))]
-    class_rows = torch.stack(
-        [layer[:, :, 0, :] for layer in maps], dim=1
-    )  # (B, layers, H, T)
+    # (B, layers, H, T)
+    class_rows = torch.stack([layer[:, :, 0, :] for layer in maps], dim=1)
     return [
         {
             "label": int(labels[index]),
@@ -120,7 +122,8 @@ def _examples(
 def train_and_test(
     settings: Settings, patch_size: int, digits: DigitsSplit | None = None
 ) -> dict[str, Any]:
-    """One run: build the model, train it on the training digits, test it on the others."""
+    """One run: build the model, train it on
+    the training digits, test it on the others."""
     digits = load_digits(seed=settings.seed) if digits is None else digits
     model = build_model(settings, patch_size)
     train_images, train_labels = (
@@ -170,7 +173,8 @@ def train_and_test(
 def run(
     settings: Settings = FULL, mode: str = "custom", command: str = ""
 ) -> dict[str, Any]:
-    """Every run of ``settings``, with the machine and the versions, as the JSON object described above."""
+    """Every run of ``settings``, with the machine and
+    the versions, as the JSON object described above."""
     digits = load_digits(seed=settings.seed)
     load_before = _load_average()
     runs = [
@@ -216,7 +220,8 @@ def summary(results: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """The command line: ``--quick`` for the tests' short run, ``--output`` to write the JSON file."""
+    """The command line: ``--quick`` for the tests'
+    short run, ``--output`` to write the JSON file."""
     parser = argparse.ArgumentParser(
         prog="python -m transformer_tutorial.experiments.vit_digits",
         description=__doc__.split("\n")[0],
@@ -239,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def dumps_results(results: dict[str, Any]) -> str:
-    """The results as indented JSON, with every innermost list of numbers on one line (readable diffs)."""
+    """The results as indented JSON, with every innermost
+    list of numbers on one line (readable diffs)."""
     text = json.dumps(results, indent=1)
     numbers = re.compile(r"\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]")
     return (

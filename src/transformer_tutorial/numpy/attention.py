@@ -1,7 +1,7 @@
 """Attention in NumPy: softmax, scaled dot-product attention, masks, and multi-head attention.
 
-Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's
-width, D / H). Boolean masks mean True = may attend.
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's width, D /
+H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -12,21 +12,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from transformer_tutorial.checks import (
-    check_attention_mask,
     check_axis,
-    check_bool,
     check_bool_mask,
     check_heads,
     check_multi_head_inputs,
+    check_multi_head_mask,
     check_ndim,
     check_positive_int,
     check_query_key_value,
+    check_scores_mask,
     format_shape,
-    mask_with_head_axis,
 )
+from transformer_tutorial.mask_shapes import with_head_axis
+from transformer_tutorial.validation import validated
+
+
+def check_softmax(
+    x: np.ndarray, axis: int = -1, mask: np.ndarray | None = None
+) -> None:
+    check_axis("axis", axis, np.ndim(x))
+    if mask is not None:
+        check_bool_mask("mask", mask, np.shape(x), "(the shape of x)")
 
 
 # --8<-- [start:softmax]
+@validated(check_softmax)
 def softmax(
     x: np.ndarray,
     axis: int = -1,
@@ -34,22 +44,18 @@ def softmax(
 ) -> np.ndarray:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
-    Softmax does not change when the same constant is added to every entry along
-    ``axis``, so subtracting the
-    largest entry first changes nothing mathematically, and keeps ``exp`` from
-    overflowing.
+    Softmax does not change when the same constant is added to every entry along ``axis``, so subtracting the largest
+    entry first changes nothing mathematically, and keeps ``exp`` from overflowing.
 
     Args:
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
-        mask: Optional boolean array that broadcasts to ``x.shape``; True where an
-            entry may receive weight. Masked entries get exactly zero, and a slice with
-            no True entry is all zeros instead of NaN.
+        mask: Optional boolean array that broadcasts to ``x.shape``; True where an entry may receive weight. Masked
+            entries get exactly zero, and a slice with no True entry is all zeros instead of NaN.
 
     Returns:
-        An array of ``x.shape`` whose slices along ``axis`` are non-negative and sum
-        to one (zero where the
-        whole slice is masked).
+        An array of ``x.shape`` whose slices along ``axis`` are non-negative and sum to one (zero where the whole slice
+        is masked).
 
     Examples:
         >>> softmax(np.array([1.0, 2.0, 3.0])).round(4)
@@ -62,9 +68,7 @@ def softmax(
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
-    check_axis("axis", axis, x.ndim)
     if mask is not None:
-        check_bool_mask("mask", mask, x.shape, "(the shape of x)")
         x = np.where(mask, x, -np.inf)
     if x.shape[axis] == 0:  # nothing to normalise over
         return np.zeros_like(x)
@@ -80,7 +84,19 @@ def softmax(
 # --8<-- [end:softmax]
 
 
+def check_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> None:
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
+    check_query_key_value(query, key, value)
+    check_scores_mask(query, key, mask)
+
+
 # --8<-- [start:scaled_dot_product_attention]
+@validated(check_attention)
 def scaled_dot_product_attention(
     query: np.ndarray,
     key: np.ndarray,
@@ -93,13 +109,12 @@ def scaled_dot_product_attention(
         query: (..., T, d_k) queries.
         key: (..., S, d_k) keys.
         value: (..., S, d_v) values.
-        mask: Optional boolean (T, S), or an array with one entry per score dimension
-            (each of size 1 or the full size), True where a query may attend to a key.
+        mask: Optional boolean (T, S), or an array with one entry per score dimension (each of size 1 or the full size),
+            True where a query may attend to a key.
 
     Returns:
-        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
-        that may attend to nothing
-        (a fully masked row, or no keys at all) gets zero weights and a zero output.
+        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query that may attend to nothing (a fully
+        masked row, or no keys at all) gets zero weights and a zero output.
 
     Examples:
         >>> q = np.array([[1.0, 0.0]])
@@ -109,17 +124,10 @@ def scaled_dot_product_attention(
         >>> w.round(3), out.round(2)
         (array([[0.67, 0.33]]), array([[13.3]]))
     """
-    query, key, value = (
-        np.asarray(query),
-        np.asarray(key),
-        np.asarray(value),
-    )  # as NumPy reads lists
-    check_query_key_value(query, key, value)
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     d = query.shape[-1]
     # (..., T, S); scaling q first is T·d_k work, not T·S
     scores = (query / math.sqrt(d)) @ np.swapaxes(key, -1, -2)
-    if mask is not None:
-        check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
     return weights @ value, weights
 
@@ -127,12 +135,17 @@ def scaled_dot_product_attention(
 # --8<-- [end:scaled_dot_product_attention]
 
 
+def check_split_heads(x: np.ndarray, num_heads: int) -> None:
+    check_ndim("x", x, 3, "(B, T, D)")
+    check_heads(x.shape[-1], num_heads, "x", x.shape)
+
+
 # --8<-- [start:split_heads]
+@validated(check_split_heads)
 def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
     """Cut each position's features into H slices: (B, T, D) -> (B, H, T, D / H).
 
-    The split is along the feature axis: every head sees every token, through its own
-    D / H features.
+    The split is along the feature axis: every head sees every token, through its own D / H features.
 
     Examples:
         >>> x = np.arange(12.0).reshape(1, 2, 6)  # one sequence, 2 tokens, 6 features
@@ -140,26 +153,28 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
         array([[2., 3.],
                [8., 9.]])
     """
-    check_ndim("x", x, 3, "(B, T, D)")
     batch, length, width = x.shape
-    check_heads(width, num_heads, "x", x.shape)
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
 
 
 # --8<-- [end:split_heads]
 
 
+def check_merge_heads(x: np.ndarray) -> None:
+    check_ndim("x", x, 4, "(B, H, T, d_k)")
+
+
 # --8<-- [start:merge_heads]
+@validated(check_merge_heads)
 def merge_heads(x: np.ndarray) -> np.ndarray:
-    """Undo ``split_heads``: (B, H, T, d_k) -> (B, T, H·d_k),
-    head 0's features first.
+    """Undo ``split_heads``: (B, H, T, d_k) ->
+    (B, T, H·d_k), head 0's features first.
 
     Examples:
         >>> x = np.random.default_rng(0).normal(size=(2, 5, 8))
         >>> bool((merge_heads(split_heads(x, 4)) == x).all())
         True
     """
-    check_ndim("x", x, 4, "(B, H, T, d_k)")
     batch, heads, length, head_width = x.shape
     return x.transpose(0, 2, 1, 3).reshape(batch, length, heads * head_width)
 
@@ -167,126 +182,14 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
 # --8<-- [end:merge_heads]
 
 
-# --8<-- [start:masks]
-def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
-    """(T, S) boolean mask that lets each query
-    see its own position and the ones before it.
-
-    The queries are taken to be the last T of the S positions, so the same mask
-    serves a decoder that has
-    cached S - T earlier keys.
-
-    Examples:
-        >>> causal_mask(3).astype(int)
-        array([[1, 0, 0],
-               [1, 1, 0],
-               [1, 1, 1]])
-        >>> causal_mask(1, 3).astype(int)  # one new query after two cached positions
-        array([[1, 1, 1]])
-    """
-    key_length = query_length if key_length is None else key_length
-    check_positive_int("query_length", query_length, allow_zero=True)
-    check_positive_int("key_length", key_length, allow_zero=True)
-    if key_length < query_length:
-        raise ValueError(
-            f"key_length={key_length} is shorter than query_length={query_length}",
-        )
-    offset = key_length - query_length
-    return np.arange(key_length)[None, :] <= np.arange(query_length)[:, None] + offset
-
-
-def padding_mask(tokens: np.ndarray, pad_id: int) -> np.ndarray:
-    """(B, 1, S) boolean mask, True at real tokens: every
-    query may attend to every key that is not padding.
-
-    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
-    S) score array.
-
-    Examples:
-        >>> padding_mask(np.array([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).astype(int)
-        array([[[1, 1, 0, 0]],
-        <BLANKLINE>
-               [[1, 0, 0, 0]]])
-    """
-    check_ndim("tokens", tokens, 2, "(B, S)")
-    return (tokens != pad_id)[:, None, :]
-
-
-# --8<-- [end:masks]
-
-
-def to_mha_mask(mask: np.ndarray, num_heads: int) -> np.ndarray:
-    """Our mask (True = may attend) as
-    ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
-
-    Args:
-        mask: (T, S), or (B, T, S) for a mask that differs between sequences.
-        num_heads: PyTorch wants a per-sequence mask once for every head: (B·H, T, S), sequence-major.
-
-    Returns:
-        (T, S) or (B·H, T, S) boolean, True where attention is blocked.
-
-    Examples:
-        >>> to_mha_mask(causal_mask(3), num_heads=2).astype(int)
-        array([[0, 1, 1],
-               [0, 0, 1],
-               [0, 0, 0]])
-    """
-    check_bool("mask", mask)
-    if mask.ndim == 2:
-        return ~mask
-    check_ndim("mask", mask, 3, "(T, S) or (B, T, S)")
-    return np.repeat(~mask, num_heads, axis=0)
-
-
-def to_mha_key_padding_mask(mask: np.ndarray) -> np.ndarray:
-    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s
-    ``key_padding_mask``: (B, S), True at padding.
-
-    Examples:
-        >>> to_mha_key_padding_mask(padding_mask(np.array([[4, 2, 0]]), pad_id=0))
-        array([[False, False,  True]])
-    """
-    check_bool("mask", mask)
-    if mask.ndim != 3 or mask.shape[1] != 1:
-        raise ValueError(
-            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}",
-        )
-    return ~mask[:, 0, :]
-
-
-def from_mha_mask(
-    attn_mask: np.ndarray | None,
-    key_padding_mask: np.ndarray | None = None,
-) -> np.ndarray:
-    """``nn.MultiheadAttention``'s masks
-    (True = blocked) as one of ours (True = may attend).
-
-    Args:
-        attn_mask: (T, S) boolean or None.
-        key_padding_mask: (B, S) boolean, True at padding, or None.
-
-    Returns:
-        (T, S) when there is no key padding mask, else (B, T, S), or (B, 1, S) when ``attn_mask`` is None.
-    """
-    if attn_mask is None and key_padding_mask is None:
-        raise ValueError("from_mha_mask needs attn_mask, key_padding_mask or both")
-    allowed = None if attn_mask is None else ~attn_mask
-    if key_padding_mask is None:
-        return allowed
-    check_ndim("key_padding_mask", key_padding_mask, 2, "(B, S)")
-    keys = ~key_padding_mask[:, None, :]  # (B, 1, S)
-    return keys if allowed is None else keys & allowed[None]
-
-
 # --8<-- [start:multi_head_attention_params]
 @dataclass
 class MultiHeadAttentionParams:
-    """The weights of multi-head attention, in the paper's orientation: ``x @ w +
-    b``.
+    """The weights of multi-head attention, in
+    the paper's orientation: ``x @ w + b``.
 
-    ``w_q``, ``w_k``, ``w_v`` (D, D) hold the H heads' matrices side by side: columns
-    ``h·d_k : (h+1)·d_k`` are head h's. ``w_o`` (D, D) maps the merged heads back to D.
+    ``w_q``, ``w_k``, ``w_v`` (D, D) hold the H heads' matrices side by side: columns ``h·d_k : (h+1)·d_k`` are head
+    h's. ``w_o`` (D, D) maps the merged heads back to D.
     """
 
     w_q: np.ndarray  # W^Q = [W_0^Q … W_{H-1}^Q]
@@ -324,7 +227,8 @@ class MultiHeadAttentionParams:
     def random(
         cls, d_model: int, num_heads: int, rng: np.random.Generator
     ) -> MultiHeadAttentionParams:
-        """Weights drawn uniformly from ±1/√D (the scale of ``nn.Linear``'s default), biases likewise."""
+        """Weights drawn uniformly from ±1/√D (the scale
+        of ``nn.Linear``'s default), biases likewise."""
         check_positive_int("d_model", d_model)
         bound = 1 / np.sqrt(d_model)
 
@@ -338,7 +242,8 @@ class MultiHeadAttentionParams:
         )
 
     def head(self, h: int) -> tuple[np.ndarray, ...]:
-        """Head h's own projections: (W_h^Q, b_h^Q, W_h^K, b_h^K, W_h^V, b_h^V), each (D, d_k) or (d_k,)."""
+        """Head h's own projections: (W_h^Q, b_h^Q, W_h^K,
+        b_h^K, W_h^V, b_h^V), each (D, d_k) or (d_k,)."""
         d_k = self.d_model // self.num_heads
         cols = slice(h * d_k, (h + 1) * d_k)
         return (
@@ -351,19 +256,23 @@ class MultiHeadAttentionParams:
         )
 
 
-def check_inputs(
+def check_multi_head_call(
     query: np.ndarray,
     key: np.ndarray,
     value: np.ndarray,
     params: MultiHeadAttentionParams,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """query (B, T, D), key and value (B, S, D) as arrays (nested lists are read as NumPy would), checked."""
+    mask: np.ndarray | None = None,
+) -> None:
+    """Raise unless query (B, T, D), key and value (B, S, D)
+    (nested lists are read as NumPy would) fit the weights,
+    and ``mask`` is boolean (T, S), (B, T, S) or (B, 1, S)."""
     query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     check_multi_head_inputs(query, key, value, params.d_model)
-    return query, key, value
+    check_multi_head_mask(mask, len(query), query.shape[1], key.shape[1])
 
 
 # --8<-- [start:multi_head_attention_per_head]
+@validated(check_multi_head_call)
 def multi_head_attention_per_head(
     query: np.ndarray,
     key: np.ndarray,
@@ -373,9 +282,8 @@ def multi_head_attention_per_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Multi-head attention written as the definition reads: one loop turn per head.
 
-    Each head projects the inputs with its own weights and attends on its own; the
-    head
-    outputs are concatenated along the features and projected by W^O.
+    Each head projects the inputs with its own weights and attends on its own; the head outputs are concatenated along
+    the features and projected by W^O.
 
     Args:
         query: (B, T, D). key, value: (B, S, D).
@@ -385,8 +293,8 @@ def multi_head_attention_per_head(
     Returns:
         ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
     """
-    query, key, value = check_inputs(query, key, value, params)
-    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
+    head_mask = with_head_axis(mask)
     if head_mask is not None:
         head_mask = head_mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
     outputs, weights = [], []
@@ -405,6 +313,7 @@ def multi_head_attention_per_head(
 
 
 # --8<-- [start:multi_head_attention]
+@validated(check_multi_head_call)
 def multi_head_attention(
     query: np.ndarray,
     key: np.ndarray,
@@ -414,14 +323,14 @@ def multi_head_attention(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
-    ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend.
-    Returns the output (B, T, D) and the weights (B, H, T, S).
+    ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend. Returns the output (B, T, D) and the weights
+    (B, H, T, S).
     """
-    query, key, value = check_inputs(query, key, value, params)
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # project, split
     k = split_heads(key @ params.w_k + params.b_k, params.num_heads)  # (B, H, S, d_k)
     v = split_heads(value @ params.w_v + params.b_v, params.num_heads)
-    mask = mask_with_head_axis(mask, len(query), query.shape[1], k.shape[2])
+    mask = with_head_axis(mask)  # (B or 1, 1, T or 1, S)
     heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, H, T, d_k)
     return merge_heads(heads) @ params.w_o + params.b_o, weights  # merge, project
 

@@ -5,8 +5,8 @@
 3. The same weights as a softmax of scores: zeros where a position may look, -inf where it may not.
 4. The scores come from queries and keys, so each position chooses how much of each earlier value to take.
 
-Each function reads one sequence x of shape (T, D); the last one is one head of causal self-attention, the
-package's ``scaled_dot_product_attention`` with a causal mask. The PyTorch backend has the same four functions.
+Each function reads one sequence x of shape (T, D); the last one is one head of causal self-attention, the package's
+``scaled_dot_product_attention`` with a causal mask. The PyTorch backend has the same four functions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import math
 import numpy as np
 
 from transformer_tutorial.checks import check_array, check_ndim, check_same_size
-from transformer_tutorial.numpy.attention import causal_mask, softmax
+from transformer_tutorial.numpy.attention import softmax
+from transformer_tutorial.numpy.masks import causal_mask
 
 
 def _check_sequence(x: np.ndarray) -> None:

@@ -1,10 +1,9 @@
 """A decoder-only Transformer (GPT-style) in NumPy: the forward pass, and sampling with temperature and top-k.
 
 The model is a stack of pre-norm self-attention layers under a causal mask: ``encoder_layer`` from
-``transformer_tutorial.numpy.layers`` with ``norm_first=True``. Its input is a token embedding plus a learned
-position embedding, its last LayerNorm follows the stack, and its output layer is the token embedding matrix
-again (weight tying). The weights come from the PyTorch ``DecoderOnly`` (``numpy_params()``), which is the one
-that trains.
+``transformer_tutorial.numpy.layers`` with ``norm_first=True``. Its input is a token embedding plus a learned position
+embedding, its last LayerNorm follows the stack, and its output layer is the token embedding matrix again (weight
+tying). The weights come from the PyTorch ``DecoderOnly`` (``numpy_params()``), which is the one that trains.
 
 Shapes use B (batch), T (positions), D (model width) and V (vocabulary size).
 """
@@ -23,19 +22,22 @@ from transformer_tutorial.checks import (
     check_tokens,
 )
 from transformer_tutorial.config import DecoderOnlyConfig
-from transformer_tutorial.numpy.attention import causal_mask, softmax
+from transformer_tutorial.numpy.attention import MultiHeadAttentionParams, softmax
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
+    FeedForwardParams,
     LayerNormParams,
     encoder_layer,
     layer_norm,
 )
+from transformer_tutorial.numpy.masks import causal_mask
 
 
 @dataclass
 class DecoderOnlyParams:
-    """Every weight: the token embedding (V, D), which is also the output layer, the position table
-    (max_len, D), one ``EncoderLayerParams`` per layer, and the final LayerNorm."""
+    """Every weight: the token embedding (V, D), which is also
+    the output layer, the position table (max_len, D), one
+    ``EncoderLayerParams`` per layer, and the final LayerNorm."""
 
     config: DecoderOnlyConfig
     token_embedding: np.ndarray
@@ -43,14 +45,48 @@ class DecoderOnlyParams:
     layers: list[EncoderLayerParams]
     final_norm: LayerNormParams
 
+    @classmethod
+    def random(
+        cls, config: DecoderOnlyConfig, rng: np.random.Generator
+    ) -> DecoderOnlyParams:
+        """Untrained weights, without PyTorch: embeddings drawn from N(0,
+        0.02²) (the PyTorch model's start), linear layers uniform in ±1/√fan_in
+        (the scale of ``nn.Linear``), LayerNorms at scale 1 and shift 0."""
+        d, f = config.d_model, config.d_ff
+
+        def uniform(fan_in: int, *shape: int) -> np.ndarray:
+            bound = 1 / np.sqrt(fan_in)
+            return rng.uniform(-bound, bound, size=shape)
+
+        def norm() -> LayerNormParams:
+            return LayerNormParams(np.ones(d), np.zeros(d), config.eps)
+
+        layers = [
+            EncoderLayerParams(
+                MultiHeadAttentionParams.random(d, config.num_heads, rng),
+                FeedForwardParams(
+                    uniform(d, d, f), uniform(d, f), uniform(f, f, d), uniform(f, d)
+                ),
+                norm(),
+                norm(),
+            )
+            for _ in range(config.num_layers)
+        ]
+        return cls(
+            config,
+            rng.normal(0.0, 0.02, size=(config.vocab_size, d)),
+            rng.normal(0.0, 0.02, size=(config.max_len, d)),
+            layers,
+            norm(),
+        )
+
 
 # --8<-- [start:decoder_only]
 def decoder_only(tokens: np.ndarray, params: DecoderOnlyParams) -> np.ndarray:
     """Token ids (B, T) -> logits (B, T, V): position
     t scores every candidate for token t + 1.
 
-    Position t sees tokens 0 … t only (the causal mask), so all T predictions come
-    from one pass.
+    Position t sees tokens 0 … t only (the causal mask), so all T predictions come from one pass.
     """
     config = params.config
     check_tokens("tokens", tokens, config.vocab_size, config.max_len)
@@ -80,13 +116,10 @@ def next_token_probabilities(
 
     Args:
         logits: (..., V) scores for the next token.
-        temperature: Above 0. Below 1 sharpens the distribution towards the largest
-            logit (near 0 it is greedy
-            decoding), above 1 flattens it towards uniform; 1 leaves the model's
-            distribution as it is.
-        top_k: Keep only the k largest logits (and any tied with the k-th) and give
-            the rest probability 0;
-            None keeps all V. ``top_k=1`` is greedy decoding.
+        temperature: Above 0. Below 1 sharpens the distribution towards the largest logit (near 0 it is greedy
+            decoding), above 1 flattens it towards uniform; 1 leaves the model's distribution as it is.
+        top_k: Keep only the k largest logits (and any tied with the k-th) and give the rest probability 0; None keeps
+            all V. ``top_k=1`` is greedy decoding.
 
     Returns:
         (..., V) probabilities that sum to 1 along the last axis.
@@ -117,9 +150,8 @@ def sample_from(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarr
     """One index per row of (..., V) probabilities,
     drawn with one uniform number per row (inverse CDF).
 
-    The draw is the first index whose cumulative probability exceeds u · total, with
-    u uniform in [0, 1): an
-    index of probability 0 is never drawn. Returns (...,) int64.
+    The draw is the first index whose cumulative probability exceeds u · total, with u uniform in [0, 1): an index of
+    probability 0 is never drawn. Returns (...,) int64.
     """
     cumulative = np.cumsum(probabilities, axis=-1, dtype=np.float64)  # (..., V)
     # (..., 1), in [0, total)

@@ -1,9 +1,9 @@
 """An encoder-only Transformer (BERT-style) in NumPy, and the sentence embeddings made from it.
 
-The model is the encoder stack of the original Transformer, post-norm with GELU, under a different embedding:
-word + learned position + token type, then LayerNorm. The layers are ``encoder_layer`` from
-``transformer_tutorial.numpy.layers``; nothing here computes attention or a layer a second time. Weights come
-from the PyTorch ``EncoderOnly`` (``numpy_params()``) or straight from a BERT checkpoint (``from_bert``).
+The model is the encoder stack of the original Transformer, post-norm with GELU, under a different embedding: word +
+learned position + token type, then LayerNorm. The layers are ``encoder_layer`` from
+``transformer_tutorial.numpy.layers``; nothing here computes attention or a layer a second time. Weights come from the
+PyTorch ``EncoderOnly`` (``numpy_params()``) or straight from a BERT checkpoint (``from_bert``).
 
 Shapes use B (batch), T (positions), D (model width), H (heads), L (layers) and V (vocabulary size).
 """
@@ -20,7 +20,6 @@ from transformer_tutorial.config import EncoderOnlyConfig
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
     multi_head_attention,
-    padding_mask,
 )
 from transformer_tutorial.numpy.layers import (
     EncoderLayerParams,
@@ -29,12 +28,14 @@ from transformer_tutorial.numpy.layers import (
     encoder_layer,
     layer_norm,
 )
+from transformer_tutorial.numpy.masks import padding_mask
 
 
 @dataclass
 class EncoderOnlyParams:
-    """Every weight of the encoder: three embedding tables (word (V, D), position (max_len, D), token type
-    (types, D)), the LayerNorm applied to their sum, and one ``EncoderLayerParams`` per layer."""
+    """Every weight of the encoder: three embedding tables (word (V,
+    D), position (max_len, D), token type (types, D)), the LayerNorm
+    applied to their sum, and one ``EncoderLayerParams`` per layer."""
 
     config: EncoderOnlyConfig
     word_embedding: np.ndarray
@@ -52,9 +53,8 @@ class EncoderOnlyParams:
     ) -> EncoderOnlyParams:
         """Our parameters from the tensors of a BERT checkpoint.
 
-        The names are those of Hugging Face's ``BertModel``, without the ``bert.``
-        prefix. Linear weights are
-        stored (out, in) there and (in, out) here."""
+        The names are those of Hugging Face's ``BertModel``, without the ``bert.`` prefix. Linear weights are stored
+        (out, in) there and (in, out) here."""
 
         def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
             return weights[f"{name}.weight"].T, weights[f"{name}.bias"]
@@ -131,13 +131,11 @@ def embed(
     params: EncoderOnlyParams,
     token_types: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Token ids (B, T) -> (B, T, D):
-    LayerNorm(word + position + token type). No √D scale, unlike the paper.
+    """Token ids (B, T) -> (B, T, D): LayerNorm(word +
+    position + token type). No √D scale, unlike the paper.
 
-    ``token_types`` (B, T) says which segment each token belongs to (0 for a single
-    sentence); None means 0
-    everywhere, and even then row 0 of the token-type table is added to every
-    position.
+    ``token_types`` (B, T) says which segment each token belongs to (0 for a single sentence); None means 0 everywhere,
+    and even then row 0 of the token-type table is added to every position.
     """
     config = params.config
     check_tokens("tokens", tokens, config.vocab_size, config.max_len)
@@ -162,19 +160,17 @@ def encoder_only(
     token_types: np.ndarray | None = None,
     return_weights: bool = False,
 ) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """Token ids (B, T) -> one vector per token
-    (B, T, D), every token attending to every real token.
+    """Token ids (B, T) -> one vector per token (B,
+    T, D), every token attending to every real token.
 
     Args:
         tokens: (B, T) ids, padded on the right with ``config.pad_id``.
         params: The weights.
         token_types: (B, T) segment ids, or None for a single segment.
-        return_weights: Also return each layer's attention weights, (B, H, T, T) per
-            layer.
+        return_weights: Also return each layer's attention weights, (B, H, T, T) per layer.
 
     Returns:
-        ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L
-        weight arrays or None.
+        ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L weight arrays or None.
     """
     # (B, 1, T): nobody attends to padding
     mask = padding_mask(tokens, params.config.pad_id)

@@ -1,8 +1,8 @@
 """The layers of the Transformer in NumPy: LayerNorm, feed-forward, Add & Norm, encoder and decoder layers.
 
-Each layer is a function of its input and a dataclass of parameters; the PyTorch modules of the same names
-produce those dataclasses with ``numpy_params()``. Shapes use B (batch), T (target positions), S (source
-positions), D (model width) and F (feed-forward width).
+Each layer is a function of its input and a dataclass of parameters; the PyTorch modules of the same names produce those
+dataclasses with ``numpy_params()``. Shapes use B (batch), T (target positions), S (source positions), D (model width)
+and F (feed-forward width).
 """
 
 from __future__ import annotations
@@ -12,22 +12,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import erf
 
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
     multi_head_attention,
 )
 
-_erf = np.frompyfunc(math.erf, 1, 1)
-
 
 def relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0), in the dtype of x."""
     return np.maximum(x, 0.0)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """The exact GELU, x·Φ(x) with Φ the standard normal CDF (not the tanh approximation)."""
-    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(x.dtype))
+    """The exact GELU, x·Φ(x) with Φ the standard normal
+    CDF (not the tanh approximation), in the dtype of x.
+
+    SciPy's erf (SciPy comes with scikit-learn) works on whole arrays of float32 or float64; other float dtypes are
+    computed in float64 and rounded back, as PyTorch computes float16 in float32."""
+    x = np.asarray(x)
+    exact = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
+    return (0.5 * exact * (1.0 + erf(exact / math.sqrt(2.0)))).astype(x.dtype)
 
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -47,7 +53,8 @@ class LayerNormParams:
 
 @dataclass
 class FeedForwardParams:
-    """The two linear layers of the feed-forward network, in the orientation ``x @ w + b``.
+    """The two linear layers of the feed-forward
+    network, in the orientation ``x @ w + b``.
 
     ``w_1`` is (D, F), ``b_1`` (F,), ``w_2`` (F, D), ``b_2`` (D,).
     """
@@ -82,8 +89,7 @@ def layer_norm(x: np.ndarray, params: LayerNormParams) -> np.ndarray:
     """Normalise each position's D features to mean 0
     and variance 1, then scale and shift them (learned).
 
-    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside
-    the square root, as in
+    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside the square root, as in
     ``nn.LayerNorm``. (..., D) -> (..., D).
     """
     centred = x - x.mean(axis=-1, keepdims=True)
@@ -100,9 +106,8 @@ def feed_forward(x: np.ndarray, params: FeedForwardParams) -> np.ndarray:
     """The position-wise feed-forward network:
     linear (D -> F), activation, linear (F -> D).
 
-    It sees one position at a time: the same weights transform every position, and no
-        information moves
-    between positions (that is attention's job). (..., D) -> (..., D).
+    It sees one position at a time: the same weights transform every position, and no information moves between
+    positions (that is attention's job). (..., D) -> (..., D).
     """
     hidden = ACTIVATIONS[params.activation](x @ params.w_1 + params.b_1)
     return hidden @ params.w_2 + params.b_2
@@ -121,11 +126,9 @@ def add_and_norm(
     """A residual connection around a sub-layer, with
     LayerNorm after the sum (post-norm) or before (pre-norm).
 
-    Post-norm, the paper's form: ``LayerNorm(x + sublayer(x))``.
-    Pre-norm: ``x + sublayer(LayerNorm(x))``, which leaves the residual path free of
-    normalisation.
-    (Dropout on the sub-layer's output belongs here too; the NumPy backend only runs
-    inference.)
+    Post-norm, the paper's form: ``LayerNorm(x + sublayer(x))``. Pre-norm: ``x + sublayer(LayerNorm(x))``, which leaves
+    the residual path free of normalisation. (Dropout on the sub-layer's output belongs here too; the NumPy backend only
+    runs inference.)
     """
     if norm_first:
         return x + sublayer(layer_norm(x, norm))
@@ -173,13 +176,12 @@ def decoder_layer(
     memory_mask: np.ndarray | None = None,
     norm_first: bool = False,
 ) -> np.ndarray:
-    """Masked self-attention over the target so far, cross-attention over the
-    encoder's
-    output ("memory"), then the feed-forward network, each wrapped in Add & Norm.
+    """Masked self-attention over the target so far,
+    cross-attention over the encoder's output ("memory"), then
+    the feed-forward network, each wrapped in Add & Norm.
 
-    y: (B, T, D) target; memory: (B, S, D) encoder output; self_mask: (T, T) or (B,
-        T, T), causal and target
-    padding; memory_mask: (B, 1, S) source padding. Returns (B, T, D).
+    y: (B, T, D) target; memory: (B, S, D) encoder output; self_mask: (T, T) or (B, T, T), causal and target padding;
+    memory_mask: (B, 1, S) source padding. Returns (B, T, D).
     """
     y = add_and_norm(
         y,

@@ -11,7 +11,6 @@ import numpy as np
 
 from transformer_tutorial.checks import check_same_size, check_tokens
 from transformer_tutorial.config import TransformerConfig
-from transformer_tutorial.numpy.attention import causal_mask, padding_mask
 from transformer_tutorial.numpy.layers import (
     DecoderLayerParams,
     EncoderLayerParams,
@@ -20,13 +19,15 @@ from transformer_tutorial.numpy.layers import (
     encoder_layer,
     layer_norm,
 )
+from transformer_tutorial.numpy.masks import causal_mask, padding_mask
 from transformer_tutorial.numpy.positional import embed_positions, sinusoidal_encoding
 
 
 @dataclass
 class TransformerParams:
-    """Every weight of the model. ``output_weight`` is (D, V) (``x @ output_weight`` gives logits); with shared
-    embeddings it is the transpose of the embedding matrix. The final norms exist only in pre-norm stacks."""
+    """Every weight of the model. ``output_weight`` is (D, V) (``x @
+    output_weight`` gives logits); with shared embeddings it is the transpose
+    of the embedding matrix. The final norms exist only in pre-norm stacks."""
 
     config: TransformerConfig
     src_embedding: np.ndarray
@@ -60,8 +61,8 @@ def embed(
 
 # --8<-- [start:forward]
 def encode(src: np.ndarray, params: TransformerParams) -> tuple[np.ndarray, np.ndarray]:
-    """Source ids (B, S) -> the memory (B, S, D)
-    and the source padding mask (B, 1, S).
+    """Source ids (B, S) -> the memory (B, S,
+    D) and the source padding mask (B, 1, S).
     """
     config = params.config
     src_mask = padding_mask(src, config.pad_id)

@@ -1,13 +1,14 @@
-"""Attention as today's models run it, in NumPy: grouped-query attention, tiled attention with an online softmax,
-and sliding-window masks.
+"""Attention as today's models run it, in NumPy: grouped-query attention,
+tiled attention with an online softmax, and sliding-window masks.
 
-Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions),
-D (model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
+Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions), D
+(model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,23 +19,38 @@ from transformer_tutorial.checks import (
     check_heads,
     check_kv_heads,
     check_multi_head_inputs,
+    check_multi_head_mask,
     check_positive_int,
     check_query_key_value,
+    check_scores_mask,
     format_shape,
-    mask_with_head_axis,
 )
-from transformer_tutorial.masks import grouped_mask, mask_tile
+from transformer_tutorial.mask_shapes import grouped_mask, mask_tile, with_head_axis
 from transformer_tutorial.numpy.attention import (
     MultiHeadAttentionParams,
-    causal_mask,
     merge_heads,
     scaled_dot_product_attention,
     split_heads,
 )
+from transformer_tutorial.numpy.masks import causal_mask
 from transformer_tutorial.numpy.relative import rotary_embedding
+from transformer_tutorial.validation import validated
+
+
+def check_grouped_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> None:
+    num_heads, _ = check_grouped_heads(query, key, value)
+    if mask is not None:
+        batch, _, length, _ = query.shape
+        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
 
 
 # --8<-- [start:grouped_query_attention]
+@validated(check_grouped_attention)
 def grouped_query_attention(
     query: np.ndarray,
     key: np.ndarray,
@@ -45,23 +61,19 @@ def grouped_query_attention(
 
     Query head h reads key/value head h // (H / G).
 
-    G = H is multi-head attention, G = 1 is multi-query attention. The queries are
-    regrouped as (B, G, H / G, T, d_k) so that every member of a group meets its
-    group's
-    keys by broadcasting: the keys and values are never copied H / G times.
+    G = H is multi-head attention, G = 1 is multi-query attention. The queries are regrouped as (B, G, H / G, T, d_k) so
+    that every member of a group meets its group's keys by broadcasting: the keys and values are never copied H / G
+    times.
 
     Args:
         query: (B, H, T, d_k). key: (B, G, S, d_k). value: (B, G, S, d_v); G divides H.
         mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
 
     Returns:
-        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row
-        gives zeros.
+        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row gives zeros.
     """
-    num_heads, num_kv_heads = check_grouped_heads(query, key, value)
-    batch, _, length, width = query.shape
-    if mask is not None:
-        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
+    batch, num_heads, length, width = query.shape
+    num_kv_heads = key.shape[1]
     group = num_heads // num_kv_heads
     # Query head h = g·(H/G) + member: (B, H, T, d_k) -> (B, G, H/G, T, d_k).
     q = query.reshape(batch, num_kv_heads, group, length, width)
@@ -77,10 +89,11 @@ def grouped_query_attention(
 
 @dataclass
 class GroupedQueryAttentionParams:
-    """The weights of grouped-query attention, in the paper's orientation (a projection is ``x @ w + b``).
+    """The weights of grouped-query attention, in the
+    paper's orientation (a projection is ``x @ w + b``).
 
-    ``w_q`` and ``w_o`` are (D, D); ``w_k`` and ``w_v`` are (D, G·d_k): G key/value heads of d_k = D / H features,
-    so they are H / G times smaller than in multi-head attention. Biases are (D,) or (G·d_k,).
+    ``w_q`` and ``w_o`` are (D, D); ``w_k`` and ``w_v`` are (D, G·d_k): G key/value heads of d_k = D / H features, so
+    they are H / G times smaller than in multi-head attention. Biases are (D,) or (G·d_k,).
     """
 
     w_q: np.ndarray
@@ -130,6 +143,19 @@ class GroupedQueryAttentionParams:
         )  # fmt: skip
 
 
+def check_grouped_layer_call(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    params: GroupedQueryAttentionParams,
+    mask: np.ndarray | None = None,
+    rope: bool = False,
+) -> None:
+    check_multi_head_inputs(query, key, value, params.d_model)
+    check_multi_head_mask(mask, len(query), query.shape[1], key.shape[1])
+
+
+@validated(check_grouped_layer_call)
 def grouped_query_attention_layer(
     query: np.ndarray,
     key: np.ndarray,
@@ -138,7 +164,8 @@ def grouped_query_attention_layer(
     mask: np.ndarray | None = None,
     rope: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Project to H query heads and G key/value heads, attend with ``grouped_query_attention``, merge, project.
+    """Project to H query heads and G key/value heads,
+    attend with ``grouped_query_attention``, merge, project.
 
     Args:
         query: (B, T, D). key, value: (B, S, D).
@@ -149,61 +176,84 @@ def grouped_query_attention_layer(
     Returns:
         ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S).
     """
-    check_multi_head_inputs(query, key, value, params.d_model)
-    head_mask = mask_with_head_axis(mask, query.shape[0], query.shape[1], key.shape[1])
+    head_mask = with_head_axis(mask)
     q = split_heads(query @ params.w_q + params.b_q, params.num_heads)  # (B, H, T, d_k)
-    k = split_heads(
-        key @ params.w_k + params.b_k, params.num_kv_heads
-    )  # (B, G, S, d_k)
-    v = split_heads(
-        value @ params.w_v + params.b_v, params.num_kv_heads
-    )  # (B, G, S, d_k)
+    # (B, G, S, d_k)
+    k = split_heads(key @ params.w_k + params.b_k, params.num_kv_heads)
+    # (B, G, S, d_k)
+    v = split_heads(value @ params.w_v + params.b_v, params.num_kv_heads)
     if rope:
         q, k = rotary_embedding(q), rotary_embedding(k)
-    heads, weights = grouped_query_attention(
-        q, k, v, head_mask
-    )  # (B, H, T, d_k), (B, H, T, S)
+    # (B, H, T, d_k), (B, H, T, S)
+    heads, weights = grouped_query_attention(q, k, v, head_mask)
     return merge_heads(heads) @ params.w_o + params.b_o, weights
 
 
+def check_tiled_attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+    block_size: int = 64,
+    on_tile: Callable[[TileStep], None] | None = None,
+) -> None:
+    check_query_key_value(query, key, value)
+    check_positive_int("block_size", block_size)
+    check_scores_mask(query, key, mask)
+
+
+@dataclass(frozen=True)
+class TileStep:
+    """What ``tiled_attention`` did with one tile,
+    for a reader who follows it step by step.
+
+    ``rows`` and ``cols`` are the first query and the first key of the tile. A skipped tile (the mask blocks all of it)
+    has only those; otherwise the fields hold the values just after the tile was read: its scaled scores (..., b, b_k)
+    with -inf where masked, and per query row (..., b, 1) the running maximum m, the factor exp(m_old - m_new) that
+    rescaled the old sum and output, the running sum l, and the unnormalised output (..., b, d_v).
+    """
+
+    rows: int
+    cols: int
+    skipped: bool
+    scores: np.ndarray | None = None
+    running_max: np.ndarray | None = None
+    rescale: np.ndarray | None = None
+    running_sum: np.ndarray | None = None
+    accumulated: np.ndarray | None = None
+
+
 # --8<-- [start:tiled_attention]
+@validated(check_tiled_attention)
 def tiled_attention(
     query: np.ndarray,
     key: np.ndarray,
     value: np.ndarray,
     mask: np.ndarray | None = None,
     block_size: int = 64,
+    on_tile: Callable[[TileStep], None] | None = None,
 ) -> np.ndarray:
-    """softmax(Q Kᵀ / √d_k) V, tile by tile, never holding more than one tile of
-    scores.
+    """softmax(Q Kᵀ / √d_k) V, tile by tile,
+    never holding more than one tile of scores.
 
-    For each block of queries, the keys are read one block at a time. Every query
-    keeps
-    a running maximum m of the scores it has seen, the running sum l of exp(score -
-    m),
-    and the running weighted sum of values. When a block raises the maximum, the old
-    sum
-    and the old output are multiplied by exp(m_old - m_new), which is what they would
-    have been had the new maximum been subtracted from the start (the online
-    softmax).
-    At the end, the output is divided by l. A tile that the mask blocks entirely is
-    skipped.
+    For each block of queries, the keys are read one block at a time. Every query keeps a running maximum m of the
+    scores it has seen, the running sum l of exp(score - m), and the running weighted sum of values. When a block raises
+    the maximum, the old sum and the old output are multiplied by exp(m_old - m_new), which is what they would have been
+    had the new maximum been subtracted from the start (the online softmax). At the end, the output is divided by l. A
+    tile that the mask blocks entirely is skipped.
 
     Args:
         query: (..., T, d_k). key: (..., S, d_k). value: (..., S, d_v).
         mask: Optional boolean (T, S), or one size per score dimension (1 or full).
         block_size: Queries and keys per tile.
+        on_tile: Called with a ``TileStep`` after each tile, skipped ones included.
 
     Returns:
-        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to
-        rounding; a fully masked row gives zeros.
+        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to rounding; a fully masked row gives
+        zeros.
     """
-    check_query_key_value(query, key, value)
-    check_positive_int("block_size", block_size)
     length, keys = query.shape[-2], key.shape[-2]
     batch_shape = np.broadcast_shapes(query.shape[:-2], key.shape[:-2])
-    if mask is not None:
-        check_attention_mask(mask, (*batch_shape, length, keys))
     q = query / math.sqrt(query.shape[-1])
     dtype = np.result_type(q, value)
     output = np.zeros((*batch_shape, length, value.shape[-1]), dtype=dtype)
@@ -219,8 +269,10 @@ def tiled_attention(
             scores = q_block @ np.swapaxes(key[..., cols, :], -1, -2)  # one (b, b) tile
             if mask is not None:
                 allowed = mask_tile(mask, rows, cols)
-                if not allowed.any():
-                    continue  # nothing in this tile may be attended to
+                if not allowed.any():  # nothing in this tile may be attended to
+                    if on_tile is not None:
+                        on_tile(TileStep(q_start, k_start, skipped=True))
+                    continue
                 scores = np.where(allowed, scores, -np.inf)
             new_max = np.maximum(running_max, scores.max(axis=-1, keepdims=True))
             # A row masked so far has max -inf: it is shifted by 0, and rescaled by 0.
@@ -230,6 +282,9 @@ def tiled_attention(
             running_sum = running_sum * rescale + exps.sum(axis=-1, keepdims=True)
             accumulated = accumulated * rescale + exps @ value[..., cols, :]
             running_max = new_max
+            if on_tile is not None:  # a record for the reader, never read back
+                state = scores, running_max, rescale, running_sum, accumulated
+                on_tile(TileStep(q_start, k_start, False, *state))
         safe_sum = np.where(running_sum > 0, running_sum, 1.0)  # masked row: 0 / 1
         output[..., rows, :] = accumulated / safe_sum
     return output
@@ -246,9 +301,8 @@ def sliding_window_mask(
 ) -> np.ndarray:
     """(T, S) causal mask letting each query see only the last ``window`` positions.
 
-    A query's own position is one of them. As in ``causal_mask``, the queries are the
-    last T of the S positions. Each row has at most ``window`` True entries, so
-    attention costs O(T·window) instead of O(T·S).
+    A query's own position is one of them. As in ``causal_mask``, the queries are the last T of the S positions. Each
+    row has at most ``window`` True entries, so attention costs O(T·window) instead of O(T·S).
 
     Examples:
         >>> sliding_window_mask(5, window=2).astype(int)

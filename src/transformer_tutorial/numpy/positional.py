@@ -1,8 +1,8 @@
-"""Positional encodings in NumPy: the sinusoidal table, the rotation that shifts it, and the sum of
-token embeddings and positions that the first layer receives.
+"""Positional encodings in NumPy: the sinusoidal table, the rotation that shifts
+it, and the sum of token embeddings and positions that the first layer receives.
 
-Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions), D (model width) and d_k
-(one head's width), as in the site's notation table.
+Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions), D (model width) and d_k (one
+head's width), as in the site's notation table.
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ from transformer_tutorial.checks import (
 
 # --8<-- [start:sinusoidal_encoding]
 def sinusoidal_encoding(length: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """The paper's sinusoidal position table: (T, D),
-    sines in even columns, cosines in odd ones.
+    """The paper's sinusoidal position table: (T,
+    D), sines in even columns, cosines in odd ones.
 
-    Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first
-    pair turns once every
-    2π positions, and each later pair turns more slowly, down to once every
-    2π·base^((D - 2) / D) positions. With an
-    odd D the last column is a sine whose cosine partner would fall outside the
-    table.
+    Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first pair turns once every 2π
+    positions, and each later pair turns more slowly, down to once every 2π·base^((D - 2) / D) positions. With an odd D
+    the last column is a sine whose cosine partner would fall outside the table.
 
     Args:
         length: T, the number of positions (0, 1, …, T - 1).
@@ -69,15 +66,10 @@ def concatenated_sinusoidal_encoding(
     """The tensor2tensor variant: all the sines in the
     first half of the columns, then all the cosines.
 
-    This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default
-    timescales, the one drawn in
-    the heat map of The Illustrated Transformer. The layout is not the only
-        difference from the paper: its
-    D // 2 frequencies run geometrically from 1 down to exactly 1 / base, so
-    frequency i is
-    ``1 / base**(i / (D // 2 - 1))``, where the paper's is ``1 / base**(2i / D)``.
-    With an odd D the last
-    column is zero.
+    This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default timescales, the one drawn in the heat
+    map of The Illustrated Transformer. The layout is not the only difference from the paper: its D // 2 frequencies run
+    geometrically from 1 down to exactly 1 / base, so frequency i is ``1 / base**(i / (D // 2 - 1))``, where the paper's
+    is ``1 / base**(2i / D)``. With an odd D the last column is zero.
 
     Args:
         length: T, the number of positions (0, 1, …, T - 1).
@@ -114,24 +106,19 @@ def shift_rotation(offset: int, d_model: int, base: float = 10000.0) -> np.ndarr
     """The (D, D) matrix R(k) that moves a row of the
     sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
 
-    Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i /
-    D). By the angle-sum
-    formulas, sin ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) =
-    -sin ωk · sin ωp + cos ωk · cos ωp:
-    each pair turns through the angle ωk, whatever p is. R(k) holds these 2 × 2
-    rotations on its diagonal, so it
-    depends on the offset k and not on the position p.
+    Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i / D). By the angle-sum formulas, sin
+    ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) = -sin ωk · sin ωp + cos ωk · cos ωp: each pair turns
+    through the angle ωk, whatever p is. R(k) holds these 2 × 2 rotations on its diagonal, so it depends on the offset k
+    and not on the position p.
 
     Args:
         offset: k, the number of positions to move on (negative moves back).
-        d_model: D, even: with an odd D the last sine column has no cosine partner,
-            and no matrix maps every
-            row p to row p + k.
+        d_model: D, even: with an odd D the last sine column has no cosine partner, and no matrix maps every row p to
+            row p + k.
         base: The wavelength scale of the table; the paper uses 10000.
 
     Returns:
-        A float64 (D, D) block-diagonal matrix: ``R @ table[p]`` equals ``table[p +
-        k]``.
+        A float64 (D, D) block-diagonal matrix: ``R @ table[p]`` equals ``table[p + k]``.
 
     Examples:
         >>> table = sinusoidal_encoding(10, 4)
@@ -172,12 +159,9 @@ def embed_positions(
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
-        table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to
-            the token at position t.
-        dropout_p: Probability of zeroing each entry of the sum while training (0.1
-            in the paper); the entries
-            that survive are divided by 1 - dropout_p, so the expected sum is
-            unchanged.
+        table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to the token at position t.
+        dropout_p: Probability of zeroing each entry of the sum while training (0.1 in the paper); the entries that
+            survive are divided by 1 - dropout_p, so the expected sum is unchanged.
         rng: The random generator for dropout; needed when dropout_p > 0.
 
     Returns:

@@ -1,8 +1,8 @@
-"""Positions inside attention in NumPy: RoPE, which rotates queries and keys by their positions, and ALiBi,
-which adds a bias that grows with the distance between query and key.
+"""Positions inside attention in NumPy: RoPE, which rotates queries and keys by their
+positions, and ALiBi, which adds a bias that grows with the distance between query and key.
 
-Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions) and d_k (one head's
-width), as in the site's notation table.
+Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions) and d_k (one head's width), as in
+the site's notation table.
 """
 
 from __future__ import annotations
@@ -25,29 +25,23 @@ def rotary_embedding(
     """RoPE: rotate each pair of features of a query
     or key by an angle proportional to its position.
 
-    Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and
-    pair i of the row at
-    position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
+    Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and pair i of the row at position p
+    turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
 
-        (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1
-        cos pθ_i)
+    (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1 cos pθ_i)
 
-    Apply it to the queries and to the keys of every head (never to the values),
-    after the projections and
-    before the scores. A query at position m and a key at position n then score as if
-    the key alone had been
-    turned by n - m: the score depends on the offset, not on where the pair sits.
+    Apply it to the queries and to the keys of every head (never to the values), after the projections and before the
+    scores. A query at position m and a key at position n then score as if the key alone had been turned by n - m: the
+    score depends on the offset, not on where the pair sits.
 
     Args:
         x: (..., T, d_k) queries or keys, usually (B, H, T, d_k); d_k must be even.
-        positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder
-            that has already cached
-            t positions passes t, t + 1, … for its new rows.
+        positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder that has already cached t
+            positions passes t, t + 1, … for its new rows.
         base: The wavelength scale; 10000 in the RoPE paper.
 
     Returns:
-        An array of ``x.shape``, float64 unless ``x`` is another float type: ``x``
-        with every pair rotated.
+        An array of ``x.shape``, float64 unless ``x`` is another float type: ``x`` with every pair rotated.
 
     Examples:
         >>> rotary_embedding(np.array([[1.0, 0.0], [1.0, 0.0]])).round(4)  # positions 0 and 1: turned by 0 and 1 rad
@@ -77,13 +71,13 @@ def rotary_embedding(
     theta = 1.0 / base ** (np.arange(0, width, 2) / width)  # (d_k / 2,)
     angles = positions[:, None] * theta  # (T, d_k / 2)
     cos, sin = np.cos(angles).astype(x.dtype), np.sin(angles).astype(x.dtype)
+    # the two members of every pair: (..., T, d_k / 2) each
     even, odd = (
         x[..., 0::2],
         x[..., 1::2],
-    )  # the two members of every pair: (..., T, d_k / 2) each
-    rotated = np.stack(
-        [even * cos - odd * sin, even * sin + odd * cos], axis=-1
-    )  # (..., T, d_k / 2, 2)
+    )
+    # (..., T, d_k / 2, 2)
+    rotated = np.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1)
     return rotated.reshape(x.shape)
 
 
@@ -95,11 +89,9 @@ def alibi_slopes(num_heads: int) -> np.ndarray:
     """The ALiBi slope of each head: (H,), a geometric
     sequence that starts at 2**(-8 / H) and shrinks by it.
 
-    With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the
-    ALiBi code takes the H'
-    slopes of the closest lower power of two H', then every other slope of 2H' (its
-    1st, 3rd, 5th, …) until
-    there are H: those fall between the ones already taken.
+    With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the ALiBi code takes the H' slopes of
+    the closest lower power of two H', then every other slope of 2H' (its 1st, 3rd, 5th, …) until there are H: those
+    fall between the ones already taken.
 
     Args:
         num_heads: H.
@@ -133,8 +125,8 @@ def alibi_bias(
     query_length: int,
     key_length: int | None = None,
 ) -> np.ndarray:
-    """The ALiBi bias added to the attention scores:
-    (H, T, S), -slope_h · |query position - key position|.
+    """The ALiBi bias added to the attention scores: (H,
+    T, S), -slope_h · |query position - key position|.
 
     The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi
     paper trains decoders, where

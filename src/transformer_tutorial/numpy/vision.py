@@ -1,13 +1,13 @@
 """The Vision Transformer (ViT) in NumPy: images cut into patches, and a forward pass over trained weights.
 
-An image becomes a sequence: cut it into P × P patches, flatten each patch, project it to D features, put a
-learned class token in front, add a learned position embedding to every position, run a stack of pre-norm
-encoder layers (GELU in the feed-forward network), and classify from the class token's final vector. The PyTorch
-model of the same name (``transformer_tutorial.torch.vision.VisionTransformer``) trains; its ``numpy_params()``
-gives the weights this module reads.
+An image becomes a sequence: cut it into P × P patches, flatten each patch, project it to D features, put a learned
+class token in front, add a learned position embedding to every position, run a stack of pre-norm encoder layers (GELU
+in the feed-forward network), and classify from the class token's final vector. The PyTorch model of the same name
+(``transformer_tutorial.torch.vision.VisionTransformer``) trains; its ``numpy_params()`` gives the weights this module
+reads.
 
-Shapes use B (batch), C (channels), height and width (in pixels: H is the heads), P (patch size), M (patches,
-(height / P)·(width / P)), T (positions, M + 1 with the class token), D (model width) and K (classes).
+Shapes use B (batch), C (channels), height and width (in pixels: H is the heads), P (patch size), M (patches, (height /
+P)·(width / P)), T (positions, M + 1 with the class token), D (model width) and K (classes).
 """
 
 from __future__ import annotations
@@ -32,14 +32,12 @@ from transformer_tutorial.numpy.layers import (
 
 # --8<-- [start:patchify]
 def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
-    """Cut images into non-overlapping square patches and flatten each: (B, C,
-    height, width) -> (B, M, C·P·P).
+    """Cut images into non-overlapping square patches and
+    flatten each: (B, C, height, width) -> (B, M, C·P·P).
 
-    Patches are numbered row by row, left to right, as a reader scans a page. Each
-    patch is flattened channel
-    first, then row, then column (the order of a ``Conv2d`` weight's last three
-    axes), so that projecting the
-    patches with a matrix is the same computation as a convolution with stride P.
+    Patches are numbered row by row, left to right, as a reader scans a page. Each patch is flattened channel first,
+    then row, then column (the order of a ``Conv2d`` weight's last three axes), so that projecting the patches with a
+    matrix is the same computation as a convolution with stride P.
 
     Examples:
         >>> image = np.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels numbered row by row
@@ -67,8 +65,8 @@ def patchify(images: np.ndarray, patch_size: int) -> np.ndarray:
 def unpatchify(
     patches: np.ndarray, patch_size: int, height: int, width: int
 ) -> np.ndarray:
-    """Put flattened patches back together into images, the inverse of ``patchify``:
-    (B, M, C·P·P) -> (B, C, height, width).
+    """Put flattened patches back together into images, the inverse
+    of ``patchify``: (B, M, C·P·P) -> (B, C, height, width).
 
     Examples:
         >>> image = np.arange(16.0).reshape(1, 1, 4, 4)
@@ -88,7 +86,8 @@ def unpatchify(
 
 @dataclass
 class PatchEmbeddingParams:
-    """The linear projection of a flattened patch, in the orientation ``patch @ weight + bias``.
+    """The linear projection of a flattened patch,
+    in the orientation ``patch @ weight + bias``.
 
     ``weight`` is (C·P·P, D) and ``bias`` (D,); ``patch_size`` is P.
     """
@@ -102,9 +101,9 @@ class PatchEmbeddingParams:
 class VisionTransformerParams:
     """Every weight of a Vision Transformer.
 
-    ``class_token`` is (D,); ``positions`` is (M + 1, D), row 0 for the class token; ``layers`` are pre-norm
-    encoder layers with GELU; ``norm`` is the LayerNorm after the last layer; ``head_weight`` (D, K) and
-    ``head_bias`` (K,) map the class token's final vector to one score per class.
+    ``class_token`` is (D,); ``positions`` is (M + 1, D), row 0 for the class token; ``layers`` are pre-norm encoder
+    layers with GELU; ``norm`` is the LayerNorm after the last layer; ``head_weight`` (D, K) and ``head_bias`` (K,) map
+    the class token's final vector to one score per class.
     """
 
     patch_embedding: PatchEmbeddingParams
@@ -118,8 +117,8 @@ class VisionTransformerParams:
 
 # --8<-- [start:patch_embedding]
 def patch_embedding(images: np.ndarray, params: PatchEmbeddingParams) -> np.ndarray:
-    """Flatten the patches of each image and project each one to D features: (B, C,
-    height, width) -> (B, M, D)."""
+    """Flatten the patches of each image and project each
+    one to D features: (B, C, height, width) -> (B, M, D)."""
     return patchify(images, params.patch_size) @ params.weight + params.bias
 
 
@@ -141,24 +140,22 @@ def embed_image(images: np.ndarray, params: VisionTransformerParams) -> np.ndarr
             f"{params.patch_embedding.patch_size}, but the position table has rows "
             f"for {len(params.positions) - 1}"
         )
+    # (B, 1, D)
     class_tokens = np.broadcast_to(
         params.class_token, (len(images), 1, patches.shape[2])
-    )  # (B, 1, D)
-    return (
-        np.concatenate([class_tokens, patches], axis=1) + params.positions
-    )  # (B, M + 1, D)
+    )
+    # (B, M + 1, D)
+    return np.concatenate([class_tokens, patches], axis=1) + params.positions
 
 
 def vision_transformer(
     images: np.ndarray, params: VisionTransformerParams
 ) -> np.ndarray:
-    """Classify images: (B, C, height, width) -> (B, K) scores (logits), one per
-    class.
+    """Classify images: (B, C, height, width)
+    -> (B, K) scores (logits), one per class.
 
-    Every position attends to every other (no mask); only the class token's final
-    vector reaches the classifier,
-    so the class token must gather from the patches, through attention, what the
-    classifier needs.
+    Every position attends to every other (no mask); only the class token's final vector reaches the classifier, so the
+    class token must gather from the patches, through attention, what the classifier needs.
     """
     x = embed_image(images, params)  # (B, M + 1, D)
     for layer in params.layers:

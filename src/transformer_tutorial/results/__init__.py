@@ -1,8 +1,8 @@
 """Stored measurements: the JSON files the pages plot and quote, shipped inside the package.
 
-Each result is one file in this folder, ``<name>.json``. The commands under ``transformer_tutorial.experiments``
-write here (``save``), so re-measuring updates what the pages show; the pages and notebooks read through
-``load``, so their blocks run wherever the package is installed, not only inside a clone of the repository.
+Each result is one file in this folder, ``<name>.json``. The commands under ``transformer_tutorial.experiments`` write
+here (``save``), so re-measuring updates what the pages show; the pages and notebooks read through ``load``, so their
+blocks run wherever the package is installed, not only inside a clone of the repository.
 
 Examples:
     >>> from transformer_tutorial import results
@@ -39,7 +39,8 @@ def names() -> list[str]:
 
 
 def path(name: str) -> Path:
-    """Where the result ``name`` is stored (it need not exist yet: ``save`` writes there)."""
+    """Where the result ``name`` is stored (it
+    need not exist yet: ``save`` writes there)."""
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(
             f"a result name is a plain file stem like 'cpu-benchmark', got {name!r}"
@@ -64,7 +65,8 @@ def load(name: str) -> Any:
 
 
 def dumps(data: dict[str, Any]) -> str:
-    """A result as JSON text with one row per line, so that a stored file reads and diffs well."""
+    """A result as JSON text with one row per line,
+    so that a stored file reads and diffs well."""
     parts = []
     for key, value in data.items():
         if (

@@ -3,14 +3,16 @@
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
     MultiHeadAttention,
-    causal_mask,
-    from_mha_mask,
     merge_heads,
-    padding_mask,
     recorded_attention,
     scaled_dot_product_attention,
     softmax,
     split_heads,
+)
+from transformer_tutorial.torch.masks import (
+    causal_mask,
+    from_mha_mask,
+    padding_mask,
     to_mha_key_padding_mask,
     to_mha_mask,
 )

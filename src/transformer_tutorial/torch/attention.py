@@ -1,7 +1,7 @@
 """Attention in PyTorch: softmax, scaled dot-product attention, masks, and multi-head attention.
 
-Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's
-width, D / H). Boolean masks mean True = may attend.
+Shapes use B (batch), H (heads), T (query positions), S (key positions), D (model width) and d_k (one head's width, D /
+H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
@@ -18,28 +18,38 @@ from torch import Tensor, nn
 
 from transformer_tutorial.checks import (
     check_array,
-    check_attention_mask,
     check_axis,
-    check_bool,
     check_bool_mask,
     check_float_arrays,
     check_heads,
     check_multi_head_inputs,
+    check_multi_head_mask,
     check_ndim,
-    check_positive_int,
     check_query_key_value,
-    format_shape,
-    mask_with_head_axis,
+    check_scores_mask,
 )
+from transformer_tutorial.mask_shapes import with_head_axis
 from transformer_tutorial.numpy.attention import MultiHeadAttentionParams
+from transformer_tutorial.validation import validated
 
 
 def to_numpy(tensor: Tensor) -> np.ndarray:
-    """A tensor as a float64 NumPy array (detached, on the CPU): how weights reach the NumPy backend."""
+    """A tensor as a float64 NumPy array (detached,
+    on the CPU): how weights reach the NumPy backend."""
     return tensor.detach().double().cpu().numpy()
 
 
+def check_softmax(
+    x: torch.Tensor, axis: int = -1, mask: torch.Tensor | None = None
+) -> None:
+    check_array("x", x, torch.Tensor, "torch.Tensor")
+    check_axis("axis", axis, x.ndim)
+    if mask is not None:
+        check_bool_mask("mask", mask, x.shape, "(the shape of x)")
+
+
 # --8<-- [start:softmax]
+@validated(check_softmax)
 def softmax(
     x: torch.Tensor,
     axis: int = -1,
@@ -47,22 +57,18 @@ def softmax(
 ) -> torch.Tensor:
     """Numerically stable softmax along ``axis``, with an optional mask.
 
-    Softmax does not change when the same constant is added to every entry along
-    ``axis``, so subtracting the
-    largest entry first changes nothing mathematically, and keeps ``exp`` from
-    overflowing.
+    Softmax does not change when the same constant is added to every entry along ``axis``, so subtracting the largest
+    entry first changes nothing mathematically, and keeps ``exp`` from overflowing.
 
     Args:
         x: Scores of any shape.
         axis: The axis along which the result sums to one.
-        mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an
-            entry may receive weight. Masked entries get exactly zero, and a slice with
-            no True entry is all zeros instead of NaN.
+        mask: Optional boolean tensor that broadcasts to ``x.shape``; True where an entry may receive weight. Masked
+            entries get exactly zero, and a slice with no True entry is all zeros instead of NaN.
 
     Returns:
-        A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum
-        to one (zero where the
-        whole slice is masked).
+        A tensor of ``x.shape`` whose slices along ``axis`` are non-negative and sum to one (zero where the whole slice
+        is masked).
 
     Examples:
         >>> softmax(torch.tensor([1.0, 2.0, 3.0])).round(decimals=4)
@@ -72,12 +78,9 @@ def softmax(
         >>> softmax(torch.tensor([1.0, 2.0, 3.0]), mask=torch.tensor([True, True, False])).round(decimals=4)
         tensor([0.2689, 0.7311, 0.0000])
     """
-    check_array("x", x, torch.Tensor, "torch.Tensor")
     if not x.is_floating_point():
         x = x.float()
-    check_axis("axis", axis, x.ndim)
     if mask is not None:
-        check_bool_mask("mask", mask, x.shape, "(the shape of x)")
         x = x.masked_fill(~mask, float("-inf"))
     if x.shape[axis] == 0:  # nothing to normalise over
         return torch.zeros_like(x)
@@ -94,7 +97,21 @@ def softmax(
 # --8<-- [end:softmax]
 
 
+def check_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> None:
+    arrays = {"query": query, "key": key, "value": value}
+    check_float_arrays(arrays, torch.Tensor, "torch.Tensor")
+    check_query_key_value(query, key, value)
+    check_scores_mask(query, key, mask)
+
+
 # --8<-- [start:scaled_dot_product_attention]
+@validated(check_attention)
 def scaled_dot_product_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -108,16 +125,14 @@ def scaled_dot_product_attention(
         query: (..., T, d_k) queries.
         key: (..., S, d_k) keys.
         value: (..., S, d_v) values.
-        mask: Optional boolean (T, S), or a tensor with one entry per score dimension
-            (each of size 1 or the full size), True where a query may attend to a key.
-        dropout_p: Probability of zeroing each weight before it multiplies the
-            values; keep it 0 outside training. The returned weights are the ones
-            before dropout.
+        mask: Optional boolean (T, S), or a tensor with one entry per score dimension (each of size 1 or the full size),
+            True where a query may attend to a key.
+        dropout_p: Probability of zeroing each weight before it multiplies the values; keep it 0 outside training. The
+            returned weights are the ones before dropout.
 
     Returns:
-        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query
-        that may attend to nothing
-        (a fully masked row, or no keys at all) gets zero weights and a zero output.
+        ``(output, weights)``: output (..., T, d_v), weights (..., T, S). A query that may attend to nothing (a fully
+        masked row, or no keys at all) gets zero weights and a zero output.
 
     Examples:
         >>> q = torch.tensor([[1.0, 0.0]])
@@ -127,15 +142,9 @@ def scaled_dot_product_attention(
         >>> w.round(decimals=3), out.round(decimals=2)
         (tensor([[0.6700, 0.3300]]), tensor([[13.3000]]))
     """
-    check_float_arrays(
-        {"query": query, "key": key, "value": value}, torch.Tensor, "torch.Tensor"
-    )
-    check_query_key_value(query, key, value)
     d = query.shape[-1]
     # (..., T, S); scaling q first is T·d_k work, not T·S
     scores = (query / math.sqrt(d)) @ key.transpose(-1, -2)
-    if mask is not None:
-        check_attention_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)
     return F.dropout(
         weights,
@@ -146,12 +155,17 @@ def scaled_dot_product_attention(
 # --8<-- [end:scaled_dot_product_attention]
 
 
+def check_split_heads(x: torch.Tensor, num_heads: int) -> None:
+    check_ndim("x", x, 3, "(B, T, D)")
+    check_heads(x.shape[-1], num_heads, "x", x.shape)
+
+
 # --8<-- [start:split_heads]
+@validated(check_split_heads)
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     """Cut each position's features into H slices: (B, T, D) -> (B, H, T, D / H).
 
-    The split is along the feature axis: every head sees every token, through its own
-    D / H features.
+    The split is along the feature axis: every head sees every token, through its own D / H features.
 
     Examples:
         >>> x = torch.arange(12.0).reshape(1, 2, 6)  # 1 sequence, 2 tokens, 6 features
@@ -159,26 +173,28 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
         tensor([[2., 3.],
                 [8., 9.]])
     """
-    check_ndim("x", x, 3, "(B, T, D)")
     batch, length, width = x.shape
-    check_heads(width, num_heads, "x", x.shape)
     return x.reshape(batch, length, num_heads, width // num_heads).transpose(1, 2)
 
 
 # --8<-- [end:split_heads]
 
 
+def check_merge_heads(x: torch.Tensor) -> None:
+    check_ndim("x", x, 4, "(B, H, T, d_k)")
+
+
 # --8<-- [start:merge_heads]
+@validated(check_merge_heads)
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """Undo ``split_heads``: (B, H, T, d_k) -> (B, T, H·d_k),
-    head 0's features first.
+    """Undo ``split_heads``: (B, H, T, d_k) ->
+    (B, T, H·d_k), head 0's features first.
 
     Examples:
         >>> x = torch.randn(2, 5, 8)
         >>> bool((merge_heads(split_heads(x, 4)) == x).all())
         True
     """
-    check_ndim("x", x, 4, "(B, H, T, d_k)")
     batch, heads, length, head_width = x.shape
     return x.transpose(1, 2).reshape(batch, length, heads * head_width)
 
@@ -186,133 +202,14 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 # --8<-- [end:merge_heads]
 
 
-# --8<-- [start:masks]
-def causal_mask(
-    query_length: int,
-    key_length: int | None = None,
-    device: torch.device | None = None,
-) -> torch.Tensor:
-    """(T, S) boolean mask that lets each query
-    see its own position and the ones before it.
-
-    The queries are taken to be the last T of the S positions, so the same mask
-    serves a decoder that has
-    cached S - T earlier keys.
-
-    Examples:
-        >>> causal_mask(3).int()
-        tensor([[1, 0, 0],
-                [1, 1, 0],
-                [1, 1, 1]], dtype=torch.int32)
-        >>> causal_mask(1, 3).int()  # one new query after two cached positions
-        tensor([[1, 1, 1]], dtype=torch.int32)
-    """
-    key_length = query_length if key_length is None else key_length
-    check_positive_int("query_length", query_length, allow_zero=True)
-    check_positive_int("key_length", key_length, allow_zero=True)
-    if key_length < query_length:
-        raise ValueError(
-            f"key_length={key_length} is shorter than query_length={query_length}",
-        )
-    offset = key_length - query_length
-    keys = torch.arange(key_length, device=device)
-    queries = torch.arange(query_length, device=device)
-    return keys[None, :] <= queries[:, None] + offset
-
-
-def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """(B, 1, S) boolean mask, True at real tokens: every
-    query may attend to every key that is not padding.
-
-    The middle axis has size 1 so that it broadcasts over the T queries of a (B, T,
-    S) score tensor.
-
-    Examples:
-        >>> padding_mask(torch.tensor([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0).int()
-        tensor([[[1, 1, 0, 0]],
-        <BLANKLINE>
-                [[1, 0, 0, 0]]], dtype=torch.int32)
-    """
-    check_ndim("tokens", tokens, 2, "(B, S)")
-    return (tokens != pad_id)[:, None, :]
-
-
-# --8<-- [end:masks]
-
-
-def to_mha_mask(mask: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """Our mask (True = may attend) as
-    ``nn.MultiheadAttention``'s ``attn_mask`` (True = blocked).
-
-    Args:
-        mask: (T, S), or (B, T, S) for a mask that differs between sequences.
-        num_heads: PyTorch wants a per-sequence mask once for every head: (B·H, T, S), sequence-major.
-
-    Returns:
-        (T, S) or (B·H, T, S) boolean, True where attention is blocked.
-
-    Examples:
-        >>> to_mha_mask(causal_mask(3), num_heads=2).int()
-        tensor([[0, 1, 1],
-                [0, 0, 1],
-                [0, 0, 0]], dtype=torch.int32)
-    """
-    check_bool("mask", mask)
-    if mask.ndim == 2:
-        return ~mask
-    check_ndim("mask", mask, 3, "(T, S) or (B, T, S)")
-    return torch.repeat_interleave(~mask, num_heads, dim=0)
-
-
-def to_mha_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
-    """A (B, 1, S) padding mask of ours as ``nn.MultiheadAttention``'s
-    ``key_padding_mask``: (B, S), True at padding.
-
-    Examples:
-        >>> to_mha_key_padding_mask(padding_mask(torch.tensor([[4, 2, 0]]), pad_id=0))
-        tensor([[False, False,  True]])
-    """
-    check_bool("mask", mask)
-    if mask.ndim != 3 or mask.shape[1] != 1:
-        raise ValueError(
-            f"mask must have shape (B, 1, S), got {format_shape(mask.shape)}",
-        )
-    return ~mask[:, 0, :]
-
-
-def from_mha_mask(
-    attn_mask: torch.Tensor | None,
-    key_padding_mask: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """``nn.MultiheadAttention``'s masks
-    (True = blocked) as one of ours (True = may attend).
-
-    Args:
-        attn_mask: (T, S) boolean or None.
-        key_padding_mask: (B, S) boolean, True at padding, or None.
-
-    Returns:
-        (T, S) when there is no key padding mask, else (B, T, S), or (B, 1, S) when ``attn_mask`` is None.
-    """
-    if attn_mask is None and key_padding_mask is None:
-        raise ValueError("from_mha_mask needs attn_mask, key_padding_mask or both")
-    allowed = None if attn_mask is None else ~attn_mask
-    if key_padding_mask is None:
-        return allowed
-    check_ndim("key_padding_mask", key_padding_mask, 2, "(B, S)")
-    keys = ~key_padding_mask[:, None, :]  # (B, 1, S)
-    return keys if allowed is None else keys & allowed[None]
-
-
 # --8<-- [start:key_value_cache]
 class KeyValueCache:
-    """Keys and values of earlier positions, kept while a model decodes token by
-    token.
+    """Keys and values of earlier positions,
+    kept while a model decodes token by token.
 
-    Self-attention appends each new position's key and value (B, H, 1, d_k) and attends
-    over all of them, instead of projecting the whole prefix again at every step.
-    Cross-attention (``static=True``) projects the encoder's memory once and keeps
-    it.
+    Self-attention appends each new position's key and value (B, H, 1, d_k) and attends over all of them, instead of
+    projecting the whole prefix again at every step. Cross-attention (``static=True``) projects the encoder's memory
+    once and keeps it.
     """
 
     def __init__(self, static: bool = False) -> None:
@@ -325,8 +222,8 @@ class KeyValueCache:
         return 0 if self.keys is None else self.keys.shape[2]
 
     def update(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
-        """Append (B, H, T, d_k) keys and values; return all of them, (B, H, S + T,
-        d_k)."""
+        """Append (B, H, T, d_k) keys and values;
+        return all of them, (B, H, S + T, d_k)."""
         if self.keys is None or self.static:
             self.keys, self.values = keys, values
         else:
@@ -336,6 +233,30 @@ class KeyValueCache:
 
 
 # --8<-- [end:key_value_cache]
+
+
+def check_multi_head_call(
+    module: MultiHeadAttention,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None = None,
+    cache: KeyValueCache | None = None,
+) -> None:
+    """Raise unless query (B, T, D), key and value (B, S, D) are
+    tensors in the dtype of the weights, and ``mask`` is boolean (T,
+    S), (B, T, S) or (B, 1, S) over the keys, cached ones included."""
+    arrays = {"query": query, "key": key, "value": value}
+    weights = module.q_proj.weight.dtype
+    check_float_arrays(arrays, torch.Tensor, "torch.Tensor", weights, "the weights")
+    check_multi_head_inputs(query, key, value, module.d_model)
+    cached = 0 if cache is None else len(cache)
+    keys = (
+        cached
+        if cache is not None and cache.static and cached
+        else cached + key.shape[1]
+    )
+    check_multi_head_mask(mask, len(query), query.shape[1], keys)
 
 
 # --8<-- [start:multi_head_attention]
@@ -368,6 +289,7 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W^O
 
+    @validated(check_multi_head_call)
     def forward(
         self,
         query: Tensor,
@@ -378,14 +300,12 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
-        ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend.
-        ``cache``: see ``keys_values``. Returns (B, T, D) and the weights (B, H, T,
-        S).
+        ``mask``: boolean (T, S), (B, T, S) or (B, 1, S), True = may attend. ``cache``: see ``keys_values``. Returns (B,
+        T, D) and the weights (B, H, T, S).
         """
-        self.check_inputs(query, key, value)
         q = split_heads(self.q_proj(query), self.num_heads)  # project, split
         k, v = self.keys_values(key, value, cache)  # project, split: (B, H, S, d_k)
-        mask = mask_with_head_axis(mask, len(query), query.shape[1], k.shape[2])
+        mask = with_head_axis(mask)  # (B or 1, 1, T or 1, S)
         heads, weights = self.attend(q, k, v, mask)  # attend: (B, H, T, d_k)
         return self.out_proj(merge_heads(heads)), weights  # merge, project
 
@@ -399,8 +319,7 @@ class MultiHeadAttention(nn.Module):
         v: Tensor,
         mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """Every head at once: (B, H, T, d_k) outputs, and weights (None when
-        fused)."""
+        """Every head at once: (B, H, T, d_k) outputs, and weights (None when fused)."""
         dropout_p = self.dropout if self.training else 0.0
         if self.fused:  # PyTorch's kernel: faster, and it never stores T × S weights
             heads = F.scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
@@ -427,21 +346,8 @@ class MultiHeadAttention(nn.Module):
 
     # --8<-- [end:keys_values]
 
-    def check_inputs(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
-    ) -> None:
-        """Raise unless query (B, T, D), key and value (B, S, D) are tensors in the dtype of the weights."""
-        inputs = {"query": query, "key": key, "value": value}
-        check_float_arrays(
-            inputs,
-            torch.Tensor,
-            "torch.Tensor",
-            self.q_proj.weight.dtype,
-            "the weights",
-        )
-        check_multi_head_inputs(query, key, value, self.d_model)
-
     # --8<-- [start:per_head]
+    @validated(check_multi_head_call)
     def per_head(
         self,
         query: Tensor,
@@ -451,12 +357,10 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """The same attention as the definition reads: one loop turn per head.
 
-        Head h's projections are rows ``h·d_k : (h+1)·d_k`` of each ``nn.Linear`` weight
-        (PyTorch stores them transposed, output features first). Returns the output
-        (B, T, D) and the weights (B, H, T, S).
+        Head h's projections are rows ``h·d_k : (h+1)·d_k`` of each ``nn.Linear`` weight (PyTorch stores them
+        transposed, output features first). Returns the output (B, T, D) and the weights (B, H, T, S).
         """
-        self.check_inputs(query, key, value)
-        mask = mask_with_head_axis(mask, len(query), query.shape[1], key.shape[1])
+        mask = with_head_axis(mask)
         if mask is not None:
             mask = mask[:, 0]  # one head at a time: (B or 1, T or 1, S)
         d_k = self.d_model // self.num_heads
@@ -476,10 +380,11 @@ class MultiHeadAttention(nn.Module):
 
     @classmethod
     def from_pytorch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
-        """Ours, with the weights of an ``nn.MultiheadAttention`` (same dtype and device).
+        """Ours, with the weights of an
+        ``nn.MultiheadAttention`` (same dtype and device).
 
-        PyTorch stacks the three input projections in ``in_proj_weight`` (3D, D): rows 0…D-1 are the query
-        projection, then the key, then the value.
+        PyTorch stacks the three input projections in ``in_proj_weight`` (3D, D): rows 0…D-1 are the query projection,
+        then the key, then the value.
         """
         check_array(
             "module", module, nn.MultiheadAttention, "torch.nn.MultiheadAttention"
@@ -517,7 +422,8 @@ class MultiHeadAttention(nn.Module):
         return ours
 
     def to_pytorch(self) -> nn.MultiheadAttention:
-        """An ``nn.MultiheadAttention`` (batch first) with these weights: the way back from ``from_pytorch``."""
+        """An ``nn.MultiheadAttention`` (batch first) with
+        these weights: the way back from ``from_pytorch``."""
         weight = self.q_proj.weight
         bias = self.q_proj.bias is not None
         module = nn.MultiheadAttention(
@@ -537,7 +443,8 @@ class MultiHeadAttention(nn.Module):
         return module
 
     def numpy_params(self) -> MultiHeadAttentionParams:
-        """The weights as float64 NumPy arrays for the NumPy backend, in the paper's orientation (x @ W)."""
+        """The weights as float64 NumPy arrays for the
+        NumPy backend, in the paper's orientation (x @ W)."""
 
         projections = (self.q_proj, self.k_proj, self.v_proj, self.out_proj)
         weights = [to_numpy(proj.weight.T) for proj in projections]
@@ -549,7 +456,8 @@ class MultiHeadAttention(nn.Module):
 
 
 def head_projection(proj: nn.Linear, rows: slice, x: Tensor) -> Tensor:
-    """x W_iᵀ + b_i: the projection by the ``rows`` of one head (all of them without a bias)."""
+    """x W_iᵀ + b_i: the projection by the ``rows``
+    of one head (all of them without a bias)."""
     return F.linear(
         x, proj.weight[rows], None if proj.bias is None else proj.bias[rows]
     )
@@ -562,8 +470,8 @@ def recorded_attention(
     """Record the attention weights of every
     ``MultiHeadAttention`` inside ``model`` while the block runs.
 
-    Yields a dictionary from each attention module's name (such as ``"decoder.layers.0.cross_attention"``) to
-    the per-head weights (B, H, T, S) of each of its calls, in order (None for calls on the fused path).
+    Yields a dictionary from each attention module's name (such as ``"decoder.layers.0.cross_attention"``) to the
+    per-head weights (B, H, T, S) of each of its calls, in order (None for calls on the fused path).
 
     Examples:
         >>> layer = MultiHeadAttention(8, 2)

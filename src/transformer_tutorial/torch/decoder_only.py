@@ -1,10 +1,10 @@
 """A decoder-only Transformer (GPT-style) in PyTorch: the model, its training loop, and sampling with the cache.
 
 The model is a stack of pre-norm self-attention layers under a causal mask: ``EncoderLayer`` from
-``transformer_tutorial.torch.layers`` with ``norm_first=True``. Its input is a token embedding plus a learned
-position embedding, its last LayerNorm follows the stack, and its output layer is the token embedding matrix
-again (weight tying). When it generates, each layer keeps the keys and values of earlier positions in a
-``KeyValueCache``, so each new token costs one position's work instead of the whole sequence's.
+``transformer_tutorial.torch.layers`` with ``norm_first=True``. Its input is a token embedding plus a learned position
+embedding, its last LayerNorm follows the stack, and its output layer is the token embedding matrix again (weight
+tying). When it generates, each layer keeps the keys and values of earlier positions in a ``KeyValueCache``, so each new
+token costs one position's work instead of the whole sequence's.
 
 Shapes use B (batch), T (positions), D (model width) and V (vocabulary size).
 """
@@ -25,19 +25,17 @@ from transformer_tutorial.checks import (
 )
 from transformer_tutorial.config import DecoderOnlyConfig
 from transformer_tutorial.numpy.decoder_only import DecoderOnlyParams
-from transformer_tutorial.torch.attention import (
-    KeyValueCache,
-    causal_mask,
-    softmax,
-    to_numpy,
-)
+from transformer_tutorial.torch.attention import KeyValueCache, softmax, to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
+from transformer_tutorial.torch.masks import causal_mask
+from transformer_tutorial.torch.modes import device_of, evaluating
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
 
 class DecoderOnly(nn.Module):
-    """A GPT-style language model: token + learned position embeddings, pre-norm causal layers, a final
-    LayerNorm, and an output layer that shares its weight with the token embedding.
+    """A GPT-style language model: token + learned position
+    embeddings, pre-norm causal layers, a final LayerNorm, and an
+    output layer that shares its weight with the token embedding.
 
     Args:
         config: The sizes.
@@ -48,9 +46,8 @@ class DecoderOnly(nn.Module):
         self.config = config
         d_model = config.d_model
         self.token_embedding = nn.Embedding(config.vocab_size, d_model)
-        nn.init.normal_(
-            self.token_embedding.weight, std=0.02
-        )  # small logits at first: a near-uniform start
+        # small logits at first: a near-uniform start
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
         self.positions = LearnedPositionalEmbedding(config.max_len, d_model)
         self.dropout = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList(
@@ -67,9 +64,8 @@ class DecoderOnly(nn.Module):
         )
         self.final_norm = LayerNorm(d_model, config.eps)
         self.output = nn.Linear(d_model, config.vocab_size, bias=False)
-        self.output.weight = (
-            self.token_embedding.weight
-        )  # weight tying: one (V, D) matrix, two uses
+        # weight tying: one (V, D) matrix, two uses
+        self.output.weight = self.token_embedding.weight
 
     # --8<-- [start:forward]
     def forward(
@@ -80,12 +76,9 @@ class DecoderOnly(nn.Module):
         """Token ids (B, T) -> logits (B, T, V): position
         t scores every candidate for token t + 1.
 
-        Position t sees tokens 0 … t only (the causal mask), so all T predictions
-        come from one pass. With a
-        ``cache`` (one ``KeyValueCache`` per layer, from ``new_cache``), ``tokens``
-        are the positions that follow
-        the cached ones: their position embeddings start after them, and they attend
-            to them too.
+        Position t sees tokens 0 … t only (the causal mask), so all T predictions come from one pass. With a ``cache``
+        (one ``KeyValueCache`` per layer, from ``new_cache``), ``tokens`` are the positions that follow the cached ones:
+        their position embeddings start after them, and they attend to them too.
         """
         start = 0 if cache is None else len(cache[0])  # positions already in the cache
         length = tokens.shape[1]
@@ -108,11 +101,13 @@ class DecoderOnly(nn.Module):
     # --8<-- [end:forward]
 
     def new_cache(self) -> list[KeyValueCache]:
-        """An empty key/value cache for every layer, to pass to ``forward`` when generating."""
+        """An empty key/value cache for every layer,
+        to pass to ``forward`` when generating."""
         return [KeyValueCache() for _ in self.layers]
 
     def numpy_params(self) -> DecoderOnlyParams:
-        """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.decoder_only``."""
+        """Every weight as float64 NumPy arrays, for
+        ``transformer_tutorial.numpy.decoder_only``."""
         return DecoderOnlyParams(
             config=self.config,
             token_embedding=to_numpy(self.token_embedding.weight),
@@ -133,13 +128,10 @@ def next_token_probabilities(
 
     Args:
         logits: (..., V) scores for the next token.
-        temperature: Above 0. Below 1 sharpens the distribution towards the largest
-            logit (near 0 it is greedy
-            decoding), above 1 flattens it towards uniform; 1 leaves the model's
-            distribution as it is.
-        top_k: Keep only the k largest logits (and any tied with the k-th) and give
-            the rest probability 0;
-            None keeps all V. ``top_k=1`` is greedy decoding.
+        temperature: Above 0. Below 1 sharpens the distribution towards the largest logit (near 0 it is greedy
+            decoding), above 1 flattens it towards uniform; 1 leaves the model's distribution as it is.
+        top_k: Keep only the k largest logits (and any tied with the k-th) and give the rest probability 0; None keeps
+            all V. ``top_k=1`` is greedy decoding.
 
     Returns:
         (..., V) probabilities that sum to 1 along the last axis.
@@ -173,15 +165,17 @@ def sample_from(
     """One index per row of (..., V) probabilities,
     drawn with one uniform number per row (inverse CDF).
 
-    The draw is the first index whose cumulative probability exceeds u · total, with
-    u uniform in [0, 1): an
-    index of probability 0 is never drawn. Returns (...,) int64.
+    The draw is the first index whose cumulative probability exceeds u · total, with u uniform in [0, 1): an index of
+    probability 0 is never drawn. Returns (...,) int64.
     """
     cumulative = probabilities.double().cumsum(dim=-1)  # (..., V)
     u = torch.rand(
         (*probabilities.shape[:-1], 1),
         generator=generator,
         dtype=torch.float64,
+        device=None
+        if generator is None
+        else generator.device,  # a CUDA generator draws there
     )
     u = u.to(cumulative.device) * cumulative[..., -1:]  # (..., 1), in [0, total)
     return (cumulative <= u).sum(dim=-1)
@@ -203,32 +197,27 @@ def generate(
 ) -> torch.Tensor:
     """Extend each prompt (B, T0) by ``max_new_tokens`` sampled tokens: (B, T0 + n).
 
-    With ``use_cache`` the prompt runs once, filling every layer's key/value cache,
-    and each later step feeds
-    the model only the token just drawn. Without it, each step runs the whole
-    sequence again. Both give the
-    same logits (up to rounding) and, for the same generator state, the same tokens.
+    With ``use_cache`` the prompt runs once, filling every layer's key/value cache, and each later step feeds the model
+    only the token just drawn. Without it, each step runs the whole sequence again. Both give the same logits (up to
+    rounding) and, for the same generator state, the same tokens.
 
     Raises:
-        ValueError: the result would be longer than ``max_len``: a learned position
-            table has no rows beyond.
+        ValueError: the result would be longer than ``max_len``: a learned position table has no rows beyond.
     """
     check_ndim("prompt", prompt, 2, "(B, T)")
     check_positive_int("max_new_tokens", max_new_tokens, allow_zero=True)
     check_generation_room(prompt.shape[1], max_new_tokens, model.config.max_len)
-    was_training = model.training
-    model.eval()
     cache = model.new_cache() if use_cache else None
-    tokens = prompt
-    new = prompt  # what the model has not seen yet
-    for _ in range(max_new_tokens):
-        logits = model(new, cache) if use_cache else model(tokens)  # (B, T, V)
-        # the last position's
-        probabilities = next_token_probabilities(logits[:, -1], temperature, top_k)
-        drawn = sample_from(probabilities, generator)[:, None]  # (B, 1)
-        tokens = torch.cat([tokens, drawn], dim=1)
-        new = drawn
-    model.train(was_training)
+    tokens = prompt.to(device_of(model))
+    new = tokens  # what the model has not seen yet
+    with evaluating(model):
+        for _ in range(max_new_tokens):
+            logits = model(new, cache) if use_cache else model(tokens)  # (B, T, V)
+            # the last position's
+            probabilities = next_token_probabilities(logits[:, -1], temperature, top_k)
+            drawn = sample_from(probabilities, generator)[:, None]  # (B, 1)
+            tokens = torch.cat([tokens, drawn], dim=1)
+            new = drawn
     return tokens
 
 
@@ -240,10 +229,10 @@ def language_model_loss(model: DecoderOnly, windows: torch.Tensor) -> torch.Tens
     """The mean cross-entropy (in nats) of predicting
     tokens 1 … T from windows (B, T + 1) of a text.
 
-    Every position of every window is a training example: position t's logits are
-        scored against token t + 1.
+    Every position of every window is a training example: position t's logits are scored against token t + 1.
     """
     # (B, T) each: targets are the inputs shifted by one
+    windows = windows.to(device_of(model))  # the text may sit on another device
     inputs, targets = windows[:, :-1], windows[:, 1:]
     logits = model(inputs)  # (B, T, V), in one pass thanks to the causal mask
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
@@ -266,11 +255,9 @@ def train_language_model(
         ids: (N,) the token ids of the whole training text.
         steps: Optimiser steps.
         batch_size: Windows per step.
-        length: Positions per window (``max_len`` if None): each window gives that
-            many predictions.
+        length: Positions per window (``max_len`` if None): each window gives that many predictions.
         learning_rate: AdamW's step size.
-        seed: Seeds the choice of windows (seed torch yourself for the model's
-            initial weights and dropout).
+        seed: Seeds the choice of windows (seed torch yourself for the model's initial weights and dropout).
     """
     ids = torch.as_tensor(ids, dtype=torch.int64)
     check_ndim("ids", ids, 1, "(N,)")
@@ -278,7 +265,7 @@ def train_language_model(
     check_positive_int("batch_size", batch_size)
     length = model.config.max_len if length is None else length
     check_positive_int("length", length)
-    if len(ids) <= length + 1:
+    if len(ids) < length + 1:
         raise ValueError(
             f"ids has {len(ids)} tokens, too few for windows of length + 1 = {length + 1}"
         )
@@ -287,20 +274,22 @@ def train_language_model(
     offsets = torch.arange(length + 1)
     losses = []
     model.train()
-    for _ in range(steps):
-        starts = torch.randint(
-            0,
-            len(ids) - length,
-            (batch_size, 1),
-            generator=generator,
-        )
-        # windows: (batch_size, length + 1)
-        loss = language_model_loss(model, ids[starts + offsets])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
+    try:
+        for _ in range(steps):
+            starts = torch.randint(
+                0,
+                len(ids) - length,
+                (batch_size, 1),
+                generator=generator,
+            )
+            # windows: (batch_size, length + 1)
+            loss = language_model_loss(model, ids[starts + offsets])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    finally:  # eval mode afterwards, also after Ctrl-C
+        model.eval()
     return losses
 
 
@@ -311,7 +300,8 @@ def train_language_model(
 def evaluate_language_model(
     model: DecoderOnly, ids: np.ndarray | torch.Tensor, length: int | None = None
 ) -> float:
-    """The mean cross-entropy over consecutive, non-overlapping windows of ``ids`` (deterministic), in eval mode."""
+    """The mean cross-entropy over consecutive, non-overlapping
+    windows of ``ids`` (deterministic), in eval mode."""
     ids = torch.as_tensor(ids, dtype=torch.int64)
     check_ndim("ids", ids, 1, "(N,)")
     length = model.config.max_len if length is None else length
@@ -323,8 +313,5 @@ def evaluate_language_model(
     windows = torch.stack(
         [ids[i * length : (i + 1) * length + 1] for i in range(count)]
     )
-    was_training = model.training
-    model.eval()
-    loss = language_model_loss(model, windows).item()
-    model.train(was_training)
-    return loss
+    with evaluating(model):
+        return language_model_loss(model, windows).item()

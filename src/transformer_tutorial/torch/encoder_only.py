@@ -1,9 +1,9 @@
 """An encoder-only Transformer (BERT-style) in PyTorch, and the sentence embeddings made from it.
 
-The model is the encoder stack of the original Transformer, post-norm with GELU, under a different embedding:
-word + learned position + token type, then LayerNorm. The layers are ``EncoderLayer`` from
-``transformer_tutorial.torch.layers``; nothing here computes attention or a layer a second time. Weights come
-from a BERT checkpoint (``from_bert``) or from training.
+The model is the encoder stack of the original Transformer, post-norm with GELU, under a different embedding: word +
+learned position + token type, then LayerNorm. The layers are ``EncoderLayer`` from
+``transformer_tutorial.torch.layers``; nothing here computes attention or a layer a second time. Weights come from a
+BERT checkpoint (``from_bert``) or from training.
 
 Shapes use B (batch), T (positions), D (model width), H (heads), L (layers) and V (vocabulary size).
 """
@@ -18,8 +18,9 @@ from torch import nn
 
 from transformer_tutorial.checks import check_ndim, check_tokens, format_shape
 from transformer_tutorial.numpy.encoder_only import EncoderOnlyConfig, EncoderOnlyParams
-from transformer_tutorial.torch.attention import padding_mask, to_numpy
+from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
+from transformer_tutorial.torch.masks import padding_mask
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 
 
@@ -59,13 +60,11 @@ class EncoderOnly(nn.Module):
         tokens: torch.Tensor,
         token_types: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Token ids (B, T) -> (B, T, D):
-        LayerNorm(word + position + token type). No √D scale, unlike the paper.
+        """Token ids (B, T) -> (B, T, D): LayerNorm(word +
+        position + token type). No √D scale, unlike the paper.
 
-        ``token_types`` (B, T) says which segment each token belongs to (0 for a
-        single sentence); None means 0
-        everywhere, and even then row 0 of the token-type table is added to every
-        position.
+        ``token_types`` (B, T) says which segment each token belongs to (0 for a single sentence); None means 0
+        everywhere, and even then row 0 of the token-type table is added to every position.
         """
         config = self.config
         check_tokens("tokens", tokens, config.vocab_size, config.max_len)
@@ -87,18 +86,16 @@ class EncoderOnly(nn.Module):
         token_types: torch.Tensor | None = None,
         return_weights: bool = False,
     ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """Token ids (B, T) -> one vector per token
-        (B, T, D), every token attending to every real token.
+        """Token ids (B, T) -> one vector per token (B,
+        T, D), every token attending to every real token.
 
         Args:
             tokens: (B, T) ids, padded on the right with ``config.pad_id``.
             token_types: (B, T) segment ids, or None for a single segment.
-            return_weights: Also return each layer's attention weights, (B, H, T, T)
-                per layer.
+            return_weights: Also return each layer's attention weights, (B, H, T, T) per layer.
 
         Returns:
-            ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L
-            weight tensors or None.
+            ``(hidden, weights)``: the last layer's output (B, T, D), and a list of L weight tensors or None.
         """
         # (B, 1, T): nobody attends to padding
         mask = padding_mask(tokens, self.config.pad_id)
@@ -122,9 +119,8 @@ class EncoderOnly(nn.Module):
     ) -> EncoderOnly:
         """Our module (float32, eval mode) with the tensors of a BERT checkpoint.
 
-        The names are those of Hugging Face's ``BertModel``, without the ``bert.``
-        prefix. ``nn.Linear`` stores
-        (out, in) like the checkpoint."""
+        The names are those of Hugging Face's ``BertModel``, without the ``bert.`` prefix. ``nn.Linear`` stores (out,
+        in) like the checkpoint."""
         names = {
             "word_embedding.weight": "embeddings.word_embeddings.weight",
             "positions.table.weight": "embeddings.position_embeddings.weight",
@@ -160,7 +156,8 @@ class EncoderOnly(nn.Module):
     # --8<-- [end:from_bert]
 
     def numpy_params(self) -> EncoderOnlyParams:
-        """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.encoder_only``."""
+        """Every weight as float64 NumPy arrays, for
+        ``transformer_tutorial.numpy.encoder_only``."""
 
         return EncoderOnlyParams(
             config=self.config,

@@ -31,13 +31,19 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+def widened(x: torch.Tensor) -> torch.Tensor:
+    """x in float32 if it is float16 or bfloat16, else x itself: where
+    norms compute their statistics, as PyTorch's own norms do (a mean of
+    squares overflows float16 above 256 and loses bfloat16's few digits)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 # --8<-- [start:layer_norm]
 class LayerNorm(nn.Module):
     """Normalise each position's D features to mean 0
     and variance 1, then scale and shift them (learned).
 
-    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside
-    the square root, as in
+    The variance is the biased one (divided by D, not D - 1) and ``eps`` sits inside the square root, as in
     ``nn.LayerNorm``.
     """
 
@@ -49,12 +55,14 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(d_model))  # β
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., D) -> (..., D)."""
-        centred = x - x.mean(dim=-1, keepdim=True)
+        """(..., D) -> (..., D), in the dtype of x."""
+        h = widened(x)  # float16 cannot hold 300²: the statistics are taken in float32
+        centred = h - h.mean(dim=-1, keepdim=True)
         # The mean of the squares, not Tensor.var: the same value, and many times faster
         # on the CPU.
         variance = centred.square().mean(dim=-1, keepdim=True)
-        return centred / torch.sqrt(variance + self.eps) * self.weight + self.bias
+        normalised = centred / torch.sqrt(variance + self.eps)
+        return (normalised * self.weight + self.bias).to(x.dtype)
 
     # --8<-- [end:layer_norm]
 
@@ -67,9 +75,8 @@ class FeedForward(nn.Module):
     """The position-wise feed-forward network:
     Linear (D -> F), activation, Linear (F -> D).
 
-    It sees one position at a time: the same weights transform every position, and no
-        information moves
-    between positions (that is attention's job).
+    It sees one position at a time: the same weights transform every position, and no information moves between
+    positions (that is attention's job).
     """
 
     def __init__(self, d_model: int, d_ff: int, activation: str = "relu") -> None:
@@ -103,9 +110,8 @@ class AddAndNorm(nn.Module):
     """A residual connection around a sub-layer, with
     LayerNorm after the sum (post-norm) or before (pre-norm).
 
-    Post-norm, the paper's form: ``LayerNorm(x + Dropout(sublayer(x)))``.
-    Pre-norm: ``x + Dropout(sublayer(LayerNorm(x)))``, which leaves the residual path
-    free of normalisation.
+    Post-norm, the paper's form: ``LayerNorm(x + Dropout(sublayer(x)))``. Pre-norm: ``x +
+    Dropout(sublayer(LayerNorm(x)))``, which leaves the residual path free of normalisation.
     """
 
     def __init__(
@@ -164,8 +170,7 @@ class EncoderLayer(nn.Module):
     ) -> torch.Tensor:
         """x: (B, S, D); mask: (B, 1, S) source padding or None. Returns (B, S, D).
 
-        ``cache`` is for a causal stack (a decoder-only model) that runs one position
-        at a time.
+        ``cache`` is for a causal stack (a decoder-only model) that runs one position at a time.
         """
         x = self.add_norm_1(
             x,
@@ -177,7 +182,8 @@ class EncoderLayer(nn.Module):
 
     @classmethod
     def from_pytorch(cls, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
-        """Ours, with the weights and dropout probabilities of a batch-first ``nn.TransformerEncoderLayer``."""
+        """Ours, with the weights and dropout probabilities
+        of a batch-first ``nn.TransformerEncoderLayer``."""
         return _from_pytorch(
             cls, layer, {"self_attention": layer.self_attn}, sublayers=2
         )
@@ -193,8 +199,9 @@ class EncoderLayer(nn.Module):
 
 @dataclass
 class DecoderLayerCache:
-    """What one decoder layer keeps between decoding steps: its self-attention's growing keys and values, and the
-    memory's keys and values for cross-attention, computed once."""
+    """What one decoder layer keeps between decoding steps: its
+    self-attention's growing keys and values, and the memory's
+    keys and values for cross-attention, computed once."""
 
     self_attention: KeyValueCache = field(default_factory=KeyValueCache)
     cross_attention: KeyValueCache = field(
@@ -205,8 +212,8 @@ class DecoderLayerCache:
 # --8<-- [start:decoder_layer]
 class DecoderLayer(nn.Module):
     """Masked self-attention over the target so far,
-    cross-attention over the encoder's output ("memory"),
-    then the feed-forward network, each wrapped in Add & Norm."""
+    cross-attention over the encoder's output ("memory"), then
+    the feed-forward network, each wrapped in Add & Norm."""
 
     def __init__(
         self,
@@ -238,8 +245,7 @@ class DecoderLayer(nn.Module):
         self_mask: (T, T) or (B, T, T), causal and target padding;
         memory_mask: (B, 1, S) source padding. Returns (B, T, D).
 
-        With a ``cache``, y holds only the new positions and the earlier ones are
-        read from the cache."""
+        With a ``cache``, y holds only the new positions and the earlier ones are read from the cache."""
         self_cache = None if cache is None else cache.self_attention
         cross_cache = None if cache is None else cache.cross_attention
         y = self.add_norm_1(
@@ -262,7 +268,8 @@ class DecoderLayer(nn.Module):
 
     @classmethod
     def from_pytorch(cls, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
-        """Ours, with the weights and dropout probabilities of a batch-first ``nn.TransformerDecoderLayer``."""
+        """Ours, with the weights and dropout probabilities
+        of a batch-first ``nn.TransformerDecoderLayer``."""
         attention = {
             "self_attention": layer.self_attn,
             "cross_attention": layer.multihead_attn,
@@ -286,11 +293,12 @@ def _from_pytorch(
     attention: dict[str, nn.MultiheadAttention],
     sublayers: int,
 ):
-    """The body of both ``from_pytorch``: an encoder or decoder layer of ours, copied from PyTorch's.
+    """The body of both ``from_pytorch``: an encoder
+    or decoder layer of ours, copied from PyTorch's.
 
-    PyTorch's ``normI`` and ``dropoutI`` belong to our ``add_norm_I``. PyTorch also drops out inside the
-    feed-forward network (``layer.dropout``), which the paper does not; so with dropout above zero the two
-    layers agree in eval mode only.
+    PyTorch's ``normI`` and ``dropoutI`` belong to our ``add_norm_I``. PyTorch also drops out inside the feed-forward
+    network (``layer.dropout``), which the paper does not; so with dropout above zero the two layers agree in eval mode
+    only.
     """
     if not layer.self_attn.batch_first:
         raise ValueError(
@@ -303,21 +311,24 @@ def _from_pytorch(
         norm_first=layer.norm_first,
         activation=_activation_name(layer),
         eps=layer.norm1.eps,
-    ).to(layer.linear1.weight.dtype)
+    ).to(device=layer.linear1.weight.device, dtype=layer.linear1.weight.dtype)
     for name, module in attention.items():
         setattr(ours, name, MultiHeadAttention.from_pytorch(module))
     with torch.no_grad():
-        for theirs, mine in (
+        pairs = [
             (layer.linear1, ours.feed_forward.linear_1),
             (layer.linear2, ours.feed_forward.linear_2),
-        ):
-            mine.weight.copy_(theirs.weight)
-            mine.bias.copy_(theirs.bias)
+        ]
         for i in range(1, sublayers + 1):
-            add_norm, norm = getattr(ours, f"add_norm_{i}"), getattr(layer, f"norm{i}")
-            add_norm.norm.weight.copy_(norm.weight)
-            add_norm.norm.bias.copy_(norm.bias)
+            add_norm = getattr(ours, f"add_norm_{i}")
+            pairs.append((getattr(layer, f"norm{i}"), add_norm.norm))
             add_norm.dropout.p = getattr(layer, f"dropout{i}").p
+        for theirs, mine in pairs:
+            mine.weight.copy_(theirs.weight)
+            if theirs.bias is None:  # built with bias=False: a zero bias adds nothing
+                mine.bias.zero_()
+            else:
+                mine.bias.copy_(theirs.bias)
     return ours
 
 

@@ -1,11 +1,10 @@
-"""The LLaMA-style decoder in PyTorch: RMSNorm, the SwiGLU feed-forward network, and pre-norm blocks with RoPE and
-grouped-query attention.
+"""The LLaMA-style decoder in PyTorch: RMSNorm, the SwiGLU feed-forward
+network, and pre-norm blocks with RoPE and grouped-query attention.
 
-The block differs from the paper's decoder layer in four places: RMSNorm instead of LayerNorm, normalisation
-before each sub-layer (pre-norm) instead of after the residual sum, a gated feed-forward network (SwiGLU)
-instead of Linear-ReLU-Linear, and rotary position embeddings on the queries and keys instead of sinusoids
-added to the input; none of its linear layers has a bias. ``numpy_params()`` gives the weights to
-``transformer_tutorial.numpy.llama``.
+The block differs from the paper's decoder layer in four places: RMSNorm instead of LayerNorm, normalisation before each
+sub-layer (pre-norm) instead of after the residual sum, a gated feed-forward network (SwiGLU) instead of
+Linear-ReLU-Linear, and rotary position embeddings on the queries and keys instead of sinusoids added to the input; none
+of its linear layers has a bias. ``numpy_params()`` gives the weights to ``transformer_tutorial.numpy.llama``.
 
 Shapes use B (batch), T (positions), D (model width), F (feed-forward width) and V (vocabulary size).
 """
@@ -24,17 +23,19 @@ from transformer_tutorial.numpy.llama import (
     RMSNormParams,
     SwiGLUParams,
 )
-from transformer_tutorial.torch.attention import KeyValueCache, causal_mask, to_numpy
+from transformer_tutorial.torch.attention import KeyValueCache, to_numpy
+from transformer_tutorial.torch.layers import widened
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.modern import GroupedQueryAttention
+from transformer_tutorial.torch.qk_norm import QKNormAttention
 
 
 # --8<-- [start:rms_norm]
 class RMSNorm(nn.Module):
     """Divide each position's features by their root mean square, then scale them.
 
-    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no
-    learned
-    shift): x / √(mean(x²) + ε) · weight.
+    (..., D) -> (..., D). Unlike LayerNorm, nothing is subtracted (no mean, no learned shift): x / √(mean(x²) + ε) ·
+    weight.
     """
 
     def __init__(self, d_model: int, eps: float = 1e-5) -> None:
@@ -44,8 +45,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean_square = x.square().mean(dim=-1, keepdim=True)
-        return x * torch.rsqrt(mean_square + self.eps) * self.weight
+        h = widened(x)  # float16 cannot hold 300²: the statistics are taken in float32
+        mean_square = h.square().mean(dim=-1, keepdim=True)
+        return (h * torch.rsqrt(mean_square + self.eps) * self.weight).to(x.dtype)
 
     # --8<-- [end:rms_norm]
 
@@ -57,9 +59,8 @@ class RMSNorm(nn.Module):
 class SwiGLU(nn.Module):
     """The gated feed-forward network: (SiLU(x W_gate) ⊙ x W_up) W_down.
 
-    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of
-    the
-    other passes: three D × F matrices where the paper's network has two.
+    (..., D) -> (..., D). One hidden layer decides, feature by feature, how much of the other passes: three D × F
+    matrices where the paper's network has two.
     """
 
     def __init__(self, d_model: int, d_ff: int) -> None:
@@ -83,25 +84,28 @@ class SwiGLU(nn.Module):
 
 # --8<-- [start:llama_block]
 class LlamaBlock(nn.Module):
-    """One pre-norm block: h = x + Attention(RMSNorm(x)), then h +
-    SwiGLU(RMSNorm(h)).
+    """One pre-norm block: h = x +
+    Attention(RMSNorm(x)), then h + SwiGLU(RMSNorm(h)).
 
-    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE
-    on
-    its queries and keys.
+    (B, T, D) -> (B, T, D). The attention is grouped-query self-attention with RoPE on its queries and keys.
     """
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__()
         d_model = config.d_model
         self.attention_norm = RMSNorm(d_model, config.eps)
-        self.attention = GroupedQueryAttention(
-            d_model,
-            config.num_heads,
-            config.num_kv_heads,
-            bias=False,
-            rope=True,
-        )
+        if config.qk_norm:  # RMSNorm on each head's queries and keys, before RoPE
+            self.attention = QKNormAttention(
+                d_model, config.num_heads, config.num_kv_heads, config.eps
+            )
+        else:
+            self.attention = GroupedQueryAttention(
+                d_model,
+                config.num_heads,
+                config.num_kv_heads,
+                bias=False,
+                rope=True,
+            )
         self.feed_forward_norm = RMSNorm(d_model, config.eps)
         self.feed_forward = SwiGLU(d_model, config.d_ff)
 
@@ -124,15 +128,17 @@ class LlamaBlock(nn.Module):
             self.attention.numpy_params(),
             self.feed_forward_norm.numpy_params(),
             self.feed_forward.numpy_params(),
+            getattr(self.attention, "qk_norm_params", lambda: None)(),
         )
 
 
 class LlamaDecoder(nn.Module):
-    """A small LLaMA-style language model: token embedding, pre-norm blocks, a final RMSNorm, and an output
-    layer that shares its weight with the embedding. Positions reach it only through RoPE.
+    """A small LLaMA-style language model: token embedding, pre-norm
+    blocks, a final RMSNorm, and an output layer that shares its
+    weight with the embedding. Positions reach it only through RoPE.
 
-    It has the interface of ``DecoderOnly`` (``forward(tokens, cache)``, ``new_cache()``, ``config.max_len``),
-    so ``train_language_model``, ``evaluate_language_model`` and ``generate`` of
+    It has the interface of ``DecoderOnly`` (``forward(tokens, cache)``, ``new_cache()``, ``config.max_len``), so
+    ``train_language_model``, ``evaluate_language_model`` and ``generate`` of
     ``transformer_tutorial.torch.decoder_only`` work with it too.
     """
 
@@ -151,7 +157,8 @@ class LlamaDecoder(nn.Module):
     def forward(
         self, tokens: torch.Tensor, cache: list[KeyValueCache] | None = None
     ) -> torch.Tensor:
-        """Token ids (B, T) -> logits (B, T, V). With a ``cache``, ``tokens`` follow the cached positions."""
+        """Token ids (B, T) -> logits (B, T, V). With a
+        ``cache``, ``tokens`` follow the cached positions."""
         start = 0 if cache is None else len(cache[0])
         length = tokens.shape[1]
         check_tokens("tokens", tokens, self.config.vocab_size, self.config.max_len)
@@ -166,7 +173,8 @@ class LlamaDecoder(nn.Module):
         return self.output(self.final_norm(x))
 
     def new_cache(self) -> list[KeyValueCache]:
-        """An empty key/value cache for every block: (B, G, S, d_k) keys and values each, once filled."""
+        """An empty key/value cache for every block: (B,
+        G, S, d_k) keys and values each, once filled."""
         return [KeyValueCache() for _ in self.blocks]
 
     def numpy_params(self) -> LlamaDecoderParams:

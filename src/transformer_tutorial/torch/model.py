@@ -13,14 +13,16 @@ from torch import nn
 from transformer_tutorial.checks import check_same_size, check_tokens
 from transformer_tutorial.config import TransformerConfig
 from transformer_tutorial.numpy.model import TransformerParams
-from transformer_tutorial.torch.attention import causal_mask, padding_mask, to_numpy
+from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import (
     DecoderLayer,
     DecoderLayerCache,
     EncoderLayer,
     LayerNorm,
 )
+from transformer_tutorial.torch.masks import causal_mask, padding_mask
 from transformer_tutorial.torch.positional import embed_positions, sinusoidal_encoding
+from transformer_tutorial.validation import validated
 
 
 # --8<-- [start:stacks]
@@ -103,34 +105,69 @@ class Decoder(nn.Module):
 # --8<-- [start:decoding_cache]
 @dataclass
 class DecodingCache:
-    """What ``Transformer.decode`` keeps between steps: each decoder layer's keys and
-    values, and which cached target positions are real tokens rather than padding (a
-    later query must not attend to those)."""
+    """What ``Transformer.decode`` keeps between steps: each decoder
+    layer's keys and values, and which cached target positions are tokens
+    rather than padding (a later query must not attend to padding)."""
 
     layers: list[DecoderLayerCache]
-    real: torch.Tensor | None = None  # (B, S) boolean, True at the real tokens
+    not_padding: torch.Tensor | None = None  # (B, S) boolean, True at the tokens
 
     def __len__(self) -> int:
         """How many target positions are cached."""
-        return 0 if self.real is None else self.real.shape[1]
+        return 0 if self.not_padding is None else self.not_padding.shape[1]
 
-    def remember(self, real: torch.Tensor) -> torch.Tensor:
-        """Append the (B, T) flags of new positions; return all of them, (B, S +
-        T)."""
-        self.real = real if self.real is None else torch.cat([self.real, real], dim=1)
-        return self.real
+    def remember(self, not_padding: torch.Tensor) -> torch.Tensor:
+        """Append the (B, T) flags of new positions; return all of them, (B, S + T)."""
+        if self.not_padding is not None:
+            not_padding = torch.cat([self.not_padding, not_padding], dim=1)
+        self.not_padding = not_padding
+        return not_padding
 
 
 # --8<-- [end:decoding_cache]
 
 
+def check_embed(
+    model: Transformer,
+    tokens: torch.Tensor,
+    embedding: nn.Embedding,
+    name: str = "tokens",
+    offset: int = 0,
+) -> None:
+    check_tokens(name, tokens, embedding.num_embeddings, model.config.max_len - offset)
+
+
+def check_encode(model: Transformer, src: torch.Tensor) -> None:
+    check_embed(model, src, model.src_embedding, "src")
+
+
+def check_decode(
+    model: Transformer,
+    tgt: torch.Tensor,
+    memory: torch.Tensor,
+    src_mask: torch.Tensor,
+    cache: DecodingCache | None = None,
+) -> None:
+    """Checked before the step is remembered, so
+    that a refused call leaves the cache as it was."""
+    check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
+    offset = 0 if cache is None else len(cache)
+    check_embed(model, tgt, model.tgt_embedding, "tgt", offset)
+
+
+def check_forward(model: Transformer, src: torch.Tensor, tgt: torch.Tensor) -> None:
+    check_same_size("src", src, 0, "tgt", tgt, 0, "batch size")
+    check_encode(model, src)
+    check_embed(model, tgt, model.tgt_embedding, "tgt")
+
+
 class Transformer(nn.Module):
     """The encoder-decoder Transformer of "Attention Is All You Need".
 
-    Tokens are embedded, scaled by √D and added to the sinusoidal position table; the encoder reads the source;
-    the decoder reads the target so far and the encoder's output; a final linear layer maps each target position
-    to one score (logit) per vocabulary entry. With ``share_embeddings``, that linear layer reuses the embedding
-    matrix (weight tying).
+    Tokens are embedded, scaled by √D and added to the sinusoidal position table; the encoder reads the source; the
+    decoder reads the target so far and the encoder's output; a final linear layer maps each target position to one
+    score (logit) per vocabulary entry. With ``share_embeddings``, that linear layer reuses the embedding matrix (weight
+    tying).
     """
 
     def __init__(self, config: TransformerConfig) -> None:
@@ -166,6 +203,7 @@ class Transformer(nn.Module):
                 embedding.weight[config.pad_id].zero_()
 
     # --8<-- [start:embed]
+    @validated(check_embed)
     def embed(
         self,
         tokens: torch.Tensor,
@@ -173,15 +211,8 @@ class Transformer(nn.Module):
         name: str = "tokens",
         offset: int = 0,
     ) -> torch.Tensor:
-        """Token ids (B, T) at positions offset … offset +
-        T - 1 -> vectors (B, T, D): embedding · √D plus the
-        positional encoding, then dropout."""
-        check_tokens(
-            name,
-            tokens,
-            embedding.num_embeddings,
-            self.config.max_len - offset,
-        )
+        """Token ids (B, T) at positions offset … offset + T - 1 -> vectors
+        (B, T, D): embedding · √D plus the positional encoding, then dropout."""
         vectors = embedding(tokens)  # (B, T, D)
         table = self.positional_encoding(offset, tokens.shape[1], vectors)  # (T, D)
         return embed_positions(
@@ -210,9 +241,10 @@ class Transformer(nn.Module):
     # --8<-- [end:embed]
 
     # --8<-- [start:forward]
+    @validated(check_encode)
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Source ids (B, S) -> the memory (B, S, D)
-        and the source padding mask (B, 1, S).
+        """Source ids (B, S) -> the memory (B, S,
+        D) and the source padding mask (B, 1, S).
         """
         src_mask = padding_mask(src, self.config.pad_id)
         return self.encoder(
@@ -220,6 +252,7 @@ class Transformer(nn.Module):
             src_mask,
         ), src_mask
 
+    @validated(check_decode)
     def decode(
         self,
         tgt: torch.Tensor,
@@ -230,44 +263,42 @@ class Transformer(nn.Module):
         """Target ids (B, T) and the memory -> the
         decoder's last hidden states (B, T, D).
 
-        With a ``cache`` (from ``new_cache``), ``tgt`` holds only the positions after
-        the cached ones.
+        With a ``cache`` (from ``new_cache``), ``tgt`` holds only the positions after the cached ones.
         """
-        check_same_size("tgt", tgt, 0, "memory", memory, 0, "batch size")
-        real = tgt != self.config.pad_id  # (B, T): the keys that are not padding
-        if (
-            cache is not None
-        ):  # the new positions may also read every cached one that is not padding
-            real = cache.remember(
-                real
-            )  # (B, S), S = the cached positions and the new ones
-        offset, length = real.shape[1] - tgt.shape[1], tgt.shape[1]
-        tgt_mask = real[:, None, :] & causal_mask(
+        not_padding = tgt != self.config.pad_id  # (B, T)
+        # the new positions may also read every cached one that is not padding
+        if cache is not None:
+            # (B, S), S = the cached positions and the new ones
+            not_padding = cache.remember(not_padding)
+        offset, length = not_padding.shape[1] - tgt.shape[1], tgt.shape[1]
+        # (B, T, S)
+        tgt_mask = not_padding[:, None, :] & causal_mask(
             length, offset + length, device=tgt.device
-        )  # (B, T, S)
+        )
         y = self.embed(tgt, self.tgt_embedding, "tgt", offset)
         return self.decoder(
             y, memory, tgt_mask, src_mask, None if cache is None else cache.layers
         )
 
     def new_cache(self) -> DecodingCache:
-        """An empty key/value cache, one entry per decoder
-        layer, for decoding one token at a time.
+        """An empty key/value cache, one entry per
+        decoder layer, for decoding one token at a time.
         """
         return DecodingCache([DecoderLayerCache() for _ in self.decoder.layers])
 
+    @validated(check_forward)
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """Source ids (B, S) and target ids (B, T) -> logits
         (B, T, V): position t scores the token after tgt[:, t].
         """
-        check_same_size("src", src, 0, "tgt", tgt, 0, "batch size")
         memory, src_mask = self.encode(src)
         return self.output(self.decode(tgt, memory, src_mask))
 
     # --8<-- [end:forward]
 
     def numpy_params(self) -> TransformerParams:
-        """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.model``."""
+        """Every weight as float64 NumPy arrays,
+        for ``transformer_tutorial.numpy.model``."""
 
         return TransformerParams(
             config=self.config,

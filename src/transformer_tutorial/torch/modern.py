@@ -1,13 +1,15 @@
-"""Attention as today's models run it, in PyTorch: grouped-query attention, tiled attention with an online
-softmax, and sliding-window masks.
+"""Attention as today's models run it, in PyTorch: grouped-query attention,
+tiled attention with an online softmax, and sliding-window masks.
 
-Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions),
-D (model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
+Shapes use B (batch), H (query heads), G (key/value heads, G divides H), T (query positions), S (key positions), D
+(model width) and d_k (one head's width, D / H). Boolean masks mean True = may attend.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,29 +18,46 @@ from torch import nn
 
 from transformer_tutorial.checks import (
     check_attention_mask,
+    check_float_arrays,
     check_grouped_heads,
     check_heads,
     check_kv_heads,
     check_multi_head_inputs,
+    check_multi_head_mask,
     check_positive_int,
     check_query_key_value,
-    mask_with_head_axis,
+    check_scores_mask,
 )
-from transformer_tutorial.masks import grouped_mask, mask_tile
+from transformer_tutorial.mask_shapes import grouped_mask, mask_tile, with_head_axis
 from transformer_tutorial.numpy.modern import GroupedQueryAttentionParams
 from transformer_tutorial.torch.attention import (
     KeyValueCache,
     MultiHeadAttention,
-    causal_mask,
     merge_heads,
     scaled_dot_product_attention,
     split_heads,
     to_numpy,
 )
+from transformer_tutorial.torch.masks import causal_mask
 from transformer_tutorial.torch.relative import rotary_embedding
+from transformer_tutorial.validation import validated
+
+
+def check_grouped_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> None:
+    num_heads, _ = check_grouped_heads(query, key, value)
+    if mask is not None:
+        batch, _, length, _ = query.shape
+        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
 
 
 # --8<-- [start:grouped_query_attention]
+@validated(check_grouped_attention)
 def grouped_query_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -50,25 +69,20 @@ def grouped_query_attention(
 
     Query head h reads key/value head h // (H / G).
 
-    G = H is multi-head attention, G = 1 is multi-query attention. The queries are
-    regrouped as (B, G, H / G, T, d_k) so that every member of a group meets its
-    group's
-    keys by broadcasting: the keys and values are never copied H / G times.
+    G = H is multi-head attention, G = 1 is multi-query attention. The queries are regrouped as (B, G, H / G, T, d_k) so
+    that every member of a group meets its group's keys by broadcasting: the keys and values are never copied H / G
+    times.
 
     Args:
         query: (B, H, T, d_k). key: (B, G, S, d_k). value: (B, G, S, d_v); G divides H.
         mask: Optional boolean (T, S), or (B or 1, H or 1, T or 1, S); True = attend.
-        dropout_p: Probability of zeroing each weight before it multiplies the values
-            (training only).
+        dropout_p: Probability of zeroing each weight before it multiplies the values (training only).
 
     Returns:
-        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row
-        gives zeros.
+        ``(output, weights)``: (B, H, T, d_v) and (B, H, T, S). A fully masked row gives zeros.
     """
-    num_heads, num_kv_heads = check_grouped_heads(query, key, value)
-    batch, _, length, width = query.shape
-    if mask is not None:
-        check_attention_mask(mask, (batch, num_heads, length, key.shape[2]))
+    batch, num_heads, length, width = query.shape
+    num_kv_heads = key.shape[1]
     group = num_heads // num_kv_heads
     # Query head h = g·(H/G) + member: (B, H, T, d_k) -> (B, G, H/G, T, d_k).
     q = query.reshape(batch, num_kv_heads, group, length, width)
@@ -82,8 +96,26 @@ def grouped_query_attention(
 # --8<-- [end:grouped_query_attention]
 
 
+def check_grouped_call(
+    module: GroupedQueryAttention,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    fused: bool | None = None,
+    cache: KeyValueCache | None = None,
+) -> None:
+    arrays = {"query": query, "key": key, "value": value}
+    weights = module.q_proj.weight.dtype
+    check_float_arrays(arrays, torch.Tensor, "torch.Tensor", weights, "the weights")
+    check_multi_head_inputs(query, key, value, module.d_model)
+    keys = key.shape[1] + (0 if cache is None else len(cache))
+    check_multi_head_mask(mask, len(query), query.shape[1], keys)
+
+
 class GroupedQueryAttention(nn.Module):
-    """Grouped-query attention, batch first: H query heads, G key/value heads, an explicit and a fused path.
+    """Grouped-query attention, batch first: H query heads,
+    G key/value heads, an explicit and a fused path.
 
     With G < H the key and value projections, and the key/value cache, are H / G times smaller than in
     ``MultiHeadAttention``. The fused path hands the heads to ``F.scaled_dot_product_attention`` with
@@ -124,6 +156,7 @@ class GroupedQueryAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     # --8<-- [start:forward]
+    @validated(check_grouped_call)
     def forward(
         self,
         query: torch.Tensor,
@@ -136,19 +169,14 @@ class GroupedQueryAttention(nn.Module):
         """Attend from ``query`` (B, T, D) to ``key`` and ``value`` (B, S, D).
 
         Args:
-            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend.
-                With a cache, S counts the cached positions too.
-            fused: Use ``F.scaled_dot_product_attention(..., enable_gqa=True)``; no
-                weights are returned then.
-            cache: Keys and values of earlier calls, (B, G, S, d_k) each: what
-                grouped-query attention shrinks.
+            mask: Optional boolean (T, S), (B, T, S) or (B, 1, S); True = may attend. With a cache, S counts the cached
+                positions too.
+            fused: Use ``F.scaled_dot_product_attention(..., enable_gqa=True)``; no weights are returned then.
+            cache: Keys and values of earlier calls, (B, G, S, d_k) each: what grouped-query attention shrinks.
 
         Returns:
-            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S),
-            or
-            None when fused.
+            ``(output, weights)``: (B, T, D) and the per-head weights (B, H, T, S), or None when fused.
         """
-        check_multi_head_inputs(query, key, value, self.d_model)
         start = 0 if cache is None else len(cache)  # positions already cached
         q = split_heads(self.q_proj(query), self.num_heads)  # (B, H, T, d_k)
         k = split_heads(self.k_proj(key), self.num_kv_heads)  # (B, G, S, d_k)
@@ -159,8 +187,7 @@ class GroupedQueryAttention(nn.Module):
             q, k = rotary_embedding(q, q_positions), rotary_embedding(k, k_positions)
         if cache is not None:
             k, v = cache.update(k, v)
-        batch, length, _ = query.shape
-        head_mask = mask_with_head_axis(mask, batch, length, k.shape[2])
+        head_mask = with_head_axis(mask)
         if self.fused if fused is None else fused:
             heads = F.scaled_dot_product_attention(q, k, v, head_mask, enable_gqa=True)
             weights = None
@@ -172,13 +199,13 @@ class GroupedQueryAttention(nn.Module):
 
     @classmethod
     def from_multi_head(cls, module: MultiHeadAttention) -> GroupedQueryAttention:
-        """A grouped-query copy of ``module`` with G = H and the same weights (same dtype and device)."""
+        """A grouped-query copy of ``module`` with G =
+        H and the same weights (same dtype and device)."""
         bias = module.q_proj.bias is not None
         ours = cls(module.d_model, module.num_heads, module.num_heads, bias=bias)
         ours.to(device=module.q_proj.weight.device, dtype=module.q_proj.weight.dtype)
-        ours.load_state_dict(
-            module.state_dict()
-        )  # the same four projections, under the same names
+        # the same four projections, under the same names
+        ours.load_state_dict(module.state_dict())
         return ours
 
     def numpy_params(self) -> GroupedQueryAttentionParams:
@@ -198,44 +225,71 @@ class GroupedQueryAttention(nn.Module):
         )
 
 
+def check_tiled_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    block_size: int = 64,
+    on_tile: Callable[[TileStep], None] | None = None,
+) -> None:
+    check_query_key_value(query, key, value)
+    check_positive_int("block_size", block_size)
+    check_scores_mask(query, key, mask)
+
+
+@dataclass(frozen=True)
+class TileStep:
+    """What ``tiled_attention`` did with one tile,
+    for a reader who follows it step by step.
+
+    ``rows`` and ``cols`` are the first query and the first key of the tile. A skipped tile (the mask blocks all of it)
+    has only those; otherwise the fields hold the values just after the tile was read: its scaled scores (..., b, b_k)
+    with -inf where masked, and per query row (..., b, 1) the running maximum m, the factor exp(m_old - m_new) that
+    rescaled the old sum and output, the running sum l, and the unnormalised output (..., b, d_v).
+    """
+
+    rows: int
+    cols: int
+    skipped: bool
+    scores: torch.Tensor | None = None
+    running_max: torch.Tensor | None = None
+    rescale: torch.Tensor | None = None
+    running_sum: torch.Tensor | None = None
+    accumulated: torch.Tensor | None = None
+
+
 # --8<-- [start:tiled_attention]
+@validated(check_tiled_attention)
 def tiled_attention(
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
     mask: torch.Tensor | None = None,
     block_size: int = 64,
+    on_tile: Callable[[TileStep], None] | None = None,
 ) -> torch.Tensor:
-    """softmax(Q Kᵀ / √d_k) V, tile by tile, never holding more than one tile of
-    scores.
+    """softmax(Q Kᵀ / √d_k) V, tile by tile,
+    never holding more than one tile of scores.
 
-    For each block of queries, the keys are read one block at a time. Every query
-    keeps
-    a running maximum m of the scores it has seen, the running sum l of exp(score -
-    m),
-    and the running weighted sum of values. When a block raises the maximum, the old
-    sum
-    and the old output are multiplied by exp(m_old - m_new), which is what they would
-    have been had the new maximum been subtracted from the start (the online
-    softmax).
-    At the end, the output is divided by l. A tile that the mask blocks entirely is
-    skipped.
+    For each block of queries, the keys are read one block at a time. Every query keeps a running maximum m of the
+    scores it has seen, the running sum l of exp(score - m), and the running weighted sum of values. When a block raises
+    the maximum, the old sum and the old output are multiplied by exp(m_old - m_new), which is what they would have been
+    had the new maximum been subtracted from the start (the online softmax). At the end, the output is divided by l. A
+    tile that the mask blocks entirely is skipped.
 
     Args:
         query: (..., T, d_k). key: (..., S, d_k). value: (..., S, d_v).
         mask: Optional boolean (T, S), or one size per score dimension (1 or full).
         block_size: Queries and keys per tile.
+        on_tile: Called with a ``TileStep`` after each tile, skipped ones included.
 
     Returns:
-        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to
-        rounding; a fully masked row gives zeros.
+        (..., T, d_v), equal to ``scaled_dot_product_attention``'s output up to rounding; a fully masked row gives
+        zeros.
     """
-    check_query_key_value(query, key, value)
-    check_positive_int("block_size", block_size)
     length, keys = query.shape[-2], key.shape[-2]
     batch_shape = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2])
-    if mask is not None:
-        check_attention_mask(mask, (*batch_shape, length, keys))
     q = query / math.sqrt(query.shape[-1])
     output = q.new_zeros((*batch_shape, length, value.shape[-1]))
     for q_start in range(0, length, block_size):
@@ -250,8 +304,10 @@ def tiled_attention(
             scores = q_block @ key[..., cols, :].transpose(-1, -2)  # one (b, b) tile
             if mask is not None:
                 allowed = mask_tile(mask, rows, cols)
-                if not allowed.any():
-                    continue  # nothing in this tile may be attended to
+                if not allowed.any():  # nothing in this tile may be attended to
+                    if on_tile is not None:
+                        on_tile(TileStep(q_start, k_start, skipped=True))
+                    continue
                 scores = scores.masked_fill(~allowed, float("-inf"))
             new_max = torch.maximum(running_max, scores.amax(dim=-1, keepdim=True))
             # A row masked so far has max -inf: it is shifted by 0, and rescaled by 0.
@@ -261,6 +317,9 @@ def tiled_attention(
             running_sum = running_sum * rescale + exps.sum(dim=-1, keepdim=True)
             accumulated = accumulated * rescale + exps @ value[..., cols, :]
             running_max = new_max
+            if on_tile is not None:  # a record for the reader, never read back
+                state = scores, running_max, rescale, running_sum, accumulated
+                on_tile(TileStep(q_start, k_start, False, *state))
         safe_sum = torch.where(running_sum > 0, running_sum, 1.0)  # masked row: 0 / 1
         output[..., rows, :] = accumulated / safe_sum
     return output
@@ -278,9 +337,8 @@ def sliding_window_mask(
 ) -> torch.Tensor:
     """(T, S) causal mask letting each query see only the last ``window`` positions.
 
-    A query's own position is one of them. As in ``causal_mask``, the queries are the
-    last T of the S positions. Each row has at most ``window`` True entries, so
-    attention costs O(T·window) instead of O(T·S).
+    A query's own position is one of them. As in ``causal_mask``, the queries are the last T of the S positions. Each
+    row has at most ``window`` True entries, so attention costs O(T·window) instead of O(T·S).
 
     Examples:
         >>> sliding_window_mask(5, window=2).int()

@@ -1,8 +1,8 @@
 """Positional encodings in PyTorch: the sinusoidal table, the rotation that shifts it, learned
 positions, and the sum of token embeddings and positions that the first layer receives.
 
-Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions), D (model width) and d_k
-(one head's width), as in the site's notation table.
+Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions), D (model width) and d_k (one
+head's width), as in the site's notation table.
 """
 
 from __future__ import annotations
@@ -31,15 +31,12 @@ def sinusoidal_encoding(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The paper's sinusoidal position table: (T, D),
-    sines in even columns, cosines in odd ones.
+    """The paper's sinusoidal position table: (T,
+    D), sines in even columns, cosines in odd ones.
 
-    Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first
-    pair turns once every
-    2π positions, and each later pair turns more slowly, down to once every
-    2π·base^((D - 2) / D) positions. With an
-    odd D the last column is a sine whose cosine partner would fall outside the
-    table.
+    Column pair (2i, 2i + 1) holds sin and cos of ``pos / base**(2i / D)``: the first pair turns once every 2π
+    positions, and each later pair turns more slowly, down to once every 2π·base^((D - 2) / D) positions. With an odd D
+    the last column is a sine whose cosine partner would fall outside the table.
 
     Args:
         length: T, the number of positions (0, 1, …, T - 1).
@@ -85,15 +82,10 @@ def concatenated_sinusoidal_encoding(
     """The tensor2tensor variant: all the sines in the
     first half of the columns, then all the cosines.
 
-    This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default
-    timescales, the one drawn in
-    the heat map of The Illustrated Transformer. The layout is not the only
-        difference from the paper: its
-    D // 2 frequencies run geometrically from 1 down to exactly 1 / base, so
-    frequency i is
-    ``1 / base**(i / (D // 2 - 1))``, where the paper's is ``1 / base**(2i / D)``.
-    With an odd D the last
-    column is zero.
+    This is the table of tensor2tensor's ``get_timing_signal_1d`` with its default timescales, the one drawn in the heat
+    map of The Illustrated Transformer. The layout is not the only difference from the paper: its D // 2 frequencies run
+    geometrically from 1 down to exactly 1 / base, so frequency i is ``1 / base**(i / (D // 2 - 1))``, where the paper's
+    is ``1 / base**(2i / D)``. With an odd D the last column is zero.
 
     Args:
         length: T, the number of positions (0, 1, …, T - 1).
@@ -141,19 +133,15 @@ def shift_rotation(
     """The (D, D) matrix R(k) that moves a row of the
     sinusoidal table k positions on: PE[p + k] = R(k) PE[p].
 
-    Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i /
-    D). By the angle-sum
-    formulas, sin ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) =
-    -sin ωk · sin ωp + cos ωk · cos ωp:
-    each pair turns through the angle ωk, whatever p is. R(k) holds these 2 × 2
-    rotations on its diagonal, so it
-    depends on the offset k and not on the position p.
+    Columns (2i, 2i + 1) of the table hold (sin ωp, cos ωp), with ω = 1 / base**(2i / D). By the angle-sum formulas, sin
+    ω(p + k) = cos ωk · sin ωp + sin ωk · cos ωp and cos ω(p + k) = -sin ωk · sin ωp + cos ωk · cos ωp: each pair turns
+    through the angle ωk, whatever p is. R(k) holds these 2 × 2 rotations on its diagonal, so it depends on the offset k
+    and not on the position p.
 
     Args:
         offset: k, the number of positions to move on (negative moves back).
-        d_model: D, even: with an odd D the last sine column has no cosine partner,
-            and no matrix maps every
-            row p to row p + k.
+        d_model: D, even: with an odd D the last sine column has no cosine partner, and no matrix maps every row p to
+            row p + k.
         base: The wavelength scale of the table; the paper uses 10000.
         dtype: Of the result; the angles are computed in float64 either way.
         device: Of the result.
@@ -199,13 +187,10 @@ def embed_positions(
 
     Args:
         token_embeddings: (B, T, D), the embedding-table rows of the tokens.
-        table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to
-            the token at position t.
-        dropout_p: Probability of zeroing each entry of the sum while training (0.1
-            in the paper); the entries
-            that survive are divided by 1 - dropout_p, so the expected sum is
-            unchanged. Keep it 0 outside
-            training (``EmbedPositions`` does that in ``eval()`` mode).
+        table: (T_max, D) with T_max ≥ T, sinusoidal or learned; row t is added to the token at position t.
+        dropout_p: Probability of zeroing each entry of the sum while training (0.1 in the paper); the entries that
+            survive are divided by 1 - dropout_p, so the expected sum is unchanged. Keep it 0 outside training
+            (``EmbedPositions`` does that in ``eval()`` mode).
 
     Returns:
         (B, T, D).
@@ -244,16 +229,12 @@ class LearnedPositionalEmbedding(nn.Module):
     """Learned absolute positions (BERT, GPT-2): a
     trainable table with one row of D numbers per position.
 
-    The table has ``max_length`` rows and nothing beyond them: asked for more
-    positions than it has, it raises
-    instead of inventing rows. Rows start as small random numbers (standard deviation
-    0.02, as in BERT) and
-    are trained with the rest of the model; a row that no training sequence reached
-    stays random.
+    The table has ``max_length`` rows and nothing beyond them: asked for more positions than it has, it raises instead
+    of inventing rows. Rows start as small random numbers (standard deviation 0.02, as in BERT) and are trained with the
+    rest of the model; a row that no training sequence reached stays random.
 
     Args:
-        max_length: The number of positions the table covers (512 in BERT, 1024 in
-            GPT-2).
+        max_length: The number of positions the table covers (512 in BERT, 1024 in GPT-2).
         d_model: D, the width of each row.
     """
 
@@ -286,10 +267,11 @@ class LearnedPositionalEmbedding(nn.Module):
 
 
 class SinusoidalPositionalEncoding(nn.Module):
-    """The paper's sinusoidal table as a module: no parameters, a row for every position.
+    """The paper's sinusoidal table as a module:
+    no parameters, a row for every position.
 
-    The first ``max_length`` rows are computed once and kept in a buffer, which moves with the module across
-    devices and dtypes but is not saved in its ``state_dict``; longer requests are computed on the spot.
+    The first ``max_length`` rows are computed once and kept in a buffer, which moves with the module across devices and
+    dtypes but is not saved in its ``state_dict``; longer requests are computed on the spot.
 
     Args:
         max_length: The number of rows to compute in advance.
@@ -323,13 +305,10 @@ class EmbedPositions(nn.Module):
 
     Args:
         d_model: D.
-        max_length: The positions a learned table covers, or the sinusoidal rows
-            computed in advance.
-        dropout: Probability of zeroing each entry of the sum in training mode (0.1
-            in the paper); none in
-            ``eval()`` mode.
-        learned: A trainable ``LearnedPositionalEmbedding`` instead of the paper's
-            sinusoidal table.
+        max_length: The positions a learned table covers, or the sinusoidal rows computed in advance.
+        dropout: Probability of zeroing each entry of the sum in training mode (0.1 in the paper); none in ``eval()``
+            mode.
+        learned: A trainable ``LearnedPositionalEmbedding`` instead of the paper's sinusoidal table.
         base: The wavelength scale of the sinusoidal table.
     """
 

@@ -1,8 +1,8 @@
-"""Positions inside attention in PyTorch: RoPE, which rotates queries and keys by their positions, and ALiBi,
-which adds a bias that grows with the distance between query and key.
+"""Positions inside attention in PyTorch: RoPE, which rotates queries and keys by their
+positions, and ALiBi, which adds a bias that grows with the distance between query and key.
 
-Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions) and d_k (one head's
-width), as in the site's notation table.
+Shapes use B (batch), H (heads), T (positions, or query positions), S (key positions) and d_k (one head's width), as in
+the site's notation table.
 """
 
 from __future__ import annotations
@@ -26,30 +26,24 @@ def rotary_embedding(
     """RoPE: rotate each pair of features of a query
     or key by an angle proportional to its position.
 
-    Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and
-    pair i of the row at
-    position p turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
+    Features pair up as (2i, 2i + 1), like the columns of the sinusoidal table, and pair i of the row at position p
+    turns through the angle p·θ_i, with θ_i = 1 / base**(2i / d_k):
 
-        (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1
-        cos pθ_i)
+    (x_2i, x_2i+1) -> (x_2i cos pθ_i - x_2i+1 sin pθ_i,  x_2i sin pθ_i + x_2i+1 cos pθ_i)
 
-    Apply it to the queries and to the keys of every head (never to the values),
-    after the projections and
-    before the scores. A query at position m and a key at position n then score as if
-    the key alone had been
-    turned by n - m: the score depends on the offset, not on where the pair sits.
+    Apply it to the queries and to the keys of every head (never to the values), after the projections and before the
+    scores. A query at position m and a key at position n then score as if the key alone had been turned by n - m: the
+    score depends on the offset, not on where the pair sits.
 
     Args:
         x: (..., T, d_k) queries or keys, usually (B, H, T, d_k); d_k must be even.
-        positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder
-            that has already cached
-            t positions passes t, t + 1, … for its new rows.
+        positions: (T,) the position of each row; 0, 1, …, T - 1 when None. A decoder that has already cached t
+            positions passes t, t + 1, … for its new rows.
         base: The wavelength scale; 10000 in the RoPE paper.
 
     Returns:
-        A tensor of ``x.shape`` and dtype (float32 if ``x`` holds integers): ``x``
-        with every pair rotated. The
-        angles are computed in float64.
+        A tensor of ``x.shape`` and dtype (float32 if ``x`` holds integers): ``x`` with every pair rotated. The angles
+        are computed in float64.
 
     Examples:
         >>> rotary_embedding(torch.tensor([[1.0, 0.0], [1.0, 0.0]])).round(decimals=4)  # turned by 0 and 1 rad
@@ -80,17 +74,16 @@ def rotary_embedding(
     check_positive_number("base", base)
     two_i = torch.arange(0, width, 2, dtype=torch.float64, device=x.device)
     theta = 1.0 / base ** (two_i / width)  # (d_k / 2,)
-    angles = (
-        positions.to(device=x.device, dtype=torch.float64)[:, None] * theta
-    )  # (T, d_k / 2)
+    # (T, d_k / 2)
+    angles = positions.to(device=x.device, dtype=torch.float64)[:, None] * theta
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
+    # the two members of every pair: (..., T, d_k / 2) each
     even, odd = (
         x[..., 0::2],
         x[..., 1::2],
-    )  # the two members of every pair: (..., T, d_k / 2) each
-    rotated = torch.stack(
-        [even * cos - odd * sin, even * sin + odd * cos], dim=-1
-    )  # (..., T, d_k / 2, 2)
+    )
+    # (..., T, d_k / 2, 2)
+    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
     return rotated.reshape(x.shape)
 
 
@@ -106,11 +99,9 @@ def alibi_slopes(
     """The ALiBi slope of each head: (H,), a geometric
     sequence that starts at 2**(-8 / H) and shrinks by it.
 
-    With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the
-    ALiBi code takes the H'
-    slopes of the closest lower power of two H', then every other slope of 2H' (its
-    1st, 3rd, 5th, …) until
-    there are H: those fall between the ones already taken.
+    With 8 heads the slopes are 1/2, 1/4, …, 1/256. When H is not a power of two, the ALiBi code takes the H' slopes of
+    the closest lower power of two H', then every other slope of 2H' (its 1st, 3rd, 5th, …) until there are H: those
+    fall between the ones already taken.
 
     Args:
         num_heads: H.
@@ -148,8 +139,8 @@ def alibi_bias(
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The ALiBi bias added to the attention scores:
-    (H, T, S), -slope_h · |query position - key position|.
+    """The ALiBi bias added to the attention scores: (H,
+    T, S), -slope_h · |query position - key position|.
 
     The queries are the last T of the S positions, as in ``causal_mask``. The ALiBi
     paper trains decoders, where

@@ -1,7 +1,7 @@
 """Choosing the next tokens, in PyTorch: top-p (nucleus) sampling, and beam search with GNMT's length penalty.
 
-Temperature and top-k are in ``transformer_tutorial.torch.decoder_only``; ``nucleus_probabilities`` applies
-them first. Shapes use V (vocabulary size).
+Temperature and top-k are in ``transformer_tutorial.torch.decoder_only``; ``nucleus_probabilities`` applies them first.
+Shapes use V (vocabulary size).
 """
 
 from __future__ import annotations
@@ -16,16 +16,12 @@ from transformer_tutorial.torch.decoder_only import next_token_probabilities
 
 # --8<-- [start:nucleus]
 def nucleus_mask(probabilities: torch.Tensor, top_p: float) -> torch.Tensor:
-    """True for the smallest set of most probable entries whose sum reaches
-    ``top_p``.
+    """True for the smallest set of most probable
+    entries whose sum reaches ``top_p``.
 
-    Sorted from the most probable down, an entry is needed while the entries before
-    it
-    add up to less than ``top_p``. Entries tied with the least probable needed one
-    are
-    kept too, so the set does not depend on how a sort orders equal values; entries
-    of
-    probability 0 are never kept. (..., V) -> (..., V) boolean.
+    Sorted from the most probable down, an entry is needed while the entries before it add up to less than ``top_p``.
+    Entries tied with the least probable needed one are kept too, so the set does not depend on how a sort orders equal
+    values; entries of probability 0 are never kept. (..., V) -> (..., V) boolean.
 
     Examples:
         >>> nucleus_mask(torch.tensor([0.125, 0.5, 0.25, 0.125]), top_p=0.75)
@@ -51,8 +47,8 @@ def nucleus_probabilities(
     temperature: float = 1.0,
     top_k: int | None = None,
 ) -> torch.Tensor:
-    """softmax(logits / temperature) over the top k, cut to its nucleus,
-    renormalised.
+    """softmax(logits / temperature) over the
+    top k, cut to its nucleus, renormalised.
 
     The nucleus is ``nucleus_mask``'s.
 
@@ -72,11 +68,10 @@ def nucleus_probabilities(
 
 # --8<-- [start:length_penalty]
 def length_penalty(length: int, alpha: float = 0.6) -> float:
-    """GNMT's length penalty, ((5 + length) / 6) ** alpha: a hypothesis's
-    log-probability is divided by it.
+    """GNMT's length penalty, ((5 + length) / 6) ** alpha:
+    a hypothesis's log-probability is divided by it.
 
-    The Transformer paper decoded with alpha = 0.6 and a beam of 4; alpha = 0 divides
-    by 1 (no penalty).
+    The Transformer paper decoded with alpha = 0.6 and a beam of 4; alpha = 0 divides by 1 (no penalty).
 
     Examples:
         >>> length_penalty(1), round(length_penalty(7), 4)
@@ -98,32 +93,24 @@ def penalised_beam_search(
     eos_id: int,
     alpha: float = 0.6,
 ) -> tuple[list[int], float]:
-    """Beam search ranking finished hypotheses by log P(Y) / length_penalty(|Y|,
-    alpha).
+    """Beam search ranking finished hypotheses
+    by log P(Y) / length_penalty(|Y|, alpha).
 
-    Each step extends every live prefix by every token and keeps the ``beam_size``
-    extensions of highest log-probability; those that end with ``eos_id`` are set
-    aside
-    as finished, with |Y| the number of tokens generated, EOS included. The search
-    stops
-    when no live prefix can beat the best finished one: a prefix's log-probability
-        only
+    Each step extends every live prefix by every token and keeps the ``beam_size`` extensions of highest
+    log-probability; those that end with ``eos_id`` are set aside as finished, with |Y| the number of tokens generated,
+    EOS included. The search stops when no live prefix can beat the best finished one: a prefix's log-probability only
     falls as it grows, and the penalty is at most length_penalty(max_new_tokens).
 
     Args:
-        next_log_probs: Prefixes (n, t) of token ids -> (n, V) log-probabilities of
-            the
-            next token.
-        prompt: The tokens every hypothesis starts with (for example ``[BOS]``); they
-            are not scored.
+        next_log_probs: Prefixes (n, t) of token ids -> (n, V) log-probabilities of the next token.
+        prompt: The tokens every hypothesis starts with (for example ``[BOS]``); they are not scored.
         beam_size: Live prefixes kept per step, at least 1.
         max_new_tokens: The most tokens a hypothesis may add.
         eos_id: The token that ends a hypothesis.
         alpha: The penalty's exponent; 0 ranks by log-probability alone.
 
     Returns:
-        ``(tokens, score)``: the best hypothesis's tokens after the prompt, and its
-        penalised score.
+        ``(tokens, score)``: the best hypothesis's tokens after the prompt, and its penalised score.
     """
     check_positive_int("beam_size", beam_size)
     check_positive_int("max_new_tokens", max_new_tokens)
@@ -134,9 +121,10 @@ def penalised_beam_search(
         log_probs = next_log_probs(prefixes).double().cpu()  # (n, V)
         scores = torch.tensor([score for _, score in beams], dtype=torch.float64)
         totals = scores[:, None] + log_probs
-        best = torch.topk(totals.flatten(), min(beam_size, totals.numel()))
+        # a stable sort: of equal totals, the lower index first (as NumPy's twin does)
+        best = torch.argsort(-totals.flatten(), stable=True)[:beam_size]
         beams_before, beams = beams, []
-        values, indices = best.values.tolist(), best.indices.tolist()
+        values, indices = totals.flatten()[best].tolist(), best.tolist()
         for total, index in zip(values, indices, strict=True):
             beam, token = divmod(index, totals.shape[1])
             extended = [*beams_before[beam][0], token]

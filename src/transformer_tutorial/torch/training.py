@@ -1,8 +1,8 @@
 """Training an encoder-decoder Transformer with the paper's recipe, scaled down to run on a laptop CPU.
 
-The recipe: Adam with β = (0.9, 0.98) and ε = 1e-9; a learning rate that warms up linearly and then decays with
-the inverse square root of the step; label smoothing; a loss that ignores padding. Shapes use B (batch),
-T (target positions) and V (vocabulary size).
+The recipe: Adam with β = (0.9, 0.98) and ε = 1e-9; a learning rate that warms up linearly and then decays with the
+inverse square root of the step; label smoothing; a loss that ignores padding. Shapes use B (batch), T (target
+positions) and V (vocabulary size).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+# the text bar: tqdm.auto warns on stderr in a notebook without ipywidgets
 from tqdm import (
     tqdm,
-)  # the text bar: tqdm.auto warns on stderr in a notebook without ipywidgets
+)
 
 from transformer_tutorial.checks import check_positive_int
 from transformer_tutorial.config import TransformerConfig
@@ -24,6 +26,7 @@ from transformer_tutorial.data.tasks import EOS, PAD, ReversalTask
 from transformer_tutorial.torch.attention import MultiHeadAttention
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.model import Transformer
+from transformer_tutorial.torch.modes import device_of, seeded
 
 
 # --8<-- [start:learning_rate]
@@ -31,8 +34,7 @@ def learning_rate(step: int, d_model: int, warmup: int, factor: float = 1.0) -> 
     """The paper's schedule: factor · d_model^-0.5 ·
     min(step^-0.5, step · warmup^-1.5), for steps 1, 2, ….
 
-    It rises linearly for ``warmup`` steps, peaks at step = warmup, then decays like
-    1 / √step.
+    It rises linearly for ``warmup`` steps, peaks at step = warmup, then decays like 1 / √step.
 
     Examples:
         >>> round(learning_rate(4000, d_model=512, warmup=4000), 6)  # the paper's peak
@@ -54,8 +56,7 @@ def smoothed_targets(
 ) -> torch.Tensor:
     """The target distribution of label smoothing: (…) ids -> (…, V) probabilities.
 
-    1 - ε on the correct token, plus ε spread evenly over all V tokens (so the
-    correct one gets 1 - ε + ε/V)."""
+    1 - ε on the correct token, plus ε spread evenly over all V tokens (so the correct one gets 1 - ε + ε/V)."""
     uniform = torch.full(
         (*targets.shape, vocab_size),
         smoothing / vocab_size,
@@ -80,10 +81,8 @@ def label_smoothed_loss(
 
     Args:
         logits: (B, T, V) scores.
-        targets: (B, T) the correct next tokens, ``pad_id`` where there is nothing to
-            predict.
-        smoothing: ε, the probability mass moved from the correct token to the
-            uniform distribution.
+        targets: (B, T) the correct next tokens, ``pad_id`` where there is nothing to predict.
+        smoothing: ε, the probability mass moved from the correct token to the uniform distribution.
     """
     log_probs = torch.log_softmax(logits, dim=-1)
     # (B, T, V)
@@ -114,8 +113,7 @@ class TrainingLog:
 @contextmanager
 def training_mode(model: Transformer) -> Iterator[None]:
     """Train mode, every attention layer on the fused path, while the block runs;
-    then
-    eval mode and each layer's own path, also when the block raises (Ctrl-C)."""
+    then eval mode and each layer's own path, also when the block raises (Ctrl-C)."""
     attention = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
     paths = [module.fused for module in attention]
     model.train()
@@ -141,10 +139,8 @@ def train(
     """Train ``model`` for ``steps`` steps on batches
     ``(src, tgt_in, tgt_out)`` drawn from ``next_batch``.
 
-    Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``)
-        and predicts every next
-    token (``tgt_out``) in one pass, so a step trains all positions of all sequences
-    at once.
+    Teacher forcing: the decoder reads the correct target shifted right (``tgt_in``) and predicts every next token
+    (``tgt_out``) in one pass, so a step trains all positions of all sequences at once.
     """
     optimizer = torch.optim.Adam(
         model.parameters(),
@@ -158,12 +154,13 @@ def train(
         lambda index: learning_rate(index + 1, model.config.d_model, warmup, lr_factor),
     )
     log = TrainingLog()
+    device = device_of(model)  # the batches arrive on the CPU
     start = time.perf_counter()
     with training_mode(model):
         for _ in tqdm(
             range(steps), desc="training", disable=not progress, mininterval=3.0
         ):
-            src, tgt_in, tgt_out = next_batch()
+            src, tgt_in, tgt_out = (t.to(device) for t in next_batch())
             loss = label_smoothed_loss(
                 model(src, tgt_in),
                 tgt_out,
@@ -186,7 +183,8 @@ def train(
 def reversal_batches(
     task: ReversalTask, batch_size: int, seed: int
 ) -> Callable[[], tuple[torch.Tensor, ...]]:
-    """An endless source of training batches for the reversal task, as tensors, without held-out sequences."""
+    """An endless source of training batches for the
+    reversal task, as tensors, without held-out sequences."""
     rng = np.random.default_rng(seed)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -207,14 +205,14 @@ def exact_match_accuracy(
     seed: int,
     use_cache: bool = True,
 ) -> float:
-    """The share of ``num_sequences`` distinct held-out sequences (which the training stream never produces) that
-    greedy decoding reverses exactly, EOS included."""
+    """The share of ``num_sequences`` distinct held-out sequences (which the training
+    stream never produces) that greedy decoding reverses exactly, EOS included."""
     batch = task.held_out_batch(np.random.default_rng(seed), num_sequences)
-    src = torch.from_numpy(batch.src)
+    src = torch.from_numpy(batch.src).to(device_of(model))
     generated = greedy_decode(
         model, src, max_new_tokens=batch.tgt_out.shape[1], use_cache=use_cache
     ).tokens
-    expected = torch.from_numpy(batch.tgt_out)
+    expected = torch.from_numpy(batch.tgt_out).to(generated.device)
     width = min(generated.shape[1], expected.shape[1])
     correct = (generated[:, :width] == expected[:, :width]) | (
         expected[:, :width] == PAD
@@ -276,17 +274,18 @@ def train_reversal(
     """Build a model from the recipe and train it; the
     same seed gives the same model on the same machine.
     """
-    torch.manual_seed(recipe.seed)
-    model = Transformer(recipe.config())
-    log = train(
-        model,
-        recipe.batches(),
-        recipe.steps,
-        recipe.warmup,
-        recipe.lr_factor,
-        recipe.smoothing,
-        progress,
-    )
+    # the initial weights and dropout; the caller's state is kept
+    with seeded(recipe.seed):
+        model = Transformer(recipe.config())
+        log = train(
+            model,
+            recipe.batches(),
+            recipe.steps,
+            recipe.warmup,
+            recipe.lr_factor,
+            recipe.smoothing,
+            progress,
+        )
     return model, log
 
 

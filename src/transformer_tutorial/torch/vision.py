@@ -1,12 +1,12 @@
 """The Vision Transformer (ViT) in PyTorch: images cut into patches, the model, and a small training loop.
 
-An image becomes a sequence: cut it into P × P patches, flatten each patch, project it to D features, put a
-learned class token in front, add a learned position embedding to every position, run a stack of pre-norm
-encoder layers (GELU in the feed-forward network), and classify from the class token's final vector. The layers
-are this package's ``EncoderLayer``; only the way the sequence is made is new.
+An image becomes a sequence: cut it into P × P patches, flatten each patch, project it to D features, put a learned
+class token in front, add a learned position embedding to every position, run a stack of pre-norm encoder layers (GELU
+in the feed-forward network), and classify from the class token's final vector. The layers are this package's
+``EncoderLayer``; only the way the sequence is made is new.
 
-Shapes use B (batch), C (channels), height and width (in pixels: H is the heads), P (patch size), M (patches,
-(height / P)·(width / P)), T (positions, M + 1 with the class token), D (model width) and K (classes).
+Shapes use B (batch), C (channels), height and width (in pixels: H is the heads), P (patch size), M (patches, (height /
+P)·(width / P)), T (positions, M + 1 with the class token), D (model width) and K (classes).
 """
 
 from __future__ import annotations
@@ -32,20 +32,19 @@ from transformer_tutorial.numpy.vision import (
 )
 from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
+from transformer_tutorial.torch.modes import device_of, evaluating
 from transformer_tutorial.torch.positional import LearnedPositionalEmbedding
 from transformer_tutorial.torch.training import TrainingLog
 
 
 # --8<-- [start:patchify]
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Cut images into non-overlapping square patches and flatten each: (B, C,
-    height, width) -> (B, M, C·P·P).
+    """Cut images into non-overlapping square patches and
+    flatten each: (B, C, height, width) -> (B, M, C·P·P).
 
-    Patches are numbered row by row, left to right, as a reader scans a page. Each
-    patch is flattened channel
-    first, then row, then column (the order of a ``Conv2d`` weight's last three
-    axes), so that projecting the
-    patches with a matrix is the same computation as a convolution with stride P.
+    Patches are numbered row by row, left to right, as a reader scans a page. Each patch is flattened channel first,
+    then row, then column (the order of a ``Conv2d`` weight's last three axes), so that projecting the patches with a
+    matrix is the same computation as a convolution with stride P.
 
     Examples:
         >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)  # one 4 × 4 image, pixels numbered row by row
@@ -73,8 +72,8 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 def unpatchify(
     patches: torch.Tensor, patch_size: int, height: int, width: int
 ) -> torch.Tensor:
-    """Put flattened patches back together into images, the inverse of ``patchify``:
-    (B, M, C·P·P) -> (B, C, height, width).
+    """Put flattened patches back together into images, the inverse
+    of ``patchify``: (B, M, C·P·P) -> (B, C, height, width).
 
     Examples:
         >>> image = torch.arange(16.0).reshape(1, 1, 4, 4)
@@ -94,14 +93,12 @@ def unpatchify(
 
 # --8<-- [start:patch_embedding]
 class PatchEmbedding(nn.Module):
-    """Flatten the patches of each image and project each one to D features: (B, C,
-    height, width) -> (B, M, D).
+    """Flatten the patches of each image and project each
+    one to D features: (B, C, height, width) -> (B, M, D).
 
-    The same projection is often written as ``nn.Conv2d(C, D, kernel_size=P,
-    stride=P)``: a kernel that covers
-    one patch and jumps a whole patch at a time sees each patch exactly once. Its
-    weight (D, C, P, P) is this
-    module's ``linear.weight`` (D, C·P·P) with the last axis unflattened.
+    The same projection is often written as ``nn.Conv2d(C, D, kernel_size=P, stride=P)``: a kernel that covers one patch
+    and jumps a whole patch at a time sees each patch exactly once. Its weight (D, C, P, P) is this module's
+    ``linear.weight`` (D, C·P·P) with the last axis unflattened.
     """
 
     def __init__(self, patch_size: int, in_channels: int, d_model: int) -> None:
@@ -124,7 +121,8 @@ class PatchEmbedding(nn.Module):
 
 
 class VisionTransformer(nn.Module):
-    """A Vision Transformer: patches, a class token, learned positions, pre-norm encoder layers, a classifier.
+    """A Vision Transformer: patches, a class token, learned
+    positions, pre-norm encoder layers, a classifier.
 
     Args:
         image_size: H and W, or one number for square images; both must be divisible by ``patch_size``.
@@ -164,9 +162,8 @@ class VisionTransformer(nn.Module):
         self.image_shape = (in_channels, height, width)
         num_patches = (height // patch_size) * (width // patch_size)
         self.patch_embedding = PatchEmbedding(patch_size, in_channels, d_model)
-        self.class_token = nn.Parameter(
-            torch.zeros(d_model)
-        )  # zeros at first, as in the ViT code
+        # zeros at first, as in the ViT code
+        self.class_token = nn.Parameter(torch.zeros(d_model))
         self.positions = LearnedPositionalEmbedding(num_patches + 1, d_model)
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
@@ -198,13 +195,11 @@ class VisionTransformer(nn.Module):
         return self.dropout(x + self.positions(x.shape[1]))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Classify images: (B, C, height, width) -> (B, K) scores (logits), one per
-        class.
+        """Classify images: (B, C, height, width)
+        -> (B, K) scores (logits), one per class.
 
-        Every position attends to every other (no mask); only the class token's final
-        vector reaches the
-        classifier, so the class token must gather from the patches, through
-        attention, what the classifier needs.
+        Every position attends to every other (no mask); only the class token's final vector reaches the classifier, so
+        the class token must gather from the patches, through attention, what the classifier needs.
         """
         x = self.embed_image(images)  # (B, M + 1, D)
         for layer in self.layers:
@@ -224,7 +219,8 @@ class VisionTransformer(nn.Module):
             )
 
     def numpy_params(self) -> VisionTransformerParams:
-        """Every weight as float64 NumPy arrays, for ``transformer_tutorial.numpy.vision.vision_transformer``."""
+        """Every weight as float64 NumPy arrays, for
+        ``transformer_tutorial.numpy.vision.vision_transformer``."""
         return VisionTransformerParams(
             patch_embedding=self.patch_embedding.numpy_params(),
             class_token=to_numpy(self.class_token),
@@ -250,16 +246,14 @@ def train_classifier(
     """Train an image classifier with Adam and cross-entropy,
     one shuffled pass over the images per epoch.
 
-    The learning rate rises linearly from 0 to ``lr`` over the first
-    ``warmup_fraction`` of the steps, then falls
-    to 0 along half a cosine wave. A Transformer starts with random attention, and
-    large early steps on it can
-    throw the training off course; the warm-up keeps them small until the gradients
-    make sense.
+    The learning rate rises linearly from 0 to ``lr`` over the first ``warmup_fraction`` of the steps, then falls to 0
+    along half a cosine wave. A Transformer starts with random attention, and large early steps on it can throw the
+    training off course; the warm-up keeps them small until the gradients make sense.
     """
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)
     generator = torch.Generator().manual_seed(seed)
+    device = device_of(model)  # the images may wait on the CPU
     steps_per_epoch = math.ceil(len(images) / batch_size)
     total = epochs * steps_per_epoch
     warmup = max(1, round(warmup_fraction * total))
@@ -274,17 +268,21 @@ def train_classifier(
     log = TrainingLog()
     start = time.perf_counter()
     model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(images), generator=generator)
-        for batch in order.split(batch_size):
-            loss = F.cross_entropy(model(images[batch]), labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            log.losses.append(loss.item())
-            log.learning_rates.append(scheduler.get_last_lr()[0])
-            scheduler.step()
-    model.eval()
+    try:
+        for _ in range(epochs):
+            order = torch.randperm(len(images), generator=generator)
+            for batch in order.split(batch_size):
+                loss = F.cross_entropy(
+                    model(images[batch].to(device)), labels[batch].to(device)
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                log.losses.append(loss.item())
+                log.learning_rates.append(scheduler.get_last_lr()[0])
+                scheduler.step()
+    finally:  # eval mode afterwards, also after Ctrl-C
+        model.eval()
     log.seconds = time.perf_counter() - start
     return log
 
@@ -296,8 +294,12 @@ def train_classifier(
 def predict(
     model: nn.Module, images: torch.Tensor, batch_size: int = 512
 ) -> torch.Tensor:
-    """The class each image scores highest: (B, C, height, width) -> (B,) integer labels, in eval mode."""
-    model.eval()
-    return torch.cat(
-        [model(chunk).argmax(dim=-1) for chunk in images.split(batch_size)]
-    )
+    """The class each image scores highest: (B,
+    C, height, width) -> (B,) integer labels.
+
+    The model runs in eval mode and is given back in the mode it was in."""
+    with evaluating(model):
+        images = images.to(device_of(model))
+        return torch.cat(
+            [model(chunk).argmax(dim=-1) for chunk in images.split(batch_size)]
+        )

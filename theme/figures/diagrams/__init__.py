@@ -2,9 +2,9 @@
 
 Every picture has two halves. A *data function* (``head_split_cells``, ``qkv_scores``, ``mask_cells``,
 ``cross_attention_map``, ``kv_cache_steps``, ``rope_example``, ``patch_sequence``) calls the library function the
-picture illustrates and returns what is drawn; ``tests/test_diagrams.py`` checks each one against the library
-and an independent reference. A *drawing function* lays that data out with matplotlib, in the colours of
-``figures.style``, so that a change in ``src/`` that changes the behaviour changes the picture.
+picture illustrates and returns what is drawn; ``tests/test_diagrams.py`` checks each one against the library and an
+independent reference. A *drawing function* lays that data out with matplotlib, in the colours of ``figures.style``, so
+that a change in ``src/`` that changes the behaviour changes the picture.
 
 The drawings work in "cell" units: one square cell is one number, drawn with ``canvas.draw_cells``.
 """

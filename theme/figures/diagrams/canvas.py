@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # drawing needs torch only when it is called
 def new_canvas(
     width: float, height: float, units_wide: float, units_high: float
 ) -> tuple[Figure, Axes]:
-    """A figure of ``width`` × ``height`` inches with one frameless axes spanning ``units_wide`` × ``units_high``."""
+    """A figure of ``width`` × ``height`` inches with one
+    frameless axes spanning ``units_wide`` × ``units_high``."""
     figure = Figure(figsize=(width, height))
     ax = figure.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, units_wide)
@@ -42,10 +43,11 @@ def draw_cells(
     fontsize: float = 9,
     size: float = 1.0,
 ) -> None:
-    """Draw a (rows, cols) grid of cells with its top-left corner at (x0, y0): a fill per cell and its value.
+    """Draw a (rows, cols) grid of cells with its top-left
+    corner at (x0, y0): a fill per cell and its value.
 
-    ``colors`` is one colour or a (rows, cols) array of them; ``alpha`` one opacity or an array; ``values`` may
-    be None for a grid without numbers.
+    ``colors`` is one colour or a (rows, cols) array of them; ``alpha`` one opacity or an array; ``values`` may be None
+    for a grid without numbers.
     """
     shape = np.shape(values) if values is not None else np.shape(colors)[:2]
     rows, cols = shape
@@ -72,9 +74,10 @@ def draw_cells(
             )
             if values is not None:
                 text = fmt.format(values[row, col])
+                # no "-0.0"
                 text = (
                     text[1:] if text.startswith("-") and not text.strip("-0.") else text
-                )  # no "-0.0"
+                )
                 ax.text(
                     x + size / 2,
                     y + size / 2,

@@ -27,12 +27,13 @@ from figures.diagrams.canvas import draw_cells, new_canvas
 def mask_cells(
     tokens: np.ndarray, pad_id: int, num_heads: int = 1
 ) -> dict[str, np.ndarray]:
-    """The masks of one padded sequence (T,), in both conventions, from the library's mask functions.
+    """The masks of one padded sequence (T,), in both
+    conventions, from the library's mask functions.
 
     Ours (True = may attend): ``padding`` (T, T), broadcast from ``padding_mask``'s (1, T); ``causal`` from
-    ``causal_mask``; ``both``, their logical and. ``nn.MultiheadAttention``'s (True = blocked):
-    ``key_padding_mask`` (T,) from ``to_mha_key_padding_mask``, ``attn_mask`` (T, T) from ``to_mha_mask``, and
-    ``blocked``, what the two block together.
+    ``causal_mask``; ``both``, their logical and. ``nn.MultiheadAttention``'s (True = blocked): ``key_padding_mask``
+    (T,) from ``to_mha_key_padding_mask``, ``attn_mask`` (T, T) from ``to_mha_mask``, and ``blocked``, what the two
+    block together.
     """
     length = len(tokens)
     padding = padding_mask(np.asarray(tokens)[None], pad_id)  # (1, 1, T)
@@ -55,7 +56,8 @@ MASK_TOKENS = ("the", "cat", "sat", "<pad>", "<pad>")
 def _mask_panel(
     ax: Axes, x0: float, y0: float, mask: np.ndarray, allowed: np.ndarray, title: str
 ) -> None:
-    """A boolean mask's cells marked T or F, filled where the query may attend (whatever the convention)."""
+    """A boolean mask's cells marked T or F, filled where
+    the query may attend (whatever the convention)."""
     mask = np.atleast_2d(mask)
     allowed = np.broadcast_to(np.atleast_2d(allowed), mask.shape)
     colors = np.where(allowed, style.MASK_ALLOWED, style.MASK_BLOCKED)
@@ -67,7 +69,8 @@ def _mask_panel(
 
 
 def attention_masks() -> Figure:
-    """Padding, causal and both, for "the cat sat" and two pads: as our masks, then as nn.MultiheadAttention's."""
+    """Padding, causal and both, for "the cat sat" and two
+    pads: as our masks, then as nn.MultiheadAttention's."""
     ids = np.array([1, 2, 3, 0, 0])
     masks = mask_cells(ids, pad_id=0)
     n = len(ids)

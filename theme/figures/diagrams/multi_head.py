@@ -35,8 +35,8 @@ class HeadSplit:
 
     Attributes:
         tokens: (T, D) the sequence before the split.
-        head_of_cell: (T, D) the head each number of ``tokens`` lands in, found by following it through
-            ``split_heads``: this is what colours the picture.
+        head_of_cell: (T, D) the head each number of ``tokens`` lands in, found by following it through ``split_heads``:
+            this is what colours the picture.
         heads: (H, T, d) ``split_heads(x, H)[0]``, head by head.
         token_pieces: the seed's bug, ``np.split(tokens, H)``: H pieces of (T / H, D), whole tokens each.
         piece_of_cell: (T, D) the piece each number of ``tokens`` lands in under that bug.
@@ -50,12 +50,12 @@ class HeadSplit:
 
 
 def head_split_cells(x: np.ndarray, num_heads: int) -> HeadSplit:
-    """Split (B, T, D) ``x`` into heads with ``split_heads`` and record where every number of sequence 0 goes."""
+    """Split (B, T, D) ``x`` into heads with ``split_heads``
+    and record where every number of sequence 0 goes."""
     _, length, width = x.shape
     heads = split_heads(x, num_heads)[0]  # (H, T, d)
-    label = np.arange(length * width).reshape(
-        1, length, width
-    )  # every cell numbered, to be followed
+    # every cell numbered, to be followed
+    label = np.arange(length * width).reshape(1, length, width)
     head_of_cell = np.empty(length * width, dtype=int)
     piece_of_cell = np.empty(length * width, dtype=int)
     for head, cells in enumerate(split_heads(label, num_heads)[0]):
@@ -72,7 +72,8 @@ def head_split_cells(x: np.ndarray, num_heads: int) -> HeadSplit:
 
 
 def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
-    """(T, D) → (T, H, d) → (H, T, d) on a numbered sequence, coloured by head, above the seed's token split."""
+    """(T, D) → (T, H, d) → (H, T, d) on a numbered sequence,
+    coloured by head, above the seed's token split."""
     x = np.arange(float(length * d_model)).reshape(1, length, d_model)
     split = head_split_cells(x, num_heads)
     d = d_model // num_heads
@@ -89,9 +90,8 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
 
     draw_label(ax, 0, top - 0.25, f"x: (B, T, D), T = {length}, D = {d_model}")
     draw_cells(ax, 0, top, split.tokens, head_colors)
-    grouped = split.heads.transpose(
-        1, 0, 2
-    )  # (T, H, d): the same numbers, each row cut into H groups of d
+    # (T, H, d): the same numbers, each row cut into H groups of d
+    grouped = split.heads.transpose(1, 0, 2)
     for head in range(num_heads):
         draw_cells(
             ax,
@@ -104,9 +104,8 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
     draw_arrow(
         ax, (d_model + 0.2, top + length / 2), (x_grouped - 0.2, top + length / 2)
     )
-    for head in range(
-        num_heads
-    ):  # (H, T, d): head first, each head a (T, d) matrix of its own
+    # (H, T, d): head first, each head a (T, d) matrix of its own
+    for head in range(num_heads):
         left = x_heads + head * (d + 0.9)
         draw_cells(ax, left, top, split.heads[head], style.head_color(head))
         draw_frame(ax, left, top, d, length, style.head_color(head), lw=2.2)
@@ -164,11 +163,11 @@ def head_split(length: int = 6, d_model: int = 6, num_heads: int = 3) -> Figure:
 def qkv_scores(
     x: np.ndarray, params: MultiHeadAttentionParams
 ) -> dict[str, np.ndarray]:
-    """One head's queries, keys and values of a (T, D) input, its (T, T) scores and weights, and its output.
+    """One head's queries, keys and values of a (T, D)
+    input, its (T, T) scores and weights, and its output.
 
-    ``params`` must have one head. The queries, keys and values are the three projections of the same ``x``;
-    the scores are ``q · k / √d_k``, before the softmax, and the weights and output come from
-    ``scaled_dot_product_attention``.
+    ``params`` must have one head. The queries, keys and values are the three projections of the same ``x``; the scores
+    are ``q · k / √d_k``, before the softmax, and the weights and output come from ``scaled_dot_product_attention``.
     """
     if params.num_heads != 1:
         raise ValueError(
@@ -198,7 +197,8 @@ QKV_TOKENS = ("I", "like", "tea")
 
 
 def qkv_projections(d_model: int = 4) -> Figure:
-    """One input x, three projections Q, K, V, and the score table: cell (t, s) is q_t · k_s / √d_k."""
+    """One input x, three projections Q, K, V, and
+    the score table: cell (t, s) is q_t · k_s / √d_k."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(len(QKV_TOKENS), d_model)).round(1)
     params = MultiHeadAttentionParams.random(d_model, 1, rng)

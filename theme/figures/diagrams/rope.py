@@ -22,10 +22,11 @@ if TYPE_CHECKING:  # drawing needs torch only when it is called
 
 
 def rope_example(q: np.ndarray, k: np.ndarray, length: int) -> dict[str, np.ndarray]:
-    """One query vector and one key vector (d,) placed at every position 0 … length - 1 and rotated by RoPE.
+    """One query vector and one key vector (d,) placed at
+    every position 0 … length - 1 and rotated by RoPE.
 
-    Returns ``queries`` and ``keys`` (length, d), the rotated copies from ``rotary_embedding``, and ``scores``
-    (length, length): ``scores[m, n]`` is the query at position m against the key at position n.
+    Returns ``queries`` and ``keys`` (length, d), the rotated copies from ``rotary_embedding``, and ``scores`` (length,
+    length): ``scores[m, n]`` is the query at position m against the key at position n.
     """
     queries = rotary_embedding(np.tile(q, (length, 1)))
     keys = rotary_embedding(np.tile(k, (length, 1)))
@@ -61,9 +62,8 @@ def _pair_panel(ax: Axes, data: dict[str, np.ndarray], m: int, n: int) -> None:
         *(1.18 * k), f"k at {n}", color=style.KEY, ha="center", va="center", fontsize=9
     )
     start = np.degrees(np.arctan2(q[1], q[0]))
-    turn = (
-        np.degrees(np.arctan2(k[1], k[0])) - start + 180
-    ) % 360 - 180  # from q to k, within ±180°
+    # from q to k, within ±180°
+    turn = (np.degrees(np.arctan2(k[1], k[0])) - start + 180) % 360 - 180
     theta1, theta2 = sorted((start, start + turn))
     ax.add_patch(
         Arc((0, 0), 0.7, 0.7, theta1=theta1, theta2=theta2, color=style.ink(), lw=1)
@@ -83,14 +83,16 @@ def _pair_panel(ax: Axes, data: dict[str, np.ndarray], m: int, n: int) -> None:
 
 
 def rope_rotation(length: int = 6, d: int = 4) -> Figure:
-    """RoPE turns the first feature pair of q and k by its position; equal offsets give equal angles and scores."""
+    """RoPE turns the first feature pair of q and k by its
+    position; equal offsets give equal angles and scores."""
     angle = np.radians(20)
     q = np.zeros(d)
     k = np.zeros(d)
+    # unit pairs 20° apart; the other pairs give 0.5
     q[:2], k[:2] = (
         (1.0, 0.0),
         (np.cos(angle), np.sin(angle)),
-    )  # unit pairs 20° apart; the other pairs give 0.5
+    )
     q[2:], k[2:] = 0.5 / np.sqrt(d - 2), 0.5 / np.sqrt(d - 2)
     data = rope_example(q, k, length)
     figure = Figure(figsize=(style.FULL_WIDTH, 2.9), layout="constrained")

@@ -22,15 +22,15 @@ from figures.diagrams.canvas import new_canvas
 
 
 def cross_attention_map(result: dict[str, Any], layer: int = -1) -> dict[str, Any]:
-    """The stored cross-attention of one layer, averaged over its heads: (T, S), with its row and column labels.
+    """The stored cross-attention of one layer, averaged
+    over its heads: (T, S), with its row and column labels.
 
-    ``result`` is the stored result ``reversal-attention`` (``experiments/cross_attention.py``). Rows are the
-    decoder's queries (the target so far, starting with <s>), columns the encoder's keys and values (the
-    source); ``strongest`` is the source position each query reads most.
+    ``result`` is the stored result ``reversal-attention`` (``experiments/cross_attention.py``). Rows are the decoder's
+    queries (the target so far, starting with <s>), columns the encoder's keys and values (the source); ``strongest`` is
+    the source position each query reads most.
     """
-    weights = np.asarray(result["cross_attention"][layer], dtype=float).mean(
-        axis=0
-    )  # (H, T, S) -> (T, S)
+    # (H, T, S) -> (T, S)
+    weights = np.asarray(result["cross_attention"][layer], dtype=float).mean(axis=0)
     return {
         "weights": weights,
         "queries": result["target_tokens"],
@@ -41,7 +41,8 @@ def cross_attention_map(result: dict[str, Any], layer: int = -1) -> dict[str, An
 
 
 def cross_attention(result: dict[str, Any]) -> Figure:
-    """Which sequence gives the queries and which the keys and values, and the trained model's real weights."""
+    """Which sequence gives the queries and which the keys
+    and values, and the trained model's real weights."""
     data = cross_attention_map(result)
     weights, queries, keys = data["weights"], data["queries"], data["keys"]
     rows, cols = weights.shape
@@ -121,7 +122,8 @@ def cross_attention(result: dict[str, Any]) -> Figure:
 def kv_cache_steps(
     model: Transformer, source: torch.Tensor, steps: int
 ) -> dict[str, Any]:
-    """Decode ``steps`` tokens greedily with a real cache, and record how long the caches are after each step.
+    """Decode ``steps`` tokens greedily with a real cache,
+    and record how long the caches are after each step.
 
     Args:
         model: A ``transformer_tutorial.torch.Transformer`` in eval mode.
@@ -129,10 +131,10 @@ def kv_cache_steps(
         steps: How many tokens to generate.
 
     Returns:
-        ``self_lengths`` and ``cross_lengths``: the number of positions in layer 0's self-attention and
-        cross-attention cache after each step; ``computed_with_cache`` and ``computed_without``: how many
-        positions each step projects with the cache (the new one) and without it (the whole prefix, recomputed);
-        ``tokens``: the decoder's input, <s> first; ``cache``: the final cache, for the tests.
+        ``self_lengths`` and ``cross_lengths``: the number of positions in layer 0's self-attention and cross-attention
+        cache after each step; ``computed_with_cache`` and ``computed_without``: how many positions each step projects
+        with the cache (the new one) and without it (the whole prefix, recomputed); ``tokens``: the decoder's input, <s>
+        first; ``cache``: the final cache, for the tests.
     """
     import torch
 
@@ -160,19 +162,21 @@ def kv_cache_steps(
 
 
 def kv_cache(steps: int = 6) -> Figure:
-    """Step by step: the self-attention cache grows by one key and value; without it every step redoes the prefix."""
+    """Step by step: the self-attention cache grows by one
+    key and value; without it every step redoes the prefix."""
     import torch
 
     from transformer_tutorial.config import TransformerConfig
     from transformer_tutorial.torch.model import Transformer
+    from transformer_tutorial.torch.modes import seeded
 
-    torch.manual_seed(0)
-    model = Transformer(
-        TransformerConfig(
-            12, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=32
-        )
-    ).eval()
-    source = torch.tensor([[3, 4, 5, 6]])
+    with seeded(0):  # the caller's global random state is given back
+        model = Transformer(
+            TransformerConfig(
+                12, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=32
+            )
+        ).eval()
+        source = torch.tensor([[3, 4, 5, 6]])
     data = kv_cache_steps(model, source, steps)
     size = 0.9
     left_with, left_without = 1.9, 1.9 + steps * size + 2.4

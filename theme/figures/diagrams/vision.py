@@ -19,7 +19,8 @@ from figures.diagrams.canvas import draw_arrow, draw_frame, draw_label, new_canv
 
 
 def patch_sequence(image: np.ndarray, patch_size: int) -> dict[str, Any]:
-    """A (H, W) grey image as the sequence a Vision Transformer reads: ``patches`` (N, P·P) from ``patchify``.
+    """A (H, W) grey image as the sequence a Vision
+    Transformer reads: ``patches`` (N, P·P) from ``patchify``.
 
     ``corners`` gives each patch's top-left pixel (row, column), in the order of the sequence.
     """
@@ -41,15 +42,16 @@ def patch_sequence(image: np.ndarray, patch_size: int) -> dict[str, Any]:
 
 
 def vit_patches(patch_size: int = 4) -> Figure:
-    """An 8 × 8 digit cut into patches, each patch flattened into a row, and the sequence the encoder reads."""
+    """An 8 × 8 digit cut into patches, each patch flattened
+    into a row, and the sequence the encoder reads."""
+    # scikit-learn loads only when this figure is drawn
     from transformer_tutorial.data.digits import (
         load_digits,
-    )  # scikit-learn loads only when this figure is drawn
+    )
 
     digits = load_digits()
-    image = digits.train_images[np.flatnonzero(digits.train_labels == 4)[0]][
-        0
-    ]  # (8, 8): the first 4
+    # (8, 8): the first 4
+    image = digits.train_images[np.flatnonzero(digits.train_labels == 4)[0]][0]
     data = patch_sequence(image, patch_size)
     patches, corners = data["patches"], data["corners"]
     count, pixels = patches.shape

@@ -1,8 +1,8 @@
 """Every exercise of the site, chapter by chapter, one module per chapter.
 
-A case's inputs are NumPy arrays made from a seeded generator, so every run checks the same numbers; a
-PyTorch solution receives them as tensors of the same dtype. Each reference is computed when the case is
-compared, from the package's NumPy code and, where PyTorch has the operation, from PyTorch itself.
+A case's inputs are NumPy arrays made from a seeded generator, so every run checks the same numbers; a PyTorch solution
+receives them as tensors of the same dtype. Each reference is computed when the case is compared, from the package's
+NumPy code and, where PyTorch has the operation, from PyTorch itself.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from transformer_tutorial.exercises.catalogue.architecture import ARCHITECTURE
 from transformer_tutorial.exercises.catalogue.attention import ATTENTION
 from transformer_tutorial.exercises.catalogue.causal import CAUSAL
 from transformer_tutorial.exercises.catalogue.encoder import ENCODER
+from transformer_tutorial.exercises.catalogue.latent import LATENT
+from transformer_tutorial.exercises.catalogue.long_context import LONG_CONTEXT
 from transformer_tutorial.exercises.catalogue.modern import MODERN
 from transformer_tutorial.exercises.catalogue.multi_head import MULTI_HEAD
 from transformer_tutorial.exercises.catalogue.positional import POSITIONAL
@@ -27,6 +29,8 @@ CHAPTERS: dict[str, tuple[str, list[Exercise]]] = {
     "training": ("training.md", TRAINING),
     "causal-self-attention": ("causal-self-attention.md", CAUSAL),
     "modern-attention": ("modern-blocks.md", MODERN),
+    "latent-attention": ("latent-attention.md", LATENT),
+    "long-contexts": ("long-contexts.md", LONG_CONTEXT),
     "encoder-only-models": ("encoder-only-models.md", ENCODER),
     "vision-transformers": ("vision-transformers.md", VISION),
 }

@@ -10,7 +10,8 @@ from transformer_tutorial.exercises.catalogue.common import (
     normal,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import layers as np_layers
 
 

@@ -11,7 +11,8 @@ from transformer_tutorial.exercises.catalogue.common import (
     random_mask,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import attention as np_attention
 
 
@@ -48,9 +49,8 @@ def _attention_case(description: str, q, k, v, mask) -> Case:
         t_mask = None if mask is None else torch.from_numpy(np.ascontiguousarray(mask))
         tq, tk, tv = (torch.from_numpy(a) for a in (q, k, v))
         output = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=t_mask)
-        _, weights = np_attention.scaled_dot_product_attention(
-            q, k, v, mask
-        )  # PyTorch returns no weights
+        # PyTorch returns no weights
+        _, weights = np_attention.scaled_dot_product_attention(q, k, v, mask)
         return to_numpy(output), weights
 
     return Case(
@@ -187,9 +187,8 @@ ATTENTION = [
         "attention",
         ("query", "key", "value", "mask"),
         lambda: _attention_cases(fully_masked=False, always_masked=True),
-        tuple(
-            mistake for mistake in ATTENTION_MISTAKES if "NaN" not in mistake.name
-        ),  # no fully masked row here
+        # no fully masked row here
+        tuple(mistake for mistake in ATTENTION_MISTAKES if "NaN" not in mistake.name),
     ),
     Exercise(
         "attention/predict-shapes",

@@ -10,9 +10,11 @@ from transformer_tutorial.exercises.catalogue.common import (
     normal,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import decoder_only as np_decoder_only
+from transformer_tutorial.numpy import masks as np_masks
 
 
 def _causal_mask_cases() -> list[Case]:
@@ -32,7 +34,7 @@ def _causal_mask_cases() -> list[Case]:
             f"query_length={t}, key_length={s}{names.get((t, s), '')}",
             (t, s),
             {
-                PACKAGE: lambda t=t, s=s: np_attention.causal_mask(t, s),
+                PACKAGE: lambda t=t, s=s: np_masks.causal_mask(t, s),
                 "nn.Transformer.generate_square_subsequent_mask"
                 if t == s
                 else "torch.tril": lambda t=t, s=s: pytorch(t, s),
@@ -56,7 +58,7 @@ def _causal_attention_cases() -> list[Case]:
         q = normal(seed, *q_shape, dtype=dtype)
         k = normal(seed + 10, *q_shape[:-2], s, q_shape[-1], dtype=dtype)
         v = normal(seed + 20, *q_shape[:-2], s, 3, dtype=dtype)
-        mask = np_attention.causal_mask(q_shape[-2], s)
+        mask = np_masks.causal_mask(q_shape[-2], s)
 
         def pytorch(q=q, k=k, v=v, mask=mask):
             tensors = (torch.from_numpy(a) for a in (q, k, v))
@@ -196,7 +198,7 @@ CAUSAL = [
             normal(9, 4, 8),
             normal(10, 4, 8),
             normal(11, 4, 8),
-            np_attention.causal_mask(4),
+            np_masks.causal_mask(4),
         )[1][0].tolist(),
         answer_hint="a list of four numbers",
         atol=1e-3,

@@ -27,7 +27,8 @@ def torch_and_functional():
 def random_mask(
     shape: tuple[int, ...], seed: int, fully_masked_row: int | None = None
 ) -> np.ndarray:
-    """A random boolean mask with at least one True per row, optionally one row all False."""
+    """A random boolean mask with at least one
+    True per row, optionally one row all False."""
     mask = rng(seed).random(shape) < 0.6
     mask[..., 0] = True
     if fully_masked_row is not None:

@@ -10,10 +10,11 @@ from transformer_tutorial.exercises.catalogue.common import (
     normal,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
-from transformer_tutorial.numpy import attention as np_attention
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import encoder_only as np_encoder_only
 from transformer_tutorial.numpy import layers as np_layers
+from transformer_tutorial.numpy import masks as np_masks
 
 
 def _mean_pool_cases() -> list[Case]:
@@ -133,7 +134,7 @@ ENCODER = [
         "predict",
         "The shape of a padding mask",
         answer=lambda: (
-            np_attention.padding_mask(
+            np_masks.padding_mask(
                 np.array([[5, 7, 0, 0], [3, 0, 0, 0]]), pad_id=0
             ).shape
         ),

@@ -11,15 +11,17 @@ from transformer_tutorial.exercises.catalogue.common import (
     random_mask,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import attention as np_attention
+from transformer_tutorial.numpy import masks as np_masks
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.numpy import sampling as np_sampling
 
 
 def _grouped_cases() -> list[Case]:
     torch, F = torch_and_functional()
-    causal = np_attention.causal_mask(6)
+    causal = np_masks.causal_mask(6)
     padding = np.ones((2, 1, 1, 7), dtype=bool)
     padding[1, ..., 4:] = False  # the second sequence has 4 real keys
     specs = [
@@ -171,20 +173,22 @@ def _online_cases() -> list[Case]:
 
 
 def _cache_bytes_per_token() -> int:
-    """The bytes of keys and values a 6-layer LLaMA-style decoder caches per token (H=8, G=2, d=32, float32)."""
+    """The bytes of keys and values a 6-layer LLaMA-style
+    decoder caches per token (H=8, G=2, d=32, float32)."""
     torch, _ = torch_and_functional()
     from transformer_tutorial.config import LlamaConfig
     from transformer_tutorial.torch.llama import LlamaDecoder
+    from transformer_tutorial.torch.modes import seeded
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=100, d_model=256, num_heads=8, num_kv_heads=2, num_layers=6
-    )
-    model = LlamaDecoder(config).eval()
-    cache = model.new_cache()
-    with torch.no_grad():
-        model(torch.zeros(1, 10, dtype=torch.long), cache)
-    return sum(layer.keys.nbytes + layer.values.nbytes for layer in cache) // 10
+    with seeded(0):  # the caller's global random state is given back
+        config = LlamaConfig(
+            vocab_size=100, d_model=256, num_heads=8, num_kv_heads=2, num_layers=6
+        )
+        model = LlamaDecoder(config).eval()
+        cache = model.new_cache()
+        with torch.no_grad():
+            model(torch.zeros(1, 10, dtype=torch.long), cache)
+        return sum(layer.keys.nbytes + layer.values.nbytes for layer in cache) // 10
 
 
 MODERN = [

@@ -10,12 +10,14 @@ from transformer_tutorial.exercises.catalogue.common import (
     normal,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import attention as np_attention
 
 
 def _identity_mha(x: np.ndarray, num_heads: int) -> np.ndarray:
-    """nn.MultiheadAttention's self-attention of x with every projection the identity: (B, T, D) -> (B, T, D)."""
+    """nn.MultiheadAttention's self-attention of x with
+    every projection the identity: (B, T, D) -> (B, T, D)."""
     torch, _ = torch_and_functional()
     width = x.shape[-1]
     module = torch.nn.MultiheadAttention(
@@ -30,7 +32,8 @@ def _identity_mha(x: np.ndarray, num_heads: int) -> np.ndarray:
 
 
 def _attend_heads(heads: np.ndarray) -> np.ndarray:
-    """Self-attention within each head of (B, H, T, d), heads merged again: what a split feeds into."""
+    """Self-attention within each head of (B, H, T,
+    d), heads merged again: what a split feeds into."""
     output, _ = np_attention.scaled_dot_product_attention(heads, heads, heads)
     return np_attention.merge_heads(output)
 
@@ -99,9 +102,8 @@ def _heads_cases() -> list[Case]:
                 )[0]
             )
         }
-        if (
-            t == s
-        ):  # self-attention, which nn.MultiheadAttention computes with identity projections
+        # self-attention, which nn.MultiheadAttention computes with identity projections
+        if t == s:
             references["nn.MultiheadAttention (identity projections)"] = (
                 lambda q=q, h=h: _identity_mha(q, h)
             )
@@ -137,7 +139,7 @@ MULTI_HEAD = [
     Exercise(
         "multi-head/scale-by-d-model",
         "bug",
-        "Heads that are too sure of themselves",
+        "Heads that spread their weight too evenly",
         "multi_head_attention",
         ("query", "key", "value", "num_heads"),
         _heads_cases,

@@ -10,8 +10,10 @@ from transformer_tutorial.exercises.catalogue.common import (
     normal,
     torch_and_functional,
 )
-from transformer_tutorial.exercises.checker import Case, Exercise, Mistake, to_numpy
+from transformer_tutorial.exercises.checker import Case, Exercise, Mistake
+from transformer_tutorial.exercises.comparison import to_numpy
 from transformer_tutorial.numpy import attention as np_attention
+from transformer_tutorial.numpy import masks as np_masks
 
 
 def _learning_rate_reference(step: int, d_model: int, warmup: int) -> float:
@@ -50,7 +52,8 @@ def _cache_case(
     d_v: int,
     dtype: type = np.float64,
 ) -> Case:
-    """One step with a cache of S - 1 earlier positions; the references attend over all S positions at once."""
+    """One step with a cache of S - 1 earlier positions;
+    the references attend over all S positions at once."""
     *lead, length, d = shape
     q_all = normal(seed, *lead, length, d, dtype=dtype)
     k_all = normal(seed + 1, *lead, length, d, dtype=dtype)
@@ -72,7 +75,7 @@ def _cache_case(
 
     def package():
         output, _ = np_attention.scaled_dot_product_attention(
-            q_all, k_all, v_all, np_attention.causal_mask(length)
+            q_all, k_all, v_all, np_masks.causal_mask(length)
         )
         return output[..., -1:, :], k_all, v_all
 

@@ -1,7 +1,7 @@
 """Benchmarks: what each implementation of multi-head attention costs, and how the cost grows with length.
 
-One run times, for every width and sequence length of its settings, the forward pass and the forward and
-backward passes of:
+One run times, for every width and sequence length of its settings, the forward pass and the forward and backward passes
+of:
 
 * ``numpy-float32`` and ``numpy-float64``: ``transformer_tutorial.numpy.multi_head_attention`` (forward only);
 * ``torch-explicit`` and ``torch-fused``: our ``MultiHeadAttention`` with ``fused=False`` and ``fused=True``;
@@ -18,9 +18,9 @@ to one JSON file. Run it from the repository root::
     python -m transformer_tutorial.experiments.benchmark --threads 1 --clock process --store  # the stored run
     bash benchmarks/gpu.sh                                           # float32 and bfloat16 on a CUDA card
 
-The parts: ``workloads`` (what is timed), ``timing`` (how a call is timed), ``targets`` (the speed targets and
-ratios), ``machine`` (what is recorded about the machine), ``schema`` (the results file) and ``run`` (one run);
-``__main__`` is the command line. The names below are the ones the pages and tests use.
+The parts: ``workloads`` (what is timed), ``timing`` (how a call is timed), ``targets`` (the speed targets and ratios),
+``machine`` (what is recorded about the machine), ``schema`` (the results file) and ``run`` (one run); ``__main__`` is
+the command line. The names below are the ones the pages and tests use.
 """
 
 from transformer_tutorial.experiments.benchmark.machine import machine_info

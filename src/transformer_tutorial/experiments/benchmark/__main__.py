@@ -31,7 +31,8 @@ from transformer_tutorial.experiments.benchmark.workloads import (
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """The command line: run the benchmark, print the tables, and write the results file if asked to."""
+    """The command line: run the benchmark, print the
+    tables, and write the results file if asked to."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="python -m transformer_tutorial.experiments.benchmark",

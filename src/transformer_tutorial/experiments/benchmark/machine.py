@@ -16,8 +16,6 @@ import torch
 import torch.utils._pytree
 from threadpoolctl import threadpool_info
 
-# --8<-- [end:recheck]
-
 
 def _cpu_model() -> str:
     try:
@@ -45,7 +43,8 @@ def _physical_cores() -> int | None:
 
 
 def _huge_pages() -> str:
-    """The kernel's transparent huge page mode, and whether PyTorch's CPU allocator asks for huge pages."""
+    """The kernel's transparent huge page mode, and
+    whether PyTorch's CPU allocator asks for huge pages."""
     try:
         mode = (
             Path("/sys/kernel/mm/transparent_hugepage/enabled")
@@ -65,7 +64,8 @@ def load_average() -> list[float] | None:
 
 
 def machine_info(device: torch.device) -> dict[str, Any]:
-    """The machine, the versions and the thread counts, as they are now (call it inside the thread limits)."""
+    """The machine, the versions and the thread counts,
+    as they are now (call it inside the thread limits)."""
     blas = [
         {
             key: info.get(key)

@@ -49,6 +49,7 @@ from transformer_tutorial.experiments.benchmark.workloads import (
 )
 from transformer_tutorial.torch.decoding import greedy_decode
 from transformer_tutorial.torch.model import Transformer
+from transformer_tutorial.torch.modes import seeded
 
 
 @contextlib.contextmanager
@@ -69,7 +70,8 @@ def run_benchmark(
     mode: str = "custom",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark and return the results (see the module's docstring for the format).
+    """Run the benchmark and return the results
+    (see the module's docstring for the format).
 
     Args:
         settings: What to measure; ``QUICK``, ``CPU_FULL`` and ``CUDA_FULL`` are the usual ones.
@@ -189,9 +191,8 @@ def _time_workload(
             continue
         library = next(iter(cases.values())).library
         if library != last_library:
-            time.sleep(
-                settings.pause_s
-            )  # let the other thread pool's idle threads stop spinning
+            # let the other thread pool's idle threads stop spinning
+            time.sleep(settings.pause_s)
         last_library = library
         resets = {name: case.reset for name, case in cases.items()}
         measured = time_interleaved(calls, resets, settings, device)
@@ -293,36 +294,32 @@ def _measure_memory(
 def time_generation(
     settings: Settings, device: torch.device, dtype: torch.dtype
 ) -> list[dict[str, Any]]:
-    """Greedy generation of ``settings.generation_tokens`` tokens with the key/value
-    cache and without it.
+    """Greedy generation of ``settings.generation_tokens``
+    tokens with the key/value cache and without it.
 
-    The model is the package's encoder-decoder ``Transformer`` (two layers, the first
-    width of the settings,
-    random weights: speed does not depend on what the weights have learned), reading
-        a source of
-    ``prompt_length`` tokens. Without the cache every step runs the decoder over the
-    whole prefix again; with it,
-    each step processes only the newest token. Both produce the same tokens
-    (``tests/test_training.py``).
+    The model is the package's encoder-decoder ``Transformer`` (two layers, the first width of the settings, random
+    weights: speed does not depend on what the weights have learned), reading a source of ``prompt_length`` tokens.
+    Without the cache every step runs the decoder over the whole prefix again; with it, each step processes only the
+    newest token. Both produce the same tokens (``tests/test_training.py``).
     """
     width, prompt_length, new_tokens = (
         settings.widths[0],
         32,
         settings.generation_tokens,
     )
-    torch.manual_seed(0)
-    config = TransformerConfig(
-        16,
-        16,
-        d_model=width,
-        num_heads=settings.num_heads,
-        num_layers=2,
-        d_ff=4 * width,
-        dropout=0.0,
-        max_len=max(prompt_length, new_tokens + 1),
-    )
-    model = Transformer(config).to(device=device, dtype=dtype).eval()
-    src = torch.randint(3, 16, (1, prompt_length), device=device)
+    with seeded(0):  # the caller's global random state is given back
+        config = TransformerConfig(
+            16,
+            16,
+            d_model=width,
+            num_heads=settings.num_heads,
+            num_layers=2,
+            d_ff=4 * width,
+            dropout=0.0,
+            max_len=max(prompt_length, new_tokens + 1),
+        )
+        model = Transformer(config).to(device=device, dtype=dtype).eval()
+        src = torch.randint(3, 16, (1, prompt_length), device=device)
     calls = {
         "cached": lambda: greedy_decode(
             model, src, new_tokens, use_cache=True, stop_at_eos=False
@@ -345,3 +342,6 @@ def time_generation(
             "ratio": round_to(cached / recompute),
         }
     ]
+
+
+# --8<-- [end:generation]

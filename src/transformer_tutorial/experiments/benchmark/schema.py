@@ -54,29 +54,31 @@ TIMING_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "median_s": (float, type(None)),  # None when the call failed (see error)
-    "times_s": (
-        list,
-    ),  # every timed call, in order, after the warm-up, by settings.clock
+    # every timed call, in order, after the warm-up, by settings.clock
+    "times_s": (list,),
+    # the median by time.perf_counter (the same when clock is "wall")
     "wall_median_s": (
         float,
         type(None),
-    ),  # the median by time.perf_counter (the same when clock is "wall")
+    ),
+    # median minor page faults per call (None where unknown)
     "page_faults": (
         int,
         type(None),
-    ),  # median minor page faults per call (None where unknown)
-    "flops": (
-        int,
-    ),  # model FLOPs of one call: 2 x multiply-adds, x3 for forward+backward
+    ),
+    # model FLOPs of one call: 2 x multiply-adds, x3 for forward+backward
+    "flops": (int,),
     "tflops": (float, type(None)),
+    # median_s / median_s of torch-mha for the same pass, width and length
     "ratio_to_mha": (
         float,
         type(None),
-    ),  # median_s / median_s of torch-mha for the same pass, width and length
+    ),
+    # paired_ratio against torch-mha, where timed in the same rounds
     "paired_ratio_to_mha": (
         float,
         type(None),
-    ),  # paired_ratio against torch-mha, where timed in the same rounds
+    ),
     "error": (str, type(None)),
 }
 
@@ -87,9 +89,8 @@ MEMORY_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "peak_bytes": (int, type(None)),  # above what was allocated before the call
-    "weights_bytes": (
-        int,
-    ),  # the size of one (B, H, T, S) tensor of attention weights in the run's dtype
+    # the size of one (B, H, T, S) tensor of attention weights in the run's dtype
+    "weights_bytes": (int,),
     "error": (str, type(None)),
 }
 
@@ -111,17 +112,14 @@ TARGET_FIELDS: dict[str, tuple[type, ...]] = {
     "denominator": (str,),
     "pass": (str,),
     "limit": (float,),  # the target holds where numerator / denominator <= limit
-    "estimator": (
-        str,
-    ),  # "median of round-by-round ratios" (same rounds) or "ratio of medians"
-    "ratios": (
-        list,
-    ),  # [{"d_model", "length", "ratio", "ratio_of_medians"}] (generation: the prompt length)
+    # "median of round-by-round ratios" (same rounds) or "ratio of medians"
+    "estimator": (str,),
+    # [{"d_model", "length", "ratio", "ratio_of_medians"}] (generation: the prompt length)
+    "ratios": (list,),
     "worst": (float, type(None)),
     "geometric_mean": (float, type(None)),
-    "status": (
-        str,
-    ),  # "met" (every ratio within the limit), "missed" or "not measured"
+    # "met" (every ratio within the limit), "missed" or "not measured"
+    "status": (str,),
 }
 
 
@@ -149,12 +147,10 @@ RECHECK_FIELDS: dict[str, tuple[type, ...]] = {
     "d_model": (int,),
     "length": (int,),
     "rounds": (int,),
-    "first_ratio": (
-        float,
-    ),  # the ratio of the first measurement, above the target's limit
-    "ratio": (
-        float,
-    ),  # the median of the recheck's round-by-round ratios: it decides the size
+    # the ratio of the first measurement, above the target's limit
+    "first_ratio": (float,),
+    # the median of the recheck's round-by-round ratios: it decides the size
+    "ratio": (float,),
     "quartiles": (list,),  # the first and third quartiles of those ratios
 }
 
@@ -218,12 +214,13 @@ def _check_fields(where: str, row: Any, fields: dict[str, tuple[type, ...]]) -> 
 
 
 def validate_results(results: Any) -> None:
-    """Raise ``ValueError`` naming the first field of ``results`` that does not follow the schema.
+    """Raise ``ValueError`` naming the first field
+    of ``results`` that does not follow the schema.
 
-    The schema: the fields and types of ``RESULTS_FIELDS``, ``MACHINE_FIELDS``, ``TIMING_FIELDS``,
-    ``MEMORY_FIELDS``, ``GENERATION_FIELDS``, ``RECHECK_FIELDS`` and ``TARGET_FIELDS``; known implementation
-    and pass names; positive times; one median per row that is the median of its times; every ratio to ``torch-mha``
-    consistent with the two medians.
+    The schema: the fields and types of ``RESULTS_FIELDS``, ``MACHINE_FIELDS``, ``TIMING_FIELDS``, ``MEMORY_FIELDS``,
+    ``GENERATION_FIELDS``, ``RECHECK_FIELDS`` and ``TARGET_FIELDS``; known implementation and pass names; positive
+    times; one median per row that is the median of its times; every ratio to ``torch-mha`` consistent with the two
+    medians.
 
     Examples:
         >>> validate_results([])
@@ -306,7 +303,8 @@ def validate_results(results: Any) -> None:
 
 
 def format_targets(results: dict[str, Any]) -> str:
-    """One line per target: its worst and geometric-mean ratio against its limit, and whether it holds."""
+    """One line per target: its worst and geometric-mean
+    ratio against its limit, and whether it holds."""
     lines = []
     for row in results["targets"]:
         if row["worst"] is None:
@@ -322,7 +320,8 @@ def format_targets(results: dict[str, Any]) -> str:
 
 
 def format_summary(results: dict[str, Any]) -> str:
-    """The medians as text tables, one per pass and width: milliseconds, and the ratio to torch-mha."""
+    """The medians as text tables, one per pass and
+    width: milliseconds, and the ratio to torch-mha."""
     lines = [
         f"{results['machine']['device']} ({results['machine']['cpu']}), {results['settings']['dtype']}, "
         f"batch {results['settings']['batch']}, {results['settings']['num_heads']} heads, "
@@ -365,5 +364,6 @@ def format_summary(results: dict[str, Any]) -> str:
 
 
 def dumps_results(results: dict[str, Any]) -> str:
-    """The results as JSON text with one row per line, so that a stored file reads and diffs well."""
+    """The results as JSON text with one row per
+    line, so that a stored file reads and diffs well."""
     return stored.dumps(results)

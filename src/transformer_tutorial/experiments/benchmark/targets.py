@@ -1,8 +1,7 @@
 """The speed targets of the benchmark, and how a ratio between two implementations is estimated.
 
-A ratio between two calls timed in the same rounds is the median of the round-by-round ratios
-(``paired_ratio``); a size where a paired target first looks missed is timed again with many more rounds
-(``recheck_missed``).
+A ratio between two calls timed in the same rounds is the median of the round-by-round ratios (``paired_ratio``); a size
+where a paired target first looks missed is timed again with many more rounds (``recheck_missed``).
 """
 
 from __future__ import annotations
@@ -32,12 +31,11 @@ from transformer_tutorial.experiments.benchmark.workloads import (
     build_workload,
 )
 
-# --8<-- [end:generation]
-
 
 @dataclass(frozen=True)
 class Target:
-    """A speed target, met where ``numerator / denominator <= limit`` at every measured width and length."""
+    """A speed target, met where ``numerator / denominator
+    <= limit`` at every measured width and length."""
 
     name: str
     description: str
@@ -78,11 +76,12 @@ TARGETS = (
 def paired_ratio(
     numerator: Sequence[float], denominator: Sequence[float]
 ) -> float | None:
-    """The median of round-by-round ratios of two series timed in the same interleaved rounds.
+    """The median of round-by-round ratios of two
+    series timed in the same interleaved rounds.
 
-    Each round times both calls back to back, so both see the same state of the machine; a change of load
-    between rounds cancels out of each round's ratio, where it would move the two medians by different amounts.
-    None when the series do not have one time per round each.
+    Each round times both calls back to back, so both see the same state of the machine; a change of load between rounds
+    cancels out of each round's ratio, where it would move the two medians by different amounts. None when the series do
+    not have one time per round each.
 
     Examples:
         >>> paired_ratio([1.0, 2.0, 3.0], [1.0, 2.0, 2.0])  # the third round: 1.5
@@ -94,7 +93,8 @@ def paired_ratio(
 
 
 def same_rounds(name: str, other: str) -> bool:
-    """Whether two implementations are timed in the same interleaved rounds (same thread pool)."""
+    """Whether two implementations are timed in the
+    same interleaved rounds (same thread pool)."""
     return (name in NUMPY_IMPLEMENTATIONS) == (other in NUMPY_IMPLEMENTATIONS)
 
 
@@ -130,13 +130,13 @@ def evaluate_targets(
     generation: list[dict[str, Any]],
     rechecks: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """Every target's ratio at every width and length where both sides were measured, and whether it holds.
+    """Every target's ratio at every width and length
+    where both sides were measured, and whether it holds.
 
-    Where the two sides were timed in the same interleaved rounds, the ratio is ``paired_ratio`` of their
-    times; otherwise (NumPy against PyTorch) it is the ratio of their medians. Each ratio entry also keeps the
-    ratio of medians, and the target row names the estimator it used. Where ``rechecks`` (see
-    ``recheck_missed``) measured a size again with many more paired rounds, that measurement decides, and the
-    entry keeps the first one as ``first_ratio``.
+    Where the two sides were timed in the same interleaved rounds, the ratio is ``paired_ratio`` of their times;
+    otherwise (NumPy against PyTorch) it is the ratio of their medians. Each ratio entry also keeps the ratio of
+    medians, and the target row names the estimator it used. Where ``rechecks`` (see ``recheck_missed``) measured a size
+    again with many more paired rounds, that measurement decides, and the entry keeps the first one as ``first_ratio``.
     """
     rechecked = {(r["target"], r["d_model"], r["length"]): r["ratio"] for r in rechecks}
     rows_by_key = {
@@ -202,16 +202,13 @@ def recheck_missed(
     dtype: torch.dtype,
     rounds: int = 41,
 ) -> list[dict[str, Any]]:
-    """Measure again, with ``rounds`` paired rounds, every size where a paired target
-    looks missed.
+    """Measure again, with ``rounds`` paired rounds,
+    every size where a paired target looks missed.
 
-    A target of 1.05 sits inside the round-to-round spread of a median taken over a
-    handful of rounds (about 9%
-    here), so one size in fourteen can land just above the limit by chance. Those
-    sizes, and only those, are
-    timed again with the two implementations alone, many more times; the median
-    round-by-round ratio of the
-    recheck decides the size, and the results file keeps both measurements.
+    A target of 1.05 sits inside the round-to-round spread of a median taken over a handful of rounds (about 9% here),
+    so one size in fourteen can land just above the limit by chance. Those sizes, and only those, are timed again with
+    the two implementations alone, many more times; the median round-by-round ratio of the recheck decides the size, and
+    the results file keeps both measurements.
     """
     first = evaluate_targets(timings, [])
     rechecks = []
@@ -266,3 +263,6 @@ def recheck_missed(
             del workload
             free_memory(device)
     return rechecks
+
+
+# --8<-- [end:recheck]

@@ -1,17 +1,17 @@
 """How the benchmark times a call: interleaved rounds, two clocks, page faults, and peak memory.
 
-Each group of implementations that share a thread pool (NumPy's BLAS on one side, PyTorch's OpenMP on the other)
-is warmed up, then timed in interleaved rounds, one call per implementation per round, so that a change in the
-machine's load touches all of them alike; the result is the median over the rounds. Two pools never run in the
-same loop: their idle threads spin for a while after each call and slow the other pool down.
+Each group of implementations that share a thread pool (NumPy's BLAS on one side, PyTorch's OpenMP on the other) is
+warmed up, then timed in interleaved rounds, one call per implementation per round, so that a change in the machine's
+load touches all of them alike; the result is the median over the rounds. Two pools never run in the same loop: their
+idle threads spin for a while after each call and slow the other pool down.
 
 Why not ``torch.utils.benchmark.Timer`` for every call: it times one statement at a time, and each
 ``Timer.timeit(number)`` first runs ``max(number // 100, 2)`` untimed warm-up calls (torch 2.13,
-``torch/utils/benchmark/utils/timer.py``; ``tests/test_benchmark.py`` counts them). Timing one call per
-implementation per round through it would run every call three times, tripling a run that already takes minutes
-on two cores, and it reads one clock per call where the results keep two (``time.process_time`` and
-``time.perf_counter``) and the page faults. So the rounds are timed here by hand; the device's ceiling
-(``matmul_tflops``) has no rounds to interleave and goes through ``Timer.blocked_autorange``.
+``torch/utils/benchmark/utils/timer.py``; ``tests/test_benchmark.py`` counts them). Timing one call per implementation
+per round through it would run every call three times, tripling a run that already takes minutes on two cores, and it
+reads one clock per call where the results keep two (``time.process_time`` and ``time.perf_counter``) and the page
+faults. So the rounds are timed here by hand; the device's ceiling (``matmul_tflops``) has no rounds to interleave and
+goes through ``Timer.blocked_autorange``.
 """
 
 from __future__ import annotations
@@ -57,24 +57,23 @@ def synchronizer(device: torch.device) -> Callable[[], None]:
 
 @dataclass
 class Samples:
-    """What ``time_interleaved`` measured of one call, one entry per timed call (the warm-up left out)."""
+    """What ``time_interleaved`` measured of one call,
+    one entry per timed call (the warm-up left out)."""
 
-    times: list[float] = dataclasses.field(
-        default_factory=list
-    )  # seconds, by settings.clock
-    wall_times: list[float] = dataclasses.field(
-        default_factory=list
-    )  # seconds, by time.perf_counter
-    page_faults: list[int] = dataclasses.field(
-        default_factory=list
-    )  # minor page faults (empty if unknown)
+    # seconds, by settings.clock
+    times: list[float] = dataclasses.field(default_factory=list)
+    # seconds, by time.perf_counter
+    wall_times: list[float] = dataclasses.field(default_factory=list)
+    # minor page faults (empty if unknown)
+    page_faults: list[int] = dataclasses.field(default_factory=list)
     error: str | None = (
         None  # "out of memory: ..." when the call ran out of memory; then nothing is timed
     )
 
 
 def _minor_page_faults() -> int | None:
-    """Minor page faults of this process so far: each is the first touch of a fresh page of memory."""
+    """Minor page faults of this process so far: each
+    is the first touch of a fresh page of memory."""
     return (
         None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     )
@@ -86,12 +85,13 @@ def time_interleaved(
     settings: Settings,
     device: torch.device,
 ) -> dict[str, Samples]:
-    """Warm every call up, then time them in interleaved rounds (one call each per round).
+    """Warm every call up, then time them in
+    interleaved rounds (one call each per round).
 
-    Every call is timed with two clocks, ``time.perf_counter`` (wall-clock time) and ``time.process_time``
-    (the CPU time of this process, all its threads together), and its minor page faults are counted.
-    ``settings.clock`` says which clock decides the number of rounds and fills ``Samples.times``. A call
-    that runs out of memory gets an error and leaves the rounds; the others go on.
+    Every call is timed with two clocks, ``time.perf_counter`` (wall-clock time) and ``time.process_time`` (the CPU time
+    of this process, all its threads together), and its minor page faults are counted. ``settings.clock`` says which
+    clock decides the number of rounds and fills ``Samples.times``. A call that runs out of memory gets an error and
+    leaves the rounds; the others go on.
     """
     sync = synchronizer(device)
     samples = {name: Samples() for name in calls}
@@ -150,11 +150,12 @@ def time_interleaved(
 
 
 def large_tensor_ops(call: Callable[[], Any], min_elements: int) -> list[str]:
-    """The ATen operations that ``call()`` runs which write a new tensor of at least ``min_elements`` elements.
+    """The ATen operations that ``call()`` runs which write
+    a new tensor of at least ``min_elements`` elements.
 
     Views (a transpose, a reshape that copies nothing) share their input's memory and are left out. With
-    ``min_elements`` = B·H·T·S, this lists every pass that writes a whole score-sized tensor to memory: the
-    traffic that makes an explicit path slow at long lengths. Operations inside a fused kernel are not seen.
+    ``min_elements`` = B·H·T·S, this lists every pass that writes a whole score-sized tensor to memory: the traffic that
+    makes an explicit path slow at long lengths. Operations inside a fused kernel are not seen.
     """
     from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -190,12 +191,13 @@ def _is_dense(value: Any) -> bool:
 
 
 def peak_memory_bytes(call: Callable[[], Any], device: torch.device) -> int:
-    """The most memory that ``call()`` held at once, above what was allocated before it, in bytes.
+    """The most memory that ``call()`` held at once,
+    above what was allocated before it, in bytes.
 
-    On CUDA this is ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``. On the CPU, PyTorch
-    keeps no such counter, so the call runs under ``torch.profiler`` with ``profile_memory=True``, which records
-    every allocation and every release of PyTorch's CPU allocator (those inside kernels too) with its size; the
-    peak is the largest running sum of those sizes. Memory that NumPy allocates is not seen.
+    On CUDA this is ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``. On the CPU, PyTorch keeps no
+    such counter, so the call runs under ``torch.profiler`` with ``profile_memory=True``, which records every allocation
+    and every release of PyTorch's CPU allocator (those inside kernels too) with its size; the peak is the largest
+    running sum of those sizes. Memory that NumPy allocates is not seen.
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -228,10 +230,11 @@ def peak_memory_bytes(call: Callable[[], Any], device: torch.device) -> int:
 def matmul_tflops(
     device: torch.device, dtype: torch.dtype, size: int, clock: str = "wall"
 ) -> float:
-    """Throughput of one square (size x size) matrix product in TFLOP/s: about as fast as the device multiplies.
+    """Throughput of one square (size x size) matrix product
+    in TFLOP/s: about as fast as the device multiplies.
 
-    The median time per product from ``torch.utils.benchmark.Timer.blocked_autorange``, read with the run's
-    clock: ``"wall"`` (Timer's own clock, which synchronises a GPU) or ``"process"`` (this process's CPU time).
+    The median time per product from ``torch.utils.benchmark.Timer.blocked_autorange``, read with the run's clock:
+    ``"wall"`` (Timer's own clock, which synchronises a GPU) or ``"process"`` (this process's CPU time).
     """
     generator = torch.Generator(device="cpu").manual_seed(0)
     a, b = (

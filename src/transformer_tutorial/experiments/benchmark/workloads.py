@@ -1,8 +1,8 @@
 """What the benchmark times: the implementations of multi-head attention, built on the same weights and input.
 
-``build_workload`` makes, for one width and length, every implementation's forward call and forward+backward
-call on one seeded input; ``Settings`` says which sizes a run covers and how often it times each call, and
-``model_flops`` counts the useful work of one call.
+``build_workload`` makes, for one width and length, every implementation's forward call and forward+backward call on one
+seeded input; ``Settings`` says which sizes a run covers and how often it times each call, and ``model_flops`` counts
+the useful work of one call.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from transformer_tutorial.numpy.attention import (
     multi_head_attention,
 )
 from transformer_tutorial.torch.attention import MultiHeadAttention, split_heads
+from transformer_tutorial.torch.modes import seeded
 
 PASSES = ("forward", "forward+backward")
 
@@ -59,18 +60,17 @@ MEMORY_IMPLEMENTATIONS = ("torch-explicit", "torch-fused", "torch-mha")
 class Settings:
     """What one run measures and how often.
 
-    Each group of calls is warmed up ``warmup`` times, then timed for as many rounds as fit in ``budget_s``
-    (judged from the warm-up), but at least ``min_repeats`` and at most ``max_repeats``: long calls get few
-    repeats instead of being dropped.
+    Each group of calls is warmed up ``warmup`` times, then timed for as many rounds as fit in ``budget_s`` (judged from
+    the warm-up), but at least ``min_repeats`` and at most ``max_repeats``: long calls get few repeats instead of being
+    dropped.
     """
 
     batch: int
     num_heads: int
     widths: tuple[int, ...]  # d_model values
     lengths: tuple[int, ...]  # T = S: self-attention over one sequence of this length
-    memory_lengths: tuple[
-        int, ...
-    ]  # peak memory is measured at these lengths, for the largest width
+    # peak memory is measured at these lengths, for the largest width
+    memory_lengths: tuple[int, ...]
     warmup: int = 1
     min_repeats: int = 3
     max_repeats: int = 25
@@ -128,10 +128,11 @@ CUDA_FULL = Settings(
 
 @dataclass
 class Case:
-    """One implementation on one workload: its forward call, its forward+backward call, and a reset.
+    """One implementation on one workload: its forward
+    call, its forward+backward call, and a reset.
 
-    ``reset`` runs before every timed call, untimed: it drops the gradients of the last backward pass so that
-    each backward pass allocates them afresh instead of adding into them.
+    ``reset`` runs before every timed call, untimed: it drops the gradients of the last backward pass so that each
+    backward pass allocates them afresh instead of adding into them.
     """
 
     library: str  # "numpy" or "torch": the thread pool it runs on
@@ -142,14 +143,14 @@ class Case:
 
 @dataclass
 class Workload:
-    """The inputs, the modules (all with the same weights) and the cases of one width and length."""
+    """The inputs, the modules (all with the same
+    weights) and the cases of one width and length."""
 
     x: torch.Tensor  # (B, T, D)
     ours: MultiHeadAttention
     reference: nn.MultiheadAttention
-    heads: tuple[
-        torch.Tensor, torch.Tensor, torch.Tensor
-    ]  # q, k, v: (B, H, T, d), projected by ``ours``
+    # q, k, v: (B, H, T, d), projected by ``ours``
+    heads: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     cases: dict[str, Case]
 
 
@@ -180,25 +181,26 @@ def build_workload(
     dtype: torch.dtype = torch.float32,
     seed: int = 0,
 ) -> Workload:
-    """Build every implementation on the same weights and the same input x (B, T, D), seeded.
+    """Build every implementation on the same
+    weights and the same input x (B, T, D), seeded.
 
-    The NumPy cases exist only on the CPU in float32 (then both NumPy dtypes are timed): NumPy has no bfloat16
-    and no GPU. The modules are in eval mode; their dropout is 0, so train mode would compute the same thing.
+    The NumPy cases exist only on the CPU in float32 (then both NumPy dtypes are timed): NumPy has no bfloat16 and no
+    GPU. The modules are in eval mode; their dropout is 0, so train mode would compute the same thing.
     """
     device = torch.device(device)
-    torch.manual_seed(seed)
-    reference = nn.MultiheadAttention(
-        d_model, num_heads, batch_first=True, device=device, dtype=dtype
-    ).eval()
-    ours = MultiHeadAttention.from_pytorch(reference).eval()
-    x = torch.randn(batch, length, d_model, device=device, dtype=dtype)
-    grad_output = torch.randn_like(x)
-    with torch.no_grad():
-        heads = tuple(
-            split_heads(proj(x), num_heads).contiguous()
-            for proj in (ours.q_proj, ours.k_proj, ours.v_proj)
-        )
-    grad_heads = torch.randn_like(heads[0])
+    with seeded(seed):  # the caller's global random state is given back
+        reference = nn.MultiheadAttention(
+            d_model, num_heads, batch_first=True, device=device, dtype=dtype
+        ).eval()
+        ours = MultiHeadAttention.from_pytorch(reference).eval()
+        x = torch.randn(batch, length, d_model, device=device, dtype=dtype)
+        grad_output = torch.randn_like(x)
+        with torch.no_grad():
+            heads = tuple(
+                split_heads(proj(x), num_heads).contiguous()
+                for proj in (ours.q_proj, ours.k_proj, ours.v_proj)
+            )
+        grad_heads = torch.randn_like(heads[0])
     x_leaf = x.detach().clone().requires_grad_(True)
     heads_leaf = tuple(h.detach().clone().requires_grad_(True) for h in heads)
 
@@ -299,12 +301,13 @@ def model_flops(
     d_model: int,
     num_heads: int,
 ) -> int:
-    """Floating-point operations of one call, counted from the matrix products: 2 per multiply-add.
+    """Floating-point operations of one call, counted
+    from the matrix products: 2 per multiply-add.
 
-    Forward+backward counts 3x the forward: the backward pass of a product needs two products of the same
-    size (one for each input's gradient). These are model FLOPs, the useful work: the fused kernel's backward
-    recomputes the scores Q·Kᵀ instead of storing them, so the hardware does more than this count says
-    (about 3.5x the forward for the attention products instead of 3x). ``torch-sdpa`` does no projections.
+    Forward+backward counts 3x the forward: the backward pass of a product needs two products of the same size (one for
+    each input's gradient). These are model FLOPs, the useful work: the fused kernel's backward recomputes the scores
+    Q·Kᵀ instead of storing them, so the hardware does more than this count says (about 3.5x the forward for the
+    attention products instead of 3x). ``torch-sdpa`` does no projections.
 
     Examples:
         >>> model_flops("torch-sdpa", "forward", batch=1, length=4, d_model=8, num_heads=2)  # 2·(2·4·4·8)

@@ -34,16 +34,14 @@ def test_top_p_keeps_the_smallest_set_whose_probability_reaches_p(p):
     ours = np_sampling.nucleus_mask(PROBABILITIES, p)
     theirs = sampling.nucleus_mask(torch.from_numpy(PROBABILITIES), p).numpy()
     assert (ours == theirs).all()
-    if (
-        p <= 0.85
-    ):  # above 0.85 one of the three tied 0.05 is needed, and all three are kept (see the next test)
+    # above 0.85 one of the three tied 0.05 is needed, and all three are kept (see the next test)
+    if p <= 0.85:
         assert set(np.flatnonzero(ours)) == expected
 
 
 def test_entries_tied_with_the_last_needed_one_are_kept():
-    assert np_sampling.nucleus_mask(
-        PROBABILITIES, 0.9
-    ).all()  # 0.9 needs one of three 0.05: all three stay
+    # 0.9 needs one of three 0.05: all three stay
+    assert np_sampling.nucleus_mask(PROBABILITIES, 0.9).all()
     probabilities = np.array([0.4, 0.3, 0.3])
     assert np_sampling.nucleus_mask(probabilities, 0.5).tolist() == [True, True, True]
     assert np_sampling.nucleus_mask(probabilities, 0.4).tolist() == [True, False, False]
@@ -57,9 +55,8 @@ def test_entries_tied_with_the_last_needed_one_are_kept():
 def test_nucleus_probabilities_apply_temperature_and_top_k_first():
     logits = np.log(PROBABILITIES)
     ours = np_sampling.nucleus_probabilities(logits, 0.5, temperature=0.5, top_k=4)
-    squared = (
-        PROBABILITIES**2 / (PROBABILITIES**2).sum()
-    )  # temperature 0.5: p² renormalised
+    # temperature 0.5: p² renormalised
+    squared = PROBABILITIES**2 / (PROBABILITIES**2).sum()
     keep = np.zeros(7, dtype=bool)
     keep[[1, 3]] = True  # 0.3² and 0.25² are 0.51 of the squared mass of the top 4
     expected = np.where(keep, squared, 0) / squared[keep].sum()
@@ -152,6 +149,28 @@ def test_the_length_penalty_changes_the_chosen_hypothesis(backend):
     assert penalised == [1, 1, 0] and math.isclose(
         score, math.log(0.5 * 0.95 * 0.95) / (8 / 6) ** 0.6
     )
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_best_hypothesis_that_needs_exactly_max_new_tokens_is_found(backend):
+    """ "a a EOS" wins with alpha = 0.6 and needs all three steps that max_new_tokens=3 allows; with two steps
+    "a a" cannot end, and "EOS" is the best finished hypothesis."""
+    if backend == "numpy":
+        search, log_probs = np_sampling.penalised_beam_search, table_log_probs
+    else:
+        search, log_probs = (
+            sampling.penalised_beam_search,
+            lambda p: torch.from_numpy(table_log_probs(p.numpy())),
+        )
+    tokens, score = search(
+        log_probs, [BOS], beam_size=4, max_new_tokens=3, eos_id=0, alpha=0.6
+    )
+    assert tokens == [1, 1, 0]
+    assert math.isclose(score, math.log(0.5 * 0.95 * 0.95) / (8 / 6) ** 0.6)
+    shorter, _ = search(
+        log_probs, [BOS], beam_size=4, max_new_tokens=2, eos_id=0, alpha=0.6
+    )
+    assert shorter == [0]
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 
 from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.numpy import llama as np_llama
-from transformer_tutorial.numpy.attention import causal_mask as np_causal_mask
-from transformer_tutorial.torch.attention import causal_mask
-from transformer_tutorial.torch.decoder_only import generate
+from transformer_tutorial.numpy.masks import causal_mask as np_causal_mask
+from transformer_tutorial.torch.decoder_only import generate, train_language_model
 from transformer_tutorial.torch.llama import LlamaBlock, LlamaDecoder, RMSNorm, SwiGLU
+from transformer_tutorial.torch.masks import causal_mask
 
 CONFIG = LlamaConfig(
     vocab_size=23,
@@ -48,9 +48,8 @@ def test_rms_norm_equals_torch_nn_rms_norm(dtype, tolerance, eps):
     theirs = torch.nn.RMSNorm(16, eps=eps, dtype=dtype)
     with torch.no_grad():
         theirs.weight.copy_(ours.weight)
-        x = (
-            torch.randn(3, 5, 16, dtype=dtype) * 4 + 1
-        )  # a mean away from 0: LayerNorm would differ
+        # a mean away from 0: LayerNorm would differ
+        x = torch.randn(3, 5, 16, dtype=dtype) * 4 + 1
         torch.testing.assert_close(ours(x), theirs(x), rtol=tolerance, atol=tolerance)
         numpy = np_llama.rms_norm(x.double().numpy(), ours.numpy_params())
         np.testing.assert_allclose(
@@ -68,9 +67,8 @@ def test_swiglu_follows_its_formula_in_float64():
         getattr(module, name).weight.detach().numpy() for name in ("gate", "up", "down")
     )
     gate = x @ w_gate.T
-    expected = (
-        gate / (1 + np.exp(-gate)) * (x @ w_up.T)
-    ) @ w_down.T  # SiLU(z) = z · sigmoid(z), written out
+    # SiLU(z) = z · sigmoid(z), written out
+    expected = (gate / (1 + np.exp(-gate)) * (x @ w_up.T)) @ w_down.T
     with torch.no_grad():
         np.testing.assert_allclose(
             module(torch.from_numpy(x)).numpy(), expected, rtol=0, atol=1e-14
@@ -78,9 +76,8 @@ def test_swiglu_follows_its_formula_in_float64():
     np.testing.assert_allclose(
         np_llama.swiglu(x, module.numpy_params()), expected, rtol=0, atol=1e-14
     )
-    assert (
-        sum(p.numel() for p in module.parameters()) == 3 * 6 * 10
-    )  # three matrices, no bias
+    # three matrices, no bias
+    assert sum(p.numel() for p in module.parameters()) == 3 * 6 * 10
 
 
 def test_numpy_and_pytorch_blocks_and_decoders_agree():
@@ -122,33 +119,49 @@ def test_the_decoder_is_causal_and_its_cache_gives_the_same_logits():
             model(tokens[:, t : t + 1], cache) for t in range(4, 10)
         ]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=0, atol=1e-12)
+    # G = 2 key/value heads of d = 4 features, 10 positions
     assert cache[0].keys.shape == (
         1,
         2,
         10,
         4,
-    )  # G = 2 key/value heads of d = 4 features, 10 positions
+    )
 
 
-def test_generate_works_with_the_llama_decoder():
+# After each 1 comes one more than the token before that 1: the next token depends on the token two back.
+PATTERN = [1, 2, 1, 3, 1, 4, 1, 5]
+
+
+def test_generate_continues_a_pattern_from_every_phase_with_and_without_the_cache():
+    """A small model trained on the repeated pattern has to read the right cached keys at the right (rotated)
+    positions at every step: a stale cache or positions that restart at 0 break the pattern. The prompts come
+    from the training text; this checks decoding, not generalisation."""
     torch.manual_seed(8)
-    model = LlamaDecoder(CONFIG).eval()
-    prompt = torch.tensor([[1, 2, 3]])
-    cached = generate(
-        prompt, model, 6, torch.Generator().manual_seed(0), use_cache=True
+    config = LlamaConfig(
+        vocab_size=23,
+        d_model=16,
+        num_heads=2,
+        num_kv_heads=1,
+        num_layers=1,
+        d_ff=32,
+        max_len=32,
     )
-    recomputed = generate(
-        prompt, model, 6, torch.Generator().manual_seed(0), use_cache=False
-    )
-    assert torch.equal(cached, recomputed) and cached.shape == (1, 9)
+    model = LlamaDecoder(config)
+    ids = np.array(PATTERN * 20)
+    train_language_model(model, ids, 100, batch_size=8, length=16, learning_rate=1e-2)
+    for start in range(len(PATTERN)):
+        prompt = torch.tensor([(PATTERN * 3)[start : start + 4]])
+        expected = (PATTERN * 5)[start : start + 16]
+        for use_cache in (True, False):
+            tokens = generate(prompt, model, 12, top_k=1, use_cache=use_cache)
+            assert tokens[0].tolist() == expected, (start, use_cache)
 
 
 def test_parameter_counts_follow_the_formula():
     model = LlamaDecoder(CONFIG)
     d, g_d, f, v = 24, 2 * 4, 40, 23
-    per_block = (
-        2 * d * d + 2 * d * g_d + 3 * d * f + 2 * d
-    )  # q and o, k and v, SwiGLU, two RMSNorm scales
+    # q and o, k and v, SwiGLU, two RMSNorm scales
+    per_block = 2 * d * d + 2 * d * g_d + 3 * d * f + 2 * d
     assert (
         sum(p.numel() for p in model.parameters())
         == v * d + CONFIG.num_layers * per_block + d
