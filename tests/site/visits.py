@@ -41,7 +41,8 @@ REPORT = """async ({zoom, showAllTabs}) => {
         .filter(frame => frame.offsetParent !== null && frame.scrollWidth > frame.clientWidth + 1)
         .map(frame => ({inline: frame.tagName === "SPAN", text: frame.textContent.slice(0, 60),
                         hint: getComputedStyle(frame).backgroundImage.includes("gradient")}));
-    report.tables = [...document.querySelectorAll("article table")]
+    // The tables of the text (a widget's own table, such as the explorer's matrix, has a class and its frame).
+    report.tables = [...document.querySelectorAll("article table:not([class])")]
         .filter(table => table.offsetParent !== null)
         .map(table => ({width: Math.round(table.getBoundingClientRect().width), column: article.clientWidth,
                         head: table.rows[0] ? table.rows[0].innerText.slice(0, 60) : ""}));
