@@ -98,7 +98,7 @@ REPORT = """async ({zoom, showAllTabs}) => {
 SEARCHES = {
     "softmax": None,
     "KV cache": ("training/",),
-    "RoPE": ("relative-positions/",),
+    "RoPE": ("relative-positions/", "rope-scaling/"),  # where RoPE is taught, or scaled
     "GQA": ("modern-attention/",),
     "MQA": ("modern-attention/",),
     "flash attention": ("modern-attention/", "flash"),
