@@ -35,7 +35,8 @@ def add_destination(parser: argparse.ArgumentParser, name: str) -> None:
     )
 
 
-def _processor() -> str:
+def processor_name() -> str:
+    """The processor's model name, as /proc/cpuinfo gives it where it can."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
     except OSError:
@@ -64,7 +65,7 @@ def provenance(command: str) -> dict[str, Any]:
         "command": command,
         "date": datetime.now(UTC).date().isoformat(),
         "machine": {
-            "cpu": _processor(),
+            "cpu": processor_name(),
             "logical_cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),

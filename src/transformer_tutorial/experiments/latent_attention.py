@@ -19,29 +19,21 @@ The training pieces (corpus, optimiser loop, evaluation, parameter matching, tim
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import shlex
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.data.text import CharTokenizer, load_corpus
-from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import (
     Settings,
-    machine_info,
     time_interleaved,
 )
 from transformer_tutorial.experiments.character_models import count_parameters
@@ -49,6 +41,11 @@ from transformer_tutorial.experiments.modern_attention import (
     QUICK as MODERN_QUICK,
 )
 from transformer_tutorial.experiments.modern_attention import ModernSettings
+from transformer_tutorial.experiments.running import (
+    command_line,
+    one_thread,
+    stored_run,
+)
 from transformer_tutorial.torch.decoder_only import (
     evaluate_language_model,
     train_language_model,
@@ -348,43 +345,18 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
 def run(settings: LatentSettings) -> dict[str, Any]:
     """Every measurement on one PyTorch thread and one
     BLAS thread, with the machine and the settings."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            results = {
-                "character_models": train_character_models(settings),
-                "decoding": measure_decoding(settings),
-            }
-            machine = machine_info(torch.device("cpu"))
-    finally:
-        torch.set_num_threads(previous)
-    results = {
-        "command": "python -m transformer_tutorial.experiments.latent_attention "
-        + shlex.join(sys.argv[1:]),
-        "date": datetime.now(UTC).date().isoformat(),
-        "machine": machine,
-        "settings": json.loads(json.dumps(asdict(settings))),
-        **results,
-    }
+    with one_thread():
+        measured = {
+            "character_models": train_character_models(settings),
+            "decoding": measure_decoding(settings),
+        }
+        results = stored_run("latent_attention", settings, measured)
     results["summary"] = summarise(results)
     return results
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.experiments.latent_attention",
-        description=__doc__.split("\n")[0],
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="tiny sizes: seconds (for the tests)"
-    )
-    add_destination(parser, RESULT)
-    args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else LatentSettings())
-    print(json.dumps(results["summary"], indent=2))
-    keep(args, RESULT, results)
-    return results
+    return command_line("latent_attention", RESULT, run, LatentSettings(), QUICK, argv)
 
 
 if __name__ == "__main__":

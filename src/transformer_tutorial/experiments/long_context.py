@@ -24,27 +24,25 @@ Every evaluation reads the last tenth of the corpus, which training never sees (
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import math
-import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from threadpoolctl import threadpool_limits
 
 from transformer_tutorial.config import LlamaConfig
 from transformer_tutorial.data.text import CharTokenizer, load_corpus
-from transformer_tutorial.experiments import add_destination, keep
-from transformer_tutorial.experiments.benchmark import machine_info
+from transformer_tutorial.experiments.running import (
+    command_line,
+    one_thread,
+    stored_run,
+)
 from transformer_tutorial.torch.attention import split_heads
 from transformer_tutorial.torch.cached_decoding import llama_forward
 from transformer_tutorial.torch.llama import LlamaDecoder
@@ -422,40 +420,19 @@ def run_seed(settings: LongContextSettings, seed: int, data) -> dict[str, Any]:
 def run(settings: LongContextSettings) -> dict[str, Any]:
     """Every measurement on one PyTorch thread and one
     BLAS thread, with the machine and the settings."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            data = corpus_split()
-            seeds = [run_seed(settings, seed, data) for seed in settings.seeds]
-            machine = machine_info(torch.device("cpu"))
-    finally:
-        torch.set_num_threads(previous)
-    return {
-        "command": "python -m transformer_tutorial.experiments.long_context "
-        + shlex.join(sys.argv[1:]),
-        "date": datetime.now(UTC).date().isoformat(),
-        "machine": machine,
-        "settings": json.loads(json.dumps(asdict(settings))),
-        "held_out_characters": len(data[2]),
-        "seeds": seeds,
-        "paged": paged_memory(settings),
-    }
+    with one_thread():
+        data = corpus_split()
+        seeds = [run_seed(settings, seed, data) for seed in settings.seeds]
+        measured = {
+            "held_out_characters": len(data[2]),
+            "seeds": seeds,
+            "paged": paged_memory(settings),
+        }
+        return stored_run("long_context", settings, measured)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.experiments.long_context",
-        description=__doc__.split("\n")[0],
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="tiny sizes: seconds (for the tests)"
-    )
-    add_destination(parser, RESULT)
-    args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else LongContextSettings())
-    keep(args, RESULT, results)
-    return results
+    return command_line("long_context", RESULT, run, LongContextSettings(), QUICK, argv)
 
 
 if __name__ == "__main__":

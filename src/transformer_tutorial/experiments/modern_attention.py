@@ -20,30 +20,27 @@ Run it from the repository root::
 
 from __future__ import annotations
 
-import argparse
-import json
-import shlex
-import sys
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from threadpoolctl import threadpool_limits
 
 from transformer_tutorial.config import LlamaConfig
-from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import (
     Settings,
-    machine_info,
     time_interleaved,
 )
 from transformer_tutorial.experiments.character_models import train_character_models
+from transformer_tutorial.experiments.running import (
+    command_line,
+    one_thread,
+    stored_run,
+)
 from transformer_tutorial.numpy import attention as np_attention
 from transformer_tutorial.numpy import modern as np_modern
 from transformer_tutorial.torch import attention, modern
@@ -333,45 +330,20 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
 def run(settings: ModernSettings) -> dict[str, Any]:
     """Every measurement on one PyTorch thread and one
     BLAS thread, with the machine and the settings."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            results = {
-                "memory": measure_memory(settings),
-                "times": measure_times(settings),
-                "kv_cache": measure_kv_cache(settings),
-                "character_models": train_character_models(settings),
-            }
-            machine = machine_info(torch.device("cpu"))
-    finally:
-        torch.set_num_threads(previous)
-    results = {
-        "command": "python -m transformer_tutorial.experiments.modern_attention "
-        + shlex.join(sys.argv[1:]),
-        "date": datetime.now(UTC).date().isoformat(),
-        "machine": machine,
-        "settings": json.loads(json.dumps(asdict(settings))),
-        **results,
-    }
+    with one_thread():
+        measured = {
+            "memory": measure_memory(settings),
+            "times": measure_times(settings),
+            "kv_cache": measure_kv_cache(settings),
+            "character_models": train_character_models(settings),
+        }
+        results = stored_run("modern_attention", settings, measured)
     results["summary"] = summarise(results)
     return results
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
-        prog="python -m transformer_tutorial.experiments.modern_attention",
-        description=__doc__.split("\n")[0],
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="tiny sizes: seconds (for the tests)"
-    )
-    add_destination(parser, RESULT)
-    args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else ModernSettings())
-    print(json.dumps(results["summary"], indent=2))
-    keep(args, RESULT, results)
-    return results
+    return command_line("modern_attention", RESULT, run, ModernSettings(), QUICK, argv)
 
 
 if __name__ == "__main__":

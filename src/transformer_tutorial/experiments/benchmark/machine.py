@@ -16,16 +16,7 @@ import torch
 import torch.utils._pytree
 from threadpoolctl import threadpool_info
 
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+from transformer_tutorial.experiments import processor_name
 
 
 def _physical_cores() -> int | None:
@@ -76,7 +67,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     ]
     cuda = device.type == "cuda"
     return {
-        "cpu": _cpu_model(),
+        "cpu": processor_name(),
         "physical_cores": _physical_cores(),
         "logical_cpus": os.cpu_count(),
         "platform": platform.platform(),
