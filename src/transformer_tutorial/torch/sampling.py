@@ -1,4 +1,5 @@
-"""Choosing the next tokens, in PyTorch: top-p (nucleus) sampling, and beam search with GNMT's length penalty.
+"""Choosing the next tokens, in PyTorch: top-p (nucleus) sampling, and beam search with GNMT's length penalty
+(whose bookkeeping is the NumPy module's).
 
 Temperature and top-k are in ``transformer_tutorial.torch.decoder_only``; ``nucleus_probabilities`` applies them first.
 Shapes use V (vocabulary size).
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 
-from transformer_tutorial.checks import check_positive_int, check_top_p
+from transformer_tutorial.checks import check_top_p
+from transformer_tutorial.numpy import sampling as numpy_sampling
+from transformer_tutorial.torch.attention import to_numpy
 from transformer_tutorial.torch.decoder_only import next_token_probabilities
 
 
@@ -66,23 +70,6 @@ def nucleus_probabilities(
 # --8<-- [end:nucleus]
 
 
-# --8<-- [start:length_penalty]
-def length_penalty(length: int, alpha: float = 0.6) -> float:
-    """GNMT's length penalty, ((5 + length) / 6) ** alpha:
-    a hypothesis's log-probability is divided by it.
-
-    The Transformer paper decoded with alpha = 0.6 and a beam of 4; alpha = 0 divides by 1 (no penalty).
-
-    Examples:
-        >>> length_penalty(1), round(length_penalty(7), 4)
-        (1.0, 1.5157)
-    """
-    return ((5 + length) / 6) ** alpha
-
-
-# --8<-- [end:length_penalty]
-
-
 # --8<-- [start:penalised_beam_search]
 @torch.no_grad()
 def penalised_beam_search(
@@ -93,13 +80,12 @@ def penalised_beam_search(
     eos_id: int,
     alpha: float = 0.6,
 ) -> tuple[list[int], float]:
-    """Beam search ranking finished hypotheses
-    by log P(Y) / length_penalty(|Y|, alpha).
+    """The NumPy beam search with GNMT's length penalty,
+    scoring with a PyTorch model.
 
-    Each step extends every live prefix by every token and keeps the ``beam_size`` extensions of highest
-    log-probability; those that end with ``eos_id`` are set aside as finished, with |Y| the number of tokens generated,
-    EOS included. The search stops when no live prefix can beat the best finished one: a prefix's log-probability only
-    falls as it grows, and the penalty is at most length_penalty(max_new_tokens).
+    The search is bookkeeping over a few lists of token ids, the same in both libraries, so it is written once
+    (``transformer_tutorial.numpy.sampling.penalised_beam_search``, which documents the arguments); here the
+    model's log-probabilities are read into NumPy, in float64, at each step.
 
     Args:
         next_log_probs: Prefixes (n, t) of token ids -> (n, V) log-probabilities of the next token.
@@ -112,33 +98,13 @@ def penalised_beam_search(
     Returns:
         ``(tokens, score)``: the best hypothesis's tokens after the prompt, and its penalised score.
     """
-    check_positive_int("beam_size", beam_size)
-    check_positive_int("max_new_tokens", max_new_tokens)
-    beams = [(list(prompt), 0.0)]  # (tokens, log-probability)
-    finished: list[tuple[list[int], float]] = []  # (tokens, penalised score)
-    for step in range(1, max_new_tokens + 1):
-        prefixes = torch.tensor([tokens for tokens, _ in beams])
-        log_probs = next_log_probs(prefixes).double().cpu()  # (n, V)
-        scores = torch.tensor([score for _, score in beams], dtype=torch.float64)
-        totals = scores[:, None] + log_probs
-        # a stable sort: of equal totals, the lower index first (as NumPy's twin does)
-        best = torch.argsort(-totals.flatten(), stable=True)[:beam_size]
-        beams_before, beams = beams, []
-        values, indices = totals.flatten()[best].tolist(), best.tolist()
-        for total, index in zip(values, indices, strict=True):
-            beam, token = divmod(index, totals.shape[1])
-            extended = [*beams_before[beam][0], token]
-            if token == eos_id:
-                finished.append((extended, total / length_penalty(step, alpha)))
-            else:
-                beams.append((extended, total))
-        best_finished = max((score for _, score in finished), default=-float("inf"))
-        best_live = max((score for _, score in beams), default=-float("inf"))
-        if best_live / length_penalty(max_new_tokens, alpha) < best_finished:
-            break
-    penalised = [(t, s / length_penalty(len(t) - len(prompt), alpha)) for t, s in beams]
-    tokens, score = max(finished or penalised, key=lambda candidate: candidate[1])
-    return tokens[len(prompt) :], score
+
+    def log_probs(prefixes: np.ndarray) -> np.ndarray:
+        return to_numpy(next_log_probs(torch.from_numpy(prefixes)))
+
+    return numpy_sampling.penalised_beam_search(
+        log_probs, prompt, beam_size, max_new_tokens, eos_id, alpha
+    )
 
 
 # --8<-- [end:penalised_beam_search]
