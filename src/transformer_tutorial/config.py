@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from transformer_tutorial.checks import (
     check_heads,
@@ -10,6 +11,13 @@ from transformer_tutorial.checks import (
     check_positive_int,
     check_probability,
 )
+
+
+def check_sizes(config: Any, names: tuple[str, ...]) -> None:
+    """Every size named is a positive int, and the heads divide d_model: what every configuration checks first."""
+    for name in names:
+        check_positive_int(name, getattr(config, name))
+    check_heads(config.d_model, config.num_heads)
 
 
 @dataclass(frozen=True)
@@ -50,17 +58,18 @@ class TransformerConfig:
     eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        for name in (
-            "src_vocab_size",
-            "tgt_vocab_size",
-            "d_model",
-            "num_heads",
-            "num_layers",
-            "d_ff",
-            "max_len",
-        ):
-            check_positive_int(name, getattr(self, name))
-        check_heads(self.d_model, self.num_heads)
+        check_sizes(
+            self,
+            (
+                "src_vocab_size",
+                "tgt_vocab_size",
+                "d_model",
+                "num_heads",
+                "num_layers",
+                "d_ff",
+                "max_len",
+            ),
+        )
         check_probability("dropout", self.dropout)
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise ValueError(
@@ -131,17 +140,18 @@ class EncoderOnlyConfig:
     pad_id: int = 0
 
     def __post_init__(self) -> None:
-        for name in (
-            "vocab_size",
-            "d_model",
-            "num_heads",
-            "num_layers",
-            "d_ff",
-            "max_len",
-            "type_vocab_size",
-        ):
-            check_positive_int(name, getattr(self, name))
-        check_heads(self.d_model, self.num_heads)
+        check_sizes(
+            self,
+            (
+                "vocab_size",
+                "d_model",
+                "num_heads",
+                "num_layers",
+                "d_ff",
+                "max_len",
+                "type_vocab_size",
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -170,16 +180,10 @@ class DecoderOnlyConfig:
     eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        for name in (
-            "vocab_size",
-            "d_model",
-            "num_heads",
-            "num_layers",
-            "d_ff",
-            "max_len",
-        ):
-            check_positive_int(name, getattr(self, name))
-        check_heads(self.d_model, self.num_heads)
+        check_sizes(
+            self,
+            ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff", "max_len"),
+        )
         check_probability("dropout", self.dropout)
 
 
@@ -210,17 +214,18 @@ class LlamaConfig:
     qk_norm: bool = False
 
     def __post_init__(self) -> None:
-        for name in (
-            "vocab_size",
-            "d_model",
-            "num_heads",
-            "num_kv_heads",
-            "num_layers",
-            "d_ff",
-            "max_len",
-        ):
-            check_positive_int(name, getattr(self, name))
-        check_heads(self.d_model, self.num_heads)
+        check_sizes(
+            self,
+            (
+                "vocab_size",
+                "d_model",
+                "num_heads",
+                "num_kv_heads",
+                "num_layers",
+                "d_ff",
+                "max_len",
+            ),
+        )
         check_kv_heads(self.num_heads, self.num_kv_heads)
         if (self.d_model // self.num_heads) % 2:
             raise ValueError(
