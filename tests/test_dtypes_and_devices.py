@@ -11,7 +11,7 @@
   × 30 has scores in the hundreds, where a rounding of the scores moves the softmax: there even PyTorch's own
   fused kernel in float16 is about 1e-2 off its float64 result.
 * **Tolerance.** The largest difference, divided by the largest entry of the reference, must stay below
-  ``TOLERANCE[dtype]``: 1e-2 for float16 (10 bits of fraction: one rounding is 5e-4) and 6e-2 for bfloat16
+  ``LOW_PRECISION_TOLERANCE[dtype]``: 1e-2 for float16 (10 bits of fraction: one rounding is 5e-4) and 6e-2 for bfloat16
   (7 bits: one rounding is 4e-3), about twice the largest error measured over the sweep. A norm that squares in
   float16 is off by 1 (``test_the_tolerance_fails_a_norm_that_squares_float16``).
 * **Device.** On ``meta`` (shapes and dtypes without values, in every run of the suite) every module and helper
@@ -49,7 +49,7 @@ from transformer_tutorial.torch.modern import GroupedQueryAttention
 from transformer_tutorial.torch.vision import VisionTransformer, predict
 
 HALF = [torch.float16, torch.bfloat16]
-TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 6e-2}
+LOW_PRECISION_TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 6e-2}
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, CUDA])]
 SMALL = 1e-3
@@ -298,7 +298,7 @@ def test_half_precision_agrees_with_the_float64_reference(
     assert actual.dtype == dtype and actual.device.type == device
     assert torch.isfinite(expected).all()
     error = relative_error(actual, expected)
-    assert error < TOLERANCE[dtype], (
+    assert error < LOW_PRECISION_TOLERANCE[dtype], (
         f"{name}, {dtype}, inputs × {scale}: relative error {error:.1e}"
     )
 
@@ -331,8 +331,14 @@ def test_the_tolerance_fails_a_norm_that_squares_float16():
         centred.square().mean(dim=-1, keepdim=True) + 1e-5
     )
     reference = nn.LayerNorm(4, dtype=torch.float64)(x.double())
-    assert relative_error(squared_in_half, reference) > TOLERANCE[torch.float16]
-    assert relative_error(LayerNorm(4).half()(x), reference) < TOLERANCE[torch.float16]
+    assert (
+        relative_error(squared_in_half, reference)
+        > LOW_PRECISION_TOLERANCE[torch.float16]
+    )
+    assert (
+        relative_error(LayerNorm(4).half()(x), reference)
+        < LOW_PRECISION_TOLERANCE[torch.float16]
+    )
 
 
 def small_models(dtype: torch.dtype, device: str) -> dict[str, nn.Module]:

@@ -17,7 +17,12 @@ from torch import nn
 from transformer_tutorial.checks import check_multi_head_inputs, check_multi_head_mask
 from transformer_tutorial.mask_shapes import with_head_axis
 from transformer_tutorial.numpy.qk_norm import QKNormParams
-from transformer_tutorial.torch.attention import KeyValueCache, merge_heads, split_heads
+from transformer_tutorial.torch.attention import (
+    KeyValueCache,
+    merge_heads,
+    split_heads,
+    to_numpy,
+)
 from transformer_tutorial.torch.modern import (
     GroupedQueryAttention,
     grouped_query_attention,
@@ -111,8 +116,6 @@ class QKNormAttention(GroupedQueryAttention):
     def qk_norm_params(self) -> QKNormParams:
         """The two scales as float64 NumPy arrays,
         for ``transformer_tutorial.numpy.qk_norm``."""
-
-        def array(weight: torch.Tensor):
-            return weight.detach().double().cpu().numpy()
-
-        return QKNormParams(array(self.query_weight), array(self.key_weight), self.eps)
+        return QKNormParams(
+            to_numpy(self.query_weight), to_numpy(self.key_weight), self.eps
+        )
