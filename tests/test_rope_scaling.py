@@ -1,16 +1,24 @@
 """RoPE scaling: scale 1 is plain RoPE to the last bit, each method is its paper's formula, the two backends
 agree, and (when Hugging Face ``transformers`` is installed, a test-only dependency) ours match its RoPE
-initialisation functions."""
+initialisation functions.
 
+Equation numbers are those of the versions the page links: position interpolation, Chen et al., arXiv
+2306.15595v2; NTK-aware scaling and YaRN, Peng et al., arXiv 2309.00071v2 (|D| there is d_k here).
+"""
+
+import copy
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from transformer_tutorial.config import LlamaConfig
+from transformer_tutorial.numpy import cached_decoding as np_decoding
 from transformer_tutorial.numpy import relative as np_relative
 from transformer_tutorial.numpy import rope_scaling as np_scaling
-from transformer_tutorial.torch import relative, rope_scaling
+from transformer_tutorial.torch import cached_decoding, relative, rope_scaling
+from transformer_tutorial.torch.llama import LlamaDecoder
 
 D_K = 16
 X = np.random.default_rng(0).normal(size=(2, 3, 40, D_K))
@@ -45,7 +53,7 @@ def test_scale_one_is_plain_rope_exactly(method):
 
 
 def test_position_interpolation_turns_position_m_like_m_over_s():
-    """Chen et al. (2023): the interpolated model at position m is the original one at m·L / L' (m / s)."""
+    """Chen et al., Eq. 4: f'(x, m) = f(x, m·L / L'), the original model at position m / s."""
     s = 4.0
     positions = np.arange(40)
     theta = np_scaling.rope_frequencies(D_K)
@@ -54,8 +62,8 @@ def test_position_interpolation_turns_position_m_like_m_over_s():
 
 
 def test_ntk_aware_scaling_changes_the_base():
-    """NTK-aware: b' = b · s^(|D| / (|D| - 2)) (as the YaRN paper writes it). The fastest pair keeps its
-    frequency; the slowest is divided by exactly s, as position interpolation would."""
+    """NTK-aware, YaRN Eqs. 15 and 16: h(θ_d) = b'^(-2d / |D|) with b' = b · s^(|D| / (|D| - 2)). The fastest
+    pair keeps its frequency; the slowest is divided by exactly s, as position interpolation would."""
     s = 8.0
     got = np_scaling.ntk_frequencies(D_K, s)
     base = 10000.0 * s ** (D_K / (D_K - 2))
@@ -67,8 +75,8 @@ def test_ntk_aware_scaling_changes_the_base():
 
 
 def test_yarn_interpolates_slow_pairs_keeps_fast_ones_and_ramps_between():
-    """YaRN (Peng et al., 2023, "NTK-by-parts"): r = L / λ, γ(r) the ramp from α = 1 to β = 32,
-    h(θ) = (1 - γ(r)) θ / s + γ(r) θ."""
+    """YaRN's "NTK-by-parts": r = L / λ_d with λ_d = 2π / θ_d (Eqs. 17 and 13), γ(r) the ramp from α = 1 to
+    β = 32 (Eq. 18), h(θ_d) = (1 - γ(r)) θ_d / s + γ(r) θ_d (Eq. 20)."""
     s, length = 4.0, 256
     plain = np_scaling.rope_frequencies(D_K)
     got = np_scaling.yarn_frequencies(plain, s, length)
@@ -90,7 +98,7 @@ def test_yarn_interpolates_slow_pairs_keeps_fast_ones_and_ramps_between():
 
 
 def test_yarn_temperature():
-    """√(1/t) = 0.1 ln s + 1 (YaRN), worked by hand: ln 4 = 1.386 gives 1.139, ln 40 = 3.689 gives 1.369,
+    """√(1/t) = 0.1 ln s + 1 (YaRN Eq. 22), worked by hand: ln 4 = 1.386 gives 1.139, ln 40 = 3.689 gives 1.369,
     and s = 1 gives exactly 1."""
     assert np_scaling.yarn_attention_factor(1.0) == 1.0
     assert round(np_scaling.yarn_attention_factor(4.0), 3) == 1.139
@@ -98,6 +106,40 @@ def test_yarn_temperature():
     assert rope_scaling.yarn_attention_factor(4.0) == np_scaling.yarn_attention_factor(
         4.0
     )
+
+
+def test_the_attention_factor_divides_every_score_by_t():
+    """YaRN Eq. 21: softmax(q·k / (t √|D|)). ``llama_forward`` multiplies the rotated queries and keys by
+    √(1/t); since RoPE is linear, that must equal the same model with its query weights multiplied by 1/t."""
+    config = LlamaConfig(
+        vocab_size=11, d_model=16, num_heads=4, num_kv_heads=2, num_layers=2, d_ff=24
+    )
+    torch.manual_seed(0)
+    decoder = LlamaDecoder(config).double().eval()
+    root = np_scaling.yarn_attention_factor(4.0)  # √(1/t) at s = 4
+    sharpened = copy.deepcopy(decoder)
+    with torch.no_grad():
+        for block in sharpened.blocks:
+            block.attention.q_proj.weight.mul_(root**2)  # 1/t, on the queries only
+            assert block.attention.q_proj.bias is None
+    tokens = torch.tensor(np.random.default_rng(2).integers(0, 11, size=(2, 12)))
+    frequencies = rope_scaling.yarn_frequencies(
+        rope_scaling.rope_frequencies(4), 4.0, 8
+    )
+    with torch.no_grad():
+        got = cached_decoding.llama_forward(decoder, tokens, None, frequencies, root)
+        expected = cached_decoding.llama_forward(sharpened, tokens, None, frequencies)
+        plain = cached_decoding.llama_forward(decoder, tokens, None, frequencies)
+    assert (got - expected).abs().max() < 1e-12
+    assert (got - plain).abs().max() > 1e-3  # the temperature does change the logits
+    got_np = np_decoding.llama_forward(
+        decoder.numpy_params(), tokens.numpy(), None, frequencies.numpy(), root
+    )
+    expected_np = np_decoding.llama_forward(
+        sharpened.numpy_params(), tokens.numpy(), None, frequencies.numpy()
+    )
+    assert np.abs(got_np - expected_np).max() < 1e-12
+    assert np.abs(got_np - got.numpy()).max() < 1e-12
 
 
 @pytest.mark.parametrize("method", ["plain", "linear", "ntk", "yarn"])

@@ -59,7 +59,7 @@ def linear_frequencies(frequencies: torch.Tensor, factor: float) -> torch.Tensor
     """Position interpolation: every frequency divided by s = L' / L.
 
     (d_k / 2,) -> (d_k / 2,). Turning position m by θ / s is turning position m / s by θ: the L' positions are squeezed
-    into the L that training saw.
+    into the L that training saw (Chen et al., arXiv 2306.15595v2, Eq. 4).
     """
     _check_scaling(factor)
     return torch.as_tensor(frequencies, dtype=torch.float64) / factor
@@ -79,7 +79,7 @@ def ntk_frequencies(
     the base raised to base · s^(d_k / (d_k - 2)).
 
     (d_k / 2,). The fastest pair (i = 0) keeps θ_0 = 1; the slowest is divided by exactly s; the pairs between are
-    divided by less the faster they turn.
+    divided by less the faster they turn (Peng et al., arXiv 2309.00071v2, Eqs. 14 to 16).
     """
     _check_scaling(factor)
     check_positive_int("d_k", d_k)
@@ -105,7 +105,7 @@ def yarn_frequencies(
     (d_k / 2,) -> (d_k / 2,). Pair i turns r_i = L / λ_i times inside the training length L, λ_i = 2π / θ_i being its
     wavelength. With the ramp γ = clip((r - α) / (β - α), 0, 1), the new frequency is (1 - γ) θ / s + γ θ: a pair that
     turns fewer than α times is interpolated like position interpolation, one that turns more than β times is left
-    alone.
+    alone (arXiv 2309.00071v2, Eqs. 17, 18 and 20).
     """
     _check_scaling(factor, original_length)
     check_positive_number("alpha", alpha)
@@ -126,7 +126,8 @@ def yarn_attention_factor(factor: float) -> float:
     """YaRN's attention temperature as a factor
     on queries and keys: √(1/t) = 0.1 ln s + 1.
 
-    Multiplying both the queries and the keys by it multiplies every score by 1/t.
+    Multiplying both the queries and the keys by it multiplies every score by 1/t (arXiv 2309.00071v2, Eqs. 21
+    and 22).
     """
     _check_scaling(factor)
     return 0.1 * math.log(factor) + 1.0
