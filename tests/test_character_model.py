@@ -11,8 +11,13 @@ import torch
 
 from transformer_tutorial import results
 from transformer_tutorial.data.checkpoints import checkpoint_path, read_checkpoint
-from transformer_tutorial.data.text import CharTokenizer, load_corpus
-from transformer_tutorial.experiments.character_model import bigram_loss, split_ids
+from transformer_tutorial.data.text import (
+    CharTokenizer,
+    character_corpus,
+    evaluation_windows,
+    load_corpus,
+)
+from transformer_tutorial.experiments.character_model import bigram_loss
 from transformer_tutorial.numpy import character_model as np_model
 from transformer_tutorial.numpy.decoder_only import decoder_only
 from transformer_tutorial.torch import character_model as torch_model
@@ -57,10 +62,13 @@ def test_both_backends_compute_the_same_logits(loaded):
 
 def test_the_stored_held_out_loss_is_what_the_stored_weights_give(stored, loaded):
     (model, tokenizer), _ = loaded
-    train_ids, held_out_ids = split_ids(tokenizer.encode(load_corpus()))
+    _, train_ids, held_out_ids = character_corpus()
     assert len(train_ids) == stored["training_characters"]
     assert len(held_out_ids) == stored["held_out_characters"]
-    loss = evaluate_language_model(model, held_out_ids)
+    for length, count in stored["held_out_windows"].items():
+        windows = evaluation_windows(held_out_ids, int(length), seen=train_ids)
+        assert len(windows) == count
+    loss = evaluate_language_model(model, held_out_ids, seen=train_ids)
     assert loss == pytest.approx(stored["held_out_nats"]["trained"], abs=2e-3)
     bigram = bigram_loss(train_ids, held_out_ids, len(tokenizer))
     assert bigram == pytest.approx(stored["held_out_nats"]["bigram"], abs=1e-4)

@@ -7,7 +7,11 @@ import numpy as np
 import torch
 
 from transformer_tutorial import results as stored_results
-from transformer_tutorial.data.text import load_corpus
+from transformer_tutorial.data.text import (
+    character_corpus,
+    evaluation_windows,
+    load_corpus,
+)
 from transformer_tutorial.experiments import long_context
 
 
@@ -32,17 +36,30 @@ def test_quick_mode_writes_every_measurement(tmp_path):
 
 
 def test_evaluations_read_only_the_held_out_tenth():
-    tokenizer, train_ids, held_out = long_context.corpus_split()
+    tokenizer, train_ids, held_out = character_corpus()
     text = load_corpus()
     assert len(train_ids) + len(held_out) == len(text)
     assert tokenizer.decode(held_out) == text[int(0.9 * len(text)) :]
-    windows = long_context.held_out_windows(held_out, 16, 3)
+    windows = long_context.held_out_windows(train_ids, held_out, 16, 3)
     assert torch.equal(windows.flatten()[:17], torch.as_tensor(held_out[:17]))
+
+
+def test_the_stored_run_read_no_window_of_the_training_text():
+    """The stored run's windows (L, 2L and 4L) are the held-out windows the rule keeps: none of them occurs in the
+    training text, so leaving such windows out drops none there."""
+    stored = stored_results.load("long-context")["settings"]
+    _, train_ids, held_out = character_corpus()
+    counts = (stored["eval_windows"], stored["probe_windows"], stored["stream_windows"])
+    for length in (stored["train_length"] * m for m in (1, 2, 4)):
+        for count in counts:
+            kept = long_context.held_out_windows(train_ids, held_out, length, count)
+            every = evaluation_windows(held_out, length, count=count)
+            assert torch.equal(kept, torch.as_tensor(every))
 
 
 def test_training_windows_come_from_the_training_part():
     """Replay the training stream: every window ``train`` draws starts inside the first nine tenths."""
-    _, train_ids, _ = long_context.corpus_split()
+    _, train_ids, _ = character_corpus()
     generator = torch.Generator().manual_seed(0)
     length = long_context.QUICK.train_length
     starts = torch.randint(0, len(train_ids) - length, (1000, 1), generator=generator)

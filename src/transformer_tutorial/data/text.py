@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from transformer_tutorial.checks import check_positive_int, format_shape
+
 # A fenced code block (``` or ~~~, at any indentation, up to the matching closing fence), an HTML comment, and a
 # line that is only an HTML tag or a snippet include.
 _FENCE = re.compile(
@@ -66,6 +68,60 @@ def write_corpus(text: str) -> Path:
     return destination
 
 
+HELD_OUT_FRACTION = (
+    0.1  # the last tenth of the corpus: no model of the site trains on it
+)
+
+
+def split_held_out(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(training ids, held-out ids): the first nine tenths of ``ids`` and the last tenth."""
+    split = int((1 - HELD_OUT_FRACTION) * len(ids))
+    return ids[:split], ids[split:]
+
+
+def evaluation_windows(
+    ids: np.ndarray,
+    length: int,
+    seen: np.ndarray | None = None,
+    count: int | None = None,
+) -> np.ndarray:
+    """Consecutive, non-overlapping windows of ``length`` + 1 ids: (N, length + 1) int64.
+
+    A window that occurs word for word in ``seen`` (the training ids) is left out: the site's pages repeat a few
+    phrases, a link for example, so the held-out tenth can contain a copy of training text, and a model scored on
+    it would be scored on what it read. ``count`` keeps the first ``count`` windows that remain.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be (N,), got shape {format_shape(ids.shape)}")
+    check_positive_int("length", length)
+    starts = range(0, len(ids) - length, length)
+    windows = [ids[start : start + length + 1] for start in starts]
+    if seen is not None:
+        seen_bytes = _as_bytes(np.asarray(seen, dtype=np.int64))
+        windows = [w for w in windows if not _occurs_in(_as_bytes(w), seen_bytes)]
+    if count is not None:
+        check_positive_int("count", count)
+        windows = windows[:count]
+    if not windows:
+        raise ValueError(
+            f"ids has {len(ids)} tokens: no window of length + 1 = {length + 1} is left"
+        )
+    return np.stack(windows)
+
+
+def _as_bytes(ids: np.ndarray) -> bytes:
+    return ids.astype("<u4").tobytes()
+
+
+def _occurs_in(needle: bytes, haystack: bytes) -> bool:
+    """Whether the ids of ``needle`` occur in those of ``haystack``, 4 bytes per id (a match must start on an id)."""
+    start = haystack.find(needle)
+    while start != -1 and start % 4:
+        start = haystack.find(needle, start + 1)
+    return start != -1
+
+
 class CharTokenizer:
     """One token per character: the vocabulary
     is the sorted set of characters of a text.
@@ -111,3 +167,11 @@ class CharTokenizer:
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """The text of a sequence of ids."""
         return "".join(self.vocabulary[int(index)] for index in ids)
+
+
+def character_corpus() -> tuple[CharTokenizer, np.ndarray, np.ndarray]:
+    """The packaged corpus, one id per character: the tokenizer, the training ids (the first nine tenths) and the
+    held-out ids (the last tenth)."""
+    text = load_corpus()
+    tokenizer = CharTokenizer.from_text(text)
+    return tokenizer, *split_held_out(tokenizer.encode(text))

@@ -21,7 +21,7 @@ import torch
 
 from transformer_tutorial.config import DecoderOnlyConfig
 from transformer_tutorial.data.checkpoints import write_checkpoint
-from transformer_tutorial.data.text import CharTokenizer, load_corpus
+from transformer_tutorial.data.text import character_corpus, evaluation_windows
 from transformer_tutorial.experiments import add_destination, keep
 from transformer_tutorial.experiments.benchmark import machine_info
 from transformer_tutorial.numpy.character_model import CHECKPOINT, flat_params
@@ -35,9 +35,6 @@ from transformer_tutorial.torch.decoder_only import (
 from transformer_tutorial.torch.modes import seeded
 
 RESULT = "character-model"
-HELD_OUT_FRACTION = (
-    0.1  # the last tenth of the corpus, as in the notebook: never trained on
-)
 CONFIG = {  # the sizes of DecoderOnlyConfig's defaults, with dropout: the text is small
     "d_model": 64,
     "num_heads": 4,
@@ -63,12 +60,6 @@ NOTEBOOK_CONFIG = {  # the 150-step model of docs/notebooks/character-model.py
     "d_ff": 192,
     "max_len": 48,
 }
-
-
-def split_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(training ids, held-out ids): the first 90% and the last 10% of the corpus."""
-    split = int((1 - HELD_OUT_FRACTION) * len(ids))
-    return ids[:split], ids[split:]
 
 
 def bigram_loss(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab: int) -> float:
@@ -122,7 +113,7 @@ def train(model: DecoderOnly, train_ids: np.ndarray, held_out_ids: np.ndarray):
                     "step": step + 1,
                     "training_loss": round(float(np.mean(recent)), 4),
                     "held_out_loss": round(
-                        evaluate_language_model(model, held_out_ids), 4
+                        evaluate_language_model(model, held_out_ids, seen=train_ids), 4
                     ),
                 }
             )
@@ -142,7 +133,7 @@ def notebook_model_loss(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab: 
         train_language_model(
             model, train_ids, steps=150, batch_size=16, learning_rate=5e-3, seed=0
         )
-    return evaluate_language_model(model, held_out_ids)
+    return evaluate_language_model(model, held_out_ids, seen=train_ids)
 
 
 def bits(nats: float) -> float:
@@ -154,17 +145,15 @@ def measure(store_checkpoint: bool) -> dict:
     and measure everything on the held-out text."""
     # the matrices are small: one thread, and every machine does the same
     torch.set_num_threads(1)
-    text = load_corpus()
-    tokenizer = CharTokenizer.from_text(text)
+    tokenizer, train_ids, held_out_ids = character_corpus()
     vocab = len(tokenizer)
-    train_ids, held_out_ids = split_ids(tokenizer.encode(text))
     config = DecoderOnlyConfig(vocab_size=vocab, **CONFIG)
     with seeded(RECIPE["seed"]):  # the initial weights and the dropout masks
         model = DecoderOnly(config)
         cpu_start = time.process_time()
         curve = train(model, train_ids, held_out_ids)
         cpu_seconds = time.process_time() - cpu_start
-    float32_loss = evaluate_language_model(model, held_out_ids)
+    float32_loss = evaluate_language_model(model, held_out_ids, seen=train_ids)
     metadata = {
         "config": {"vocab_size": vocab, **CONFIG},
         "vocabulary": tokenizer.vocabulary,
@@ -175,7 +164,7 @@ def measure(store_checkpoint: bool) -> dict:
         path = write_checkpoint(CHECKPOINT, metadata, arrays)
         checkpoint_bytes = path.stat().st_size
         stored, _ = load_character_model()
-        stored_loss = evaluate_language_model(stored, held_out_ids)
+        stored_loss = evaluate_language_model(stored, held_out_ids, seen=train_ids)
     else:
         stored_loss = float32_loss
     notebook_loss = notebook_model_loss(train_ids, held_out_ids, vocab)
@@ -193,6 +182,10 @@ def measure(store_checkpoint: bool) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "training_characters": len(train_ids),
         "held_out_characters": len(held_out_ids),
+        "held_out_windows": {  # those left after any that occur in the training text
+            str(length): len(evaluation_windows(held_out_ids, length, seen=train_ids))
+            for length in (CONFIG["max_len"], NOTEBOOK_CONFIG["max_len"])
+        },
         "training_cpu_seconds": round(cpu_seconds, 1),
         "checkpoint_bytes": checkpoint_bytes,
         "held_out_loss_float32": round(float32_loss, 4),

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from transformer_tutorial.config import DecoderOnlyConfig, LlamaConfig
-from transformer_tutorial.data.text import CharTokenizer, load_corpus
+from transformer_tutorial.data.text import character_corpus, evaluation_windows
 from transformer_tutorial.torch.decoder_only import (
     DecoderOnly,
     evaluate_language_model,
@@ -94,11 +94,7 @@ def matched_llama_config(
 def train_character_models(settings: ModernSettings) -> dict[str, Any]:
     """Paper-style, GPT-style (the site's ``DecoderOnly``)
     and LLaMA-style decoders, same steps and windows."""
-    text = load_corpus()  # the fixed corpus that ships with the package
-    tokenizer = CharTokenizer.from_text(text)
-    ids = tokenizer.encode(text)
-    split = int(0.9 * len(ids))
-    train_ids, held_out = ids[:split], ids[split:]
+    tokenizer, train_ids, held_out = character_corpus()
     paper_config = DecoderOnlyConfig(
         vocab_size=len(tokenizer),
         d_model=settings.corpus_width,
@@ -139,16 +135,19 @@ def train_character_models(settings: ModernSettings) -> dict[str, Any]:
                     "final_train_loss": round(float(np.mean(losses[-10:])), 4),
                     "held_out_loss": round(
                         evaluate_language_model(
-                            model, held_out, settings.corpus_context
+                            model, held_out, settings.corpus_context, seen=train_ids
                         ),
                         4,
                     ),
                 }
             )
     return {
-        "characters": len(text),
+        "characters": len(train_ids) + len(held_out),
         "vocab_size": len(tokenizer),
         "held_out_characters": len(held_out),
+        "held_out_windows": len(
+            evaluation_windows(held_out, settings.corpus_context, seen=train_ids)
+        ),
         "uniform_loss": round(math.log(len(tokenizer)), 4),
         "llama_d_ff": llama_config.d_ff,
         "runs": runs,

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from transformer_tutorial.config import LlamaConfig
-from transformer_tutorial.data.text import CharTokenizer, load_corpus
+from transformer_tutorial.data.text import character_corpus, evaluation_windows
 from transformer_tutorial.experiments.benchmark import (
     Settings,
     time_interleaved,
@@ -203,11 +203,7 @@ def train_character_models(settings: LatentSettings) -> dict[str, Any]:
     """The three decoders, same budget, steps and windows,
     from each seed; held-out loss on the last 10%."""
     corpus = settings.corpus
-    text = load_corpus()
-    tokenizer = CharTokenizer.from_text(text)
-    ids = tokenizer.encode(text)
-    split = int(0.9 * len(ids))  # the held-out tail, as in modern_attention
-    train_ids, held_out = ids[:split], ids[split:]
+    tokenizer, train_ids, held_out = character_corpus()
     sizes = (
         len(tokenizer),
         corpus.corpus_width,
@@ -245,7 +241,9 @@ def train_character_models(settings: LatentSettings) -> dict[str, Any]:
                     "train_seconds": round(seconds, 2),
                     "final_train_loss": round(float(np.mean(losses[-10:])), 4),
                     "held_out_loss": round(
-                        evaluate_language_model(model, held_out, corpus.corpus_context),
+                        evaluate_language_model(
+                            model, held_out, corpus.corpus_context, seen=train_ids
+                        ),
                         4,
                     ),
                 }
@@ -254,6 +252,9 @@ def train_character_models(settings: LatentSettings) -> dict[str, Any]:
         "budget": budget,
         "steps": settings.corpus_steps,
         "held_out_characters": len(held_out),
+        "held_out_windows": len(
+            evaluation_windows(held_out, corpus.corpus_context, seen=train_ids)
+        ),
         "uniform_loss": round(math.log(len(tokenizer)), 4),
         "runs": runs,
     }

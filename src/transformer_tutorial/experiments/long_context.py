@@ -16,7 +16,8 @@ long-contexts page and its figures read:
 * ``paged``: the positions reserved by a contiguous max-length cache and by the paged cache for an assumed
   mixture of request lengths, and the waste inside each sequence's last block.
 
-Every evaluation reads the last tenth of the corpus, which training never sees (``corpus_split``).
+Every evaluation reads the last tenth of the corpus, which training never sees (``character_corpus``), less any
+window that occurs word for word in the first nine tenths.
 
     python -m transformer_tutorial.experiments.long_context --store
     python -m transformer_tutorial.experiments.long_context --quick   # seconds; the tests run this
@@ -37,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from transformer_tutorial.config import LlamaConfig
-from transformer_tutorial.data.text import CharTokenizer, load_corpus
+from transformer_tutorial.data.text import character_corpus, evaluation_windows
 from transformer_tutorial.experiments.running import (
     command_line,
     one_thread,
@@ -109,22 +110,14 @@ QUICK = LongContextSettings(
 )
 
 
-def corpus_split() -> tuple[CharTokenizer, np.ndarray, np.ndarray]:
-    """The character tokenizer, the first nine tenths of
-    the corpus (training) and the last tenth (held out)."""
-    text = load_corpus()
-    tokenizer = CharTokenizer.from_text(text)
-    ids = tokenizer.encode(text)
-    split = int(0.9 * len(ids))
-    return tokenizer, ids[:split], ids[split:]
-
-
-def held_out_windows(held_out: np.ndarray, length: int, count: int) -> torch.Tensor:
-    """The first ``count`` consecutive, non-overlapping
-    windows of ``length`` + 1 held-out characters."""
-    count = min(count, (len(held_out) - 1) // length)
-    rows = [held_out[i * length : i * length + length + 1] for i in range(count)]
-    return torch.as_tensor(np.stack(rows), dtype=torch.int64)
+def held_out_windows(
+    train_ids: np.ndarray, held_out: np.ndarray, length: int, count: int
+) -> torch.Tensor:
+    """The first ``count`` consecutive, non-overlapping windows of ``length`` + 1 held-out characters, less any that
+    occurs word for word in the training text (``evaluation_windows``)."""
+    return torch.as_tensor(
+        evaluation_windows(held_out, length, seen=train_ids, count=count)
+    )
 
 
 def build(settings: LongContextSettings, vocab_size: int, qk_norm: bool, seed: int):
@@ -347,7 +340,9 @@ def progress(message: str) -> None:
 def run_seed(settings: LongContextSettings, seed: int, data) -> dict[str, Any]:
     tokenizer, train_ids, held_out = data
     length = settings.train_length
-    probe = held_out_windows(held_out, length, settings.probe_windows)[:, :-1]
+    probe = held_out_windows(train_ids, held_out, length, settings.probe_windows)[
+        :, :-1
+    ]
     runs = {}
     for qk in (False, True):
         model = build(settings, len(tokenizer), qk, seed)
@@ -355,21 +350,23 @@ def run_seed(settings: LongContextSettings, seed: int, data) -> dict[str, Any]:
             model, train_ids, settings.steps, length, settings, seed, probe=probe
         )
         held = position_losses(
-            model, held_out_windows(held_out, length, settings.eval_windows)
+            model, held_out_windows(train_ids, held_out, length, settings.eval_windows)
         )
         runs[qk] = (model, curve, round(held.mean().item(), 4))
         progress(f"seed {seed}: trained, QK-norm {qk}")
     model = runs[False][0]
     extrapolation = []
     for multiple in (2, 4):
-        windows = held_out_windows(held_out, multiple * length, settings.eval_windows)
+        windows = held_out_windows(
+            train_ids, held_out, multiple * length, settings.eval_windows
+        )
         for method in ("plain", "linear", "ntk", "yarn"):
             losses = position_losses(model, windows, method, float(multiple), length)
             extrapolation.append(
                 {"length": multiple * length, "method": method, "finetuned": False,
                  "buckets": buckets(losses, length)}
             )  # fmt: skip
-    windows = held_out_windows(held_out, 2 * length, settings.eval_windows)
+    windows = held_out_windows(train_ids, held_out, 2 * length, settings.eval_windows)
     # plain: the control, the same steps at 2L
     for method in (
         "plain",
@@ -397,10 +394,10 @@ def run_seed(settings: LongContextSettings, seed: int, data) -> dict[str, Any]:
                 "buckets": buckets(losses, length),
             }
         )
-    stream = held_out_windows(held_out, 4 * length, settings.stream_windows)
+    stream = held_out_windows(train_ids, held_out, 4 * length, settings.stream_windows)
     sinks = sink_mass(
         model,
-        held_out_windows(held_out, length, settings.eval_windows),
+        held_out_windows(train_ids, held_out, length, settings.eval_windows),
         settings.num_sinks,
     )
     if seed != settings.seeds[0]:
@@ -421,7 +418,7 @@ def run(settings: LongContextSettings) -> dict[str, Any]:
     """Every measurement on one PyTorch thread and one
     BLAS thread, with the machine and the settings."""
     with one_thread():
-        data = corpus_split()
+        data = character_corpus()
         seeds = [run_seed(settings, seed, data) for seed in settings.seeds]
         measured = {
             "held_out_characters": len(data[2]),

@@ -24,6 +24,7 @@ from transformer_tutorial.checks import (
     check_tokens,
 )
 from transformer_tutorial.config import DecoderOnlyConfig
+from transformer_tutorial.data.text import evaluation_windows
 from transformer_tutorial.numpy.decoder_only import DecoderOnlyParams
 from transformer_tutorial.torch.attention import KeyValueCache, softmax, to_numpy
 from transformer_tutorial.torch.layers import EncoderLayer, LayerNorm
@@ -298,20 +299,24 @@ def train_language_model(
 
 @torch.no_grad()
 def evaluate_language_model(
-    model: DecoderOnly, ids: np.ndarray | torch.Tensor, length: int | None = None
+    model: DecoderOnly,
+    ids: np.ndarray | torch.Tensor,
+    length: int | None = None,
+    seen: np.ndarray | torch.Tensor | None = None,
 ) -> float:
     """The mean cross-entropy over consecutive, non-overlapping
-    windows of ``ids`` (deterministic), in eval mode."""
+    windows of ``ids`` (deterministic), in eval mode.
+
+    With ``seen`` (the training ids), a window that occurs word for word in them is left out
+    (``data.text.evaluation_windows``).
+    """
     ids = torch.as_tensor(ids, dtype=torch.int64)
     check_ndim("ids", ids, 1, "(N,)")
     length = model.config.max_len if length is None else length
-    count = (len(ids) - 1) // length
-    if count == 0:
-        raise ValueError(
-            f"ids has {len(ids)} tokens, too few for one window of length + 1 = {length + 1}"
-        )
-    windows = torch.stack(
-        [ids[i * length : (i + 1) * length + 1] for i in range(count)]
-    )
+    if seen is not None:
+        seen = torch.as_tensor(seen).cpu().numpy()
+    windows = evaluation_windows(ids.cpu().numpy(), length, seen)
     with evaluating(model):
-        return language_model_loss(model, windows).item()
+        return language_model_loss(
+            model, torch.as_tensor(windows, device=ids.device)
+        ).item()
