@@ -1,7 +1,7 @@
 // The attention explorer's own-sentence box: the reader types a sentence, the page downloads all-MiniLM-L6-v2
 // (int8 weights and vocabulary, only when asked), tokenises the sentence (wordpiece.js), runs the six layers
-// (minilm.js) and hands the 72 heads to the explorer (attention-explorer.js), which shows them as it shows the
-// stored sentences.
+// (minilm.js, in a Web Worker) and hands the 72 heads to the explorer (attention-explorer.js), which shows them
+// as it shows the stored sentences.
 "use strict";
 
 (() => {
@@ -54,6 +54,53 @@
     return whole.buffer;
   }
 
+  const encoderScript = document.querySelector('script[src*="minilm.js"]').src;
+
+  function startEncoder(weights) {
+    // The encoder in a Web Worker (minilm.js started as one): the same sizes and the same run(ids, onLayer),
+    // answered by messages. The weights move to the worker rather than being copied.
+    const worker = new Worker(encoderScript);
+    const jobs = new Map();
+    let next = 0;
+    return new Promise((resolve, reject) => {
+      const encoder = {
+        run(ids, onLayer = () => {}) {
+          const job = next++;
+          return new Promise((done, fail) => {
+            jobs.set(job, { done, fail, onLayer });
+            worker.postMessage({ job, ids: Array.from(ids) });
+          });
+        },
+      };
+      worker.onmessage = ({ data }) => {
+        if (data.ready) {
+          resolve(Object.assign(encoder, data.ready));
+          return;
+        }
+        const job = jobs.get(data.job);
+        if (!job) {
+          if (data.error) reject(new Error(data.error)); // the weights did not make an encoder
+          return;
+        }
+        if (data.layer !== undefined) {
+          job.onLayer(data.layer);
+          return;
+        }
+        jobs.delete(data.job);
+        if (data.error) job.fail(new Error(data.error));
+        else job.done(data.result);
+      };
+      worker.onerror = event => {
+        event.preventDefault();
+        const error = new Error(event.message || "the encoder stopped");
+        reject(error);
+        for (const job of jobs.values()) job.fail(error);
+        jobs.clear();
+      };
+      worker.postMessage({ weights }, [weights]);
+    });
+  }
+
   function load() {
     // Download the vocabulary and the weights once; a failed download can be tried again
     if (loading) return loading;
@@ -72,10 +119,10 @@
     loading = Promise.all([
       download(new URL(info.vocabulary, base).href, count),
       download(new URL(info.weights, base).href, count),
-    ]).then(([vocabulary, weights]) => {
+    ]).then(async ([vocabulary, weights]) => {
       model = {
         tokenizer: window.wordpiece.WordPiece.fromText(new TextDecoder().decode(vocabulary)),
-        encoder: new window.minilm.MiniLM(weights),
+        encoder: await startEncoder(weights),
         seconds: (performance.now() - started) / 1000,
       };
       progress.hidden = true;
@@ -108,8 +155,9 @@
     const encoded = model.tokenizer.encode(text, model.encoder.maxLength);
     const ids = encoded.tokens.map(token => token.id);
     const started = performance.now();
-    const { attention, embedding } = await model.encoder.run(ids, layer =>
-      say(`Running layer ${layer + 1} of ${model.encoder.layers}…`));
+    const report = layer => say(`Running layer ${layer + 1} of ${model.encoder.layers}…`);
+    report(0); // at once: the worker's own report of layer 1 arrives a moment later
+    const { attention, embedding } = await model.encoder.run(ids, report);
     const milliseconds = performance.now() - started;
     const unknown = [...new Set(encoded.tokens.filter(t => t.token === "[UNK]").map(t => t.word))];
     const note = describe(encoded, unknown);

@@ -233,4 +233,25 @@
   const exported = { MiniLM, readSafetensors, erf };
   if (typeof window !== "undefined") window.minilm = exported;
   if (typeof module !== "undefined") module.exports = exported;
+
+  // Started as a Web Worker (explorer-sentence.js does so), the encoder runs off the page's thread, so that a long
+  // text never freezes the page. {weights} builds it and answers its sizes; {job, ids} runs one text, reporting
+  // each layer, then sends the result; a failure is sent back as {job, error}.
+  if (typeof window === "undefined" && typeof importScripts === "function") {
+    let encoder = null;
+    self.onmessage = async ({ data }) => {
+      try {
+        if (data.weights) {
+          encoder = new MiniLM(data.weights);
+          const { layers, heads, maxLength } = encoder;
+          self.postMessage({ ready: { layers, heads, maxLength } });
+          return;
+        }
+        const result = await encoder.run(data.ids, layer => self.postMessage({ job: data.job, layer }));
+        self.postMessage({ job: data.job, result }, [result.attention.buffer, result.embedding.buffer]);
+      } catch (error) {
+        self.postMessage({ job: data.job, error: error.message });
+      }
+    };
+  }
 })();
