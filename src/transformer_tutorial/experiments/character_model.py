@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import time
-from datetime import UTC, datetime
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ from transformer_tutorial.config import DecoderOnlyConfig
 from transformer_tutorial.data.checkpoints import write_checkpoint
 from transformer_tutorial.data.text import character_corpus, evaluation_windows
 from transformer_tutorial.experiments import add_destination, keep
-from transformer_tutorial.experiments.benchmark import machine_info
+from transformer_tutorial.experiments.running import flat_provenance
 from transformer_tutorial.numpy.character_model import CHECKPOINT, flat_params
 from transformer_tutorial.torch.character_model import load_character_model
 from transformer_tutorial.torch.decoder_only import (
@@ -204,15 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_destination(parser, RESULT)
     args = parser.parse_args(argv)
     results = measure(store_checkpoint=args.store)
-    machine = machine_info(torch.device("cpu"))
-    results.update(
-        date=datetime.now(UTC).date().isoformat(),
-        machine=machine["cpu"],
-        logical_cpus=machine["logical_cpus"],
-        python=machine["python"],
-        torch=machine["torch"],
-        command="python -m transformer_tutorial.experiments.character_model --store",
-    )
+    results.update(flat_provenance("character_model"))
     print(json.dumps(results, indent=2))
     keep(args, RESULT, results)
     return results

@@ -11,14 +11,13 @@ import json
 import os
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import numpy as np
 import torch
 
 from transformer_tutorial.data.tasks import HELD_OUT_FROM_LENGTH
 from transformer_tutorial.experiments import add_destination, keep
-from transformer_tutorial.experiments.benchmark import machine_info
+from transformer_tutorial.experiments.running import flat_provenance
 from transformer_tutorial.torch.training import (
     ReversalRecipe,
     exact_match_accuracy,
@@ -93,15 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
         "before": load_before,
         "after": [round(value, 2) for value in os.getloadavg()],
     }
-    machine = machine_info(torch.device("cpu"))
-    results.update(
-        date=datetime.now(UTC).date().isoformat(),
-        machine=machine["cpu"],
-        logical_cpus=machine["logical_cpus"],
-        python=machine["python"],
-        torch=machine["torch"],
-        command="python -m transformer_tutorial.experiments.reversal --store",
-    )
+    results.update(flat_provenance("reversal"))
     print(json.dumps(results, indent=2))
     keep(args, RESULT, results)
     return results

@@ -2,8 +2,9 @@
 
 Tiny models run fastest and most steadily on one PyTorch thread and one BLAS thread, and then every machine
 computes the same numbers; ``one_thread`` sets both for a block and gives the caller's count back.
-``stored_run`` adds to the measurements what every stored result names (command, date, machine, settings), and
-``command_line`` is the ``--quick`` / ``--store`` / ``--output`` interface they share.
+``stored_run`` adds to the measurements what every stored result names (command, date, machine, settings);
+``flat_provenance`` does the same for the two older results that keep them at the top level. ``command_line`` is
+the ``--quick`` / ``--store`` / ``--output`` interface they share.
 """
 
 from __future__ import annotations
@@ -46,6 +47,20 @@ def stored_run(module: str, settings: Any, measured: dict[str, Any]) -> dict[str
         "machine": machine_info(torch.device("cpu")),
         "settings": json.loads(json.dumps(asdict(settings))),
         **measured,
+    }
+
+
+def flat_provenance(module: str) -> dict[str, Any]:
+    """The date, this machine in four fields and the storing command, for the results that keep them at the top
+    level (the character model, the reversal run) rather than in ``stored_run``'s ``machine``."""
+    machine = machine_info(torch.device("cpu"))
+    return {
+        "date": datetime.now(UTC).date().isoformat(),
+        "machine": machine["cpu"],
+        "logical_cpus": machine["logical_cpus"],
+        "python": machine["python"],
+        "torch": machine["torch"],
+        "command": f"python -m transformer_tutorial.experiments.{module} --store",
     }
 
 
