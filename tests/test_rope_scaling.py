@@ -222,19 +222,21 @@ def test_ntk_aware_matches_hugging_faces_dynamic_scaling_at_its_length():
 
 def test_yarn_matches_hugging_face_outside_its_ramp():
     """Hugging Face (like the YaRN authors' code) ramps linearly in the pair index between rounded bounds; the
-    paper's ramp is linear in r. Outside the ramp both keep or divide each frequency alike, and the attention
-    factors are equal; inside it both lie between θ / s and θ."""
-    s, length = 4.0, 64
+    paper's ramp is linear in r. Outside the ramp both keep (r > β) or divide (r < α) each frequency alike, and the
+    attention factors are equal; inside it both lie between θ / s and θ."""
+    s, length = 4.0, 1024
     expected, factor = hugging_face(
-        "yarn", {"factor": s, "original_max_position_embeddings": length}, 256, 256
+        "yarn", {"factor": s, "original_max_position_embeddings": length}, 4096, 4096
     )
     plain = np_scaling.rope_frequencies(D_K)
     got = np_scaling.yarn_frequencies(plain, s, length)
     turns = length * plain / (2 * math.pi)
-    interpolated = turns < 1
-    assert interpolated.any()
+    interpolated, kept = turns < 1, turns > 32
+    assert interpolated.any() and kept.any()  # both regimes are checked
     assert np.abs(got[interpolated] / expected[interpolated] - 1).max() < 1e-6
-    inside = ~interpolated
+    assert np.abs(got[kept] / expected[kept] - 1).max() < 1e-6
+    assert np.allclose(expected[kept], plain[kept], rtol=1e-6)
+    inside = ~interpolated & ~kept
     assert np.all(expected[inside] <= plain[inside] * (1 + 1e-6))
     assert np.all(expected[inside] >= plain[inside] / s * (1 - 1e-6))
     assert factor == pytest.approx(np_scaling.yarn_attention_factor(s), rel=1e-12)
