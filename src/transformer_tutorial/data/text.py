@@ -68,9 +68,8 @@ def write_corpus(text: str) -> Path:
     return destination
 
 
-HELD_OUT_FRACTION = (
-    0.1  # the last tenth of the corpus: no model of the site trains on it
-)
+# The last tenth of the corpus: no model of the site trains on it
+HELD_OUT_FRACTION = 0.1
 
 
 def split_held_out(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -340,9 +340,8 @@ def progress(message: str) -> None:
 def run_seed(settings: LongContextSettings, seed: int, data) -> dict[str, Any]:
     tokenizer, train_ids, held_out = data
     length = settings.train_length
-    probe = held_out_windows(train_ids, held_out, length, settings.probe_windows)[
-        :, :-1
-    ]
+    probe = held_out_windows(train_ids, held_out, length, settings.probe_windows)
+    probe = probe[:, :-1]  # the inputs only
     runs = {}
     for qk in (False, True):
         model = build(settings, len(tokenizer), qk, seed)
