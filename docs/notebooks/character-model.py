@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from transformer_tutorial.config import DecoderOnlyConfig
-from transformer_tutorial.data.text import character_corpus
+from transformer_tutorial.data.text import character_corpus, evaluation_windows
 from transformer_tutorial.torch.decoder_only import (
     DecoderOnly,
     evaluate_language_model,
@@ -45,18 +45,22 @@ torch.set_num_threads(1)
 # The vocabulary is every character that occurs, so a model that knows nothing, and gives each of the $V$
 # characters the same probability $1/V$, has a loss (cross-entropy) of $\ln V$ nats per character: the uniform
 # baseline. A second baseline knows how often each character occurs, but not what came before it. The model
-# trains on the first nine tenths and is scored on the last tenth, less any window of it that repeats training
-# text word for word (the pages share a few phrases).
+# trains on the first nine tenths and is scored on windows of the last tenth, less any window that repeats
+# training text word for word (the pages share a few phrases); the baselines are scored on the same windows.
 
 # %%
 # the first nine tenths to train on, the last tenth held out
 tokenizer, train_ids, held_out_ids = character_corpus()
+# the model reads 48 characters; it is scored on the character after each of them
+context = 48
+windows = evaluation_windows(held_out_ids, context, seen=train_ids)
+scored = windows[:, 1:]
 
 # +1: a character unseen in training still gets some
 counts = np.bincount(train_ids, minlength=len(tokenizer)) + 1
 frequencies = counts / counts.sum()
 uniform = math.log(len(tokenizer))
-unigram = -np.log(frequencies[held_out_ids]).mean()
+unigram = -np.log(frequencies[scored]).mean()
 characters = len(train_ids) + len(held_out_ids)
 print(f"{characters:,} characters, vocabulary V = {len(tokenizer)}")
 print(f"uniform baseline ln V = {uniform:.3f} nats")
@@ -77,7 +81,7 @@ config = DecoderOnlyConfig(
     num_heads=4,
     num_layers=2,
     d_ff=192,
-    max_len=48,
+    max_len=context,
 )
 model = DecoderOnly(config)
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
